@@ -1,0 +1,104 @@
+//! One module per subcommand: each reads the flags, drives the library
+//! modules and renders text or JSON. Errors leave as `anyhow` with a
+//! [`Failure`] kind attached, which `main` maps to an exit code.
+
+pub mod show;
+
+use crate::cli::{Cli, Command, GlobalArgs};
+use crate::output::Style;
+use std::path::PathBuf;
+
+/// Why a command failed, for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// Bad input or a refused edit: exit 2.
+    BadInput,
+    /// A file could not be read or written: exit 3.
+    Io,
+}
+
+/// An error tagged with its [`Failure`] kind. It displays as the error it
+/// wraps, so the user sees one clear sentence.
+#[derive(Debug, thiserror::Error)]
+#[error("{error:#}")]
+pub struct Tagged {
+    pub kind: Failure,
+    pub error: anyhow::Error,
+}
+
+/// Tag an error (or a message) with its kind.
+pub fn fail(kind: Failure, error: impl Into<anyhow::Error>) -> anyhow::Error {
+    anyhow::Error::new(Tagged {
+        kind,
+        error: error.into(),
+    })
+}
+
+/// Shorthand for a bad-input error with a message.
+pub fn bad_input(msg: impl std::fmt::Display) -> anyhow::Error {
+    fail(Failure::BadInput, anyhow::anyhow!("{msg}"))
+}
+
+/// Tag the error of a `Result`.
+pub trait OrFail<T> {
+    fn or_fail(self, kind: Failure) -> anyhow::Result<T>;
+}
+
+impl<T, E: Into<anyhow::Error>> OrFail<T> for Result<T, E> {
+    fn or_fail(self, kind: Failure) -> anyhow::Result<T> {
+        self.map_err(|e| fail(kind, e))
+    }
+}
+
+/// A command's verdict: 0 fine, 1 it found problems.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    Problems,
+}
+
+/// Shared state for commands.
+pub struct Env {
+    pub global: GlobalArgs,
+    pub style: Style,
+}
+
+impl Env {
+    /// The config file to use: `--config`, else `~/.ssh/config`.
+    pub fn config_path(&self) -> anyhow::Result<PathBuf> {
+        match &self.global.config {
+            Some(p) => Ok(p.clone()),
+            None => dirs::home_dir()
+                .map(|h| h.join(".ssh").join("config"))
+                .ok_or_else(|| bad_input("cannot find your home folder; pass --config PATH")),
+        }
+    }
+}
+
+/// Run the parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let style = Style::new(cli.global.quiet, cli.global.verbose);
+    let env = Env {
+        global: cli.global,
+        style,
+    };
+    match cli.command {
+        Command::Show(a) => show::run(&env, &a),
+    }
+}
+
+/// The exit code for an error chain.
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    for cause in err.chain() {
+        if let Some(t) = cause.downcast_ref::<Tagged>() {
+            return match t.kind {
+                Failure::BadInput => 2,
+                Failure::Io => 3,
+            };
+        }
+        if cause.downcast_ref::<std::io::Error>().is_some() {
+            return 3;
+        }
+    }
+    2
+}

@@ -1,0 +1,670 @@
+//! A lossless `ssh_config` document.
+//!
+//! Any byte sequence parses, and [`Document::to_bytes`] gives back the
+//! identical bytes until an edit touches a line. Each line keeps its own
+//! bytes and terminator; the lexer's overlay says where its keyword, value
+//! and trailing comment are, so an edit rewrites just the value and copies
+//! indentation, separator and comment. Blocks (`Host`, `Match`, and the
+//! global section before them) are views over line ranges, never owners.
+
+use std::ops::Range;
+
+use super::keywords;
+use super::lexer::{self, Directive, LineKind};
+
+/// How the file's bytes encode its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Encoding {
+    /// UTF-8 (or any bytes) without a byte-order mark.
+    Utf8,
+    /// UTF-8 behind `EF BB BF`: Windows' ssh strips it, Linux and macOS ssh
+    /// refuse the first line.
+    Utf8Bom,
+    /// UTF-16 little-endian with `FF FE` (PowerShell 5.1 `>`): no ssh reads it.
+    Utf16Le,
+    /// UTF-16 big-endian with `FE FF`.
+    Utf16Be,
+}
+
+/// The terminator a line had on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum LineEnding {
+    Lf,
+    CrLf,
+    /// The last line of a file without a final newline.
+    None,
+}
+
+impl LineEnding {
+    pub fn as_bytes(self) -> &'static [u8] {
+        match self {
+            LineEnding::Lf => b"\n",
+            LineEnding::CrLf => b"\r\n",
+            LineEnding::None => b"",
+        }
+    }
+}
+
+/// One line: its bytes (without terminator), terminator and lexed overlay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    bytes: Vec<u8>,
+    pub ending: LineEnding,
+    kind: LineKind,
+}
+
+impl Line {
+    fn new(bytes: Vec<u8>, ending: LineEnding) -> Self {
+        let kind = lexer::lex_line(&bytes);
+        Line {
+            bytes,
+            ending,
+            kind,
+        }
+    }
+
+    /// The line's bytes without its terminator.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The line as (lossy) text, for messages.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+
+    pub fn kind(&self) -> &LineKind {
+        &self.kind
+    }
+
+    /// The directive overlay, when the line is one.
+    pub fn directive(&self) -> Option<&Directive> {
+        match &self.kind {
+            LineKind::Directive(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The lowercased keyword of a directive line.
+    pub fn keyword(&self) -> Option<&str> {
+        self.directive().map(|d| d.keyword_lc.as_str())
+    }
+
+    pub fn is_blank(&self) -> bool {
+        self.kind == LineKind::Blank
+    }
+
+    pub fn is_comment(&self) -> bool {
+        self.kind == LineKind::Comment
+    }
+
+    /// Whether this line starts a block (`Host` or `Match`).
+    pub fn is_header(&self) -> bool {
+        matches!(self.keyword(), Some("host" | "match"))
+    }
+
+    /// Replace the whole line's bytes (terminator kept), re-lexing it.
+    pub fn set_bytes(&mut self, bytes: Vec<u8>) {
+        self.kind = lexer::lex_line(&bytes);
+        self.bytes = bytes;
+    }
+}
+
+/// What starts a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlockKind {
+    /// Lines before the first `Host`/`Match`: they apply to every host.
+    Global,
+    Host,
+    Match,
+}
+
+/// A view over a run of lines: a header and what follows up to the next one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    pub kind: BlockKind,
+    /// Index of the `Host`/`Match` line (`None` for the global section).
+    pub header: Option<usize>,
+    /// Line indices covered, header included.
+    pub lines: Range<usize>,
+    /// The header's arguments (Host patterns or Match criteria).
+    pub patterns: Vec<String>,
+}
+
+/// Why an edit was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EditError {
+    #[error("value {value:?} for {keyword} cannot be written portably (quotes, '#', backslashes, control characters or empty)")]
+    Unrepresentable { keyword: String, value: String },
+    #[error("keyword {0:?} is not one runpod-ssh writes")]
+    UnknownKeyword(String),
+    #[error("no block {0}")]
+    NoSuchBlock(usize),
+    #[error("alias {0:?} is not a valid host alias (letters, digits, '.', '_', '-' only)")]
+    BadAlias(String),
+}
+
+/// A lossless ssh_config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    encoding: Encoding,
+    lines: Vec<Line>,
+}
+
+impl Document {
+    /// Parse any bytes. Never fails: what OpenSSH would reject is kept as
+    /// it is and reported by evaluation.
+    pub fn parse(input: &[u8]) -> Document {
+        let (encoding, text) = decode(input);
+        let mut lines = Vec::new();
+        let mut rest: &[u8] = &text;
+        while !rest.is_empty() {
+            match rest.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    let (content, ending) = if i > 0 && rest[i - 1] == b'\r' {
+                        (&rest[..i - 1], LineEnding::CrLf)
+                    } else {
+                        (&rest[..i], LineEnding::Lf)
+                    };
+                    lines.push(Line::new(content.to_vec(), ending));
+                    rest = &rest[i + 1..];
+                }
+                None => {
+                    lines.push(Line::new(rest.to_vec(), LineEnding::None));
+                    rest = &[];
+                }
+            }
+        }
+        Document { encoding, lines }
+    }
+
+    /// The document's bytes, in its original encoding.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.lines.iter().map(|l| l.bytes.len() + 2).sum());
+        for l in &self.lines {
+            out.extend_from_slice(&l.bytes);
+            out.extend_from_slice(l.ending.as_bytes());
+        }
+        encode(self.encoding, out)
+    }
+
+    /// The text as UTF-8 (BOM and UTF-16 removed), what OpenSSH should see.
+    pub fn to_utf8(&self) -> Vec<u8> {
+        let mut d = self.clone();
+        d.encoding = Encoding::Utf8;
+        d.to_bytes()
+    }
+
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    /// Change how the document is written (e.g. UTF-16 → UTF-8), keeping
+    /// every line and line ending.
+    pub fn set_encoding(&mut self, encoding: Encoding) {
+        self.encoding = encoding;
+    }
+
+    pub fn lines(&self) -> &[Line] {
+        &self.lines
+    }
+
+    pub fn line_mut(&mut self, index: usize) -> Option<&mut Line> {
+        self.lines.get_mut(index)
+    }
+
+    /// The ending new lines get: the file's most common one (LF on a tie or
+    /// an empty file).
+    pub fn dominant_ending(&self) -> LineEnding {
+        let crlf = self
+            .lines
+            .iter()
+            .filter(|l| l.ending == LineEnding::CrLf)
+            .count();
+        let lf = self
+            .lines
+            .iter()
+            .filter(|l| l.ending == LineEnding::Lf)
+            .count();
+        if crlf > lf {
+            LineEnding::CrLf
+        } else {
+            LineEnding::Lf
+        }
+    }
+
+    /// The blocks, in file order; the first is always the global section.
+    pub fn blocks(&self) -> Vec<Block> {
+        let mut blocks = vec![Block {
+            kind: BlockKind::Global,
+            header: None,
+            lines: 0..0,
+            patterns: Vec::new(),
+        }];
+        for (i, l) in self.lines.iter().enumerate() {
+            if l.is_header() {
+                let d = l.directive().expect("header is a directive");
+                blocks.push(Block {
+                    kind: if d.keyword_lc == "host" {
+                        BlockKind::Host
+                    } else {
+                        BlockKind::Match
+                    },
+                    header: Some(i),
+                    lines: i..i,
+                    patterns: d.args.iter().map(|a| a.value.clone()).collect(),
+                });
+            }
+        }
+        let n = blocks.len();
+        for b in 0..n {
+            let start = blocks[b].header.unwrap_or(0);
+            let end = if b + 1 < n {
+                blocks[b + 1].header.unwrap_or(self.lines.len())
+            } else {
+                self.lines.len()
+            };
+            blocks[b].lines = start..end;
+        }
+        blocks
+    }
+
+    /// Indices (into [`Document::blocks`]) of the `Host` blocks that list
+    /// `alias` literally as one of their patterns.
+    pub fn host_blocks_naming(&self, alias: &str) -> Vec<usize> {
+        self.blocks()
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.kind == BlockKind::Host && b.patterns.iter().any(|p| p == alias))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    fn block(&self, index: usize) -> Result<Block, EditError> {
+        self.blocks()
+            .into_iter()
+            .nth(index)
+            .ok_or(EditError::NoSuchBlock(index))
+    }
+
+    /// The lines of `block` that set `keyword` (any alias of it).
+    pub fn option_lines(&self, block: &Block, keyword: &str) -> Vec<usize> {
+        let want = keywords::lookup(keyword).map(|k| k.name);
+        block
+            .lines
+            .clone()
+            .filter(|&i| Some(i) != block.header)
+            .filter(|&i| {
+                self.lines[i]
+                    .keyword()
+                    .is_some_and(|k| keywords::lookup(k).map(|x| x.name) == want && want.is_some())
+            })
+            .collect()
+    }
+
+    /// Set `keyword` to `value` in block `index`: the first line that sets it
+    /// gets the new value (its indentation, separator and trailing comment
+    /// bytes kept); without one, a new line is added after the block's last
+    /// directive. Returns the line index written.
+    pub fn set_option(
+        &mut self,
+        index: usize,
+        keyword: &str,
+        value: &str,
+    ) -> Result<usize, EditError> {
+        let block = self.block(index)?;
+        let rendered = render(keyword, value)?;
+        match self.option_lines(&block, keyword).first() {
+            Some(&li) => {
+                self.replace_value(li, &rendered);
+                Ok(li)
+            }
+            None => self.add_option_rendered(&block, keyword, &rendered),
+        }
+    }
+
+    /// Add a `keyword value` line to block `index`, even when the keyword is
+    /// already set (for accumulating keywords such as `LocalForward`).
+    pub fn add_option(
+        &mut self,
+        index: usize,
+        keyword: &str,
+        value: &str,
+    ) -> Result<usize, EditError> {
+        let block = self.block(index)?;
+        let rendered = render(keyword, value)?;
+        self.add_option_rendered(&block, keyword, &rendered)
+    }
+
+    /// Remove every line of block `index` that sets `keyword`. Returns how
+    /// many lines went.
+    pub fn remove_option(&mut self, index: usize, keyword: &str) -> Result<usize, EditError> {
+        let block = self.block(index)?;
+        let lines = self.option_lines(&block, keyword);
+        for &li in lines.iter().rev() {
+            self.lines.remove(li);
+        }
+        Ok(lines.len())
+    }
+
+    fn replace_value(&mut self, li: usize, rendered: &str) {
+        let line = &self.lines[li];
+        let Some(d) = line.directive() else { return };
+        let mut bytes = line.bytes[..d.value.start].to_vec();
+        if d.value.start == d.separator.end && d.separator.is_empty() {
+            bytes.push(b' ');
+        }
+        bytes.extend_from_slice(rendered.as_bytes());
+        bytes.extend_from_slice(&line.bytes[d.value.end..]);
+        self.lines[li].set_bytes(bytes);
+    }
+
+    fn add_option_rendered(
+        &mut self,
+        block: &Block,
+        keyword: &str,
+        rendered: &str,
+    ) -> Result<usize, EditError> {
+        let name = keywords::canonical_case(keyword);
+        if name.is_empty() {
+            return Err(EditError::UnknownKeyword(keyword.to_string()));
+        }
+        let indent = self.block_indent(block);
+        // After the last directive of the block, so comments and blank lines
+        // that lead into the next block stay with it.
+        let at = block
+            .lines
+            .clone()
+            .rev()
+            .find(|&i| self.lines[i].directive().is_some())
+            .map_or(block.lines.start, |i| i + 1);
+        let text = format!("{indent}{name} {rendered}");
+        self.insert_lines(at, vec![text]);
+        Ok(at)
+    }
+
+    /// Indentation for new lines in `block`: that of its first indented
+    /// directive, else the file's usual one, else four spaces (none in the
+    /// global section).
+    fn block_indent(&self, block: &Block) -> String {
+        if block.kind == BlockKind::Global {
+            return String::new();
+        }
+        let of = |i: usize| -> Option<String> {
+            let d = self.lines[i].directive()?;
+            let ind = &self.lines[i].bytes[d.indent.clone()];
+            (!ind.is_empty() && ind.iter().all(|b| *b == b' ' || *b == b'\t'))
+                .then(|| String::from_utf8_lossy(ind).into_owned())
+        };
+        block
+            .lines
+            .clone()
+            .filter(|&i| Some(i) != block.header)
+            .find_map(of)
+            .or_else(|| {
+                (0..self.lines.len())
+                    .filter(|&i| !self.lines[i].is_header())
+                    .find_map(of)
+            })
+            .unwrap_or_else(|| "    ".to_string())
+    }
+
+    /// Insert text lines before line `at`, with the file's dominant ending.
+    /// A last line without a newline gets one first.
+    pub fn insert_lines(&mut self, at: usize, texts: Vec<String>) {
+        let ending = self.dominant_ending();
+        let at = at.min(self.lines.len());
+        if at == self.lines.len()
+            && let Some(last) = self.lines.last_mut()
+            && last.ending == LineEnding::None
+        {
+            last.ending = ending;
+        }
+        let new: Vec<Line> = texts
+            .into_iter()
+            .map(|t| Line::new(t.into_bytes(), ending))
+            .collect();
+        self.lines.splice(at..at, new);
+    }
+
+    /// The line a new block should go to so that it comes just before block
+    /// `index`: above the comment lines attached to its header.
+    pub fn position_before_block(&self, index: usize) -> usize {
+        let Ok(block) = self.block(index) else {
+            return self.lines.len();
+        };
+        let Some(mut at) = block.header else {
+            return 0;
+        };
+        while at > 0 && self.lines[at - 1].is_comment() {
+            at -= 1;
+        }
+        at
+    }
+
+    /// Insert a new `Host` block for `aliases` with `options` before line
+    /// `at`, separated from its neighbours by one blank line. Optional
+    /// `comment` lines go above the header. Returns the header's line index.
+    pub fn insert_host_block(
+        &mut self,
+        at: usize,
+        aliases: &[&str],
+        options: &[(&str, &str)],
+        comment: &[&str],
+    ) -> Result<usize, EditError> {
+        for a in aliases {
+            if !valid_alias(a) {
+                return Err(EditError::BadAlias(a.to_string()));
+            }
+        }
+        let mut body = Vec::new();
+        for (k, v) in options {
+            let name = keywords::canonical_case(k);
+            if name.is_empty() {
+                return Err(EditError::UnknownKeyword(k.to_string()));
+            }
+            body.push(format!("    {name} {}", render(k, v)?));
+        }
+        let at = at.min(self.lines.len());
+        let mut texts = Vec::new();
+        if at > 0 && !self.lines[at - 1].is_blank() {
+            texts.push(String::new());
+        }
+        for c in comment {
+            let c = c.replace(['\r', '\n'], " ");
+            texts.push(format!("# {c}"));
+        }
+        let header_offset = texts.len();
+        texts.push(format!("Host {}", aliases.join(" ")));
+        texts.extend(body);
+        if at < self.lines.len() && !self.lines[at].is_blank() {
+            texts.push(String::new());
+        }
+        self.insert_lines(at, texts);
+        Ok(at + header_offset)
+    }
+
+    /// Remove block `index` (header through its last directive, plus its
+    /// own trailing blank lines); comments attached to the next header stay.
+    /// Returns the removed line range.
+    pub fn remove_block(&mut self, index: usize) -> Result<Range<usize>, EditError> {
+        let block = self.block(index)?;
+        let start = block.header.unwrap_or(0);
+        let mut end = block.lines.end;
+        // Keep the comment run that leads into the next block.
+        if end < self.lines.len() {
+            while end > start + 1 && self.lines[end - 1].is_comment() {
+                end -= 1;
+            }
+        }
+        self.lines.drain(start..end);
+        Ok(start..end)
+    }
+}
+
+/// Render a value for `keyword`: Windows path separators become `/` for
+/// path keywords, then [`lexer::render_value`] decides the quoting.
+fn render(keyword: &str, value: &str) -> Result<String, EditError> {
+    let v = if keywords::is_path_keyword(keyword) {
+        portable_path(value)
+    } else {
+        value.to_string()
+    };
+    lexer::render_value(&v).ok_or_else(|| EditError::Unrepresentable {
+        keyword: keyword.to_string(),
+        value: value.to_string(),
+    })
+}
+
+/// `C:\Users\me\.ssh\id` → `C:/Users/me/.ssh/id`: the one spelling every
+/// OpenSSH version reads the same.
+pub fn portable_path(path: &str) -> String {
+    path.replace('\\', "/")
+}
+
+/// An alias VS Code and every OpenSSH accept as a single `Host` pattern
+/// that matches only itself.
+pub fn valid_alias(alias: &str) -> bool {
+    !alias.is_empty()
+        && alias.len() <= 253
+        && !alias.starts_with('-')
+        && alias
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+fn decode(input: &[u8]) -> (Encoding, Vec<u8>) {
+    if let Some(rest) = input.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
+        return (Encoding::Utf8Bom, rest.to_vec());
+    }
+    for (bom, enc) in [
+        ([0xFF, 0xFE], Encoding::Utf16Le),
+        ([0xFE, 0xFF], Encoding::Utf16Be),
+    ] {
+        if let Some(rest) = input.strip_prefix(&bom)
+            && rest.len() % 2 == 0
+        {
+            let units = rest.chunks_exact(2).map(|c| match enc {
+                Encoding::Utf16Le => u16::from_le_bytes([c[0], c[1]]),
+                _ => u16::from_be_bytes([c[0], c[1]]),
+            });
+            let decoded: Result<String, _> = char::decode_utf16(units).collect();
+            // Only when it re-encodes to the same bytes; otherwise keep raw bytes.
+            if let Ok(s) = decoded {
+                return (enc, s.into_bytes());
+            }
+        }
+    }
+    (Encoding::Utf8, input.to_vec())
+}
+
+fn encode(encoding: Encoding, utf8: Vec<u8>) -> Vec<u8> {
+    match encoding {
+        Encoding::Utf8 => utf8,
+        Encoding::Utf8Bom => {
+            let mut out = vec![0xEF, 0xBB, 0xBF];
+            out.extend(utf8);
+            out
+        }
+        Encoding::Utf16Le | Encoding::Utf16Be => {
+            // Lines decoded from UTF-16 are valid UTF-8 unless an edit put
+            // other bytes in; those are replaced rather than lost silently.
+            let text = String::from_utf8_lossy(&utf8);
+            let le = encoding == Encoding::Utf16Le;
+            let mut out = if le { vec![0xFF, 0xFE] } else { vec![0xFE, 0xFF] };
+            for u in text.encode_utf16() {
+                out.extend(if le { u.to_le_bytes() } else { u.to_be_bytes() });
+            }
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rt(s: &[u8]) {
+        assert_eq!(Document::parse(s).to_bytes(), s);
+    }
+
+    #[test]
+    fn round_trips() {
+        rt(b"");
+        rt(b"\n");
+        rt(b"Host a\r\n  HostName x # c\r\n");
+        rt(b"Host a\n\tPort 22");
+        rt(b"\xEF\xBB\xBFHost a\n");
+        rt(b"\xFF\xFEH\0o\0s\0t\0 \0a\0\n\0");
+        rt(b"\xFF\xFEH\0"); // odd or invalid UTF-16 stays raw
+        rt(b"\xFF\xFE\x00\xD8");
+        rt(b"a\rb\r\nc\0d\xff\n\n");
+    }
+
+    #[test]
+    fn encodings_detected() {
+        assert_eq!(Document::parse(b"\xEF\xBB\xBFHost a").encoding(), Encoding::Utf8Bom);
+        let d = Document::parse(b"\xFF\xFEH\0o\0s\0t\0 \0a\0\n\0");
+        assert_eq!(d.encoding(), Encoding::Utf16Le);
+        assert_eq!(d.lines()[0].bytes(), b"Host a");
+        assert_eq!(d.to_utf8(), b"Host a\n");
+    }
+
+    #[test]
+    fn blocks_are_views() {
+        let d = Document::parse(b"User g\n\nHost a b\n Port 1\n# next\nMatch all\n Port 2\n");
+        let b = d.blocks();
+        assert_eq!(b.len(), 3);
+        assert_eq!(b[0].lines, 0..2);
+        assert_eq!(b[1].lines, 2..5);
+        assert_eq!(b[1].patterns, ["a", "b"]);
+        assert_eq!(b[2].kind, BlockKind::Match);
+        assert_eq!(d.host_blocks_naming("b"), vec![1]);
+        assert_eq!(d.position_before_block(2), 4);
+    }
+
+    #[test]
+    fn set_keeps_indent_separator_comment() {
+        let mut d = Document::parse(b"Host a\n\tPort = 1000   # the port\r\n  User x\n");
+        d.set_option(1, "port", "40123").unwrap();
+        assert_eq!(d.to_bytes(), b"Host a\n\tPort = 40123   # the port\r\n  User x\n");
+        d.set_option(1, "HostName", "1.2.3.4").unwrap();
+        assert_eq!(
+            d.to_bytes(),
+            b"Host a\n\tPort = 40123   # the port\r\n  User x\n\tHostName 1.2.3.4\n"
+        );
+    }
+
+    #[test]
+    fn append_after_missing_final_newline() {
+        let mut d = Document::parse(b"Host a\r\n Port 1");
+        d.add_option(1, "User", "root").unwrap();
+        assert_eq!(d.to_bytes(), b"Host a\r\n Port 1\r\n User root\r\n");
+    }
+
+    #[test]
+    fn insert_and_remove_block() {
+        let mut d = Document::parse(b"# top\nHost *\n User u\n");
+        let at = d.position_before_block(1);
+        assert_eq!(at, 0);
+        d.insert_host_block(at, &["pod"], &[("HostName", "1.2.3.4"), ("IdentityFile", r"C:\Users\me\.ssh\id")], &[])
+            .unwrap();
+        assert_eq!(
+            d.to_bytes(),
+            b"Host pod\n    HostName 1.2.3.4\n    IdentityFile C:/Users/me/.ssh/id\n\n# top\nHost *\n User u\n"
+        );
+        d.remove_block(1).unwrap();
+        assert_eq!(d.to_bytes(), b"# top\nHost *\n User u\n");
+    }
+
+    #[test]
+    fn refuses_unportable_values() {
+        let mut d = Document::parse(b"Host a\n");
+        assert!(d.set_option(1, "User", "a#b").is_err());
+        assert!(d.set_option(1, "User", "a\"b").is_err());
+        assert!(d.insert_host_block(0, &["a b"], &[], &[]).is_err());
+        assert_eq!(d.to_bytes(), b"Host a\n");
+    }
+}

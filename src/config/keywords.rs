@@ -1,0 +1,366 @@
+//! The keywords OpenSSH 9.2's client knows (`readconf.c` `keywords[]`, plus
+//! Debian's GSSAPI additions), how each one accumulates, and how `ssh -G`
+//! prints its value.
+//!
+//! The print tables were read off `ssh -G` (9.2) value by value, not copied
+//! from the manual: e.g. `StrictHostKeyChecking yes` prints `true` while
+//! `IdentitiesOnly true` prints `yes`.
+
+/// How a keyword's value is validated, stored and printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `yes|no|true|false` (any case) → `yes|no`.
+    Flag,
+    /// A fixed set of words (matched case-insensitively) → the word `ssh -G` prints.
+    Enum(&'static [(&'static str, &'static str)]),
+    /// A non-negative integer.
+    Int,
+    /// A time (`30`, `1m`, `1h30m`) → seconds.
+    Time,
+    /// 1–65535.
+    Port,
+    /// One argument, printed as given.
+    Str,
+    /// One argument, printed with `~` and `%` tokens expanded.
+    ExpandedPath,
+    /// The raw rest of the line.
+    Command,
+    /// Appended across lines, duplicates dropped (IdentityFile).
+    IdentityFile,
+    /// Appended across lines (CertificateFile).
+    Append,
+    /// `LocalForward`/`RemoteForward`: `[bind:]port host:hostport`.
+    Forward,
+    /// `DynamicForward`: `[bind:]port`.
+    DynamicForward,
+    /// `SendEnv`: appended, `-NAME` removes.
+    SendEnv,
+    /// The first line wins; all its arguments kept, printed one per line.
+    LineList,
+    /// The first line wins; all its arguments kept, printed on one line with
+    /// `~` and `%` tokens expanded (known hosts files).
+    PathLineList,
+    /// The first line wins; all its arguments kept, printed on one line.
+    OneLineList,
+    /// Special-cased by the evaluator.
+    Host,
+    Match,
+    Include,
+    IgnoreUnknown,
+    ProxyJump,
+    AddKeysToAgent,
+    ForwardAgent,
+    ControlPersist,
+    LogLevel,
+    /// `ConnectTimeout`: a time, or `none`.
+    ConnectTimeout,
+    /// Accepted and ignored by 9.2 (`Deprecated option`, `Unsupported option`).
+    Ignored,
+    /// Known to 9.2 but not modelled here: the first argument is kept as it is.
+    Other,
+}
+
+const YESNOASK: &[(&str, &str)] = &[
+    ("yes", "true"),
+    ("true", "true"),
+    ("no", "false"),
+    ("false", "false"),
+    ("ask", "ask"),
+];
+const STRICT: &[(&str, &str)] = &[
+    ("yes", "true"),
+    ("true", "true"),
+    ("no", "false"),
+    ("false", "false"),
+    ("off", "false"),
+    ("ask", "ask"),
+    ("accept-new", "accept-new"),
+];
+const CONTROLMASTER: &[(&str, &str)] = &[
+    ("yes", "true"),
+    ("true", "true"),
+    ("no", "false"),
+    ("false", "false"),
+    ("ask", "ask"),
+    ("auto", "auto"),
+    ("autoask", "autoask"),
+];
+const REQUESTTTY: &[(&str, &str)] = &[
+    ("yes", "true"),
+    ("true", "true"),
+    ("no", "false"),
+    ("false", "false"),
+    ("force", "force"),
+    ("auto", "auto"),
+];
+const CANONICALIZE: &[(&str, &str)] = &[
+    ("yes", "true"),
+    ("true", "true"),
+    ("no", "false"),
+    ("false", "false"),
+    ("always", "always"),
+];
+const PUBKEYAUTH: &[(&str, &str)] = &[
+    ("yes", "true"),
+    ("true", "true"),
+    ("no", "false"),
+    ("false", "false"),
+    ("unbound", "unbound"),
+    ("host-bound", "host-bound"),
+];
+const TUNNEL: &[(&str, &str)] = &[
+    ("yes", "point-to-point"),
+    ("true", "point-to-point"),
+    ("no", "false"),
+    ("false", "false"),
+    ("ethernet", "ethernet"),
+    ("point-to-point", "point-to-point"),
+];
+const ADDRESSFAMILY: &[(&str, &str)] = &[("inet", "inet"), ("inet6", "inet6"), ("any", "any")];
+const SESSIONTYPE: &[(&str, &str)] = &[
+    ("none", "none"),
+    ("subsystem", "subsystem"),
+    ("default", "default"),
+];
+const COMPRESSION: &[(&str, &str)] = &[("yes", "yes"), ("no", "no")];
+const FINGERPRINT: &[(&str, &str)] = &[("md5", "MD5"), ("sha256", "SHA256")];
+
+/// A known keyword: its canonical (printed) name and kind.
+#[derive(Debug, Clone, Copy)]
+pub struct Keyword {
+    /// The name `ssh -G` prints (aliases map to their target).
+    pub name: &'static str,
+    pub kind: Kind,
+}
+
+macro_rules! kw {
+    ($($alias:literal => $name:literal : $kind:expr),* $(,)?) => {
+        const TABLE: &[(&str, Keyword)] = &[$(($alias, Keyword { name: $name, kind: $kind })),*];
+    };
+}
+
+use Kind::*;
+
+kw! {
+    "host" => "host": Host,
+    "match" => "match": Match,
+    "include" => "include": Include,
+    "ignoreunknown" => "ignoreunknown": IgnoreUnknown,
+    "hostname" => "hostname": Str,
+    "user" => "user": Str,
+    "port" => "port": Port,
+    "identityfile" => "identityfile": IdentityFile,
+    "identityfile2" => "identityfile": IdentityFile,
+    "certificatefile" => "certificatefile": Append,
+    "identitiesonly" => "identitiesonly": Flag,
+    "identityagent" => "identityagent": ExpandedPath,
+    "addkeystoagent" => "addkeystoagent": AddKeysToAgent,
+    "forwardagent" => "forwardagent": ForwardAgent,
+    "hostkeyalias" => "hostkeyalias": Str,
+    "proxycommand" => "proxycommand": Command,
+    "proxyjump" => "proxyjump": ProxyJump,
+    "localcommand" => "localcommand": Command,
+    "remotecommand" => "remotecommand": Command,
+    "knownhostscommand" => "knownhostscommand": Command,
+    "localforward" => "localforward": Forward,
+    "remoteforward" => "remoteforward": Forward,
+    "dynamicforward" => "dynamicforward": DynamicForward,
+    "sendenv" => "sendenv": SendEnv,
+    "setenv" => "setenv": LineList,
+    "userknownhostsfile" => "userknownhostsfile": PathLineList,
+    "globalknownhostsfile" => "globalknownhostsfile": PathLineList,
+    "canonicaldomains" => "canonicaldomains": OneLineList,
+    "canonicalizepermittedcnames" => "canonicalizepermittedcnames": Other,
+    "permitremoteopen" => "permitremoteopen": Other,
+    "logverbose" => "logverbose": OneLineList,
+    "controlpath" => "controlpath": ExpandedPath,
+    "controlmaster" => "controlmaster": Enum(CONTROLMASTER),
+    "controlpersist" => "controlpersist": ControlPersist,
+    "stricthostkeychecking" => "stricthostkeychecking": Enum(STRICT),
+    "serveraliveinterval" => "serveraliveinterval": Time,
+    "serveralivecountmax" => "serveralivecountmax": Int,
+    "connecttimeout" => "connecttimeout": ConnectTimeout,
+    "connectionattempts" => "connectionattempts": Int,
+    "numberofpasswordprompts" => "numberofpasswordprompts": Int,
+    "canonicalizemaxdots" => "canonicalizemaxdots": Int,
+    "forwardx11timeout" => "forwardx11timeout": Time,
+    "loglevel" => "loglevel": LogLevel,
+    "addressfamily" => "addressfamily": Enum(ADDRESSFAMILY),
+    "batchmode" => "batchmode": Flag,
+    "canonicalizefallbacklocal" => "canonicalizefallbacklocal": Flag,
+    "canonicalizehostname" => "canonicalizehostname": Enum(CANONICALIZE),
+    "checkhostip" => "checkhostip": Flag,
+    "compression" => "compression": Enum(COMPRESSION),
+    "enablesshkeysign" => "enablesshkeysign": Flag,
+    "clearallforwardings" => "clearallforwardings": Flag,
+    "exitonforwardfailure" => "exitonforwardfailure": Flag,
+    "fingerprinthash" => "fingerprinthash": Enum(FINGERPRINT),
+    "forwardx11" => "forwardx11": Flag,
+    "forwardx11trusted" => "forwardx11trusted": Flag,
+    "gatewayports" => "gatewayports": Flag,
+    "gssapiauthentication" => "gssapiauthentication": Flag,
+    "gssapidelegatecredentials" => "gssapidelegatecredentials": Flag,
+    "hashknownhosts" => "hashknownhosts": Flag,
+    "hostbasedauthentication" => "hostbasedauthentication": Flag,
+    "kbdinteractiveauthentication" => "kbdinteractiveauthentication": Flag,
+    "challengeresponseauthentication" => "kbdinteractiveauthentication": Flag,
+    "skeyauthentication" => "kbdinteractiveauthentication": Flag,
+    "tisauthentication" => "kbdinteractiveauthentication": Flag,
+    "nohostauthenticationforlocalhost" => "nohostauthenticationforlocalhost": Flag,
+    "passwordauthentication" => "passwordauthentication": Flag,
+    "permitlocalcommand" => "permitlocalcommand": Flag,
+    "proxyusefdpass" => "proxyusefdpass": Flag,
+    "pubkeyauthentication" => "pubkeyauthentication": Enum(PUBKEYAUTH),
+    "dsaauthentication" => "pubkeyauthentication": Enum(PUBKEYAUTH),
+    "requesttty" => "requesttty": Enum(REQUESTTTY),
+    "sessiontype" => "sessiontype": Enum(SESSIONTYPE),
+    "stdinnull" => "stdinnull": Flag,
+    "forkafterauthentication" => "forkafterauthentication": Flag,
+    "streamlocalbindunlink" => "streamlocalbindunlink": Flag,
+    "tcpkeepalive" => "tcpkeepalive": Flag,
+    "keepalive" => "tcpkeepalive": Flag,
+    "tunnel" => "tunnel": Enum(TUNNEL),
+    "verifyhostkeydns" => "verifyhostkeydns": Enum(YESNOASK),
+    "visualhostkey" => "visualhostkey": Flag,
+    "updatehostkeys" => "updatehostkeys": Enum(YESNOASK),
+    "enableescapecommandline" => "enableescapecommandline": Flag,
+    "bindaddress" => "bindaddress": Str,
+    "bindinterface" => "bindinterface": Str,
+    "ciphers" => "ciphers": Other,
+    "macs" => "macs": Other,
+    "kexalgorithms" => "kexalgorithms": Other,
+    "hostkeyalgorithms" => "hostkeyalgorithms": Other,
+    "hostbasedacceptedalgorithms" => "hostbasedacceptedalgorithms": Other,
+    "hostbasedkeytypes" => "hostbasedacceptedalgorithms": Other,
+    "pubkeyacceptedalgorithms" => "pubkeyacceptedalgorithms": Other,
+    "pubkeyacceptedkeytypes" => "pubkeyacceptedalgorithms": Other,
+    "casignaturealgorithms" => "casignaturealgorithms": Other,
+    "kbdinteractivedevices" => "kbdinteractivedevices": Str,
+    "preferredauthentications" => "preferredauthentications": Str,
+    "pkcs11provider" => "pkcs11provider": Str,
+    "smartcarddevice" => "pkcs11provider": Str,
+    "securitykeyprovider" => "securitykeyprovider": Str,
+    "revokedhostkeys" => "revokedhostkeys": Str,
+    "xauthlocation" => "xauthlocation": Str,
+    "escapechar" => "escapechar": Other,
+    "ipqos" => "ipqos": Other,
+    "rekeylimit" => "rekeylimit": Other,
+    "streamlocalbindmask" => "streamlocalbindmask": Other,
+    "syslogfacility" => "syslogfacility": Other,
+    "tunneldevice" => "tunneldevice": Other,
+    "requiredrsasize" => "requiredrsasize": Int,
+    "gssapikeyexchange" => "gssapikeyexchange": Other,
+    "gssapitrustdns" => "gssapitrustdns": Other,
+    "gssapiclientidentity" => "gssapiclientidentity": Other,
+    "gssapiserveridentity" => "gssapiserveridentity": Other,
+    "gssapirenewalforcesrekey" => "gssapirenewalforcesrekey": Other,
+    "gssapikexalgorithms" => "gssapikexalgorithms": Other,
+    "protocolkeepalives" => "serveraliveinterval": Time,
+    "setuptimeout" => "connecttimeout": ConnectTimeout,
+    "protocol" => "protocol": Ignored,
+    "cipher" => "cipher": Ignored,
+    "fallbacktorsh" => "fallbacktorsh": Ignored,
+    "globalknownhostsfile2" => "globalknownhostsfile2": Ignored,
+    "rhostsauthentication" => "rhostsauthentication": Ignored,
+    "userknownhostsfile2" => "userknownhostsfile2": Ignored,
+    "useroaming" => "useroaming": Ignored,
+    "usersh" => "usersh": Ignored,
+    "useprivilegedport" => "useprivilegedport": Ignored,
+    "useblacklistedkeys" => "useblacklistedkeys": Ignored,
+    "afstokenpassing" => "afstokenpassing": Ignored,
+    "kerberosauthentication" => "kerberosauthentication": Ignored,
+    "kerberostgtpassing" => "kerberostgtpassing": Ignored,
+    "rsaauthentication" => "rsaauthentication": Ignored,
+    "rhostsrsaauthentication" => "rhostsrsaauthentication": Ignored,
+    "compressionlevel" => "compressionlevel": Ignored,
+}
+
+/// Look a keyword up, case-insensitively. `None`: OpenSSH 9.2 would say
+/// "Bad configuration option".
+pub fn lookup(keyword: &str) -> Option<Keyword> {
+    let lc = keyword.to_ascii_lowercase();
+    TABLE.iter().find(|(k, _)| *k == lc).map(|(_, v)| *v)
+}
+
+/// The canonical spelling used when runpod-ssh writes a keyword.
+pub fn canonical_case(name: &str) -> &'static str {
+    const CASED: &[&str] = &[
+        "Host",
+        "Match",
+        "Include",
+        "HostName",
+        "User",
+        "Port",
+        "IdentityFile",
+        "IdentitiesOnly",
+        "IdentityAgent",
+        "CertificateFile",
+        "HostKeyAlias",
+        "UserKnownHostsFile",
+        "GlobalKnownHostsFile",
+        "StrictHostKeyChecking",
+        "ServerAliveInterval",
+        "ServerAliveCountMax",
+        "ConnectTimeout",
+        "LocalForward",
+        "RemoteForward",
+        "DynamicForward",
+        "ForwardAgent",
+        "AddKeysToAgent",
+        "Compression",
+        "SetEnv",
+        "SendEnv",
+        "LogLevel",
+        "RequestTTY",
+        "RemoteCommand",
+        "TCPKeepAlive",
+        "PreferredAuthentications",
+        "PubkeyAuthentication",
+        "PasswordAuthentication",
+        "BatchMode",
+        "ControlMaster",
+        "ControlPath",
+        "ControlPersist",
+        "ExitOnForwardFailure",
+        "ConnectionAttempts",
+        "AddressFamily",
+    ];
+    CASED
+        .iter()
+        .find(|c| c.eq_ignore_ascii_case(name))
+        .copied()
+        .unwrap_or("")
+}
+
+/// Keywords whose values are file paths: written with forward slashes.
+pub fn is_path_keyword(name: &str) -> bool {
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "identityfile"
+            | "certificatefile"
+            | "userknownhostsfile"
+            | "globalknownhostsfile"
+            | "identityagent"
+            | "controlpath"
+            | "include"
+            | "revokedhostkeys"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_and_case() {
+        assert_eq!(lookup("HostName").map(|k| k.name), Some("hostname"));
+        assert_eq!(
+            lookup("ChallengeResponseAuthentication").map(|k| k.name),
+            Some("kbdinteractiveauthentication")
+        );
+        assert!(lookup("Frobnicate").is_none());
+        assert_eq!(canonical_case("hostname"), "HostName");
+        assert!(is_path_keyword("IdentityFile"));
+        assert!(!is_path_keyword("User"));
+    }
+}

@@ -1,0 +1,474 @@
+//! One config line → keyword, arguments and trailing comment, split exactly as
+//! OpenSSH ≥ 8.7 splits it (`readconf.c:process_config_line_depth`,
+//! `misc.c:strdelim` and `misc.c:argv_split`).
+//!
+//! The lexer never owns bytes: every piece is a byte range into the line it
+//! was given, so the document can re-render one piece (a value) and copy the
+//! rest (indentation, separator, trailing comment) verbatim.
+
+use std::ops::Range;
+
+/// Keywords whose value is the raw rest of the line (`parse_command` in
+/// `readconf.c`): quotes and `#` stay part of the command.
+pub const COMMAND_KEYWORDS: &[&str] = &[
+    "proxycommand",
+    "localcommand",
+    "remotecommand",
+    "knownhostscommand",
+];
+
+/// What a line is, as OpenSSH sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LineKind {
+    /// Empty or whitespace only (after the trailing-whitespace strip).
+    Blank,
+    /// A line whose first token starts with `#`, or one OpenSSH skips
+    /// without a keyword (an unterminated quote in the keyword position).
+    Comment,
+    /// `Keyword value…`.
+    Directive(Directive),
+}
+
+/// A directive line split into ranges of the line's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Directive {
+    /// Leading whitespace (plus a stray `=` OpenSSH also skips there).
+    pub indent: Range<usize>,
+    /// The keyword as written (original case).
+    pub keyword: Range<usize>,
+    /// The keyword lowercased, for comparisons.
+    pub keyword_lc: String,
+    /// Bytes between keyword and value: whitespace and at most one `=`.
+    pub separator: Range<usize>,
+    /// The value text as written: from the first argument to the end of the
+    /// last one (command keywords: the raw rest of the line). Empty range at
+    /// the separator's end when there is no argument.
+    pub value: Range<usize>,
+    /// Arguments after quote removal, comment excluded.
+    pub args: Vec<Arg>,
+    /// A trailing `# comment`, if any.
+    pub comment: Option<TrailingComment>,
+    /// A problem OpenSSH reports for this line whatever the keyword.
+    pub error: Option<LexError>,
+}
+
+/// One argument: where it is and what it means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arg {
+    pub span: Range<usize>,
+    pub value: String,
+}
+
+/// A `#` token that ends the line, with the whitespace before it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrailingComment {
+    /// Whitespace between the value and `#`.
+    pub gap: Range<usize>,
+    /// From `#` to the end of the line content (trailing whitespace included).
+    pub text: Range<usize>,
+}
+
+/// Errors OpenSSH raises while splitting a line, before looking at the keyword.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LexError {
+    #[error("no argument after keyword \"{0}\"")]
+    NoArgument(String),
+    #[error("invalid quotes")]
+    InvalidQuotes,
+}
+
+const WS: &[u8] = b" \t\r\n";
+
+fn is_ws(b: u8) -> bool {
+    WS.contains(&b)
+}
+
+/// The part of `line` OpenSSH looks at: cut at the first NUL (C string) and
+/// with trailing `" \t\r\n\f"` removed, except the very first byte.
+pub fn effective_len(line: &[u8]) -> usize {
+    let mut len = line.iter().position(|&b| b == 0).unwrap_or(line.len());
+    while len > 1 && (is_ws(line[len - 1]) || line[len - 1] == 0x0c) {
+        len -= 1;
+    }
+    len
+}
+
+/// Split one line (without its line terminator).
+pub fn lex_line(line: &[u8]) -> LineKind {
+    let len = effective_len(line);
+    let s = &line[..len];
+
+    // The keyword: `strdelim`, called twice when the line starts with a delimiter.
+    let Some(first) = strdelim(s, 0) else {
+        return LineKind::Comment;
+    };
+    let kw = if first.token.is_empty() {
+        match strdelim(s, first.next) {
+            Some(t) => t,
+            None => return LineKind::Comment,
+        }
+    } else {
+        first
+    };
+    if kw.token.is_empty() || kw.token[0] == b'#' || kw.token[0] == b'\n' {
+        return if s.iter().all(|&b| is_ws(b) || b == 0x0c) {
+            LineKind::Blank
+        } else {
+            LineKind::Comment
+        };
+    }
+    let keyword_lc = String::from_utf8_lossy(&kw.token).to_ascii_lowercase();
+    let indent = 0..kw.raw.start;
+    let keyword = kw.raw.clone();
+
+    // `str += strspn(str, WHITESPACE)`.
+    let mut rest = kw.next.min(len);
+    while rest < len && is_ws(s[rest]) {
+        rest += 1;
+    }
+    let separator = kw.raw.end..rest;
+    let mut d = Directive {
+        indent,
+        keyword,
+        keyword_lc,
+        separator,
+        value: rest..rest,
+        args: Vec::new(),
+        comment: None,
+        error: None,
+    };
+    if rest >= len {
+        d.error = Some(LexError::NoArgument(d.keyword_lc.clone()));
+        return LineKind::Directive(d);
+    }
+
+    match argv_split(s, rest) {
+        Err(()) => {
+            d.error = Some(LexError::InvalidQuotes);
+            d.value = rest..len;
+        }
+        Ok((args, comment_at)) => {
+            if COMMAND_KEYWORDS.contains(&d.keyword_lc.as_str()) {
+                // `parse_command`: skip whitespace and '=' then take the rest raw.
+                let mut start = rest;
+                while start < len && (is_ws(s[start]) || s[start] == b'=') {
+                    start += 1;
+                }
+                d.value = start..len;
+                let text = String::from_utf8_lossy(&s[start..len]).into_owned();
+                d.args = if start < len {
+                    vec![Arg {
+                        span: start..len,
+                        value: text,
+                    }]
+                } else {
+                    Vec::new()
+                };
+            } else if d.keyword_lc == "match" {
+                // Match criteria are split by `strdelim` in 9.2, not argv_split.
+                let (margs, mcomment) = split_match(s, rest, len);
+                d.value = value_range(&margs, rest);
+                d.comment = mcomment.map(|c| comment_at_pos(s, &margs, rest, c, line.len()));
+                d.args = margs;
+            } else {
+                d.value = value_range(&args, rest);
+                d.comment = comment_at.map(|c| comment_at_pos(s, &args, rest, c, line.len()));
+                d.args = args;
+            }
+        }
+    }
+    LineKind::Directive(d)
+}
+
+fn value_range(args: &[Arg], rest: usize) -> Range<usize> {
+    match (args.first(), args.last()) {
+        (Some(a), Some(b)) => a.span.start..b.span.end,
+        _ => rest..rest,
+    }
+}
+
+fn comment_at_pos(
+    _s: &[u8],
+    args: &[Arg],
+    rest: usize,
+    hash: usize,
+    full_len: usize,
+) -> TrailingComment {
+    let gap_start = args.last().map_or(rest, |a| a.span.end);
+    TrailingComment {
+        gap: gap_start..hash,
+        text: hash..full_len,
+    }
+}
+
+/// Result of one `strdelim` call.
+#[derive(Debug, Clone)]
+struct Delim {
+    /// The token after quote removal.
+    token: Vec<u8>,
+    /// Where the token's raw text sits (quotes included).
+    raw: Range<usize>,
+    /// Where the next call starts.
+    next: usize,
+}
+
+/// `misc.c:strdelim_internal(s, split_equals=1)`: one token, split on
+/// whitespace, `"` or `=`, then skip whitespace and at most one `=`.
+/// `None` is OpenSSH's NULL: an unterminated quote.
+fn strdelim(s: &[u8], at: usize) -> Option<Delim> {
+    let len = s.len();
+    if at > len {
+        return None;
+    }
+    let old = at;
+    let found = s[at..]
+        .iter()
+        .position(|&b| is_ws(b) || b == b'"' || b == b'=')
+        .map(|p| p + at);
+    let Some(pos) = found else {
+        return Some(Delim {
+            token: s[old..].to_vec(),
+            raw: old..len,
+            next: len + 1,
+        });
+    };
+    if s[pos] == b'"' {
+        // The quote is removed and the token runs to the next quote.
+        let close = s[pos + 1..].iter().position(|&b| b == b'"')? + pos + 1;
+        let mut token = s[old..pos].to_vec();
+        token.extend_from_slice(&s[pos + 1..close]);
+        let mut next = close + 1;
+        while next < len && is_ws(s[next]) {
+            next += 1;
+        }
+        return Some(Delim {
+            token,
+            raw: old..close + 1,
+            next,
+        });
+    }
+    let wspace = s[pos] == b'=';
+    let token = s[old..pos].to_vec();
+    let mut next = pos + 1;
+    while next < len && is_ws(s[next]) {
+        next += 1;
+    }
+    if !wspace && next < len && s[next] == b'=' {
+        next += 1;
+        while next < len && is_ws(s[next]) {
+            next += 1;
+        }
+    }
+    Some(Delim {
+        token,
+        raw: old..pos,
+        next,
+    })
+}
+
+/// `misc.c:argv_split(s, terminate_on_comment=1)` from offset `at`.
+/// Returns the arguments and the offset of a comment `#`, or `Err` for
+/// an unterminated quote ("invalid quotes").
+fn argv_split(s: &[u8], at: usize) -> Result<(Vec<Arg>, Option<usize>), ()> {
+    let mut args = Vec::new();
+    let mut i = at;
+    let n = s.len();
+    while i < n {
+        if s[i] == b' ' || s[i] == b'\t' {
+            i += 1;
+            continue;
+        }
+        if s[i] == b'#' {
+            return Ok((args, Some(i)));
+        }
+        let start = i;
+        let mut quote = 0u8;
+        let mut out = Vec::new();
+        while i < n {
+            let c = s[i];
+            if c == b'\\' {
+                let nx = s.get(i + 1).copied();
+                match nx {
+                    Some(b'\'') | Some(b'"') | Some(b'\\') => {
+                        i += 1;
+                        out.push(s[i]);
+                    }
+                    Some(b' ') if quote == 0 => {
+                        i += 1;
+                        out.push(s[i]);
+                    }
+                    _ => out.push(c),
+                }
+            } else if quote == 0 && (c == b' ' || c == b'\t') {
+                break;
+            } else if quote == 0 && (c == b'"' || c == b'\'') {
+                quote = c;
+            } else if quote != 0 && c == quote {
+                quote = 0;
+            } else {
+                out.push(c);
+            }
+            i += 1;
+        }
+        if i >= n && quote != 0 {
+            return Err(());
+        }
+        args.push(Arg {
+            span: start..i.min(n),
+            value: String::from_utf8_lossy(&out).into_owned(),
+        });
+    }
+    Ok((args, None))
+}
+
+/// Split `Match` criteria the way 9.2's `match_cfg_line` does: repeated
+/// `strdelim`, a token starting with `#` ends the line.
+fn split_match(s: &[u8], at: usize, len: usize) -> (Vec<Arg>, Option<usize>) {
+    let mut args = Vec::new();
+    let mut pos = at;
+    while pos < len {
+        let Some(d) = strdelim(&s[..len], pos) else {
+            // Unterminated quote: OpenSSH stops reading criteria here.
+            args.push(Arg {
+                span: pos..len,
+                value: String::from_utf8_lossy(&s[pos..len]).into_owned(),
+            });
+            break;
+        };
+        if d.token.is_empty() {
+            break;
+        }
+        if d.token.first() == Some(&b'#') {
+            return (args, Some(d.raw.start));
+        }
+        args.push(Arg {
+            span: d.raw.clone(),
+            value: String::from_utf8_lossy(&d.token).into_owned(),
+        });
+        pos = d.next;
+    }
+    (args, None)
+}
+
+/// Render one value for writing, in the one form every OpenSSH version
+/// (7.7 to 10.x) reads back identically: double quotes only when it holds a
+/// space. Values without such a form are refused (`None`): empty, quotes,
+/// `#` (cut by 8.5/8.6), backslashes (escapes only since 8.7), tabs and
+/// other control characters.
+pub fn render_value(value: &str) -> Option<String> {
+    if value.is_empty()
+        || value.contains(['"', '\'', '#', '\\'])
+        || value.chars().any(|c| c.is_control())
+    {
+        return None;
+    }
+    if value.contains(' ') {
+        Some(format!("\"{value}\""))
+    } else {
+        Some(value.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(line: &str) -> Directive {
+        match lex_line(line.as_bytes()) {
+            LineKind::Directive(d) => d,
+            other => panic!("{line:?} lexed as {other:?}"),
+        }
+    }
+
+    fn vals(line: &str) -> Vec<String> {
+        d(line).args.into_iter().map(|a| a.value).collect()
+    }
+
+    #[test]
+    fn keyword_and_separators() {
+        assert_eq!(d("Host=web").keyword_lc, "host");
+        assert_eq!(vals("Host=web"), ["web"]);
+        assert_eq!(vals("  Port = 2203"), ["2203"]);
+        assert_eq!(vals("HostName==h4"), ["=h4"]);
+        assert_eq!(vals("\tHostName\th5"), ["h5"]);
+        assert_eq!(d("pOrT 22").keyword_lc, "port");
+        let x = d("  User   bob");
+        assert_eq!(x.indent, 0..2);
+        assert_eq!(x.separator, 6..9);
+    }
+
+    #[test]
+    fn blanks_and_comments() {
+        assert_eq!(lex_line(b""), LineKind::Blank);
+        assert_eq!(lex_line(b"   \t "), LineKind::Blank);
+        assert_eq!(lex_line(b"\r"), LineKind::Blank);
+        assert_eq!(lex_line(b"  # hi"), LineKind::Comment);
+        assert_eq!(lex_line(b"#Host x"), LineKind::Comment);
+    }
+
+    #[test]
+    fn quotes_and_escapes() {
+        assert_eq!(vals(r#"User "bob smith""#), ["bob smith"]);
+        assert_eq!(vals("User 'bob o'"), ["bob o"]);
+        assert_eq!(vals(r#"User "bo\"b""#), ["bo\"b"]);
+        assert_eq!(vals(r#"User bo"b"x"#), ["bobx"]);
+        assert_eq!(vals(r"IdentityFile /a/my\ keys/id"), ["/a/my keys/id"]);
+        assert_eq!(
+            vals(r#"IdentityFile "C:\Users\me\.ssh\id""#),
+            [r"C:\Users\me\.ssh\id"]
+        );
+        assert_eq!(vals(r"IdentityFile \\server\share"), [r"\server\share"]);
+        assert_eq!(d(r#"User "bob"#).error, Some(LexError::InvalidQuotes));
+        assert_eq!(
+            d(r#"IdentityFile "C:\Users\me\""#).error,
+            Some(LexError::InvalidQuotes)
+        );
+    }
+
+    #[test]
+    fn trailing_comments() {
+        let x = d("HostName 1.2.3.4   # the IP");
+        assert_eq!(vals("HostName 1.2.3.4   # the IP"), ["1.2.3.4"]);
+        let c = x.comment.unwrap();
+        assert_eq!(c.gap, 16..19);
+        assert_eq!(c.text, 19..27);
+        assert_eq!(vals("User bob#x"), ["bob#x"]);
+        assert_eq!(vals(r#"IdentityFile "/opt/a#b""#), ["/opt/a#b"]);
+        assert!(d("User bob#x").comment.is_none());
+    }
+
+    #[test]
+    fn command_keywords_take_raw_rest() {
+        let line = r#" ProxyCommand ssh -W %h:%p "jump#1" # real comment"#;
+        assert_eq!(vals(line), [r#"ssh -W %h:%p "jump#1" # real comment"#]);
+        assert_eq!(d(" ProxyCommand echo don't").error, Some(LexError::InvalidQuotes));
+        assert_eq!(vals("ProxyCommand=ssh -W %h:%p j"), ["ssh -W %h:%p j"]);
+    }
+
+    #[test]
+    fn match_uses_strdelim() {
+        assert_eq!(vals("Match host=web"), ["host", "web"]);
+        assert_eq!(vals("Match host web # c"), ["host", "web"]);
+        assert!(d("Match host web # c").comment.is_some());
+        assert_eq!(vals(r#"Match exec "test -f x" host a"#), ["exec", "test -f x", "host", "a"]);
+    }
+
+    #[test]
+    fn no_argument_and_trailing_whitespace() {
+        assert_eq!(d("User").error, Some(LexError::NoArgument("user".into())));
+        assert_eq!(d("User   \t").error, Some(LexError::NoArgument("user".into())));
+        assert_eq!(vals("HostName h33\x0c"), ["h33"]);
+        assert_eq!(vals("HostName h\r"), ["h"]);
+        assert_eq!(vals("HostName h\0garbage"), ["h"]);
+    }
+
+    #[test]
+    fn render() {
+        assert_eq!(render_value("root").as_deref(), Some("root"));
+        assert_eq!(render_value("/a b/c").as_deref(), Some("\"/a b/c\""));
+        assert_eq!(render_value("a\"b"), None);
+        assert_eq!(render_value("#x"), None);
+        assert_eq!(render_value("a\nb"), None);
+        assert_eq!(render_value(""), None);
+    }
+}

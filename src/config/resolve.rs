@@ -1,0 +1,1245 @@
+//! Evaluate a config for one host the way `ssh -G` does (OpenSSH 9.2
+//! semantics, `readconf.c`): first value wins, accumulating keywords,
+//! `Host` and `Match`, `Include`, the final pass, and where every value
+//! came from.
+//!
+//! Nothing here runs a command: `Match exec` and `Match localnetwork` are
+//! reported in [`Resolved::not_evaluated`] and treated as not matching.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::document::{Document, Encoding};
+use super::keywords::{self, Kind};
+use super::lexer::{Directive, LexError};
+use super::pattern;
+
+/// OpenSSH's `READCONF_MAX_DEPTH`.
+pub const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Source {
+    pub file: PathBuf,
+    /// 1-based line number.
+    pub line: usize,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file.display(), self.line)
+    }
+}
+
+/// A problem OpenSSH reports while reading the config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub source: Source,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.source, self.message)
+    }
+}
+
+/// Who is asking, and where their files are.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The local login name (`%u`, `Match localuser`, the default `User`).
+    pub local_user: String,
+    /// `$HOME`: what `Include ~/…` and relative Includes (`~/.ssh/…`) use.
+    pub home: PathBuf,
+    /// The account's home from the password database: what `~` in
+    /// `UserKnownHostsFile`, `ControlPath` and `IdentityAgent` means.
+    pub user_home: PathBuf,
+    /// The local uid (`%i`).
+    pub uid: u32,
+    /// Check included files' owner and mode as OpenSSH does.
+    pub check_include_permissions: bool,
+}
+
+impl Context {
+    /// The current user's context.
+    pub fn current() -> Context {
+        let home = dirs::home_dir().unwrap_or_else(|| PathBuf::from("."));
+        let account = crate::platform::account();
+        Context {
+            local_user: account.name,
+            user_home: account.home.unwrap_or_else(|| home.clone()),
+            home,
+            uid: account.uid,
+            check_include_permissions: cfg!(unix),
+        }
+    }
+}
+
+/// One evaluated value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Setting {
+    /// Canonical lowercase keyword (what `ssh -G` prints).
+    pub keyword: &'static str,
+    /// The arguments as read (quotes removed), before any printing form.
+    pub args: Vec<String>,
+    pub source: Source,
+}
+
+/// The result of evaluating a config for one host.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resolved {
+    /// The host as typed.
+    pub host: String,
+    settings: Vec<Setting>,
+    /// Problems that make OpenSSH refuse the config (`ssh` exits 255).
+    pub errors: Vec<Diagnostic>,
+    /// Problems OpenSSH only logs.
+    pub warnings: Vec<Diagnostic>,
+    /// `Match` criteria that were not evaluated (`exec`, `localnetwork`):
+    /// taken as not matching.
+    pub not_evaluated: Vec<Diagnostic>,
+    #[serde(skip)]
+    ctx_user: String,
+    #[serde(skip)]
+    ctx_home: PathBuf,
+    #[serde(skip)]
+    ctx_uid: u32,
+}
+
+/// A file could not be read at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("can't open config file {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Evaluate `doc` (read from `path`) for `host`.
+pub fn resolve(doc: &Document, path: &Path, host: &str, ctx: &Context) -> Resolved {
+    let mut ev = Evaluator::new(host, ctx);
+    ev.run_pass(doc, path, false);
+    let canon = matches!(
+        ev.first("canonicalizehostname").map(|s| s.args[0].to_ascii_lowercase()),
+        Some(ref v) if v == "yes" || v == "true" || v == "always"
+    );
+    if ev.errors.is_empty() && (ev.want_final || canon) {
+        // The final pass matches `Host` against the expanded hostname.
+        ev.host = ev.final_hostname();
+        ev.final_pass = true;
+        ev.run_pass(doc, path, true);
+    }
+    // Entries dropped by `SendEnv -NAME` are no longer in the index.
+    let live: std::collections::HashSet<usize> = ev.index.values().flatten().copied().collect();
+    let settings = std::mem::take(&mut ev.settings)
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| live.contains(i))
+        .map(|(_, s)| s)
+        .collect();
+    Resolved {
+        host: host.to_string(),
+        settings,
+        errors: ev.errors,
+        warnings: ev.warnings,
+        not_evaluated: ev.not_evaluated,
+        ctx_user: ctx.local_user.clone(),
+        ctx_home: ctx.user_home.clone(),
+        ctx_uid: ctx.uid,
+    }
+}
+
+/// Read `path` and evaluate it for `host`. A missing file is an empty config.
+pub fn resolve_file(path: &Path, host: &str, ctx: &Context) -> Result<Resolved, ResolveError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(source) => {
+            return Err(ResolveError::Open {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    Ok(resolve(&Document::parse(&bytes), path, host, ctx))
+}
+
+struct Evaluator<'c> {
+    ctx: &'c Context,
+    /// What `Host` patterns are matched against.
+    host: String,
+    original_host: String,
+    settings: Vec<Setting>,
+    index: HashMap<&'static str, Vec<usize>>,
+    errors: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+    not_evaluated: Vec<Diagnostic>,
+    want_final: bool,
+    final_pass: bool,
+    /// Per-file error counts are folded into `errors`; this keeps messages
+    /// from being reported twice across passes.
+    quiet: bool,
+}
+
+impl<'c> Evaluator<'c> {
+    fn new(host: &str, ctx: &'c Context) -> Self {
+        Evaluator {
+            ctx,
+            host: host.to_string(),
+            original_host: host.to_string(),
+            settings: Vec::new(),
+            index: HashMap::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            not_evaluated: Vec::new(),
+            want_final: false,
+            final_pass: false,
+            quiet: false,
+        }
+    }
+
+    fn run_pass(&mut self, doc: &Document, path: &Path, quiet: bool) {
+        self.quiet = quiet;
+        let mut active = true;
+        if matches!(doc.encoding(), Encoding::Utf16Le | Encoding::Utf16Be) {
+            self.error(
+                path,
+                1,
+                "file is UTF-16 (as PowerShell's `>` writes it): ssh cannot read it".into(),
+            );
+            return;
+        }
+        if doc.encoding() == Encoding::Utf8Bom && !cfg!(windows) {
+            self.error(
+                path,
+                1,
+                "file starts with a UTF-8 byte-order mark: ssh on Linux and macOS cannot read it"
+                    .into(),
+            );
+            return;
+        }
+        self.read_doc(doc, path, &mut active, false, 0);
+    }
+
+    fn first(&self, kw: &str) -> Option<&Setting> {
+        self.index
+            .get(kw)
+            .and_then(|v| v.first())
+            .map(|&i| &self.settings[i])
+    }
+
+    fn has(&self, kw: &str) -> bool {
+        self.index.get(kw).is_some_and(|v| !v.is_empty())
+    }
+
+    fn push(&mut self, keyword: &'static str, args: Vec<String>, source: Source) {
+        self.index
+            .entry(keyword)
+            .or_default()
+            .push(self.settings.len());
+        self.settings.push(Setting {
+            keyword,
+            args,
+            source,
+        });
+    }
+
+    fn error(&mut self, file: &Path, line: usize, message: String) {
+        if self.quiet {
+            return;
+        }
+        self.errors.push(Diagnostic {
+            source: Source {
+                file: file.to_path_buf(),
+                line,
+            },
+            message,
+        });
+    }
+
+    fn warn(&mut self, file: &Path, line: usize, message: String) {
+        if self.quiet {
+            return;
+        }
+        self.warnings.push(Diagnostic {
+            source: Source {
+                file: file.to_path_buf(),
+                line,
+            },
+            message,
+        });
+    }
+
+    /// The hostname as `ssh` uses it after the first pass: HostName with
+    /// `%h` expanded, lowercased unless an address.
+    fn final_hostname(&self) -> String {
+        let raw = match self.first("hostname") {
+            Some(s) => expand_hostname(&s.args[0], &self.host),
+            None => self.host.clone(),
+        };
+        lower_unless_address(&raw)
+    }
+
+    fn read_doc(
+        &mut self,
+        doc: &Document,
+        path: &Path,
+        active: &mut bool,
+        never_match: bool,
+        depth: usize,
+    ) {
+        let before = self.errors.len();
+        for (i, line) in doc.lines().iter().enumerate() {
+            if let Some(d) = line.directive() {
+                self.process_line(d, path, i + 1, active, never_match, depth);
+            }
+        }
+        let bad = self.errors.len() - before;
+        if bad > 0 && !self.quiet {
+            self.errors.push(Diagnostic {
+                source: Source {
+                    file: path.to_path_buf(),
+                    line: 0,
+                },
+                message: format!("terminating, {bad} bad configuration options"),
+            });
+        }
+    }
+
+    fn process_line(
+        &mut self,
+        d: &Directive,
+        file: &Path,
+        line: usize,
+        active: &mut bool,
+        never_match: bool,
+        depth: usize,
+    ) {
+        let src = || Source {
+            file: file.to_path_buf(),
+            line,
+        };
+        if let Some(LexError::NoArgument(k)) = &d.error {
+            return self.error(file, line, format!("no argument after keyword \"{k}\""));
+        }
+        let Some(kw) = keywords::lookup(&d.keyword_lc) else {
+            let ignored = self
+                .first("ignoreunknown")
+                .is_some_and(|s| pattern::match_pattern_list(&d.keyword_lc, &s.args[0], true) == 1);
+            if !ignored {
+                self.error(
+                    file,
+                    line,
+                    format!("Bad configuration option: {}", d.keyword_lc),
+                );
+            }
+            return;
+        };
+        if d.error == Some(LexError::InvalidQuotes) {
+            return self.error(file, line, "invalid quotes".into());
+        }
+        let args: Vec<String> = d.args.iter().map(|a| a.value.clone()).collect();
+        let one = |this: &mut Self| -> Option<String> {
+            match args.first() {
+                Some(a) if !a.is_empty() => {
+                    if args.len() > 1 {
+                        this.error(
+                            file,
+                            line,
+                            format!("keyword {} extra arguments at end of line", d.keyword_lc),
+                        );
+                        return None;
+                    }
+                    Some(a.clone())
+                }
+                _ => {
+                    this.error(file, line, "Missing argument.".into());
+                    None
+                }
+            }
+        };
+        let name = kw.name;
+        match kw.kind {
+            Kind::Host => {
+                *active = false;
+                if never_match {
+                    return;
+                }
+                for a in &args {
+                    if a.is_empty() {
+                        return self.error(
+                            file,
+                            line,
+                            format!("keyword {} empty argument", d.keyword_lc),
+                        );
+                    }
+                }
+                *active = pattern::host_line_matches(&self.host, args.iter().map(String::as_str));
+            }
+            Kind::Match => {
+                let value = self.match_line(&args, file, line);
+                match value {
+                    None => self.error(file, line, "Bad Match condition".into()),
+                    Some(v) => *active = !never_match && v,
+                }
+            }
+            Kind::Include => self.include(&args, file, line, active, never_match, depth),
+            Kind::Ignored => {
+                if matches!(
+                    name,
+                    "afstokenpassing"
+                        | "kerberosauthentication"
+                        | "kerberostgtpassing"
+                        | "rsaauthentication"
+                        | "rhostsrsaauthentication"
+                        | "compressionlevel"
+                ) {
+                    self.warn(file, line, format!("Unsupported option \"{}\"", d.keyword_lc));
+                }
+            }
+            Kind::IdentityFile | Kind::Append => {
+                let Some(v) = one(self) else { return };
+                if *active {
+                    let dup = self
+                        .index
+                        .get(name)
+                        .is_some_and(|ix| ix.iter().any(|&i| self.settings[i].args[0] == v));
+                    if !dup {
+                        self.push(name, vec![v], src());
+                    }
+                }
+            }
+            Kind::Forward | Kind::DynamicForward => {
+                let need = if kw.kind == Kind::DynamicForward { 1 } else { 2 };
+                let ok = match args.len() {
+                    n if n == need => true,
+                    1 if name == "remoteforward" => true,
+                    0 => false,
+                    n if n > need => {
+                        return self.error(
+                            file,
+                            line,
+                            format!("keyword {} extra arguments at end of line", d.keyword_lc),
+                        );
+                    }
+                    _ => false,
+                };
+                if !ok || parse_forward(name, &args).is_none() {
+                    return self.error(
+                        file,
+                        line,
+                        if args.is_empty() || (need == 2 && args.len() == 1) {
+                            "Missing target argument.".into()
+                        } else {
+                            "Bad forwarding specification.".into()
+                        },
+                    );
+                }
+                if *active {
+                    self.push(name, args, src());
+                }
+            }
+            Kind::SendEnv => {
+                for a in &args {
+                    if a.is_empty() || a.contains('=') {
+                        return self.error(file, line, "Invalid environment name.".into());
+                    }
+                }
+                if !*active {
+                    return;
+                }
+                for a in args {
+                    if let Some(pat) = a.strip_prefix('-') {
+                        let keep: Vec<usize> = self
+                            .index
+                            .get(name)
+                            .map(|ix| {
+                                ix.iter()
+                                    .copied()
+                                    .filter(|&i| {
+                                        !pattern::match_pattern(&self.settings[i].args[0], pat)
+                                    })
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        self.index.insert(name, keep);
+                    } else {
+                        self.push(name, vec![a], src());
+                    }
+                }
+            }
+            Kind::LineList => {
+                // SetEnv: NAME=VALUE each, duplicates within the line dropped.
+                let mut vals: Vec<String> = Vec::new();
+                for a in args {
+                    if !a.contains('=') {
+                        return self.error(file, line, "Invalid SetEnv.".into());
+                    }
+                    let key = a.split('=').next().unwrap_or_default().to_string();
+                    if !vals.iter().any(|v| v.split('=').next() == Some(key.as_str())) {
+                        vals.push(a);
+                    }
+                }
+                if *active && !self.has(name) {
+                    self.push(name, vals, src());
+                }
+            }
+            Kind::PathLineList | Kind::OneLineList => {
+                for (i, a) in args.iter().enumerate() {
+                    if a.is_empty() {
+                        return self.error(
+                            file,
+                            line,
+                            format!("keyword {} empty argument", d.keyword_lc),
+                        );
+                    }
+                    if a.eq_ignore_ascii_case("none") && (i > 0 || args.len() > 1) {
+                        return self.error(
+                            file,
+                            line,
+                            format!(
+                                "keyword {} \"none\" argument must appear alone.",
+                                d.keyword_lc
+                            ),
+                        );
+                    }
+                }
+                if *active && !self.has(name) {
+                    self.push(name, args, src());
+                }
+            }
+            Kind::Command => {
+                let raw = args.first().cloned().unwrap_or_default();
+                if raw.is_empty() {
+                    return self.error(file, line, "Missing argument.".into());
+                }
+                if name == "proxycommand" && self.has("proxyjump") {
+                    return;
+                }
+                if *active && !self.has(name) {
+                    self.push(name, vec![raw], src());
+                }
+            }
+            Kind::ProxyJump => {
+                let Some(v) = one(self) else { return };
+                if *active && !self.has("proxyjump") && !self.has("proxycommand") {
+                    self.push(name, vec![v], src());
+                }
+            }
+            Kind::Other => {
+                // Known but not modelled: keep what was written.
+                if args.is_empty() || args[0].is_empty() {
+                    return self.error(file, line, "Missing argument.".into());
+                }
+                if *active && !self.has(name) {
+                    self.push(name, args, src());
+                }
+            }
+            Kind::AddKeysToAgent => {
+                if args.is_empty() || args.len() > 2 {
+                    return self.error(file, line, "Missing argument.".into());
+                }
+                if addkeys_print(&args).is_none() {
+                    return self.error(
+                        file,
+                        line,
+                        format!("unsupported option \"{}\".", args[0]),
+                    );
+                }
+                if *active && !self.has(name) {
+                    self.push(name, args, src());
+                }
+            }
+            _ => {
+                // Single-valued kinds: one argument, validated even when
+                // the block is inactive.
+                let Some(v) = one(self) else { return };
+                if let Err(msg) = validate(kw.kind, &v) {
+                    return self.error(file, line, msg);
+                }
+                if name == "ignoreunknown" && !*active {
+                    return;
+                }
+                if *active && !self.has(name) {
+                    self.push(name, vec![v], src());
+                }
+            }
+        }
+    }
+
+    /// `readconf.c:match_cfg_line`. `None` is "Bad Match condition".
+    fn match_line(&mut self, args: &[String], file: &Path, line: usize) -> Option<bool> {
+        let host = if self.final_pass {
+            self.host.clone()
+        } else if let Some(h) = self.first("hostname") {
+            expand_hostname(&h.args[0], &self.host)
+        } else {
+            self.host.clone()
+        };
+        let ruser = self
+            .first("user")
+            .map(|s| s.args[0].clone())
+            .unwrap_or_else(|| self.ctx.local_user.clone());
+        let mut result = true;
+        let mut attributes = 0;
+        let mut it = args.iter().peekable();
+        while let Some(oattrib) = it.next() {
+            let (negate, attrib) = match oattrib.strip_prefix('!') {
+                Some(a) => (true, a),
+                None => (false, oattrib.as_str()),
+            };
+            let a = attrib.to_ascii_lowercase();
+            if a == "all" {
+                if attributes > 1 || it.peek().is_some() {
+                    return None;
+                }
+                return Some(result && !negate);
+            }
+            attributes += 1;
+            if a == "canonical" || a == "final" {
+                if a == "final" {
+                    self.want_final = true;
+                }
+                if self.final_pass == negate {
+                    result = false;
+                }
+                continue;
+            }
+            let arg = match it.next() {
+                Some(x) if !x.is_empty() && !x.starts_with('#') => x.clone(),
+                _ => return None,
+            };
+            let matched = match a.as_str() {
+                "host" => pattern::match_hostname(&host, &arg),
+                "originalhost" => pattern::match_hostname(&self.original_host, &arg),
+                "user" => pattern::match_pattern_list(&ruser, &arg, false) == 1,
+                "localuser" => pattern::match_pattern_list(&self.ctx.local_user, &arg, false) == 1,
+                "exec" | "localnetwork" | "tagged" => {
+                    if result {
+                        self.not_evaluated.push(Diagnostic {
+                            source: Source {
+                                file: file.to_path_buf(),
+                                line,
+                            },
+                            message: format!("Match {a} {arg:?} was not evaluated (taken as false)"),
+                        });
+                        result = false;
+                    }
+                    continue;
+                }
+                _ => return None,
+            };
+            if matched == negate {
+                result = false;
+            }
+        }
+        if attributes == 0 {
+            return None;
+        }
+        Some(result)
+    }
+
+    fn include(
+        &mut self,
+        args: &[String],
+        file: &Path,
+        line: usize,
+        active: &mut bool,
+        never_match: bool,
+        depth: usize,
+    ) {
+        for arg in args {
+            if arg.is_empty() {
+                return self.error(file, line, "keyword include empty argument".into());
+            }
+            let path = include_path(arg, &self.ctx.home);
+            let mut matches: Vec<PathBuf> = match glob::glob(&path) {
+                Ok(paths) => paths.filter_map(Result::ok).collect(),
+                Err(_) => {
+                    return self.error(file, line, format!("glob failed for {path}."));
+                }
+            };
+            matches.sort();
+            let oactive = *active;
+            for p in matches {
+                if depth + 1 > MAX_INCLUDE_DEPTH {
+                    return self.error(file, line, "Too many recursive configuration includes".into());
+                }
+                let bytes = match std::fs::read(&p) {
+                    Ok(b) => b,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => continue,
+                    Err(e) => {
+                        return self.error(
+                            file,
+                            line,
+                            format!("Can't open user config file {}: {e}", p.display()),
+                        );
+                    }
+                };
+                if self.ctx.check_include_permissions
+                    && let Some(msg) = crate::platform::unsafe_config_permissions(&p, self.ctx.uid)
+                {
+                    return self.error(file, line, msg);
+                }
+                let doc = Document::parse(&bytes);
+                let errors_before = self.errors.len();
+                self.read_doc(&doc, &p, active, never_match || !oactive, depth + 1);
+                *active = oactive;
+                if self.errors.len() > errors_before {
+                    // OpenSSH stops at the end of a bad included file.
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Validate a single-valued argument by kind. The error text is OpenSSH's.
+fn validate(kind: Kind, v: &str) -> Result<(), String> {
+    let lc = v.to_ascii_lowercase();
+    match kind {
+        Kind::Flag => match lc.as_str() {
+            "yes" | "no" | "true" | "false" => Ok(()),
+            _ => Err(format!("unsupported option \"{v}\".")),
+        },
+        Kind::Enum(table) => table
+            .iter()
+            .any(|(k, _)| *k == lc)
+            .then_some(())
+            .ok_or_else(|| format!("unsupported option \"{v}\".")),
+        Kind::Int => v
+            .parse::<u32>()
+            .map(|_| ())
+            .map_err(|_| "integer value invalid.".into()),
+        Kind::Time => convtime(v)
+            .map(|_| ())
+            .ok_or_else(|| "invalid time value.".into()),
+        Kind::ConnectTimeout => {
+            if lc == "none" || convtime(v).is_some() {
+                Ok(())
+            } else {
+                Err("invalid time value.".into())
+            }
+        }
+        Kind::Port => parse_port(v)
+            .map(|_| ())
+            .ok_or_else(|| format!("Bad port '{v}'.")),
+        Kind::ControlPersist => {
+            if matches!(lc.as_str(), "yes" | "no" | "true" | "false") || convtime(v).is_some() {
+                Ok(())
+            } else {
+                Err("Bad ControlPersist argument.".into())
+            }
+        }
+        Kind::LogLevel => log_level(v)
+            .map(|_| ())
+            .ok_or_else(|| format!("unsupported log level '{v}'")),
+        _ => Ok(()),
+    }
+}
+
+/// `misc.c:a2port`: 1–65535, digits only.
+pub fn parse_port(v: &str) -> Option<u16> {
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    v.parse::<u16>().ok().filter(|p| *p > 0)
+}
+
+/// `misc.c:convtime`: `90`, `1m30s`, `1h` → seconds.
+pub fn convtime(s: &str) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut total: u64 = 0;
+    let mut num = String::new();
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let mult = match c {
+            's' | 'S' => 1,
+            'm' | 'M' => 60,
+            'h' | 'H' => 3600,
+            'd' | 'D' => 86400,
+            'w' | 'W' => 604800,
+            _ => return None,
+        };
+        if num.is_empty() {
+            return None;
+        }
+        total = total.checked_add(num.parse::<u64>().ok()?.checked_mul(mult)?)?;
+        num.clear();
+    }
+    if !num.is_empty() {
+        total = total.checked_add(num.parse::<u64>().ok()?)?;
+    }
+    (total <= i32::MAX as u64).then_some(total)
+}
+
+fn log_level(v: &str) -> Option<&'static str> {
+    const LEVELS: &[(&str, &str)] = &[
+        ("quiet", "QUIET"),
+        ("fatal", "FATAL"),
+        ("error", "ERROR"),
+        ("info", "INFO"),
+        ("verbose", "VERBOSE"),
+        ("debug", "DEBUG"),
+        ("debug1", "DEBUG"),
+        ("debug2", "DEBUG2"),
+        ("debug3", "DEBUG3"),
+    ];
+    let lc = v.to_ascii_lowercase();
+    LEVELS.iter().find(|(k, _)| *k == lc).map(|(_, p)| *p)
+}
+
+fn addkeys_print(args: &[String]) -> Option<String> {
+    let first = args[0].to_ascii_lowercase();
+    let word = match first.as_str() {
+        "yes" | "true" => Some("true"),
+        "no" | "false" => Some("false"),
+        "ask" => Some("ask"),
+        "confirm" => Some("confirm"),
+        _ => None,
+    };
+    match (word, args.get(1)) {
+        (Some(w), None) => Some(w.to_string()),
+        (Some(w), Some(t)) if w != "false" => convtime(t).map(|s| {
+            if w == "true" {
+                format!("{s}")
+            } else {
+                format!("{w} {s}")
+            }
+        }),
+        (None, None) => convtime(&args[0]).map(|s| s.to_string()),
+        _ => None,
+    }
+}
+
+/// Where `Include ARG` points: `~` is `$HOME`, relative paths live in `~/.ssh`.
+fn include_path(arg: &str, home: &Path) -> String {
+    let home = home.to_string_lossy();
+    if let Some(rest) = arg.strip_prefix("~/") {
+        format!("{home}/{rest}")
+    } else if arg == "~" {
+        home.into_owned()
+    } else if is_absolute(arg) {
+        arg.to_string()
+    } else {
+        format!("{home}/.ssh/{arg}")
+    }
+}
+
+fn is_absolute(p: &str) -> bool {
+    p.starts_with('/')
+        || (cfg!(windows)
+            && (p.as_bytes().get(1) == Some(&b':') || p.starts_with('\\')))
+}
+
+/// `%h` and `%%` in HostName.
+pub fn expand_hostname(value: &str, host: &str) -> String {
+    let mut out = String::new();
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c == '%' {
+            match chars.next() {
+                Some('h') => out.push_str(host),
+                Some('%') => out.push('%'),
+                Some(o) => {
+                    out.push('%');
+                    out.push(o);
+                }
+                None => out.push('%'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `ssh` lowercases the hostname unless it is an address.
+pub fn lower_unless_address(h: &str) -> String {
+    if h.parse::<IpAddr>().is_ok() {
+        h.to_string()
+    } else {
+        h.to_ascii_lowercase()
+    }
+}
+
+/// A forward spec split into printable parts.
+fn parse_forward(name: &str, args: &[String]) -> Option<(String, Option<String>)> {
+    let listen = fwd_listen(&args[0])?;
+    if name == "dynamicforward" || args.len() == 1 {
+        return Some((listen, None));
+    }
+    let target = fwd_target(&args[1])?;
+    Some((listen, Some(target)))
+}
+
+fn fwd_listen(s: &str) -> Option<String> {
+    if s.contains('/') {
+        return Some(s.to_string());
+    }
+    let parts = split_hostport(s)?;
+    match parts {
+        (None, port) => Some(port.to_string()),
+        (Some(h), port) => Some(format!("[{h}]:{port}")),
+    }
+}
+
+fn fwd_target(s: &str) -> Option<String> {
+    if s.contains('/') && !s.contains(':') {
+        return Some(s.to_string());
+    }
+    match split_hostport(s)? {
+        (Some(h), port) => Some(format!("[{h}]:{port}")),
+        (None, _) => None,
+    }
+}
+
+/// `[host]:port`, `host:port` or `port`; the port may be 0 only for listens.
+fn split_hostport(s: &str) -> Option<(Option<String>, u16)> {
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let end = rest.find(']')?;
+        let h = &rest[..end];
+        let p = rest[end + 1..].strip_prefix(':')?;
+        (Some(h.to_string()), p)
+    } else if let Some(i) = s.rfind(':') {
+        (Some(s[..i].to_string()), &s[i + 1..])
+    } else {
+        (None, s)
+    };
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let p: u16 = port.parse().ok()?;
+    let host = host.map(|h| if h.is_empty() { "*".to_string() } else { h });
+    Some((host, p))
+}
+
+/// Default identity files of OpenSSH 9.2–10.0 when none is configured.
+pub const DEFAULT_IDENTITY_FILES: &[&str] = &[
+    "~/.ssh/id_rsa",
+    "~/.ssh/id_ecdsa",
+    "~/.ssh/id_ecdsa_sk",
+    "~/.ssh/id_ed25519",
+    "~/.ssh/id_ed25519_sk",
+    "~/.ssh/id_xmss",
+    "~/.ssh/id_dsa",
+];
+
+/// One printed line of the `ssh -G`-style dump.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Printed {
+    pub keyword: String,
+    pub value: String,
+    /// `None` for defaults.
+    pub source: Option<Source>,
+}
+
+impl Resolved {
+    /// Whether OpenSSH would accept this config.
+    pub fn ok(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// Every evaluated setting, in the order they were set.
+    pub fn settings(&self) -> &[Setting] {
+        &self.settings
+    }
+
+    /// The winning setting for `keyword` (canonical lowercase name).
+    pub fn get(&self, keyword: &str) -> Option<&Setting> {
+        let name = keywords::lookup(keyword).map_or(keyword, |k| k.name);
+        self.settings
+            .iter()
+            .find(|s| s.keyword == name)
+    }
+
+    /// All settings for an accumulating keyword, in order.
+    pub fn all(&self, keyword: &str) -> Vec<&Setting> {
+        let name = keywords::lookup(keyword).map_or(keyword, |k| k.name);
+        self.settings
+            .iter()
+            .filter(|s| s.keyword == name)
+            .collect()
+    }
+
+    /// The hostname ssh connects to (HostName with `%h`, lowercased unless
+    /// an address), and where it came from.
+    pub fn hostname(&self) -> (String, Option<Source>) {
+        match self.get("hostname") {
+            Some(s) => (
+                lower_unless_address(&expand_hostname(&s.args[0], &self.host)),
+                Some(s.source.clone()),
+            ),
+            None => (lower_unless_address(&self.host), None),
+        }
+    }
+
+    pub fn port(&self) -> (u16, Option<Source>) {
+        match self.get("port").and_then(|s| parse_port(&s.args[0]).map(|p| (p, s))) {
+            Some((p, s)) => (p, Some(s.source.clone())),
+            None => (22, None),
+        }
+    }
+
+    pub fn user(&self) -> (String, Option<Source>) {
+        match self.get("user") {
+            Some(s) => (s.args[0].clone(), Some(s.source.clone())),
+            None => (self.ctx_user.clone(), None),
+        }
+    }
+
+    /// Identity files in the order ssh tries them (unexpanded), or the
+    /// defaults when none is configured.
+    pub fn identity_files(&self) -> Vec<(String, Option<Source>)> {
+        let set = self.all("identityfile");
+        if set.is_empty() {
+            DEFAULT_IDENTITY_FILES
+                .iter()
+                .map(|p| (p.to_string(), None))
+                .collect()
+        } else {
+            set.iter()
+                .map(|s| (s.args[0].clone(), Some(s.source.clone())))
+                .collect()
+        }
+    }
+
+    /// Expand `~`, `${VAR}` and `%` tokens in a path the way ssh does for
+    /// `UserKnownHostsFile`, `ControlPath` and `IdentityAgent`.
+    pub fn expand_path(&self, value: &str) -> String {
+        let (hostname, _) = self.hostname();
+        let (port, _) = self.port();
+        let (ruser, _) = self.user();
+        let home = self.ctx_home.to_string_lossy().into_owned();
+        let tilde = if value == "~" {
+            home.clone()
+        } else if let Some(rest) = value.strip_prefix("~/") {
+            format!("{home}/{rest}")
+        } else {
+            value.to_string()
+        };
+        let alias = self
+            .get("hostkeyalias")
+            .map(|s| s.args[0].clone())
+            .unwrap_or_else(|| hostname.clone());
+        let jump = self
+            .get("proxyjump")
+            .map(|s| s.args[0].clone())
+            .unwrap_or_default();
+        let mut out = String::new();
+        let mut chars = tilde.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '%' => match chars.next() {
+                    Some('%') => out.push('%'),
+                    Some('h') => out.push_str(&hostname),
+                    Some('p') => out.push_str(&port.to_string()),
+                    Some('r') => out.push_str(&ruser),
+                    Some('u') => out.push_str(&self.ctx_user),
+                    Some('d') => out.push_str(&home),
+                    Some('n') => out.push_str(&self.host),
+                    Some('k') => out.push_str(&alias),
+                    Some('i') => out.push_str(&self.ctx_uid.to_string()),
+                    Some('j') => out.push_str(&jump),
+                    Some(o) => {
+                        out.push('%');
+                        out.push(o);
+                    }
+                    None => out.push('%'),
+                },
+                '$' if chars.peek() == Some(&'{') => {
+                    chars.next();
+                    let name: String = chars.by_ref().take_while(|&c| c != '}').collect();
+                    out.push_str(&std::env::var(&name).unwrap_or_default());
+                }
+                _ => out.push(c),
+            }
+        }
+        out
+    }
+
+    /// The evaluation in `ssh -G`'s form: `host`, `user`, `hostname`,
+    /// `port`, then every keyword the config set, each with its source.
+    pub fn print(&self) -> Vec<Printed> {
+        let mut out = Vec::new();
+        let mut put = |k: &str, v: String, s: Option<Source>| {
+            out.push(Printed {
+                keyword: k.to_string(),
+                value: v,
+                source: s,
+            })
+        };
+        put("host", self.host.clone(), None);
+        let (u, us) = self.user();
+        put("user", u, us);
+        let (h, hs) = self.hostname();
+        put("hostname", h, hs);
+        let (p, ps) = self.port();
+        put("port", p.to_string(), ps);
+        let mut seen: Vec<&'static str> = Vec::new();
+        for s in &self.settings {
+            if !seen.contains(&s.keyword) {
+                seen.push(s.keyword);
+            }
+        }
+        if !seen.contains(&"identityfile") {
+            seen.push("identityfile");
+        }
+        for kw in seen {
+            if matches!(kw, "hostname" | "port" | "user") {
+                continue;
+            }
+            let Some(k) = keywords::lookup(kw) else {
+                continue;
+            };
+            if kw == "identityfile" {
+                for (f, s) in self.identity_files() {
+                    put(kw, f, s);
+                }
+                continue;
+            }
+            for s in self.all(kw) {
+                let src = Some(s.source.clone());
+                match k.kind {
+                    Kind::Append | Kind::SendEnv => put(kw, s.args[0].clone(), src),
+                    Kind::LineList => {
+                        for a in &s.args {
+                            put(kw, a.clone(), src.clone());
+                        }
+                    }
+                    Kind::PathLineList => {
+                        let v: Vec<String> = s
+                            .args
+                            .iter()
+                            .map(|a| {
+                                if a.eq_ignore_ascii_case("none") {
+                                    a.clone()
+                                } else {
+                                    self.expand_path(a)
+                                }
+                            })
+                            .collect();
+                        put(kw, v.join(" "), src);
+                    }
+                    Kind::OneLineList | Kind::Other => put(kw, s.args.join(" "), src),
+                    Kind::Forward | Kind::DynamicForward => {
+                        if let Some((l, t)) = parse_forward(kw, &s.args) {
+                            put(kw, t.map_or(l.clone(), |t| format!("{l} {t}")), src);
+                        }
+                    }
+                    _ => put(kw, print_single(k.kind, kw, &s.args, self), src),
+                }
+            }
+        }
+        out
+    }
+}
+
+fn print_single(kind: Kind, kw: &str, args: &[String], r: &Resolved) -> String {
+    let v = &args[0];
+    let lc = v.to_ascii_lowercase();
+    match kind {
+        Kind::Flag => match lc.as_str() {
+            "yes" | "true" => "yes".into(),
+            _ => "no".into(),
+        },
+        Kind::Enum(t) => t
+            .iter()
+            .find(|(k, _)| *k == lc)
+            .map_or(v.clone(), |(_, p)| p.to_string()),
+        Kind::Time => convtime(v).map_or(v.clone(), |s| s.to_string()),
+        Kind::ConnectTimeout => {
+            if lc == "none" {
+                "none".into()
+            } else {
+                convtime(v).map_or(v.clone(), |s| s.to_string())
+            }
+        }
+        Kind::ControlPersist => match lc.as_str() {
+            "yes" | "true" => "yes".into(),
+            "no" | "false" => "no".into(),
+            _ => match convtime(v) {
+                Some(0) => "yes".into(),
+                Some(s) => s.to_string(),
+                None => v.clone(),
+            },
+        },
+        Kind::LogLevel => log_level(v).unwrap_or("INFO").to_string(),
+        Kind::AddKeysToAgent => addkeys_print(args).unwrap_or_else(|| v.clone()),
+        Kind::ForwardAgent => match lc.as_str() {
+            "yes" | "true" => "yes".into(),
+            "no" | "false" => "no".into(),
+            _ => r.expand_path(v),
+        },
+        Kind::ExpandedPath => {
+            if kw == "identityagent" && (lc == "none" || lc == "ssh_auth_sock") {
+                v.clone()
+            } else {
+                r.expand_path(v)
+            }
+        }
+        Kind::ProxyJump => print_proxyjump(v),
+        _ => v.clone(),
+    }
+}
+
+/// `ssh -G` prints the last hop of ProxyJump normalised: a numeric host in
+/// brackets, the port only when given.
+fn print_proxyjump(v: &str) -> String {
+    if v.eq_ignore_ascii_case("none") {
+        return "none".into();
+    }
+    let (extra, last) = match v.rfind(',') {
+        Some(i) if i > 0 => (Some(&v[..i]), &v[i + 1..]),
+        _ => (None, v),
+    };
+    let last = last.strip_prefix("ssh://").unwrap_or(last);
+    let (user, hp) = match last.rfind('@') {
+        Some(i) => (Some(&last[..i]), &last[i + 1..]),
+        None => (None, last),
+    };
+    let (host, port) = if let Some(rest) = hp.strip_prefix('[') {
+        match rest.find(']') {
+            Some(e) => (
+                &rest[..e],
+                rest[e + 1..].strip_prefix(':').and_then(parse_port),
+            ),
+            None => (hp, None),
+        }
+    } else {
+        match hp.rfind(':') {
+            Some(i) if hp[..i].find(':').is_none() => (&hp[..i], parse_port(&hp[i + 1..])),
+            _ => (hp, None),
+        }
+    };
+    let numeric = host.contains(':') || host.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+    let mut out = String::new();
+    if let Some(e) = extra {
+        out.push_str(e);
+        out.push(',');
+    }
+    if let Some(u) = user {
+        out.push_str(u);
+        out.push('@');
+    }
+    if numeric {
+        out.push_str(&format!("[{host}]"));
+    } else {
+        out.push_str(host);
+    }
+    if let Some(p) = port {
+        out.push_str(&format!(":{p}"));
+    }
+    out
+}

@@ -1,0 +1,19 @@
+//! The `runpod-ssh` binary: flags in, exit code out.
+
+use clap::Parser;
+use runpod_ssh::cli::Cli;
+use runpod_ssh::commands::{self, Outcome};
+
+fn main() {
+    let cli = Cli::parse();
+    let code = match commands::run(cli) {
+        Ok(Outcome::Ok) => 0,
+        Ok(Outcome::Problems) => 1,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            runpod_ssh::output::err(&format!("runpod-ssh: {msg}\n"));
+            commands::exit_code(&e)
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,73 @@
+//! The little that differs between Unix and Windows: who the user is and
+//! whether a file's permissions are safe. Kept thin; everything else is
+//! portable code tested on every platform.
+
+use std::path::{Path, PathBuf};
+
+/// The local account, as OpenSSH sees it.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub name: String,
+    /// Home from the password database (Unix) or `%USERPROFILE%` (Windows).
+    pub home: Option<PathBuf>,
+    pub uid: u32,
+}
+
+/// The account running this process.
+#[cfg(unix)]
+pub fn account() -> Account {
+    // SAFETY: getuid never fails; getpwuid_r writes only into our buffers.
+    let uid = unsafe { libc::getuid() };
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+    if rc == 0 && !result.is_null() {
+        // SAFETY: on success pw_name and pw_dir point to NUL-terminated strings in `buf`.
+        let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) }
+            .to_string_lossy()
+            .into_owned();
+        let dir = unsafe { std::ffi::CStr::from_ptr(pwd.pw_dir) }
+            .to_string_lossy()
+            .into_owned();
+        return Account {
+            name,
+            home: Some(PathBuf::from(dir)),
+            uid,
+        };
+    }
+    Account {
+        name: std::env::var("USER").unwrap_or_else(|_| uid.to_string()),
+        home: None,
+        uid,
+    }
+}
+
+#[cfg(windows)]
+pub fn account() -> Account {
+    Account {
+        name: std::env::var("USERNAME").unwrap_or_default(),
+        home: std::env::var_os("USERPROFILE").map(PathBuf::from),
+        uid: 0,
+    }
+}
+
+/// OpenSSH's check on included config files: owned by root or the user,
+/// and not writable by others. Debian relaxes group-write for a user's
+/// private group; we only flag world-writable files and foreign owners so
+/// that we never report a problem ssh would not.
+#[cfg(unix)]
+pub fn unsafe_config_permissions(path: &Path, uid: u32) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(path).ok()?;
+    if (md.uid() != 0 && md.uid() != uid) || md.mode() & 0o002 != 0 {
+        return Some(format!("Bad owner or permissions on {}", path.display()));
+    }
+    None
+}
+
+/// On Windows ssh checks ACLs, which we do not read here.
+#[cfg(windows)]
+pub fn unsafe_config_permissions(_path: &Path, _uid: u32) -> Option<String> {
+    None
+}
