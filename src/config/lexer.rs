@@ -97,6 +97,9 @@ pub fn effective_len(line: &[u8]) -> usize {
 pub fn lex_line(line: &[u8]) -> LineKind {
     let len = effective_len(line);
     let s = &line[..len];
+    if s.iter().all(|&b| is_ws(b) || b == 0x0c) {
+        return LineKind::Blank;
+    }
 
     // The keyword: `strdelim`, called twice when the line starts with a delimiter.
     let Some(first) = strdelim(s, 0) else {
@@ -111,11 +114,7 @@ pub fn lex_line(line: &[u8]) -> LineKind {
         first
     };
     if kw.token.is_empty() || kw.token[0] == b'#' || kw.token[0] == b'\n' {
-        return if s.iter().all(|&b| is_ws(b) || b == 0x0c) {
-            LineKind::Blank
-        } else {
-            LineKind::Comment
-        };
+        return LineKind::Comment;
     }
     let keyword_lc = String::from_utf8_lossy(&kw.token).to_ascii_lowercase();
     let indent = 0..kw.raw.start;

@@ -877,8 +877,12 @@ pub fn lower_unless_address(h: &str) -> String {
 /// A forward spec split into printable parts.
 fn parse_forward(name: &str, args: &[String]) -> Option<(String, Option<String>)> {
     let listen = fwd_listen(&args[0])?;
-    if name == "dynamicforward" || args.len() == 1 {
+    if name == "dynamicforward" {
         return Some((listen, None));
+    }
+    if args.len() == 1 {
+        // A remote dynamic (SOCKS) forward.
+        return Some((listen, Some("[socks]:0".to_string())));
     }
     let target = fwd_target(&args[1])?;
     Some((listen, Some(target)))
