@@ -357,6 +357,10 @@ impl Document {
             bytes.push(b' ');
         }
         bytes.extend_from_slice(rendered.as_bytes());
+        // A value that was missing sat right against a comment: keep them apart.
+        if line.bytes.get(d.value.end).is_some_and(|b| !b" \t\r".contains(b)) {
+            bytes.push(b' ');
+        }
         bytes.extend_from_slice(&line.bytes[d.value.end..]);
         self.lines[li].set_bytes(bytes);
     }
@@ -430,14 +434,32 @@ impl Document {
     }
 
     /// The line a new block should go to so that it comes just before block
-    /// `index`: above the comment lines attached to its header.
+    /// `index`: above the comment lines attached to its header. Block 0 (the
+    /// global section) cannot be preceded (a block there would capture the
+    /// global lines), so it means "as early as possible": before the first
+    /// `Host`/`Match`, or at the end of a file that has none.
     pub fn position_before_block(&self, index: usize) -> usize {
-        let Ok(block) = self.block(index) else {
+        let blocks = self.blocks();
+        if index == 0 {
+            return if blocks.len() > 1 {
+                self.position_before_block(1)
+            } else {
+                self.lines.len()
+            };
+        }
+        let Some(block) = blocks.get(index) else {
             return self.lines.len();
         };
-        let Some(mut at) = block.header else {
-            return 0;
+        let Some(header) = block.header else {
+            return self.lines.len();
         };
+        self.attached_comments_start(header)
+    }
+
+    /// The first line of the comment run directly above line `header`
+    /// (no blank line between): the block's leading decoration.
+    fn attached_comments_start(&self, header: usize) -> usize {
+        let mut at = header;
         while at > 0 && self.lines[at - 1].is_comment() {
             at -= 1;
         }
@@ -486,16 +508,18 @@ impl Document {
         Ok(at + header_offset)
     }
 
-    /// Remove block `index` (header through its last directive, plus its
-    /// own trailing blank lines); comments attached to the next header stay.
-    /// Returns the removed line range.
+    /// Remove block `index`: the comment lines attached above its header,
+    /// the header, its lines and its own trailing blank lines. Comments that
+    /// lead into the next block stay. Returns the removed line range.
     pub fn remove_block(&mut self, index: usize) -> Result<Range<usize>, EditError> {
         let block = self.block(index)?;
-        let start = block.header.unwrap_or(0);
+        let Some(header) = block.header else {
+            return Err(EditError::NoSuchBlock(index));
+        };
+        let start = self.attached_comments_start(header);
         let mut end = block.lines.end;
-        // Keep the comment run that leads into the next block.
         if end < self.lines.len() {
-            while end > start + 1 && self.lines[end - 1].is_comment() {
+            while end > header + 1 && self.lines[end - 1].is_comment() {
                 end -= 1;
             }
         }

@@ -1,0 +1,148 @@
+//! Property tests for the lossless document: parse+emit gives back the
+//! input bytes, and edits leave every line outside the edited block
+//! byte-identical.
+
+use proptest::prelude::*;
+use runpod_ssh::config::{Document, resolve::Context};
+
+/// Lines that look like what people write, including the odd ones.
+fn line() -> impl Strategy<Value = String> {
+    let kw = prop::sample::select(vec![
+        "Host", "HostName", "hostname", "User", "Port", "IdentityFile", "ProxyCommand", "Match",
+        "Include", "LocalForward", "SendEnv", "  Host", "\tUser", "IdentitiesOnly", "#", "Frob",
+    ]);
+    let sep = prop::sample::select(vec![" ", "\t", "=", " = ", "  ", "==", ""]);
+    let val = prop::sample::select(vec![
+        "web", "1.2.3.4", "\"a b\"", "'x y'", "bo\"b\"x", "a#b", "~/.ssh/id", "C:\\Users\\me", "*",
+        "!bad", "host web", "\"unterminated", "22", "40123# c", "x\\ y", "\u{a0}nbsp", "",
+    ]);
+    let comment = prop::sample::select(vec!["", " # c", "   # the IP", "\t#x", " #"]);
+    let ws = prop::sample::select(vec!["", " ", "\t", " \x0c"]);
+    (kw, sep, val, comment, ws).prop_map(|(k, s, v, c, w)| format!("{k}{s}{v}{c}{w}"))
+}
+
+fn config() -> impl Strategy<Value = Vec<u8>> {
+    let ending = prop::sample::select(vec!["\n", "\r\n", "\r", ""]);
+    (
+        prop::collection::vec((line(), ending), 0..40),
+        prop::sample::select(vec![&b""[..], b"\xEF\xBB\xBF"]),
+    )
+        .prop_map(|(lines, bom)| {
+            let mut out = bom.to_vec();
+            for (l, e) in lines {
+                out.extend_from_slice(l.as_bytes());
+                out.extend_from_slice(e.as_bytes());
+            }
+            out
+        })
+}
+
+/// The bytes of each line (with its terminator), for comparisons.
+fn line_bytes(d: &Document) -> Vec<Vec<u8>> {
+    d.lines()
+        .iter()
+        .map(|l| {
+            let mut v = l.bytes().to_vec();
+            v.extend_from_slice(l.ending.as_bytes());
+            v
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn arbitrary_bytes_round_trip(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+        prop_assert_eq!(Document::parse(&bytes).to_bytes(), bytes);
+    }
+
+    #[test]
+    fn generated_configs_round_trip(bytes in config()) {
+        prop_assert_eq!(Document::parse(&bytes).to_bytes(), bytes);
+    }
+
+    #[test]
+    fn utf16_round_trips(text in "[ -~\t\r\n\u{a0}\u{3000}é]{0,200}") {
+        let mut bytes = vec![0xFF, 0xFE];
+        for u in text.encode_utf16() {
+            bytes.extend(u.to_le_bytes());
+        }
+        prop_assert_eq!(Document::parse(&bytes).to_bytes(), bytes);
+    }
+
+    #[test]
+    fn set_option_touches_only_its_block(bytes in config(), pick in any::<prop::sample::Index>(),
+                                         kv in prop::sample::select(vec![("HostName", "203.0.113.7"), ("Port", "40123"), ("User", "root"),
+                                                                         ("IdentityFile", "C:\\Users\\me\\.ssh\\id"), ("IdentityFile", "~/my keys/id")])) {
+        let (kw, val) = kv;
+        let mut doc = Document::parse(&bytes);
+        let blocks = doc.blocks();
+        let bi = pick.index(blocks.len());
+        let block = blocks[bi].clone();
+        let before = line_bytes(&doc);
+        doc.set_option(bi, kw, val).expect("portable value");
+        let after = line_bytes(&doc);
+        let tail = before.len() - block.lines.end;
+        let delta = after.len() as isize - before.len() as isize;
+        prop_assert!(delta == 0 || delta == 1);
+        // Lines before the block, and after it, are untouched. The last line
+        // may gain a newline when the block ends the file.
+        prop_assert_eq!(&after[..block.lines.start], &before[..block.lines.start]);
+        prop_assert_eq!(&after[after.len() - tail..], &before[before.len() - tail..]);
+        // The new value is what a fresh parse of the output reads back.
+        let reparsed = Document::parse(&doc.to_bytes());
+        let b2 = &reparsed.blocks()[bi];
+        let lines = reparsed.option_lines(b2, kw);
+        let first = lines.first().copied().expect("option present");
+        let d = reparsed.lines()[first].directive().expect("directive");
+        let want = if kw == "IdentityFile" { val.replace('\\', "/") } else { val.to_string() };
+        prop_assert_eq!(&d.args[0].value, &want);
+    }
+
+    #[test]
+    fn insert_and_remove_block_touch_only_their_lines(bytes in config(), pick in any::<prop::sample::Index>()) {
+        let mut doc = Document::parse(&bytes);
+        let n = doc.blocks().len();
+        let bi = pick.index(n);
+        let at = doc.position_before_block(bi);
+        let before = line_bytes(&doc);
+        let header = doc
+            .insert_host_block(at, &["runpod-test"], &[("HostName", "203.0.113.7"), ("Port", "40123")], &["added by a test"])
+            .expect("insert");
+        let after = line_bytes(&doc);
+        // Everything before `at` is unchanged (bar a newline added to a last
+        // line that had none), everything from `at` on follows the new lines.
+        let keep = at.saturating_sub(1);
+        prop_assert_eq!(&after[..keep], &before[..keep]);
+        let added = after.len() - before.len();
+        prop_assert_eq!(&after[at + added..], &before[at..]);
+        // Removing it again gives the original lines back, except the blank
+        // separators insert added and the newline fix-up.
+        let ours = doc.blocks().iter().position(|b| b.header == Some(header)).expect("block");
+        doc.remove_block(ours).expect("remove");
+        let back = line_bytes(&doc);
+        prop_assert_eq!(&back[..keep], &before[..keep]);
+        prop_assert_eq!(&back[back.len() - (before.len() - at)..], &before[at..]);
+    }
+
+    #[test]
+    fn inserted_block_resolves_as_intended(bytes in config()) {
+        // A block inserted before the first block resolves to its values
+        // unless an earlier global line sets them (which `add` checks for).
+        let mut doc = Document::parse(&bytes);
+        let at = doc.position_before_block(1);
+        doc.insert_host_block(at, &["runpod-test"], &[("HostName", "203.0.113.7"), ("Port", "40123")], &[]).expect("insert");
+        let ctx = Context::current();
+        let r = runpod_ssh::config::resolve(&doc, std::path::Path::new("/tmp/x"), "runpod-test", &ctx);
+        if r.ok() {
+            let global_sets = |k: &str| r.get(k).is_some_and(|s| s.source.line <= at);
+            if !global_sets("hostname") {
+                prop_assert_eq!(r.hostname().0, "203.0.113.7");
+            }
+            if !global_sets("port") {
+                prop_assert_eq!(r.port().0, 40123);
+            }
+        }
+    }
+}
