@@ -47,7 +47,9 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Show what ssh will use for a host, as `ssh -G` prints it, with where
     /// each value comes from
-    #[command(after_help = "Example:\n  runpod-ssh show runpod-4090\n  runpod-ssh show runpod-4090 --json --config ./my_config")]
+    #[command(
+        after_help = "Example:\n  runpod-ssh show runpod-4090\n  runpod-ssh show runpod-4090 --json --config ./my_config"
+    )]
     Show(ShowArgs),
 }
 

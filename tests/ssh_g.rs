@@ -31,15 +31,20 @@ fn mentioned(bytes: &[u8]) -> Vec<&'static str> {
     let doc = Document::parse(bytes);
     let mut out = Vec::new();
     for l in doc.lines() {
-        if let LineKind::Directive(d) = l.kind() {
-            if let Some(k) = keywords::lookup(&d.keyword_lc) {
-                let modelled = !matches!(
-                    k.kind,
-                    Kind::Other | Kind::Ignored | Kind::Host | Kind::Match | Kind::Include | Kind::IgnoreUnknown
-                );
-                if modelled && !out.contains(&k.name) {
-                    out.push(k.name);
-                }
+        if let LineKind::Directive(d) = l.kind()
+            && let Some(k) = keywords::lookup(&d.keyword_lc)
+        {
+            let modelled = !matches!(
+                k.kind,
+                Kind::Other
+                    | Kind::Ignored
+                    | Kind::Host
+                    | Kind::Match
+                    | Kind::Include
+                    | Kind::IgnoreUnknown
+            );
+            if modelled && !out.contains(&k.name) {
+                out.push(k.name);
             }
         }
     }
@@ -49,7 +54,10 @@ fn mentioned(bytes: &[u8]) -> Vec<&'static str> {
 /// The first `line N` in ssh's error output.
 fn first_line_number(stderr: &str) -> Option<u64> {
     let i = stderr.find(" line ")?;
-    let digits: String = stderr[i + 6..].chars().take_while(char::is_ascii_digit).collect();
+    let digits: String = stderr[i + 6..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
     digits.parse().ok()
 }
 
@@ -79,10 +87,19 @@ fn setup_home(conf: &Path) -> TempHome {
 
 fn check_fixture(ssh: &Path, conf: &Path) -> Vec<String> {
     let mut failures = Vec::new();
-    let name = conf.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+    let name = conf
+        .file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
     let bytes = std::fs::read(conf).expect("read fixture");
     let hosts: Vec<String> = std::fs::read_to_string(conf.with_extension("hosts"))
-        .map(|s| s.lines().map(str::to_string).filter(|l| !l.is_empty()).collect())
+        .map(|s| {
+            s.lines()
+                .map(str::to_string)
+                .filter(|l| !l.is_empty())
+                .collect()
+        })
         .unwrap_or_else(|_| vec!["web".to_string()]);
     let home = setup_home(conf);
     let file = home.path().join("config");
@@ -117,15 +134,24 @@ fn check_fixture(ssh: &Path, conf: &Path) -> Vec<String> {
                     }
                 }
                 if ours_ok {
-                    failures.push(format!("{name} [{host}]: ssh refuses ({}) but we accept", err.trim()));
+                    failures.push(format!(
+                        "{name} [{host}]: ssh refuses ({}) but we accept",
+                        err.trim()
+                    ));
                 }
                 if out.status.code() != Some(1) {
-                    failures.push(format!("{name} [{host}]: exit {:?}, want 1 for a refused config", out.status.code()));
+                    failures.push(format!(
+                        "{name} [{host}]: exit {:?}, want 1 for a refused config",
+                        out.status.code()
+                    ));
                 }
             }
             Ok(lines) => {
                 if !ours_ok {
-                    failures.push(format!("{name} [{host}]: ssh accepts but we report {}", json["errors"]));
+                    failures.push(format!(
+                        "{name} [{host}]: ssh accepts but we report {}",
+                        json["errors"]
+                    ));
                     continue;
                 }
                 let theirs = group(&lines);
@@ -162,12 +188,23 @@ fn check_fixture(ssh: &Path, conf: &Path) -> Vec<String> {
 
 #[test]
 fn show_agrees_with_ssh_g_on_every_fixture() {
-    let Some(ssh) = require_tool("ssh") else { return };
+    let Some(ssh) = require_tool("ssh") else {
+        return;
+    };
     let list = fixture_list();
-    assert!(list.len() >= 60, "want at least 60 fixtures, have {}", list.len());
+    assert!(
+        list.len() >= 60,
+        "want at least 60 fixtures, have {}",
+        list.len()
+    );
     let mut failures = Vec::new();
     for conf in &list {
         failures.extend(check_fixture(&ssh, conf));
     }
-    assert!(failures.is_empty(), "{} disagreements with ssh -G:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} disagreements with ssh -G:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -8,6 +8,7 @@
 //! global section before them) are views over line ranges, never owners.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use super::keywords;
 use super::lexer::{self, Directive, LineKind};
@@ -47,18 +48,36 @@ impl LineEnding {
 }
 
 /// One line: its bytes (without terminator), terminator and lexed overlay.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Unedited lines share the file's buffer (one allocation for the whole
+/// file, not one per line); an edited line gets its own.
+#[derive(Debug, Clone)]
 pub struct Line {
-    bytes: Vec<u8>,
+    buf: Arc<[u8]>,
+    range: Range<usize>,
     pub ending: LineEnding,
     kind: LineKind,
 }
 
+impl PartialEq for Line {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes() == other.bytes() && self.ending == other.ending
+    }
+}
+
+impl Eq for Line {}
+
 impl Line {
     fn new(bytes: Vec<u8>, ending: LineEnding) -> Self {
-        let kind = lexer::lex_line(&bytes);
+        let len = bytes.len();
+        Line::shared(Arc::from(bytes), 0..len, ending)
+    }
+
+    fn shared(buf: Arc<[u8]>, range: Range<usize>, ending: LineEnding) -> Self {
+        let kind = lexer::lex_line(&buf[range.clone()]);
         Line {
-            bytes,
+            buf,
+            range,
             ending,
             kind,
         }
@@ -66,12 +85,12 @@ impl Line {
 
     /// The line's bytes without its terminator.
     pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+        &self.buf[self.range.clone()]
     }
 
     /// The line as (lossy) text, for messages.
     pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.bytes).into_owned()
+        String::from_utf8_lossy(self.bytes()).into_owned()
     }
 
     pub fn kind(&self) -> &LineKind {
@@ -88,7 +107,7 @@ impl Line {
 
     /// The lowercased keyword of a directive line.
     pub fn keyword(&self) -> Option<&str> {
-        self.directive().map(|d| d.keyword_lc.as_str())
+        self.directive().map(|d| d.keyword_lc.as_ref())
     }
 
     pub fn is_blank(&self) -> bool {
@@ -100,14 +119,20 @@ impl Line {
     }
 
     /// Whether this line starts a block (`Host` or `Match`).
+    /// The argument values of a directive line (empty for other lines).
+    pub fn values(&self) -> Vec<&str> {
+        self.directive()
+            .map(|d| d.values(self.bytes()).collect())
+            .unwrap_or_default()
+    }
+
     pub fn is_header(&self) -> bool {
         matches!(self.keyword(), Some("host" | "match"))
     }
 
     /// Replace the whole line's bytes (terminator kept), re-lexing it.
     pub fn set_bytes(&mut self, bytes: Vec<u8>) {
-        self.kind = lexer::lex_line(&bytes);
-        self.bytes = bytes;
+        *self = Line::new(bytes, self.ending);
     }
 }
 
@@ -136,7 +161,9 @@ pub struct Block {
 /// Why an edit was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EditError {
-    #[error("value {value:?} for {keyword} cannot be written portably (quotes, '#', backslashes, control characters or empty)")]
+    #[error(
+        "value {value:?} for {keyword} cannot be written portably (quotes, '#', backslashes, control characters or empty)"
+    )]
     Unrepresentable { keyword: String, value: String },
     #[error("keyword {0:?} is not one runpod-ssh writes")]
     UnknownKeyword(String),
@@ -158,22 +185,28 @@ impl Document {
     /// it is and reported by evaluation.
     pub fn parse(input: &[u8]) -> Document {
         let (encoding, text) = decode(input);
-        let mut lines = Vec::new();
-        let mut rest: &[u8] = &text;
-        while !rest.is_empty() {
-            match rest.iter().position(|&b| b == b'\n') {
+        let buf: Arc<[u8]> = Arc::from(text);
+        let mut lines = Vec::with_capacity(buf.iter().filter(|&&b| b == b'\n').count() + 1);
+        let mut start = 0;
+        while start < buf.len() {
+            match buf[start..].iter().position(|&b| b == b'\n') {
                 Some(i) => {
-                    let (content, ending) = if i > 0 && rest[i - 1] == b'\r' {
-                        (&rest[..i - 1], LineEnding::CrLf)
+                    let nl = start + i;
+                    let (end, ending) = if nl > start && buf[nl - 1] == b'\r' {
+                        (nl - 1, LineEnding::CrLf)
                     } else {
-                        (&rest[..i], LineEnding::Lf)
+                        (nl, LineEnding::Lf)
                     };
-                    lines.push(Line::new(content.to_vec(), ending));
-                    rest = &rest[i + 1..];
+                    lines.push(Line::shared(buf.clone(), start..end, ending));
+                    start = nl + 1;
                 }
                 None => {
-                    lines.push(Line::new(rest.to_vec(), LineEnding::None));
-                    rest = &[];
+                    lines.push(Line::shared(
+                        buf.clone(),
+                        start..buf.len(),
+                        LineEnding::None,
+                    ));
+                    start = buf.len();
                 }
             }
         }
@@ -182,9 +215,9 @@ impl Document {
 
     /// The document's bytes, in its original encoding.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.lines.iter().map(|l| l.bytes.len() + 2).sum());
+        let mut out = Vec::with_capacity(self.lines.iter().map(|l| l.range.len() + 2).sum());
         for l in &self.lines {
-            out.extend_from_slice(&l.bytes);
+            out.extend_from_slice(l.bytes());
             out.extend_from_slice(l.ending.as_bytes());
         }
         encode(self.encoding, out)
@@ -254,7 +287,7 @@ impl Document {
                     },
                     header: Some(i),
                     lines: i..i,
-                    patterns: d.args.iter().map(|a| a.value.clone()).collect(),
+                    patterns: d.values(l.bytes()).map(str::to_string).collect(),
                 });
             }
         }
@@ -352,16 +385,17 @@ impl Document {
     fn replace_value(&mut self, li: usize, rendered: &str) {
         let line = &self.lines[li];
         let Some(d) = line.directive() else { return };
-        let mut bytes = line.bytes[..d.value.start].to_vec();
+        let lb = line.bytes();
+        let mut bytes = lb[..d.value.start].to_vec();
         if d.value.start == d.separator.end && d.separator.is_empty() {
             bytes.push(b' ');
         }
         bytes.extend_from_slice(rendered.as_bytes());
         // A value that was missing sat right against a comment: keep them apart.
-        if line.bytes.get(d.value.end).is_some_and(|b| !b" \t\r".contains(b)) {
+        if lb.get(d.value.end).is_some_and(|b| !b" \t\r".contains(b)) {
             bytes.push(b' ');
         }
-        bytes.extend_from_slice(&line.bytes[d.value.end..]);
+        bytes.extend_from_slice(&lb[d.value.end..]);
         self.lines[li].set_bytes(bytes);
     }
 
@@ -398,7 +432,7 @@ impl Document {
         }
         let of = |i: usize| -> Option<String> {
             let d = self.lines[i].directive()?;
-            let ind = &self.lines[i].bytes[d.indent.clone()];
+            let ind = &self.lines[i].bytes()[d.indent.clone()];
             (!ind.is_empty() && ind.iter().all(|b| *b == b' ' || *b == b'\t'))
                 .then(|| String::from_utf8_lossy(ind).into_owned())
         };
@@ -597,7 +631,11 @@ fn encode(encoding: Encoding, utf8: Vec<u8>) -> Vec<u8> {
             // other bytes in; those are replaced rather than lost silently.
             let text = String::from_utf8_lossy(&utf8);
             let le = encoding == Encoding::Utf16Le;
-            let mut out = if le { vec![0xFF, 0xFE] } else { vec![0xFE, 0xFF] };
+            let mut out = if le {
+                vec![0xFF, 0xFE]
+            } else {
+                vec![0xFE, 0xFF]
+            };
             for u in text.encode_utf16() {
                 out.extend(if le { u.to_le_bytes() } else { u.to_be_bytes() });
             }
@@ -629,7 +667,10 @@ mod tests {
 
     #[test]
     fn encodings_detected() {
-        assert_eq!(Document::parse(b"\xEF\xBB\xBFHost a").encoding(), Encoding::Utf8Bom);
+        assert_eq!(
+            Document::parse(b"\xEF\xBB\xBFHost a").encoding(),
+            Encoding::Utf8Bom
+        );
         let d = Document::parse(b"\xFF\xFEH\0o\0s\0t\0 \0a\0\n\0");
         assert_eq!(d.encoding(), Encoding::Utf16Le);
         assert_eq!(d.lines()[0].bytes(), b"Host a");
@@ -653,7 +694,10 @@ mod tests {
     fn set_keeps_indent_separator_comment() {
         let mut d = Document::parse(b"Host a\n\tPort = 1000   # the port\r\n  User x\n");
         d.set_option(1, "port", "40123").unwrap();
-        assert_eq!(d.to_bytes(), b"Host a\n\tPort = 40123   # the port\r\n  User x\n");
+        assert_eq!(
+            d.to_bytes(),
+            b"Host a\n\tPort = 40123   # the port\r\n  User x\n"
+        );
         d.set_option(1, "HostName", "1.2.3.4").unwrap();
         assert_eq!(
             d.to_bytes(),
@@ -673,8 +717,16 @@ mod tests {
         let mut d = Document::parse(b"# top\nHost *\n User u\n");
         let at = d.position_before_block(1);
         assert_eq!(at, 0);
-        d.insert_host_block(at, &["pod"], &[("HostName", "1.2.3.4"), ("IdentityFile", r"C:\Users\me\.ssh\id")], &[])
-            .unwrap();
+        d.insert_host_block(
+            at,
+            &["pod"],
+            &[
+                ("HostName", "1.2.3.4"),
+                ("IdentityFile", r"C:\Users\me\.ssh\id"),
+            ],
+            &[],
+        )
+        .unwrap();
         assert_eq!(
             d.to_bytes(),
             b"Host pod\n    HostName 1.2.3.4\n    IdentityFile C:/Users/me/.ssh/id\n\n# top\nHost *\n User u\n"

@@ -278,8 +278,24 @@ kw! {
 /// Look a keyword up, case-insensitively. `None`: OpenSSH 9.2 would say
 /// "Bad configuration option".
 pub fn lookup(keyword: &str) -> Option<Keyword> {
-    let lc = keyword.to_ascii_lowercase();
-    TABLE.iter().find(|(k, _)| *k == lc).map(|(_, v)| *v)
+    let map = map();
+    if keyword.bytes().any(|b| b.is_ascii_uppercase()) {
+        map.get(keyword.to_ascii_lowercase().as_str()).copied()
+    } else {
+        map.get(keyword).copied()
+    }
+}
+
+fn map() -> &'static std::collections::HashMap<&'static str, Keyword> {
+    static MAP: std::sync::OnceLock<std::collections::HashMap<&'static str, Keyword>> =
+        std::sync::OnceLock::new();
+    MAP.get_or_init(|| TABLE.iter().copied().collect())
+}
+
+/// The table's own spelling of a lowercase keyword (aliases included), so
+/// the lexer can keep it without allocating.
+pub fn intern(lowercase: &str) -> Option<&'static str> {
+    map().get_key_value(lowercase).map(|(k, _)| *k)
 }
 
 /// The canonical spelling used when runpod-ssh writes a keyword.

@@ -6,6 +6,7 @@
 //! was given, so the document can re-render one piece (a value) and copy the
 //! rest (indentation, separator, trailing comment) verbatim.
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// Keywords whose value is the raw rest of the line (`parse_command` in
@@ -36,8 +37,9 @@ pub struct Directive {
     pub indent: Range<usize>,
     /// The keyword as written (original case).
     pub keyword: Range<usize>,
-    /// The keyword lowercased, for comparisons.
-    pub keyword_lc: String,
+    /// The keyword lowercased, for comparisons (no allocation for the
+    /// keywords OpenSSH knows).
+    pub keyword_lc: Cow<'static, str>,
     /// Bytes between keyword and value: whitespace and at most one `=`.
     pub separator: Range<usize>,
     /// The value text as written: from the first argument to the end of the
@@ -55,8 +57,40 @@ pub struct Directive {
 /// One argument: where it is and what it means.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Arg {
+    /// The raw text in the line (quotes and escapes included).
     pub span: Range<usize>,
-    pub value: String,
+    /// The value when it differs from the raw text (quotes or escapes
+    /// removed, or bytes that are not UTF-8); `None` keeps parsing free of
+    /// allocations for plain values.
+    decoded: Option<Box<str>>,
+}
+
+impl Arg {
+    fn new(span: Range<usize>, raw: &[u8], decoded: Option<Vec<u8>>) -> Arg {
+        let decoded = match decoded {
+            Some(v) => Some(bytes_to_string(v).into_boxed_str()),
+            None => match std::str::from_utf8(raw) {
+                Ok(_) => None,
+                Err(_) => Some(String::from_utf8_lossy(raw).into()),
+            },
+        };
+        Arg { span, decoded }
+    }
+
+    /// The argument's value; `line` is the line it was lexed from.
+    pub fn value<'a>(&'a self, line: &'a [u8]) -> &'a str {
+        match &self.decoded {
+            Some(s) => s,
+            None => std::str::from_utf8(&line[self.span.clone()]).unwrap_or_default(),
+        }
+    }
+}
+
+impl Directive {
+    /// The argument values; `line` is the line this was lexed from.
+    pub fn values<'a>(&'a self, line: &'a [u8]) -> impl Iterator<Item = &'a str> + 'a {
+        self.args.iter().map(move |a| a.value(line))
+    }
 }
 
 /// A `#` token that ends the line, with the whitespace before it.
@@ -116,7 +150,7 @@ pub fn lex_line(line: &[u8]) -> LineKind {
     if kw.token.is_empty() || kw.token[0] == b'#' || kw.token[0] == b'\n' {
         return LineKind::Comment;
     }
-    let keyword_lc = String::from_utf8_lossy(&kw.token).to_ascii_lowercase();
+    let keyword_lc = lowercase_keyword(&kw.token);
     let indent = 0..kw.raw.start;
     let keyword = kw.raw.clone();
 
@@ -137,7 +171,7 @@ pub fn lex_line(line: &[u8]) -> LineKind {
         error: None,
     };
     if rest >= len {
-        d.error = Some(LexError::NoArgument(d.keyword_lc.clone()));
+        d.error = Some(LexError::NoArgument(d.keyword_lc.to_string()));
         return LineKind::Directive(d);
     }
 
@@ -147,19 +181,15 @@ pub fn lex_line(line: &[u8]) -> LineKind {
             d.value = rest..len;
         }
         Ok((args, comment_at)) => {
-            if COMMAND_KEYWORDS.contains(&d.keyword_lc.as_str()) {
+            if COMMAND_KEYWORDS.contains(&d.keyword_lc.as_ref()) {
                 // `parse_command`: skip whitespace and '=' then take the rest raw.
                 let mut start = rest;
                 while start < len && (is_ws(s[start]) || s[start] == b'=') {
                     start += 1;
                 }
                 d.value = start..len;
-                let text = String::from_utf8_lossy(&s[start..len]).into_owned();
                 d.args = if start < len {
-                    vec![Arg {
-                        span: start..len,
-                        value: text,
-                    }]
+                    vec![Arg::new(start..len, &s[start..len], None)]
                 } else {
                     Vec::new()
                 };
@@ -177,6 +207,30 @@ pub fn lex_line(line: &[u8]) -> LineKind {
         }
     }
     LineKind::Directive(d)
+}
+
+/// The keyword lowercased; a known keyword borrows the table's spelling.
+fn lowercase_keyword(token: &[u8]) -> Cow<'static, str> {
+    let mut buf = [0u8; 48];
+    if token.len() <= buf.len() {
+        let lc = &mut buf[..token.len()];
+        lc.copy_from_slice(token);
+        lc.make_ascii_lowercase();
+        if let Some(k) = std::str::from_utf8(lc)
+            .ok()
+            .and_then(super::keywords::intern)
+        {
+            return Cow::Borrowed(k);
+        }
+    }
+    let mut owned = bytes_to_string(token.to_vec());
+    owned.make_ascii_lowercase();
+    Cow::Owned(owned)
+}
+
+/// Bytes to text without a second allocation when they are UTF-8.
+fn bytes_to_string(b: Vec<u8>) -> String {
+    String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 fn value_range(args: &[Arg], rest: usize) -> Range<usize> {
@@ -202,9 +256,9 @@ fn comment_at_pos(
 
 /// Result of one `strdelim` call.
 #[derive(Debug, Clone)]
-struct Delim {
-    /// The token after quote removal.
-    token: Vec<u8>,
+struct Delim<'a> {
+    /// The token after quote removal (borrowed unless a quote was removed).
+    token: std::borrow::Cow<'a, [u8]>,
     /// Where the token's raw text sits (quotes included).
     raw: Range<usize>,
     /// Where the next call starts.
@@ -214,7 +268,7 @@ struct Delim {
 /// `misc.c:strdelim_internal(s, split_equals=1)`: one token, split on
 /// whitespace, `"` or `=`, then skip whitespace and at most one `=`.
 /// `None` is OpenSSH's NULL: an unterminated quote.
-fn strdelim(s: &[u8], at: usize) -> Option<Delim> {
+fn strdelim(s: &[u8], at: usize) -> Option<Delim<'_>> {
     let len = s.len();
     if at > len {
         return None;
@@ -226,7 +280,7 @@ fn strdelim(s: &[u8], at: usize) -> Option<Delim> {
         .map(|p| p + at);
     let Some(pos) = found else {
         return Some(Delim {
-            token: s[old..].to_vec(),
+            token: s[old..].into(),
             raw: old..len,
             next: len + 1,
         });
@@ -241,13 +295,13 @@ fn strdelim(s: &[u8], at: usize) -> Option<Delim> {
             next += 1;
         }
         return Some(Delim {
-            token,
+            token: token.into(),
             raw: old..close + 1,
             next,
         });
     }
     let wspace = s[pos] == b'=';
-    let token = s[old..pos].to_vec();
+    let token = s[old..pos].into();
     let mut next = pos + 1;
     while next < len && is_ws(s[next]) {
         next += 1;
@@ -281,8 +335,18 @@ fn argv_split(s: &[u8], at: usize) -> Result<(Vec<Arg>, Option<usize>), ()> {
             return Ok((args, Some(i)));
         }
         let start = i;
+        // Plain tokens (no quote, no backslash) are their own value.
+        let plain_end = s[i..]
+            .iter()
+            .position(|&b| matches!(b, b' ' | b'\t' | b'"' | b'\'' | b'\\'))
+            .map_or(n, |p| p + i);
+        if plain_end == n || s[plain_end] == b' ' || s[plain_end] == b'\t' {
+            args.push(Arg::new(start..plain_end, &s[start..plain_end], None));
+            i = plain_end;
+            continue;
+        }
         let mut quote = 0u8;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(16);
         while i < n {
             let c = s[i];
             if c == b'\\' {
@@ -312,10 +376,8 @@ fn argv_split(s: &[u8], at: usize) -> Result<(Vec<Arg>, Option<usize>), ()> {
         if i >= n && quote != 0 {
             return Err(());
         }
-        args.push(Arg {
-            span: start..i.min(n),
-            value: String::from_utf8_lossy(&out).into_owned(),
-        });
+        let end = i.min(n);
+        args.push(Arg::new(start..end, &s[start..end], Some(out)));
     }
     Ok((args, None))
 }
@@ -328,10 +390,7 @@ fn split_match(s: &[u8], at: usize, len: usize) -> (Vec<Arg>, Option<usize>) {
     while pos < len {
         let Some(d) = strdelim(&s[..len], pos) else {
             // Unterminated quote: OpenSSH stops reading criteria here.
-            args.push(Arg {
-                span: pos..len,
-                value: String::from_utf8_lossy(&s[pos..len]).into_owned(),
-            });
+            args.push(Arg::new(pos..len, &s[pos..len], None));
             break;
         };
         if d.token.is_empty() {
@@ -340,10 +399,11 @@ fn split_match(s: &[u8], at: usize, len: usize) -> (Vec<Arg>, Option<usize>) {
         if d.token.first() == Some(&b'#') {
             return (args, Some(d.raw.start));
         }
-        args.push(Arg {
-            span: d.raw.clone(),
-            value: String::from_utf8_lossy(&d.token).into_owned(),
-        });
+        let decoded = match d.token {
+            Cow::Owned(v) => Some(v),
+            Cow::Borrowed(_) => None,
+        };
+        args.push(Arg::new(d.raw.clone(), &s[d.raw.clone()], decoded));
         pos = d.next;
     }
     (args, None)
@@ -380,7 +440,10 @@ mod tests {
     }
 
     fn vals(line: &str) -> Vec<String> {
-        d(line).args.into_iter().map(|a| a.value).collect()
+        d(line)
+            .values(line.as_bytes())
+            .map(str::to_string)
+            .collect()
     }
 
     #[test]
@@ -440,7 +503,10 @@ mod tests {
     fn command_keywords_take_raw_rest() {
         let line = r#" ProxyCommand ssh -W %h:%p "jump#1" # real comment"#;
         assert_eq!(vals(line), [r#"ssh -W %h:%p "jump#1" # real comment"#]);
-        assert_eq!(d(" ProxyCommand echo don't").error, Some(LexError::InvalidQuotes));
+        assert_eq!(
+            d(" ProxyCommand echo don't").error,
+            Some(LexError::InvalidQuotes)
+        );
         assert_eq!(vals("ProxyCommand=ssh -W %h:%p j"), ["ssh -W %h:%p j"]);
     }
 
@@ -449,13 +515,19 @@ mod tests {
         assert_eq!(vals("Match host=web"), ["host", "web"]);
         assert_eq!(vals("Match host web # c"), ["host", "web"]);
         assert!(d("Match host web # c").comment.is_some());
-        assert_eq!(vals(r#"Match exec "test -f x" host a"#), ["exec", "test -f x", "host", "a"]);
+        assert_eq!(
+            vals(r#"Match exec "test -f x" host a"#),
+            ["exec", "test -f x", "host", "a"]
+        );
     }
 
     #[test]
     fn no_argument_and_trailing_whitespace() {
         assert_eq!(d("User").error, Some(LexError::NoArgument("user".into())));
-        assert_eq!(d("User   \t").error, Some(LexError::NoArgument("user".into())));
+        assert_eq!(
+            d("User   \t").error,
+            Some(LexError::NoArgument("user".into()))
+        );
         assert_eq!(vals("HostName h33\x0c"), ["h33"]);
         assert_eq!(vals("HostName h\r"), ["h"]);
         assert_eq!(vals("HostName h\0garbage"), ["h"]);

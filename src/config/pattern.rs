@@ -109,8 +109,14 @@ mod tests {
         assert_eq!(match_pattern_list("db", "web", false), 0);
         assert!(match_hostname("WEB", "web"));
         assert!(match_hostname("web", "WEB"));
-        assert!(host_line_matches("good.example.com", ["*.example.com", "!bad.example.com"]));
-        assert!(!host_line_matches("bad.example.com", ["!bad.example.com", "*.example.com"]));
+        assert!(host_line_matches(
+            "good.example.com",
+            ["*.example.com", "!bad.example.com"]
+        ));
+        assert!(!host_line_matches(
+            "bad.example.com",
+            ["!bad.example.com", "*.example.com"]
+        ));
         assert!(!host_line_matches("other", ["!bad"]));
     }
 }

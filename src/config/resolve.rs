@@ -296,7 +296,7 @@ impl<'c> Evaluator<'c> {
         let before = self.errors.len();
         for (i, line) in doc.lines().iter().enumerate() {
             if let Some(d) = line.directive() {
-                self.process_line(d, path, i + 1, active, never_match, depth);
+                self.process_line(d, line.bytes(), path, i + 1, active, never_match, depth);
             }
         }
         let bad = self.errors.len() - before;
@@ -311,9 +311,11 @@ impl<'c> Evaluator<'c> {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn process_line(
         &mut self,
         d: &Directive,
+        bytes: &[u8],
         file: &Path,
         line: usize,
         active: &mut bool,
@@ -343,7 +345,8 @@ impl<'c> Evaluator<'c> {
         if d.error == Some(LexError::InvalidQuotes) {
             return self.error(file, line, "invalid quotes".into());
         }
-        let args: Vec<String> = d.args.iter().map(|a| a.value.clone()).collect();
+        let args: Vec<&str> = d.values(bytes).collect();
+        let owned = |a: &[&str]| -> Vec<String> { a.iter().map(|s| s.to_string()).collect() };
         let one = |this: &mut Self| -> Option<String> {
             match args.first() {
                 Some(a) if !a.is_empty() => {
@@ -355,7 +358,7 @@ impl<'c> Evaluator<'c> {
                         );
                         return None;
                     }
-                    Some(a.clone())
+                    Some(a.to_string())
                 }
                 _ => {
                     this.error(file, line, "Missing argument.".into());
@@ -379,7 +382,7 @@ impl<'c> Evaluator<'c> {
                         );
                     }
                 }
-                *active = pattern::host_line_matches(&self.host, args.iter().map(String::as_str));
+                *active = pattern::host_line_matches(&self.host, args.iter().copied());
             }
             Kind::Match => {
                 let value = self.match_line(&args, file, line);
@@ -399,7 +402,11 @@ impl<'c> Evaluator<'c> {
                         | "rhostsrsaauthentication"
                         | "compressionlevel"
                 ) {
-                    self.warn(file, line, format!("Unsupported option \"{}\"", d.keyword_lc));
+                    self.warn(
+                        file,
+                        line,
+                        format!("Unsupported option \"{}\"", d.keyword_lc),
+                    );
                 }
             }
             Kind::IdentityFile | Kind::Append => {
@@ -415,7 +422,11 @@ impl<'c> Evaluator<'c> {
                 }
             }
             Kind::Forward | Kind::DynamicForward => {
-                let need = if kw.kind == Kind::DynamicForward { 1 } else { 2 };
+                let need = if kw.kind == Kind::DynamicForward {
+                    1
+                } else {
+                    2
+                };
                 let ok = match args.len() {
                     n if n == need => true,
                     1 if name == "remoteforward" => true,
@@ -429,7 +440,7 @@ impl<'c> Evaluator<'c> {
                     }
                     _ => false,
                 };
-                if !ok || parse_forward(name, &args).is_none() {
+                if !ok || parse_forward(name, &owned(&args)).is_none() {
                     return self.error(
                         file,
                         line,
@@ -441,7 +452,7 @@ impl<'c> Evaluator<'c> {
                     );
                 }
                 if *active {
-                    self.push(name, args, src());
+                    self.push(name, owned(&args), src());
                 }
             }
             Kind::SendEnv => {
@@ -469,7 +480,7 @@ impl<'c> Evaluator<'c> {
                             .unwrap_or_default();
                         self.index.insert(name, keep);
                     } else {
-                        self.push(name, vec![a], src());
+                        self.push(name, vec![a.to_string()], src());
                     }
                 }
             }
@@ -481,8 +492,11 @@ impl<'c> Evaluator<'c> {
                         return self.error(file, line, "Invalid SetEnv.".into());
                     }
                     let key = a.split('=').next().unwrap_or_default().to_string();
-                    if !vals.iter().any(|v| v.split('=').next() == Some(key.as_str())) {
-                        vals.push(a);
+                    if !vals
+                        .iter()
+                        .any(|v| v.split('=').next() == Some(key.as_str()))
+                    {
+                        vals.push(a.to_string());
                     }
                 }
                 if *active && !self.has(name) {
@@ -510,11 +524,11 @@ impl<'c> Evaluator<'c> {
                     }
                 }
                 if *active && !self.has(name) {
-                    self.push(name, args, src());
+                    self.push(name, owned(&args), src());
                 }
             }
             Kind::Command => {
-                let raw = args.first().cloned().unwrap_or_default();
+                let raw = args.first().map(|s| s.to_string()).unwrap_or_default();
                 if raw.is_empty() {
                     return self.error(file, line, "Missing argument.".into());
                 }
@@ -537,22 +551,18 @@ impl<'c> Evaluator<'c> {
                     return self.error(file, line, "Missing argument.".into());
                 }
                 if *active && !self.has(name) {
-                    self.push(name, args, src());
+                    self.push(name, owned(&args), src());
                 }
             }
             Kind::AddKeysToAgent => {
                 if args.is_empty() || args.len() > 2 {
                     return self.error(file, line, "Missing argument.".into());
                 }
-                if addkeys_print(&args).is_none() {
-                    return self.error(
-                        file,
-                        line,
-                        format!("unsupported option \"{}\".", args[0]),
-                    );
+                if addkeys_print(&owned(&args)).is_none() {
+                    return self.error(file, line, format!("unsupported option \"{}\".", args[0]));
                 }
                 if *active && !self.has(name) {
-                    self.push(name, args, src());
+                    self.push(name, owned(&args), src());
                 }
             }
             _ => {
@@ -573,7 +583,7 @@ impl<'c> Evaluator<'c> {
     }
 
     /// `readconf.c:match_cfg_line`. `None` is "Bad Match condition".
-    fn match_line(&mut self, args: &[String], file: &Path, line: usize) -> Option<bool> {
+    fn match_line(&mut self, args: &[&str], file: &Path, line: usize) -> Option<bool> {
         let host = if self.final_pass {
             self.host.clone()
         } else if let Some(h) = self.first("hostname") {
@@ -591,7 +601,7 @@ impl<'c> Evaluator<'c> {
         while let Some(oattrib) = it.next() {
             let (negate, attrib) = match oattrib.strip_prefix('!') {
                 Some(a) => (true, a),
-                None => (false, oattrib.as_str()),
+                None => (false, *oattrib),
             };
             let a = attrib.to_ascii_lowercase();
             if a == "all" {
@@ -611,7 +621,7 @@ impl<'c> Evaluator<'c> {
                 continue;
             }
             let arg = match it.next() {
-                Some(x) if !x.is_empty() && !x.starts_with('#') => x.clone(),
+                Some(x) if !x.is_empty() && !x.starts_with('#') => x.to_string(),
                 _ => return None,
             };
             let matched = match a.as_str() {
@@ -626,7 +636,9 @@ impl<'c> Evaluator<'c> {
                                 file: file.to_path_buf(),
                                 line,
                             },
-                            message: format!("Match {a} {arg:?} was not evaluated (taken as false)"),
+                            message: format!(
+                                "Match {a} {arg:?} was not evaluated (taken as false)"
+                            ),
                         });
                         result = false;
                     }
@@ -646,7 +658,7 @@ impl<'c> Evaluator<'c> {
 
     fn include(
         &mut self,
-        args: &[String],
+        args: &[&str],
         file: &Path,
         line: usize,
         active: &mut bool,
@@ -668,7 +680,11 @@ impl<'c> Evaluator<'c> {
             let oactive = *active;
             for p in matches {
                 if depth + 1 > MAX_INCLUDE_DEPTH {
-                    return self.error(file, line, "Too many recursive configuration includes".into());
+                    return self.error(
+                        file,
+                        line,
+                        "Too many recursive configuration includes".into(),
+                    );
                 }
                 let bytes = match std::fs::read(&p) {
                     Ok(b) => b,
@@ -839,8 +855,7 @@ fn include_path(arg: &str, home: &Path) -> String {
 
 fn is_absolute(p: &str) -> bool {
     p.starts_with('/')
-        || (cfg!(windows)
-            && (p.as_bytes().get(1) == Some(&b':') || p.starts_with('\\')))
+        || (cfg!(windows) && (p.as_bytes().get(1) == Some(&b':') || p.starts_with('\\')))
 }
 
 /// `%h` and `%%` in HostName.
@@ -963,18 +978,13 @@ impl Resolved {
     /// The winning setting for `keyword` (canonical lowercase name).
     pub fn get(&self, keyword: &str) -> Option<&Setting> {
         let name = keywords::lookup(keyword).map_or(keyword, |k| k.name);
-        self.settings
-            .iter()
-            .find(|s| s.keyword == name)
+        self.settings.iter().find(|s| s.keyword == name)
     }
 
     /// All settings for an accumulating keyword, in order.
     pub fn all(&self, keyword: &str) -> Vec<&Setting> {
         let name = keywords::lookup(keyword).map_or(keyword, |k| k.name);
-        self.settings
-            .iter()
-            .filter(|s| s.keyword == name)
-            .collect()
+        self.settings.iter().filter(|s| s.keyword == name).collect()
     }
 
     /// The hostname ssh connects to (HostName with `%h`, lowercased unless
@@ -990,7 +1000,10 @@ impl Resolved {
     }
 
     pub fn port(&self) -> (u16, Option<Source>) {
-        match self.get("port").and_then(|s| parse_port(&s.args[0]).map(|p| (p, s))) {
+        match self
+            .get("port")
+            .and_then(|s| parse_port(&s.args[0]).map(|p| (p, s)))
+        {
             Some((p, s)) => (p, Some(s.source.clone())),
             None => (22, None),
         }

@@ -16,7 +16,9 @@ pub fn require_tool(name: &str) -> Option<PathBuf> {
     });
     if found.is_none() {
         if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-            panic!("`{name}` is required for this test under CI but was not found (install openssh-client/openssh-server)");
+            panic!(
+                "`{name}` is required for this test under CI but was not found (install openssh-client/openssh-server)"
+            );
         }
         eprintln!("SKIPPED: `{name}` not found; install it to run this test");
     }
@@ -95,7 +97,12 @@ pub fn copy_tree(from: &Path, to: &Path) {
 
 /// `ssh -G -F FILE HOST` output as (keyword, value) lines, or `Err(stderr)`
 /// when ssh refuses the config.
-pub fn ssh_g(home: &TempHome, ssh: &Path, file: &Path, host: &str) -> Result<Vec<(String, String)>, String> {
+pub fn ssh_g(
+    home: &TempHome,
+    ssh: &Path,
+    file: &Path,
+    host: &str,
+) -> Result<Vec<(String, String)>, String> {
     let o = home
         .cmd(ssh)
         .arg("-G")
