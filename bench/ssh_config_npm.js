@@ -25,7 +25,10 @@ const resolve = median(() => { cfg.compute(host); }, 11);
 const parseResolve = median(() => { SSHConfig.parse(text).compute(host); }, 11);
 const path = require('path');
 let dir = path.dirname(require.resolve('ssh-config'));
-while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+while (!(fs.existsSync(path.join(dir, 'package.json')) &&
+         JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).name === 'ssh-config')) {
+  dir = path.dirname(dir);
+}
 const version = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
 console.log(JSON.stringify({ tool: 'ssh-config', version,
   hostname: hn, parse_emit_ms: parseEmit, resolve_ms: resolve, parse_resolve_ms: parseResolve }));

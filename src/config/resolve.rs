@@ -345,7 +345,18 @@ impl<'c> Evaluator<'c> {
         if d.error == Some(LexError::InvalidQuotes) {
             return self.error(file, line, "invalid quotes".into());
         }
-        let args: Vec<&str> = d.values(bytes).collect();
+        // Most lines have one or two arguments: keep them off the heap.
+        let mut inline: [&str; 8] = [""; 8];
+        let heap: Vec<&str>;
+        let args: &[&str] = if d.args.len() <= inline.len() {
+            for (slot, v) in inline.iter_mut().zip(d.values(bytes)) {
+                *slot = v;
+            }
+            &inline[..d.args.len()]
+        } else {
+            heap = d.values(bytes).collect();
+            &heap
+        };
         let owned = |a: &[&str]| -> Vec<String> { a.iter().map(|s| s.to_string()).collect() };
         let one = |this: &mut Self| -> Option<String> {
             match args.first() {
@@ -373,7 +384,7 @@ impl<'c> Evaluator<'c> {
                 if never_match {
                     return;
                 }
-                for a in &args {
+                for a in args {
                     if a.is_empty() {
                         return self.error(
                             file,
@@ -385,13 +396,13 @@ impl<'c> Evaluator<'c> {
                 *active = pattern::host_line_matches(&self.host, args.iter().copied());
             }
             Kind::Match => {
-                let value = self.match_line(&args, file, line);
+                let value = self.match_line(args, file, line);
                 match value {
                     None => self.error(file, line, "Bad Match condition".into()),
                     Some(v) => *active = !never_match && v,
                 }
             }
-            Kind::Include => self.include(&args, file, line, active, never_match, depth),
+            Kind::Include => self.include(args, file, line, active, never_match, depth),
             Kind::Ignored => {
                 if matches!(
                     name,
@@ -440,7 +451,7 @@ impl<'c> Evaluator<'c> {
                     }
                     _ => false,
                 };
-                if !ok || parse_forward(name, &owned(&args)).is_none() {
+                if !ok || parse_forward(name, &owned(args)).is_none() {
                     return self.error(
                         file,
                         line,
@@ -452,11 +463,11 @@ impl<'c> Evaluator<'c> {
                     );
                 }
                 if *active {
-                    self.push(name, owned(&args), src());
+                    self.push(name, owned(args), src());
                 }
             }
             Kind::SendEnv => {
-                for a in &args {
+                for a in args {
                     if a.is_empty() || a.contains('=') {
                         return self.error(file, line, "Invalid environment name.".into());
                     }
@@ -524,7 +535,7 @@ impl<'c> Evaluator<'c> {
                     }
                 }
                 if *active && !self.has(name) {
-                    self.push(name, owned(&args), src());
+                    self.push(name, owned(args), src());
                 }
             }
             Kind::Command => {
@@ -551,18 +562,18 @@ impl<'c> Evaluator<'c> {
                     return self.error(file, line, "Missing argument.".into());
                 }
                 if *active && !self.has(name) {
-                    self.push(name, owned(&args), src());
+                    self.push(name, owned(args), src());
                 }
             }
             Kind::AddKeysToAgent => {
                 if args.is_empty() || args.len() > 2 {
                     return self.error(file, line, "Missing argument.".into());
                 }
-                if addkeys_print(&owned(&args)).is_none() {
+                if addkeys_print(&owned(args)).is_none() {
                     return self.error(file, line, format!("unsupported option \"{}\".", args[0]));
                 }
                 if *active && !self.has(name) {
-                    self.push(name, owned(&args), src());
+                    self.push(name, owned(args), src());
                 }
             }
             _ => {
