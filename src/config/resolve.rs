@@ -31,7 +31,12 @@ pub struct Source {
 
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.file.display(), self.line)
+        if self.line == 0 {
+            // A whole-file message ("terminating, N bad options").
+            write!(f, "{}", self.file.display())
+        } else {
+            write!(f, "{}:{}", self.file.display(), self.line)
+        }
     }
 }
 
@@ -358,24 +363,27 @@ impl<'c> Evaluator<'c> {
             &heap
         };
         let owned = |a: &[&str]| -> Vec<String> { a.iter().map(|s| s.to_string()).collect() };
+        // The first argument; a missing one is OpenSSH's "Missing argument".
         let one = |this: &mut Self| -> Option<String> {
             match args.first() {
-                Some(a) if !a.is_empty() => {
-                    if args.len() > 1 {
-                        this.error(
-                            file,
-                            line,
-                            format!("keyword {} extra arguments at end of line", d.keyword_lc),
-                        );
-                        return None;
-                    }
-                    Some(a.to_string())
-                }
+                Some(a) if !a.is_empty() => Some(a.to_string()),
                 _ => {
                     this.error(file, line, "Missing argument.".into());
                     None
                 }
             }
+        };
+        // Checked after the value itself, as OpenSSH does.
+        let extra = |this: &mut Self| -> bool {
+            if args.len() > 1 {
+                this.error(
+                    file,
+                    line,
+                    format!("keyword {} extra arguments at end of line", d.keyword_lc),
+                );
+                return true;
+            }
+            false
         };
         let name = kw.name;
         match kw.kind {
@@ -422,6 +430,9 @@ impl<'c> Evaluator<'c> {
             }
             Kind::IdentityFile | Kind::Append => {
                 let Some(v) = one(self) else { return };
+                if extra(self) {
+                    return;
+                }
                 if *active {
                     let dup = self
                         .index
@@ -552,6 +563,9 @@ impl<'c> Evaluator<'c> {
             }
             Kind::ProxyJump => {
                 let Some(v) = one(self) else { return };
+                if extra(self) {
+                    return;
+                }
                 if *active && !self.has("proxyjump") && !self.has("proxycommand") {
                     self.push(name, vec![v], src());
                 }
@@ -582,6 +596,9 @@ impl<'c> Evaluator<'c> {
                 let Some(v) = one(self) else { return };
                 if let Err(msg) = validate(kw.kind, &v) {
                     return self.error(file, line, msg);
+                }
+                if extra(self) {
+                    return;
                 }
                 if name == "ignoreunknown" && !*active {
                     return;
