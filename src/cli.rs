@@ -45,6 +45,34 @@ pub struct GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Add or update a host entry from the ssh command RunPod shows
+    /// (Connect → "SSH over exposed TCP")
+    #[command(after_help = "\
+Examples:
+  runpod-ssh add 'ssh root@203.0.113.7 -p 40123 -i ~/.ssh/id_ed25519'
+  runpod-ssh add --name gpu ssh root@203.0.113.7 -p 40123 -i ~/.ssh/id_ed25519
+  runpod-ssh add --dry-run 'ssh root@203.0.113.7 -p 40123 -L 8888:localhost:8888'
+
+After a pod restart, paste the new command with the same --name: the entry
+is updated in place and its old pinned host key is dropped.
+
+The default alias is runpod-<ip-with-dashes>-<port> (runpod-<podid> for the
+ssh.runpod.io proxy form); an entry already pointing at the same IP and port
+keeps its alias.")]
+    Add(AddArgs),
+    /// List RunPod host entries (or every host with --all)
+    #[command(after_help = "Examples:\n  runpod-ssh list\n  runpod-ssh list --all --json")]
+    List(ListArgs),
+    /// Remove a host entry, its pinned host key and its VS Code platform setting
+    #[command(
+        after_help = "Examples:\n  runpod-ssh remove runpod-203-0-113-7-40123\n  runpod-ssh remove gpu --dry-run"
+    )]
+    Remove(RemoveArgs),
+    /// Put back an earlier version of the config from runpod-ssh's backups
+    #[command(
+        after_help = "Examples:\n  runpod-ssh restore --list\n  runpod-ssh restore            # the most recent backup\n  runpod-ssh restore 20261128-101500.123456789"
+    )]
+    Restore(RestoreArgs),
     /// Show what ssh will use for a host, as `ssh -G` prints it, with where
     /// each value comes from
     #[command(
@@ -57,4 +85,54 @@ pub enum Command {
 pub struct ShowArgs {
     /// The host alias, as you would type it after `ssh`
     pub alias: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// The alias to use (letters, digits, '.', '_', '-')
+    #[arg(long, short = 'n', value_name = "ALIAS")]
+    pub name: Option<String>,
+    /// The private key to use instead of the pasted -i (or the default key)
+    #[arg(long, value_name = "PATH")]
+    pub identity: Option<String>,
+    /// Show what would change (a unified diff) and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not touch VS Code settings
+    #[arg(long)]
+    pub no_vscode: bool,
+    /// The pasted command: quoted as one argument, or as its words
+    #[arg(required = true, num_args = 1.., allow_hyphen_values = true, trailing_var_arg = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// List every host, not only RunPod entries
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RemoveArgs {
+    /// The alias to remove
+    pub alias: String,
+    /// Show what would change and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// When the Host line also names other hosts, drop just this alias from it
+    #[arg(long)]
+    pub force: bool,
+    /// Do not touch VS Code settings
+    #[arg(long)]
+    pub no_vscode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// List the backups instead of restoring
+    #[arg(long)]
+    pub list: bool,
+    /// Which backup (its timestamp, as `--list` shows); default: the newest
+    pub backup: Option<String>,
 }

@@ -6,10 +6,18 @@
 //!
 //! - [`config`]: lossless ssh_config documents and an evaluator that agrees
 //!   with `ssh -G`.
+//! - [`fsio`]: atomic, backed-up, lock-protected writes of user files.
+//! - [`runpod`]: what RunPod hands a user, and the entry we write for it.
+//! - [`known_hosts`]: pinned host keys.
+//! - [`vscode`]: VS Code-family settings, edited losslessly.
 //! - [`commands`]: one module per subcommand.
 
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod fsio;
+pub mod known_hosts;
 pub mod output;
 pub mod platform;
+pub mod runpod;
+pub mod vscode;

@@ -2,6 +2,11 @@
 //! modules and renders text or JSON. Errors leave as `anyhow` with a
 //! [`Failure`] kind attached, which `main` maps to an exit code.
 
+pub mod add;
+pub mod edit;
+pub mod list;
+pub mod remove;
+pub mod restore;
 pub mod show;
 
 use crate::cli::{Cli, Command, GlobalArgs};
@@ -83,6 +88,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         style,
     };
     match cli.command {
+        Command::Add(a) => add::run(&env, &a),
+        Command::List(a) => list::run(&env, &a),
+        Command::Remove(a) => remove::run(&env, &a),
+        Command::Restore(a) => restore::run(&env, &a),
         Command::Show(a) => show::run(&env, &a),
     }
 }

@@ -542,6 +542,49 @@ impl Document {
         Ok(at + header_offset)
     }
 
+    /// Drop `pattern` from the `Host` line of block `index`, keeping the
+    /// other patterns as written (and the line's indentation and comment).
+    /// Returns whether the line changed. The last pattern is never dropped:
+    /// remove the block instead.
+    pub fn remove_host_pattern(&mut self, index: usize, pattern: &str) -> Result<bool, EditError> {
+        let block = self.block(index)?;
+        let Some(h) = block.header.filter(|_| block.kind == BlockKind::Host) else {
+            return Err(EditError::NoSuchBlock(index));
+        };
+        let line = &self.lines[h];
+        let Some(d) = line.directive() else {
+            return Ok(false);
+        };
+        let lb = line.bytes();
+        let kept: Vec<&[u8]> = d
+            .args
+            .iter()
+            .filter(|a| a.value(lb) != pattern)
+            .map(|a| &lb[a.span.clone()])
+            .collect();
+        if kept.len() == d.args.len() || kept.is_empty() {
+            return Ok(false);
+        }
+        let mut bytes = lb[..d.value.start].to_vec();
+        bytes.extend_from_slice(&kept.join(&b' '));
+        bytes.extend_from_slice(&lb[d.value.end..]);
+        self.lines[h].set_bytes(bytes);
+        Ok(true)
+    }
+
+    /// Rename the single pattern of `Host` block `index` to `alias`.
+    pub fn rename_host(&mut self, index: usize, alias: &str) -> Result<(), EditError> {
+        if !valid_alias(alias) {
+            return Err(EditError::BadAlias(alias.to_string()));
+        }
+        let block = self.block(index)?;
+        let Some(h) = block.header.filter(|_| block.kind == BlockKind::Host) else {
+            return Err(EditError::NoSuchBlock(index));
+        };
+        self.replace_value(h, alias);
+        Ok(())
+    }
+
     /// Remove block `index`: the comment lines attached above its header,
     /// the header, its lines and its own trailing blank lines. Comments that
     /// lead into the next block stay. Returns the removed line range.

@@ -3,6 +3,7 @@
 //! with `ssh -G` ([`resolve`]).
 
 pub mod document;
+pub mod files;
 pub mod keywords;
 pub mod lexer;
 pub mod pattern;

@@ -745,7 +745,7 @@ impl<'c> Evaluator<'c> {
 }
 
 /// Validate a single-valued argument by kind. The error text is OpenSSH's.
-fn validate(kind: Kind, v: &str) -> Result<(), String> {
+pub fn validate(kind: Kind, v: &str) -> Result<(), String> {
     let lc = v.to_ascii_lowercase();
     match kind {
         Kind::Flag => match lc.as_str() {
@@ -868,7 +868,7 @@ fn addkeys_print(args: &[String]) -> Option<String> {
 }
 
 /// Where `Include ARG` points: `~` is `$HOME`, relative paths live in `~/.ssh`.
-fn include_path(arg: &str, home: &Path) -> String {
+pub fn include_path(arg: &str, home: &Path) -> String {
     let home = home.to_string_lossy();
     if let Some(rest) = arg.strip_prefix("~/") {
         format!("{home}/{rest}")
@@ -1235,6 +1235,8 @@ fn print_single(kind: Kind, kw: &str, args: &[String], r: &Resolved) -> String {
             }
         }
         Kind::ProxyJump => print_proxyjump(v),
+        // ssh lowercases the alias it looks host keys up under.
+        _ if kw == "hostkeyalias" => v.to_ascii_lowercase(),
         _ => v.clone(),
     }
 }

@@ -1,0 +1,440 @@
+//! `runpod-ssh add COMMAND…`: paste RunPod's ssh command, get a host entry
+//! that ssh and VS Code use as intended; run it again after a restart and
+//! the same entry is updated in place.
+
+use std::path::PathBuf;
+
+use super::edit::{self, Session};
+use super::{Env, Outcome, bad_input};
+use crate::cli::AddArgs;
+use crate::config::document::portable_path;
+use crate::config::keywords::{self, Kind};
+use crate::config::{BlockKind, Document, pattern};
+use crate::output;
+use crate::runpod::{self, Access, Endpoint};
+
+/// What `add` did to the entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Action {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Our own long options written after the pasted command (`add 'ssh …'
+/// --dry-run`) are taken out of it: ssh has no long options, so this is
+/// never ambiguous.
+fn take_trailing_flags(env: &Env, a: &AddArgs) -> anyhow::Result<(Env, AddArgs)> {
+    let mut global = env.global.clone();
+    let mut out = AddArgs {
+        name: a.name.clone(),
+        identity: a.identity.clone(),
+        dry_run: a.dry_run,
+        no_vscode: a.no_vscode,
+        command: Vec::new(),
+    };
+    let mut it = a.command.iter();
+    while let Some(t) = it.next() {
+        if !t.starts_with("--") {
+            out.command.push(t.clone());
+            continue;
+        }
+        let (flag, inline) = match t.split_once('=') {
+            Some((f, v)) => (f, Some(v.to_string())),
+            None => (t.as_str(), None),
+        };
+        let mut value = |name: &str| -> anyhow::Result<String> {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or_else(|| bad_input(format!("{name} needs a value")))
+        };
+        match flag {
+            "--name" => out.name = Some(value("--name")?),
+            "--identity" => out.identity = Some(value("--identity")?),
+            "--config" => global.config = Some(value("--config")?.into()),
+            "--dry-run" => out.dry_run = true,
+            "--no-vscode" => out.no_vscode = true,
+            "--json" => global.json = true,
+            "--quiet" => global.quiet = true,
+            "--verbose" => global.verbose = true,
+            _ => {
+                return Err(bad_input(format!(
+                    "unknown option {t} (ssh has no long options)"
+                )));
+            }
+        }
+    }
+    let style = crate::output::Style::new(global.quiet, global.verbose);
+    Ok((Env { global, style }, out))
+}
+
+pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
+    let (env, a) = take_trailing_flags(env, a)?;
+    let (env, a) = (&env, &a);
+    let mut ep = runpod::parse_paste(&a.command).map_err(bad_input)?;
+    if let Some(id) = &a.identity {
+        if id.is_empty() || id.contains(['"', '\'', '#']) || id.chars().any(char::is_control) {
+            return Err(bad_input(format!(
+                "identity file {id:?} is not allowed: no quotes, '#' or control characters"
+            )));
+        }
+        ep.identity = Some(portable_path(id));
+    }
+    if let Some(n) = &a.name {
+        edit::check_alias(n)?;
+    }
+
+    let s = Session::open(env)?;
+    let blocks = s.doc.blocks();
+    let by_alias = a
+        .name
+        .as_deref()
+        .map(|n| s.doc.host_blocks_naming(n))
+        .unwrap_or_default();
+    let by_endpoint: Vec<usize> = (1..blocks.len())
+        .filter(|&i| blocks[i].kind == BlockKind::Host && points_at(&s.doc, i, &ep))
+        .collect();
+    // Without --name, an entry under the default alias is the same entry.
+    let by_default = s.doc.host_blocks_naming(&runpod::default_alias(&ep));
+    let existing = by_alias
+        .first()
+        .or(by_endpoint.first())
+        .or(if a.name.is_none() {
+            by_default.first()
+        } else {
+            None
+        })
+        .copied();
+    let alias = match (&a.name, existing) {
+        (Some(n), _) => n.clone(),
+        (None, Some(i)) if blocks[i].patterns.len() == 1 => blocks[i].patterns[0].clone(),
+        _ => runpod::default_alias(&ep),
+    };
+    edit::check_alias(&alias)?;
+    if let Some(i) = existing
+        && blocks[i].patterns.len() > 1
+    {
+        let line = blocks[i].header.unwrap_or(0) + 1;
+        return Err(bad_input(format!(
+            "the entry at {}:{line} also names other hosts ({}); runpod-ssh will not change their settings. Use --name with an alias of its own",
+            s.path.display(),
+            blocks[i].patterns.join(" ")
+        )));
+    }
+    edit::refuse_broken(&s.resolve(&s.doc, &alias))?;
+
+    let home = dirs::home_dir();
+    let (identity, identity_found) = runpod::choose_identity(&ep, home.as_deref());
+    let options = runpod::entry_options(&ep, &alias, &identity);
+    let (mut doc, bi) = apply(&s.doc, existing, &alias, &options, &ep)?;
+
+    // The new entry must be what ssh uses: nothing earlier may override it.
+    let r = s.resolve(&doc, &alias);
+    if !r.ok() {
+        let list: Vec<String> = r.errors.iter().map(|d| format!("  {d}")).collect();
+        return Err(bad_input(format!(
+            "the edited config would not be accepted by ssh; nothing was written:\n{}",
+            list.join("\n")
+        )));
+    }
+    let range = doc.blocks()[bi].lines.clone();
+    let ours = |src: &crate::config::Source| src.file == s.path && range.contains(&(src.line - 1));
+    let mut overridden = Vec::new();
+    for (k, v) in &options {
+        let Some(kw) = keywords::lookup(k) else {
+            continue;
+        };
+        match kw.kind {
+            Kind::Forward | Kind::DynamicForward | Kind::SendEnv | Kind::LineList => {}
+            _ => match r.get(k) {
+                Some(got) if !ours(&got.source) => overridden.push(format!(
+                    "  {k}: ssh would use {:?} from {} instead of {v:?}",
+                    got.args.join(" "),
+                    got.source
+                )),
+                _ => {}
+            },
+        }
+    }
+    if overridden.is_empty() {
+        // IdentityFile accumulates: ours must be tried first.
+        if let Some((first, Some(src))) = r.identity_files().first()
+            && !ours(src)
+        {
+            overridden.push(format!(
+                "  IdentityFile: ssh would try {first:?} from {src} before {identity:?}"
+            ));
+        }
+    }
+    if !overridden.is_empty() {
+        return Err(bad_input(format!(
+            "earlier lines of your config override the entry for {alias}, so it would not work; nothing was written:\n{}\nmove those lines below the entry, or into a `Host` block that does not match {alias}",
+            overridden.join("\n")
+        )));
+    }
+
+    let old = existing.map(|i| endpoint_of(&s.doc, i));
+    let endpoint_changed = old.as_ref() != Some(&(ep.host.clone(), ep.port));
+    let action = if existing.is_none() {
+        Action::Created
+    } else if doc.to_bytes() == s.snap.content() {
+        Action::Unchanged
+    } else {
+        Action::Updated
+    };
+    // Keep the file's own encoding; a UTF-16 or BOM file was refused above
+    // by `refuse_broken` on Linux, so this only matters on Windows.
+    doc.set_encoding(s.doc.encoding());
+
+    let mut warnings = Vec::new();
+    if let Access::Proxy { .. } = ep.access {
+        warnings.push(format!(
+            "{} is RunPod's SSH proxy: a terminal works, but VS Code, scp, sftp and port forwarding need the \"SSH over exposed TCP\" command (enable a public IP and expose TCP port 22 on the pod, then `runpod-ssh add` that line)",
+            runpod::PROXY_HOST
+        ));
+    }
+    if !identity_found || !identity_exists(&identity) {
+        warnings.push(format!(
+            "key {identity} was not found: create one with `ssh-keygen -t ed25519` and add its .pub in RunPod → Settings → SSH Public Keys (pods started before that keep their old keys)"
+        ));
+    }
+    if action == Action::Created && a.name.is_none() {
+        let others: Vec<String> = blocks
+            .iter()
+            .filter(|b| runpod::has_marker(&s.doc, b))
+            .filter_map(|b| b.patterns.first().cloned())
+            .collect();
+        if !others.is_empty() {
+            warnings.push(format!(
+                "if this is a restarted pod you already have ({}), run the command again with --name THAT-ALIAS to update it in place, then `runpod-ssh remove {alias}`",
+                others.join(", ")
+            ));
+        }
+    }
+    for f in &ep.ignored {
+        warnings.push(format!("ignored {f}: not a setting of a host entry"));
+    }
+    let duplicates: Vec<usize> = s
+        .doc
+        .host_blocks_naming(&alias)
+        .into_iter()
+        .filter(|&i| Some(i) != existing)
+        .collect();
+    for i in duplicates {
+        warnings.push(format!(
+            "{}:{} also defines {alias}; ssh ignores its values (the first block wins)",
+            s.path.display(),
+            s.doc.blocks()[i].header.unwrap_or(0) + 1
+        ));
+    }
+
+    let diff = s.diff(&doc);
+    let mut backup: Option<PathBuf> = None;
+    let mut pins_removed = 0;
+    if !a.dry_run && action != Action::Unchanged {
+        backup = s.write(&doc)?;
+    }
+    if !a.dry_run && endpoint_changed {
+        pins_removed = edit::forget_pinned_key(&alias)?;
+    }
+    let vscode = if a.no_vscode {
+        Vec::new()
+    } else {
+        edit::set_vscode_platform(&alias, Some("linux"), a.dry_run)
+    };
+
+    if env.global.json {
+        let v = serde_json::json!({
+            "alias": alias,
+            "action": action,
+            "dry_run": a.dry_run,
+            "endpoint": ep,
+            "config": s.path,
+            "backup": backup,
+            "diff": diff,
+            "pinned_keys_removed": pins_removed,
+            "vscode": vscode,
+            "warnings": warnings,
+        });
+        output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+        return Ok(Outcome::Ok);
+    }
+
+    let st = &env.style;
+    let mut text = String::new();
+    if a.dry_run {
+        text.push_str(&if diff.is_empty() {
+            format!("{alias} is up to date; nothing would change.\n")
+        } else {
+            format!(
+                "Would {} {alias} in {}:\n\n{diff}",
+                verb(action),
+                edit::tilde(&s.path)
+            )
+        });
+        for c in vscode.iter().filter(|c| c.changed) {
+            text.push_str(&format!(
+                "Would set remote.SSH.remotePlatform[\"{alias}\"] = \"linux\" in {}\n",
+                edit::tilde(&c.path)
+            ));
+        }
+    } else if !env.global.quiet {
+        match action {
+            Action::Unchanged => text.push_str(&format!(
+                "{} {alias} is up to date ({}:{} as {}).\n",
+                st.green("✓"),
+                ep.host,
+                ep.port,
+                ep.user
+            )),
+            _ => text.push_str(&format!(
+                "{} {} {alias} → {}@{}:{} in {}\n",
+                st.green("✓"),
+                if action == Action::Created {
+                    "Added"
+                } else {
+                    "Updated"
+                },
+                ep.user,
+                ep.host,
+                ep.port,
+                edit::tilde(&s.path)
+            )),
+        }
+        if let Some(b) = &backup {
+            text.push_str(&format!("  previous version saved as {}\n", edit::tilde(b)));
+        }
+        if pins_removed > 0 {
+            text.push_str(&format!(
+                "  forgot the old host key of {alias} (the pod restarted, so it has a new one)\n"
+            ));
+        }
+        for c in vscode.iter().filter(|c| c.changed) {
+            text.push_str(&format!(
+                "  VS Code: platform of {alias} set to linux in {}\n",
+                edit::tilde(&c.path)
+            ));
+        }
+        text.push_str(&format!(
+            "\nConnect:\n  ssh {alias}\n  VS Code: Remote-SSH: Connect to Host… → {alias} → Open Folder /workspace\n"
+        ));
+    }
+    output::out(&text)?;
+    for w in &warnings {
+        output::err(&format!("{} {w}\n", st.yellow("warning:")));
+    }
+    for c in vscode.iter().filter_map(|c| c.error.as_ref()) {
+        output::err(&format!(
+            "{} VS Code settings: {c}\n",
+            st.yellow("warning:")
+        ));
+    }
+    Ok(Outcome::Ok)
+}
+
+fn verb(a: Action) -> &'static str {
+    match a {
+        Action::Created => "add",
+        _ => "update",
+    }
+}
+
+/// Apply the entry to a copy of `doc`: update block `existing` in place, or
+/// insert a new block before the first block that would also apply to the
+/// alias. Returns the document and the entry's block index.
+fn apply(
+    doc: &Document,
+    existing: Option<usize>,
+    alias: &str,
+    options: &[(String, String)],
+    ep: &Endpoint,
+) -> anyhow::Result<(Document, usize)> {
+    let mut doc = doc.clone();
+    if let Some(bi) = existing {
+        if doc.blocks()[bi].patterns.first().map(String::as_str) != Some(alias) {
+            doc.rename_host(bi, alias).map_err(bad_input)?;
+        }
+        for (k, v) in options {
+            let multi = keywords::lookup(k).is_some_and(|kw| {
+                matches!(
+                    kw.kind,
+                    Kind::Forward | Kind::DynamicForward | Kind::SendEnv
+                )
+            });
+            if multi {
+                let block = doc.blocks()[bi].clone();
+                let present = doc
+                    .option_lines(&block, k)
+                    .iter()
+                    .any(|&li| doc.lines()[li].values().join(" ") == *v);
+                if !present {
+                    doc.add_option(bi, k, v).map_err(bad_input)?;
+                }
+            } else {
+                doc.set_option(bi, k, v).map_err(bad_input)?;
+            }
+        }
+        return Ok((doc, bi));
+    }
+    let blocks = doc.blocks();
+    let first_applying = (1..blocks.len()).find(|&i| match blocks[i].kind {
+        BlockKind::Host => {
+            pattern::host_line_matches(alias, blocks[i].patterns.iter().map(String::as_str))
+        }
+        // A Match may apply to anything: stay above it.
+        _ => true,
+    });
+    let at = match first_applying {
+        Some(i) => doc.position_before_block(i),
+        None => doc.lines().len(),
+    };
+    let opts: Vec<(&str, &str)> = options
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut comment = vec![runpod::MARKER.trim_start_matches("# ")];
+    if let Access::Proxy { .. } = ep.access {
+        comment.push("ssh.runpod.io proxy: VS Code, scp, sftp and forwarding need the 'SSH over exposed TCP' command");
+    }
+    let header = doc
+        .insert_host_block(at, &[alias], &opts, &comment)
+        .map_err(bad_input)?;
+    let bi = doc
+        .blocks()
+        .iter()
+        .position(|b| b.header == Some(header))
+        .ok_or_else(|| anyhow::anyhow!("internal error: inserted block not found"))?;
+    Ok((doc, bi))
+}
+
+/// The block's own HostName and Port (22 when unset).
+fn endpoint_of(doc: &Document, bi: usize) -> (String, u16) {
+    let block = doc.blocks()[bi].clone();
+    let first = |kw: &str| -> Option<String> {
+        let li = *doc.option_lines(&block, kw).first()?;
+        doc.lines()[li].values().first().map(|s| s.to_string())
+    };
+    let host = first("hostname").unwrap_or_default().to_ascii_lowercase();
+    let port = first("port")
+        .and_then(|p| crate::config::resolve::parse_port(&p))
+        .unwrap_or(22);
+    (host, port)
+}
+
+fn points_at(doc: &Document, bi: usize, ep: &Endpoint) -> bool {
+    let (h, p) = endpoint_of(doc, bi);
+    h == ep.host && p == ep.port
+}
+
+fn identity_exists(identity: &str) -> bool {
+    let path = match identity.strip_prefix("~/") {
+        Some(rest) => match dirs::home_dir() {
+            Some(h) => h.join(rest),
+            None => return false,
+        },
+        None => PathBuf::from(identity),
+    };
+    path.is_file()
+}

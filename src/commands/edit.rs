@@ -1,0 +1,198 @@
+//! What the editing commands (`add`, `remove`, `restore`, later `fix`)
+//! share: loading the config under the lock, writing it back safely, and
+//! the side files (pinned host keys, VS Code settings).
+
+use std::path::{Path, PathBuf};
+
+use super::{Env, Failure, OrFail, bad_input};
+use crate::config::{Context, Document, Resolved, resolve};
+use crate::fsio::{self, Lock, Snapshot, WriteOptions};
+use crate::{known_hosts, runpod, vscode};
+
+/// The config, read under the lock, ready to edit.
+pub struct Session {
+    pub path: PathBuf,
+    pub snap: Snapshot,
+    pub doc: Document,
+    pub ctx: Context,
+    _lock: Lock,
+}
+
+impl Session {
+    /// Take the lock and read the config (a missing file is empty).
+    pub fn open(env: &Env) -> anyhow::Result<Session> {
+        let lock = Lock::global().or_fail(Failure::Io)?;
+        let path = env.config_path()?;
+        let snap = fsio::read(&path).or_fail(Failure::Io)?;
+        let doc = Document::parse(snap.content());
+        Ok(Session {
+            path,
+            snap,
+            doc,
+            ctx: Context::current(),
+            _lock: lock,
+        })
+    }
+
+    /// Evaluate `doc` (the edited one, or the original) for `alias`.
+    pub fn resolve(&self, doc: &Document, alias: &str) -> Resolved {
+        resolve(doc, &self.path, alias, &self.ctx)
+    }
+
+    /// The unified diff from the file on disk to `doc`.
+    pub fn diff(&self, doc: &Document) -> String {
+        fsio::unified_diff(self.snap.content(), &doc.to_bytes(), &self.label())
+    }
+
+    fn label(&self) -> String {
+        let home = dirs::home_dir().unwrap_or_default();
+        match self.path.strip_prefix(&home) {
+            Ok(rel) => format!("~/{}", rel.display()),
+            Err(_) => self.path.display().to_string(),
+        }
+    }
+
+    /// Write `doc` over the config (atomic, backed up). Creates `~/.ssh`
+    /// 0700 when needed. Returns the backup's path.
+    pub fn write(&self, doc: &Document) -> anyhow::Result<Option<PathBuf>> {
+        if let Some(dir) = self
+            .snap
+            .target
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            fsio::create_private_dir(dir)
+                .map_err(|source| fsio::FsError::Write {
+                    path: dir.to_path_buf(),
+                    source,
+                })
+                .or_fail(Failure::Io)?;
+        }
+        let r = fsio::write(&self.snap, &doc.to_bytes(), WriteOptions::default())
+            .or_fail(Failure::Io)?;
+        Ok(r.backup)
+    }
+}
+
+/// The file runpod-ssh pins pod host keys in.
+pub fn known_hosts_path() -> Option<PathBuf> {
+    let home = dirs::home_dir()?;
+    Some(home.join(".ssh").join("known_hosts_runpod"))
+}
+
+/// Remove the host keys pinned for `alias` (its `HostKeyAlias`) from
+/// `~/.ssh/known_hosts_runpod`. Returns how many lines went.
+pub fn forget_pinned_key(alias: &str) -> anyhow::Result<usize> {
+    let Some(path) = known_hosts_path() else {
+        return Ok(0);
+    };
+    forget_pinned_key_in(&path, alias)
+}
+
+pub fn forget_pinned_key_in(path: &Path, alias: &str) -> anyhow::Result<usize> {
+    let snap = fsio::read(path).or_fail(Failure::Io)?;
+    let Some(old) = &snap.bytes else {
+        return Ok(0);
+    };
+    let (new, n) = known_hosts::remove_host(old, alias);
+    if n > 0 {
+        fsio::write(&snap, &new, WriteOptions::default()).or_fail(Failure::Io)?;
+    }
+    Ok(n)
+}
+
+/// What happened to one VS Code settings file.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SettingsChange {
+    pub path: PathBuf,
+    pub changed: bool,
+    pub error: Option<String>,
+}
+
+/// Set (or with `None` remove) `remote.SSH.remotePlatform[alias]` in every
+/// VS Code-family settings file found. Problems with one file are reported,
+/// not fatal: the ssh config is what matters.
+pub fn set_vscode_platform(
+    alias: &str,
+    platform: Option<&str>,
+    dry_run: bool,
+) -> Vec<SettingsChange> {
+    vscode::settings_files()
+        .into_iter()
+        .map(|path| {
+            let result = (|| -> anyhow::Result<bool> {
+                let snap = fsio::read(&path)?;
+                let text = match std::str::from_utf8(snap.content()) {
+                    Ok(t) => t.strip_prefix('\u{feff}').unwrap_or(t),
+                    Err(_) => anyhow::bail!("{} is not UTF-8; it was left alone", path.display()),
+                };
+                if snap.bytes.is_none() && platform.is_none() {
+                    return Ok(false);
+                }
+                let Some(new) = vscode::set_remote_platform(&path, text, alias, platform)? else {
+                    return Ok(false);
+                };
+                if !dry_run {
+                    let mut bytes = Vec::new();
+                    if snap.content().starts_with("\u{feff}".as_bytes()) {
+                        bytes.extend_from_slice("\u{feff}".as_bytes());
+                    }
+                    bytes.extend_from_slice(new.as_bytes());
+                    fsio::write(&snap, &bytes, WriteOptions::default())?;
+                }
+                Ok(true)
+            })();
+            match result {
+                Ok(changed) => SettingsChange {
+                    path,
+                    changed,
+                    error: None,
+                },
+                Err(e) => SettingsChange {
+                    path,
+                    changed: false,
+                    error: Some(format!("{e:#}")),
+                },
+            }
+        })
+        .collect()
+}
+
+/// Refuse to edit a config ssh already refuses: the entry would not work,
+/// and the user needs to hear about the real problem first.
+pub fn refuse_broken(r: &Resolved) -> anyhow::Result<()> {
+    if r.ok() {
+        return Ok(());
+    }
+    let list: Vec<String> = r.errors.iter().map(|d| format!("  {d}")).collect();
+    Err(bad_input(format!(
+        "ssh already refuses this config, so a new entry would not work either; nothing was written:\n{}\nfix these lines first",
+        list.join("\n")
+    )))
+}
+
+/// The alias is one runpod-ssh can write.
+pub fn check_alias(alias: &str) -> anyhow::Result<()> {
+    if crate::config::document::valid_alias(alias) {
+        Ok(())
+    } else {
+        Err(bad_input(format!(
+            "alias {alias:?} is not valid: use letters, digits, '.', '_' and '-' (no spaces, ':' or '#')"
+        )))
+    }
+}
+
+/// `~/.ssh/...` for display.
+pub fn tilde(p: &Path) -> String {
+    match dirs::home_dir().and_then(|h| p.strip_prefix(h).ok().map(Path::to_path_buf)) {
+        Some(rel) => format!("~/{}", rel.display()),
+        None => p.display().to_string(),
+    }
+}
+
+/// Whether a block is one of ours, for messages.
+pub fn is_managed(doc: &Document, block: usize) -> bool {
+    doc.blocks()
+        .get(block)
+        .is_some_and(|b| runpod::has_marker(doc, b))
+}

@@ -1,0 +1,128 @@
+//! `runpod-ssh list`: the RunPod entries (or every host), with what ssh
+//! will really use for each and where it is defined.
+
+use super::{Env, Failure, OrFail, Outcome};
+use crate::cli::ListArgs;
+use crate::config::files::load_tree;
+use crate::config::{BlockKind, Context, Document, Source, pattern, resolve};
+use crate::{fsio, output, runpod};
+
+#[derive(Debug, serde::Serialize)]
+struct Row {
+    alias: String,
+    hostname: String,
+    port: u16,
+    user: String,
+    identity_file: Option<String>,
+    identity_exists: Option<bool>,
+    runpod: bool,
+    managed: bool,
+    source: Source,
+}
+
+pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
+    let path = env.config_path()?;
+    let snap = fsio::read(&path).or_fail(Failure::Io)?;
+    let doc = Document::parse(snap.content());
+    let ctx = Context::current();
+    let files = load_tree(&path, &doc, &ctx.home);
+    let mut rows = Vec::new();
+    for f in &files {
+        for b in f.doc.blocks() {
+            if b.kind != BlockKind::Host {
+                continue;
+            }
+            let is_runpod = runpod::is_runpod_block(&f.doc, &b);
+            if !a.all && !is_runpod {
+                continue;
+            }
+            for alias in b.patterns.iter().filter(|p| !pattern::is_wildcard(p)) {
+                if rows.iter().any(|r: &Row| &r.alias == alias) {
+                    continue;
+                }
+                let r = resolve(&doc, &path, alias, &ctx);
+                let identity = r.all("identityfile").first().map(|s| s.args[0].clone());
+                let exists = identity.as_deref().map(|i| expand_exists(i, &ctx));
+                rows.push(Row {
+                    alias: alias.clone(),
+                    hostname: r.hostname().0,
+                    port: r.port().0,
+                    user: r.user().0,
+                    identity_exists: exists,
+                    identity_file: identity,
+                    runpod: is_runpod,
+                    managed: runpod::has_marker(&f.doc, &b),
+                    source: Source {
+                        file: f.path.clone(),
+                        line: b.header.unwrap_or(0) + 1,
+                    },
+                });
+            }
+        }
+    }
+    if env.global.json {
+        output::out(&format!("{}\n", serde_json::to_string_pretty(&rows)?))?;
+        return Ok(Outcome::Ok);
+    }
+    if rows.is_empty() {
+        if !env.global.quiet {
+            output::out(if a.all {
+                "No hosts in the config.\n"
+            } else {
+                "No RunPod entries yet. Add one with: runpod-ssh add 'ssh root@IP -p PORT -i ~/.ssh/id_ed25519'\n"
+            })?;
+        }
+        return Ok(Outcome::Ok);
+    }
+    let mut table = vec![[
+        "ALIAS".to_string(),
+        "ENDPOINT".to_string(),
+        "USER".to_string(),
+        "KEY".to_string(),
+        "DEFINED AT".to_string(),
+    ]];
+    for r in &rows {
+        let key = match (&r.identity_file, r.identity_exists) {
+            (Some(k), Some(false)) => format!("{k} (missing)"),
+            (Some(k), _) => k.clone(),
+            (None, _) => "(ssh defaults)".into(),
+        };
+        table.push([
+            r.alias.clone(),
+            format!("{}:{}", r.hostname, r.port),
+            r.user.clone(),
+            key,
+            format!("{}:{}", super::edit::tilde(&r.source.file), r.source.line),
+        ]);
+    }
+    let widths: Vec<usize> = (0..5)
+        .map(|c| {
+            table
+                .iter()
+                .map(|r| r[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut text = String::new();
+    for row in &table {
+        for (c, cell) in row.iter().enumerate() {
+            if c == 4 {
+                text.push_str(cell);
+            } else {
+                text.push_str(&format!("{cell:<w$}  ", w = widths[c]));
+            }
+        }
+        text.push('\n');
+    }
+    output::out(&text)?;
+    Ok(Outcome::Ok)
+}
+
+fn expand_exists(identity: &str, ctx: &Context) -> bool {
+    let p = match identity.strip_prefix("~/") {
+        Some(rest) => ctx.user_home.join(rest),
+        None => std::path::PathBuf::from(identity),
+    };
+    p.is_file() || identity.starts_with("~/") && ctx.home.join(&identity[2..]).is_file()
+}

@@ -1,0 +1,113 @@
+//! `runpod-ssh remove ALIAS`: remove a host entry, its pinned host key and
+//! its VS Code platform setting.
+
+use super::edit::{self, Session};
+use super::{Env, Outcome, bad_input};
+use crate::cli::RemoveArgs;
+use crate::config::files::load_tree;
+use crate::output;
+
+pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
+    edit::check_alias(&a.alias)?;
+    let s = Session::open(env)?;
+    let found = s.doc.host_blocks_naming(&a.alias);
+    if found.is_empty() {
+        // Defined in an included file? Say where, rather than "not found".
+        let files = load_tree(&s.path, &s.doc, &s.ctx.home);
+        for f in files.iter().skip(1) {
+            if let Some(&bi) = f.doc.host_blocks_naming(&a.alias).first() {
+                let line = f.doc.blocks()[bi].header.unwrap_or(0) + 1;
+                return Err(bad_input(format!(
+                    "{} is defined in {}:{line}, an included file; runpod-ssh only edits {} (use --config to edit that file)",
+                    a.alias,
+                    f.path.display(),
+                    s.path.display()
+                )));
+            }
+        }
+        return Err(bad_input(format!(
+            "no host entry named {} in {}",
+            a.alias,
+            s.path.display()
+        )));
+    }
+    let blocks = s.doc.blocks();
+    for &bi in &found {
+        if blocks[bi].patterns.len() > 1 && !a.force {
+            return Err(bad_input(format!(
+                "the block at {}:{} also names other hosts ({}); nothing was removed. Use --force to drop just {} from that line",
+                s.path.display(),
+                blocks[bi].header.unwrap_or(0) + 1,
+                blocks[bi].patterns.join(" "),
+                a.alias
+            )));
+        }
+    }
+    let mut doc = s.doc.clone();
+    // From the last block up, so earlier indices stay valid.
+    for &bi in found.iter().rev() {
+        if blocks[bi].patterns.len() > 1 {
+            doc.remove_host_pattern(bi, &a.alias).map_err(bad_input)?;
+        } else {
+            doc.remove_block(bi).map_err(bad_input)?;
+        }
+    }
+    let diff = s.diff(&doc);
+    let mut backup = None;
+    let mut pins = 0;
+    if !a.dry_run {
+        backup = s.write(&doc)?;
+        pins = edit::forget_pinned_key(&a.alias)?;
+    }
+    let vscode = if a.no_vscode {
+        Vec::new()
+    } else {
+        edit::set_vscode_platform(&a.alias, None, a.dry_run)
+    };
+    if env.global.json {
+        let v = serde_json::json!({
+            "alias": a.alias,
+            "dry_run": a.dry_run,
+            "blocks_removed": found.len(),
+            "config": s.path,
+            "backup": backup,
+            "diff": diff,
+            "pinned_keys_removed": pins,
+            "vscode": vscode,
+        });
+        output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+        return Ok(Outcome::Ok);
+    }
+    let mut text = String::new();
+    if a.dry_run {
+        text.push_str(&format!(
+            "Would remove {} from {}:\n\n{diff}",
+            a.alias,
+            edit::tilde(&s.path)
+        ));
+    } else if !env.global.quiet {
+        text.push_str(&format!(
+            "{} Removed {} from {}\n",
+            env.style.green("✓"),
+            a.alias,
+            edit::tilde(&s.path)
+        ));
+        if let Some(b) = &backup {
+            text.push_str(&format!(
+                "  previous version saved as {} (undo: runpod-ssh restore)\n",
+                edit::tilde(b)
+            ));
+        }
+        if pins > 0 {
+            text.push_str("  forgot its pinned host key\n");
+        }
+        for c in vscode.iter().filter(|c| c.changed) {
+            text.push_str(&format!(
+                "  VS Code: removed its platform setting in {}\n",
+                edit::tilde(&c.path)
+            ));
+        }
+    }
+    output::out(&text)?;
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,519 @@
+//! Safe file IO for the user's precious files (`~/.ssh/config`,
+//! `known_hosts`, VS Code settings): every write goes through here.
+//!
+//! - [`read`] takes a [`Snapshot`]: the bytes and the real path behind any
+//!   symlink.
+//! - [`write`] refuses when the file changed since the snapshot, backs the
+//!   old version up (the last [`KEEP_BACKUPS`] are kept), writes a temp file
+//!   in the same folder with the old mode and owner, fsyncs it, renames it
+//!   over the target and fsyncs the folder. A crash leaves the old or the
+//!   new content, never a mix.
+//! - [`Lock`] keeps two runpod-ssh processes from interleaving.
+//!
+//! Bytes are written as given: line endings, BOM and encoding are the
+//! caller's (the config document keeps them as they were).
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How many backups of each file are kept.
+pub const KEEP_BACKUPS: usize = 10;
+
+/// The folder (beside the file) that holds its backups.
+pub const BACKUP_DIR: &str = ".runpod-ssh-backups";
+
+#[derive(Debug, thiserror::Error)]
+pub enum FsError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error("cannot write {path}: {source}")]
+    Write { path: PathBuf, source: io::Error },
+    #[error(
+        "{0} changed since runpod-ssh read it (another program edited it); nothing was written, run the command again"
+    )]
+    Changed(PathBuf),
+    #[error("another runpod-ssh is changing files (lock {0} held); try again when it has finished")]
+    Locked(PathBuf),
+    #[error("{0}: too many levels of symbolic links")]
+    SymlinkLoop(PathBuf),
+    #[error("no backup of {0} to restore")]
+    NoBackup(PathBuf),
+}
+
+/// A file as it was read.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The path as the user gave it.
+    pub path: PathBuf,
+    /// The file actually read and written (symlinks followed).
+    pub target: PathBuf,
+    /// The content, or `None` when the file does not exist yet.
+    pub bytes: Option<Vec<u8>>,
+}
+
+impl Snapshot {
+    /// The content, empty for a file that does not exist yet.
+    pub fn content(&self) -> &[u8] {
+        self.bytes.as_deref().unwrap_or_default()
+    }
+}
+
+/// Follow symlinks (also dangling ones) to the path that holds the data.
+pub fn real_path(path: &Path) -> Result<PathBuf, FsError> {
+    let mut p = path.to_path_buf();
+    for _ in 0..40 {
+        match fs::symlink_metadata(&p) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let link = fs::read_link(&p).map_err(|source| FsError::Read {
+                    path: p.clone(),
+                    source,
+                })?;
+                p = match p.parent() {
+                    Some(dir) if link.is_relative() => dir.join(link),
+                    _ => link,
+                };
+            }
+            _ => return Ok(p),
+        }
+    }
+    Err(FsError::SymlinkLoop(path.to_path_buf()))
+}
+
+/// Read a file for a later [`write`].
+pub fn read(path: &Path) -> Result<Snapshot, FsError> {
+    let target = real_path(path)?;
+    let bytes = match fs::read(&target) {
+        Ok(b) => Some(b),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(FsError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    Ok(Snapshot {
+        path: path.to_path_buf(),
+        target,
+        bytes,
+    })
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Default)]
+pub struct WriteReport {
+    /// Where the previous version was saved.
+    pub backup: Option<PathBuf>,
+    /// Whether the file was created.
+    pub created: bool,
+}
+
+/// Options for [`write`].
+#[derive(Debug, Clone, Copy)]
+pub struct WriteOptions {
+    /// Save the previous version first.
+    pub backup: bool,
+    /// Mode for a file that does not exist yet (Unix).
+    pub new_mode: u32,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            backup: true,
+            new_mode: 0o600,
+        }
+    }
+}
+
+/// Replace the file behind `snap` with `new` atomically. Refuses when the
+/// file changed since `snap` was taken.
+pub fn write(snap: &Snapshot, new: &[u8], opts: WriteOptions) -> Result<WriteReport, FsError> {
+    let target = &snap.target;
+    let werr = |source: io::Error| FsError::Write {
+        path: snap.path.clone(),
+        source,
+    };
+    // Refuse to overwrite what someone else wrote in the meantime.
+    let current = match fs::read(target) {
+        Ok(b) => Some(b),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(source) => {
+            return Err(FsError::Read {
+                path: snap.path.clone(),
+                source,
+            });
+        }
+    };
+    if current != snap.bytes {
+        return Err(FsError::Changed(snap.path.clone()));
+    }
+    let dir = target
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let meta = fs::metadata(target).ok();
+    clean_stale_temps(dir, &name);
+
+    let mut report = WriteReport {
+        created: snap.bytes.is_none(),
+        ..Default::default()
+    };
+    if opts.backup
+        && let Some(old) = &snap.bytes
+    {
+        report.backup = Some(backup(target, old, meta.as_ref()).map_err(werr)?);
+    }
+
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}.runpod-ssh-"))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(werr)?;
+    // The temp file is 0600 from creation; give it the old file's mode and
+    // owner before any content lands in it.
+    apply_meta(tmp.as_file(), meta.as_ref(), opts.new_mode).map_err(werr)?;
+    tmp.write_all(new).map_err(werr)?;
+    tmp.as_file().sync_all().map_err(werr)?;
+    tmp.persist(target).map_err(|e| werr(e.error))?;
+    sync_dir(dir);
+    Ok(report)
+}
+
+#[cfg(unix)]
+fn apply_meta(f: &File, meta: Option<&fs::Metadata>, new_mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let mode = meta.map_or(new_mode, |m| m.mode() & 0o7777);
+    f.set_permissions(fs::Permissions::from_mode(mode))?;
+    if let Some(m) = meta {
+        let mine = f.metadata()?;
+        if mine.uid() != m.uid() || mine.gid() != m.gid() {
+            // Only root can give a file away; otherwise keep ours.
+            let _ = std::os::unix::fs::fchown(f, Some(m.uid()), Some(m.gid()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn apply_meta(f: &File, meta: Option<&fs::Metadata>, _new_mode: u32) -> io::Result<()> {
+    if let Some(m) = meta {
+        f.set_permissions(m.permissions())?;
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) {
+    // Makes the rename durable; failure here cannot undo it, so ignore.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) {}
+
+/// Remove temp files a killed runpod-ssh left beside `name` (we hold the
+/// lock, so none is in use).
+fn clean_stale_temps(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.runpod-ssh-");
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let n = e.file_name().to_string_lossy().into_owned();
+            if n.starts_with(&prefix) && n.ends_with(".tmp") {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+/// Save `old` as a timestamped backup of `target`, pruning to the last
+/// [`KEEP_BACKUPS`].
+fn backup(target: &Path, old: &[u8], meta: Option<&fs::Metadata>) -> io::Result<PathBuf> {
+    let dir = backup_dir(target);
+    create_private_dir(&dir)?;
+    let name = file_name(target);
+    let mut path = dir.join(format!("{name}.{}", timestamp(SystemTime::now())));
+    let mut n = 1;
+    while path.exists() {
+        path = dir.join(format!("{name}.{}-{n}", timestamp(SystemTime::now())));
+        n += 1;
+    }
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".backup-")
+        .tempfile_in(&dir)?;
+    apply_meta(tmp.as_file(), meta, 0o600)?;
+    tmp.write_all(old)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(&path).map_err(|e| e.error)?;
+    let list = backups(target);
+    if list.len() > KEEP_BACKUPS {
+        for b in &list[..list.len() - KEEP_BACKUPS] {
+            let _ = fs::remove_file(&b.path);
+        }
+    }
+    Ok(path)
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into())
+}
+
+/// Where the backups of `target` live.
+pub fn backup_dir(target: &Path) -> PathBuf {
+    target.parent().unwrap_or(Path::new(".")).join(BACKUP_DIR)
+}
+
+/// One saved version.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Backup {
+    pub path: PathBuf,
+    /// `YYYYMMDD-HHMMSS.nnnnnnnnn` (UTC), sortable.
+    pub stamp: String,
+}
+
+/// The backups of `target` (symlinks followed), oldest first.
+pub fn backups(target: &Path) -> Vec<Backup> {
+    let target = real_path(target).unwrap_or_else(|_| target.to_path_buf());
+    let prefix = format!("{}.", file_name(&target));
+    let mut v: Vec<Backup> = fs::read_dir(backup_dir(&target))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let stamp = n.strip_prefix(&prefix)?.to_string();
+            stamp
+                .starts_with(|c: char| c.is_ascii_digit())
+                .then(|| Backup {
+                    path: e.path(),
+                    stamp,
+                })
+        })
+        .collect();
+    v.sort_by(|a, b| a.stamp.cmp(&b.stamp));
+    v
+}
+
+/// Create a folder readable only by its owner (`~/.ssh` must be 0700).
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut b = fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+}
+
+/// UTC `YYYYMMDD-HHMMSS.nnnnnnnnn`, without a date crate.
+pub fn timestamp(t: SystemTime) -> String {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86400, secs % 86400);
+    let (y, m, dd) = civil_from_days(days as i64);
+    format!(
+        "{y:04}{m:02}{dd:02}-{:02}{:02}{:02}.{:09}",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        d.subsec_nanos()
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// An exclusive advisory lock held for a command's read-modify-write.
+#[derive(Debug)]
+pub struct Lock {
+    _file: File,
+}
+
+impl Lock {
+    /// Take the lock at `path`, waiting up to `wait` for another
+    /// runpod-ssh to finish.
+    pub fn acquire(path: &Path, wait: Duration) -> Result<Lock, FsError> {
+        if let Some(dir) = path.parent() {
+            create_private_dir(dir).map_err(|source| FsError::Write {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|source| FsError::Write {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let start = Instant::now();
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(Lock { _file: file }),
+                Err(fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(FsError::Locked(path.to_path_buf()));
+                }
+                Err(fs::TryLockError::Error(source)) => {
+                    return Err(FsError::Write {
+                        path: path.to_path_buf(),
+                        source,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The lock for everything runpod-ssh edits: one per user, in the cache
+    /// folder (`~/.cache/runpod-ssh/lock`), so nothing extra lands in `~/.ssh`.
+    pub fn global() -> Result<Lock, FsError> {
+        let dir = dirs::cache_dir()
+            .or_else(|| dirs::home_dir().map(|h| h.join(".cache")))
+            .unwrap_or_else(std::env::temp_dir)
+            .join("runpod-ssh");
+        Lock::acquire(&dir.join("lock"), Duration::from_secs(10))
+    }
+}
+
+/// A unified diff of two versions of a file, for `--dry-run`.
+pub fn unified_diff(old: &[u8], new: &[u8], label: &str) -> String {
+    let old = String::from_utf8_lossy(old);
+    let new = String::from_utf8_lossy(new);
+    similar::TextDiff::from_lines(old.as_ref(), new.as_ref())
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{label}"), &format!("b/{label}"))
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_replaces_and_backs_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config");
+        fs::write(&p, b"old\r\n").unwrap();
+        let snap = read(&p).unwrap();
+        let r = write(&snap, b"new\r\n", WriteOptions::default()).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"new\r\n");
+        assert_eq!(fs::read(r.backup.unwrap()).unwrap(), b"old\r\n");
+        assert_eq!(backups(&p).len(), 1);
+    }
+
+    #[test]
+    fn refuses_when_changed_since_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config");
+        fs::write(&p, b"a").unwrap();
+        let snap = read(&p).unwrap();
+        fs::write(&p, b"b").unwrap();
+        assert!(matches!(
+            write(&snap, b"c", WriteOptions::default()),
+            Err(FsError::Changed(_))
+        ));
+        assert_eq!(fs::read(&p).unwrap(), b"b");
+        // Created by someone else after we saw it absent.
+        let q = dir.path().join("new");
+        let snap = read(&q).unwrap();
+        fs::write(&q, b"x").unwrap();
+        assert!(write(&snap, b"y", WriteOptions::default()).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn keeps_mode_writes_through_symlink_and_creates_0600() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real_config");
+        fs::write(&real, b"a").unwrap();
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o640)).unwrap();
+        let link = dir.path().join("config");
+        std::os::unix::fs::symlink("real_config", &link).unwrap();
+        let snap = read(&link).unwrap();
+        write(&snap, b"b", WriteOptions::default()).unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read(&real).unwrap(), b"b");
+        assert_eq!(
+            fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        let fresh = dir.path().join("fresh");
+        write(&read(&fresh).unwrap(), b"x", WriteOptions::default()).unwrap();
+        assert_eq!(
+            fs::metadata(&fresh).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    #[test]
+    fn keeps_last_ten_backups() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config");
+        fs::write(&p, b"0").unwrap();
+        for i in 1..=13 {
+            let snap = read(&p).unwrap();
+            write(&snap, i.to_string().as_bytes(), WriteOptions::default()).unwrap();
+        }
+        let b = backups(&p);
+        assert_eq!(b.len(), KEEP_BACKUPS);
+        assert_eq!(fs::read(&b[KEEP_BACKUPS - 1].path).unwrap(), b"12");
+    }
+
+    #[test]
+    fn timestamps_sort_and_read_well() {
+        assert_eq!(&timestamp(UNIX_EPOCH)[..15], "19700101-000000");
+        assert_eq!(
+            &timestamp(UNIX_EPOCH + Duration::from_secs(951_782_400))[..8],
+            "20000229"
+        );
+    }
+
+    #[test]
+    fn lock_excludes_a_second_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("lock");
+        let a = Lock::acquire(&p, Duration::from_millis(10)).unwrap();
+        assert!(matches!(
+            Lock::acquire(&p, Duration::from_millis(50)),
+            Err(FsError::Locked(_))
+        ));
+        drop(a);
+        assert!(Lock::acquire(&p, Duration::from_millis(10)).is_ok());
+    }
+}

@@ -1,0 +1,685 @@
+//! What RunPod hands a user, turned into an [`Endpoint`]; the host entry
+//! runpod-ssh writes for it; and what counts as a RunPod entry.
+//!
+//! Accepted: `ssh root@203.0.113.7 -p 40123 -i ~/.ssh/id_ed25519` (options
+//! in any order, `-p` before the destination too), `ssh://user@host:port`,
+//! the proxy form `ssh <podid>-<hex>@ssh.runpod.io -i KEY`, a leading `$ `,
+//! the line as one argument or as many. Anything that would run a command
+//! or send the connection elsewhere (`ProxyCommand`, `-J`, …) is refused by
+//! name, and so is every value that cannot be written back portably.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use crate::config::document::{Block, BlockKind, Document, portable_path};
+use crate::config::keywords::{self, Kind};
+use crate::config::resolve;
+
+/// RunPod's SSH proxy ("Basic SSH"): no scp, sftp, port forwarding or VS Code.
+pub const PROXY_HOST: &str = "ssh.runpod.io";
+
+/// The comment line runpod-ssh puts above the blocks it writes.
+pub const MARKER: &str = "# managed by runpod-ssh";
+
+/// Where runpod-ssh pins pod host keys (under each entry's `HostKeyAlias`),
+/// so a recycled IP:port never collides with the main known_hosts.
+pub const KNOWN_HOSTS_FILE: &str = "~/.ssh/known_hosts_runpod";
+
+/// Keepalives: RunPod's proxy and NATs drop idle connections.
+pub const SERVER_ALIVE_INTERVAL: &str = "30";
+pub const SERVER_ALIVE_COUNT_MAX: &str = "4";
+
+/// Which of RunPod's two commands was pasted.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Access {
+    /// "SSH over exposed TCP": a public IP and port; what VS Code needs.
+    ExposedTcp,
+    /// "Basic SSH" through `ssh.runpod.io`; the user names the pod.
+    Proxy { pod_id: String },
+}
+
+/// A pasted command, understood.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Endpoint {
+    pub access: Access,
+    pub user: String,
+    pub host: String,
+    pub port: u16,
+    /// The `-i` path, written with forward slashes.
+    pub identity: Option<String>,
+    /// Extra `Keyword value` lines: forwards and harmless `-o` options.
+    pub options: Vec<(String, String)>,
+    /// Flags that were understood but have no place in a host entry.
+    pub ignored: Vec<String>,
+}
+
+/// Why a paste was refused. Nothing is written when one occurs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PasteError {
+    #[error(
+        "nothing to parse: paste the ssh command RunPod shows (Connect → SSH over exposed TCP)"
+    )]
+    Empty,
+    #[error("unbalanced quote in the pasted command")]
+    UnbalancedQuote,
+    #[error("the command must start with `ssh`, not `{0}`")]
+    NotSsh(String),
+    #[error("no host: the command needs a destination such as root@203.0.113.7")]
+    MissingHost,
+    #[error("option {0} needs a value")]
+    MissingValue(String),
+    #[error("port {0:?} is not a number from 1 to 65535")]
+    BadPort(String),
+    #[error("{what} {value:?} is not allowed: {why}")]
+    BadValue {
+        what: &'static str,
+        value: String,
+        why: &'static str,
+    },
+    #[error(
+        "{0} is refused: it runs a command or sends the connection elsewhere, which runpod-ssh never writes into your config"
+    )]
+    Dangerous(String),
+    #[error("option {0} is not supported in a pasted command")]
+    Unsupported(String),
+    #[error("a command after the host ({0:?}) is not supported: VS Code needs a plain login")]
+    RemoteCommand(String),
+    #[error("forward {0:?} is not a valid port forwarding spec")]
+    BadForward(String),
+}
+
+/// `-o` keywords that would run something or redirect the connection.
+const DANGEROUS: &[&str] = &[
+    "proxycommand",
+    "proxyjump",
+    "localcommand",
+    "permitlocalcommand",
+    "knownhostscommand",
+    "remotecommand",
+    "match",
+    "include",
+    "host",
+    "hostname",
+    "bindaddress",
+    "bindinterface",
+    "canonicalizehostname",
+    "canonicaldomains",
+    "tunnel",
+    "tunneldevice",
+    "pkcs11provider",
+    "smartcarddevice",
+    "securitykeyprovider",
+    "xauthlocation",
+    "identityagent",
+    "controlpath",
+    "controlmaster",
+    "hostkeyalias",
+    "userknownhostsfile",
+    "globalknownhostsfile",
+    "stricthostkeychecking",
+    "forwardx11",
+    "forwardx11trusted",
+];
+
+/// `-o` keywords kept as they are (validated like OpenSSH does).
+const HARMLESS: &[&str] = &[
+    "ServerAliveInterval",
+    "ServerAliveCountMax",
+    "ConnectTimeout",
+    "ConnectionAttempts",
+    "Compression",
+    "ForwardAgent",
+    "IdentitiesOnly",
+    "LogLevel",
+    "TCPKeepAlive",
+    "RequestTTY",
+    "SendEnv",
+    "SetEnv",
+    "AddKeysToAgent",
+    "PubkeyAuthentication",
+    "PasswordAuthentication",
+    "PreferredAuthentications",
+    "AddressFamily",
+    "ExitOnForwardFailure",
+    "BatchMode",
+];
+
+/// Split a pasted line like a shell would for this purpose: whitespace
+/// separates, `"…"` and `'…'` group, and backslashes are literal (Windows
+/// paths arrive unquoted as often as quoted).
+pub fn split_line(line: &str) -> Result<Vec<String>, PasteError> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_token = false;
+    let mut quote: Option<char> = None;
+    for c in line.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => cur.push(c),
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                in_token = true;
+            }
+            None if c.is_whitespace() => {
+                if in_token {
+                    out.push(std::mem::take(&mut cur));
+                    in_token = false;
+                }
+            }
+            None => {
+                cur.push(c);
+                in_token = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err(PasteError::UnbalancedQuote);
+    }
+    if in_token {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
+fn no_specials(what: &'static str, v: &str, allow_space: bool) -> Result<(), PasteError> {
+    let why = if v.is_empty() {
+        Some("it is empty")
+    } else if v.chars().any(char::is_control) {
+        Some("it contains control characters")
+    } else if v.contains(['"', '\'']) {
+        Some("it contains quotes")
+    } else if v.contains('#') {
+        Some("it contains '#', which older ssh versions cut off")
+    } else if !allow_space && v.chars().any(char::is_whitespace) {
+        Some("it contains whitespace")
+    } else if v.chars().any(|c| c.is_whitespace() && c != ' ') {
+        Some("it contains unusual whitespace")
+    } else {
+        None
+    };
+    match why {
+        Some(why) => Err(PasteError::BadValue {
+            what,
+            value: v.to_string(),
+            why,
+        }),
+        None => Ok(()),
+    }
+}
+
+fn parse_port(v: &str) -> Result<u16, PasteError> {
+    resolve::parse_port(v).ok_or_else(|| PasteError::BadPort(v.to_string()))
+}
+
+fn valid_host(h: &str) -> bool {
+    h.parse::<IpAddr>().is_ok()
+        || (!h.is_empty()
+            && h.len() <= 253
+            && !h.starts_with(['-', '.'])
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
+}
+
+fn valid_user(u: &str) -> bool {
+    !u.is_empty()
+        && u.len() <= 128
+        && !u.starts_with('-')
+        && u.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// `-L`/`-R` spec → the config form (`8888 localhost:8888`).
+fn forward_value(flag: char, spec: &str) -> Result<String, PasteError> {
+    let bad = || PasteError::BadForward(spec.to_string());
+    if spec.is_empty()
+        || !spec
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".:[]*-_/".contains(&b))
+    {
+        return Err(bad());
+    }
+    // Split on ':' outside brackets.
+    let mut parts = Vec::new();
+    let mut depth = 0;
+    let mut cur = String::new();
+    for c in spec.chars() {
+        match c {
+            '[' => depth += 1,
+            ']' => depth -= 1,
+            ':' if depth == 0 => {
+                parts.push(std::mem::take(&mut cur));
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    parts.push(cur);
+    let port_ok = |p: &str| resolve::parse_port(p).is_some() || p == "0";
+    let listen_ok = |p: &str| port_ok(p) || p.starts_with('/');
+    let v = match (flag, parts.as_slice()) {
+        ('D', [p]) if port_ok(p) => p.clone(),
+        ('D', [b, p]) if port_ok(p) => format!("{b}:{p}"),
+        ('R', [p]) if port_ok(p) => p.clone(),
+        (_, [p, h, hp]) if listen_ok(p) && port_ok(hp) && !h.is_empty() => format!("{p} {h}:{hp}"),
+        (_, [b, p, h, hp]) if port_ok(p) && port_ok(hp) && !h.is_empty() => {
+            format!("{b}:{p} {h}:{hp}")
+        }
+        _ => return Err(bad()),
+    };
+    Ok(v)
+}
+
+/// Parse what the user pasted: the whole line as one argument, or its
+/// words as many.
+pub fn parse_paste(args: &[String]) -> Result<Endpoint, PasteError> {
+    // The whole line quoted as one argument (perhaps followed by more
+    // words) is split here; words the shell already split are kept.
+    let mut tokens = match args {
+        [] => Vec::new(),
+        [first, rest @ ..] => {
+            let mut t = if first.trim().contains(char::is_whitespace) {
+                split_line(first)?
+            } else {
+                vec![first.trim().to_string()]
+            };
+            t.extend(rest.iter().map(|s| s.trim().to_string()));
+            t
+        }
+    };
+    tokens.retain(|t| !t.is_empty());
+    if tokens
+        .first()
+        .is_some_and(|t| t == "$" || t == ">" || t == "PS>")
+    {
+        tokens.remove(0);
+    }
+    if let Some(first) = tokens.first_mut()
+        && let Some(rest) = first.strip_prefix('$')
+    {
+        *first = rest.to_string();
+    }
+    let Some(program) = tokens.first() else {
+        return Err(PasteError::Empty);
+    };
+    let base = program.rsplit(['/', '\\']).next().unwrap_or_default();
+    if !matches!(base.to_ascii_lowercase().as_str(), "ssh" | "ssh.exe") {
+        return Err(PasteError::NotSsh(program.clone()));
+    }
+
+    let mut user: Option<String> = None;
+    let mut port: Option<u16> = None;
+    let mut identity: Option<String> = None;
+    let mut options: Vec<(String, String)> = Vec::new();
+    let mut ignored = Vec::new();
+    let mut dest: Option<String> = None;
+    let mut i = 1;
+    let mut options_done = false;
+    while i < tokens.len() {
+        let t = tokens[i].clone();
+        i += 1;
+        if !options_done && t == "--" {
+            options_done = true;
+            continue;
+        }
+        if options_done || !t.starts_with('-') || t == "-" {
+            if dest.is_none() {
+                dest = Some(t);
+                continue;
+            }
+            return Err(PasteError::RemoteCommand(tokens[i - 1..].join(" ")));
+        }
+        let flags: Vec<char> = t[1..].chars().collect();
+        let mut j = 0;
+        while j < flags.len() {
+            let f = flags[j];
+            j += 1;
+            let takes_value = "BbcDEeFIiJLlmOoPpQRSWw".contains(f);
+            if !takes_value {
+                match f {
+                    'A' => options.push(("ForwardAgent".into(), "yes".into())),
+                    'C' => options.push(("Compression".into(), "yes".into())),
+                    '4' => options.push(("AddressFamily".into(), "inet".into())),
+                    '6' => options.push(("AddressFamily".into(), "inet6".into())),
+                    'v' | 'q' | 't' | 'T' | 'N' | 'n' | 'x' | 'a' | 'k' | 'K' | 'g' | 's' | 'y' => {
+                        ignored.push(format!("-{f}"))
+                    }
+                    'X' | 'Y' => {
+                        return Err(PasteError::Unsupported(format!("-{f} (X11 forwarding)")));
+                    }
+                    _ => return Err(PasteError::Unsupported(format!("-{f}"))),
+                }
+                continue;
+            }
+            // The value is the rest of this token, or the next token.
+            let value = if j < flags.len() {
+                let v: String = flags[j..].iter().collect();
+                j = flags.len();
+                v
+            } else if i < tokens.len() {
+                i += 1;
+                tokens[i - 1].clone()
+            } else {
+                return Err(PasteError::MissingValue(format!("-{f}")));
+            };
+            match f {
+                'p' => port = Some(parse_port(&value)?),
+                'l' => {
+                    if !valid_user(&value) {
+                        return Err(PasteError::BadValue {
+                            what: "user",
+                            value,
+                            why: "a user name is letters, digits, '.', '_' and '-'",
+                        });
+                    }
+                    user = Some(value);
+                }
+                'i' => {
+                    no_specials("identity file", &value, true)?;
+                    identity = Some(portable_path(&value));
+                }
+                'L' => options.push(("LocalForward".into(), forward_value('L', &value)?)),
+                'R' => options.push(("RemoteForward".into(), forward_value('R', &value)?)),
+                'D' => options.push(("DynamicForward".into(), forward_value('D', &value)?)),
+                'o' => {
+                    let (k, v) = split_option(&value)?;
+                    match k.to_ascii_lowercase().as_str() {
+                        "port" => port = Some(parse_port(&v)?),
+                        "user" => {
+                            if !valid_user(&v) {
+                                return Err(PasteError::BadValue {
+                                    what: "user",
+                                    value: v,
+                                    why: "a user name is letters, digits, '.', '_' and '-'",
+                                });
+                            }
+                            user = Some(v);
+                        }
+                        "identityfile" => {
+                            no_specials("identity file", &v, true)?;
+                            identity = Some(portable_path(&v));
+                        }
+                        "localforward" | "remoteforward" | "dynamicforward" => {
+                            no_specials("forward", &v, true)?;
+                            let name = keywords::canonical_case(&k);
+                            options.push((name.to_string(), v));
+                        }
+                        lc => {
+                            if DANGEROUS.contains(&lc) {
+                                return Err(PasteError::Dangerous(k));
+                            }
+                            let Some(name) = HARMLESS.iter().find(|h| h.eq_ignore_ascii_case(lc))
+                            else {
+                                return Err(PasteError::Unsupported(format!("-o {k}")));
+                            };
+                            no_specials("option value", &v, false)?;
+                            if let Some(kw) = keywords::lookup(lc)
+                                && !matches!(kw.kind, Kind::Other)
+                                && let Err(msg) = resolve::validate(kw.kind, &v)
+                            {
+                                return Err(PasteError::BadValue {
+                                    what: "option value",
+                                    value: format!("{name}={v}"),
+                                    why: leak(msg),
+                                });
+                            }
+                            options.retain(|(o, _)| !o.eq_ignore_ascii_case(name));
+                            options.push((name.to_string(), v));
+                        }
+                    }
+                }
+                'J' => return Err(PasteError::Dangerous("-J (ProxyJump)".into())),
+                'W' => return Err(PasteError::Dangerous("-W (stdio forwarding)".into())),
+                'F' => return Err(PasteError::Unsupported("-F (another config file)".into())),
+                _ => return Err(PasteError::Unsupported(format!("-{f}"))),
+            }
+        }
+    }
+
+    let dest = dest.ok_or(PasteError::MissingHost)?;
+    let (duser, host, dport) = parse_destination(&dest)?;
+    let user = user.or(duser).unwrap_or_else(|| "root".to_string());
+    let port = port.or(dport).unwrap_or(22);
+    let access = if host.eq_ignore_ascii_case(PROXY_HOST) {
+        let pod_id = user.split('-').next().unwrap_or_default().to_string();
+        Access::Proxy { pod_id }
+    } else {
+        Access::ExposedTcp
+    };
+    Ok(Endpoint {
+        access,
+        user,
+        host: host.to_ascii_lowercase(),
+        port,
+        identity,
+        options,
+        ignored,
+    })
+}
+
+/// OpenSSH's own messages are static; keep the error type `'static`.
+fn leak(msg: String) -> &'static str {
+    match msg.as_str() {
+        "invalid time value." => "not a time (e.g. 30, 1m)",
+        "integer value invalid." => "not a whole number",
+        _ => "not a value this option accepts",
+    }
+}
+
+fn split_option(v: &str) -> Result<(String, String), PasteError> {
+    let (k, val) = match v.split_once('=') {
+        Some((k, val)) => (k.trim(), val.trim()),
+        None => match v.trim().split_once([' ', '\t']) {
+            Some((k, val)) => (k.trim(), val.trim()),
+            None => return Err(PasteError::MissingValue(format!("-o {v}"))),
+        },
+    };
+    if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(PasteError::Unsupported(format!("-o {v}")));
+    }
+    Ok((k.to_string(), val.to_string()))
+}
+
+/// `[user@]host`, `ssh://[user@]host[:port]`, IPv6 in brackets.
+fn parse_destination(d: &str) -> Result<(Option<String>, String, Option<u16>), PasteError> {
+    let (rest, uri) = match d.strip_prefix("ssh://") {
+        Some(r) => (r.trim_end_matches('/'), true),
+        None => (d, false),
+    };
+    let (user, hostport) = match rest.rsplit_once('@') {
+        Some((u, h)) => (Some(u.to_string()), h),
+        None => (None, rest),
+    };
+    if let Some(u) = &user
+        && !valid_user(u)
+    {
+        return Err(PasteError::BadValue {
+            what: "user",
+            value: u.clone(),
+            why: "a user name is letters, digits, '.', '_' and '-'",
+        });
+    }
+    let (host, port) = if let Some(r) = hostport.strip_prefix('[') {
+        let (h, after) = r.split_once(']').ok_or(PasteError::MissingHost)?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(parse_port(p)?),
+            None if after.is_empty() => None,
+            None => return Err(PasteError::MissingHost),
+        };
+        (h.to_string(), port)
+    } else if uri {
+        match hostport.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(parse_port(p)?)),
+            None => (hostport.to_string(), None),
+        }
+    } else {
+        (hostport.to_string(), None)
+    };
+    if host.is_empty() {
+        return Err(PasteError::MissingHost);
+    }
+    if !valid_host(&host) {
+        return Err(PasteError::BadValue {
+            what: "host",
+            value: host,
+            why: "a host is an IP address or a DNS name",
+        });
+    }
+    Ok((user, host, port))
+}
+
+/// The alias runpod-ssh proposes when none is given: `runpod-<pod id>` for
+/// the proxy form, `runpod-<ip with dashes>-<port>` for exposed TCP (one
+/// per pod and port, readable in VS Code's list).
+pub fn default_alias(e: &Endpoint) -> String {
+    match &e.access {
+        Access::Proxy { pod_id } => format!("runpod-{}", pod_id.to_ascii_lowercase()),
+        Access::ExposedTcp => {
+            let h: String = e
+                .host
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .collect();
+            format!("runpod-{}-{}", h.trim_matches('-'), e.port)
+        }
+    }
+}
+
+/// The identity file to write: the pasted one, else the first of the usual
+/// keys that exists, else `~/.ssh/id_ed25519` (and a warning from the caller).
+pub fn choose_identity(e: &Endpoint, home: Option<&std::path::Path>) -> (String, bool) {
+    if let Some(i) = &e.identity {
+        return (i.clone(), true);
+    }
+    for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {
+        if home.is_some_and(|h| h.join(".ssh").join(name).is_file()) {
+            return (format!("~/.ssh/{name}"), true);
+        }
+    }
+    ("~/.ssh/id_ed25519".to_string(), false)
+}
+
+/// The options of the entry for `e` under `alias`, in the order written.
+pub fn entry_options(e: &Endpoint, alias: &str, identity: &str) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = vec![
+        ("HostName".into(), e.host.clone()),
+        ("Port".into(), e.port.to_string()),
+        ("User".into(), e.user.clone()),
+        ("IdentityFile".into(), identity.to_string()),
+        ("IdentitiesOnly".into(), "yes".into()),
+        ("ServerAliveInterval".into(), SERVER_ALIVE_INTERVAL.into()),
+        ("ServerAliveCountMax".into(), SERVER_ALIVE_COUNT_MAX.into()),
+        ("HostKeyAlias".into(), alias.to_string()),
+        ("UserKnownHostsFile".into(), KNOWN_HOSTS_FILE.into()),
+        ("StrictHostKeyChecking".into(), "accept-new".into()),
+    ];
+    for (k, val) in &e.options {
+        let single = keywords::lookup(k).is_some_and(|kw| {
+            !matches!(
+                kw.kind,
+                Kind::Forward | Kind::DynamicForward | Kind::SendEnv | Kind::LineList
+            )
+        });
+        if single && let Some(slot) = v.iter_mut().find(|(x, _)| x.eq_ignore_ascii_case(k)) {
+            slot.1 = val.clone();
+        } else {
+            v.push((k.clone(), val.clone()));
+        }
+    }
+    v
+}
+
+/// Whether a block is a RunPod entry: written by runpod-ssh, or an alias
+/// containing "runpod", or HostName `ssh.runpod.io`, or a bare IPv4
+/// HostName with `User root` and a Port other than 22.
+pub fn is_runpod_block(doc: &Document, block: &Block) -> bool {
+    if block.kind != BlockKind::Host {
+        return false;
+    }
+    if has_marker(doc, block) {
+        return true;
+    }
+    if block
+        .patterns
+        .iter()
+        .any(|p| p.to_ascii_lowercase().contains("runpod"))
+    {
+        return true;
+    }
+    let first = |kw: &str| -> Option<String> {
+        let li = *doc.option_lines(block, kw).first()?;
+        doc.lines()[li].values().first().map(|s| s.to_string())
+    };
+    let hostname = first("hostname");
+    if hostname
+        .as_deref()
+        .is_some_and(|h| h.eq_ignore_ascii_case(PROXY_HOST))
+    {
+        return true;
+    }
+    let ipv4 = hostname
+        .as_deref()
+        .is_some_and(|h| h.parse::<Ipv4Addr>().is_ok());
+    let root = first("user").as_deref() == Some("root");
+    let port = first("port").and_then(|p| resolve::parse_port(&p));
+    ipv4 && root && port.is_some_and(|p| p != 22)
+}
+
+/// Whether runpod-ssh wrote this block (its marker comment sits right above
+/// the header).
+pub fn has_marker(doc: &Document, block: &Block) -> bool {
+    let Some(h) = block.header else { return false };
+    let mut i = h;
+    while i > 0 && doc.lines()[i - 1].is_comment() {
+        i -= 1;
+        if doc.lines()[i].text().trim() == MARKER {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Result<Endpoint, PasteError> {
+        parse_paste(&[s.to_string()])
+    }
+
+    #[test]
+    fn the_runpod_line() {
+        let e = p("ssh root@203.0.113.7 -p 40123 -i ~/.ssh/id_ed25519").unwrap();
+        assert_eq!(
+            (e.user.as_str(), e.host.as_str(), e.port),
+            ("root", "203.0.113.7", 40123)
+        );
+        assert_eq!(e.identity.as_deref(), Some("~/.ssh/id_ed25519"));
+        assert_eq!(default_alias(&e), "runpod-203-0-113-7-40123");
+    }
+
+    #[test]
+    fn split_keeps_backslashes() {
+        assert_eq!(
+            split_line(r#"ssh -i "C:\Users\me\.ssh\id" x"#).unwrap(),
+            ["ssh", "-i", r"C:\Users\me\.ssh\id", "x"]
+        );
+        assert_eq!(split_line(r"-i C:\a\b").unwrap(), ["-i", r"C:\a\b"]);
+        assert!(split_line("ssh \"x").is_err());
+    }
+
+    #[test]
+    fn forwards() {
+        assert_eq!(
+            forward_value('L', "8888:localhost:8888").unwrap(),
+            "8888 localhost:8888"
+        );
+        assert_eq!(
+            forward_value('L', "127.0.0.1:8888:localhost:8888").unwrap(),
+            "127.0.0.1:8888 localhost:8888"
+        );
+        assert_eq!(forward_value('D', "1080").unwrap(), "1080");
+        assert!(forward_value('L', "8888").is_err());
+        assert!(forward_value('L', "88 88:x:1").is_err());
+    }
+}

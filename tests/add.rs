@@ -1,0 +1,503 @@
+//! `runpod-ssh add`, `list`, `remove`, `restore` end to end, in temp HOMEs,
+//! with the real `ssh -G` as the judge of what the written file means.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use common::{TempHome, require_tool, ssh_g, stderr, stdout};
+use runpod_ssh::config::{Document, pattern};
+
+const PASTE: &str = "ssh root@203.0.113.7 -p 40123 -i ~/.ssh/id_ed25519";
+const ALIAS: &str = "runpod-203-0-113-7-40123";
+
+fn g(home: &TempHome, ssh: &Path, file: &Path, host: &str) -> BTreeMap<String, Vec<String>> {
+    let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, v) in ssh_g(home, ssh, file, host).unwrap_or_else(|e| panic!("ssh -G {host}: {e}")) {
+        m.entry(k).or_default().push(v);
+    }
+    m
+}
+
+/// Literal host names a config mentions (its Host patterns without wildcards).
+fn hosts_of(bytes: &[u8]) -> Vec<String> {
+    let d = Document::parse(bytes);
+    let mut v: Vec<String> = d
+        .blocks()
+        .iter()
+        .flat_map(|b| b.patterns.clone())
+        .filter(|p| !pattern::is_wildcard(p))
+        .collect();
+    v.push("some-other-host".into());
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Lines of `old` that differ in `new` all lie in `allowed` (old line
+/// indices); an insertion changes no old line (bar a newline added to a
+/// last line that had none).
+fn assert_only_changed(old: &[u8], new: &[u8], allowed: std::ops::Range<usize>) {
+    let split = |b: &[u8]| -> Vec<Vec<u8>> {
+        b.split_inclusive(|&c| c == b'\n')
+            .map(<[u8]>::to_vec)
+            .collect()
+    };
+    let (o, n) = (split(old), split(new));
+    let prefix = o.iter().zip(&n).take_while(|(a, b)| a == b).count();
+    let suffix = o[prefix..]
+        .iter()
+        .rev()
+        .zip(n[prefix..].iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count();
+    let changed = prefix..o.len() - suffix;
+    if changed.is_empty() {
+        return;
+    }
+    let newline_fix = changed.len() == 1
+        && changed.start == o.len() - 1
+        && !o[changed.start].ends_with(b"\n")
+        && n[changed.start].starts_with(&o[changed.start]);
+    assert!(
+        newline_fix || (allowed.start <= changed.start && changed.end <= allowed.end),
+        "old lines {changed:?} changed, only {allowed:?} may:\n--- old\n{}\n--- new\n{}",
+        String::from_utf8_lossy(old),
+        String::from_utf8_lossy(new)
+    );
+}
+
+struct Case {
+    name: &'static str,
+    config: &'static [u8],
+}
+
+const CASES: &[Case] = &[
+    Case { name: "empty", config: b"" },
+    Case { name: "crlf", config: b"Host web\r\n    HostName web.example.com\r\n    User alice\r\n" },
+    Case { name: "no-final-newline", config: b"Host web\n\tHostName web.example.com\n\tPort 2200" },
+    Case { name: "tabs-and-equals", config: b"Host\tweb\n\tHostName=web.example.com\n\tPort = 2200\n" },
+    Case { name: "host-star-first", config: b"Host *\n  ServerAliveInterval 60\n  IdentityFile ~/.ssh/id_rsa\n\nHost web\n  HostName web.example.com\n" },
+    Case { name: "global-options", config: b"# my globals\nCompression yes\nAddKeysToAgent yes\n\nHost web\n  HostName web.example.com\n" },
+    Case { name: "include-global", config: b"Include ~/.ssh/conf.d/*.conf\n\nHost web\n  HostName web.example.com\n" },
+    Case { name: "match-block", config: b"Host web\n  HostName web.example.com\n\nMatch host *.example.com\n  User matched\n" },
+    Case { name: "comments-everywhere", config: b"# top\n\n# about web\nHost web # trailing\n  HostName web.example.com   # the IP\n\n# about star\nHost *\n  User me\n" },
+];
+
+#[test]
+fn add_writes_what_ssh_reads_and_nothing_else() {
+    let Some(ssh) = require_tool("ssh") else {
+        return;
+    };
+    for case in CASES {
+        let home = TempHome::new();
+        std::fs::create_dir_all(home.ssh_dir().join("conf.d")).unwrap();
+        std::fs::write(
+            home.ssh_dir().join("conf.d/a.conf"),
+            "Host inc\n  HostName inc.example\n",
+        )
+        .unwrap();
+        let cfg = home.ssh_dir().join("config");
+        std::fs::write(&cfg, case.config).unwrap();
+        let others = hosts_of(case.config);
+        let before: Vec<_> = others.iter().map(|h| g(&home, &ssh, &cfg, h)).collect();
+
+        let o = home.run(&["add", PASTE]);
+        if case.name == "host-star-first" {
+            // Host * comes first and sets IdentityFile: it would be tried first.
+            // ssh's first-value-wins makes the entry unusable unless it goes
+            // above; that is where it goes, so this must succeed.
+        }
+        assert!(o.status.success(), "{}: {}", case.name, stderr(&o));
+        let after = std::fs::read(&cfg).unwrap();
+        let m = g(&home, &ssh, &cfg, ALIAS);
+        assert_eq!(m["hostname"], ["203.0.113.7"], "{}", case.name);
+        assert_eq!(m["port"], ["40123"], "{}", case.name);
+        assert_eq!(m["user"], ["root"], "{}", case.name);
+        assert_eq!(m["identityfile"][0], "~/.ssh/id_ed25519", "{}", case.name);
+        assert_eq!(m["identitiesonly"], ["yes"], "{}", case.name);
+        assert_eq!(m["stricthostkeychecking"], ["accept-new"], "{}", case.name);
+        assert_eq!(m["hostkeyalias"], [ALIAS], "{}", case.name);
+        for (h, b) in others.iter().zip(&before) {
+            assert_eq!(
+                &g(&home, &ssh, &cfg, h),
+                b,
+                "{}: ssh -G {h} changed",
+                case.name
+            );
+        }
+        // Only insertions: no old line changed.
+        assert_only_changed(case.config, &after, 0..0);
+        // CRLF files get CRLF lines.
+        if case.name == "crlf" {
+            let text = String::from_utf8(after.clone()).unwrap();
+            assert!(
+                !text.replace("\r\n", "").contains('\n'),
+                "mixed endings:\n{text}"
+            );
+        }
+
+        // Same paste again: nothing changes, no new backup.
+        let backups = runpod_ssh::fsio::backups(&cfg).len();
+        let o = home.run(&["add", PASTE]);
+        assert!(o.status.success());
+        assert_eq!(
+            std::fs::read(&cfg).unwrap(),
+            after,
+            "{}: second add changed the file",
+            case.name
+        );
+        assert_eq!(runpod_ssh::fsio::backups(&cfg).len(), backups);
+
+        // The pod restarted: new IP and port, same alias → updated in place.
+        let o = home.run(&[
+            "add",
+            "--name",
+            ALIAS,
+            "ssh root@198.51.100.9 -p 41000 -i ~/.ssh/id_ed25519",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let updated = std::fs::read(&cfg).unwrap();
+        let m = g(&home, &ssh, &cfg, ALIAS);
+        assert_eq!(m["hostname"], ["198.51.100.9"]);
+        assert_eq!(m["port"], ["41000"]);
+        let doc = Document::parse(&after);
+        let bi = doc.host_blocks_naming(ALIAS)[0];
+        let block = doc.blocks()[bi].lines.clone();
+        assert_only_changed(&after, &updated, block);
+        assert_eq!(
+            Document::parse(&updated).host_blocks_naming(ALIAS).len(),
+            1,
+            "duplicate entry"
+        );
+        for (h, b) in others.iter().zip(&before) {
+            assert_eq!(
+                &g(&home, &ssh, &cfg, h),
+                b,
+                "{}: ssh -G {h} changed after update",
+                case.name
+            );
+        }
+
+        // Remove gives the original bytes back (blank separators aside).
+        let o = home.run(&["remove", ALIAS]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let removed = std::fs::read(&cfg).unwrap();
+        let norm = |b: &[u8]| {
+            String::from_utf8_lossy(b)
+                .replace("\r\n", "\n")
+                .trim_end()
+                .replace("\n\n\n", "\n\n")
+                .to_string()
+        };
+        assert_eq!(
+            norm(&removed).trim_start(),
+            norm(case.config).trim_start(),
+            "{}",
+            case.name
+        );
+    }
+}
+
+#[test]
+fn same_endpoint_updates_in_place_even_by_hand_written_alias() {
+    let Some(ssh) = require_tool("ssh") else {
+        return;
+    };
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    let original = b"Host RunPod-4090\n    HostName 203.0.113.7    # the IP after @\n    User root\n    Port 40123\n";
+    std::fs::write(&cfg, original).unwrap();
+    let o = home.run(&["add", PASTE]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = std::fs::read(&cfg).unwrap();
+    let text = String::from_utf8_lossy(&after);
+    // The user's alias is kept, their comment bytes too; no second block.
+    assert!(
+        text.contains("    HostName 203.0.113.7    # the IP after @\n"),
+        "{text}"
+    );
+    assert_eq!(Document::parse(&after).blocks().len(), 2, "{text}");
+    let m = g(&home, &ssh, &cfg, "RunPod-4090");
+    assert_eq!(m["identityfile"], ["~/.ssh/id_ed25519"]);
+    // ssh lowercases HostKeyAlias.
+    assert_eq!(m["hostkeyalias"], ["runpod-4090"]);
+}
+
+#[test]
+fn refuses_when_an_earlier_line_overrides_the_entry() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    // A global User before any block applies to every host and wins.
+    let original = b"User ubuntu\nHost web\n  HostName web.example.com\n";
+    std::fs::write(&cfg, original).unwrap();
+    let o = home.run(&["add", PASTE]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("User") && err.contains(":1"), "{err}");
+    assert_eq!(std::fs::read(&cfg).unwrap(), original);
+    // An existing block of the same alias below a Host * that sets Port.
+    let original = b"Host *\n  Port 22\nHost runpod-203-0-113-7-40123\n  HostName 203.0.113.7\n";
+    std::fs::write(&cfg, original).unwrap();
+    let o = home.run(&["add", PASTE]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stderr(&o).contains("Port"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&cfg).unwrap(), original);
+}
+
+#[test]
+fn refuses_a_config_ssh_already_refuses() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    let original = b"Host gpu\n  Port 40123# the port\n";
+    std::fs::write(&cfg, original).unwrap();
+    let o = home.run(&["add", PASTE]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("Bad port"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&cfg).unwrap(), original);
+}
+
+#[test]
+fn dry_run_shows_a_diff_and_writes_nothing() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(&cfg, b"Host web\n  HostName w\n").unwrap();
+    let o = home.run(&["add", PASTE, "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("+Host runpod-203-0-113-7-40123"), "{out}");
+    assert!(out.contains("+    Port 40123"), "{out}");
+    assert_eq!(std::fs::read(&cfg).unwrap(), b"Host web\n  HostName w\n");
+}
+
+#[cfg(unix)]
+#[test]
+fn creates_ssh_dir_0700_and_config_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = TempHome::new();
+    std::fs::remove_dir(home.ssh_dir()).unwrap();
+    let o = home.run(&["add", PASTE]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&home.ssh_dir()), 0o700);
+    assert_eq!(mode(&home.ssh_dir().join("config")), 0o600);
+}
+
+#[cfg(unix)]
+#[test]
+fn writes_through_a_symlinked_config() {
+    let home = TempHome::new();
+    let real = home.path().join("dotfiles-ssh-config");
+    std::fs::write(&real, b"Host web\n  HostName w\n").unwrap();
+    std::os::unix::fs::symlink(&real, home.ssh_dir().join("config")).unwrap();
+    let o = home.run(&["add", PASTE]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        std::fs::symlink_metadata(home.ssh_dir().join("config"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::read_to_string(&real)
+            .unwrap()
+            .contains("Host runpod-203-0-113-7-40123")
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn read_only_folder_is_a_clear_error_and_loses_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = TempHome::new();
+    let dir = home.path().join("ro");
+    std::fs::create_dir(&dir).unwrap();
+    let cfg = dir.join("config");
+    std::fs::write(&cfg, b"Host web\n  HostName w\n").unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o555)).unwrap();
+    // Root ignores directory permissions: make the folder immutable instead.
+    let root = unsafe_is_root();
+    let immutable = root
+        && std::process::Command::new("chattr")
+            .arg("+i")
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+    if root && !immutable {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!(
+                "running as root and `chattr +i` failed: cannot make a read-only folder for this test"
+            );
+        }
+        eprintln!("SKIPPED read-only check: running as root without chattr");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        return;
+    }
+    let o = home.run(&["add", PASTE, "--config", cfg.to_str().unwrap()]);
+    let _ = std::process::Command::new("chattr")
+        .arg("-i")
+        .arg(&dir)
+        .status();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot write"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&cfg).unwrap(), b"Host web\n  HostName w\n");
+}
+
+#[cfg(unix)]
+fn unsafe_is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+#[test]
+fn endpoint_change_forgets_only_that_pinned_key() {
+    let home = TempHome::new();
+    let kh = home.ssh_dir().join("known_hosts_runpod");
+    assert!(home.run(&["add", PASTE]).status.success());
+    let pins = format!(
+        "{ALIAS} ssh-ed25519 AAAAold\nrunpod-other ssh-ed25519 AAAAkeep\n[203.0.113.7]:40123 ssh-ed25519 AAAAaddr\n"
+    );
+    std::fs::write(&kh, &pins).unwrap();
+    // Same endpoint again: pins untouched.
+    assert!(home.run(&["add", PASTE]).status.success());
+    assert_eq!(std::fs::read_to_string(&kh).unwrap(), pins);
+    // New endpoint for the alias: only its pin goes.
+    let o = home.run(&["add", "--name", ALIAS, "ssh root@198.51.100.9 -p 41000"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(&kh).unwrap(),
+        "runpod-other ssh-ed25519 AAAAkeep\n[203.0.113.7]:40123 ssh-ed25519 AAAAaddr\n"
+    );
+}
+
+#[test]
+fn vscode_settings_keep_every_other_byte() {
+    let home = TempHome::new();
+    let user = home.path().join(".config/Code/User");
+    std::fs::create_dir_all(&user).unwrap();
+    let settings = user.join("settings.json");
+    let original = "// VS Code settings\r\n{\r\n    \"editor.fontSize\": 14, // I like it big\r\n    /* block\r\n       comment */\r\n    \"remote.SSH.remotePlatform\": {\r\n        \"old-host\": \"linux\",\r\n    },\r\n    \"files.trimTrailingWhitespace\": true,\r\n}\r\n";
+    std::fs::write(&settings, original).unwrap();
+    // Cursor installed, no settings file yet: one is created.
+    std::fs::create_dir_all(home.path().join(".config/Cursor/User")).unwrap();
+    let o = home.run(&["add", PASTE]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = std::fs::read_to_string(&settings).unwrap();
+    assert_eq!(
+        runpod_ssh::vscode::remote_platform(&after, ALIAS).as_deref(),
+        Some("linux")
+    );
+    // Everything before the new key and after the map is byte-identical.
+    let cut = original.find("        \"old-host\": \"linux\",").unwrap();
+    assert!(after.starts_with(&original[..cut]), "{after}");
+    assert!(
+        after.ends_with("    },\r\n    \"files.trimTrailingWhitespace\": true,\r\n}\r\n"),
+        "{after}"
+    );
+    assert!(after.contains("\"old-host\": \"linux\","));
+    let cursor =
+        std::fs::read_to_string(home.path().join(".config/Cursor/User/settings.json")).unwrap();
+    assert_eq!(
+        runpod_ssh::vscode::remote_platform(&cursor, ALIAS).as_deref(),
+        Some("linux")
+    );
+    // --no-vscode leaves them alone; remove takes the key out again.
+    let o = home.run(&["remove", ALIAS]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let removed = std::fs::read_to_string(&settings).unwrap();
+    assert_eq!(runpod_ssh::vscode::remote_platform(&removed, ALIAS), None);
+    assert!(removed.contains("// I like it big") && removed.contains("comment */"));
+}
+
+#[test]
+fn list_shows_runpod_entries_with_sources() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(
+        &cfg,
+        "Include extra.conf\nHost web\n  HostName web.example.com\nHost gpu-box\n  HostName 198.51.100.4\n  User root\n  Port 2222\nHost proxy\n  HostName ssh.runpod.io\n",
+    )
+    .unwrap();
+    std::fs::write(
+        home.ssh_dir().join("extra.conf"),
+        "Host MyRunPod\n  HostName 192.0.2.1\n",
+    )
+    .unwrap();
+    assert!(home.run(&["add", PASTE]).status.success());
+    let o = home.run(&["list", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let aliases: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["alias"].as_str().unwrap())
+        .collect();
+    // File order: the new entry follows the blocks that do not apply to it.
+    assert_eq!(aliases, ["gpu-box", "proxy", ALIAS, "MyRunPod"]);
+    let first = &v[2];
+    assert_eq!(first["managed"], true);
+    assert_eq!(first["port"], 40123);
+    assert_eq!(first["identity_exists"], false);
+    assert_eq!(v[3]["source"]["line"], 1);
+    assert!(
+        v[3]["source"]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("extra.conf")
+    );
+    let all = home.run(&["list", "--all", "--json"]);
+    let n = serde_json::from_slice::<serde_json::Value>(&all.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(n, 5);
+    assert!(stdout(&home.run(&["list"])).contains("gpu-box"));
+}
+
+#[test]
+fn remove_refuses_shared_blocks_unless_forced() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    let original = "Host a runpod-x b   # shared\n  User root\n";
+    std::fs::write(&cfg, original).unwrap();
+    let o = home.run(&["remove", "runpod-x"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("also names other hosts"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), original);
+    let o = home.run(&["remove", "runpod-x", "--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        "Host a b   # shared\n  User root\n"
+    );
+    let o = home.run(&["remove", "nope"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn restore_puts_back_the_previous_version() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(&cfg, b"Host web\r\n  HostName w\r\n").unwrap();
+    assert!(home.run(&["add", PASTE]).status.success());
+    let o = home.run(&["restore", "--list"]);
+    assert!(stdout(&o).contains("config."), "{}", stdout(&o));
+    let o = home.run(&["restore"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&cfg).unwrap(),
+        b"Host web\r\n  HostName w\r\n"
+    );
+    // And the restore itself can be undone.
+    assert_eq!(runpod_ssh::fsio::backups(&cfg).len(), 2);
+}
