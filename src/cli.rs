@@ -60,6 +60,18 @@ The default alias is runpod-<ip-with-dashes>-<port> (runpod-<podid> for the
 ssh.runpod.io proxy form); an entry already pointing at the same IP and port
 keeps its alias.")]
     Add(AddArgs),
+    /// Prove a host is reachable step by step (tcp, banner, kex, host key,
+    /// auth, exec, forwarding) and say what to do when a step fails
+    #[command(after_help = "\
+Examples:
+  runpod-ssh check                  # every RunPod entry, concurrently
+  runpod-ssh check gpu --timeout 5
+  runpod-ssh check --all --json
+
+Stages, in order: resolve, tcp, banner, kex, hostkey, auth, exec, forward.
+A changed host key stops the check before any key is offered.
+Exit status: 0 all passed, 1 a host failed, 2 bad input.")]
+    Check(CheckArgs),
     /// List RunPod host entries (or every host with --all)
     #[command(after_help = "Examples:\n  runpod-ssh list\n  runpod-ssh list --all --json")]
     List(ListArgs),
@@ -135,4 +147,22 @@ pub struct RestoreArgs {
     pub list: bool,
     /// Which backup (its timestamp, as `--list` shows); default: the newest
     pub backup: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Hosts to check [default: every RunPod entry]
+    pub aliases: Vec<String>,
+    /// Check every host in the config, not only RunPod entries
+    #[arg(long)]
+    pub all: bool,
+    /// Seconds each stage may take
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub timeout: f64,
+    /// Skip the GPU and disk facts (one command less per host)
+    #[arg(long)]
+    pub quick: bool,
+    /// How many hosts to probe at once
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub jobs: usize,
 }

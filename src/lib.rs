@@ -19,5 +19,6 @@ pub mod fsio;
 pub mod known_hosts;
 pub mod output;
 pub mod platform;
+pub mod probe;
 pub mod runpod;
 pub mod vscode;

@@ -3,6 +3,7 @@
 //! [`Failure`] kind attached, which `main` maps to an exit code.
 
 pub mod add;
+pub mod check;
 pub mod edit;
 pub mod list;
 pub mod remove;
@@ -89,6 +90,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     };
     match cli.command {
         Command::Add(a) => add::run(&env, &a),
+        Command::Check(a) => check::run(&env, &a),
         Command::List(a) => list::run(&env, &a),
         Command::Remove(a) => remove::run(&env, &a),
         Command::Restore(a) => restore::run(&env, &a),

@@ -2,6 +2,9 @@
 //! temp homes, running our binary.
 #![allow(dead_code)]
 
+#[cfg(unix)]
+pub mod sshd;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 

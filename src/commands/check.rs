@@ -1,0 +1,291 @@
+//! `runpod-ssh check [ALIAS…]`: probe hosts concurrently and report, per
+//! host, the first failing stage with what to do about it.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{Env, Failure, OrFail, Outcome, bad_input};
+use crate::cli::CheckArgs;
+use crate::config::files::load_tree;
+use crate::config::{BlockKind, Context, Document, pattern, resolve};
+use crate::probe::{self, Options, Report};
+use crate::{fsio, output, runpod};
+
+pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
+    if !(a.timeout > 0.0 && a.timeout <= 3600.0) {
+        return Err(bad_input("--timeout must be between 0 and 3600 seconds"));
+    }
+    if a.jobs == 0 {
+        return Err(bad_input("--jobs must be at least 1"));
+    }
+    for alias in &a.aliases {
+        if alias.is_empty() || alias.contains(char::is_whitespace) {
+            return Err(bad_input(format!(
+                "host alias {alias:?} is not valid: it must be one word"
+            )));
+        }
+    }
+    let path = env.config_path()?;
+    let snap = fsio::read(&path).or_fail(Failure::Io)?;
+    let doc = Document::parse(snap.content());
+    let ctx = Context::current();
+    let aliases = if a.aliases.is_empty() {
+        entries(&path, &doc, &ctx, a.all)
+    } else {
+        a.aliases.clone()
+    };
+    if aliases.is_empty() {
+        if !env.global.quiet {
+            output::err(
+                "Nothing to check: no RunPod entries. Add one with: runpod-ssh add 'ssh root@IP -p PORT -i ~/.ssh/id_ed25519'\n",
+            );
+        }
+        if env.global.json {
+            output::out("[]\n")?;
+        }
+        return Ok(Outcome::Ok);
+    }
+
+    let interactive =
+        std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && !env.global.json;
+    let opts = Options {
+        timeout: Duration::from_secs_f64(a.timeout),
+        quick: a.quick,
+        agent: std::env::var_os("SSH_AUTH_SOCK").map(Into::into),
+        interactive,
+        passphrases: Default::default(),
+    };
+    let targets: Vec<Result<probe::Target, probe::ResolveFailure>> = aliases
+        .iter()
+        .map(|alias| probe::target(alias, &resolve(&doc, &path, alias, &ctx)))
+        .collect();
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .or_fail(Failure::Io)?;
+    let spinner =
+        (std::io::stderr().is_terminal() && !env.global.json && !env.global.quiet).then(|| {
+            let pb = indicatif::ProgressBar::new(aliases.len() as u64);
+            pb.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} checking {pos}/{len} {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            pb.enable_steady_tick(Duration::from_millis(100));
+            pb
+        });
+    let started = Instant::now();
+    let reports: Vec<Report> = rt.block_on(async {
+        let sem = Arc::new(tokio::sync::Semaphore::new(a.jobs.min(256)));
+        let mut tasks = Vec::new();
+        for (alias, t) in aliases.iter().zip(targets) {
+            let sem = sem.clone();
+            let opts = opts.clone();
+            let alias = alias.clone();
+            let pb = spinner.clone();
+            tasks.push(tokio::spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let r = match t {
+                    Ok(t) => probe::probe(&t, &opts).await,
+                    Err(f) => probe::resolve_failed(&alias, f),
+                };
+                if let Some(pb) = pb {
+                    pb.inc(1);
+                }
+                r
+            }));
+        }
+        let mut out = Vec::new();
+        for (task, alias) in tasks.into_iter().zip(&aliases) {
+            out.push(task.await.unwrap_or_else(|e| {
+                probe::resolve_failed(
+                    alias,
+                    probe::ResolveFailure {
+                        error: format!("internal error: {e}"),
+                        hint: String::new(),
+                    },
+                )
+            }));
+        }
+        out
+    });
+    if let Some(pb) = spinner {
+        pb.finish_and_clear();
+    }
+    let wall = started.elapsed();
+    let all_ok = reports.iter().all(|r| r.ok);
+
+    if env.global.json {
+        let v: Vec<serde_json::Value> = reports.iter().map(json_of).collect();
+        output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+    } else {
+        output::out(&render(env, &reports, wall))?;
+    }
+    Ok(if all_ok {
+        Outcome::Ok
+    } else {
+        Outcome::Problems
+    })
+}
+
+/// The aliases `check` covers by default: what `list` shows.
+fn entries(path: &std::path::Path, doc: &Document, ctx: &Context, all: bool) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    for f in load_tree(path, doc, &ctx.home) {
+        for b in f.doc.blocks() {
+            if b.kind != BlockKind::Host || !(all || runpod::is_runpod_block(&f.doc, &b)) {
+                continue;
+            }
+            for p in &b.patterns {
+                if !pattern::is_wildcard(p) && !v.contains(p) {
+                    v.push(p.clone());
+                }
+            }
+        }
+    }
+    v
+}
+
+fn json_of(r: &Report) -> serde_json::Value {
+    let timings: serde_json::Map<String, serde_json::Value> = r
+        .timings
+        .iter()
+        .map(|(s, ms)| (s.name().to_string(), serde_json::json!(ms)))
+        .collect();
+    serde_json::json!({
+        "alias": r.alias,
+        "endpoint": r.endpoint,
+        "ok": r.ok,
+        "stage": r.stage,
+        "error": r.error,
+        "hint": r.hint,
+        "timings": timings,
+        "total_ms": r.total_ms,
+        "host_key": r.host_key,
+        "offers": r.offers,
+        "facts": r.facts,
+    })
+}
+
+fn gib(b: u64) -> String {
+    format!("{:.1} GiB", b as f64 / (1024.0 * 1024.0 * 1024.0))
+}
+
+fn render(env: &Env, reports: &[Report], wall: Duration) -> String {
+    let st = &env.style;
+    let mut rows = vec![[
+        "ALIAS".to_string(),
+        "ENDPOINT".into(),
+        "RESULT".into(),
+        "SLOWEST".into(),
+        "TIME".into(),
+    ]];
+    for r in reports {
+        let result = match r.stage {
+            None => "ok".to_string(),
+            Some(s) => format!("FAILED at {}", s.name()),
+        };
+        let slow = r
+            .slowest()
+            .map(|(s, ms)| format!("{} {ms:.0} ms", s.name()))
+            .unwrap_or_default();
+        rows.push([
+            r.alias.clone(),
+            r.endpoint.clone().unwrap_or_else(|| "-".into()),
+            result,
+            slow,
+            format!("{:.0} ms", r.total_ms),
+        ]);
+    }
+    let widths: Vec<usize> = (0..5)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut text = String::new();
+    for (i, row) in rows.iter().enumerate() {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            let padded = format!("{cell:<w$}  ", w = widths[c]);
+            let painted = if i > 0 && c == 2 {
+                if cell == "ok" {
+                    st.green(&padded)
+                } else {
+                    st.red(&padded)
+                }
+            } else {
+                padded
+            };
+            line.push_str(&painted);
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    for r in reports {
+        if let (Some(stage), Some(err)) = (r.stage, &r.error) {
+            text.push_str(&format!(
+                "\n{} {} failed at {}: {err}\n",
+                st.red("✗"),
+                r.alias,
+                stage.name()
+            ));
+            if let Some(h) = &r.hint {
+                text.push_str(&format!("  → {h}\n"));
+            }
+            if env.global.verbose {
+                for o in &r.offers {
+                    text.push_str(&format!(
+                        "    key {} {}: {}\n",
+                        o.key,
+                        o.fingerprint.clone().unwrap_or_default(),
+                        o.result
+                    ));
+                }
+            }
+        } else if !env.global.quiet {
+            let mut facts = Vec::new();
+            if let Some(f) = &r.facts {
+                facts.push(if f.gpus.is_empty() {
+                    "no GPU visible".to_string()
+                } else {
+                    format!(
+                        "{} GPU ({})",
+                        f.gpus.len(),
+                        f.gpus[0].split(" (UUID").next().unwrap_or_default()
+                    )
+                });
+                if let Some(w) = f.workspace_free {
+                    facts.push(format!("/workspace {} free", gib(w)));
+                }
+                if let Some(w) = f.root_free {
+                    facts.push(format!("/ {} free", gib(w)));
+                }
+            }
+            if let Some(k) = &r.host_key
+                && let Some(f) = &k.recorded_in
+            {
+                facts.push(format!(
+                    "new host key {} recorded in {}",
+                    k.fingerprint,
+                    super::edit::tilde(f)
+                ));
+            }
+            if !facts.is_empty() {
+                text.push_str(&format!(
+                    "\n{} {}: {}\n",
+                    st.green("✓"),
+                    r.alias,
+                    facts.join(", ")
+                ));
+            }
+        }
+    }
+    if env.global.verbose {
+        text.push_str(&format!(
+            "\nchecked {} hosts in {:.0} ms\n",
+            reports.len(),
+            wall.as_secs_f64() * 1000.0
+        ));
+    }
+    text
+}

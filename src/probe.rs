@@ -1,0 +1,1044 @@
+//! The staged reachability probe behind `runpod-ssh check`: a native SSH
+//! client (russh, no `ssh` subprocess) that walks
+//! `resolve → tcp → banner → kex → hostkey → auth → exec → forward`,
+//! times every stage, stops at the first failure and says what to do.
+//!
+//! Every stage runs under our own deadline: russh has no connect timeout
+//! and does not fail fast on a peer that never speaks. The host key
+//! decision is ours ([`crate::known_hosts`]), never russh's: a changed key
+//! stops the probe before any authentication is attempted.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use russh::client::{self, AuthResult, Handle};
+use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::{ChannelMsg, ChannelOpenFailure, Disconnect};
+use serde::Serialize;
+use ssh_key::{HashAlg, PublicKey};
+use tokio::net::TcpStream;
+
+use crate::config::resolve::{Resolved, Source};
+use crate::known_hosts::{self, Verdict};
+
+/// The stages, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Resolve,
+    Tcp,
+    Banner,
+    Kex,
+    Hostkey,
+    Auth,
+    Exec,
+    Forward,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 8] = [
+        Stage::Resolve,
+        Stage::Tcp,
+        Stage::Banner,
+        Stage::Kex,
+        Stage::Hostkey,
+        Stage::Auth,
+        Stage::Exec,
+        Stage::Forward,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Resolve => "resolve",
+            Stage::Tcp => "tcp",
+            Stage::Banner => "banner",
+            Stage::Kex => "kex",
+            Stage::Hostkey => "hostkey",
+            Stage::Auth => "auth",
+            Stage::Exec => "exec",
+            Stage::Forward => "forward",
+        }
+    }
+}
+
+/// `StrictHostKeyChecking`, as the config sets it (`ask` when unset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strict {
+    Yes,
+    AcceptNew,
+    No,
+    Ask,
+}
+
+/// Everything the probe needs about one host, taken from the evaluated config.
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub alias: String,
+    pub hostname: String,
+    pub port: u16,
+    pub user: String,
+    /// As written, and expanded.
+    pub identity_files: Vec<(String, PathBuf)>,
+    /// Whether the identity files were configured (not OpenSSH's defaults).
+    pub identities_configured: bool,
+    pub identities_only: bool,
+    pub user_known_hosts: Vec<PathBuf>,
+    pub global_known_hosts: Vec<PathBuf>,
+    pub host_key_alias: Option<String>,
+    pub strict: Strict,
+    pub hash_known_hosts: bool,
+    pub is_proxy: bool,
+}
+
+impl Target {
+    /// The name host keys are recorded under.
+    pub fn key_name(&self) -> String {
+        match &self.host_key_alias {
+            Some(a) => a.to_ascii_lowercase(),
+            None => known_hosts::host_key_name(&self.hostname, self.port),
+        }
+    }
+}
+
+/// Why the `resolve` stage failed.
+#[derive(Debug, Clone)]
+pub struct ResolveFailure {
+    pub error: String,
+    pub hint: String,
+}
+
+/// Build the target for `alias` from the evaluated config.
+pub fn target(alias: &str, r: &Resolved) -> Result<Target, ResolveFailure> {
+    if !r.ok() {
+        let first = r.errors.first().map(|d| d.to_string()).unwrap_or_default();
+        return Err(ResolveFailure {
+            error: format!("ssh refuses the config: {first}"),
+            hint: "run `runpod-ssh show ALIAS` to see every problem, and fix those lines".into(),
+        });
+    }
+    let from_config = r.settings().iter().any(|s| s.keyword != "ignoreunknown");
+    let (hostname, hsrc) = r.hostname();
+    if hsrc.is_none() && !from_config && !looks_like_address(alias) {
+        return Err(ResolveFailure {
+            error: format!("no host entry for {alias} in the config"),
+            hint: "add it: runpod-ssh add 'ssh root@IP -p PORT -i ~/.ssh/id_ed25519' (the line from RunPod's Connect tab)".into(),
+        });
+    }
+    for k in ["proxycommand", "proxyjump"] {
+        if let Some(s) = r.get(k)
+            && !s.args[0].eq_ignore_ascii_case("none")
+        {
+            return Err(ResolveFailure {
+                error: format!("{alias} goes through {k} ({}), which the native probe does not follow", s.source),
+                hint: "check it with `ssh -v ALIAS true`; RunPod pods need no proxy with the exposed-TCP command".into(),
+            });
+        }
+    }
+    let expand = |v: &str| PathBuf::from(r.expand_path(v));
+    let identity_files: Vec<(String, PathBuf)> = r
+        .identity_files()
+        .into_iter()
+        .map(|(raw, _)| {
+            let p = expand(&raw);
+            (raw, p)
+        })
+        .collect();
+    let list = |kw: &str, default: &[&str]| -> Vec<PathBuf> {
+        match r.get(kw) {
+            Some(s) => s
+                .args
+                .iter()
+                .filter(|a| !a.eq_ignore_ascii_case("none"))
+                .map(|a| expand(a))
+                .collect(),
+            None => default.iter().map(|d| expand(d)).collect(),
+        }
+    };
+    let flag = |kw: &str| {
+        r.get(kw)
+            .is_some_and(|s| matches!(s.args[0].to_ascii_lowercase().as_str(), "yes" | "true"))
+    };
+    let strict = match r
+        .get("stricthostkeychecking")
+        .map(|s| s.args[0].to_ascii_lowercase())
+    {
+        Some(v) if v == "yes" || v == "true" => Strict::Yes,
+        Some(v) if v == "accept-new" => Strict::AcceptNew,
+        Some(v) if v == "no" || v == "false" || v == "off" => Strict::No,
+        _ => Strict::Ask,
+    };
+    Ok(Target {
+        alias: alias.to_string(),
+        is_proxy: hostname.eq_ignore_ascii_case(crate::runpod::PROXY_HOST),
+        hostname,
+        port: r.port().0,
+        user: r.user().0,
+        identities_configured: !r.all("identityfile").is_empty(),
+        identity_files,
+        identities_only: flag("identitiesonly"),
+        user_known_hosts: list(
+            "userknownhostsfile",
+            &["~/.ssh/known_hosts", "~/.ssh/known_hosts2"],
+        ),
+        global_known_hosts: list(
+            "globalknownhostsfile",
+            &["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"],
+        ),
+        host_key_alias: r.get("hostkeyalias").map(|s| s.args[0].clone()),
+        strict,
+        hash_known_hosts: flag("hashknownhosts"),
+    })
+}
+
+fn looks_like_address(s: &str) -> bool {
+    s.parse::<std::net::IpAddr>().is_ok() || s.contains('.')
+}
+
+/// Passphrases typed this run, per key file (`None`: the user gave none).
+pub type Passphrases = Arc<tokio::sync::Mutex<Vec<(PathBuf, Option<String>)>>>;
+
+/// How to probe.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The deadline of every stage.
+    pub timeout: Duration,
+    /// Skip the remote facts (GPU, disk).
+    pub quick: bool,
+    /// `SSH_AUTH_SOCK`, when set.
+    pub agent: Option<PathBuf>,
+    /// A terminal is attached: encrypted keys may prompt for a passphrase.
+    pub interactive: bool,
+    /// Only one passphrase prompt at a time, and each key asked once.
+    pub passphrases: Passphrases,
+}
+
+/// One key offered at the `auth` stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct Offer {
+    /// The identity file, or `agent: COMMENT`.
+    pub key: String,
+    pub fingerprint: Option<String>,
+    /// `accepted`, `rejected`, `missing`, `unreadable`, `encrypted`, `wrong passphrase`.
+    pub result: String,
+}
+
+/// What a successful login tells about the pod.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Facts {
+    /// `nvidia-smi -L` lines.
+    pub gpus: Vec<String>,
+    /// Free bytes on `/workspace` (the volume that survives restarts).
+    pub workspace_free: Option<u64>,
+    /// Free bytes on `/` (the container disk, wiped on stop).
+    pub root_free: Option<u64>,
+}
+
+/// The host key the server showed, and what we made of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostKeyInfo {
+    pub fingerprint: String,
+    pub algorithm: String,
+    pub recorded_as: String,
+    pub verdict: Verdict,
+    /// Newly written to this file (accept-new).
+    pub recorded_in: Option<PathBuf>,
+}
+
+/// The outcome for one host.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub alias: String,
+    pub endpoint: Option<String>,
+    pub ok: bool,
+    /// The failing stage, or `None` when all passed.
+    pub stage: Option<Stage>,
+    pub error: Option<String>,
+    pub hint: Option<String>,
+    /// Milliseconds per completed (or failed) stage, in order.
+    pub timings: Vec<(Stage, f64)>,
+    pub total_ms: f64,
+    pub host_key: Option<HostKeyInfo>,
+    pub offers: Vec<Offer>,
+    pub facts: Option<Facts>,
+    #[serde(skip)]
+    pub source: Option<Source>,
+}
+
+impl Report {
+    fn new(alias: &str) -> Report {
+        Report {
+            alias: alias.to_string(),
+            endpoint: None,
+            ok: false,
+            stage: None,
+            error: None,
+            hint: None,
+            timings: Vec::new(),
+            total_ms: 0.0,
+            host_key: None,
+            offers: Vec::new(),
+            facts: None,
+            source: None,
+        }
+    }
+
+    /// The slowest stage and its time.
+    pub fn slowest(&self) -> Option<(Stage, f64)> {
+        self.timings
+            .iter()
+            .copied()
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+    }
+
+    fn fail(&mut self, stage: Stage, error: impl Into<String>, hint: impl Into<String>) {
+        self.stage = Some(stage);
+        self.error = Some(error.into());
+        let h = hint.into();
+        self.hint = (!h.is_empty()).then_some(h);
+    }
+}
+
+/// Report a `resolve` failure without probing.
+pub fn resolve_failed(alias: &str, f: ResolveFailure) -> Report {
+    let mut r = Report::new(alias);
+    r.timings.push((Stage::Resolve, 0.0));
+    r.fail(Stage::Resolve, f.error, f.hint);
+    r
+}
+
+/// Host key state shared with the russh handler.
+#[derive(Default)]
+struct KeyState {
+    key: Option<PublicKey>,
+    verdict: Option<Verdict>,
+    at: Option<Instant>,
+}
+
+struct Client {
+    state: Arc<Mutex<KeyState>>,
+    entries: Arc<Vec<known_hosts::Entry>>,
+    name: String,
+    strict: Strict,
+}
+
+impl client::Handler for Client {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let k = key.public_key();
+        let verdict = known_hosts::check(&self.entries, &self.name, &k);
+        let accept = match &verdict {
+            Verdict::Known { .. } => true,
+            Verdict::Unknown { .. } => matches!(self.strict, Strict::AcceptNew | Strict::No),
+            // Never, whatever StrictHostKeyChecking says.
+            Verdict::Changed { .. } | Verdict::Revoked { .. } => false,
+        };
+        if let Ok(mut s) = self.state.lock() {
+            s.key = Some(k);
+            s.verdict = Some(verdict);
+            s.at = Some(Instant::now());
+        }
+        Ok(accept)
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+/// Probe one host. Never panics, never hangs past the per-stage deadlines.
+pub async fn probe(t: &Target, opts: &Options) -> Report {
+    let started = Instant::now();
+    let mut rep = Report::new(&t.alias);
+    rep.endpoint = Some(format!("{}:{}", t.hostname, t.port));
+    run_stages(t, opts, &mut rep).await;
+    rep.ok = rep.stage.is_none();
+    rep.total_ms = ms(started.elapsed());
+    rep
+}
+
+async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
+    let to = opts.timeout;
+    let secs = to.as_secs_f64();
+
+    // resolve: the name to addresses.
+    let s = Instant::now();
+    let addrs =
+        tokio::time::timeout(to, tokio::net::lookup_host((t.hostname.as_str(), t.port))).await;
+    rep.timings.push((Stage::Resolve, ms(s.elapsed())));
+    let addrs: Vec<std::net::SocketAddr> = match addrs {
+        Ok(Ok(a)) => a.collect(),
+        Ok(Err(e)) => {
+            return rep.fail(
+                Stage::Resolve,
+                format!("cannot resolve {}: {e}", t.hostname),
+                "check the HostName; RunPod gives an IP address in the exposed-TCP command",
+            );
+        }
+        Err(_) => {
+            return rep.fail(
+                Stage::Resolve,
+                format!("resolving {} took over {secs}s", t.hostname),
+                "check your DNS or use the IP address",
+            );
+        }
+    };
+
+    // tcp
+    let s = Instant::now();
+    let mut last_err = None;
+    let mut stream = None;
+    for a in &addrs {
+        match tokio::time::timeout(to.saturating_sub(s.elapsed()), TcpStream::connect(a)).await {
+            Ok(Ok(st)) => {
+                stream = Some(st);
+                break;
+            }
+            Ok(Err(e)) => last_err = Some(Ok(e)),
+            Err(_) => last_err = Some(Err(())),
+        }
+    }
+    rep.timings.push((Stage::Tcp, ms(s.elapsed())));
+    let Some(stream) = stream else {
+        let restart = "paste the pod's current command into `runpod-ssh add --name ALIAS '…'` (Connect tab → SSH over exposed TCP)";
+        return match last_err {
+            Some(Ok(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => rep.fail(
+                Stage::Tcp,
+                format!("connection refused by {}:{}", t.hostname, t.port),
+                format!("the pod is stopped, or its port changed after a restart: {restart}"),
+            ),
+            Some(Ok(e)) => rep.fail(
+                Stage::Tcp,
+                format!("cannot connect to {}:{}: {e}", t.hostname, t.port),
+                format!("check your network; if the pod restarted, {restart}"),
+            ),
+            _ => rep.fail(
+                Stage::Tcp,
+                format!("no answer from {}:{} within {secs}s", t.hostname, t.port),
+                format!("the pod may be stopped or a firewall drops the port; {restart}"),
+            ),
+        };
+    };
+    let _ = stream.set_nodelay(true);
+
+    // banner: look (without consuming) for "SSH-" before handing over.
+    let s = Instant::now();
+    let banner = tokio::time::timeout(to, peek_banner(&stream)).await;
+    rep.timings.push((Stage::Banner, ms(s.elapsed())));
+    match banner {
+        Ok(Ok(_)) => {}
+        Ok(Err(BannerError::Closed)) => {
+            return rep.fail(
+                Stage::Banner,
+                "the connection was closed before the SSH banner",
+                "sshd is not running in the pod, or is still starting (RunPod starts it only when a public key is set)",
+            );
+        }
+        Ok(Err(BannerError::NotSsh(first))) => {
+            return rep.fail(
+                Stage::Banner,
+                format!("not an SSH server: it answered {first:?}"),
+                "this port belongs to another service (HTTP?); use the port RunPod lists for SSH (internal port 22)",
+            );
+        }
+        Ok(Err(BannerError::Io(e))) => {
+            return rep.fail(Stage::Banner, format!("reading the banner failed: {e}"), "");
+        }
+        Err(_) => {
+            return rep.fail(
+                Stage::Banner,
+                format!("the server accepted the connection but sent nothing within {secs}s"),
+                "not an SSH server (an HTTP port?), or the pod is overloaded or still starting",
+            );
+        }
+    }
+
+    // kex + hostkey
+    let entries: Vec<known_hosts::Entry> = known_hosts::load(
+        &t.user_known_hosts
+            .iter()
+            .chain(&t.global_known_hosts)
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    let state = Arc::new(Mutex::new(KeyState::default()));
+    let handler = Client {
+        state: state.clone(),
+        entries: Arc::new(entries),
+        name: t.key_name(),
+        strict: t.strict,
+    };
+    let config = Arc::new(client::Config {
+        nodelay: true,
+        inactivity_timeout: Some(to * 2),
+        ..Default::default()
+    });
+    let s = Instant::now();
+    let conn = tokio::time::timeout(to, client::connect_stream(config, stream, handler)).await;
+    let (key, verdict, key_at) = match state.lock() {
+        Ok(st) => (st.key.clone(), st.verdict.clone(), st.at),
+        Err(_) => (None, None, None),
+    };
+    let kex_ms = key_at.map_or(ms(s.elapsed()), |at| ms(at - s));
+    rep.timings.push((Stage::Kex, kex_ms));
+    let (Some(key), Some(verdict)) = (key, verdict) else {
+        return match conn {
+            Err(_) => rep.fail(Stage::Kex, format!("key exchange did not finish within {secs}s"), "the server is overloaded, or the network drops packets"),
+            Ok(Err(e)) => rep.fail(
+                Stage::Kex,
+                format!("key exchange failed: {e}"),
+                "no algorithm in common with the server, or it closed the connection (MaxStartups?)",
+            ),
+            Ok(Ok(_)) => rep.fail(Stage::Kex, "the server showed no host key", ""),
+        };
+    };
+    rep.timings.push((Stage::Hostkey, ms(s.elapsed()) - kex_ms));
+    let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
+    let mut info = HostKeyInfo {
+        fingerprint: fingerprint.clone(),
+        algorithm: key.algorithm().as_str().to_string(),
+        recorded_as: t.key_name(),
+        verdict: verdict.clone(),
+        recorded_in: None,
+    };
+    match &verdict {
+        Verdict::Changed {
+            file,
+            line,
+            recorded,
+        } => {
+            rep.host_key = Some(info);
+            return rep.fail(
+                Stage::Hostkey,
+                format!(
+                    "HOST KEY CHANGED for {}: the server shows {fingerprint}, {}:{line} has {recorded}. Stopped before logging in",
+                    t.key_name(),
+                    file.display()
+                ),
+                format!(
+                    "if you restarted or recreated this pod (RunPod makes a new host key on every start, and reuses IP:port pairs), reset the pin with `ssh-keygen -R {} -f {}` or paste the new command into `runpod-ssh add --name {}`; otherwise do not connect: someone may be intercepting",
+                    t.key_name(),
+                    file.display(),
+                    t.alias
+                ),
+            );
+        }
+        Verdict::Revoked { file, line } => {
+            rep.host_key = Some(info);
+            return rep.fail(
+                Stage::Hostkey,
+                format!(
+                    "the server's host key {fingerprint} is marked @revoked at {}:{line}",
+                    file.display()
+                ),
+                "do not connect; ask the server's owner",
+            );
+        }
+        Verdict::Unknown { other_types } if !matches!(t.strict, Strict::AcceptNew | Strict::No) => {
+            rep.host_key = Some(info);
+            let also = if other_types.is_empty() {
+                String::new()
+            } else {
+                format!(" (keys of type {} are recorded)", other_types.join(", "))
+            };
+            return rep.fail(
+                Stage::Hostkey,
+                format!("unknown host key {fingerprint} for {}{also}, and StrictHostKeyChecking is {}", t.key_name(), match t.strict { Strict::Yes => "yes", _ => "ask (the default)" }),
+                "compare the fingerprint with the pod's log (RunPod prints it at start), then connect once with `ssh ALIAS`, or use an entry from `runpod-ssh add` (StrictHostKeyChecking accept-new)",
+            );
+        }
+        _ => {}
+    }
+    let mut handle = match conn {
+        Ok(Ok(h)) => h,
+        Ok(Err(e)) => {
+            rep.host_key = Some(info);
+            return rep.fail(
+                Stage::Hostkey,
+                format!("the server did not prove it holds its host key: {e}"),
+                "",
+            );
+        }
+        Err(_) => {
+            rep.host_key = Some(info);
+            return rep.fail(
+                Stage::Hostkey,
+                format!("the handshake did not finish within {secs}s"),
+                "",
+            );
+        }
+    };
+    if let Verdict::Unknown { .. } = verdict {
+        // accept-new (or no): record the key, under HostKeyAlias when set.
+        if let Some(file) = t.user_known_hosts.first() {
+            match known_hosts::record(file, &t.key_name(), &key, t.hash_known_hosts) {
+                Ok(()) => info.recorded_in = Some(file.clone()),
+                Err(e) => {
+                    rep.host_key = Some(info);
+                    return rep.fail(
+                        Stage::Hostkey,
+                        format!("cannot record the new host key: {e}"),
+                        "",
+                    );
+                }
+            }
+        }
+    }
+    rep.host_key = Some(info);
+
+    // auth
+    let s = Instant::now();
+    let auth = tokio::time::timeout(
+        to + extra_for_prompt(opts),
+        authenticate(&mut handle, t, opts, &mut rep.offers),
+    )
+    .await;
+    rep.timings.push((Stage::Auth, ms(s.elapsed())));
+    match auth {
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => {
+            let offered: Vec<String> = rep
+                .offers
+                .iter()
+                .filter(|o| o.result == "rejected")
+                .map(|o| format!("{} ({})", o.key, o.fingerprint.clone().unwrap_or_default()))
+                .collect();
+            let problems: Vec<String> = rep
+                .offers
+                .iter()
+                .filter(|o| o.result != "rejected")
+                .map(|o| format!("{}: {}", o.key, o.result))
+                .collect();
+            let mut error = format!("{}@{} refused every key", t.user, t.hostname);
+            if !offered.is_empty() {
+                error.push_str(&format!("; offered: {}", offered.join(", ")));
+            }
+            if !problems.is_empty() {
+                error.push_str(&format!("; not offered: {}", problems.join(", ")));
+            }
+            let hint = if rep.offers.iter().any(|o| o.result == "encrypted") {
+                "the key is encrypted: load it with `ssh-add KEY` (then check again), or run check in a terminal to type its passphrase".to_string()
+            } else if offered.is_empty() {
+                "no usable key: create one with `ssh-keygen -t ed25519`, add the .pub in RunPod → Settings → SSH Public Keys, and restart the pod".to_string()
+            } else {
+                format!(
+                    "add this public key in RunPod → Settings → SSH Public Keys (`cat {}.pub`); running pods keep the keys they started with, so restart the pod after adding it",
+                    t.identity_files
+                        .first()
+                        .map(|(r, _)| r.as_str())
+                        .unwrap_or("~/.ssh/id_ed25519")
+                )
+            };
+            return rep.fail(Stage::Auth, error, hint);
+        }
+        Ok(Err(e)) => return rep.fail(Stage::Auth, format!("authentication failed: {e}"), ""),
+        Err(_) => {
+            return rep.fail(
+                Stage::Auth,
+                format!("authentication did not finish within {secs}s"),
+                "",
+            );
+        }
+    }
+
+    // exec
+    let s = Instant::now();
+    let exec = tokio::time::timeout(to, run(&handle, "true")).await;
+    rep.timings.push((Stage::Exec, ms(s.elapsed())));
+    match exec {
+        Ok(Ok((0, _))) => {}
+        Ok(Ok((code, _))) => {
+            return rep.fail(
+                Stage::Exec,
+                format!("`true` exited with status {code}"),
+                "the login shell fails: check ~/.bashrc on the pod, or a ForceCommand",
+            );
+        }
+        Ok(Err(e)) => {
+            return rep.fail(
+                Stage::Exec,
+                format!("running a command failed: {e}"),
+                if t.is_proxy {
+                    "RunPod's ssh.runpod.io proxy only gives an interactive shell: use the exposed-TCP command for VS Code"
+                } else {
+                    "the server refused a command session"
+                },
+            );
+        }
+        Err(_) => {
+            return rep.fail(
+                Stage::Exec,
+                format!("`true` did not finish within {secs}s"),
+                "the pod is overloaded, or the login shell hangs",
+            );
+        }
+    }
+
+    // forward: what VS Code needs. Port 22 is the pod's own sshd.
+    let s = Instant::now();
+    let fwd = tokio::time::timeout(
+        to,
+        handle.channel_open_direct_tcpip("127.0.0.1", 22, "127.0.0.1", 0),
+    )
+    .await;
+    rep.timings.push((Stage::Forward, ms(s.elapsed())));
+    match fwd {
+        Ok(Ok(ch)) => {
+            let _ = ch.close().await;
+        }
+        // The server tried to connect: forwarding is allowed.
+        Ok(Err(russh::Error::ChannelOpenFailure(ChannelOpenFailure::ConnectFailed))) => {}
+        Ok(Err(russh::Error::ChannelOpenFailure(
+            ChannelOpenFailure::AdministrativelyProhibited,
+        ))) => {
+            return rep.fail(
+                Stage::Forward,
+                "port forwarding is administratively prohibited",
+                if t.is_proxy {
+                    "RunPod's ssh.runpod.io proxy does not forward ports; VS Code needs the exposed-TCP command"
+                } else {
+                    "VS Code Remote-SSH needs it: set `AllowTcpForwarding yes` in the pod's /etc/ssh/sshd_config and restart sshd"
+                },
+            );
+        }
+        Ok(Err(e)) => {
+            return rep.fail(
+                Stage::Forward,
+                format!("opening a forwarding channel failed: {e}"),
+                "VS Code Remote-SSH needs port forwarding",
+            );
+        }
+        Err(_) => {
+            return rep.fail(
+                Stage::Forward,
+                format!("no answer to a forwarding request within {secs}s"),
+                "",
+            );
+        }
+    }
+
+    if !opts.quick {
+        let cmd =
+            "nvidia-smi -L 2>/dev/null | head -n 16; echo ::df; df -Pk /workspace / 2>/dev/null";
+        if let Ok(Ok((_, out))) = tokio::time::timeout(to, run(&handle, cmd)).await {
+            rep.facts = Some(parse_facts(&out));
+        }
+    }
+    let _ = handle.disconnect(Disconnect::ByApplication, "", "en").await;
+}
+
+fn extra_for_prompt(opts: &Options) -> Duration {
+    // A person typing a passphrase is not a slow server.
+    if opts.interactive {
+        Duration::from_secs(120)
+    } else {
+        Duration::ZERO
+    }
+}
+
+#[derive(Debug)]
+enum BannerError {
+    Closed,
+    NotSsh(String),
+    Io(std::io::Error),
+}
+
+/// Wait until the peer's first line is visible and starts with `SSH-`.
+async fn peek_banner(stream: &TcpStream) -> Result<String, BannerError> {
+    let mut buf = vec![0u8; 512];
+    loop {
+        let n = stream.peek(&mut buf).await.map_err(BannerError::Io)?;
+        if n == 0 {
+            return Err(BannerError::Closed);
+        }
+        let got = &buf[..n];
+        let prefix = &got[..n.min(4)];
+        if !b"SSH-".starts_with(prefix) {
+            let first = got.split(|&b| b == b'\n').next().unwrap_or_default();
+            let text = String::from_utf8_lossy(first)
+                .trim_end()
+                .chars()
+                .take(60)
+                .collect();
+            return Err(BannerError::NotSsh(text));
+        }
+        if let Some(end) = got.iter().position(|&b| b == b'\n') {
+            return Ok(String::from_utf8_lossy(&got[..end]).trim_end().to_string());
+        }
+        if n == buf.len() {
+            return Err(BannerError::NotSsh(
+                String::from_utf8_lossy(&got[..60]).into_owned(),
+            ));
+        }
+        // Part of the banner is here; let the rest arrive.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// Try the identity files in order, then the agent unless IdentitiesOnly.
+/// `Ok(true)` when a key was accepted.
+async fn authenticate(
+    handle: &mut Handle<Client>,
+    t: &Target,
+    opts: &Options,
+    offers: &mut Vec<Offer>,
+) -> Result<bool, russh::Error> {
+    let rsa_hash = handle
+        .best_supported_rsa_hash()
+        .await
+        .ok()
+        .flatten()
+        .flatten();
+    let mut agent = match &opts.agent {
+        Some(sock) => connect_agent(sock).await,
+        None => None,
+    };
+    let agent_ids = match agent.as_mut() {
+        Some(a) => a.request_identities().await.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let mut tried: Vec<PublicKey> = Vec::new();
+
+    for (raw, path) in &t.identity_files {
+        if !path.is_file() {
+            if t.identities_configured {
+                offers.push(Offer {
+                    key: raw.clone(),
+                    fingerprint: None,
+                    result: "missing".into(),
+                });
+            }
+            continue;
+        }
+        let key = match russh::keys::load_secret_key(path, None) {
+            Ok(k) => k,
+            Err(russh::keys::Error::KeyIsEncrypted) => {
+                // The agent may hold it already; else ask for the passphrase.
+                let public = ssh_key::PublicKey::read_openssh_file(path.with_extension("pub")).ok();
+                if let (Some(p), Some(a)) = (&public, agent.as_mut())
+                    && let Some(id) = agent_ids
+                        .iter()
+                        .find(|i| i.public_key().key_data() == p.key_data())
+                {
+                    let hash = hash_for(&p.algorithm(), rsa_hash);
+                    let res = handle
+                        .authenticate_publickey_with(&t.user, id.public_key().into_owned(), hash, a)
+                        .await;
+                    tried.push(p.clone());
+                    let ok = matches!(res, Ok(AuthResult::Success));
+                    offers.push(Offer {
+                        key: format!("{raw} (via agent)"),
+                        fingerprint: Some(p.fingerprint(HashAlg::Sha256).to_string()),
+                        result: if ok { "accepted" } else { "rejected" }.into(),
+                    });
+                    if ok {
+                        return Ok(true);
+                    }
+                    continue;
+                }
+                match passphrase_key(path, opts).await {
+                    Some(Ok(k)) => k,
+                    Some(Err(())) => {
+                        offers.push(Offer {
+                            key: raw.clone(),
+                            fingerprint: None,
+                            result: "wrong passphrase".into(),
+                        });
+                        continue;
+                    }
+                    None => {
+                        offers.push(Offer {
+                            key: raw.clone(),
+                            fingerprint: public.map(|p| p.fingerprint(HashAlg::Sha256).to_string()),
+                            result: "encrypted".into(),
+                        });
+                        continue;
+                    }
+                }
+            }
+            Err(e) => {
+                offers.push(Offer {
+                    key: raw.clone(),
+                    fingerprint: None,
+                    result: format!("unreadable ({e})"),
+                });
+                continue;
+            }
+        };
+        let public = key.public_key().clone();
+        let fp = public.fingerprint(HashAlg::Sha256).to_string();
+        let hash = hash_for(&public.algorithm(), rsa_hash);
+        let res = handle
+            .authenticate_publickey(&t.user, PrivateKeyWithHashAlg::new(Arc::new(key), hash))
+            .await?;
+        tried.push(public);
+        let ok = res.success();
+        offers.push(Offer {
+            key: raw.clone(),
+            fingerprint: Some(fp),
+            result: if ok { "accepted" } else { "rejected" }.into(),
+        });
+        if ok {
+            return Ok(true);
+        }
+    }
+
+    if !t.identities_only
+        && let Some(a) = agent.as_mut()
+    {
+        for id in &agent_ids {
+            let public = id.public_key().into_owned();
+            if tried.iter().any(|k| k.key_data() == public.key_data()) {
+                continue;
+            }
+            let hash = hash_for(&public.algorithm(), rsa_hash);
+            let res = handle
+                .authenticate_publickey_with(&t.user, public.clone(), hash, a)
+                .await;
+            let ok = matches!(res, Ok(AuthResult::Success));
+            let comment = match id {
+                russh::keys::agent::AgentIdentity::PublicKey { comment, .. } => comment.clone(),
+                _ => String::new(),
+            };
+            offers.push(Offer {
+                key: format!("agent: {comment}"),
+                fingerprint: Some(public.fingerprint(HashAlg::Sha256).to_string()),
+                result: if ok { "accepted" } else { "rejected" }.into(),
+            });
+            if ok {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+fn hash_for(alg: &ssh_key::Algorithm, rsa: Option<HashAlg>) -> Option<HashAlg> {
+    if matches!(alg, ssh_key::Algorithm::Rsa { .. }) {
+        rsa
+    } else {
+        None
+    }
+}
+
+#[cfg(unix)]
+async fn connect_agent(
+    sock: &std::path::Path,
+) -> Option<russh::keys::agent::client::AgentClient<tokio::net::UnixStream>> {
+    russh::keys::agent::client::AgentClient::connect_uds(sock)
+        .await
+        .ok()
+}
+
+#[cfg(not(unix))]
+async fn connect_agent(
+    _sock: &std::path::Path,
+) -> Option<russh::keys::agent::client::AgentClient<tokio::net::TcpStream>> {
+    // Windows' agent speaks over a named pipe; not probed here yet.
+    None
+}
+
+/// Ask for the passphrase of an encrypted key on the terminal, once per
+/// key. `None` without a terminal; `Some(Err)` for a wrong passphrase.
+async fn passphrase_key(
+    path: &std::path::Path,
+    opts: &Options,
+) -> Option<Result<ssh_key::PrivateKey, ()>> {
+    if !opts.interactive {
+        return None;
+    }
+    let mut cache = opts.passphrases.lock().await;
+    let known = cache
+        .iter()
+        .find(|(p, _)| p == path)
+        .map(|(_, pass)| pass.clone());
+    let pass = match known {
+        Some(p) => p,
+        None => {
+            let prompt = format!("Passphrase for {}: ", path.display());
+            let p = tokio::task::spawn_blocking(move || rpassword::prompt_password(prompt).ok())
+                .await
+                .ok()
+                .flatten();
+            cache.push((path.to_path_buf(), p.clone()));
+            p
+        }
+    };
+    let pass = pass?;
+    Some(russh::keys::load_secret_key(path, Some(&pass)).map_err(|_| ()))
+}
+
+/// Run a command; its exit status and stdout.
+async fn run(handle: &Handle<Client>, cmd: &str) -> Result<(u32, String), russh::Error> {
+    let mut ch = handle.channel_open_session().await?;
+    ch.exec(true, cmd).await?;
+    let mut status = None;
+    let mut out = Vec::new();
+    // Data may arrive after the exit status: read until the channel closes.
+    while let Some(msg) = ch.wait().await {
+        match msg {
+            ChannelMsg::Data { data } => out.extend_from_slice(&data),
+            ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
+            _ => {}
+        }
+    }
+    Ok((
+        status.unwrap_or(255),
+        String::from_utf8_lossy(&out).into_owned(),
+    ))
+}
+
+/// Parse the facts command's output.
+pub fn parse_facts(out: &str) -> Facts {
+    let (gpu, df) = out.split_once("::df").unwrap_or((out, ""));
+    let gpus = gpu
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("GPU "))
+        .map(str::to_string)
+        .collect();
+    let mut f = Facts {
+        gpus,
+        ..Default::default()
+    };
+    for l in df
+        .lines()
+        .skip_while(|l| !l.starts_with("Filesystem"))
+        .skip(1)
+    {
+        let cols: Vec<&str> = l.split_whitespace().collect();
+        if cols.len() >= 6 {
+            let avail = cols[3].parse::<u64>().ok().map(|k| k * 1024);
+            match cols[5] {
+                "/workspace" => f.workspace_free = avail,
+                "/" => f.root_free = avail,
+                _ => {}
+            }
+        }
+    }
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts() {
+        let out = "GPU 0: NVIDIA GeForce RTX 4090 (UUID: GPU-1)\n::df\nFilesystem 1024-blocks Used Available Capacity Mounted on\noverlay 20971520 1048576 19922944 5% /\nmfs 104857600 0 104857600 0% /workspace\n";
+        let f = parse_facts(out);
+        assert_eq!(f.gpus, ["GPU 0: NVIDIA GeForce RTX 4090 (UUID: GPU-1)"]);
+        assert_eq!(f.root_free, Some(19922944 * 1024));
+        assert_eq!(f.workspace_free, Some(104857600 * 1024));
+        let none = parse_facts(
+            "::df\nFilesystem 1024-blocks Used Available Capacity Mounted on\n/dev/vda 100 50 50 50% /\n",
+        );
+        assert!(none.gpus.is_empty());
+        assert_eq!(none.workspace_free, None);
+    }
+}

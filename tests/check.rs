@@ -1,0 +1,407 @@
+//! `runpod-ssh check` against a real OpenSSH sshd on 127.0.0.1: every
+//! scenario asserts the failing stage and the exit code.
+#![cfg(unix)]
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::sshd::{Agent, Sshd, keygen};
+use common::{TempHome, stderr};
+
+/// A temp HOME whose config holds `blocks`.
+fn home_with(blocks: &[String]) -> TempHome {
+    let home = TempHome::new();
+    std::fs::write(home.ssh_dir().join("config"), blocks.join("\n")).unwrap();
+    home
+}
+
+/// The usual RunPod-style options for a test entry.
+fn pinned(home: &TempHome, alias: &str) -> Vec<String> {
+    vec![
+        "IdentitiesOnly yes".into(),
+        format!("HostKeyAlias {alias}"),
+        format!(
+            "UserKnownHostsFile {}",
+            home.ssh_dir().join("known_hosts_runpod").display()
+        ),
+        "StrictHostKeyChecking accept-new".into(),
+    ]
+}
+
+fn check(home: &TempHome, args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
+    let mut a = vec!["check", "--json", "--quick"];
+    a.extend_from_slice(args);
+    let o = home.run(&a);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "bad JSON ({e}): {} / {}",
+            String::from_utf8_lossy(&o.stdout),
+            stderr(&o)
+        )
+    });
+    (o.status.code(), v, stderr(&o))
+}
+
+fn entry(home: &TempHome, sshd: &Sshd, alias: &str, key: &Path, extra: &[&str]) -> String {
+    let mut opts: Vec<String> = pinned(home, alias);
+    opts.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = opts.iter().map(String::as_str).collect();
+    sshd.host_block(alias, key, &refs)
+}
+
+#[test]
+fn ok_records_the_host_key_and_times_every_stage() {
+    let Some(sshd) = Sshd::start(&[]) else { return };
+    let home = TempHome::new();
+    let (key, public) = keygen(&home.ssh_dir(), "id_ed25519", "");
+    sshd.authorize(&public);
+    std::fs::write(
+        home.ssh_dir().join("config"),
+        entry(&home, &sshd, "pod", &key, &[]),
+    )
+    .unwrap();
+    let (code, v, err) = check(&home, &["pod"]);
+    assert_eq!(code, Some(0), "{v:#} {err}");
+    let r = &v[0];
+    assert_eq!(r["ok"], true);
+    assert_eq!(r["stage"], serde_json::Value::Null);
+    assert_eq!(r["alias"], "pod");
+    for s in [
+        "resolve", "tcp", "banner", "kex", "hostkey", "auth", "exec", "forward",
+    ] {
+        assert!(r["timings"][s].is_number(), "no timing for {s}: {r:#}");
+    }
+    // accept-new recorded the key under the alias, and it is the server's.
+    let kh = std::fs::read_to_string(home.ssh_dir().join("known_hosts_runpod")).unwrap();
+    let host_b64 = sshd
+        .host_public()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert!(
+        kh.starts_with("pod ssh-ed25519 ") && kh.contains(&host_b64),
+        "{kh}"
+    );
+    // Second run: the key is known now, nothing more is written.
+    let (code, v, _) = check(&home, &["pod"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(v[0]["host_key"]["verdict"]["verdict"], "known");
+    assert_eq!(
+        std::fs::read_to_string(home.ssh_dir().join("known_hosts_runpod")).unwrap(),
+        kh
+    );
+    // Remote facts come with the full check.
+    let o = home.run(&["check", "pod", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v[0]["facts"]["root_free"].as_u64().unwrap() > 0, "{v:#}");
+}
+
+#[test]
+fn closed_port_fails_at_tcp() {
+    let home = TempHome::new();
+    let port = common::sshd::free_port();
+    std::fs::write(
+        home.ssh_dir().join("config"),
+        format!("Host runpod-gone\n  HostName 127.0.0.1\n  Port {port}\n  User root\n"),
+    )
+    .unwrap();
+    let (code, v, _) = check(&home, &[]);
+    assert_eq!(code, Some(1));
+    assert_eq!(v[0]["stage"], "tcp");
+    assert!(v[0]["error"].as_str().unwrap().contains("refused"), "{v:#}");
+    assert!(
+        v[0]["hint"].as_str().unwrap().contains("runpod-ssh add"),
+        "{v:#}"
+    );
+}
+
+#[test]
+fn silent_listener_is_bounded_by_the_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        // Accept and hold the connection open, saying nothing.
+        let (s, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_secs(4));
+        drop(s);
+    });
+    let home = TempHome::new();
+    std::fs::write(
+        home.ssh_dir().join("config"),
+        format!("Host runpod-silent\n  HostName 127.0.0.1\n  Port {port}\n"),
+    )
+    .unwrap();
+    let t = Instant::now();
+    let (code, v, _) = check(&home, &["--timeout", "2"]);
+    let took = t.elapsed();
+    assert_eq!(code, Some(1));
+    assert_eq!(v[0]["stage"], "banner", "{v:#}");
+    assert!(
+        v[0]["error"].as_str().unwrap().contains("sent nothing"),
+        "{v:#}"
+    );
+    assert!(took < Duration::from_millis(2500), "took {took:?}");
+    assert!(took >= Duration::from_millis(1900), "took {took:?}");
+    held.join().unwrap();
+}
+
+#[test]
+fn http_listener_fails_at_banner() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        std::thread::sleep(Duration::from_millis(500));
+    });
+    let home = TempHome::new();
+    std::fs::write(
+        home.ssh_dir().join("config"),
+        format!("Host runpod-web\n  HostName 127.0.0.1\n  Port {port}\n"),
+    )
+    .unwrap();
+    let (code, v, _) = check(&home, &["--timeout", "5"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(v[0]["stage"], "banner");
+    assert!(
+        v[0]["error"].as_str().unwrap().contains("HTTP/1.1 400"),
+        "{v:#}"
+    );
+    server.join().unwrap();
+}
+
+#[test]
+fn wrong_key_fails_at_auth_naming_the_key() {
+    let Some(sshd) = Sshd::start(&[]) else { return };
+    let home = TempHome::new();
+    let (_, authorized) = keygen(&home.ssh_dir(), "id_authorized", "");
+    let (wrong, _) = keygen(&home.ssh_dir(), "id_wrong", "");
+    sshd.authorize(&authorized);
+    std::fs::write(
+        home.ssh_dir().join("config"),
+        entry(&home, &sshd, "pod", &wrong, &[]),
+    )
+    .unwrap();
+    let (code, v, _) = check(&home, &["pod"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(v[0]["stage"], "auth", "{v:#}");
+    assert_eq!(v[0]["offers"][0]["result"], "rejected");
+    assert!(
+        v[0]["error"].as_str().unwrap().contains("id_wrong"),
+        "{v:#}"
+    );
+    assert!(v[0]["hint"].as_str().unwrap().contains("RunPod"), "{v:#}");
+}
+
+#[test]
+fn agent_key_logs_in_when_the_file_key_is_not_authorized() {
+    let Some(sshd) = Sshd::start(&[]) else { return };
+    let Some(agent) = Agent::start() else { return };
+    let home = TempHome::new();
+    let (authorized_key, authorized) = keygen(&home.ssh_dir(), "id_in_agent", "");
+    let (wrong, _) = keygen(&home.ssh_dir(), "id_wrong", "");
+    sshd.authorize(&authorized);
+    agent.add(&authorized_key);
+    std::fs::remove_file(&authorized_key).unwrap();
+    let mut block = entry(&home, &sshd, "pod", &wrong, &[]);
+    block = block.replace("IdentitiesOnly yes", "IdentitiesOnly no");
+    std::fs::write(home.ssh_dir().join("config"), block).unwrap();
+    let o = home
+        .cmd(common::bin())
+        .args(["check", "pod", "--json", "--quick"])
+        .env("SSH_AUTH_SOCK", &agent.sock)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(o.status.code(), Some(0), "{v:#}");
+    let offers = v[0]["offers"].as_array().unwrap();
+    assert_eq!(offers[0]["result"], "rejected");
+    assert_eq!(offers.last().unwrap()["result"], "accepted");
+    assert!(
+        offers.last().unwrap()["key"]
+            .as_str()
+            .unwrap()
+            .starts_with("agent:")
+    );
+}
+
+#[test]
+fn encrypted_key_without_agent_or_terminal_fails_at_auth_clearly() {
+    let Some(sshd) = Sshd::start(&[]) else { return };
+    let home = TempHome::new();
+    let (key, public) = keygen(&home.ssh_dir(), "id_locked", "correct horse");
+    sshd.authorize(&public);
+    std::fs::write(
+        home.ssh_dir().join("config"),
+        entry(&home, &sshd, "pod", &key, &[]),
+    )
+    .unwrap();
+    let (code, v, _) = check(&home, &["pod"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(v[0]["stage"], "auth", "{v:#}");
+    assert_eq!(v[0]["offers"][0]["result"], "encrypted");
+    assert!(v[0]["hint"].as_str().unwrap().contains("ssh-add"), "{v:#}");
+    // With the key in an agent, the same entry logs in.
+    let Some(agent) = Agent::start() else { return };
+    let st = std::process::Command::new("ssh-add")
+        .arg(&key)
+        .env("SSH_AUTH_SOCK", &agent.sock)
+        .env("SSH_ASKPASS_REQUIRE", "force")
+        .env("SSH_ASKPASS", write_askpass(&home, "correct horse"))
+        .env("DISPLAY", ":0")
+        .stdin(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = home
+        .cmd(common::bin())
+        .args(["check", "pod", "--json", "--quick"])
+        .env("SSH_AUTH_SOCK", &agent.sock)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(o.status.code(), Some(0), "{v:#}");
+    assert!(
+        v[0]["offers"][0]["key"]
+            .as_str()
+            .unwrap()
+            .contains("via agent"),
+        "{v:#}"
+    );
+}
+
+fn write_askpass(home: &TempHome, pass: &str) -> std::path::PathBuf {
+    let p = home.path().join("askpass.sh");
+    std::fs::write(&p, format!("#!/bin/sh\necho '{pass}'\n")).unwrap();
+    common::sshd::set_mode(&p, 0o755);
+    p
+}
+
+#[test]
+fn unknown_key_with_strict_yes_fails_at_hostkey_and_records_nothing() {
+    let Some(sshd) = Sshd::start(&[]) else { return };
+    let home = TempHome::new();
+    let (key, public) = keygen(&home.ssh_dir(), "id_ed25519", "");
+    sshd.authorize(&public);
+    let block = entry(&home, &sshd, "pod", &key, &[]).replace("accept-new", "yes");
+    std::fs::write(home.ssh_dir().join("config"), block).unwrap();
+    let (code, v, _) = check(&home, &["pod"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(v[0]["stage"], "hostkey", "{v:#}");
+    assert!(
+        v[0]["error"].as_str().unwrap().contains("unknown host key"),
+        "{v:#}"
+    );
+    assert!(!home.ssh_dir().join("known_hosts_runpod").exists());
+}
+
+#[test]
+fn changed_host_key_stops_before_any_authentication() {
+    let Some(sshd) = Sshd::start(&[]) else { return };
+    let home = TempHome::new();
+    let (key, public) = keygen(&home.ssh_dir(), "id_ed25519", "");
+    sshd.authorize(&public);
+    // A pin from the pod's previous life: another key under the alias.
+    let (_, other) = keygen(home.path(), "old_host_key", "");
+    let kh = home.ssh_dir().join("known_hosts_runpod");
+    let pin = format!(
+        "pod {}\n",
+        other
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    std::fs::write(&kh, &pin).unwrap();
+    std::fs::write(
+        home.ssh_dir().join("config"),
+        entry(&home, &sshd, "pod", &key, &[]),
+    )
+    .unwrap();
+    let (code, v, _) = check(&home, &["pod"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(v[0]["stage"], "hostkey", "{v:#}");
+    assert!(
+        v[0]["error"].as_str().unwrap().contains("HOST KEY CHANGED"),
+        "{v:#}"
+    );
+    assert!(
+        v[0]["hint"].as_str().unwrap().contains("ssh-keygen -R pod"),
+        "{v:#}"
+    );
+    assert_eq!(v[0]["offers"].as_array().unwrap().len(), 0);
+    // The pin is untouched, and sshd never saw an authentication request.
+    assert_eq!(std::fs::read_to_string(&kh).unwrap(), pin);
+    std::thread::sleep(Duration::from_millis(200));
+    let log = sshd.log_text();
+    assert!(
+        log.contains("Connection from 127.0.0.1"),
+        "the probe never reached sshd:\n{log}"
+    );
+    assert!(
+        !log.contains("userauth-request"),
+        "authentication was attempted:\n{log}"
+    );
+    assert!(!log.contains("Accepted publickey"), "{log}");
+}
+
+#[test]
+fn forwarding_disabled_fails_at_forward() {
+    let Some(sshd) = Sshd::start(&["AllowTcpForwarding no"]) else {
+        return;
+    };
+    let home = TempHome::new();
+    let (key, public) = keygen(&home.ssh_dir(), "id_ed25519", "");
+    sshd.authorize(&public);
+    std::fs::write(
+        home.ssh_dir().join("config"),
+        entry(&home, &sshd, "pod", &key, &[]),
+    )
+    .unwrap();
+    let (code, v, _) = check(&home, &["pod"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(v[0]["stage"], "forward", "{v:#}");
+    assert!(
+        v[0]["hint"]
+            .as_str()
+            .unwrap()
+            .contains("AllowTcpForwarding"),
+        "{v:#}"
+    );
+}
+
+#[test]
+fn fifty_aliases_in_one_run() {
+    let Some(sshd) = Sshd::start(&[]) else { return };
+    let home = TempHome::new();
+    let (key, public) = keygen(&home.ssh_dir(), "id_ed25519", "");
+    sshd.authorize(&public);
+    let blocks: Vec<String> = (0..50)
+        .map(|i| entry(&home, &sshd, &format!("runpod-{i}"), &key, &[]))
+        .collect();
+    std::fs::write(home.ssh_dir().join("config"), blocks.join("\n")).unwrap();
+    let (code, v, err) = check(&home, &[]);
+    let list = v.as_array().unwrap();
+    assert_eq!(list.len(), 50);
+    let failed: Vec<&serde_json::Value> = list.iter().filter(|r| r["ok"] != true).collect();
+    assert!(failed.is_empty(), "{failed:#?} {err}");
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn unknown_alias_fails_at_resolve_and_bad_input_exits_2() {
+    let home = home_with(&["Host web\n  HostName w.example\n".into()]);
+    let (code, v, _) = check(&home, &["nosuchpod"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(v[0]["stage"], "resolve");
+    assert!(v[0]["hint"].as_str().unwrap().contains("runpod-ssh add"));
+    let o = home.run(&["check", "two words"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = home.run(&["check", "web", "--timeout", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+}

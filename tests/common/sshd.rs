@@ -1,0 +1,277 @@
+//! A real OpenSSH `sshd` on 127.0.0.1, started per test: ephemeral port,
+//! temp host key, temp `authorized_keys`, its own `sshd_config`. It never
+//! listens anywhere else and never touches a real user's files: as root (as
+//! in CI) it logs in a dedicated test user whose home is a temp-like folder;
+//! otherwise the current user, whose `authorized_keys` it does not read
+//! (`AuthorizedKeysFile` points at the temp file).
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::require_tool;
+
+/// The account tests log in as when running as root.
+pub const TEST_USER: &str = "runpodsshtest";
+const TEST_HOME: &str = "/tmp/runpod-ssh-test-user-home";
+
+pub struct Sshd {
+    child: Child,
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    pub log: PathBuf,
+    pub authorized_keys: PathBuf,
+    pub host_key: PathBuf,
+    pub user: String,
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+fn current_user() -> String {
+    let o = Command::new("id").arg("-un").output().expect("id -un");
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// As root: a locked-password (but not locked) user with /bin/sh, created once.
+fn ensure_test_user() -> String {
+    let exists = Command::new("id")
+        .arg(TEST_USER)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    std::fs::create_dir_all(TEST_HOME).expect("test user home");
+    set_mode(Path::new(TEST_HOME), 0o755);
+    if !exists {
+        let st = Command::new("useradd")
+            .args(["-M", "-d", TEST_HOME, "-s", "/bin/sh", TEST_USER])
+            .status()
+            .expect("useradd");
+        assert!(
+            st.success()
+                || Command::new("id")
+                    .arg(TEST_USER)
+                    .status()
+                    .is_ok_and(|s| s.success()),
+            "useradd {TEST_USER} failed"
+        );
+        // `*`: no password login, but not "locked" (sshd refuses locked accounts).
+        let _ = Command::new("usermod")
+            .args(["-p", "*", TEST_USER])
+            .status();
+    }
+    TEST_USER.to_string()
+}
+
+pub fn set_mode(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// A free port on 127.0.0.1 (bound then released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind 127.0.0.1:0")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// `ssh-keygen` a key pair; returns (private key path, public key line).
+pub fn keygen(dir: &Path, name: &str, passphrase: &str) -> (PathBuf, String) {
+    let path = dir.join(name);
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-C", name, "-N", passphrase, "-f"])
+        .arg(&path)
+        .stdin(Stdio::null())
+        .status()
+        .expect("ssh-keygen");
+    assert!(st.success(), "ssh-keygen failed");
+    let public = std::fs::read_to_string(path.with_extension("pub")).expect("read .pub");
+    (path, public.trim().to_string())
+}
+
+impl Sshd {
+    /// Start sshd with `extra` config lines. `None` when sshd is missing
+    /// and we are not under CI (where a missing sshd fails the test).
+    pub fn start(extra: &[&str]) -> Option<Sshd> {
+        let sshd = require_tool("sshd")?;
+        require_tool("ssh-keygen")?;
+        let root = is_root();
+        let user = if root {
+            ensure_test_user()
+        } else {
+            current_user()
+        };
+        if root {
+            std::fs::create_dir_all("/run/sshd").ok();
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("runpod-ssh-sshd-")
+            .tempdir()
+            .expect("tempdir");
+        // sshd reads authorized_keys as the user: the folder must be traversable.
+        set_mode(dir.path(), 0o755);
+        let (host_key, _) = keygen(dir.path(), "host_key", "");
+        let authorized_keys = dir.path().join("authorized_keys");
+        std::fs::write(&authorized_keys, "").expect("authorized_keys");
+        set_mode(&authorized_keys, 0o644);
+        let log = dir.path().join("sshd.log");
+        let conf_path = dir.path().join("sshd_config");
+        let mut last_log = String::new();
+        for _attempt in 0..5 {
+            let port = free_port();
+            let mut conf = format!(
+                "ListenAddress 127.0.0.1:{port}\nHostKey {}\nAuthorizedKeysFile {}\nPidFile none\nStrictModes no\nUsePAM no\nLogLevel DEBUG1\nMaxStartups 200\nMaxSessions 50\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nAllowUsers {user}\n",
+                host_key.display(),
+                authorized_keys.display()
+            );
+            for l in extra {
+                conf.push_str(l);
+                conf.push('\n');
+            }
+            std::fs::write(&conf_path, conf).expect("sshd_config");
+            let _ = std::fs::remove_file(&log);
+            let mut child = Command::new(&sshd)
+                .arg("-D")
+                .arg("-f")
+                .arg(&conf_path)
+                .arg("-E")
+                .arg(&log)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn sshd");
+            let start = Instant::now();
+            let mut up = false;
+            while start.elapsed() < Duration::from_secs(5) {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    up = true;
+                    break;
+                }
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if up {
+                return Some(Sshd {
+                    child,
+                    port,
+                    dir,
+                    log,
+                    authorized_keys,
+                    host_key,
+                    user,
+                });
+            }
+            // The port was taken in between, or sshd refused the config.
+            let _ = child.kill();
+            let _ = child.wait();
+            last_log = std::fs::read_to_string(&log).unwrap_or_default();
+        }
+        panic!("sshd did not start:\n{last_log}");
+    }
+
+    /// Allow a public key line to log in.
+    pub fn authorize(&self, public_line: &str) {
+        let mut text = std::fs::read_to_string(&self.authorized_keys).unwrap_or_default();
+        text.push_str(public_line);
+        text.push('\n');
+        std::fs::write(&self.authorized_keys, text).expect("authorized_keys");
+    }
+
+    /// The server's public host key line.
+    pub fn host_public(&self) -> String {
+        std::fs::read_to_string(self.host_key.with_extension("pub"))
+            .expect("host .pub")
+            .trim()
+            .to_string()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A client config block for this server.
+    pub fn host_block(&self, alias: &str, identity: &Path, extra: &[&str]) -> String {
+        let mut b = format!(
+            "Host {alias}\n    HostName 127.0.0.1\n    Port {}\n    User {}\n    IdentityFile {}\n",
+            self.port,
+            self.user,
+            identity.display()
+        );
+        for l in extra {
+            b.push_str(&format!("    {l}\n"));
+        }
+        b
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An ssh-agent on a temp socket, killed on drop.
+pub struct Agent {
+    child: Child,
+    pub sock: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Agent {
+    pub fn start() -> Option<Agent> {
+        let agent = require_tool("ssh-agent")?;
+        require_tool("ssh-add")?;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sock = dir.path().join("agent.sock");
+        let child = Command::new(agent)
+            .arg("-D")
+            .arg("-a")
+            .arg(&sock)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn ssh-agent");
+        let start = Instant::now();
+        while !sock.exists() && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Some(Agent {
+            child,
+            sock,
+            _dir: dir,
+        })
+    }
+
+    pub fn add(&self, key: &Path) {
+        let st = Command::new("ssh-add")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &self.sock)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("ssh-add");
+        assert!(st.success(), "ssh-add failed");
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
