@@ -115,7 +115,9 @@ pub fn target(alias: &str, r: &Resolved) -> Result<Target, ResolveFailure> {
         let first = r.errors.first().map(|d| d.to_string()).unwrap_or_default();
         return Err(ResolveFailure {
             error: format!("ssh refuses the config: {first}"),
-            hint: "run `runpod-ssh show ALIAS` to see every problem, and fix those lines".into(),
+            hint: format!(
+                "run `runpod-ssh show {alias}` to see every problem, and fix those lines"
+            ),
         });
     }
     let from_config = r.settings().iter().any(|s| s.keyword != "ignoreunknown");
@@ -131,8 +133,13 @@ pub fn target(alias: &str, r: &Resolved) -> Result<Target, ResolveFailure> {
             && !s.args[0].eq_ignore_ascii_case("none")
         {
             return Err(ResolveFailure {
-                error: format!("{alias} goes through {k} ({}), which the native probe does not follow", s.source),
-                hint: "check it with `ssh -v ALIAS true`; RunPod pods need no proxy with the exposed-TCP command".into(),
+                error: format!(
+                    "{alias} goes through {k} ({}), which the native probe does not follow",
+                    s.source
+                ),
+                hint: format!(
+                    "check it with `ssh -v {alias} true`; RunPod pods need no proxy with the exposed-TCP command"
+                ),
             });
         }
     }
@@ -405,7 +412,10 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
     }
     rep.timings.push((Stage::Tcp, ms(s.elapsed())));
     let Some(stream) = stream else {
-        let restart = "paste the pod's current command into `runpod-ssh add --name ALIAS '…'` (Connect tab → SSH over exposed TCP)";
+        let restart = format!(
+            "paste the pod's current command into `runpod-ssh add --name {} '…'` (Connect tab → SSH over exposed TCP)",
+            t.alias
+        );
         return match last_err {
             Some(Ok(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => rep.fail(
                 Stage::Tcp,
@@ -549,7 +559,7 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
             return rep.fail(
                 Stage::Hostkey,
                 format!("unknown host key {fingerprint} for {}{also}, and StrictHostKeyChecking is {}", t.key_name(), match t.strict { Strict::Yes => "yes", _ => "ask (the default)" }),
-                "compare the fingerprint with the pod's log (RunPod prints it at start), then connect once with `ssh ALIAS`, or use an entry from `runpod-ssh add` (StrictHostKeyChecking accept-new)",
+                format!("compare the fingerprint with the pod's log (RunPod prints it at start), then connect once with `ssh {}`, or use an entry from `runpod-ssh add` (StrictHostKeyChecking accept-new)", t.alias),
             );
         }
         _ => {}
