@@ -211,6 +211,8 @@ pub type Passphrases = Arc<tokio::sync::Mutex<Vec<(PathBuf, Option<String>)>>>;
 pub struct Options {
     /// The deadline of every stage.
     pub timeout: Duration,
+    /// When the whole run must end: a stage gets what is left, if less.
+    pub deadline: Option<Instant>,
     /// Skip the remote facts (GPU, disk).
     pub quick: bool,
     /// `SSH_AUTH_SOCK`, when set.
@@ -375,8 +377,11 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
 
     // resolve: the name to addresses.
     let s = Instant::now();
-    let addrs =
-        tokio::time::timeout(to, tokio::net::lookup_host((t.hostname.as_str(), t.port))).await;
+    let addrs = tokio::time::timeout(
+        opts.budget(),
+        tokio::net::lookup_host((t.hostname.as_str(), t.port)),
+    )
+    .await;
     rep.timings.push((Stage::Resolve, ms(s.elapsed())));
     let addrs: Vec<std::net::SocketAddr> = match addrs {
         Ok(Ok(a)) => a.collect(),
@@ -401,7 +406,12 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
     let mut last_err = None;
     let mut stream = None;
     for a in &addrs {
-        match tokio::time::timeout(to.saturating_sub(s.elapsed()), TcpStream::connect(a)).await {
+        match tokio::time::timeout(
+            opts.budget().saturating_sub(s.elapsed()),
+            TcpStream::connect(a),
+        )
+        .await
+        {
             Ok(Ok(st)) => {
                 stream = Some(st);
                 break;
@@ -438,7 +448,7 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
 
     // banner: look (without consuming) for "SSH-" before handing over.
     let s = Instant::now();
-    let banner = tokio::time::timeout(to, peek_banner(&stream)).await;
+    let banner = tokio::time::timeout(opts.budget(), peek_banner(&stream)).await;
     rep.timings.push((Stage::Banner, ms(s.elapsed())));
     match banner {
         Ok(Ok(_)) => {}
@@ -489,7 +499,11 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
         ..Default::default()
     });
     let s = Instant::now();
-    let conn = tokio::time::timeout(to, client::connect_stream(config, stream, handler)).await;
+    let conn = tokio::time::timeout(
+        opts.budget(),
+        client::connect_stream(config, stream, handler),
+    )
+    .await;
     let (key, verdict, key_at) = match state.lock() {
         Ok(st) => (st.key.clone(), st.verdict.clone(), st.at),
         Err(_) => (None, None, None),
@@ -604,7 +618,7 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
     // auth
     let s = Instant::now();
     let auth = tokio::time::timeout(
-        to + extra_for_prompt(opts),
+        opts.budget() + extra_for_prompt(opts),
         authenticate(&mut handle, t, opts, &mut rep.offers),
     )
     .await;
@@ -658,7 +672,7 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
 
     // exec
     let s = Instant::now();
-    let exec = tokio::time::timeout(to, run(&handle, "true")).await;
+    let exec = tokio::time::timeout(opts.budget(), run(&handle, "true")).await;
     rep.timings.push((Stage::Exec, ms(s.elapsed())));
     match exec {
         Ok(Ok((0, _))) => {}
@@ -692,7 +706,7 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
     // forward: what VS Code needs. Port 22 is the pod's own sshd.
     let s = Instant::now();
     let fwd = tokio::time::timeout(
-        to,
+        opts.budget(),
         handle.channel_open_direct_tcpip("127.0.0.1", 22, "127.0.0.1", 0),
     )
     .await;
@@ -735,11 +749,23 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
     if !opts.quick {
         let cmd =
             "nvidia-smi -L 2>/dev/null | head -n 16; echo ::df; df -Pk /workspace / 2>/dev/null";
-        if let Ok(Ok((_, out))) = tokio::time::timeout(to, run(&handle, cmd)).await {
+        if let Ok(Ok((_, out))) = tokio::time::timeout(opts.budget(), run(&handle, cmd)).await {
             rep.facts = Some(parse_facts(&out));
         }
     }
     let _ = handle.disconnect(Disconnect::ByApplication, "", "en").await;
+}
+
+impl Options {
+    /// The time the next stage may take.
+    fn budget(&self) -> Duration {
+        match self.deadline {
+            Some(d) => self
+                .timeout
+                .min(d.saturating_duration_since(Instant::now())),
+            None => self.timeout,
+        }
+    }
 }
 
 fn extra_for_prompt(opts: &Options) -> Duration {

@@ -49,8 +49,13 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
 
     let interactive =
         std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && !env.global.json;
+    // One overall deadline: every stage of every host, queued ones included.
+    let per_stage = Duration::from_secs_f64(a.timeout);
+    let waves = aliases.len().div_ceil(a.jobs.min(256)) as u32;
+    let deadline = Instant::now() + per_stage * 8 * waves.max(1);
     let opts = Options {
-        timeout: Duration::from_secs_f64(a.timeout),
+        timeout: per_stage,
+        deadline: Some(deadline),
         quick: a.quick,
         agent: std::env::var_os("SSH_AUTH_SOCK").map(Into::into),
         interactive,
