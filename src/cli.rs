@@ -72,6 +72,20 @@ Stages, in order: resolve, tcp, banner, kex, hostkey, auth, exec, forward.
 A changed host key stops the check before any key is offered.
 Exit status: 0 all passed, 1 a host failed, 2 bad input.")]
     Check(CheckArgs),
+    /// Find and repair what breaks VS Code Remote-SSH hosts: trailing and
+    /// glued comments, BOM/UTF-16, odd spaces, key paths and permissions,
+    /// duplicates, a `Host *` above the entry, VS Code settings
+    #[command(after_help = "\
+Examples:
+  runpod-ssh fix --dry-run          # findings and the diff, nothing written
+  runpod-ssh fix                    # apply the safe repairs (backup kept)
+  runpod-ssh fix --yes              # also the ones that change which values win
+  runpod-ssh fix gpu --probe        # one host, and what only the network can tell
+  runpod-ssh fix --rules            # the rule catalogue
+
+Exit status: 0 nothing left to do; 1 something needs repair (with --dry-run)
+or was left for you to decide; 2 bad input.")]
+    Fix(FixArgs),
     /// List RunPod host entries (or every host with --all)
     #[command(after_help = "Examples:\n  runpod-ssh list\n  runpod-ssh list --all --json")]
     List(ListArgs),
@@ -165,4 +179,22 @@ pub struct CheckArgs {
     /// How many hosts to probe at once
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub jobs: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct FixArgs {
+    /// Only the entries for these aliases (file-wide problems are still fixed)
+    pub aliases: Vec<String>,
+    /// Show findings and the diff; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also apply repairs that change which values win (duplicates, moved Includes)
+    #[arg(long)]
+    pub yes: bool,
+    /// Also probe the RunPod hosts (stale endpoints, changed host keys, forwarding)
+    #[arg(long)]
+    pub probe: bool,
+    /// Print the rule catalogue and exit
+    #[arg(long)]
+    pub rules: bool,
 }

@@ -10,11 +10,14 @@
 //! - [`runpod`]: what RunPod hands a user, and the entry we write for it.
 //! - [`known_hosts`]: pinned host keys.
 //! - [`vscode`]: VS Code-family settings, edited losslessly.
+//! - [`probe`]: the staged native reachability probe.
+//! - [`doctor`]: the repair rules behind `fix`.
 //! - [`commands`]: one module per subcommand.
 
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod doctor;
 pub mod fsio;
 pub mod known_hosts;
 pub mod output;

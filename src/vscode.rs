@@ -94,8 +94,21 @@ pub fn set_remote_platform(
     Ok(Some(root.to_string()))
 }
 
+/// The file `remote.SSH.configFile` points VS Code at, if set.
+pub fn config_file(text: &str) -> Option<String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let root = CstRootNode::parse(text, &ParseOptions::default()).ok()?;
+    let value: CstNode = root.object_value()?.get("remote.SSH.configFile")?.value()?;
+    value
+        .as_string_lit()?
+        .decoded_value()
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
 /// The platform recorded for `alias`, if any.
 pub fn remote_platform(text: &str, alias: &str) -> Option<String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let root = CstRootNode::parse(text, &ParseOptions::default()).ok()?;
     remote_platform_of(&root, alias)
 }

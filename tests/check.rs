@@ -405,3 +405,50 @@ fn unknown_alias_fails_at_resolve_and_bad_input_exits_2() {
     let o = home.run(&["check", "web", "--timeout", "0"]);
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn fix_probe_offers_to_drop_a_changed_pin_and_does_with_yes() {
+    let Some(sshd) = Sshd::start(&[]) else { return };
+    let home = TempHome::new();
+    let (key, public) = keygen(&home.ssh_dir(), "id_ed25519", "");
+    sshd.authorize(&public);
+    let (_, other) = keygen(home.path(), "old_host_key", "");
+    let kh = home.ssh_dir().join("known_hosts_runpod");
+    let keep = "runpod-other ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMKJmzwNgmaKc5AZ6g0h9lqs4j2Xpv0cC0gYRKh3ZnY8\n";
+    let pin = format!(
+        "{keep}runpod-pod {}\n",
+        other
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    std::fs::write(&kh, &pin).unwrap();
+    std::fs::write(
+        home.ssh_dir().join("config"),
+        entry(&home, &sshd, "runpod-pod", &key, &[]),
+    )
+    .unwrap();
+    let o = home.run(&["fix", "--probe", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "probe-host-key-changed")
+        .cloned();
+    let f = f.unwrap_or_else(|| panic!("no host key finding: {v:#}"));
+    assert_eq!(f["applied"], false);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&kh).unwrap(), pin);
+    let o = home.run(&["fix", "--probe", "--yes"]);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("probe-host-key-changed"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // Only that pin went; the next check records the new key and passes.
+    assert_eq!(std::fs::read_to_string(&kh).unwrap(), keep);
+    let (code, v, _) = check(&home, &["runpod-pod"]);
+    assert_eq!(code, Some(0), "{v:#}");
+}

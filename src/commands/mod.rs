@@ -5,6 +5,7 @@
 pub mod add;
 pub mod check;
 pub mod edit;
+pub mod fix;
 pub mod list;
 pub mod remove;
 pub mod restore;
@@ -91,6 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Add(a) => add::run(&env, &a),
         Command::Check(a) => check::run(&env, &a),
+        Command::Fix(a) => fix::run(&env, &a),
         Command::List(a) => list::run(&env, &a),
         Command::Remove(a) => remove::run(&env, &a),
         Command::Restore(a) => restore::run(&env, &a),

@@ -57,6 +57,9 @@ pub struct Line {
     range: Range<usize>,
     pub ending: LineEnding,
     kind: LineKind,
+    /// The 0-based line this came from in the parsed file (`None` for a
+    /// line an edit added), so reports can name the user's line numbers.
+    origin: Option<usize>,
 }
 
 impl PartialEq for Line {
@@ -80,7 +83,13 @@ impl Line {
             range,
             ending,
             kind,
+            origin: None,
         }
+    }
+
+    /// The 1-based line number this line had in the file as read.
+    pub fn original_line(&self) -> Option<usize> {
+        self.origin.map(|o| o + 1)
     }
 
     /// The line's bytes without its terminator.
@@ -132,7 +141,9 @@ impl Line {
 
     /// Replace the whole line's bytes (terminator kept), re-lexing it.
     pub fn set_bytes(&mut self, bytes: Vec<u8>) {
+        let origin = self.origin;
         *self = Line::new(bytes, self.ending);
+        self.origin = origin;
     }
 }
 
@@ -197,7 +208,9 @@ impl Document {
                     } else {
                         (nl, LineEnding::Lf)
                     };
-                    lines.push(Line::shared(buf.clone(), start..end, ending));
+                    let mut l = Line::shared(buf.clone(), start..end, ending);
+                    l.origin = Some(lines.len());
+                    lines.push(l);
                     start = nl + 1;
                 }
                 None => {
@@ -447,6 +460,35 @@ impl Document {
                     .find_map(of)
             })
             .unwrap_or_else(|| "    ".to_string())
+    }
+
+    /// Remove the lines in `range`.
+    pub fn remove_lines(&mut self, range: Range<usize>) {
+        let end = range.end.min(self.lines.len());
+        self.lines.drain(range.start.min(end)..end);
+    }
+
+    /// Move the lines in `range` so they start before line `to` (an index
+    /// in the document as it is before the move).
+    pub fn move_lines(&mut self, range: Range<usize>, to: usize) {
+        if range.contains(&to) || range.is_empty() {
+            return;
+        }
+        let ending = self.dominant_ending();
+        let taken: Vec<Line> = self.lines.drain(range.clone()).collect();
+        let at = if to > range.start {
+            to - range.len()
+        } else {
+            to
+        };
+        self.lines.splice(at..at, taken);
+        // A former last line without a newline must not glue onto the next.
+        let n = self.lines.len();
+        for l in self.lines.iter_mut().take(n.saturating_sub(1)) {
+            if l.ending == LineEnding::None {
+                l.ending = ending;
+            }
+        }
     }
 
     /// Insert text lines before line `at`, with the file's dominant ending.

@@ -1,0 +1,382 @@
+//! `runpod-ssh fix`: find what breaks VS Code Remote-SSH hosts, apply the
+//! safe repairs with a backup, check the result against ssh itself, and
+//! roll back if it got worse.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::edit::{self, Session};
+use super::{Env, Failure, OrFail, Outcome};
+use crate::cli::FixArgs;
+use crate::config::{Document, pattern};
+use crate::doctor::{self, Auto, Cx, Finding, Severity, SideEffect};
+use crate::fsio::{self, WriteOptions};
+use crate::known_hosts::{self, Verdict};
+use crate::probe::{self, Stage};
+use crate::{output, runpod, vscode};
+
+pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
+    if a.rules {
+        return print_rules(env);
+    }
+    for alias in &a.aliases {
+        edit::check_alias(alias)?;
+    }
+    let s = Session::open(env)?;
+    let vs: Vec<(PathBuf, String)> = vscode::settings_files()
+        .into_iter()
+        .filter_map(|p| {
+            let text = String::from_utf8(std::fs::read(&p).ok()?).ok()?;
+            Some((p, text))
+        })
+        .collect();
+    let mut cx = Cx {
+        doc: s.doc.clone(),
+        path: s.path.clone(),
+        ctx: &s.ctx,
+        yes: a.yes,
+        only: a.aliases.clone(),
+        findings: Vec::new(),
+        intended: Vec::new(),
+        side_effects: Vec::new(),
+        vscode: vs,
+    };
+    doctor::run_all(&mut cx);
+    if a.probe {
+        probe_findings(&mut cx, a)?;
+    }
+    let new_bytes = cx.doc.to_bytes();
+    let changed = new_bytes != s.snap.content();
+    let diff = if changed {
+        s.diff(&cx.doc)
+    } else {
+        String::new()
+    };
+
+    let mut notes: Vec<String> = Vec::new();
+    let mut rolled_back = false;
+    let mut backup = None;
+    if !a.dry_run {
+        if changed {
+            backup = s.write(&cx.doc)?;
+            if let Some(why) =
+                doctor::regression(&s.path, s.snap.content(), &new_bytes, &cx.intended, &s.ctx)
+            {
+                // Put the previous version back: the repair made things worse.
+                let now = fsio::read(&s.path).or_fail(Failure::Io)?;
+                fsio::write(
+                    &now,
+                    s.snap.content(),
+                    WriteOptions {
+                        backup: false,
+                        new_mode: 0o600,
+                    },
+                )
+                .or_fail(Failure::Io)?;
+                rolled_back = true;
+                notes.push(format!("the repaired file was worse ({why}); the original was put back, nothing changed"));
+            }
+        }
+        if !rolled_back {
+            apply_side_effects(&cx.side_effects, &mut notes);
+        }
+    }
+    if rolled_back {
+        for f in &mut cx.findings {
+            f.applied = false;
+        }
+    }
+
+    let findings = &cx.findings;
+    let left: Vec<&Finding> = findings.iter().filter(|f| !f.applied).collect();
+    if env.global.json {
+        let v = serde_json::json!({
+            "config": s.path,
+            "dry_run": a.dry_run,
+            "findings": findings,
+            "diff": diff,
+            "written": !a.dry_run && changed && !rolled_back,
+            "backup": backup,
+            "rolled_back": rolled_back,
+            "notes": notes,
+        });
+        output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+    } else {
+        output::out(&render(
+            env,
+            findings,
+            &diff,
+            a,
+            changed,
+            rolled_back,
+            backup.as_deref(),
+            &notes,
+        ))?;
+    }
+    let problems = if a.dry_run {
+        !findings.is_empty()
+    } else {
+        !left.is_empty() || rolled_back
+    };
+    Ok(if problems {
+        Outcome::Problems
+    } else {
+        Outcome::Ok
+    })
+}
+
+fn print_rules(env: &Env) -> anyhow::Result<Outcome> {
+    let c = doctor::catalogue();
+    if env.global.json {
+        output::out(&format!("{}\n", serde_json::to_string_pretty(&c)?))?;
+    } else {
+        let mut t = String::new();
+        for r in c {
+            let auto = match r.auto {
+                Auto::Safe => "automatic",
+                Auto::WithYes => "with --yes",
+                Auto::Manual => "explained",
+            };
+            t.push_str(&format!(
+                "{:<22} [{auto}]\n    detects: {}\n    repair:  {}\n",
+                r.id, r.detects, r.repair
+            ));
+        }
+        output::out(&t)?;
+    }
+    Ok(Outcome::Ok)
+}
+
+fn apply_side_effects(effects: &[SideEffect], notes: &mut Vec<String>) {
+    for e in effects {
+        match e {
+            SideEffect::Chmod { path, mode } => {
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    if let Err(err) =
+                        std::fs::set_permissions(path, std::fs::Permissions::from_mode(*mode))
+                    {
+                        notes.push(format!(
+                            "could not chmod {:o} {}: {err}",
+                            mode,
+                            path.display()
+                        ));
+                    }
+                }
+                #[cfg(not(unix))]
+                let _ = (path, mode);
+            }
+            SideEffect::VscodePlatform { alias } => {
+                for c in edit::set_vscode_platform(alias, Some("linux"), false) {
+                    if let Some(err) = c.error {
+                        notes.push(format!("VS Code settings: {err}"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What only the network can tell, for the RunPod entries in scope.
+fn probe_findings(cx: &mut Cx, a: &FixArgs) -> anyhow::Result<()> {
+    let aliases: Vec<String> = cx
+        .doc
+        .blocks()
+        .iter()
+        .filter(|b| runpod::is_runpod_block(&cx.doc, b))
+        .flat_map(|b| b.patterns.clone())
+        .filter(|p| !pattern::is_wildcard(p) && (a.aliases.is_empty() || a.aliases.contains(p)))
+        .collect();
+    let targets: Vec<probe::Target> = aliases
+        .iter()
+        .filter_map(|al| {
+            probe::target(al, &crate::config::resolve(&cx.doc, &cx.path, al, cx.ctx)).ok()
+        })
+        .collect();
+    let opts = probe::Options {
+        timeout: Duration::from_secs(10),
+        deadline: None,
+        quick: true,
+        agent: std::env::var_os("SSH_AUTH_SOCK").map(Into::into),
+        interactive: false,
+        passphrases: Default::default(),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .or_fail(Failure::Io)?;
+    let reports: Vec<probe::Report> = rt.block_on(async {
+        let tasks: Vec<_> = targets
+            .into_iter()
+            .map(|t| {
+                let o = opts.clone();
+                tokio::spawn(async move { probe::probe(&t, &o).await })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            if let Ok(r) = t.await {
+                out.push(r);
+            }
+        }
+        out
+    });
+    for r in reports {
+        let Some(stage) = r.stage else { continue };
+        let mut f = Finding {
+            rule: "probe",
+            file: cx.path.clone(),
+            line: None,
+            severity: Severity::Error,
+            message: format!("{}: {}", r.alias, r.error.clone().unwrap_or_default()),
+            repair: r.hint.clone().unwrap_or_default(),
+            auto: Auto::Manual,
+            applied: false,
+        };
+        match stage {
+            Stage::Tcp => {
+                f.message = format!(
+                    "{}: endpoint stale ({})",
+                    r.alias,
+                    r.error.clone().unwrap_or_default()
+                )
+            }
+            Stage::Hostkey => {
+                if let Some(k) = &r.host_key
+                    && let Verdict::Changed { file, .. } = &k.verdict
+                {
+                    f.rule = "probe-host-key-changed";
+                    f.auto = Auto::WithYes;
+                    f.repair = format!(
+                        "with --yes: remove just the pinned entry for {} from {} (RunPod gives pods a new host key on every start)",
+                        k.recorded_as,
+                        file.display()
+                    );
+                    if a.yes && !a.dry_run {
+                        let snap = fsio::read(file).or_fail(Failure::Io)?;
+                        let (new, n) = known_hosts::remove_host(snap.content(), &k.recorded_as);
+                        if n > 0 {
+                            fsio::write(&snap, &new, WriteOptions::default())
+                                .or_fail(Failure::Io)?;
+                            f.applied = true;
+                        }
+                    } else if a.yes {
+                        f.applied = true;
+                    }
+                }
+            }
+            _ => {}
+        }
+        cx.findings.push(f);
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render(
+    env: &Env,
+    findings: &[Finding],
+    diff: &str,
+    a: &FixArgs,
+    changed: bool,
+    rolled_back: bool,
+    backup: Option<&Path>,
+    notes: &[String],
+) -> String {
+    let st = &env.style;
+    let mut t = String::new();
+    if findings.is_empty() {
+        if !env.global.quiet {
+            t.push_str(&format!("{} nothing to fix\n", st.green("✓")));
+        }
+        return t;
+    }
+    // Short by default: one entry per rule, its lines listed; -v: each finding.
+    let mut order: Vec<&str> = Vec::new();
+    for f in findings {
+        if !order.contains(&f.rule) {
+            order.push(f.rule);
+        }
+    }
+    for rule in order {
+        let group: Vec<&Finding> = findings.iter().filter(|f| f.rule == rule).collect();
+        let same_message = group.iter().all(|f| f.message == group[0].message);
+        let chunks: Vec<Vec<&Finding>> = if same_message && !env.global.verbose {
+            vec![group.clone()]
+        } else {
+            group.iter().map(|f| vec![*f]).collect()
+        };
+        for chunk in chunks {
+            let f = chunk[0];
+            let locs: Vec<String> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, f)| match (f.line, i) {
+                    (Some(l), 0) => format!("{}:{l}", edit::tilde(&f.file)),
+                    (Some(l), _) => format!(":{l}"),
+                    (None, _) => edit::tilde(&f.file),
+                })
+                .collect();
+            let mark = if f.applied && !a.dry_run {
+                st.green("fixed")
+            } else if f.applied {
+                st.yellow("would fix")
+            } else if f.auto == Auto::WithYes {
+                st.yellow("needs --yes")
+            } else {
+                st.red("for you")
+            };
+            let name = match f.severity {
+                Severity::Error => st.red(f.rule),
+                Severity::Warning => st.yellow(f.rule),
+            };
+            t.push_str(&format!(
+                "{name} {} [{mark}]\n  {}\n",
+                locs.join(", "),
+                f.message
+            ));
+            if env.global.verbose || !f.applied {
+                t.push_str(&format!("  → {}\n", f.repair));
+            }
+        }
+    }
+    if a.dry_run && !diff.is_empty() {
+        t.push_str(&format!("\n{diff}"));
+    }
+    if !a.dry_run && changed && !rolled_back {
+        t.push_str(&format!(
+            "\nRepaired {} (previous version: {}; undo with `runpod-ssh restore`).\n",
+            edit::tilde(&findings[0].file),
+            backup.map(edit::tilde).unwrap_or_default()
+        ));
+    }
+    for n in notes {
+        t.push_str(&format!("{} {n}\n", st.yellow("note:")));
+    }
+    let left = findings.iter().filter(|f| !f.applied).count();
+    if left > 0 && !a.dry_run {
+        t.push_str(&format!(
+            "\n{left} finding(s) left for you (see → above).\n"
+        ));
+    }
+    t
+}
+
+/// For tests and callers that only want the findings of a file.
+pub fn findings_of(path: &Path, bytes: &[u8], ctx: &crate::config::Context) -> Vec<Finding> {
+    let mut cx = Cx {
+        doc: Document::parse(bytes),
+        path: path.to_path_buf(),
+        ctx,
+        yes: false,
+        only: Vec::new(),
+        findings: Vec::new(),
+        intended: Vec::new(),
+        side_effects: Vec::new(),
+        vscode: Vec::new(),
+    };
+    doctor::run_all(&mut cx);
+    cx.findings
+}

@@ -1,0 +1,1502 @@
+//! The repair rules behind `runpod-ssh fix`: each rule finds problems in the
+//! lossless config document (and the files it names) and repairs them as
+//! edits that touch only the lines at fault.
+//!
+//! Rules run in [`RULES`] order on a working copy. A rule's repair is
+//! [`Auto::Safe`] (applied by default: the meaning the user intended is
+//! kept), [`Auto::WithYes`] (changes which values win, so only with
+//! `--yes`) or [`Auto::Manual`] (we explain; the user decides).
+//!
+//! Not failures, never touched: CRLF, tabs, `Key=Value`, keyword case,
+//! comments on their own lines.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::config::document::{Document, Encoding, portable_path, valid_alias};
+use crate::config::keywords::{self, Kind};
+use crate::config::lexer::COMMAND_KEYWORDS;
+use crate::config::{BlockKind, Context, pattern, resolve};
+use crate::runpod;
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// ssh refuses the file, or this host cannot work.
+    Error,
+    /// Works here, breaks elsewhere (older Windows ssh, VS Code's writer).
+    Warning,
+}
+
+/// Whether a repair is applied without asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Auto {
+    Safe,
+    WithYes,
+    Manual,
+}
+
+/// One problem found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub file: PathBuf,
+    /// 1-based, as in the file that was read.
+    pub line: Option<usize>,
+    pub severity: Severity,
+    pub message: String,
+    /// What the repair does (or what the user should do).
+    pub repair: String,
+    pub auto: Auto,
+    /// Whether the repair is in the result.
+    pub applied: bool,
+}
+
+/// Something to do outside the config when the repair is written.
+#[derive(Debug, Clone, Serialize)]
+pub enum SideEffect {
+    /// chmod a file (Unix).
+    Chmod { path: PathBuf, mode: u32 },
+    /// Set `remote.SSH.remotePlatform[alias] = "linux"` in VS Code settings.
+    VscodePlatform { alias: String },
+}
+
+/// The state rules work on.
+pub struct Cx<'a> {
+    pub doc: Document,
+    pub path: PathBuf,
+    pub ctx: &'a Context,
+    /// `--yes`: apply [`Auto::WithYes`] repairs too.
+    pub yes: bool,
+    /// Only these aliases' entries (empty: all).
+    pub only: Vec<String>,
+    pub findings: Vec<Finding>,
+    /// (alias, keyword) pairs whose evaluated value a repair means to change.
+    pub intended: Vec<(String, String)>,
+    pub side_effects: Vec<SideEffect>,
+    /// VS Code settings texts: (path, text).
+    pub vscode: Vec<(PathBuf, String)>,
+}
+
+impl Cx<'_> {
+    fn line_no(&self, i: usize) -> Option<usize> {
+        self.doc.lines().get(i).and_then(|l| l.original_line())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &mut self,
+        rule: &dyn Rule,
+        line: Option<usize>,
+        severity: Severity,
+        message: String,
+        repair: String,
+        applied: bool,
+    ) {
+        self.findings.push(Finding {
+            rule: rule.id(),
+            file: self.path.clone(),
+            line,
+            severity,
+            message,
+            repair,
+            auto: rule.auto(),
+            applied,
+        });
+    }
+
+    /// Whether a repair of this kind may be applied now.
+    fn may(&self, auto: Auto) -> bool {
+        match auto {
+            Auto::Safe => true,
+            Auto::WithYes => self.yes,
+            Auto::Manual => false,
+        }
+    }
+
+    /// The aliases a block's repair affects.
+    fn aliases_of_line(&self, i: usize) -> Vec<String> {
+        self.doc
+            .blocks()
+            .into_iter()
+            .find(|b| b.lines.contains(&i))
+            .map(|b| b.patterns)
+            .unwrap_or_default()
+    }
+
+    fn intend(&mut self, line: usize, keyword: &str) {
+        for a in self.aliases_of_line(line) {
+            self.intended.push((a, keyword.to_string()));
+        }
+        // Global lines affect every host.
+        if self
+            .doc
+            .blocks()
+            .first()
+            .is_some_and(|g| g.lines.contains(&line))
+        {
+            self.intended.push(("*".into(), keyword.to_string()));
+        }
+    }
+
+    fn in_scope(&self, patterns: &[String]) -> bool {
+        self.only.is_empty() || patterns.iter().any(|p| self.only.contains(p))
+    }
+}
+
+/// A repair rule.
+pub trait Rule: Sync {
+    fn id(&self) -> &'static str;
+    /// What it detects, in a few words.
+    fn title(&self) -> &'static str;
+    /// What its repair does.
+    fn repair_text(&self) -> &'static str;
+    fn auto(&self) -> Auto;
+    /// Find and (when allowed) repair, on `cx.doc`.
+    fn run(&self, cx: &mut Cx);
+}
+
+/// Every rule, in the order they run: encoding first (so the rest can read
+/// the text), then rules that edit within lines, then those that add, move
+/// or remove lines.
+pub static RULES: &[&dyn Rule] = &[
+    &Utf16,
+    &Bom,
+    &NonAsciiSpace,
+    &QuotedComment,
+    &GluedComment,
+    &TrailingComment,
+    &UnquotedSpacePath,
+    &BackslashPath,
+    &IdentityPub,
+    &IdentityMissing,
+    &KeyPermissions,
+    &ConfigPermissions,
+    &DuplicateAlias,
+    &CatchAllOverride,
+    &IncludeAfterHost,
+    &ProxyEntry,
+    &VscodeConfigFile,
+    &VscodePlatform,
+];
+
+/// Run every rule on `cx`.
+pub fn run_all(cx: &mut Cx) {
+    for r in RULES {
+        r.run(cx);
+    }
+}
+
+// ---------------------------------------------------------------- encoding
+
+struct Utf16;
+impl Rule for Utf16 {
+    fn id(&self) -> &'static str {
+        "utf16"
+    }
+    fn title(&self) -> &'static str {
+        "file is UTF-16 (PowerShell `>`): no ssh can read it"
+    }
+    fn repair_text(&self) -> &'static str {
+        "re-encode as UTF-8 without BOM, line endings kept"
+    }
+    fn auto(&self) -> Auto {
+        Auto::Safe
+    }
+    fn run(&self, cx: &mut Cx) {
+        if matches!(cx.doc.encoding(), Encoding::Utf16Le | Encoding::Utf16Be) {
+            cx.doc.set_encoding(Encoding::Utf8);
+            cx.report(
+                self,
+                Some(1),
+                Severity::Error,
+                self.title().into(),
+                self.repair_text().into(),
+                true,
+            );
+        }
+    }
+}
+
+struct Bom;
+impl Rule for Bom {
+    fn id(&self) -> &'static str {
+        "bom"
+    }
+    fn title(&self) -> &'static str {
+        "file starts with a UTF-8 byte-order mark: Linux and macOS ssh refuse it (VS Code still lists the hosts)"
+    }
+    fn repair_text(&self) -> &'static str {
+        "remove the byte-order mark"
+    }
+    fn auto(&self) -> Auto {
+        Auto::Safe
+    }
+    fn run(&self, cx: &mut Cx) {
+        if cx.doc.encoding() == Encoding::Utf8Bom {
+            cx.doc.set_encoding(Encoding::Utf8);
+            cx.report(
+                self,
+                Some(1),
+                Severity::Error,
+                self.title().into(),
+                self.repair_text().into(),
+                true,
+            );
+        }
+    }
+}
+
+/// Unicode spaces that look like spaces but are not to OpenSSH.
+fn is_odd_space(c: char) -> bool {
+    matches!(
+        c,
+        '\u{a0}' | '\u{2000}'..='\u{200b}' | '\u{202f}' | '\u{205f}' | '\u{3000}' | '\u{feff}'
+    )
+}
+
+struct NonAsciiSpace;
+impl Rule for NonAsciiSpace {
+    fn id(&self) -> &'static str {
+        "non-ascii-space"
+    }
+    fn title(&self) -> &'static str {
+        "non-breaking or ideographic spaces (pasted from a web page): ssh sees them as letters"
+    }
+    fn repair_text(&self) -> &'static str {
+        "replace each with an ASCII space"
+    }
+    fn auto(&self) -> Auto {
+        Auto::Safe
+    }
+    fn run(&self, cx: &mut Cx) {
+        for i in 0..cx.doc.lines().len() {
+            let line = &cx.doc.lines()[i];
+            if line.is_comment() {
+                continue;
+            }
+            let Ok(text) = std::str::from_utf8(line.bytes()) else {
+                continue;
+            };
+            if !text.chars().any(is_odd_space) {
+                continue;
+            }
+            // Within a trailing comment they are harmless: only fix the code part.
+            let code_end = line
+                .directive()
+                .and_then(|d| d.comment.as_ref().map(|c| c.gap.start))
+                .unwrap_or(text.len());
+            let (code, rest) = text.split_at(code_end.min(text.len()));
+            if !code.chars().any(is_odd_space) {
+                continue;
+            }
+            let fixed: String = code
+                .chars()
+                .map(|c| if is_odd_space(c) { ' ' } else { c })
+                .collect();
+            let n = cx.line_no(i);
+            let new = format!("{fixed}{rest}");
+            let keyword = crate::config::lexer::lex_line(new.as_bytes());
+            if let crate::config::lexer::LineKind::Directive(d) = keyword {
+                let kw = d.keyword_lc.to_string();
+                cx.intend(i, &kw);
+            }
+            if let Some(l) = cx.doc.line_mut(i) {
+                l.set_bytes(new.into_bytes());
+            }
+            cx.report(
+                self,
+                n,
+                Severity::Error,
+                self.title().into(),
+                self.repair_text().into(),
+                true,
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------- comments
+
+/// Put `comment` (starting with `#`) on its own line above line `i`, with
+/// that line's indentation, and set line `i`'s value to `value`
+/// (already rendered), dropping the comment from it.
+fn split_comment(cx: &mut Cx, i: usize, value: &str, comment: &str) -> bool {
+    let line = &cx.doc.lines()[i];
+    let Some(d) = line.directive() else {
+        return false;
+    };
+    let b = line.bytes();
+    let indent = String::from_utf8_lossy(&b[d.indent.clone()]).into_owned();
+    let mut new = b[..d.value.start].to_vec();
+    new.extend_from_slice(value.as_bytes());
+    let indent = if indent.chars().all(|c| c == ' ' || c == '\t') {
+        indent
+    } else {
+        String::new()
+    };
+    let comment = comment.trim_end().to_string();
+    if let Some(l) = cx.doc.line_mut(i) {
+        l.set_bytes(new);
+    }
+    // An empty comment (`40123#`) is just dropped.
+    if comment.trim_start_matches('#').trim().is_empty() {
+        return false;
+    }
+    cx.doc.insert_lines(i, vec![format!("{indent}{comment}")]);
+    true
+}
+
+struct TrailingComment;
+impl Rule for TrailingComment {
+    fn id(&self) -> &'static str {
+        "trailing-comment"
+    }
+    fn title(&self) -> &'static str {
+        "comment after a value: Windows' built-in ssh (7.7, 8.1) refuses the whole file, and VS Code's writer later glues it to the value"
+    }
+    fn repair_text(&self) -> &'static str {
+        "move the comment to its own line above, words kept"
+    }
+    fn auto(&self) -> Auto {
+        Auto::Safe
+    }
+    fn run(&self, cx: &mut Cx) {
+        let mut i = 0;
+        while i < cx.doc.lines().len() {
+            let line = &cx.doc.lines()[i];
+            let Some(d) = line.directive() else {
+                i += 1;
+                continue;
+            };
+            if COMMAND_KEYWORDS.contains(&d.keyword_lc.as_ref()) || d.args.is_empty() {
+                i += 1;
+                continue;
+            }
+            let Some(c) = d.comment.clone() else {
+                i += 1;
+                continue;
+            };
+            let b = line.bytes();
+            let value = String::from_utf8_lossy(&b[d.value.clone()]).into_owned();
+            let comment = String::from_utf8_lossy(&b[c.text.clone()]).into_owned();
+            let n = cx.line_no(i);
+            let inserted = split_comment(cx, i, &value, &comment);
+            cx.report(
+                self,
+                n,
+                Severity::Warning,
+                self.title().into(),
+                self.repair_text().into(),
+                true,
+            );
+            i += if inserted { 2 } else { 1 };
+        }
+    }
+}
+
+struct GluedComment;
+impl Rule for GluedComment {
+    fn id(&self) -> &'static str {
+        "glued-comment"
+    }
+    fn title(&self) -> &'static str {
+        "a comment glued to its value (`40123# the port`, as VS Code's writer leaves it): ssh reads it as part of the value"
+    }
+    fn repair_text(&self) -> &'static str {
+        "split the value from the comment, which goes on its own line above"
+    }
+    fn auto(&self) -> Auto {
+        Auto::Safe
+    }
+    fn run(&self, cx: &mut Cx) {
+        let mut i = 0;
+        while i < cx.doc.lines().len() {
+            let line = &cx.doc.lines()[i];
+            let Some(d) = line.directive() else {
+                i += 1;
+                continue;
+            };
+            let kw = d.keyword_lc.to_string();
+            if COMMAND_KEYWORDS.contains(&kw.as_str()) {
+                i += 1;
+                continue;
+            }
+            let b = line.bytes().to_vec();
+            // The first argument with a '#' after its first character.
+            let Some((ai, at)) = d.args.iter().enumerate().find_map(|(ai, a)| {
+                let raw = &b[a.span.clone()];
+                raw.iter()
+                    .skip(1)
+                    .position(|&c| c == b'#')
+                    .map(|p| (ai, a.span.start + 1 + p))
+            }) else {
+                i += 1;
+                continue;
+            };
+            let raw_arg = &b[d.args[ai].span.clone()];
+            if raw_arg.contains(&b'"') || raw_arg.contains(&b'\'') {
+                i += 1;
+                continue;
+            }
+            // Only where the line is broken as it stands, or the value is
+            // clearly value+comment (a Host pattern with '#' matches nothing
+            // anyone types).
+            let broken = line_is_broken(&kw, &d.values(&b).collect::<Vec<_>>());
+            let host_line = kw == "host";
+            let value_part = String::from_utf8_lossy(&b[d.value.start..at])
+                .trim_end()
+                .to_string();
+            if (!broken && !host_line) || value_part.is_empty() {
+                i += 1;
+                continue;
+            }
+            // The repaired line must be acceptable.
+            if !host_line && line_is_broken(&kw, &value_part.split_whitespace().collect::<Vec<_>>())
+            {
+                i += 1;
+                continue;
+            }
+            let comment = format!("# {}", String::from_utf8_lossy(&b[at + 1..]).trim());
+            let n = cx.line_no(i);
+            cx.intend(i, &kw);
+            let inserted = split_comment(cx, i, &value_part, &comment);
+            cx.report(
+                self,
+                n,
+                Severity::Error,
+                self.title().into(),
+                self.repair_text().into(),
+                true,
+            );
+            i += if inserted { 2 } else { 1 };
+        }
+    }
+}
+
+/// Whether OpenSSH refuses `keyword args…` as a line on its own.
+fn line_is_broken(keyword: &str, args: &[&str]) -> bool {
+    let Some(kw) = keywords::lookup(keyword) else {
+        return true;
+    };
+    let single = !matches!(
+        kw.kind,
+        Kind::Host
+            | Kind::Match
+            | Kind::Include
+            | Kind::SendEnv
+            | Kind::LineList
+            | Kind::PathLineList
+            | Kind::OneLineList
+            | Kind::Forward
+            | Kind::DynamicForward
+            | Kind::Other
+            | Kind::Ignored
+            | Kind::AddKeysToAgent
+    );
+    if args.is_empty() || (single && args.len() > 1) {
+        return true;
+    }
+    single && resolve::validate(kw.kind, args[0]).is_err()
+}
+
+struct QuotedComment;
+impl Rule for QuotedComment {
+    fn id(&self) -> &'static str {
+        "quoted-comment"
+    }
+    fn title(&self) -> &'static str {
+        "a comment inside quotes (`User \"root   # account\"`, as older VS Code writers left it): ssh uses it as part of the value"
+    }
+    fn repair_text(&self) -> &'static str {
+        "keep the value, move the comment to its own line above"
+    }
+    fn auto(&self) -> Auto {
+        Auto::Safe
+    }
+    fn run(&self, cx: &mut Cx) {
+        let mut i = 0;
+        while i < cx.doc.lines().len() {
+            let line = &cx.doc.lines()[i];
+            let Some(d) = line.directive() else {
+                i += 1;
+                continue;
+            };
+            let kw = d.keyword_lc.to_string();
+            let b = line.bytes().to_vec();
+            if d.args.len() != 1
+                || COMMAND_KEYWORDS.contains(&kw.as_str())
+                || !b[d.args[0].span.clone()].starts_with(b"\"")
+            {
+                i += 1;
+                continue;
+            }
+            let value = d.args[0].value(&b).to_string();
+            let Some(pos) = find_space_hash(&value) else {
+                i += 1;
+                continue;
+            };
+            let (v, c) = value.split_at(pos);
+            let v = v.trim_end();
+            let Some(rendered) =
+                crate::config::lexer::render_value(&if keywords::is_path_keyword(&kw) {
+                    portable_path(v)
+                } else {
+                    v.to_string()
+                })
+            else {
+                i += 1;
+                continue;
+            };
+            let comment = format!("# {}", c.trim_start().trim_start_matches('#').trim());
+            let n = cx.line_no(i);
+            cx.intend(i, &kw);
+            let inserted = split_comment(cx, i, &rendered, &comment);
+            cx.report(
+                self,
+                n,
+                Severity::Error,
+                self.title().into(),
+                self.repair_text().into(),
+                true,
+            );
+            i += if inserted { 2 } else { 1 };
+        }
+    }
+}
+
+/// Byte position of whitespace followed by `#` in `v`.
+fn find_space_hash(v: &str) -> Option<usize> {
+    let b = v.as_bytes();
+    (1..b.len())
+        .find(|&k| b[k] == b'#' && (b[k - 1] == b' ' || b[k - 1] == b'\t'))
+        .map(|k| {
+            let mut s = k;
+            while s > 0 && (b[s - 1] == b' ' || b[s - 1] == b'\t') {
+                s -= 1;
+            }
+            s
+        })
+}
+
+// ---------------------------------------------------------------- paths
+
+struct UnquotedSpacePath;
+impl Rule for UnquotedSpacePath {
+    fn id(&self) -> &'static str {
+        "unquoted-space-path"
+    }
+    fn title(&self) -> &'static str {
+        "a path with spaces and no quotes (`C:\\Users\\John Doe\\…`): ssh reads two values and refuses the whole file"
+    }
+    fn repair_text(&self) -> &'static str {
+        "quote the path (forward slashes)"
+    }
+    fn auto(&self) -> Auto {
+        Auto::Safe
+    }
+    fn run(&self, cx: &mut Cx) {
+        for i in 0..cx.doc.lines().len() {
+            let line = &cx.doc.lines()[i];
+            let Some(d) = line.directive() else { continue };
+            let kw = d.keyword_lc.to_string();
+            if !matches!(
+                kw.as_str(),
+                "identityfile" | "certificatefile" | "identityagent" | "controlpath"
+            ) || d.args.len() < 2
+            {
+                continue;
+            }
+            let b = line.bytes().to_vec();
+            let joined = String::from_utf8_lossy(&b[d.value.clone()]).into_owned();
+            if joined.contains(['"', '\'', '#']) {
+                continue;
+            }
+            let Some(rendered) = crate::config::lexer::render_value(&portable_path(&joined)) else {
+                continue;
+            };
+            let n = cx.line_no(i);
+            cx.intend(i, &kw);
+            set_value(cx, i, &rendered);
+            cx.report(
+                self,
+                n,
+                Severity::Error,
+                self.title().into(),
+                self.repair_text().into(),
+                true,
+            );
+        }
+    }
+}
+
+/// Replace line `i`'s value text, keeping everything else on it.
+fn set_value(cx: &mut Cx, i: usize, rendered: &str) {
+    let line = &cx.doc.lines()[i];
+    let Some(d) = line.directive() else { return };
+    let b = line.bytes();
+    let mut new = b[..d.value.start].to_vec();
+    new.extend_from_slice(rendered.as_bytes());
+    new.extend_from_slice(&b[d.value.end..]);
+    if let Some(l) = cx.doc.line_mut(i) {
+        l.set_bytes(new);
+    }
+}
+
+struct BackslashPath;
+impl Rule for BackslashPath {
+    fn id(&self) -> &'static str {
+        "backslash-path"
+    }
+    fn title(&self) -> &'static str {
+        "a Windows path with doubled backslashes or a quoted trailing backslash: OpenSSH 8.1 and 9.x read it differently"
+    }
+    fn repair_text(&self) -> &'static str {
+        "write it with forward slashes, which every version reads the same"
+    }
+    fn auto(&self) -> Auto {
+        Auto::Safe
+    }
+    fn run(&self, cx: &mut Cx) {
+        for i in 0..cx.doc.lines().len() {
+            let line = &cx.doc.lines()[i];
+            let Some(d) = line.directive() else { continue };
+            let kw = d.keyword_lc.to_string();
+            if !keywords::is_path_keyword(&kw) || kw == "include" || d.args.len() != 1 {
+                continue;
+            }
+            let b = line.bytes().to_vec();
+            let raw = String::from_utf8_lossy(&b[d.args[0].span.clone()]).into_owned();
+            let value = d.args[0].value(&b).to_string();
+            // `C:\\Users` (8.1 keeps both), `\\server` (9.x drops one).
+            if !raw.contains("\\\\") || d.error.is_some() {
+                continue;
+            }
+            let fixed = portable_path(&value).replace("//", "/");
+            let fixed = if value.starts_with("\\\\") || raw.starts_with("\\\\\\\\") {
+                format!("/{fixed}")
+            } else {
+                fixed
+            };
+            let Some(rendered) = crate::config::lexer::render_value(&fixed) else {
+                continue;
+            };
+            if rendered == raw {
+                continue;
+            }
+            let n = cx.line_no(i);
+            cx.intend(i, &kw);
+            set_value(cx, i, &rendered);
+            cx.report(
+                self,
+                n,
+                Severity::Warning,
+                self.title().into(),
+                self.repair_text().into(),
+                true,
+            );
+        }
+    }
+}
+
+/// `~/x` → the file (passwd home, as ssh expands it).
+fn expand(cx: &Cx, p: &str) -> PathBuf {
+    match p.strip_prefix("~/") {
+        Some(rest) => cx.ctx.user_home.join(rest),
+        None => PathBuf::from(p),
+    }
+}
+
+/// `~/x` under `$HOME` (what the user sees as their home; ssh uses the
+/// password database's, which is the same outside of tests and sudo).
+fn expand_home(cx: &Cx, p: &str) -> PathBuf {
+    match p.strip_prefix("~/") {
+        Some(rest) => cx.ctx.home.join(rest),
+        None => PathBuf::from(p),
+    }
+}
+
+fn key_exists(cx: &Cx, p: &str) -> bool {
+    expand(cx, p).is_file() || expand_home(cx, p).is_file()
+}
+
+/// The identity file lines of RunPod entries in scope: (line, value).
+fn runpod_identity_lines(cx: &Cx) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for b in cx.doc.blocks() {
+        if !runpod::is_runpod_block(&cx.doc, &b) || !cx.in_scope(&b.patterns) {
+            continue;
+        }
+        for li in cx.doc.option_lines(&b, "identityfile") {
+            if let Some(v) = cx.doc.lines()[li].values().first() {
+                out.push((li, v.to_string()));
+            }
+        }
+    }
+    out
+}
+
+struct IdentityPub;
+impl Rule for IdentityPub {
+    fn id(&self) -> &'static str {
+        "identity-pub"
+    }
+    fn title(&self) -> &'static str {
+        "IdentityFile points at the public key (.pub): ssh cannot log in with it"
+    }
+    fn repair_text(&self) -> &'static str {
+        "point at the private key beside it"
+    }
+    fn auto(&self) -> Auto {
+        Auto::Safe
+    }
+    fn run(&self, cx: &mut Cx) {
+        for i in 0..cx.doc.lines().len() {
+            let line = &cx.doc.lines()[i];
+            if line.keyword() != Some("identityfile") {
+                continue;
+            }
+            let Some(v) = line.values().first().map(|s| s.to_string()) else {
+                continue;
+            };
+            let Some(private) = v.strip_suffix(".pub") else {
+                continue;
+            };
+            let exists = key_exists(cx, private);
+            let n = cx.line_no(i);
+            if exists
+                && let Some(rendered) = crate::config::lexer::render_value(&portable_path(private))
+            {
+                cx.intend(i, "identityfile");
+                set_value(cx, i, &rendered);
+                cx.report(
+                    self,
+                    n,
+                    Severity::Error,
+                    self.title().into(),
+                    self.repair_text().into(),
+                    true,
+                );
+            } else {
+                cx.report(
+                    self,
+                    n,
+                    Severity::Error,
+                    format!("{} ({private} does not exist either)", self.title()),
+                    "create a key pair with `ssh-keygen -t ed25519` and point IdentityFile at the private key".into(),
+                    false,
+                );
+            }
+        }
+    }
+}
+
+struct IdentityMissing;
+impl Rule for IdentityMissing {
+    fn id(&self) -> &'static str {
+        "identity-missing"
+    }
+    fn title(&self) -> &'static str {
+        "IdentityFile does not exist: ssh skips it silently and the login fails"
+    }
+    fn repair_text(&self) -> &'static str {
+        "create the key (`ssh-keygen -t ed25519 -f PATH`) and add its .pub in RunPod → Settings → SSH Public Keys, or point IdentityFile at the key you use"
+    }
+    fn auto(&self) -> Auto {
+        Auto::Manual
+    }
+    fn run(&self, cx: &mut Cx) {
+        for (li, v) in runpod_identity_lines(cx) {
+            if v.ends_with(".pub") || v.contains('%') || v.eq_ignore_ascii_case("none") {
+                continue;
+            }
+            if !key_exists(cx, &v) {
+                let n = cx.line_no(li);
+                cx.report(
+                    self,
+                    n,
+                    Severity::Error,
+                    format!("{}: {v}", self.title()),
+                    self.repair_text().into(),
+                    false,
+                );
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+fn mode_of(p: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .ok()
+        .map(|m| m.permissions().mode() & 0o777)
+}
+
+#[cfg(not(unix))]
+fn mode_of(_p: &Path) -> Option<u32> {
+    None
+}
+
+/// The icacls commands that give `path` to its owner alone (Windows).
+pub fn icacls_commands(path: &str) -> String {
+    format!(
+        "icacls \"{path}\" /inheritance:r && icacls \"{path}\" /grant:r \"%USERNAME%\":F && icacls \"{path}\" /remove:g \"Authenticated Users\" BUILTIN\\Users Everyone"
+    )
+}
+
+struct KeyPermissions;
+impl Rule for KeyPermissions {
+    fn id(&self) -> &'static str {
+        "key-permissions"
+    }
+    fn title(&self) -> &'static str {
+        "private key readable by others: ssh ignores it (UNPROTECTED PRIVATE KEY FILE)"
+    }
+    fn repair_text(&self) -> &'static str {
+        "chmod 600 (on Windows: the icacls commands shown)"
+    }
+    fn auto(&self) -> Auto {
+        Auto::Safe
+    }
+    fn run(&self, cx: &mut Cx) {
+        for (li, v) in runpod_identity_lines(cx) {
+            let p = expand(cx, &v);
+            let p = if p.is_file() { p } else { expand_home(cx, &v) };
+            if !p.is_file() {
+                continue;
+            }
+            let n = cx.line_no(li);
+            if cfg!(windows) {
+                // ACLs are not read here; say how to make sure.
+                continue;
+            }
+            if let Some(mode) = mode_of(&p)
+                && mode & 0o077 != 0
+            {
+                cx.side_effects.push(SideEffect::Chmod {
+                    path: p.clone(),
+                    mode: 0o600,
+                });
+                cx.report(
+                    self,
+                    n,
+                    Severity::Error,
+                    format!("{} ({}: mode {mode:o})", self.title(), p.display()),
+                    format!(
+                        "chmod 600 {} (Windows: {})",
+                        p.display(),
+                        icacls_commands(&v)
+                    ),
+                    true,
+                );
+            }
+        }
+    }
+}
+
+struct ConfigPermissions;
+impl Rule for ConfigPermissions {
+    fn id(&self) -> &'static str {
+        "config-permissions"
+    }
+    fn title(&self) -> &'static str {
+        "config writable by others: ssh refuses it (Bad owner or permissions)"
+    }
+    fn repair_text(&self) -> &'static str {
+        "chmod 600 (on Windows: the icacls commands shown)"
+    }
+    fn auto(&self) -> Auto {
+        Auto::Safe
+    }
+    fn run(&self, cx: &mut Cx) {
+        if let Some(mode) = mode_of(&cx.path)
+            && mode & 0o022 != 0
+        {
+            let p = crate::fsio::real_path(&cx.path).unwrap_or_else(|_| cx.path.clone());
+            cx.side_effects.push(SideEffect::Chmod {
+                path: p,
+                mode: 0o600,
+            });
+            let path = cx.path.display().to_string();
+            cx.report(
+                self,
+                None,
+                Severity::Error,
+                format!("{} (mode {mode:o})", self.title()),
+                format!("chmod 600 {path} (Windows: {})", icacls_commands(&path)),
+                true,
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------- blocks
+
+struct DuplicateAlias;
+impl Rule for DuplicateAlias {
+    fn id(&self) -> &'static str {
+        "duplicate-alias"
+    }
+    fn title(&self) -> &'static str {
+        "the same alias in more than one Host block: ssh uses the first block's values, VS Code lists one entry"
+    }
+    fn repair_text(&self) -> &'static str {
+        "with --yes: remove the later blocks (ssh never used their values); the first block, the one ssh uses, is kept"
+    }
+    fn auto(&self) -> Auto {
+        Auto::WithYes
+    }
+    fn run(&self, cx: &mut Cx) {
+        let blocks = cx.doc.blocks();
+        let mut seen: Vec<(String, usize)> = Vec::new();
+        let mut remove: Vec<usize> = Vec::new();
+        for (bi, b) in blocks.iter().enumerate() {
+            if b.kind != BlockKind::Host {
+                continue;
+            }
+            for p in b.patterns.iter().filter(|p| !pattern::is_wildcard(p)) {
+                if !cx.in_scope(std::slice::from_ref(p)) {
+                    continue;
+                }
+                match seen.iter().find(|(a, _)| a == p) {
+                    None => seen.push((p.clone(), bi)),
+                    Some((_, first)) => {
+                        let first_line = blocks[*first]
+                            .header
+                            .and_then(|h| cx.line_no(h))
+                            .unwrap_or(0);
+                        let this = b.header.and_then(|h| cx.line_no(h));
+                        let removable = b.patterns.len() == 1;
+                        let apply = cx.may(self.auto()) && removable;
+                        if apply {
+                            remove.push(bi);
+                        }
+                        cx.report(
+                            self,
+                            this,
+                            Severity::Warning,
+                            format!("{p} is defined again here; ssh uses the block at line {first_line}"),
+                            if removable {
+                                format!("with --yes: remove this block, keeping line {first_line}'s (the one in use); or rename one with `runpod-ssh add --name`")
+                            } else {
+                                "this block names other hosts too: edit it by hand".into()
+                            },
+                            apply,
+                        );
+                    }
+                }
+            }
+        }
+        for bi in remove.into_iter().rev() {
+            let _ = cx.doc.remove_block(bi);
+        }
+    }
+}
+
+struct CatchAllOverride;
+impl Rule for CatchAllOverride {
+    fn id(&self) -> &'static str {
+        "catch-all-override"
+    }
+    fn title(&self) -> &'static str {
+        "a `Host *` (or other wildcard) block above a RunPod entry overrides its values: first value wins"
+    }
+    fn repair_text(&self) -> &'static str {
+        "move the entry above the first block that also applies to it"
+    }
+    fn auto(&self) -> Auto {
+        Auto::Safe
+    }
+    fn run(&self, cx: &mut Cx) {
+        let mut done: Vec<String> = Vec::new();
+        let ended_blank = cx.doc.lines().last().is_some_and(|l| l.is_blank());
+        loop {
+            let blocks = cx.doc.blocks();
+            let mut moved = false;
+            for (bi, b) in blocks.iter().enumerate() {
+                if !runpod::is_runpod_block(&cx.doc, b)
+                    || !cx.in_scope(&b.patterns)
+                    || b.patterns.len() != 1
+                {
+                    continue;
+                }
+                let alias = b.patterns[0].clone();
+                // Only the block ssh uses for the alias (duplicates are
+                // another rule's business), and each alias once.
+                if !valid_alias(&alias)
+                    || done.contains(&alias)
+                    || cx.doc.host_blocks_naming(&alias).first() != Some(&bi)
+                {
+                    continue;
+                }
+                let catch_all = |k: usize| match blocks[k].kind {
+                    BlockKind::Host => {
+                        blocks[k].patterns.iter().any(|p| pattern::is_wildcard(p))
+                            && pattern::host_line_matches(
+                                &alias,
+                                blocks[k].patterns.iter().map(String::as_str),
+                            )
+                    }
+                    BlockKind::Match => true,
+                    BlockKind::Global => false,
+                };
+                // Keywords this entry sets that an earlier block sets first.
+                let r = resolve(&cx.doc, &cx.path, &alias, cx.ctx);
+                if !r.ok() {
+                    continue;
+                }
+                let header = b.header.unwrap_or(0);
+                let mut overridden = Vec::new();
+                let mut from_global = false;
+                for li in b.lines.clone().filter(|&l| l != header) {
+                    let Some(kw) = cx.doc.lines()[li].keyword().and_then(keywords::lookup) else {
+                        continue;
+                    };
+                    if matches!(
+                        kw.kind,
+                        Kind::Forward
+                            | Kind::DynamicForward
+                            | Kind::SendEnv
+                            | Kind::IdentityFile
+                            | Kind::Append
+                    ) {
+                        continue;
+                    }
+                    if let Some(s) = r.get(kw.name)
+                        && s.source.file == cx.path
+                        && s.source.line - 1 < header
+                    {
+                        let src = s.source.line - 1;
+                        let in_global = blocks[0].lines.contains(&src);
+                        let in_catch_all =
+                            (1..bi).any(|k| blocks[k].lines.contains(&src) && catch_all(k));
+                        if !(in_global || in_catch_all) {
+                            continue;
+                        }
+                        from_global |= in_global;
+                        overridden.push(format!(
+                            "{} (line {})",
+                            kw.name,
+                            cx.line_no(src).unwrap_or(0)
+                        ));
+                    }
+                }
+                if overridden.is_empty() {
+                    continue;
+                }
+                done.push(alias.clone());
+                let first = (1..bi).find(|&k| catch_all(k));
+                let n = cx.line_no(header);
+                let msg = format!(
+                    "{alias}: {} set first by an earlier block",
+                    overridden.join(", ")
+                );
+                match (first, from_global) {
+                    (Some(k), false) => {
+                        let to = cx.doc.position_before_block(k);
+                        let start = cx.doc.position_before_block(bi);
+                        cx.doc.move_lines(start..b.lines.end, to);
+                        // Keep a blank line after the moved block.
+                        let moved_len = b.lines.end - start;
+                        if let Some(after) = cx.doc.lines().get(to + moved_len)
+                            && !after.is_blank()
+                            && !cx.doc.lines()[to + moved_len - 1].is_blank()
+                        {
+                            cx.doc.insert_lines(to + moved_len, vec![String::new()]);
+                        }
+                        cx.intended.push((alias.clone(), "*".into()));
+                        cx.report(
+                            self,
+                            n,
+                            Severity::Error,
+                            msg,
+                            self.repair_text().into(),
+                            true,
+                        );
+                        moved = true;
+                        break;
+                    }
+                    _ => {
+                        cx.report(
+                            self,
+                            n,
+                            Severity::Error,
+                            format!("{msg}, in the global section at the top of the file"),
+                            "move those global lines into a `Host *` block at the end of the file"
+                                .into(),
+                            false,
+                        );
+                    }
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+        // A blank line that separated blocks may now end the file.
+        let n = cx.doc.lines().len();
+        if !ended_blank && n > 0 && cx.doc.lines()[n - 1].is_blank() && !done.is_empty() {
+            cx.doc.remove_lines(n - 1..n);
+        }
+    }
+}
+
+struct IncludeAfterHost;
+impl Rule for IncludeAfterHost {
+    fn id(&self) -> &'static str {
+        "include-after-host"
+    }
+    fn title(&self) -> &'static str {
+        "an unindented `Include` after a Host block: it only applies to that block, not to every host"
+    }
+    fn repair_text(&self) -> &'static str {
+        "with --yes: move it to the top of the file, where it applies to every host"
+    }
+    fn auto(&self) -> Auto {
+        Auto::WithYes
+    }
+    fn run(&self, cx: &mut Cx) {
+        let blocks = cx.doc.blocks();
+        let mut moves = Vec::new();
+        for b in blocks.iter().skip(1) {
+            let Some(h) = b.header else { continue };
+            let indented_block = b.lines.clone().filter(|&l| l != h).any(|l| {
+                cx.doc.lines()[l]
+                    .directive()
+                    .is_some_and(|d| !d.indent.is_empty())
+            });
+            for li in b.lines.clone().filter(|&l| l != h) {
+                let Some(d) = cx.doc.lines()[li].directive() else {
+                    continue;
+                };
+                if d.keyword_lc == "include" && d.indent.is_empty() && indented_block {
+                    let apply = cx.may(self.auto());
+                    let n = cx.line_no(li);
+                    cx.report(
+                        self,
+                        n,
+                        Severity::Warning,
+                        self.title().into(),
+                        self.repair_text().into(),
+                        apply,
+                    );
+                    if apply {
+                        moves.push(li);
+                    }
+                }
+            }
+        }
+        let global_end = cx.doc.position_before_block(0).min(
+            cx.doc
+                .blocks()
+                .get(1)
+                .and_then(|b| b.header)
+                .unwrap_or(cx.doc.lines().len()),
+        );
+        for li in moves.into_iter().rev() {
+            cx.doc.move_lines(li..li + 1, global_end.min(li));
+            cx.intended.push(("*".into(), "*".into()));
+        }
+    }
+}
+
+struct ProxyEntry;
+impl Rule for ProxyEntry {
+    fn id(&self) -> &'static str {
+        "proxy-entry"
+    }
+    fn title(&self) -> &'static str {
+        "entry uses RunPod's ssh.runpod.io proxy: a terminal works, VS Code, scp, sftp and port forwarding do not"
+    }
+    fn repair_text(&self) -> &'static str {
+        "enable \"SSH over exposed TCP\" on the pod and run `runpod-ssh add --name ALIAS '<that command>'`"
+    }
+    fn auto(&self) -> Auto {
+        Auto::Manual
+    }
+    fn run(&self, cx: &mut Cx) {
+        for b in cx.doc.blocks() {
+            if b.kind != BlockKind::Host || !cx.in_scope(&b.patterns) {
+                continue;
+            }
+            for li in cx.doc.option_lines(&b, "hostname") {
+                let proxy = cx.doc.lines()[li]
+                    .values()
+                    .first()
+                    .is_some_and(|h| h.eq_ignore_ascii_case(runpod::PROXY_HOST));
+                if proxy {
+                    let n = cx.line_no(li);
+                    let alias = b.patterns.first().cloned().unwrap_or_default();
+                    cx.report(
+                        self,
+                        n,
+                        Severity::Warning,
+                        format!("{alias}: {}", self.title()),
+                        self.repair_text().replace("ALIAS", &alias),
+                        false,
+                    );
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- VS Code
+
+struct VscodeConfigFile;
+impl Rule for VscodeConfigFile {
+    fn id(&self) -> &'static str {
+        "vscode-config-file"
+    }
+    fn title(&self) -> &'static str {
+        "VS Code reads another ssh config file (remote.SSH.configFile)"
+    }
+    fn repair_text(&self) -> &'static str {
+        "repair that file too (run with --config PATH), or remove the setting"
+    }
+    fn auto(&self) -> Auto {
+        Auto::Manual
+    }
+    fn run(&self, cx: &mut Cx) {
+        let found: Vec<(PathBuf, String)> = cx
+            .vscode
+            .iter()
+            .filter_map(|(p, text)| Some((p.clone(), crate::vscode::config_file(text)?)))
+            .collect();
+        for (settings, other) in found {
+            let other_path = expand(cx, &other.replace('\\', "/"));
+            if other_path != cx.path {
+                cx.findings.push(Finding {
+                    rule: self.id(),
+                    file: settings.clone(),
+                    line: None,
+                    severity: Severity::Warning,
+                    message: format!(
+                        "{}: {other}; this run repaired {}",
+                        self.title(),
+                        cx.path.display()
+                    ),
+                    repair: format!("runpod-ssh fix --config {other}"),
+                    auto: self.auto(),
+                    applied: false,
+                });
+            }
+        }
+    }
+}
+
+struct VscodePlatform;
+impl Rule for VscodePlatform {
+    fn id(&self) -> &'static str {
+        "vscode-platform"
+    }
+    fn title(&self) -> &'static str {
+        "VS Code does not know the RunPod host runs Linux: it asks every time, and a wrong answer breaks the connection"
+    }
+    fn repair_text(&self) -> &'static str {
+        "set remote.SSH.remotePlatform for it to \"linux\""
+    }
+    fn auto(&self) -> Auto {
+        Auto::Safe
+    }
+    fn run(&self, cx: &mut Cx) {
+        if cx.vscode.is_empty() {
+            return;
+        }
+        for b in cx.doc.blocks() {
+            if !runpod::is_runpod_block(&cx.doc, &b) || !cx.in_scope(&b.patterns) {
+                continue;
+            }
+            for alias in b.patterns.iter().filter(|p| !pattern::is_wildcard(p)) {
+                let missing: Vec<PathBuf> = cx
+                    .vscode
+                    .iter()
+                    .filter(|(_, t)| {
+                        crate::vscode::remote_platform(t, alias).as_deref() != Some("linux")
+                    })
+                    .map(|(p, _)| p.clone())
+                    .collect();
+                if missing.is_empty() {
+                    continue;
+                }
+                cx.side_effects.push(SideEffect::VscodePlatform {
+                    alias: alias.clone(),
+                });
+                cx.findings.push(Finding {
+                    rule: self.id(),
+                    file: missing[0].clone(),
+                    line: None,
+                    severity: Severity::Warning,
+                    message: format!("{alias}: {}", self.title()),
+                    repair: self.repair_text().into(),
+                    auto: self.auto(),
+                    applied: true,
+                });
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- verification
+
+/// Compare the config before and after: by our evaluator and, when `ssh`
+/// is installed, by `ssh -G` itself. `Some(reason)` when the result is
+/// worse: a new error, or a value changed that no rule meant to change.
+pub fn regression(
+    path: &Path,
+    old: &[u8],
+    new: &[u8],
+    intended: &[(String, String)],
+    ctx: &Context,
+) -> Option<String> {
+    let old_doc = Document::parse(old);
+    let new_doc = Document::parse(new);
+    let mut aliases: Vec<String> = Vec::new();
+    for d in [&old_doc, &new_doc] {
+        for b in d.blocks() {
+            if b.kind == BlockKind::Host {
+                for p in b.patterns.iter().filter(|p| !pattern::is_wildcard(p)) {
+                    if !aliases.contains(p) {
+                        aliases.push(p.clone());
+                    }
+                }
+            }
+        }
+    }
+    aliases.push("runpod-ssh-unrelated-host".into());
+    let meant = |alias: &str, kw: &str| {
+        intended
+            .iter()
+            .any(|(a, k)| (a == alias || a == "*") && (k == kw || k == "*"))
+    };
+    for alias in &aliases {
+        let before = resolve(&old_doc, path, alias, ctx);
+        let after = resolve(&new_doc, path, alias, ctx);
+        if before.ok() && !after.ok() {
+            return Some(format!(
+                "{alias}: {}",
+                after
+                    .errors
+                    .first()
+                    .map(|e| e.to_string())
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    let ssh = which("ssh")?;
+    let tmp = tempfile::Builder::new()
+        .prefix("runpod-ssh-before-")
+        .tempfile()
+        .ok()?;
+    std::fs::write(tmp.path(), old).ok()?;
+    for alias in &aliases {
+        let before = ssh_g(&ssh, tmp.path(), alias);
+        let after = ssh_g(&ssh, path, alias);
+        match (before, after) {
+            (Ok(_), Err(e)) => {
+                return Some(format!(
+                    "ssh -G {alias} now fails: {}",
+                    e.lines().next().unwrap_or_default()
+                ));
+            }
+            (Ok(b), Ok(a)) => {
+                for (k, v) in &a {
+                    if b.get(k) != Some(v) && !meant(alias, k) {
+                        return Some(format!(
+                            "ssh -G {alias}: {k} changed from {:?} to {v:?}",
+                            b.get(k)
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+fn ssh_g(ssh: &Path, file: &Path, alias: &str) -> Result<BTreeMap<String, Vec<String>>, String> {
+    let o = std::process::Command::new(ssh)
+        .arg("-G")
+        .arg("-F")
+        .arg(file)
+        .arg(alias)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !o.status.success() {
+        return Err(String::from_utf8_lossy(&o.stderr).into_owned());
+    }
+    let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for l in String::from_utf8_lossy(&o.stdout).lines() {
+        if let Some((k, v)) = l.split_once(' ') {
+            m.entry(k.to_string()).or_default().push(v.to_string());
+        }
+    }
+    Ok(m)
+}
+
+/// One row of the rule catalogue, for `fix --rules` and the docs.
+#[derive(Debug, Serialize)]
+pub struct RuleInfo {
+    pub id: &'static str,
+    pub detects: &'static str,
+    pub repair: &'static str,
+    pub auto: Auto,
+}
+
+/// The catalogue.
+pub fn catalogue() -> Vec<RuleInfo> {
+    RULES
+        .iter()
+        .map(|r| RuleInfo {
+            id: r.id(),
+            detects: r.title(),
+            repair: r.repair_text(),
+            auto: r.auto(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn space_hash() {
+        assert_eq!(find_space_hash("root   # account"), Some(4));
+        assert_eq!(find_space_hash("a#b"), None);
+        assert_eq!(find_space_hash("~/.ssh/id  # path"), Some(10));
+    }
+
+    #[test]
+    fn broken_lines() {
+        assert!(line_is_broken("port", &["40123#"]));
+        assert!(line_is_broken("hostname", &["1.2.3.4#", "the", "IP"]));
+        assert!(!line_is_broken("hostname", &["1.2.3.4"]));
+        assert!(!line_is_broken("identityfile", &["~/.ssh/id#1"]));
+        assert!(!line_is_broken("sendenv", &["A", "B"]));
+    }
+
+    #[test]
+    fn catalogue_ids_are_unique() {
+        let c = catalogue();
+        let mut ids: Vec<&str> = c.iter().map(|r| r.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), c.len());
+        assert!(c.len() >= 15);
+    }
+}
