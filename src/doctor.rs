@@ -1478,7 +1478,7 @@ mod tests {
     fn space_hash() {
         assert_eq!(find_space_hash("root   # account"), Some(4));
         assert_eq!(find_space_hash("a#b"), None);
-        assert_eq!(find_space_hash("~/.ssh/id  # path"), Some(10));
+        assert_eq!(find_space_hash("~/.ssh/id  # path"), Some(9));
     }
 
     #[test]
