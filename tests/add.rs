@@ -501,3 +501,33 @@ fn restore_puts_back_the_previous_version() {
     // And the restore itself can be undone.
     assert_eq!(runpod_ssh::fsio::backups(&cfg).len(), 2);
 }
+
+#[test]
+fn add_writes_only_portable_lines() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(&cfg, b"Host web # mine\n  HostName w\n").unwrap();
+    for paste in [
+        r#"ssh root@203.0.113.7 -p 40123 -i "C:\Users\John Doe\.ssh\id_ed25519""#,
+        r"ssh root@198.51.100.2 -p 40000 -i C:\Users\me\.ssh\id_ed25519 -L 8888:localhost:8888",
+        "ssh abc123xyz-64410f1d@ssh.runpod.io -i ~/.ssh/id_ed25519",
+    ] {
+        let o = home.run(&["add", paste]);
+        assert!(o.status.success(), "{paste}: {}", stderr(&o));
+    }
+    let out = std::fs::read(&cfg).unwrap();
+    assert!(!out.starts_with(b"\xEF\xBB\xBF"));
+    let doc = Document::parse(&out);
+    for l in doc.lines().iter().skip(2) {
+        let text = l.text();
+        if let Some(d) = l.directive() {
+            assert!(d.comment.is_none(), "{text:?}");
+            let value = String::from_utf8_lossy(&l.bytes()[d.value.clone()]).into_owned();
+            assert!(!value.contains(['#', '\'', '\\']), "{text:?}");
+        }
+    }
+    assert!(
+        String::from_utf8_lossy(&out)
+            .contains("IdentityFile \"C:/Users/John Doe/.ssh/id_ed25519\"")
+    );
+}

@@ -348,3 +348,33 @@ fn the_regression_check_catches_what_no_rule_meant() {
     std::fs::write(&cfg, old).unwrap();
     assert_eq!(regression(&cfg, old, old, &[], &ctx), None);
 }
+
+#[test]
+fn repairs_the_file_vscode_reads() {
+    let home = TempHome::new();
+    let user = home.path().join(".config/Code/User");
+    std::fs::create_dir_all(&user).unwrap();
+    let other = home.path().join("vscode_ssh_config");
+    std::fs::write(
+        user.join("settings.json"),
+        format!(
+            "{{\n  \"remote.SSH.configFile\": \"{}\",\n}}\n",
+            other.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &other,
+        "Host runpod-x\n  HostName 203.0.113.7\n  Port 40123# port\n",
+    )
+    .unwrap();
+    let main = home.ssh_dir().join("config");
+    std::fs::write(&main, "Host web\n  HostName w\n").unwrap();
+    let o = home.run(&["fix"]);
+    assert!(stdout(&o).contains("VS Code reads"), "{}", stdout(&o));
+    assert_eq!(
+        read(&other),
+        "Host runpod-x\n  HostName 203.0.113.7\n  # port\n  Port 40123\n"
+    );
+    assert_eq!(read(&main), "Host web\n  HostName w\n");
+}

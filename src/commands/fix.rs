@@ -22,7 +22,6 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     for alias in &a.aliases {
         edit::check_alias(alias)?;
     }
-    let s = Session::open(env)?;
     let vs: Vec<(PathBuf, String)> = vscode::settings_files()
         .into_iter()
         .filter_map(|p| {
@@ -30,6 +29,29 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
             Some((p, text))
         })
         .collect();
+    // VS Code may read another file (remote.SSH.configFile): repair that one.
+    let mut redirected: Option<(PathBuf, PathBuf)> = None;
+    let switched;
+    let env = if env.global.config.is_none()
+        && let Some((settings, other)) = vs
+            .iter()
+            .find_map(|(p, t)| Some((p.clone(), vscode::config_file(t)?)))
+        && let Some(other) = expand_tilde(&other)
+        && Some(&other) != env.config_path().ok().as_ref()
+        && other.is_file()
+    {
+        let mut global = env.global.clone();
+        global.config = Some(other.clone());
+        redirected = Some((settings, other));
+        switched = Env {
+            global,
+            style: env.style,
+        };
+        &switched
+    } else {
+        env
+    };
+    let s = Session::open(env)?;
     let mut cx = Cx {
         doc: s.doc.clone(),
         path: s.path.clone(),
@@ -42,6 +64,32 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
         vscode: vs,
     };
     doctor::run_all(&mut cx);
+    if let Some((settings, other)) = &redirected {
+        // Handled: this run repairs the file VS Code reads.
+        for f in cx
+            .findings
+            .iter_mut()
+            .filter(|f| f.rule == "vscode-config-file")
+        {
+            f.applied = true;
+        }
+        cx.findings.insert(
+            0,
+            Finding {
+                rule: "vscode-config-file",
+                file: settings.clone(),
+                line: None,
+                severity: Severity::Warning,
+                message: format!(
+                    "VS Code reads {} (remote.SSH.configFile), so that is the file repaired here",
+                    other.display()
+                ),
+                repair: "nothing more: pass --config to repair another file".into(),
+                auto: Auto::Safe,
+                applied: true,
+            },
+        );
+    }
     if a.probe {
         probe_findings(&mut cx, a)?;
     }
@@ -123,6 +171,15 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Ok
     })
+}
+
+/// `~/x` → `$HOME/x`; Windows separators made portable.
+fn expand_tilde(p: &str) -> Option<PathBuf> {
+    let p = p.replace('\\', "/");
+    match p.strip_prefix("~/") {
+        Some(rest) => Some(dirs::home_dir()?.join(rest)),
+        None => Some(PathBuf::from(p)),
+    }
 }
 
 fn print_rules(env: &Env) -> anyhow::Result<Outcome> {

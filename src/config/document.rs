@@ -650,6 +650,18 @@ impl Document {
 /// Render a value for `keyword`: Windows path separators become `/` for
 /// path keywords, then [`lexer::render_value`] decides the quoting.
 fn render(keyword: &str, value: &str) -> Result<String, EditError> {
+    // `LocalForward 8888 localhost:8888` is two arguments, not one.
+    if keywords::lookup(keyword).is_some_and(|k| k.kind == keywords::Kind::Forward) {
+        let parts: Option<Vec<String>> =
+            value.split_whitespace().map(lexer::render_value).collect();
+        return parts
+            .filter(|p| !p.is_empty())
+            .map(|p| p.join(" "))
+            .ok_or_else(|| EditError::Unrepresentable {
+                keyword: keyword.to_string(),
+                value: value.to_string(),
+            });
+    }
     let v = if keywords::is_path_keyword(keyword) {
         portable_path(value)
     } else {
