@@ -1257,10 +1257,10 @@ impl Rule for VscodeConfigFile {
         "VS Code reads another ssh config file (remote.SSH.configFile)"
     }
     fn repair_text(&self) -> &'static str {
-        "repair that file too (run with --config PATH), or remove the setting"
+        "fix repairs the file VS Code reads instead of ~/.ssh/config, and says so (unless --config names a file)"
     }
     fn auto(&self) -> Auto {
-        Auto::Manual
+        Auto::Safe
     }
     fn run(&self, cx: &mut Cx) {
         let found: Vec<(PathBuf, String)> = cx
