@@ -148,16 +148,35 @@ impl Cx<'_> {
     }
 }
 
+/// What a rule is, for reports and the catalogue.
+#[derive(Debug)]
+pub struct Meta {
+    pub id: &'static str,
+    /// What it detects, in a few words.
+    pub title: &'static str,
+    /// What its repair does.
+    pub repair: &'static str,
+    pub auto: Auto,
+}
+
 /// A repair rule.
 pub trait Rule: Sync {
-    fn id(&self) -> &'static str;
-    /// What it detects, in a few words.
-    fn title(&self) -> &'static str;
-    /// What its repair does.
-    fn repair_text(&self) -> &'static str;
-    fn auto(&self) -> Auto;
+    fn meta(&self) -> &'static Meta;
     /// Find and (when allowed) repair, on `cx.doc`.
     fn run(&self, cx: &mut Cx);
+
+    fn id(&self) -> &'static str {
+        self.meta().id
+    }
+    fn title(&self) -> &'static str {
+        self.meta().title
+    }
+    fn repair_text(&self) -> &'static str {
+        self.meta().repair
+    }
+    fn auto(&self) -> Auto {
+        self.meta().auto
+    }
 }
 
 /// Every rule, in the order they run: encoding first (so the rest can read
@@ -195,17 +214,13 @@ pub fn run_all(cx: &mut Cx) {
 
 struct Utf16;
 impl Rule for Utf16 {
-    fn id(&self) -> &'static str {
-        "utf16"
-    }
-    fn title(&self) -> &'static str {
-        "file is UTF-16 (PowerShell `>`): no ssh can read it"
-    }
-    fn repair_text(&self) -> &'static str {
-        "re-encode as UTF-8 without BOM, line endings kept"
-    }
-    fn auto(&self) -> Auto {
-        Auto::Safe
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "utf16",
+            title: "file is UTF-16 (PowerShell `>`): no ssh can read it",
+            repair: "re-encode as UTF-8 without BOM, line endings kept",
+            auto: Auto::Safe,
+        }
     }
     fn run(&self, cx: &mut Cx) {
         if matches!(cx.doc.encoding(), Encoding::Utf16Le | Encoding::Utf16Be) {
@@ -224,17 +239,13 @@ impl Rule for Utf16 {
 
 struct Bom;
 impl Rule for Bom {
-    fn id(&self) -> &'static str {
-        "bom"
-    }
-    fn title(&self) -> &'static str {
-        "file starts with a UTF-8 byte-order mark: Linux and macOS ssh refuse it (VS Code still lists the hosts)"
-    }
-    fn repair_text(&self) -> &'static str {
-        "remove the byte-order mark"
-    }
-    fn auto(&self) -> Auto {
-        Auto::Safe
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "bom",
+            title: "file starts with a UTF-8 byte-order mark: Linux and macOS ssh refuse it (VS Code still lists the hosts)",
+            repair: "remove the byte-order mark",
+            auto: Auto::Safe,
+        }
     }
     fn run(&self, cx: &mut Cx) {
         if cx.doc.encoding() == Encoding::Utf8Bom {
@@ -261,17 +272,13 @@ fn is_odd_space(c: char) -> bool {
 
 struct NonAsciiSpace;
 impl Rule for NonAsciiSpace {
-    fn id(&self) -> &'static str {
-        "non-ascii-space"
-    }
-    fn title(&self) -> &'static str {
-        "non-breaking or ideographic spaces (pasted from a web page): ssh sees them as letters"
-    }
-    fn repair_text(&self) -> &'static str {
-        "replace each with an ASCII space"
-    }
-    fn auto(&self) -> Auto {
-        Auto::Safe
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "non-ascii-space",
+            title: "non-breaking or ideographic spaces (pasted from a web page): ssh sees them as letters",
+            repair: "replace each with an ASCII space",
+            auto: Auto::Safe,
+        }
     }
     fn run(&self, cx: &mut Cx) {
         for i in 0..cx.doc.lines().len() {
@@ -351,130 +358,110 @@ fn split_comment(cx: &mut Cx, i: usize, value: &str, comment: &str) -> bool {
     true
 }
 
+/// For each directive line where `split` finds (new value text, comment):
+/// put the comment on its own line above and keep the value. `changes`:
+/// the value's meaning changes (so the verification expects it).
+fn split_lines(
+    cx: &mut Cx,
+    rule: &dyn Rule,
+    severity: Severity,
+    changes: bool,
+    split: impl Fn(&crate::config::lexer::Directive, &[u8]) -> Option<(String, String)>,
+) {
+    let mut i = 0;
+    while i < cx.doc.lines().len() {
+        let line = &cx.doc.lines()[i];
+        let found = line
+            .directive()
+            .and_then(|d| split(d, line.bytes()).map(|vc| (vc, d.keyword_lc.to_string())));
+        let Some(((value, comment), kw)) = found else {
+            i += 1;
+            continue;
+        };
+        let n = cx.line_no(i);
+        if changes {
+            cx.intend(i, &kw);
+        }
+        let inserted = split_comment(cx, i, &value, &comment);
+        cx.report(
+            rule,
+            n,
+            severity,
+            rule.title().into(),
+            rule.repair_text().into(),
+            true,
+        );
+        i += if inserted { 2 } else { 1 };
+    }
+}
+
 struct TrailingComment;
 impl Rule for TrailingComment {
-    fn id(&self) -> &'static str {
-        "trailing-comment"
-    }
-    fn title(&self) -> &'static str {
-        "comment after a value: Windows' built-in ssh (7.7, 8.1) refuses the whole file, and VS Code's writer later glues it to the value"
-    }
-    fn repair_text(&self) -> &'static str {
-        "move the comment to its own line above, words kept"
-    }
-    fn auto(&self) -> Auto {
-        Auto::Safe
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "trailing-comment",
+            title: "comment after a value: Windows' built-in ssh (7.7, 8.1) refuses the whole file, and VS Code's writer later glues it to the value",
+            repair: "move the comment to its own line above, words kept",
+            auto: Auto::Safe,
+        }
     }
     fn run(&self, cx: &mut Cx) {
-        let mut i = 0;
-        while i < cx.doc.lines().len() {
-            let line = &cx.doc.lines()[i];
-            let Some(d) = line.directive() else {
-                i += 1;
-                continue;
-            };
+        split_lines(cx, self, Severity::Warning, false, |d, b| {
+            let c = d.comment.as_ref()?;
             if COMMAND_KEYWORDS.contains(&d.keyword_lc.as_ref()) || d.args.is_empty() {
-                i += 1;
-                continue;
+                return None;
             }
-            let Some(c) = d.comment.clone() else {
-                i += 1;
-                continue;
-            };
-            let b = line.bytes();
             let value = String::from_utf8_lossy(&b[d.value.clone()]).into_owned();
             let comment = String::from_utf8_lossy(&b[c.text.clone()]).into_owned();
-            let n = cx.line_no(i);
-            let inserted = split_comment(cx, i, &value, &comment);
-            cx.report(
-                self,
-                n,
-                Severity::Warning,
-                self.title().into(),
-                self.repair_text().into(),
-                true,
-            );
-            i += if inserted { 2 } else { 1 };
-        }
+            Some((value, comment))
+        });
     }
 }
 
 struct GluedComment;
 impl Rule for GluedComment {
-    fn id(&self) -> &'static str {
-        "glued-comment"
-    }
-    fn title(&self) -> &'static str {
-        "a comment glued to its value (`40123# the port`, as VS Code's writer leaves it): ssh reads it as part of the value"
-    }
-    fn repair_text(&self) -> &'static str {
-        "split the value from the comment, which goes on its own line above"
-    }
-    fn auto(&self) -> Auto {
-        Auto::Safe
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "glued-comment",
+            title: "a comment glued to its value (`40123# the port`, as VS Code's writer leaves it): ssh reads it as part of the value",
+            repair: "split the value from the comment, which goes on its own line above",
+            auto: Auto::Safe,
+        }
     }
     fn run(&self, cx: &mut Cx) {
-        let mut i = 0;
-        while i < cx.doc.lines().len() {
-            let line = &cx.doc.lines()[i];
-            let Some(d) = line.directive() else {
-                i += 1;
-                continue;
-            };
-            let kw = d.keyword_lc.to_string();
-            if COMMAND_KEYWORDS.contains(&kw.as_str()) {
-                i += 1;
-                continue;
+        split_lines(cx, self, Severity::Error, true, |d, b| {
+            let kw = d.keyword_lc.as_ref();
+            if COMMAND_KEYWORDS.contains(&kw) {
+                return None;
             }
-            let b = line.bytes().to_vec();
             // The first argument with a '#' after its first character.
-            let Some((ai, at)) = d.args.iter().enumerate().find_map(|(ai, a)| {
+            let (ai, at) = d.args.iter().enumerate().find_map(|(ai, a)| {
                 let raw = &b[a.span.clone()];
                 raw.iter()
                     .skip(1)
                     .position(|&c| c == b'#')
                     .map(|p| (ai, a.span.start + 1 + p))
-            }) else {
-                i += 1;
-                continue;
-            };
+            })?;
             let raw_arg = &b[d.args[ai].span.clone()];
             if raw_arg.contains(&b'"') || raw_arg.contains(&b'\'') {
-                i += 1;
-                continue;
+                return None;
             }
             // Only where the line is broken as it stands, or the value is
             // clearly value+comment (a Host pattern with '#' matches nothing
-            // anyone types).
-            let broken = line_is_broken(&kw, &d.values(&b).collect::<Vec<_>>());
+            // anyone types), and the repaired line is acceptable.
             let host_line = kw == "host";
-            let value_part = String::from_utf8_lossy(&b[d.value.start..at])
+            let value = String::from_utf8_lossy(&b[d.value.start..at])
                 .trim_end()
                 .to_string();
-            if (!broken && !host_line) || value_part.is_empty() {
-                i += 1;
-                continue;
-            }
-            // The repaired line must be acceptable.
-            if !host_line && line_is_broken(&kw, &value_part.split_whitespace().collect::<Vec<_>>())
-            {
-                i += 1;
-                continue;
+            let broken = line_is_broken(kw, &d.values(b).collect::<Vec<_>>());
+            let fixed_ok =
+                host_line || !line_is_broken(kw, &value.split_whitespace().collect::<Vec<_>>());
+            if (!broken && !host_line) || value.is_empty() || !fixed_ok {
+                return None;
             }
             let comment = format!("# {}", String::from_utf8_lossy(&b[at + 1..]).trim());
-            let n = cx.line_no(i);
-            cx.intend(i, &kw);
-            let inserted = split_comment(cx, i, &value_part, &comment);
-            cx.report(
-                self,
-                n,
-                Severity::Error,
-                self.title().into(),
-                self.repair_text().into(),
-                true,
-            );
-            i += if inserted { 2 } else { 1 };
-        }
+            Some((value, comment))
+        });
     }
 }
 
@@ -506,66 +493,37 @@ fn line_is_broken(keyword: &str, args: &[&str]) -> bool {
 
 struct QuotedComment;
 impl Rule for QuotedComment {
-    fn id(&self) -> &'static str {
-        "quoted-comment"
-    }
-    fn title(&self) -> &'static str {
-        "a comment inside quotes (`User \"root   # account\"`, as older VS Code writers left it): ssh uses it as part of the value"
-    }
-    fn repair_text(&self) -> &'static str {
-        "keep the value, move the comment to its own line above"
-    }
-    fn auto(&self) -> Auto {
-        Auto::Safe
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "quoted-comment",
+            title: "a comment inside quotes (`User \"root   # account\"`, as older VS Code writers left it): ssh uses it as part of the value",
+            repair: "keep the value, move the comment to its own line above",
+            auto: Auto::Safe,
+        }
     }
     fn run(&self, cx: &mut Cx) {
-        let mut i = 0;
-        while i < cx.doc.lines().len() {
-            let line = &cx.doc.lines()[i];
-            let Some(d) = line.directive() else {
-                i += 1;
-                continue;
-            };
-            let kw = d.keyword_lc.to_string();
-            let b = line.bytes().to_vec();
+        split_lines(cx, self, Severity::Error, true, |d, b| {
+            let kw = d.keyword_lc.as_ref();
             if d.args.len() != 1
-                || COMMAND_KEYWORDS.contains(&kw.as_str())
+                || COMMAND_KEYWORDS.contains(&kw)
                 || !b[d.args[0].span.clone()].starts_with(b"\"")
             {
-                i += 1;
-                continue;
+                return None;
             }
-            let value = d.args[0].value(&b).to_string();
-            let Some(pos) = find_space_hash(&value) else {
-                i += 1;
-                continue;
-            };
-            let (v, c) = value.split_at(pos);
+            let value = d.args[0].value(b);
+            let (v, c) = value.split_at(find_space_hash(value)?);
             let v = v.trim_end();
-            let Some(rendered) =
-                crate::config::lexer::render_value(&if keywords::is_path_keyword(&kw) {
-                    portable_path(v)
-                } else {
-                    v.to_string()
-                })
-            else {
-                i += 1;
-                continue;
+            let v = if keywords::is_path_keyword(kw) {
+                portable_path(v)
+            } else {
+                v.to_string()
             };
-            let comment = format!("# {}", c.trim_start().trim_start_matches('#').trim());
-            let n = cx.line_no(i);
-            cx.intend(i, &kw);
-            let inserted = split_comment(cx, i, &rendered, &comment);
-            cx.report(
-                self,
-                n,
-                Severity::Error,
-                self.title().into(),
-                self.repair_text().into(),
-                true,
-            );
-            i += if inserted { 2 } else { 1 };
-        }
+            let rendered = crate::config::lexer::render_value(&v)?;
+            Some((
+                rendered,
+                format!("# {}", c.trim_start().trim_start_matches('#').trim()),
+            ))
+        });
     }
 }
 
@@ -587,17 +545,13 @@ fn find_space_hash(v: &str) -> Option<usize> {
 
 struct UnquotedSpacePath;
 impl Rule for UnquotedSpacePath {
-    fn id(&self) -> &'static str {
-        "unquoted-space-path"
-    }
-    fn title(&self) -> &'static str {
-        "a path with spaces and no quotes (`C:\\Users\\John Doe\\…`): ssh reads two values and refuses the whole file"
-    }
-    fn repair_text(&self) -> &'static str {
-        "quote the path (forward slashes)"
-    }
-    fn auto(&self) -> Auto {
-        Auto::Safe
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "unquoted-space-path",
+            title: "a path with spaces and no quotes (`C:\\Users\\John Doe\\…`): ssh reads two values and refuses the whole file",
+            repair: "quote the path (forward slashes)",
+            auto: Auto::Safe,
+        }
     }
     fn run(&self, cx: &mut Cx) {
         for i in 0..cx.doc.lines().len() {
@@ -649,17 +603,13 @@ fn set_value(cx: &mut Cx, i: usize, rendered: &str) {
 
 struct BackslashPath;
 impl Rule for BackslashPath {
-    fn id(&self) -> &'static str {
-        "backslash-path"
-    }
-    fn title(&self) -> &'static str {
-        "a Windows path with doubled backslashes or a quoted trailing backslash: OpenSSH 8.1 and 9.x read it differently"
-    }
-    fn repair_text(&self) -> &'static str {
-        "write it with forward slashes, which every version reads the same"
-    }
-    fn auto(&self) -> Auto {
-        Auto::Safe
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "backslash-path",
+            title: "a Windows path with doubled backslashes or a quoted trailing backslash: OpenSSH 8.1 and 9.x read it differently",
+            repair: "write it with forward slashes, which every version reads the same",
+            auto: Auto::Safe,
+        }
     }
     fn run(&self, cx: &mut Cx) {
         for i in 0..cx.doc.lines().len() {
@@ -742,17 +692,13 @@ fn runpod_identity_lines(cx: &Cx) -> Vec<(usize, String)> {
 
 struct IdentityPub;
 impl Rule for IdentityPub {
-    fn id(&self) -> &'static str {
-        "identity-pub"
-    }
-    fn title(&self) -> &'static str {
-        "IdentityFile points at the public key (.pub): ssh cannot log in with it"
-    }
-    fn repair_text(&self) -> &'static str {
-        "point at the private key beside it"
-    }
-    fn auto(&self) -> Auto {
-        Auto::Safe
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "identity-pub",
+            title: "IdentityFile points at the public key (.pub): ssh cannot log in with it",
+            repair: "point at the private key beside it",
+            auto: Auto::Safe,
+        }
     }
     fn run(&self, cx: &mut Cx) {
         for i in 0..cx.doc.lines().len() {
@@ -797,17 +743,13 @@ impl Rule for IdentityPub {
 
 struct IdentityMissing;
 impl Rule for IdentityMissing {
-    fn id(&self) -> &'static str {
-        "identity-missing"
-    }
-    fn title(&self) -> &'static str {
-        "IdentityFile does not exist: ssh skips it silently and the login fails"
-    }
-    fn repair_text(&self) -> &'static str {
-        "create the key (`ssh-keygen -t ed25519 -f PATH`) and add its .pub in RunPod → Settings → SSH Public Keys, or point IdentityFile at the key you use"
-    }
-    fn auto(&self) -> Auto {
-        Auto::Manual
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "identity-missing",
+            title: "IdentityFile does not exist: ssh skips it silently and the login fails",
+            repair: "create the key (`ssh-keygen -t ed25519 -f PATH`) and add its .pub in RunPod → Settings → SSH Public Keys, or point IdentityFile at the key you use",
+            auto: Auto::Manual,
+        }
     }
     fn run(&self, cx: &mut Cx) {
         for (li, v) in runpod_identity_lines(cx) {
@@ -851,17 +793,13 @@ pub fn icacls_commands(path: &str) -> String {
 
 struct KeyPermissions;
 impl Rule for KeyPermissions {
-    fn id(&self) -> &'static str {
-        "key-permissions"
-    }
-    fn title(&self) -> &'static str {
-        "private key readable by others: ssh ignores it (UNPROTECTED PRIVATE KEY FILE)"
-    }
-    fn repair_text(&self) -> &'static str {
-        "chmod 600 (on Windows: the icacls commands shown)"
-    }
-    fn auto(&self) -> Auto {
-        Auto::Safe
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "key-permissions",
+            title: "private key readable by others: ssh ignores it (UNPROTECTED PRIVATE KEY FILE)",
+            repair: "chmod 600 (on Windows: the icacls commands shown)",
+            auto: Auto::Safe,
+        }
     }
     fn run(&self, cx: &mut Cx) {
         for (li, v) in runpod_identity_lines(cx) {
@@ -901,17 +839,13 @@ impl Rule for KeyPermissions {
 
 struct ConfigPermissions;
 impl Rule for ConfigPermissions {
-    fn id(&self) -> &'static str {
-        "config-permissions"
-    }
-    fn title(&self) -> &'static str {
-        "config writable by others: ssh refuses it (Bad owner or permissions)"
-    }
-    fn repair_text(&self) -> &'static str {
-        "chmod 600 (on Windows: the icacls commands shown)"
-    }
-    fn auto(&self) -> Auto {
-        Auto::Safe
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "config-permissions",
+            title: "config writable by others: ssh refuses it (Bad owner or permissions)",
+            repair: "chmod 600 (on Windows: the icacls commands shown)",
+            auto: Auto::Safe,
+        }
     }
     fn run(&self, cx: &mut Cx) {
         if let Some(mode) = mode_of(&cx.path)
@@ -939,17 +873,13 @@ impl Rule for ConfigPermissions {
 
 struct DuplicateAlias;
 impl Rule for DuplicateAlias {
-    fn id(&self) -> &'static str {
-        "duplicate-alias"
-    }
-    fn title(&self) -> &'static str {
-        "the same alias in more than one Host block: ssh uses the first block's values, VS Code lists one entry"
-    }
-    fn repair_text(&self) -> &'static str {
-        "with --yes: remove the later blocks (ssh never used their values); the first block, the one ssh uses, is kept"
-    }
-    fn auto(&self) -> Auto {
-        Auto::WithYes
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "duplicate-alias",
+            title: "the same alias in more than one Host block: ssh uses the first block's values, VS Code lists one entry",
+            repair: "with --yes: remove the later blocks (ssh never used their values); the first block, the one ssh uses, is kept",
+            auto: Auto::WithYes,
+        }
     }
     fn run(&self, cx: &mut Cx) {
         let blocks = cx.doc.blocks();
@@ -1000,17 +930,13 @@ impl Rule for DuplicateAlias {
 
 struct CatchAllOverride;
 impl Rule for CatchAllOverride {
-    fn id(&self) -> &'static str {
-        "catch-all-override"
-    }
-    fn title(&self) -> &'static str {
-        "a `Host *` (or other wildcard) block above a RunPod entry overrides its values: first value wins"
-    }
-    fn repair_text(&self) -> &'static str {
-        "move the entry above the first block that also applies to it"
-    }
-    fn auto(&self) -> Auto {
-        Auto::Safe
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "catch-all-override",
+            title: "a `Host *` (or other wildcard) block above a RunPod entry overrides its values: first value wins",
+            repair: "move the entry above the first block that also applies to it",
+            auto: Auto::Safe,
+        }
     }
     fn run(&self, cx: &mut Cx) {
         let mut done: Vec<String> = Vec::new();
@@ -1148,17 +1074,13 @@ impl Rule for CatchAllOverride {
 
 struct IncludeAfterHost;
 impl Rule for IncludeAfterHost {
-    fn id(&self) -> &'static str {
-        "include-after-host"
-    }
-    fn title(&self) -> &'static str {
-        "an unindented `Include` after a Host block: it only applies to that block, not to every host"
-    }
-    fn repair_text(&self) -> &'static str {
-        "with --yes: move it to the top of the file, where it applies to every host"
-    }
-    fn auto(&self) -> Auto {
-        Auto::WithYes
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "include-after-host",
+            title: "an unindented `Include` after a Host block: it only applies to that block, not to every host",
+            repair: "with --yes: move it to the top of the file, where it applies to every host",
+            auto: Auto::WithYes,
+        }
     }
     fn run(&self, cx: &mut Cx) {
         let blocks = cx.doc.blocks();
@@ -1207,17 +1129,13 @@ impl Rule for IncludeAfterHost {
 
 struct ProxyEntry;
 impl Rule for ProxyEntry {
-    fn id(&self) -> &'static str {
-        "proxy-entry"
-    }
-    fn title(&self) -> &'static str {
-        "entry uses RunPod's ssh.runpod.io proxy: a terminal works, VS Code, scp, sftp and port forwarding do not"
-    }
-    fn repair_text(&self) -> &'static str {
-        "enable \"SSH over exposed TCP\" on the pod and run `runpod-ssh add --name ALIAS '<that command>'`"
-    }
-    fn auto(&self) -> Auto {
-        Auto::Manual
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "proxy-entry",
+            title: "entry uses RunPod's ssh.runpod.io proxy: a terminal works, VS Code, scp, sftp and port forwarding do not",
+            repair: "enable \"SSH over exposed TCP\" on the pod and run `runpod-ssh add --name ALIAS '<that command>'`",
+            auto: Auto::Manual,
+        }
     }
     fn run(&self, cx: &mut Cx) {
         for b in cx.doc.blocks() {
@@ -1250,17 +1168,13 @@ impl Rule for ProxyEntry {
 
 struct VscodeConfigFile;
 impl Rule for VscodeConfigFile {
-    fn id(&self) -> &'static str {
-        "vscode-config-file"
-    }
-    fn title(&self) -> &'static str {
-        "VS Code reads another ssh config file (remote.SSH.configFile)"
-    }
-    fn repair_text(&self) -> &'static str {
-        "fix repairs the file VS Code reads instead of ~/.ssh/config, and says so (unless --config names a file)"
-    }
-    fn auto(&self) -> Auto {
-        Auto::Safe
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "vscode-config-file",
+            title: "VS Code reads another ssh config file (remote.SSH.configFile)",
+            repair: "fix repairs the file VS Code reads instead of ~/.ssh/config, and says so (unless --config names a file)",
+            auto: Auto::Safe,
+        }
     }
     fn run(&self, cx: &mut Cx) {
         let found: Vec<(PathBuf, String)> = cx
@@ -1292,17 +1206,13 @@ impl Rule for VscodeConfigFile {
 
 struct VscodePlatform;
 impl Rule for VscodePlatform {
-    fn id(&self) -> &'static str {
-        "vscode-platform"
-    }
-    fn title(&self) -> &'static str {
-        "VS Code does not know the RunPod host runs Linux: it asks every time, and a wrong answer breaks the connection"
-    }
-    fn repair_text(&self) -> &'static str {
-        "set remote.SSH.remotePlatform for it to \"linux\""
-    }
-    fn auto(&self) -> Auto {
-        Auto::Safe
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "vscode-platform",
+            title: "VS Code does not know the RunPod host runs Linux: it asks every time, and a wrong answer breaks the connection",
+            repair: "set remote.SSH.remotePlatform for it to \"linux\"",
+            auto: Auto::Safe,
+        }
     }
     fn run(&self, cx: &mut Cx) {
         if cx.vscode.is_empty() {
