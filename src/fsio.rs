@@ -351,7 +351,28 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// An exclusive advisory lock held for a command's read-modify-write.
 #[derive(Debug)]
 pub struct Lock {
-    _file: File,
+    /// The locked file; `None` for a nested hold of the process-wide lock.
+    _file: Option<File>,
+    nested_global: bool,
+}
+
+/// The process-wide lock, shared by nested holders in this process (a
+/// command holding it may call code that takes it again).
+static GLOBAL: std::sync::Mutex<Option<(File, usize)>> = std::sync::Mutex::new(None);
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        if self.nested_global {
+            let mut g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, n)) = g.as_mut() {
+                *n -= 1;
+                if *n == 0 {
+                    // Dropping the file releases the OS lock.
+                    *g = None;
+                }
+            }
+        }
+    }
 }
 
 impl Lock {
@@ -376,7 +397,12 @@ impl Lock {
         let start = Instant::now();
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(Lock { _file: file }),
+                Ok(()) => {
+                    return Ok(Lock {
+                        _file: Some(file),
+                        nested_global: false,
+                    });
+                }
                 Err(fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
                     std::thread::sleep(Duration::from_millis(20));
                 }
@@ -395,12 +421,24 @@ impl Lock {
 
     /// The lock for everything runpod-ssh edits: one per user, in the cache
     /// folder (`~/.cache/runpod-ssh/lock`), so nothing extra lands in `~/.ssh`.
+    /// Re-entrant within a process.
     pub fn global() -> Result<Lock, FsError> {
-        let dir = dirs::cache_dir()
-            .or_else(|| dirs::home_dir().map(|h| h.join(".cache")))
-            .unwrap_or_else(std::env::temp_dir)
-            .join("runpod-ssh");
-        Lock::acquire(&dir.join("lock"), Duration::from_secs(10))
+        let mut g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, n)) = g.as_mut() {
+            *n += 1;
+        } else {
+            let dir = dirs::cache_dir()
+                .or_else(|| dirs::home_dir().map(|h| h.join(".cache")))
+                .unwrap_or_else(std::env::temp_dir)
+                .join("runpod-ssh");
+            let mut held = Lock::acquire(&dir.join("lock"), Duration::from_secs(10))?;
+            let file = held._file.take().ok_or(FsError::Locked(dir.join("lock")))?;
+            *g = Some((file, 1));
+        }
+        Ok(Lock {
+            _file: None,
+            nested_global: true,
+        })
     }
 }
 
@@ -515,5 +553,14 @@ mod tests {
         ));
         drop(a);
         assert!(Lock::acquire(&p, Duration::from_millis(10)).is_ok());
+    }
+
+    #[test]
+    fn the_global_lock_nests_within_a_process() {
+        let a = Lock::global().unwrap();
+        let b = Lock::global().unwrap();
+        drop(a);
+        drop(b);
+        assert!(Lock::global().is_ok());
     }
 }

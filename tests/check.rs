@@ -447,8 +447,27 @@ fn fix_probe_offers_to_drop_a_changed_pin_and_does_with_yes() {
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
-    // Only that pin went; the next check records the new key and passes.
+    // Only that pin went. The next `fix --probe` (which holds the lock
+    // while probing) records the new key at once and finds nothing.
     assert_eq!(std::fs::read_to_string(&kh).unwrap(), keep);
+    let t = Instant::now();
+    let o = home.run(&["fix", "--probe"]);
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(
+        std::fs::read_to_string(&kh)
+            .unwrap()
+            .contains("runpod-pod ssh-ed25519")
+    );
     let (code, v, _) = check(&home, &["runpod-pod"]);
     assert_eq!(code, Some(0), "{v:#}");
 }
