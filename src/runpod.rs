@@ -80,6 +80,10 @@ pub enum PasteError {
         "{0} is refused: it runs a command or sends the connection elsewhere, which runpod-ssh never writes into your config"
     )]
     Dangerous(String),
+    #[error(
+        "{0} is refused: runpod-ssh sets it itself (host keys are pinned per pod, connections are not shared)"
+    )]
+    Managed(String),
     #[error("option {0} is not supported in a pasted command")]
     Unsupported(String),
     #[error("a command after the host ({0:?}) is not supported: VS Code needs a plain login")]
@@ -111,14 +115,20 @@ const DANGEROUS: &[&str] = &[
     "securitykeyprovider",
     "xauthlocation",
     "identityagent",
+    "forwardx11",
+    "forwardx11trusted",
+];
+
+/// `-o` keywords runpod-ssh writes itself, or that would make the entry
+/// share or skip what it manages.
+const MANAGED: &[&str] = &[
     "controlpath",
     "controlmaster",
+    "controlpersist",
     "hostkeyalias",
     "userknownhostsfile",
     "globalknownhostsfile",
     "stricthostkeychecking",
-    "forwardx11",
-    "forwardx11trusted",
 ];
 
 /// `-o` keywords kept as they are (validated like OpenSSH does).
@@ -407,6 +417,9 @@ pub fn parse_paste(args: &[String]) -> Result<Endpoint, PasteError> {
                         lc => {
                             if DANGEROUS.contains(&lc) {
                                 return Err(PasteError::Dangerous(k));
+                            }
+                            if MANAGED.contains(&lc) {
+                                return Err(PasteError::Managed(k));
                             }
                             let Some(name) = HARMLESS.iter().find(|h| h.eq_ignore_ascii_case(lc))
                             else {
