@@ -575,7 +575,7 @@ impl Rule for UnquotedSpacePath {
             };
             let n = cx.line_no(i);
             cx.intend(i, &kw);
-            set_value(cx, i, &rendered);
+            cx.doc.replace_value(i, &rendered);
             cx.report(
                 self,
                 n,
@@ -585,19 +585,6 @@ impl Rule for UnquotedSpacePath {
                 true,
             );
         }
-    }
-}
-
-/// Replace line `i`'s value text, keeping everything else on it.
-fn set_value(cx: &mut Cx, i: usize, rendered: &str) {
-    let line = &cx.doc.lines()[i];
-    let Some(d) = line.directive() else { return };
-    let b = line.bytes();
-    let mut new = b[..d.value.start].to_vec();
-    new.extend_from_slice(rendered.as_bytes());
-    new.extend_from_slice(&b[d.value.end..]);
-    if let Some(l) = cx.doc.line_mut(i) {
-        l.set_bytes(new);
     }
 }
 
@@ -640,7 +627,7 @@ impl Rule for BackslashPath {
             }
             let n = cx.line_no(i);
             cx.intend(i, &kw);
-            set_value(cx, i, &rendered);
+            cx.doc.replace_value(i, &rendered);
             cx.report(
                 self,
                 n,
@@ -718,7 +705,7 @@ impl Rule for IdentityPub {
                 && let Some(rendered) = crate::config::lexer::render_value(&portable_path(private))
             {
                 cx.intend(i, "identityfile");
-                set_value(cx, i, &rendered);
+                cx.doc.replace_value(i, &rendered);
                 cx.report(
                     self,
                     n,

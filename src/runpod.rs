@@ -619,10 +619,7 @@ pub fn is_runpod_block(doc: &Document, block: &Block) -> bool {
     {
         return true;
     }
-    let first = |kw: &str| -> Option<String> {
-        let li = *doc.option_lines(block, kw).first()?;
-        doc.lines()[li].values().first().map(|s| s.to_string())
-    };
+    let first = |kw: &str| doc.first_value(block, kw);
     let hostname = first("hostname");
     if hostname
         .as_deref()

@@ -411,13 +411,13 @@ fn apply(
 
 /// The block's own HostName and Port (22 when unset).
 fn endpoint_of(doc: &Document, bi: usize) -> (String, u16) {
-    let block = doc.blocks()[bi].clone();
-    let first = |kw: &str| -> Option<String> {
-        let li = *doc.option_lines(&block, kw).first()?;
-        doc.lines()[li].values().first().map(|s| s.to_string())
-    };
-    let host = first("hostname").unwrap_or_default().to_ascii_lowercase();
-    let port = first("port")
+    let block = &doc.blocks()[bi];
+    let host = doc
+        .first_value(block, "hostname")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let port = doc
+        .first_value(block, "port")
         .and_then(|p| crate::config::resolve::parse_port(&p))
         .unwrap_or(22);
     (host, port)

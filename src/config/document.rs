@@ -350,6 +350,12 @@ impl Document {
             .collect()
     }
 
+    /// The first value `block` gives `keyword` on its own lines, if any.
+    pub fn first_value(&self, block: &Block, keyword: &str) -> Option<String> {
+        let li = *self.option_lines(block, keyword).first()?;
+        self.lines[li].values().first().map(|s| s.to_string())
+    }
+
     /// Set `keyword` to `value` in block `index`: the first line that sets it
     /// gets the new value (its indentation, separator and trailing comment
     /// bytes kept); without one, a new line is added after the block's last
@@ -395,7 +401,10 @@ impl Document {
         Ok(lines.len())
     }
 
-    fn replace_value(&mut self, li: usize, rendered: &str) {
+    /// Replace the value text of directive line `li` with `rendered`
+    /// (already quoted as needed), keeping its indentation, keyword,
+    /// separator and trailing comment bytes.
+    pub fn replace_value(&mut self, li: usize, rendered: &str) {
         let line = &self.lines[li];
         let Some(d) = line.directive() else { return };
         let lb = line.bytes();
