@@ -640,27 +640,6 @@ impl Rule for BackslashPath {
     }
 }
 
-/// `~/x` → the file (passwd home, as ssh expands it).
-fn expand(cx: &Cx, p: &str) -> PathBuf {
-    match p.strip_prefix("~/") {
-        Some(rest) => cx.ctx.user_home.join(rest),
-        None => PathBuf::from(p),
-    }
-}
-
-/// `~/x` under `$HOME` (what the user sees as their home; ssh uses the
-/// password database's, which is the same outside of tests and sudo).
-fn expand_home(cx: &Cx, p: &str) -> PathBuf {
-    match p.strip_prefix("~/") {
-        Some(rest) => cx.ctx.home.join(rest),
-        None => PathBuf::from(p),
-    }
-}
-
-fn key_exists(cx: &Cx, p: &str) -> bool {
-    expand(cx, p).is_file() || expand_home(cx, p).is_file()
-}
-
 /// The identity file lines of RunPod entries in scope: (line, value).
 fn runpod_identity_lines(cx: &Cx) -> Vec<(usize, String)> {
     let mut out = Vec::new();
@@ -699,7 +678,7 @@ impl Rule for IdentityPub {
             let Some(private) = v.strip_suffix(".pub") else {
                 continue;
             };
-            let exists = key_exists(cx, private);
+            let exists = cx.ctx.home_path(private).is_file();
             let n = cx.line_no(i);
             if exists
                 && let Some(rendered) = crate::config::lexer::render_value(&portable_path(private))
@@ -743,7 +722,7 @@ impl Rule for IdentityMissing {
             if v.ends_with(".pub") || v.contains('%') || v.eq_ignore_ascii_case("none") {
                 continue;
             }
-            if !key_exists(cx, &v) {
+            if !cx.ctx.home_path(&v).is_file() {
                 let n = cx.line_no(li);
                 cx.report(
                     self,
@@ -790,8 +769,7 @@ impl Rule for KeyPermissions {
     }
     fn run(&self, cx: &mut Cx) {
         for (li, v) in runpod_identity_lines(cx) {
-            let p = expand(cx, &v);
-            let p = if p.is_file() { p } else { expand_home(cx, &v) };
+            let p = cx.ctx.home_path(&v);
             if !p.is_file() {
                 continue;
             }
@@ -1170,7 +1148,7 @@ impl Rule for VscodeConfigFile {
             .filter_map(|(p, text)| Some((p.clone(), crate::vscode::config_file(text)?)))
             .collect();
         for (settings, other) in found {
-            let other_path = expand(cx, &other.replace('\\', "/"));
+            let other_path = cx.ctx.home_path(&other.replace('\\', "/"));
             if other_path != cx.path {
                 cx.findings.push(Finding {
                     rule: self.id(),

@@ -195,7 +195,7 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             runpod::PROXY_HOST
         ));
     }
-    if !identity_found || !identity_exists(&identity) {
+    if !identity_found || !s.ctx.home_path(&identity).is_file() {
         warnings.push(format!(
             "key {identity} was not found: create one with `ssh-keygen -t ed25519` and add its .pub in RunPod → Settings → SSH Public Keys (pods started before that keep their old keys)"
         ));
@@ -426,15 +426,4 @@ fn endpoint_of(doc: &Document, bi: usize) -> (String, u16) {
 fn points_at(doc: &Document, bi: usize, ep: &Endpoint) -> bool {
     let (h, p) = endpoint_of(doc, bi);
     h == ep.host && p == ep.port
-}
-
-fn identity_exists(identity: &str) -> bool {
-    let path = match identity.strip_prefix("~/") {
-        Some(rest) => match dirs::home_dir() {
-            Some(h) => h.join(rest),
-            None => return false,
-        },
-        None => PathBuf::from(identity),
-    };
-    path.is_file()
 }

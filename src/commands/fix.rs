@@ -36,7 +36,7 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
         && let Some((settings, other)) = vs
             .iter()
             .find_map(|(p, t)| Some((p.clone(), vscode::config_file(t)?)))
-        && let Some(other) = expand_tilde(&other)
+        && let other = crate::config::Context::current().home_path(&other.replace('\\', "/"))
         && Some(&other) != env.config_path().ok().as_ref()
         && other.is_file()
     {
@@ -171,15 +171,6 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Ok
     })
-}
-
-/// `~/x` → `$HOME/x`; Windows separators made portable.
-fn expand_tilde(p: &str) -> Option<PathBuf> {
-    let p = p.replace('\\', "/");
-    match p.strip_prefix("~/") {
-        Some(rest) => Some(dirs::home_dir()?.join(rest)),
-        None => Some(PathBuf::from(p)),
-    }
 }
 
 fn print_rules(env: &Env) -> anyhow::Result<Outcome> {

@@ -42,7 +42,7 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
                 }
                 let r = resolve(&doc, &path, alias, &ctx);
                 let identity = r.all("identityfile").first().map(|s| s.args[0].clone());
-                let exists = identity.as_deref().map(|i| expand_exists(i, &ctx));
+                let exists = identity.as_deref().map(|i| ctx.home_path(i).is_file());
                 rows.push(Row {
                     alias: alias.clone(),
                     hostname: r.hostname().0,
@@ -117,12 +117,4 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
     }
     output::out(&text)?;
     Ok(Outcome::Ok)
-}
-
-fn expand_exists(identity: &str, ctx: &Context) -> bool {
-    let p = match identity.strip_prefix("~/") {
-        Some(rest) => ctx.user_home.join(rest),
-        None => std::path::PathBuf::from(identity),
-    };
-    p.is_file() || identity.starts_with("~/") && ctx.home.join(&identity[2..]).is_file()
 }

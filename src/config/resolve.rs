@@ -84,6 +84,27 @@ impl Context {
     }
 }
 
+impl Context {
+    /// Where a path from the config is on disk: `~/rest` under the
+    /// account's home (as ssh expands it), or under `$HOME` when only that
+    /// one has the file (they differ under sudo and in tests); other paths
+    /// as written.
+    pub fn home_path(&self, p: &str) -> PathBuf {
+        match p.strip_prefix("~/") {
+            Some(rest) => {
+                let account = self.user_home.join(rest);
+                let env = self.home.join(rest);
+                if !account.exists() && env.exists() {
+                    env
+                } else {
+                    account
+                }
+            }
+            None => PathBuf::from(p),
+        }
+    }
+}
+
 /// One evaluated value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Setting {
