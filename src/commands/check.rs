@@ -204,28 +204,11 @@ fn render(env: &Env, reports: &[Report], wall: Duration) -> String {
             format!("{:.0} ms", r.total_ms),
         ]);
     }
-    let widths: Vec<usize> = (0..5)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut text = String::new();
-    for (i, row) in rows.iter().enumerate() {
-        let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            let padded = format!("{cell:<w$}  ", w = widths[c]);
-            let painted = if i > 0 && c == 2 {
-                if cell == "ok" {
-                    st.green(&padded)
-                } else {
-                    st.red(&padded)
-                }
-            } else {
-                padded
-            };
-            line.push_str(&painted);
-        }
-        text.push_str(line.trim_end());
-        text.push('\n');
-    }
+    let mut text = output::table(&rows, |i, c, cell| match (i, c) {
+        (1.., 2) if cell.trim_end() == "ok" => st.green(&cell),
+        (1.., 2) => st.red(&cell),
+        _ => cell,
+    });
     for r in reports {
         if let (Some(stage), Some(err)) = (r.stage, &r.error) {
             text.push_str(&format!(

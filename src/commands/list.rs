@@ -95,26 +95,7 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
             format!("{}:{}", super::edit::tilde(&r.source.file), r.source.line),
         ]);
     }
-    let widths: Vec<usize> = (0..5)
-        .map(|c| {
-            table
-                .iter()
-                .map(|r| r[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut text = String::new();
-    for row in &table {
-        for (c, cell) in row.iter().enumerate() {
-            if c == 4 {
-                text.push_str(cell);
-            } else {
-                text.push_str(&format!("{cell:<w$}  ", w = widths[c]));
-            }
-        }
-        text.push('\n');
-    }
+    let text = output::table(&table, |_, _, cell| cell);
     output::out(&text)?;
     Ok(Outcome::Ok)
 }
