@@ -11,8 +11,10 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use crate::config::document::{Block, BlockKind, Document, portable_path};
+use crate::config::files::ConfigFile;
 use crate::config::keywords::{self, Kind};
-use crate::config::resolve;
+use crate::config::pattern;
+use crate::config::resolve::{self, Source};
 
 /// RunPod's SSH proxy ("Basic SSH"): no scp, sftp, port forwarding or VS Code.
 pub const PROXY_HOST: &str = "ssh.runpod.io";
@@ -633,6 +635,51 @@ pub fn is_runpod_block(doc: &Document, block: &Block) -> bool {
     let root = first("user").as_deref() == Some("root");
     let port = first("port").and_then(|p| resolve::parse_port(&p));
     ipv4 && root && port.is_some_and(|p| p != 22)
+}
+
+/// A host alias found in the config files.
+#[derive(Debug, Clone)]
+pub struct HostEntry {
+    pub alias: String,
+    /// Where its `Host` line is.
+    pub source: Source,
+    /// A RunPod entry (see [`is_runpod_block`]).
+    pub runpod: bool,
+    /// Written by runpod-ssh.
+    pub managed: bool,
+}
+
+/// The aliases `list`, `check` and `fix --probe` cover: the literal patterns
+/// of RunPod entries (of every `Host` block with `all`), each once, in file
+/// order.
+pub fn entries(files: &[ConfigFile], all: bool) -> Vec<HostEntry> {
+    let mut out: Vec<HostEntry> = Vec::new();
+    for f in files {
+        for b in f.doc.blocks() {
+            if b.kind != BlockKind::Host {
+                continue;
+            }
+            let runpod = is_runpod_block(&f.doc, &b);
+            if !all && !runpod {
+                continue;
+            }
+            for alias in b.patterns.iter().filter(|p| !pattern::is_wildcard(p)) {
+                if out.iter().any(|e| &e.alias == alias) {
+                    continue;
+                }
+                out.push(HostEntry {
+                    alias: alias.clone(),
+                    source: Source {
+                        file: f.path.clone(),
+                        line: b.header.unwrap_or(0) + 1,
+                    },
+                    runpod,
+                    managed: has_marker(&f.doc, &b),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Whether runpod-ssh wrote this block (its marker comment sits right above

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::{Env, Failure, OrFail, Outcome, bad_input};
 use crate::cli::CheckArgs;
 use crate::config::files::load_tree;
-use crate::config::{BlockKind, Context, Document, pattern, resolve};
+use crate::config::{Context, Document, resolve};
 use crate::probe::{self, Options, Report};
 use crate::{fsio, output, runpod};
 
@@ -31,7 +31,10 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
     let doc = Document::parse(snap.content());
     let ctx = Context::current();
     let aliases = if a.aliases.is_empty() {
-        entries(&path, &doc, &ctx, a.all)
+        runpod::entries(&load_tree(&path, &doc, &ctx.home), a.all)
+            .into_iter()
+            .map(|e| e.alias)
+            .collect()
     } else {
         a.aliases.clone()
     };
@@ -133,24 +136,6 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Problems
     })
-}
-
-/// The aliases `check` covers by default: what `list` shows.
-fn entries(path: &std::path::Path, doc: &Document, ctx: &Context, all: bool) -> Vec<String> {
-    let mut v: Vec<String> = Vec::new();
-    for f in load_tree(path, doc, &ctx.home) {
-        for b in f.doc.blocks() {
-            if b.kind != BlockKind::Host || !(all || runpod::is_runpod_block(&f.doc, &b)) {
-                continue;
-            }
-            for p in &b.patterns {
-                if !pattern::is_wildcard(p) && !v.contains(p) {
-                    v.push(p.clone());
-                }
-            }
-        }
-    }
-    v
 }
 
 fn json_of(r: &Report) -> serde_json::Value {

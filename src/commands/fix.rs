@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::edit::{self, Session};
 use super::{Env, Failure, OrFail, Outcome};
 use crate::cli::FixArgs;
-use crate::config::{Document, pattern};
+use crate::config::Document;
 use crate::doctor::{self, Auto, Cx, Finding, Severity, SideEffect};
 use crate::fsio::{self, WriteOptions};
 use crate::known_hosts::{self, Verdict};
@@ -228,13 +228,14 @@ fn apply_side_effects(effects: &[SideEffect], notes: &mut Vec<String>) {
 
 /// What only the network can tell, for the RunPod entries in scope.
 fn probe_findings(cx: &mut Cx, a: &FixArgs) -> anyhow::Result<()> {
-    let aliases: Vec<String> = cx
-        .doc
-        .blocks()
-        .iter()
-        .filter(|b| runpod::is_runpod_block(&cx.doc, b))
-        .flat_map(|b| b.patterns.clone())
-        .filter(|p| !pattern::is_wildcard(p) && (a.aliases.is_empty() || a.aliases.contains(p)))
+    let file = crate::config::files::ConfigFile {
+        path: cx.path.clone(),
+        doc: cx.doc.clone(),
+    };
+    let aliases: Vec<String> = runpod::entries(&[file], false)
+        .into_iter()
+        .map(|e| e.alias)
+        .filter(|al| a.aliases.is_empty() || a.aliases.contains(al))
         .collect();
     let targets: Vec<probe::Target> = aliases
         .iter()

@@ -4,7 +4,7 @@
 use super::{Env, Failure, OrFail, Outcome};
 use crate::cli::ListArgs;
 use crate::config::files::load_tree;
-use crate::config::{BlockKind, Context, Document, Source, pattern, resolve};
+use crate::config::{Context, Document, Source, resolve};
 use crate::{fsio, output, runpod};
 
 #[derive(Debug, serde::Serialize)]
@@ -27,38 +27,21 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
     let ctx = Context::current();
     let files = load_tree(&path, &doc, &ctx.home);
     let mut rows = Vec::new();
-    for f in &files {
-        for b in f.doc.blocks() {
-            if b.kind != BlockKind::Host {
-                continue;
-            }
-            let is_runpod = runpod::is_runpod_block(&f.doc, &b);
-            if !a.all && !is_runpod {
-                continue;
-            }
-            for alias in b.patterns.iter().filter(|p| !pattern::is_wildcard(p)) {
-                if rows.iter().any(|r: &Row| &r.alias == alias) {
-                    continue;
-                }
-                let r = resolve(&doc, &path, alias, &ctx);
-                let identity = r.all("identityfile").first().map(|s| s.args[0].clone());
-                let exists = identity.as_deref().map(|i| ctx.home_path(i).is_file());
-                rows.push(Row {
-                    alias: alias.clone(),
-                    hostname: r.hostname().0,
-                    port: r.port().0,
-                    user: r.user().0,
-                    identity_exists: exists,
-                    identity_file: identity,
-                    runpod: is_runpod,
-                    managed: runpod::has_marker(&f.doc, &b),
-                    source: Source {
-                        file: f.path.clone(),
-                        line: b.header.unwrap_or(0) + 1,
-                    },
-                });
-            }
-        }
+    for e in runpod::entries(&files, a.all) {
+        let r = resolve(&doc, &path, &e.alias, &ctx);
+        let identity = r.all("identityfile").first().map(|s| s.args[0].clone());
+        let exists = identity.as_deref().map(|i| ctx.home_path(i).is_file());
+        rows.push(Row {
+            alias: e.alias,
+            hostname: r.hostname().0,
+            port: r.port().0,
+            user: r.user().0,
+            identity_exists: exists,
+            identity_file: identity,
+            runpod: e.runpod,
+            managed: e.managed,
+            source: e.source,
+        });
     }
     if env.global.json {
         output::out(&format!("{}\n", serde_json::to_string_pretty(&rows)?))?;
