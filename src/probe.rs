@@ -317,6 +317,52 @@ pub fn resolve_failed(alias: &str, f: ResolveFailure) -> Report {
     r
 }
 
+/// Probe many hosts, at most `jobs` at once, on a runtime of our own.
+/// `done` is called as each host finishes (for a progress display).
+/// Reports come back in the order given.
+pub fn probe_all(
+    hosts: Vec<(String, Result<Target, ResolveFailure>)>,
+    opts: &Options,
+    jobs: usize,
+    done: impl Fn() + Send + Sync + 'static,
+) -> std::io::Result<Vec<Report>> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let done = Arc::new(done);
+    Ok(rt.block_on(async {
+        let sem = Arc::new(tokio::sync::Semaphore::new(jobs.clamp(1, 256)));
+        let mut tasks = Vec::new();
+        for (alias, t) in hosts {
+            let (sem, opts, done, name) = (sem.clone(), opts.clone(), done.clone(), alias.clone());
+            let task = tokio::spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let r = match t {
+                    Ok(t) => probe(&t, &opts).await,
+                    Err(f) => resolve_failed(&name, f),
+                };
+                done();
+                r
+            });
+            tasks.push((alias, task));
+        }
+        let mut out = Vec::new();
+        for (alias, task) in tasks {
+            out.push(task.await.unwrap_or_else(|e| {
+                resolve_failed(
+                    &alias,
+                    ResolveFailure {
+                        error: format!("internal error: {e}"),
+                        hint: String::new(),
+                    },
+                )
+            }));
+        }
+        out
+    }))
+}
+
 /// Host key state shared with the russh handler.
 #[derive(Default)]
 struct KeyState {

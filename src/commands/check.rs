@@ -2,7 +2,6 @@
 //! host, the first failing stage with what to do about it.
 
 use std::io::IsTerminal;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{Env, Failure, OrFail, Outcome, bad_input};
@@ -69,11 +68,6 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
         .map(|alias| probe::target(alias, &resolve(&doc, &path, alias, &ctx)))
         .collect();
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .or_fail(Failure::Io)?;
     let spinner =
         (std::io::stderr().is_terminal() && !env.global.json && !env.global.quiet).then(|| {
             let pb = indicatif::ProgressBar::new(aliases.len() as u64);
@@ -85,40 +79,14 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
             pb
         });
     let started = Instant::now();
-    let reports: Vec<Report> = rt.block_on(async {
-        let sem = Arc::new(tokio::sync::Semaphore::new(a.jobs.min(256)));
-        let mut tasks = Vec::new();
-        for (alias, t) in aliases.iter().zip(targets) {
-            let sem = sem.clone();
-            let opts = opts.clone();
-            let alias = alias.clone();
-            let pb = spinner.clone();
-            tasks.push(tokio::spawn(async move {
-                let _permit = sem.acquire_owned().await;
-                let r = match t {
-                    Ok(t) => probe::probe(&t, &opts).await,
-                    Err(f) => probe::resolve_failed(&alias, f),
-                };
-                if let Some(pb) = pb {
-                    pb.inc(1);
-                }
-                r
-            }));
+    let pb = spinner.clone();
+    let hosts: Vec<_> = aliases.iter().cloned().zip(targets).collect();
+    let reports: Vec<Report> = probe::probe_all(hosts, &opts, a.jobs, move || {
+        if let Some(pb) = &pb {
+            pb.inc(1);
         }
-        let mut out = Vec::new();
-        for (task, alias) in tasks.into_iter().zip(&aliases) {
-            out.push(task.await.unwrap_or_else(|e| {
-                probe::resolve_failed(
-                    alias,
-                    probe::ResolveFailure {
-                        error: format!("internal error: {e}"),
-                        hint: String::new(),
-                    },
-                )
-            }));
-        }
-        out
-    });
+    })
+    .or_fail(Failure::Io)?;
     if let Some(pb) = spinner {
         pb.finish_and_clear();
     }

@@ -237,10 +237,14 @@ fn probe_findings(cx: &mut Cx, a: &FixArgs) -> anyhow::Result<()> {
         .map(|e| e.alias)
         .filter(|al| a.aliases.is_empty() || a.aliases.contains(al))
         .collect();
-    let targets: Vec<probe::Target> = aliases
+    // Hosts the probe cannot reach by itself (proxies, refused configs)
+    // are other rules' business.
+    let hosts: Vec<_> = aliases
         .iter()
         .filter_map(|al| {
-            probe::target(al, &crate::config::resolve(&cx.doc, &cx.path, al, cx.ctx)).ok()
+            let t =
+                probe::target(al, &crate::config::resolve(&cx.doc, &cx.path, al, cx.ctx)).ok()?;
+            Some((al.clone(), Ok(t)))
         })
         .collect();
     let opts = probe::Options {
@@ -251,27 +255,7 @@ fn probe_findings(cx: &mut Cx, a: &FixArgs) -> anyhow::Result<()> {
         interactive: false,
         passphrases: Default::default(),
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .or_fail(Failure::Io)?;
-    let reports: Vec<probe::Report> = rt.block_on(async {
-        let tasks: Vec<_> = targets
-            .into_iter()
-            .map(|t| {
-                let o = opts.clone();
-                tokio::spawn(async move { probe::probe(&t, &o).await })
-            })
-            .collect();
-        let mut out = Vec::new();
-        for t in tasks {
-            if let Ok(r) = t.await {
-                out.push(r);
-            }
-        }
-        out
-    });
+    let reports = probe::probe_all(hosts, &opts, 32, || {}).or_fail(Failure::Io)?;
     for r in reports {
         let Some(stage) = r.stage else { continue };
         let mut f = Finding {
