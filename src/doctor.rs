@@ -543,6 +543,36 @@ fn find_space_hash(v: &str) -> Option<usize> {
 
 // ---------------------------------------------------------------- paths
 
+/// For each directive line where `rewrite` gives a new (rendered) value,
+/// put it in place of the old one; the value's meaning changes on purpose.
+fn rewrite_values(
+    cx: &mut Cx,
+    rule: &dyn Rule,
+    severity: Severity,
+    rewrite: impl Fn(&crate::config::lexer::Directive, &[u8]) -> Option<String>,
+) {
+    for i in 0..cx.doc.lines().len() {
+        let line = &cx.doc.lines()[i];
+        let found = line
+            .directive()
+            .and_then(|d| rewrite(d, line.bytes()).map(|v| (v, d.keyword_lc.to_string())));
+        let Some((rendered, kw)) = found else {
+            continue;
+        };
+        let n = cx.line_no(i);
+        cx.intend(i, &kw);
+        cx.doc.replace_value(i, &rendered);
+        cx.report(
+            rule,
+            n,
+            severity,
+            rule.title().into(),
+            rule.repair_text().into(),
+            true,
+        );
+    }
+}
+
 struct UnquotedSpacePath;
 impl Rule for UnquotedSpacePath {
     fn meta(&self) -> &'static Meta {
@@ -554,37 +584,21 @@ impl Rule for UnquotedSpacePath {
         }
     }
     fn run(&self, cx: &mut Cx) {
-        for i in 0..cx.doc.lines().len() {
-            let line = &cx.doc.lines()[i];
-            let Some(d) = line.directive() else { continue };
-            let kw = d.keyword_lc.to_string();
-            if !matches!(
-                kw.as_str(),
+        rewrite_values(cx, self, Severity::Error, |d, b| {
+            let kw = d.keyword_lc.as_ref();
+            let path_kw = matches!(
+                kw,
                 "identityfile" | "certificatefile" | "identityagent" | "controlpath"
-            ) || d.args.len() < 2
-            {
-                continue;
+            );
+            if !path_kw || d.args.len() < 2 {
+                return None;
             }
-            let b = line.bytes().to_vec();
             let joined = String::from_utf8_lossy(&b[d.value.clone()]).into_owned();
             if joined.contains(['"', '\'', '#']) {
-                continue;
+                return None;
             }
-            let Some(rendered) = crate::config::lexer::render_value(&portable_path(&joined)) else {
-                continue;
-            };
-            let n = cx.line_no(i);
-            cx.intend(i, &kw);
-            cx.doc.replace_value(i, &rendered);
-            cx.report(
-                self,
-                n,
-                Severity::Error,
-                self.title().into(),
-                self.repair_text().into(),
-                true,
-            );
-        }
+            crate::config::lexer::render_value(&portable_path(&joined))
+        });
     }
 }
 
@@ -599,44 +613,25 @@ impl Rule for BackslashPath {
         }
     }
     fn run(&self, cx: &mut Cx) {
-        for i in 0..cx.doc.lines().len() {
-            let line = &cx.doc.lines()[i];
-            let Some(d) = line.directive() else { continue };
-            let kw = d.keyword_lc.to_string();
-            if !keywords::is_path_keyword(&kw) || kw == "include" || d.args.len() != 1 {
-                continue;
+        rewrite_values(cx, self, Severity::Warning, |d, b| {
+            let kw = d.keyword_lc.as_ref();
+            if !keywords::is_path_keyword(kw) || kw == "include" || d.args.len() != 1 {
+                return None;
             }
-            let b = line.bytes().to_vec();
             let raw = String::from_utf8_lossy(&b[d.args[0].span.clone()]).into_owned();
-            let value = d.args[0].value(&b).to_string();
+            let value = d.args[0].value(b);
             // `C:\\Users` (8.1 keeps both), `\\server` (9.x drops one).
             if !raw.contains("\\\\") || d.error.is_some() {
-                continue;
+                return None;
             }
-            let fixed = portable_path(&value).replace("//", "/");
+            let fixed = portable_path(value).replace("//", "/");
             let fixed = if value.starts_with("\\\\") || raw.starts_with("\\\\\\\\") {
                 format!("/{fixed}")
             } else {
                 fixed
             };
-            let Some(rendered) = crate::config::lexer::render_value(&fixed) else {
-                continue;
-            };
-            if rendered == raw {
-                continue;
-            }
-            let n = cx.line_no(i);
-            cx.intend(i, &kw);
-            cx.doc.replace_value(i, &rendered);
-            cx.report(
-                self,
-                n,
-                Severity::Warning,
-                self.title().into(),
-                self.repair_text().into(),
-                true,
-            );
-        }
+            crate::config::lexer::render_value(&fixed).filter(|r| *r != raw)
+        });
     }
 }
 
