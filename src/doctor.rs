@@ -307,13 +307,12 @@ impl Rule for NonAsciiSpace {
                 .collect();
             let n = cx.line_no(i);
             let new = format!("{fixed}{rest}");
-            let keyword = crate::config::lexer::lex_line(new.as_bytes());
-            if let crate::config::lexer::LineKind::Directive(d) = keyword {
-                let kw = d.keyword_lc.to_string();
-                cx.intend(i, &kw);
-            }
             if let Some(l) = cx.doc.line_mut(i) {
                 l.set_bytes(new.into_bytes());
+            }
+            // The repaired line's keyword is what the repair changes.
+            if let Some(kw) = cx.doc.lines()[i].keyword().map(str::to_string) {
+                cx.intend(i, &kw);
             }
             cx.report(
                 self,

@@ -129,11 +129,7 @@ pub struct Resolved {
     /// taken as not matching.
     pub not_evaluated: Vec<Diagnostic>,
     #[serde(skip)]
-    ctx_user: String,
-    #[serde(skip)]
-    ctx_home: PathBuf,
-    #[serde(skip)]
-    ctx_uid: u32,
+    ctx: Context,
 }
 
 /// A file could not be read at all.
@@ -174,9 +170,7 @@ pub fn resolve(doc: &Document, path: &Path, host: &str, ctx: &Context) -> Resolv
         errors: ev.errors,
         warnings: ev.warnings,
         not_evaluated: ev.not_evaluated,
-        ctx_user: ctx.local_user.clone(),
-        ctx_home: ctx.user_home.clone(),
-        ctx_uid: ctx.uid,
+        ctx: ctx.clone(),
     }
 }
 
@@ -1061,7 +1055,7 @@ impl Resolved {
     pub fn user(&self) -> (String, Option<Source>) {
         match self.get("user") {
             Some(s) => (s.args[0].clone(), Some(s.source.clone())),
-            None => (self.ctx_user.clone(), None),
+            None => (self.ctx.local_user.clone(), None),
         }
     }
 
@@ -1087,7 +1081,7 @@ impl Resolved {
         let (hostname, _) = self.hostname();
         let (port, _) = self.port();
         let (ruser, _) = self.user();
-        let home = self.ctx_home.to_string_lossy().into_owned();
+        let home = self.ctx.user_home.to_string_lossy().into_owned();
         let tilde = if value == "~" {
             home.clone()
         } else if let Some(rest) = value.strip_prefix("~/") {
@@ -1112,11 +1106,11 @@ impl Resolved {
                     Some('h') => out.push_str(&hostname),
                     Some('p') => out.push_str(&port.to_string()),
                     Some('r') => out.push_str(&ruser),
-                    Some('u') => out.push_str(&self.ctx_user),
+                    Some('u') => out.push_str(&self.ctx.local_user),
                     Some('d') => out.push_str(&home),
                     Some('n') => out.push_str(&self.host),
                     Some('k') => out.push_str(&alias),
-                    Some('i') => out.push_str(&self.ctx_uid.to_string()),
+                    Some('i') => out.push_str(&self.ctx.uid.to_string()),
                     Some('j') => out.push_str(&jump),
                     Some(o) => {
                         out.push('%');
