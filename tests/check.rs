@@ -46,6 +46,14 @@ fn check(home: &TempHome, args: &[&str]) -> (Option<i32>, serde_json::Value, Str
     (o.status.code(), v, stderr(&o))
 }
 
+/// A temp HOME with a key pair `~/.ssh/id_ed25519` that `sshd` accepts.
+fn client_of(sshd: &Sshd) -> (TempHome, std::path::PathBuf) {
+    let home = TempHome::new();
+    let (key, public) = keygen(&home.ssh_dir(), "id_ed25519", "");
+    sshd.authorize(&public);
+    (home, key)
+}
+
 fn entry(home: &TempHome, sshd: &Sshd, alias: &str, key: &Path, extra: &[&str]) -> String {
     let mut opts: Vec<String> = pinned(home, alias);
     opts.extend(extra.iter().map(|s| s.to_string()));
@@ -56,9 +64,7 @@ fn entry(home: &TempHome, sshd: &Sshd, alias: &str, key: &Path, extra: &[&str]) 
 #[test]
 fn ok_records_the_host_key_and_times_every_stage() {
     let Some(sshd) = Sshd::start(&[]) else { return };
-    let home = TempHome::new();
-    let (key, public) = keygen(&home.ssh_dir(), "id_ed25519", "");
-    sshd.authorize(&public);
+    let (home, key) = client_of(&sshd);
     std::fs::write(
         home.ssh_dir().join("config"),
         entry(&home, &sshd, "pod", &key, &[]),
@@ -285,9 +291,7 @@ fn write_askpass(home: &TempHome, pass: &str) -> std::path::PathBuf {
 #[test]
 fn unknown_key_with_strict_yes_fails_at_hostkey_and_records_nothing() {
     let Some(sshd) = Sshd::start(&[]) else { return };
-    let home = TempHome::new();
-    let (key, public) = keygen(&home.ssh_dir(), "id_ed25519", "");
-    sshd.authorize(&public);
+    let (home, key) = client_of(&sshd);
     let block = entry(&home, &sshd, "pod", &key, &[]).replace("accept-new", "yes");
     std::fs::write(home.ssh_dir().join("config"), block).unwrap();
     let (code, v, _) = check(&home, &["pod"]);
@@ -303,9 +307,7 @@ fn unknown_key_with_strict_yes_fails_at_hostkey_and_records_nothing() {
 #[test]
 fn changed_host_key_stops_before_any_authentication() {
     let Some(sshd) = Sshd::start(&[]) else { return };
-    let home = TempHome::new();
-    let (key, public) = keygen(&home.ssh_dir(), "id_ed25519", "");
-    sshd.authorize(&public);
+    let (home, key) = client_of(&sshd);
     // A pin from the pod's previous life: another key under the alias.
     let (_, other) = keygen(home.path(), "old_host_key", "");
     let kh = home.ssh_dir().join("known_hosts_runpod");
@@ -355,9 +357,7 @@ fn forwarding_disabled_fails_at_forward() {
     let Some(sshd) = Sshd::start(&["AllowTcpForwarding no"]) else {
         return;
     };
-    let home = TempHome::new();
-    let (key, public) = keygen(&home.ssh_dir(), "id_ed25519", "");
-    sshd.authorize(&public);
+    let (home, key) = client_of(&sshd);
     std::fs::write(
         home.ssh_dir().join("config"),
         entry(&home, &sshd, "pod", &key, &[]),
@@ -378,9 +378,7 @@ fn forwarding_disabled_fails_at_forward() {
 #[test]
 fn fifty_aliases_in_one_run() {
     let Some(sshd) = Sshd::start(&[]) else { return };
-    let home = TempHome::new();
-    let (key, public) = keygen(&home.ssh_dir(), "id_ed25519", "");
-    sshd.authorize(&public);
+    let (home, key) = client_of(&sshd);
     let blocks: Vec<String> = (0..50)
         .map(|i| entry(&home, &sshd, &format!("runpod-{i}"), &key, &[]))
         .collect();
@@ -409,9 +407,7 @@ fn unknown_alias_fails_at_resolve_and_bad_input_exits_2() {
 #[test]
 fn fix_probe_offers_to_drop_a_changed_pin_and_does_with_yes() {
     let Some(sshd) = Sshd::start(&[]) else { return };
-    let home = TempHome::new();
-    let (key, public) = keygen(&home.ssh_dir(), "id_ed25519", "");
-    sshd.authorize(&public);
+    let (home, key) = client_of(&sshd);
     let (_, other) = keygen(home.path(), "old_host_key", "");
     let kh = home.ssh_dir().join("known_hosts_runpod");
     let keep = "runpod-other ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMKJmzwNgmaKc5AZ6g0h9lqs4j2Xpv0cC0gYRKh3ZnY8\n";
