@@ -109,6 +109,18 @@ impl Cx<'_> {
         });
     }
 
+    /// Report a finding of `rule` whose repair was applied, in the rule's words.
+    fn fixed(&mut self, rule: &dyn Rule, line: Option<usize>, severity: Severity) {
+        self.report(
+            rule,
+            line,
+            severity,
+            rule.title().into(),
+            rule.repair_text().into(),
+            true,
+        );
+    }
+
     /// Whether a repair of this kind may be applied now.
     fn may(&self, auto: Auto) -> bool {
         match auto {
@@ -225,14 +237,7 @@ impl Rule for Utf16 {
     fn run(&self, cx: &mut Cx) {
         if matches!(cx.doc.encoding(), Encoding::Utf16Le | Encoding::Utf16Be) {
             cx.doc.set_encoding(Encoding::Utf8);
-            cx.report(
-                self,
-                Some(1),
-                Severity::Error,
-                self.title().into(),
-                self.repair_text().into(),
-                true,
-            );
+            cx.fixed(self, Some(1), Severity::Error);
         }
     }
 }
@@ -250,14 +255,7 @@ impl Rule for Bom {
     fn run(&self, cx: &mut Cx) {
         if cx.doc.encoding() == Encoding::Utf8Bom {
             cx.doc.set_encoding(Encoding::Utf8);
-            cx.report(
-                self,
-                Some(1),
-                Severity::Error,
-                self.title().into(),
-                self.repair_text().into(),
-                true,
-            );
+            cx.fixed(self, Some(1), Severity::Error);
         }
     }
 }
@@ -314,14 +312,7 @@ impl Rule for NonAsciiSpace {
             if let Some(kw) = cx.doc.lines()[i].keyword().map(str::to_string) {
                 cx.intend(i, &kw);
             }
-            cx.report(
-                self,
-                n,
-                Severity::Error,
-                self.title().into(),
-                self.repair_text().into(),
-                true,
-            );
+            cx.fixed(self, n, Severity::Error);
         }
     }
 }
@@ -382,14 +373,7 @@ fn split_lines(
             cx.intend(i, &kw);
         }
         let inserted = split_comment(cx, i, &value, &comment);
-        cx.report(
-            rule,
-            n,
-            severity,
-            rule.title().into(),
-            rule.repair_text().into(),
-            true,
-        );
+        cx.fixed(rule, n, severity);
         i += if inserted { 2 } else { 1 };
     }
 }
@@ -561,14 +545,7 @@ fn rewrite_values(
         let n = cx.line_no(i);
         cx.intend(i, &kw);
         cx.doc.replace_value(i, &rendered);
-        cx.report(
-            rule,
-            n,
-            severity,
-            rule.title().into(),
-            rule.repair_text().into(),
-            true,
-        );
+        cx.fixed(rule, n, severity);
     }
 }
 
@@ -679,14 +656,7 @@ impl Rule for IdentityPub {
             {
                 cx.intend(i, "identityfile");
                 cx.doc.replace_value(i, &rendered);
-                cx.report(
-                    self,
-                    n,
-                    Severity::Error,
-                    self.title().into(),
-                    self.repair_text().into(),
-                    true,
-                );
+                cx.fixed(self, n, Severity::Error);
             } else {
                 cx.report(
                     self,

@@ -54,6 +54,14 @@ fn client_of(sshd: &Sshd) -> (TempHome, std::path::PathBuf) {
     (home, key)
 }
 
+/// A known_hosts line pinning another (fresh) host key under `alias`: the
+/// pod's previous life.
+fn stale_pin(home: &TempHome, alias: &str) -> String {
+    let (_, other) = keygen(home.path(), "old_host_key", "");
+    let key: Vec<&str> = other.split_whitespace().take(2).collect();
+    format!("{alias} {}\n", key.join(" "))
+}
+
 fn entry(home: &TempHome, sshd: &Sshd, alias: &str, key: &Path, extra: &[&str]) -> String {
     let mut opts: Vec<String> = pinned(home, alias);
     opts.extend(extra.iter().map(|s| s.to_string()));
@@ -309,16 +317,8 @@ fn changed_host_key_stops_before_any_authentication() {
     let Some(sshd) = Sshd::start(&[]) else { return };
     let (home, key) = client_of(&sshd);
     // A pin from the pod's previous life: another key under the alias.
-    let (_, other) = keygen(home.path(), "old_host_key", "");
     let kh = home.ssh_dir().join("known_hosts_runpod");
-    let pin = format!(
-        "pod {}\n",
-        other
-            .split_whitespace()
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    let pin = stale_pin(&home, "pod");
     std::fs::write(&kh, &pin).unwrap();
     std::fs::write(
         home.ssh_dir().join("config"),
@@ -408,17 +408,9 @@ fn unknown_alias_fails_at_resolve_and_bad_input_exits_2() {
 fn fix_probe_offers_to_drop_a_changed_pin_and_does_with_yes() {
     let Some(sshd) = Sshd::start(&[]) else { return };
     let (home, key) = client_of(&sshd);
-    let (_, other) = keygen(home.path(), "old_host_key", "");
     let kh = home.ssh_dir().join("known_hosts_runpod");
     let keep = "runpod-other ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMKJmzwNgmaKc5AZ6g0h9lqs4j2Xpv0cC0gYRKh3ZnY8\n";
-    let pin = format!(
-        "{keep}runpod-pod {}\n",
-        other
-            .split_whitespace()
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
+    let pin = format!("{keep}{}", stale_pin(&home, "runpod-pod"));
     std::fs::write(&kh, &pin).unwrap();
     std::fs::write(
         home.ssh_dir().join("config"),
