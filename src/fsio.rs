@@ -304,6 +304,66 @@ pub fn backups(target: &Path) -> Vec<Backup> {
     v
 }
 
+/// Why [`set_mode_owned`] refused to touch a file.
+#[derive(Debug, thiserror::Error)]
+pub enum ModeError {
+    #[error("{0} is a symbolic link: its permissions were left alone")]
+    Symlink(PathBuf),
+    #[error("{0} is not a regular file: its permissions were left alone")]
+    NotRegular(PathBuf),
+    #[error("{0} belongs to another user: its permissions were left alone")]
+    NotOwned(PathBuf),
+    #[error("cannot change the permissions of {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+}
+
+/// Set `mode` on `path`, but only when it is a regular file owned by the
+/// user running us, and never through a symbolic link: the check and the
+/// change happen on one open file (`O_NOFOLLOW`, `fstat`, `fchmod`), so a
+/// swap between them cannot redirect the chmod.
+#[cfg(unix)]
+pub fn set_mode_owned(path: &Path, mode: u32) -> Result<(), ModeError> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+    let ioe = |source: io::Error| ModeError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let f = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+    {
+        Ok(f) => f,
+        // ELOOP: the last component is a symlink.
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(ModeError::Symlink(path.to_path_buf()));
+        }
+        Err(e) => return Err(ioe(e)),
+    };
+    let md = f.metadata().map_err(ioe)?;
+    if !md.file_type().is_file() {
+        return Err(ModeError::NotRegular(path.to_path_buf()));
+    }
+    // SAFETY: geteuid cannot fail.
+    if md.uid() != unsafe { libc::geteuid() } {
+        return Err(ModeError::NotOwned(path.to_path_buf()));
+    }
+    if md.mode() & 0o7777 != mode {
+        f.set_permissions(fs::Permissions::from_mode(mode))
+            .map_err(ioe)?;
+    }
+    Ok(())
+}
+
+/// Windows has no mode bits; ACL repair lives elsewhere.
+#[cfg(not(unix))]
+pub fn set_mode_owned(path: &Path, _mode: u32) -> Result<(), ModeError> {
+    Err(ModeError::Io {
+        path: path.to_path_buf(),
+        source: io::Error::new(io::ErrorKind::Unsupported, "no Unix permissions here"),
+    })
+}
+
 /// Create a folder readable only by its owner (`~/.ssh` must be 0700).
 pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
@@ -515,6 +575,35 @@ mod tests {
         write(&read(&fresh).unwrap(), b"x", WriteOptions::default()).unwrap();
         assert_eq!(
             fs::metadata(&fresh).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn set_mode_owned_refuses_symlinks_and_non_regular_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("key");
+        fs::write(&real, b"k").unwrap();
+        fs::set_permissions(&real, fs::Permissions::from_mode(0o644)).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        assert!(matches!(
+            set_mode_owned(&link, 0o600),
+            Err(ModeError::Symlink(_))
+        ));
+        assert_eq!(
+            fs::metadata(&real).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
+        assert!(matches!(
+            set_mode_owned(dir.path(), 0o600),
+            Err(ModeError::NotRegular(_))
+        ));
+        set_mode_owned(&real, 0o600).unwrap();
+        assert_eq!(
+            fs::metadata(&real).unwrap().permissions().mode() & 0o777,
             0o600
         );
     }

@@ -12,6 +12,7 @@
 //! - [`vscode`]: VS Code-family settings, edited losslessly.
 //! - [`probe`]: the staged native reachability probe.
 //! - [`doctor`]: the repair rules behind `fix`.
+//! - [`oracle`]: `ssh -G`, asked only when the config runs no command.
 //! - [`commands`]: one module per subcommand.
 
 pub mod cli;
@@ -20,6 +21,7 @@ pub mod config;
 pub mod doctor;
 pub mod fsio;
 pub mod known_hosts;
+pub mod oracle;
 pub mod output;
 pub mod platform;
 pub mod probe;
