@@ -10,7 +10,6 @@
 //! Not failures, never touched: CRLF, tabs, `Key=Value`, keyword case,
 //! comments on their own lines.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -59,8 +58,14 @@ pub struct Finding {
 /// Something to do outside the config when the repair is written.
 #[derive(Debug, Clone, Serialize)]
 pub enum SideEffect {
-    /// chmod a file (Unix).
-    Chmod { path: PathBuf, mode: u32 },
+    /// chmod a regular file the user owns, never through a symlink (Unix);
+    /// `finding` is the index in [`Cx::findings`] that reports it, so a
+    /// refusal at write time can take back its "fixed".
+    Chmod {
+        path: PathBuf,
+        mode: u32,
+        finding: usize,
+    },
     /// Set `remote.SSH.remotePlatform[alias] = "linux"` in VS Code settings.
     VscodePlatform { alias: String },
 }
@@ -701,17 +706,101 @@ impl Rule for IdentityMissing {
     }
 }
 
+/// What the permission rules need to know of a path, read without
+/// following a final symlink (or, with `follow`, of what it points to).
+struct Stat {
+    link: bool,
+    regular: bool,
+    mode: u32,
+    /// Owned by the user running us.
+    owned: bool,
+}
+
 #[cfg(unix)]
-fn mode_of(p: &Path) -> Option<u32> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p)
-        .ok()
-        .map(|m| m.permissions().mode() & 0o777)
+fn stat(p: &Path, follow: bool) -> Option<Stat> {
+    use std::os::unix::fs::MetadataExt;
+    let md = if follow {
+        std::fs::metadata(p)
+    } else {
+        std::fs::symlink_metadata(p)
+    }
+    .ok()?;
+    Some(Stat {
+        link: md.file_type().is_symlink(),
+        regular: md.file_type().is_file(),
+        mode: md.mode() & 0o777,
+        // SAFETY: geteuid cannot fail.
+        owned: md.uid() == unsafe { libc::geteuid() },
+    })
 }
 
 #[cfg(not(unix))]
-fn mode_of(_p: &Path) -> Option<u32> {
+fn stat(_p: &Path, _follow: bool) -> Option<Stat> {
     None
+}
+
+/// The start of a regular file (never a FIFO or device: those could block
+/// or never end), without following a final symlink.
+fn read_head(p: &Path, limit: u64) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let f = o.open(p).ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut b = Vec::new();
+    f.take(limit).read_to_end(&mut b).ok()?;
+    Some(b)
+}
+
+/// Whether `bytes` is a private key ssh can load: the OpenSSH format
+/// (encrypted too: only its envelope is parsed) or legacy PEM
+/// (`-----BEGIN [RSA |DSA |EC |ENCRYPTED ]PRIVATE KEY-----`).
+pub fn is_private_key(bytes: &[u8]) -> bool {
+    let Ok(t) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    let t = t.trim_start_matches('\u{feff}').trim();
+    if t.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----") {
+        return ssh_key::PrivateKey::from_openssh(t.replace("\r\n", "\n")).is_ok();
+    }
+    let mut lines = t.lines().map(str::trim_end);
+    let Some(kind) = lines
+        .next()
+        .and_then(|l| l.strip_prefix("-----BEGIN "))
+        .and_then(|l| l.strip_suffix("PRIVATE KEY-----"))
+    else {
+        return false;
+    };
+    if !["", "RSA ", "DSA ", "EC ", "ENCRYPTED "].contains(&kind) {
+        return false;
+    }
+    let body: Vec<&str> = lines.collect();
+    let Some((last, body)) = body.split_last() else {
+        return false;
+    };
+    *last == format!("-----END {kind}PRIVATE KEY-----")
+        && body.iter().any(|l| !l.is_empty() && !l.contains(':'))
+        && body.iter().all(|l| {
+            l.contains(':')
+                || l.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'='))
+        })
+}
+
+/// Whether `bytes` is a public key (an `IdentityFile` may name one to pick
+/// an agent key): not ours to chmod or complain about.
+fn is_public_key(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|t| t.lines().find(|l| !l.trim().is_empty()))
+        .is_some_and(|l| ssh_key::PublicKey::from_openssh(l.trim()).is_ok())
 }
 
 /// The icacls commands that give `path` to its owner alone (Windows).
@@ -732,36 +821,99 @@ impl Rule for KeyPermissions {
         }
     }
     fn run(&self, cx: &mut Cx) {
+        if cfg!(windows) {
+            // ACLs are not read here.
+            return;
+        }
         for (li, v) in runpod_identity_lines(cx) {
             let p = cx.ctx.home_path(&v);
-            if !p.is_file() {
-                continue;
-            }
+            // A missing file is identity-missing's business.
+            let Some(st) = stat(&p, false) else { continue };
             let n = cx.line_no(li);
-            if cfg!(windows) {
-                // ACLs are not read here; say how to make sure.
+            let manual = |cx: &mut Cx, message: String, repair: String| {
+                cx.findings.push(Finding {
+                    rule: self.id(),
+                    file: cx.path.clone(),
+                    line: n,
+                    severity: Severity::Error,
+                    message,
+                    repair,
+                    auto: Auto::Manual,
+                    applied: false,
+                });
+            };
+            if st.link {
+                // ssh follows the link and checks the target; we never
+                // chmod through a link (it may point at any file).
+                let Some(t) = stat(&p, true) else { continue };
+                let target = std::fs::canonicalize(&p).unwrap_or_else(|_| p.clone());
+                let key = read_head(&target, 1 << 20).is_some_and(|b| is_private_key(&b));
+                if t.regular && t.owned && key && t.mode & 0o077 != 0 {
+                    manual(
+                        cx,
+                        format!(
+                            "{} ({} is a symbolic link to {}, mode {:o}): runpod-ssh does not change permissions through a symbolic link",
+                            self.title(),
+                            p.display(),
+                            target.display(),
+                            t.mode
+                        ),
+                        format!("chmod 600 {}", target.display()),
+                    );
+                }
                 continue;
             }
-            if let Some(mode) = mode_of(&p)
-                && mode & 0o077 != 0
-            {
-                cx.side_effects.push(SideEffect::Chmod {
-                    path: p.clone(),
-                    mode: 0o600,
-                });
-                cx.report(
-                    self,
-                    n,
-                    Severity::Error,
-                    format!("{} ({}: mode {mode:o})", self.title(), p.display()),
+            let head = if st.regular {
+                read_head(&p, 1 << 20)
+            } else {
+                None
+            };
+            let Some(head) = head else {
+                manual(
+                    cx,
                     format!(
-                        "chmod 600 {} (Windows: {})",
-                        p.display(),
-                        icacls_commands(&v)
+                        "{v}: not a private key ({} is not a regular file)",
+                        p.display()
                     ),
-                    true,
+                    "point IdentityFile at your private key".into(),
                 );
+                continue;
+            };
+            if is_public_key(&head) {
+                continue;
             }
+            if !is_private_key(&head) {
+                manual(
+                    cx,
+                    format!(
+                        "{v}: not a private key ({} is no key format ssh reads); its permissions were left alone",
+                        p.display()
+                    ),
+                    "point IdentityFile at your private key".into(),
+                );
+                continue;
+            }
+            // ssh only checks the permissions of keys the user owns.
+            if !st.owned || st.mode & 0o077 == 0 {
+                continue;
+            }
+            cx.side_effects.push(SideEffect::Chmod {
+                path: p.clone(),
+                mode: 0o600,
+                finding: cx.findings.len(),
+            });
+            cx.report(
+                self,
+                n,
+                Severity::Error,
+                format!("{} ({}: mode {:o})", self.title(), p.display(), st.mode),
+                format!(
+                    "chmod 600 {} (Windows: {})",
+                    p.display(),
+                    icacls_commands(&v)
+                ),
+                true,
+            );
         }
     }
 }
@@ -777,24 +929,70 @@ impl Rule for ConfigPermissions {
         }
     }
     fn run(&self, cx: &mut Cx) {
-        if let Some(mode) = mode_of(&cx.path)
-            && mode & 0o022 != 0
-        {
-            let p = crate::fsio::real_path(&cx.path).unwrap_or_else(|_| cx.path.clone());
-            cx.side_effects.push(SideEffect::Chmod {
-                path: p,
-                mode: 0o600,
-            });
-            let path = cx.path.display().to_string();
-            cx.report(
-                self,
-                None,
-                Severity::Error,
-                format!("{} (mode {mode:o})", self.title()),
-                format!("chmod 600 {path} (Windows: {})", icacls_commands(&path)),
-                true,
-            );
+        let Some(st) = stat(&cx.path, false) else {
+            return;
+        };
+        let path = cx.path.display().to_string();
+        if st.link {
+            // ssh checks the file the link points to; we never chmod
+            // through a link.
+            let Some(t) = stat(&cx.path, true) else {
+                return;
+            };
+            if t.regular && t.mode & 0o022 != 0 {
+                let target = std::fs::canonicalize(&cx.path).unwrap_or_else(|_| cx.path.clone());
+                cx.findings.push(Finding {
+                    rule: self.id(),
+                    file: cx.path.clone(),
+                    line: None,
+                    severity: Severity::Error,
+                    message: format!(
+                        "{} ({path} is a symbolic link to {}, mode {:o}): runpod-ssh does not change permissions through a symbolic link",
+                        self.title(),
+                        target.display(),
+                        t.mode
+                    ),
+                    repair: format!("chmod 600 {}", target.display()),
+                    auto: Auto::Manual,
+                    applied: false,
+                });
+            }
+            return;
         }
+        // A device such as /dev/null reads as an empty config: nothing to chmod.
+        if !st.regular || st.mode & 0o022 == 0 {
+            return;
+        }
+        if !st.owned {
+            cx.findings.push(Finding {
+                rule: self.id(),
+                file: cx.path.clone(),
+                line: None,
+                severity: Severity::Error,
+                message: format!(
+                    "{} (mode {:o}, and it belongs to another user: its permissions were left alone)",
+                    self.title(),
+                    st.mode
+                ),
+                repair: format!("have its owner run chmod 600 {path}"),
+                auto: Auto::Manual,
+                applied: false,
+            });
+            return;
+        }
+        cx.side_effects.push(SideEffect::Chmod {
+            path: cx.path.clone(),
+            mode: 0o600,
+            finding: cx.findings.len(),
+        });
+        cx.report(
+            self,
+            None,
+            Severity::Error,
+            format!("{} (mode {:o})", self.title(), st.mode),
+            format!("chmod 600 {path} (Windows: {})", icacls_commands(&path)),
+            true,
+        );
     }
 }
 
@@ -1183,9 +1381,19 @@ impl Rule for VscodePlatform {
 
 // ---------------------------------------------------------------- verification
 
+/// The result of comparing the config before and after a repair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// Why the result is worse: a new error, or a value changed that no
+    /// rule meant to change.
+    pub worse: Option<String>,
+    /// Why `ssh -G` was not asked (our own evaluator was the only judge).
+    pub skipped: Option<crate::oracle::Skip>,
+}
+
 /// Compare the config before and after: by our evaluator and, when `ssh`
-/// is installed, by `ssh -G` itself. `Some(reason)` when the result is
-/// worse: a new error, or a value changed that no rule meant to change.
+/// is installed and the config runs no command (`Match exec`), by
+/// `ssh -G` itself. `Some(reason)` when the result is worse.
 pub fn regression(
     path: &Path,
     old: &[u8],
@@ -1193,6 +1401,17 @@ pub fn regression(
     intended: &[(String, String)],
     ctx: &Context,
 ) -> Option<String> {
+    verify(path, old, new, intended, ctx).worse
+}
+
+/// [`regression`], also saying when the `ssh -G` cross-check was skipped.
+pub fn verify(
+    path: &Path,
+    old: &[u8],
+    new: &[u8],
+    intended: &[(String, String)],
+    ctx: &Context,
+) -> Verification {
     let old_doc = Document::parse(old);
     let new_doc = Document::parse(new);
     let mut aliases: Vec<String> = Vec::new();
@@ -1207,17 +1426,21 @@ pub fn regression(
             }
         }
     }
-    aliases.push("runpod-ssh-unrelated-host".into());
+    aliases.push(crate::refusal::UNRELATED_HOST.into());
     let meant = |alias: &str, kw: &str| {
         intended
             .iter()
             .any(|(a, k)| (a == alias || a == "*") && (k == kw || k == "*"))
     };
+    let worse = |why: String| Verification {
+        worse: Some(why),
+        skipped: None,
+    };
     for alias in &aliases {
         let before = resolve(&old_doc, path, alias, ctx);
         let after = resolve(&new_doc, path, alias, ctx);
         if before.ok() && !after.ok() {
-            return Some(format!(
+            return worse(format!(
                 "{alias}: {}",
                 after
                     .errors
@@ -1227,18 +1450,35 @@ pub fn regression(
             ));
         }
     }
-    let ssh = which("ssh")?;
-    let tmp = tempfile::Builder::new()
+    // `ssh -G` evaluates `Match exec`: never asked about a tree that has one.
+    let oracle = match crate::oracle::Oracle::for_versions(path, &[&old_doc, &new_doc], &ctx.home) {
+        Ok(o) => o,
+        Err(skip) => {
+            return Verification {
+                worse: None,
+                skipped: Some(skip),
+            };
+        }
+    };
+    let ok = Verification {
+        worse: None,
+        skipped: None,
+    };
+    let Ok(tmp) = tempfile::Builder::new()
         .prefix("runpod-ssh-before-")
         .tempfile()
-        .ok()?;
-    std::fs::write(tmp.path(), old).ok()?;
+    else {
+        return ok;
+    };
+    if std::fs::write(tmp.path(), old).is_err() {
+        return ok;
+    }
     for alias in &aliases {
-        let before = ssh_g(&ssh, tmp.path(), alias);
-        let after = ssh_g(&ssh, path, alias);
+        let before = oracle.ssh_g(tmp.path(), alias);
+        let after = oracle.ssh_g(path, alias);
         match (before, after) {
             (Ok(_), Err(e)) => {
-                return Some(format!(
+                return worse(format!(
                     "ssh -G {alias} now fails: {}",
                     e.lines().next().unwrap_or_default()
                 ));
@@ -1246,7 +1486,7 @@ pub fn regression(
             (Ok(b), Ok(a)) => {
                 for (k, v) in &a {
                     if b.get(k) != Some(v) && !meant(alias, k) {
-                        return Some(format!(
+                        return worse(format!(
                             "ssh -G {alias}: {k} changed from {:?} to {v:?}",
                             b.get(k)
                         ));
@@ -1256,35 +1496,7 @@ pub fn regression(
             _ => {}
         }
     }
-    None
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-fn ssh_g(ssh: &Path, file: &Path, alias: &str) -> Result<BTreeMap<String, Vec<String>>, String> {
-    let o = std::process::Command::new(ssh)
-        .arg("-G")
-        .arg("-F")
-        .arg(file)
-        .arg(alias)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !o.status.success() {
-        return Err(String::from_utf8_lossy(&o.stderr).into_owned());
-    }
-    let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for l in String::from_utf8_lossy(&o.stdout).lines() {
-        if let Some((k, v)) = l.split_once(' ') {
-            m.entry(k.to_string()).or_default().push(v.to_string());
-        }
-    }
-    Ok(m)
+    ok
 }
 
 /// One row of the rule catalogue, for `fix --rules` and the docs.
