@@ -17,7 +17,7 @@ use serde::Serialize;
 use crate::config::document::{Document, Encoding, portable_path, valid_alias};
 use crate::config::keywords::{self, Kind};
 use crate::config::lexer::COMMAND_KEYWORDS;
-use crate::config::{BlockKind, Context, pattern, resolve};
+use crate::config::{BlockKind, Context, Resolved, pattern, resolve};
 use crate::runpod;
 
 /// How bad a finding is.
@@ -308,6 +308,13 @@ impl Rule for NonAsciiSpace {
                 .chars()
                 .map(|c| if is_odd_space(c) { ' ' } else { c })
                 .collect();
+            // A path value naming a file that exists as written is what the
+            // user meant: keep it, repair only the rest of the line.
+            let kept = keep_existing_path(cx.ctx, code, &fixed);
+            let fixed = kept.clone().unwrap_or(fixed);
+            if fixed == code {
+                continue;
+            }
             let n = cx.line_no(i);
             let new = format!("{fixed}{rest}");
             if let Some(l) = cx.doc.line_mut(i) {
@@ -317,9 +324,56 @@ impl Rule for NonAsciiSpace {
             if let Some(kw) = cx.doc.lines()[i].keyword().map(str::to_string) {
                 cx.intend(i, &kw);
             }
-            cx.fixed(self, n, Severity::Error);
+            if kept.is_some() {
+                cx.report(
+                    self,
+                    n,
+                    Severity::Error,
+                    format!(
+                        "{} (the path value names a file that exists as written, so it was kept)",
+                        self.title()
+                    ),
+                    self.repair_text().into(),
+                    true,
+                );
+            } else {
+                cx.fixed(self, n, Severity::Error);
+            }
         }
     }
+}
+
+/// `fixed` (the code part of a line with every odd space made ASCII) with
+/// its path value put back as in `code`, when that value has odd spaces
+/// and names a file that exists as written.
+fn keep_existing_path(ctx: &Context, code: &str, fixed: &str) -> Option<String> {
+    use crate::config::lexer::{LineKind, lex_line};
+    let LineKind::Directive(d) = lex_line(fixed.as_bytes()) else {
+        return None;
+    };
+    if !keywords::is_path_keyword(&d.keyword_lc) || d.value.is_empty() {
+        return None;
+    }
+    // Odd spaces became one ASCII space each: count characters, not bytes.
+    let start = fixed.get(..d.value.start)?.chars().count();
+    let len = fixed.get(d.value.clone())?.chars().count();
+    let original: String = code.chars().skip(start).take(len).collect();
+    if !original.chars().any(is_odd_space) {
+        return None;
+    }
+    let candidate = format!(
+        "{}{original}{}",
+        fixed.get(..d.value.start)?,
+        fixed.get(d.value.end..)?
+    );
+    let LineKind::Directive(d2) = lex_line(candidate.as_bytes()) else {
+        return None;
+    };
+    let [arg] = d2.args.as_slice() else {
+        return None;
+    };
+    let v = arg.value(candidate.as_bytes());
+    (v.chars().any(is_odd_space) && ctx.home_path(v).exists()).then_some(candidate)
 }
 
 // ---------------------------------------------------------------- comments
@@ -1003,15 +1057,16 @@ impl Rule for DuplicateAlias {
     fn meta(&self) -> &'static Meta {
         &Meta {
             id: "duplicate-alias",
-            title: "the same alias in more than one Host block: ssh uses the first block's values, VS Code lists one entry",
-            repair: "with --yes: remove the later blocks (ssh never used their values); the first block, the one ssh uses, is kept",
+            title: "the same alias in more than one Host block: ssh takes each value from the first block that sets it, VS Code lists one entry",
+            repair: "with --yes: remove a later block when runpod-ssh's evaluator proves ssh uses none of its values; the first block is kept",
             auto: Auto::WithYes,
         }
     }
     fn run(&self, cx: &mut Cx) {
         let blocks = cx.doc.blocks();
         let mut seen: Vec<(String, usize)> = Vec::new();
-        let mut remove: Vec<usize> = Vec::new();
+        // (block, line of the first block naming the alias, alias)
+        let mut later: Vec<(usize, usize, String)> = Vec::new();
         for (bi, b) in blocks.iter().enumerate() {
             if b.kind != BlockKind::Host {
                 continue;
@@ -1027,32 +1082,157 @@ impl Rule for DuplicateAlias {
                             .header
                             .and_then(|h| cx.line_no(h))
                             .unwrap_or(0);
-                        let this = b.header.and_then(|h| cx.line_no(h));
-                        let removable = b.patterns.len() == 1;
-                        let apply = cx.may(self.auto()) && removable;
-                        if apply {
-                            remove.push(bi);
+                        if !later.iter().any(|(l, _, _)| *l == bi) {
+                            later.push((bi, first_line, p.clone()));
                         }
-                        cx.report(
-                            self,
-                            this,
-                            Severity::Warning,
-                            format!("{p} is defined again here; ssh uses the block at line {first_line}"),
-                            if removable {
-                                format!("with --yes: remove this block, keeping line {first_line}'s (the one in use); or rename one with `runpod-ssh add --name`")
-                            } else {
-                                "this block names other hosts too: edit it by hand".into()
-                            },
-                            apply,
-                        );
                     }
                 }
             }
         }
-        for bi in remove.into_iter().rev() {
-            let _ = cx.doc.remove_block(bi);
+        // Last block first, so the indices of earlier ones stay valid; each
+        // removal is proven against the document as it is at that point.
+        let mut found = Vec::new();
+        for (bi, first_line, p) in later.into_iter().rev() {
+            let b = &blocks[bi];
+            let this = b.header.and_then(|h| cx.line_no(h));
+            let mut repair = format!(
+                "with --yes: remove this block, keeping line {first_line}'s; or rename one with `runpod-ssh add --name`"
+            );
+            let mut auto = self.auto();
+            let mut message =
+                format!("{p} is defined again here; ssh uses the block at line {first_line} first");
+            let mut apply = false;
+            if b.patterns.len() != 1 {
+                repair = "this block names other hosts too: edit it by hand".into();
+                auto = Auto::Manual;
+            } else {
+                match unused_block(cx, bi) {
+                    Ok(()) => apply = cx.may(self.auto()),
+                    Err(used) => {
+                        message = format!(
+                            "{message}, but ssh still uses values of this block: {}",
+                            used.join(", ")
+                        );
+                        repair = format!(
+                            "move those lines into the block at line {first_line} and remove this one, or rename one with `runpod-ssh add --name`"
+                        );
+                        auto = Auto::Manual;
+                    }
+                }
+            }
+            if apply {
+                let _ = cx.doc.remove_block(bi);
+            }
+            found.push(Finding {
+                rule: self.id(),
+                file: cx.path.clone(),
+                line: this,
+                severity: Severity::Warning,
+                message,
+                repair,
+                auto,
+                applied: apply,
+            });
+        }
+        found.reverse();
+        cx.findings.extend(found);
+    }
+}
+
+/// Hosts whose evaluation block `bi` could change: its own patterns (a
+/// sample name for a wildcard one), every alias whose `HostName` it
+/// matches (the final pass matches `Host` against the hostname), and a
+/// host no block names.
+fn hosts_matching_block(doc: &Document, bi: usize) -> Vec<String> {
+    let blocks = doc.blocks();
+    let b = &blocks[bi];
+    let mut hosts: Vec<String> = Vec::new();
+    let mut add = |h: String| {
+        if !h.is_empty() && !hosts.contains(&h) {
+            hosts.push(h);
+        }
+    };
+    for p in b.patterns.iter().filter(|p| !p.starts_with('!')) {
+        add(p.replace(['*', '?'], "x"));
+        add(p.replace('*', "").replace('?', "x"));
+    }
+    let matches = |h: &str| pattern::host_line_matches(h, b.patterns.iter().map(String::as_str));
+    let aliases: Vec<&String> = blocks
+        .iter()
+        .filter(|o| o.kind == BlockKind::Host)
+        .flat_map(|o| o.patterns.iter().filter(|p| !pattern::is_wildcard(p)))
+        .collect();
+    let hostnames: Vec<&str> = doc
+        .lines()
+        .iter()
+        .filter(|l| l.keyword() == Some("hostname"))
+        .filter_map(|l| l.values().first().copied())
+        .collect();
+    for v in hostnames {
+        // Without a token the hostname is the same for every alias.
+        if !v.contains('%') && !matches(&resolve::lower_unless_address(v)) {
+            continue;
+        }
+        for alias in &aliases {
+            let h = resolve::lower_unless_address(&resolve::expand_hostname(v, alias));
+            if matches(&h) {
+                add((*alias).clone());
+            }
         }
     }
+    add(crate::refusal::UNRELATED_HOST.into());
+    hosts
+}
+
+/// `Ok` when removing block `bi` changes nothing our evaluator resolves
+/// for any host that block could apply to; else the values of the block
+/// that ssh still uses (`keyword value (line N)`).
+fn unused_block(cx: &Cx, bi: usize) -> Result<(), Vec<String>> {
+    let Some(range) = cx.doc.blocks().get(bi).map(|b| b.lines.clone()) else {
+        return Err(Vec::new());
+    };
+    let mut without = cx.doc.clone();
+    if without.remove_block(bi).is_err() {
+        return Err(Vec::new());
+    }
+    let printed = |r: &Resolved| -> Vec<(String, String)> {
+        r.print()
+            .into_iter()
+            .map(|p| (p.keyword, p.value))
+            .collect()
+    };
+    let mut used: Vec<String> = Vec::new();
+    let mut differs = false;
+    for host in hosts_matching_block(&cx.doc, bi) {
+        let before = resolve(&cx.doc, &cx.path, &host, cx.ctx);
+        let after = resolve(&without, &cx.path, &host, cx.ctx);
+        let errs = |r: &Resolved| {
+            r.errors
+                .iter()
+                .map(|e| e.message.clone())
+                .collect::<Vec<_>>()
+        };
+        if printed(&before) == printed(&after) && errs(&before) == errs(&after) {
+            continue;
+        }
+        differs = true;
+        for s in before.settings() {
+            if s.source.file == cx.path && range.contains(&(s.source.line - 1)) {
+                let line = cx.line_no(s.source.line - 1).unwrap_or(s.source.line);
+                let v = format!("{} {} (line {line})", s.keyword, s.args.join(" "));
+                if !used.contains(&v) {
+                    used.push(v);
+                }
+            }
+        }
+    }
+    if !differs {
+        return Ok(());
+    }
+    if used.is_empty() {
+        used.push("the evaluation of the hosts it matches changes without it".into());
+    }
+    Err(used)
 }
 
 struct CatchAllOverride;
