@@ -72,7 +72,16 @@ fn keygen(path: &Path) {
     let keygen = require_tool("ssh-keygen").expect("ssh-keygen is needed to make a test key");
     let _ = std::fs::remove_file(path);
     let o = std::process::Command::new(keygen)
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "runpod-ssh test", "-f"])
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "runpod-ssh test",
+            "-f",
+        ])
         .arg(path)
         .output()
         .unwrap();
@@ -454,7 +463,11 @@ fn fix_never_runs_match_exec_and_says_the_cross_check_was_skipped() {
             );
         }
         // The repair itself was made (by the own evaluator's judgement).
-        assert!(read(&cfg).contains("  # pod\n  Port 40123\n"), "{}", read(&cfg));
+        assert!(
+            read(&cfg).contains("  # pod\n  Port 40123\n"),
+            "{}",
+            read(&cfg)
+        );
     }
 }
 
@@ -491,7 +504,11 @@ fn fix_runs_no_command_a_config_names() {
     ] {
         let (o, secs) = timed(&home, args);
         for n in ["M-proxy", "M-local", "M-khc", "M-pkcs11.so", "M-sk.so"] {
-            assert!(!m(n).exists(), "{args:?} ran a command ({n}): {}", stdout(&o));
+            assert!(
+                !m(n).exists(),
+                "{args:?} ran a command ({n}): {}",
+                stdout(&o)
+            );
         }
         assert!(secs < 30.0, "{args:?} took {secs:.1}s");
     }
@@ -580,7 +597,11 @@ fn identity_file_that_is_not_a_key_is_reported_and_keeps_its_mode() {
             stdout(&o)
         );
         assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
-        assert_eq!(mode(&copy), 0o644, "{args:?} chmodded a file that is no key");
+        assert_eq!(
+            mode(&copy),
+            0o644,
+            "{args:?} chmodded a file that is no key"
+        );
     }
 }
 
@@ -691,7 +712,12 @@ fn permission_rules_never_chmod_a_device() {
     assert_eq!(mode(&dev), 0o666, "{}", stdout(&o));
     assert!(stdout(&o).contains("not a private key"), "{}", stdout(&o));
     use std::os::unix::fs::FileTypeExt;
-    assert!(std::fs::metadata(&dev).unwrap().file_type().is_char_device());
+    assert!(
+        std::fs::metadata(&dev)
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
 }
 
 #[cfg(unix)]
@@ -772,12 +798,19 @@ fn fix_reports_what_ssh_refuses_in_its_words_and_exits_1() {
         if let Some(e) = ssh_refusal(&home, &cfg) {
             assert!(e.contains(words), "{name}: ssh says {e:?}, not {words:?}");
         }
-        for args in [&["fix", "--dry-run"][..], &["fix"][..], &["fix", "--yes"][..]] {
+        for args in [
+            &["fix", "--dry-run"][..],
+            &["fix"][..],
+            &["fix", "--yes"][..],
+        ] {
             let o = home.run(args);
             let out = stdout(&o);
             assert_eq!(o.status.code(), Some(1), "{name} {args:?}: {out}");
             assert!(!out.contains("nothing to fix"), "{name} {args:?}: {out}");
-            assert!(out.contains(words), "{name} {args:?}: not in ssh's words: {out}");
+            assert!(
+                out.contains(words),
+                "{name} {args:?}: not in ssh's words: {out}"
+            );
             if *line > 0 {
                 let at = format!("{}:{line}", edit_tilde(&home, &cfg));
                 assert!(out.contains(&at), "{name} {args:?}: no {at}: {out}");
@@ -788,7 +821,11 @@ fn fix_reports_what_ssh_refuses_in_its_words_and_exits_1() {
                 );
             }
         }
-        assert_eq!(read(&cfg), before, "{name}: nothing to repair, nothing written");
+        assert_eq!(
+            read(&cfg),
+            before,
+            "{name}: nothing to repair, nothing written"
+        );
         let v: serde_json::Value =
             serde_json::from_slice(&home.run(&["fix", "--json"]).stdout).unwrap();
         assert!(
@@ -888,7 +925,11 @@ fn duplicate_block_whose_values_ssh_uses_is_kept() {
         let before = ssh.as_ref().map(|s| ssh_g(&home, s, &cfg, "gpu").unwrap());
         let o = home.run(&["fix", "--yes"]);
         let out = stdout(&o);
-        assert_eq!(read(&cfg), text, "{name}: a block ssh uses was removed: {out}");
+        assert_eq!(
+            read(&cfg),
+            text,
+            "{name}: a block ssh uses was removed: {out}"
+        );
         assert!(
             out.contains("still uses") && out.contains(used),
             "{name}: the finding must name what ssh uses: {out}"
