@@ -355,7 +355,14 @@ fn the_regression_check_catches_what_no_rule_meant() {
     use runpod_ssh::doctor::regression;
     let home = TempHome::new();
     let cfg = home.ssh_dir().join("config");
-    let ctx = Context::current();
+    // Explicit: an in-process test must not depend on this process's $HOME.
+    let ctx = Context {
+        local_user: "tester".into(),
+        home: home.path().to_path_buf(),
+        user_home: home.path().to_path_buf(),
+        uid: 4242,
+        check_include_permissions: false,
+    };
     let old = b"Host a\n  Port 2201\nHost b\n  User bob\n";
     let changed = b"Host a\n  Port 2202\nHost b\n  User bob\n";
     std::fs::write(&cfg, changed).unwrap();
