@@ -10,7 +10,6 @@
 //! Not failures, never touched: CRLF, tabs, `Key=Value`, keyword case,
 //! comments on their own lines.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -18,7 +17,7 @@ use serde::Serialize;
 use crate::config::document::{Document, Encoding, portable_path, valid_alias};
 use crate::config::keywords::{self, Kind};
 use crate::config::lexer::COMMAND_KEYWORDS;
-use crate::config::{BlockKind, Context, pattern, resolve};
+use crate::config::{BlockKind, Context, Resolved, pattern, resolve};
 use crate::runpod;
 
 /// How bad a finding is.
@@ -59,8 +58,14 @@ pub struct Finding {
 /// Something to do outside the config when the repair is written.
 #[derive(Debug, Clone, Serialize)]
 pub enum SideEffect {
-    /// chmod a file (Unix).
-    Chmod { path: PathBuf, mode: u32 },
+    /// chmod a regular file the user owns, never through a symlink (Unix);
+    /// `finding` is the index in [`Cx::findings`] that reports it, so a
+    /// refusal at write time can take back its "fixed".
+    Chmod {
+        path: PathBuf,
+        mode: u32,
+        finding: usize,
+    },
     /// Set `remote.SSH.remotePlatform[alias] = "linux"` in VS Code settings.
     VscodePlatform { alias: String },
 }
@@ -303,6 +308,13 @@ impl Rule for NonAsciiSpace {
                 .chars()
                 .map(|c| if is_odd_space(c) { ' ' } else { c })
                 .collect();
+            // A path value naming a file that exists as written is what the
+            // user meant: keep it, repair only the rest of the line.
+            let kept = keep_existing_path(cx.ctx, code, &fixed);
+            let fixed = kept.clone().unwrap_or(fixed);
+            if fixed == code {
+                continue;
+            }
             let n = cx.line_no(i);
             let new = format!("{fixed}{rest}");
             if let Some(l) = cx.doc.line_mut(i) {
@@ -312,9 +324,56 @@ impl Rule for NonAsciiSpace {
             if let Some(kw) = cx.doc.lines()[i].keyword().map(str::to_string) {
                 cx.intend(i, &kw);
             }
-            cx.fixed(self, n, Severity::Error);
+            if kept.is_some() {
+                cx.report(
+                    self,
+                    n,
+                    Severity::Error,
+                    format!(
+                        "{} (the path value names a file that exists as written, so it was kept)",
+                        self.title()
+                    ),
+                    self.repair_text().into(),
+                    true,
+                );
+            } else {
+                cx.fixed(self, n, Severity::Error);
+            }
         }
     }
+}
+
+/// `fixed` (the code part of a line with every odd space made ASCII) with
+/// its path value put back as in `code`, when that value has odd spaces
+/// and names a file that exists as written.
+fn keep_existing_path(ctx: &Context, code: &str, fixed: &str) -> Option<String> {
+    use crate::config::lexer::{LineKind, lex_line};
+    let LineKind::Directive(d) = lex_line(fixed.as_bytes()) else {
+        return None;
+    };
+    if !keywords::is_path_keyword(&d.keyword_lc) || d.value.is_empty() {
+        return None;
+    }
+    // Odd spaces became one ASCII space each: count characters, not bytes.
+    let start = fixed.get(..d.value.start)?.chars().count();
+    let len = fixed.get(d.value.clone())?.chars().count();
+    let original: String = code.chars().skip(start).take(len).collect();
+    if !original.chars().any(is_odd_space) {
+        return None;
+    }
+    let candidate = format!(
+        "{}{original}{}",
+        fixed.get(..d.value.start)?,
+        fixed.get(d.value.end..)?
+    );
+    let LineKind::Directive(d2) = lex_line(candidate.as_bytes()) else {
+        return None;
+    };
+    let [arg] = d2.args.as_slice() else {
+        return None;
+    };
+    let v = arg.value(candidate.as_bytes());
+    (v.chars().any(is_odd_space) && ctx.home_path(v).exists()).then_some(candidate)
 }
 
 // ---------------------------------------------------------------- comments
@@ -701,17 +760,101 @@ impl Rule for IdentityMissing {
     }
 }
 
+/// What the permission rules need to know of a path, read without
+/// following a final symlink (or, with `follow`, of what it points to).
+struct Stat {
+    link: bool,
+    regular: bool,
+    mode: u32,
+    /// Owned by the user running us.
+    owned: bool,
+}
+
 #[cfg(unix)]
-fn mode_of(p: &Path) -> Option<u32> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p)
-        .ok()
-        .map(|m| m.permissions().mode() & 0o777)
+fn stat(p: &Path, follow: bool) -> Option<Stat> {
+    use std::os::unix::fs::MetadataExt;
+    let md = if follow {
+        std::fs::metadata(p)
+    } else {
+        std::fs::symlink_metadata(p)
+    }
+    .ok()?;
+    Some(Stat {
+        link: md.file_type().is_symlink(),
+        regular: md.file_type().is_file(),
+        mode: md.mode() & 0o777,
+        // SAFETY: geteuid cannot fail.
+        owned: md.uid() == unsafe { libc::geteuid() },
+    })
 }
 
 #[cfg(not(unix))]
-fn mode_of(_p: &Path) -> Option<u32> {
+fn stat(_p: &Path, _follow: bool) -> Option<Stat> {
     None
+}
+
+/// The start of a regular file (never a FIFO or device: those could block
+/// or never end), without following a final symlink.
+fn read_head(p: &Path, limit: u64) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let f = o.open(p).ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut b = Vec::new();
+    f.take(limit).read_to_end(&mut b).ok()?;
+    Some(b)
+}
+
+/// Whether `bytes` is a private key ssh can load: the OpenSSH format
+/// (encrypted too: only its envelope is parsed) or legacy PEM
+/// (`-----BEGIN [RSA |DSA |EC |ENCRYPTED ]PRIVATE KEY-----`).
+pub fn is_private_key(bytes: &[u8]) -> bool {
+    let Ok(t) = std::str::from_utf8(bytes) else {
+        return false;
+    };
+    let t = t.trim_start_matches('\u{feff}').trim();
+    if t.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----") {
+        return ssh_key::PrivateKey::from_openssh(t.replace("\r\n", "\n")).is_ok();
+    }
+    let mut lines = t.lines().map(str::trim_end);
+    let Some(kind) = lines
+        .next()
+        .and_then(|l| l.strip_prefix("-----BEGIN "))
+        .and_then(|l| l.strip_suffix("PRIVATE KEY-----"))
+    else {
+        return false;
+    };
+    if !["", "RSA ", "DSA ", "EC ", "ENCRYPTED "].contains(&kind) {
+        return false;
+    }
+    let body: Vec<&str> = lines.collect();
+    let Some((last, body)) = body.split_last() else {
+        return false;
+    };
+    *last == format!("-----END {kind}PRIVATE KEY-----")
+        && body.iter().any(|l| !l.is_empty() && !l.contains(':'))
+        && body.iter().all(|l| {
+            l.contains(':')
+                || l.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'='))
+        })
+}
+
+/// Whether `bytes` is a public key (an `IdentityFile` may name one to pick
+/// an agent key): not ours to chmod or complain about.
+fn is_public_key(bytes: &[u8]) -> bool {
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|t| t.lines().find(|l| !l.trim().is_empty()))
+        .is_some_and(|l| ssh_key::PublicKey::from_openssh(l.trim()).is_ok())
 }
 
 /// The icacls commands that give `path` to its owner alone (Windows).
@@ -732,36 +875,99 @@ impl Rule for KeyPermissions {
         }
     }
     fn run(&self, cx: &mut Cx) {
+        if cfg!(windows) {
+            // ACLs are not read here.
+            return;
+        }
         for (li, v) in runpod_identity_lines(cx) {
             let p = cx.ctx.home_path(&v);
-            if !p.is_file() {
-                continue;
-            }
+            // A missing file is identity-missing's business.
+            let Some(st) = stat(&p, false) else { continue };
             let n = cx.line_no(li);
-            if cfg!(windows) {
-                // ACLs are not read here; say how to make sure.
+            let manual = |cx: &mut Cx, message: String, repair: String| {
+                cx.findings.push(Finding {
+                    rule: self.id(),
+                    file: cx.path.clone(),
+                    line: n,
+                    severity: Severity::Error,
+                    message,
+                    repair,
+                    auto: Auto::Manual,
+                    applied: false,
+                });
+            };
+            if st.link {
+                // ssh follows the link and checks the target; we never
+                // chmod through a link (it may point at any file).
+                let Some(t) = stat(&p, true) else { continue };
+                let target = std::fs::canonicalize(&p).unwrap_or_else(|_| p.clone());
+                let key = read_head(&target, 1 << 20).is_some_and(|b| is_private_key(&b));
+                if t.regular && t.owned && key && t.mode & 0o077 != 0 {
+                    manual(
+                        cx,
+                        format!(
+                            "{} ({} is a symbolic link to {}, mode {:o}): runpod-ssh does not change permissions through a symbolic link",
+                            self.title(),
+                            p.display(),
+                            target.display(),
+                            t.mode
+                        ),
+                        format!("chmod 600 {}", target.display()),
+                    );
+                }
                 continue;
             }
-            if let Some(mode) = mode_of(&p)
-                && mode & 0o077 != 0
-            {
-                cx.side_effects.push(SideEffect::Chmod {
-                    path: p.clone(),
-                    mode: 0o600,
-                });
-                cx.report(
-                    self,
-                    n,
-                    Severity::Error,
-                    format!("{} ({}: mode {mode:o})", self.title(), p.display()),
+            let head = if st.regular {
+                read_head(&p, 1 << 20)
+            } else {
+                None
+            };
+            let Some(head) = head else {
+                manual(
+                    cx,
                     format!(
-                        "chmod 600 {} (Windows: {})",
-                        p.display(),
-                        icacls_commands(&v)
+                        "{v}: not a private key ({} is not a regular file)",
+                        p.display()
                     ),
-                    true,
+                    "point IdentityFile at your private key".into(),
                 );
+                continue;
+            };
+            if is_public_key(&head) {
+                continue;
             }
+            if !is_private_key(&head) {
+                manual(
+                    cx,
+                    format!(
+                        "{v}: not a private key ({} is no key format ssh reads); its permissions were left alone",
+                        p.display()
+                    ),
+                    "point IdentityFile at your private key".into(),
+                );
+                continue;
+            }
+            // ssh only checks the permissions of keys the user owns.
+            if !st.owned || st.mode & 0o077 == 0 {
+                continue;
+            }
+            cx.side_effects.push(SideEffect::Chmod {
+                path: p.clone(),
+                mode: 0o600,
+                finding: cx.findings.len(),
+            });
+            cx.report(
+                self,
+                n,
+                Severity::Error,
+                format!("{} ({}: mode {:o})", self.title(), p.display(), st.mode),
+                format!(
+                    "chmod 600 {} (Windows: {})",
+                    p.display(),
+                    icacls_commands(&v)
+                ),
+                true,
+            );
         }
     }
 }
@@ -777,24 +983,70 @@ impl Rule for ConfigPermissions {
         }
     }
     fn run(&self, cx: &mut Cx) {
-        if let Some(mode) = mode_of(&cx.path)
-            && mode & 0o022 != 0
-        {
-            let p = crate::fsio::real_path(&cx.path).unwrap_or_else(|_| cx.path.clone());
-            cx.side_effects.push(SideEffect::Chmod {
-                path: p,
-                mode: 0o600,
-            });
-            let path = cx.path.display().to_string();
-            cx.report(
-                self,
-                None,
-                Severity::Error,
-                format!("{} (mode {mode:o})", self.title()),
-                format!("chmod 600 {path} (Windows: {})", icacls_commands(&path)),
-                true,
-            );
+        let Some(st) = stat(&cx.path, false) else {
+            return;
+        };
+        let path = cx.path.display().to_string();
+        if st.link {
+            // ssh checks the file the link points to; we never chmod
+            // through a link.
+            let Some(t) = stat(&cx.path, true) else {
+                return;
+            };
+            if t.regular && t.mode & 0o022 != 0 {
+                let target = std::fs::canonicalize(&cx.path).unwrap_or_else(|_| cx.path.clone());
+                cx.findings.push(Finding {
+                    rule: self.id(),
+                    file: cx.path.clone(),
+                    line: None,
+                    severity: Severity::Error,
+                    message: format!(
+                        "{} ({path} is a symbolic link to {}, mode {:o}): runpod-ssh does not change permissions through a symbolic link",
+                        self.title(),
+                        target.display(),
+                        t.mode
+                    ),
+                    repair: format!("chmod 600 {}", target.display()),
+                    auto: Auto::Manual,
+                    applied: false,
+                });
+            }
+            return;
         }
+        // A device such as /dev/null reads as an empty config: nothing to chmod.
+        if !st.regular || st.mode & 0o022 == 0 {
+            return;
+        }
+        if !st.owned {
+            cx.findings.push(Finding {
+                rule: self.id(),
+                file: cx.path.clone(),
+                line: None,
+                severity: Severity::Error,
+                message: format!(
+                    "{} (mode {:o}, and it belongs to another user: its permissions were left alone)",
+                    self.title(),
+                    st.mode
+                ),
+                repair: format!("have its owner run chmod 600 {path}"),
+                auto: Auto::Manual,
+                applied: false,
+            });
+            return;
+        }
+        cx.side_effects.push(SideEffect::Chmod {
+            path: cx.path.clone(),
+            mode: 0o600,
+            finding: cx.findings.len(),
+        });
+        cx.report(
+            self,
+            None,
+            Severity::Error,
+            format!("{} (mode {:o})", self.title(), st.mode),
+            format!("chmod 600 {path} (Windows: {})", icacls_commands(&path)),
+            true,
+        );
     }
 }
 
@@ -805,15 +1057,16 @@ impl Rule for DuplicateAlias {
     fn meta(&self) -> &'static Meta {
         &Meta {
             id: "duplicate-alias",
-            title: "the same alias in more than one Host block: ssh uses the first block's values, VS Code lists one entry",
-            repair: "with --yes: remove the later blocks (ssh never used their values); the first block, the one ssh uses, is kept",
+            title: "the same alias in more than one Host block: ssh takes each value from the first block that sets it, VS Code lists one entry",
+            repair: "with --yes: remove a later block when runpod-ssh's evaluator proves ssh uses none of its values; the first block is kept",
             auto: Auto::WithYes,
         }
     }
     fn run(&self, cx: &mut Cx) {
         let blocks = cx.doc.blocks();
         let mut seen: Vec<(String, usize)> = Vec::new();
-        let mut remove: Vec<usize> = Vec::new();
+        // (block, line of the first block naming the alias, alias)
+        let mut later: Vec<(usize, usize, String)> = Vec::new();
         for (bi, b) in blocks.iter().enumerate() {
             if b.kind != BlockKind::Host {
                 continue;
@@ -829,32 +1082,157 @@ impl Rule for DuplicateAlias {
                             .header
                             .and_then(|h| cx.line_no(h))
                             .unwrap_or(0);
-                        let this = b.header.and_then(|h| cx.line_no(h));
-                        let removable = b.patterns.len() == 1;
-                        let apply = cx.may(self.auto()) && removable;
-                        if apply {
-                            remove.push(bi);
+                        if !later.iter().any(|(l, _, _)| *l == bi) {
+                            later.push((bi, first_line, p.clone()));
                         }
-                        cx.report(
-                            self,
-                            this,
-                            Severity::Warning,
-                            format!("{p} is defined again here; ssh uses the block at line {first_line}"),
-                            if removable {
-                                format!("with --yes: remove this block, keeping line {first_line}'s (the one in use); or rename one with `runpod-ssh add --name`")
-                            } else {
-                                "this block names other hosts too: edit it by hand".into()
-                            },
-                            apply,
-                        );
                     }
                 }
             }
         }
-        for bi in remove.into_iter().rev() {
-            let _ = cx.doc.remove_block(bi);
+        // Last block first, so the indices of earlier ones stay valid; each
+        // removal is proven against the document as it is at that point.
+        let mut found = Vec::new();
+        for (bi, first_line, p) in later.into_iter().rev() {
+            let b = &blocks[bi];
+            let this = b.header.and_then(|h| cx.line_no(h));
+            let mut repair = format!(
+                "with --yes: remove this block, keeping line {first_line}'s; or rename one with `runpod-ssh add --name`"
+            );
+            let mut auto = self.auto();
+            let mut message =
+                format!("{p} is defined again here; ssh uses the block at line {first_line} first");
+            let mut apply = false;
+            if b.patterns.len() != 1 {
+                repair = "this block names other hosts too: edit it by hand".into();
+                auto = Auto::Manual;
+            } else {
+                match unused_block(cx, bi) {
+                    Ok(()) => apply = cx.may(self.auto()),
+                    Err(used) => {
+                        message = format!(
+                            "{message}, but ssh still uses values of this block: {}",
+                            used.join(", ")
+                        );
+                        repair = format!(
+                            "move those lines into the block at line {first_line} and remove this one, or rename one with `runpod-ssh add --name`"
+                        );
+                        auto = Auto::Manual;
+                    }
+                }
+            }
+            if apply {
+                let _ = cx.doc.remove_block(bi);
+            }
+            found.push(Finding {
+                rule: self.id(),
+                file: cx.path.clone(),
+                line: this,
+                severity: Severity::Warning,
+                message,
+                repair,
+                auto,
+                applied: apply,
+            });
+        }
+        found.reverse();
+        cx.findings.extend(found);
+    }
+}
+
+/// Hosts whose evaluation block `bi` could change: its own patterns (a
+/// sample name for a wildcard one), every alias whose `HostName` it
+/// matches (the final pass matches `Host` against the hostname), and a
+/// host no block names.
+fn hosts_matching_block(doc: &Document, bi: usize) -> Vec<String> {
+    let blocks = doc.blocks();
+    let b = &blocks[bi];
+    let mut hosts: Vec<String> = Vec::new();
+    let mut add = |h: String| {
+        if !h.is_empty() && !hosts.contains(&h) {
+            hosts.push(h);
+        }
+    };
+    for p in b.patterns.iter().filter(|p| !p.starts_with('!')) {
+        add(p.replace(['*', '?'], "x"));
+        add(p.replace('*', "").replace('?', "x"));
+    }
+    let matches = |h: &str| pattern::host_line_matches(h, b.patterns.iter().map(String::as_str));
+    let aliases: Vec<&String> = blocks
+        .iter()
+        .filter(|o| o.kind == BlockKind::Host)
+        .flat_map(|o| o.patterns.iter().filter(|p| !pattern::is_wildcard(p)))
+        .collect();
+    let hostnames: Vec<&str> = doc
+        .lines()
+        .iter()
+        .filter(|l| l.keyword() == Some("hostname"))
+        .filter_map(|l| l.values().first().copied())
+        .collect();
+    for v in hostnames {
+        // Without a token the hostname is the same for every alias.
+        if !v.contains('%') && !matches(&resolve::lower_unless_address(v)) {
+            continue;
+        }
+        for alias in &aliases {
+            let h = resolve::lower_unless_address(&resolve::expand_hostname(v, alias));
+            if matches(&h) {
+                add((*alias).clone());
+            }
         }
     }
+    add(crate::refusal::UNRELATED_HOST.into());
+    hosts
+}
+
+/// `Ok` when removing block `bi` changes nothing our evaluator resolves
+/// for any host that block could apply to; else the values of the block
+/// that ssh still uses (`keyword value (line N)`).
+fn unused_block(cx: &Cx, bi: usize) -> Result<(), Vec<String>> {
+    let Some(range) = cx.doc.blocks().get(bi).map(|b| b.lines.clone()) else {
+        return Err(Vec::new());
+    };
+    let mut without = cx.doc.clone();
+    if without.remove_block(bi).is_err() {
+        return Err(Vec::new());
+    }
+    let printed = |r: &Resolved| -> Vec<(String, String)> {
+        r.print()
+            .into_iter()
+            .map(|p| (p.keyword, p.value))
+            .collect()
+    };
+    let mut used: Vec<String> = Vec::new();
+    let mut differs = false;
+    for host in hosts_matching_block(&cx.doc, bi) {
+        let before = resolve(&cx.doc, &cx.path, &host, cx.ctx);
+        let after = resolve(&without, &cx.path, &host, cx.ctx);
+        let errs = |r: &Resolved| {
+            r.errors
+                .iter()
+                .map(|e| e.message.clone())
+                .collect::<Vec<_>>()
+        };
+        if printed(&before) == printed(&after) && errs(&before) == errs(&after) {
+            continue;
+        }
+        differs = true;
+        for s in before.settings() {
+            if s.source.file == cx.path && range.contains(&(s.source.line - 1)) {
+                let line = cx.line_no(s.source.line - 1).unwrap_or(s.source.line);
+                let v = format!("{} {} (line {line})", s.keyword, s.args.join(" "));
+                if !used.contains(&v) {
+                    used.push(v);
+                }
+            }
+        }
+    }
+    if !differs {
+        return Ok(());
+    }
+    if used.is_empty() {
+        used.push("the evaluation of the hosts it matches changes without it".into());
+    }
+    Err(used)
 }
 
 struct CatchAllOverride;
@@ -1183,9 +1561,19 @@ impl Rule for VscodePlatform {
 
 // ---------------------------------------------------------------- verification
 
+/// The result of comparing the config before and after a repair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verification {
+    /// Why the result is worse: a new error, or a value changed that no
+    /// rule meant to change.
+    pub worse: Option<String>,
+    /// Why `ssh -G` was not asked (our own evaluator was the only judge).
+    pub skipped: Option<crate::oracle::Skip>,
+}
+
 /// Compare the config before and after: by our evaluator and, when `ssh`
-/// is installed, by `ssh -G` itself. `Some(reason)` when the result is
-/// worse: a new error, or a value changed that no rule meant to change.
+/// is installed and the config runs no command (`Match exec`), by
+/// `ssh -G` itself. `Some(reason)` when the result is worse.
 pub fn regression(
     path: &Path,
     old: &[u8],
@@ -1193,6 +1581,17 @@ pub fn regression(
     intended: &[(String, String)],
     ctx: &Context,
 ) -> Option<String> {
+    verify(path, old, new, intended, ctx).worse
+}
+
+/// [`regression`], also saying when the `ssh -G` cross-check was skipped.
+pub fn verify(
+    path: &Path,
+    old: &[u8],
+    new: &[u8],
+    intended: &[(String, String)],
+    ctx: &Context,
+) -> Verification {
     let old_doc = Document::parse(old);
     let new_doc = Document::parse(new);
     let mut aliases: Vec<String> = Vec::new();
@@ -1207,17 +1606,21 @@ pub fn regression(
             }
         }
     }
-    aliases.push("runpod-ssh-unrelated-host".into());
+    aliases.push(crate::refusal::UNRELATED_HOST.into());
     let meant = |alias: &str, kw: &str| {
         intended
             .iter()
             .any(|(a, k)| (a == alias || a == "*") && (k == kw || k == "*"))
     };
+    let worse = |why: String| Verification {
+        worse: Some(why),
+        skipped: None,
+    };
     for alias in &aliases {
         let before = resolve(&old_doc, path, alias, ctx);
         let after = resolve(&new_doc, path, alias, ctx);
         if before.ok() && !after.ok() {
-            return Some(format!(
+            return worse(format!(
                 "{alias}: {}",
                 after
                     .errors
@@ -1227,18 +1630,35 @@ pub fn regression(
             ));
         }
     }
-    let ssh = which("ssh")?;
-    let tmp = tempfile::Builder::new()
+    // `ssh -G` evaluates `Match exec`: never asked about a tree that has one.
+    let oracle = match crate::oracle::Oracle::for_versions(path, &[&old_doc, &new_doc], &ctx.home) {
+        Ok(o) => o,
+        Err(skip) => {
+            return Verification {
+                worse: None,
+                skipped: Some(skip),
+            };
+        }
+    };
+    let ok = Verification {
+        worse: None,
+        skipped: None,
+    };
+    let Ok(tmp) = tempfile::Builder::new()
         .prefix("runpod-ssh-before-")
         .tempfile()
-        .ok()?;
-    std::fs::write(tmp.path(), old).ok()?;
+    else {
+        return ok;
+    };
+    if std::fs::write(tmp.path(), old).is_err() {
+        return ok;
+    }
     for alias in &aliases {
-        let before = ssh_g(&ssh, tmp.path(), alias);
-        let after = ssh_g(&ssh, path, alias);
+        let before = oracle.ssh_g(tmp.path(), alias);
+        let after = oracle.ssh_g(path, alias);
         match (before, after) {
             (Ok(_), Err(e)) => {
-                return Some(format!(
+                return worse(format!(
                     "ssh -G {alias} now fails: {}",
                     e.lines().next().unwrap_or_default()
                 ));
@@ -1246,7 +1666,7 @@ pub fn regression(
             (Ok(b), Ok(a)) => {
                 for (k, v) in &a {
                     if b.get(k) != Some(v) && !meant(alias, k) {
-                        return Some(format!(
+                        return worse(format!(
                             "ssh -G {alias}: {k} changed from {:?} to {v:?}",
                             b.get(k)
                         ));
@@ -1256,35 +1676,7 @@ pub fn regression(
             _ => {}
         }
     }
-    None
-}
-
-fn which(name: &str) -> Option<PathBuf> {
-    let paths = std::env::var_os("PATH")?;
-    std::env::split_paths(&paths)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
-}
-
-fn ssh_g(ssh: &Path, file: &Path, alias: &str) -> Result<BTreeMap<String, Vec<String>>, String> {
-    let o = std::process::Command::new(ssh)
-        .arg("-G")
-        .arg("-F")
-        .arg(file)
-        .arg(alias)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !o.status.success() {
-        return Err(String::from_utf8_lossy(&o.stderr).into_owned());
-    }
-    let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for l in String::from_utf8_lossy(&o.stdout).lines() {
-        if let Some((k, v)) = l.split_once(' ') {
-            m.entry(k.to_string()).or_default().push(v.to_string());
-        }
-    }
-    Ok(m)
+    ok
 }
 
 /// One row of the rule catalogue, for `fix --rules` and the docs.

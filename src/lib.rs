@@ -13,6 +13,7 @@
 //! - [`probe`]: the staged native reachability probe.
 //! - [`doctor`]: the repair rules behind `fix`.
 //! - [`oracle`]: `ssh -G`, asked only when the config runs no command.
+//! - [`refusal`]: whether an ssh client would refuse a config, in its words.
 //! - [`commands`]: one module per subcommand.
 
 pub mod cli;
@@ -25,5 +26,6 @@ pub mod oracle;
 pub mod output;
 pub mod platform;
 pub mod probe;
+pub mod refusal;
 pub mod runpod;
 pub mod vscode;

@@ -5,7 +5,7 @@
 //!
 //! A fixture folder holds `broken.conf`, `expected.conf`, and optionally
 //! `args` (extra flags, e.g. `--yes`), `intended` (`ALIAS KEYWORD VALUE`
-//! lines checked with `ssh -G`), `setup` (`chmod MODE PATH`), `after`
+//! lines checked with `ssh -G`), `setup` (`keygen PATH`, `chmod MODE PATH`, in order), `after`
 //! (`mode MODE PATH`, `platform ALIAS SETTINGS`) and `home/` (files copied
 //! into the temp HOME).
 
@@ -50,14 +50,43 @@ fn setup(dir: &Path) -> (TempHome, PathBuf) {
         std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
         for l in read(&dir.join("setup")).lines() {
             let w: Vec<&str> = l.split_whitespace().collect();
-            if let ["chmod", m, p] = w.as_slice() {
-                let m = u32::from_str_radix(m, 8).unwrap();
-                std::fs::set_permissions(home.path().join(p), std::fs::Permissions::from_mode(m))
+            match w.as_slice() {
+                ["chmod", m, p] => {
+                    let m = u32::from_str_radix(m, 8).unwrap();
+                    std::fs::set_permissions(
+                        home.path().join(p),
+                        std::fs::Permissions::from_mode(m),
+                    )
                     .unwrap();
+                }
+                ["keygen", p] => keygen(&home.path().join(p)),
+                _ => {}
             }
         }
     }
     (home, cfg)
+}
+
+/// A fresh test key at `path` (no private key is kept in the repository).
+fn keygen(path: &Path) {
+    let keygen = require_tool("ssh-keygen").expect("ssh-keygen is needed to make a test key");
+    let _ = std::fs::remove_file(path);
+    let o = std::process::Command::new(keygen)
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "runpod-ssh test",
+            "-f",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let _ = std::fs::remove_file(path.with_extension("pub"));
 }
 
 /// Lines of `new` that are not in `old` must be portable: no `#` after a
@@ -326,7 +355,14 @@ fn the_regression_check_catches_what_no_rule_meant() {
     use runpod_ssh::doctor::regression;
     let home = TempHome::new();
     let cfg = home.ssh_dir().join("config");
-    let ctx = Context::current();
+    // Explicit: an in-process test must not depend on this process's $HOME.
+    let ctx = Context {
+        local_user: "tester".into(),
+        home: home.path().to_path_buf(),
+        user_home: home.path().to_path_buf(),
+        uid: 4242,
+        check_include_permissions: false,
+    };
     let old = b"Host a\n  Port 2201\nHost b\n  User bob\n";
     let changed = b"Host a\n  Port 2202\nHost b\n  User bob\n";
     std::fs::write(&cfg, changed).unwrap();
@@ -377,4 +413,600 @@ fn repairs_the_file_vscode_reads() {
         "Host runpod-x\n  HostName 203.0.113.7\n  # port\n  Port 40123\n"
     );
     assert_eq!(read(&main), "Host web\n  HostName w\n");
+}
+
+// ---------------------------------------------------------------- security (issue 8)
+
+/// A config that `fix` has something to repair in (a trailing comment).
+const FIXABLE: &str = "Host runpod-a\n  HostName 203.0.113.7\n  User root\n  Port 40123 # pod\n";
+
+/// Run `fix ARGS` and return (output, seconds taken).
+fn timed(home: &TempHome, args: &[&str]) -> (std::process::Output, f64) {
+    let t = std::time::Instant::now();
+    let o = home.run(args);
+    (o, t.elapsed().as_secs_f64())
+}
+
+#[test]
+fn fix_never_runs_match_exec_and_says_the_cross_check_was_skipped() {
+    // Item 2: `ssh -G` evaluates `Match exec`; fix must not ask it, in the
+    // config itself or in a file it includes, and must say so.
+    for in_include in [false, true] {
+        let home = TempHome::new();
+        let marker = home.path().join("MARKER");
+        let exec = format!(
+            "Match exec \"touch {} ; sleep 5\"\n  User nobody\n",
+            marker.display()
+        );
+        let cfg = home.ssh_dir().join("config");
+        let (holder, line) = if in_include {
+            let inc = home.ssh_dir().join("inc.conf");
+            std::fs::write(&inc, format!("Host other\n  Port 2\n{exec}")).unwrap();
+            std::fs::write(
+                &cfg,
+                format!("{FIXABLE}\nHost *\n  Include {}\n", inc.display()),
+            )
+            .unwrap();
+            (inc, 3)
+        } else {
+            std::fs::write(&cfg, format!("{FIXABLE}{exec}")).unwrap();
+            (cfg.clone(), 5)
+        };
+        for args in [&["fix", "--dry-run"][..], &["fix"][..]] {
+            let (o, secs) = timed(&home, args);
+            let out = stdout(&o);
+            assert!(
+                !marker.exists(),
+                "{args:?} (include: {in_include}) ran the Match exec command"
+            );
+            assert!(
+                secs < 4.0,
+                "{args:?} took {secs:.1}s: `Match exec \"sleep 5\"` was waited for"
+            );
+            assert!(
+                out.contains("cross-check was skipped")
+                    && out.contains(&format!("{}:{line}", holder.display())),
+                "{args:?} must say the cross-check was skipped and where the Match exec is: {out}"
+            );
+        }
+        // The repair itself was made (by the own evaluator's judgement).
+        assert!(
+            read(&cfg).contains("  # pod\n  Port 40123\n"),
+            "{}",
+            read(&cfg)
+        );
+    }
+}
+
+#[test]
+fn fix_runs_no_command_a_config_names() {
+    // Item 2: ProxyCommand, LocalCommand, KnownHostsCommand, PKCS11Provider
+    // and SecurityKeyProvider are never run, by fix, its dry run or --probe.
+    let home = TempHome::new();
+    let m = |n: &str| home.path().join(n);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(
+        &cfg,
+        format!(
+            "Host runpod-proxy\n  HostName 127.0.0.1\n  User root\n  Port {closed} # x\n  ProxyCommand touch {}\n\n\
+             Host runpod-local\n  HostName 127.0.0.1\n  User root\n  Port {closed}\n  PermitLocalCommand yes\n  LocalCommand touch {}\n  KnownHostsCommand /bin/touch {}\n  PKCS11Provider {}\n  SecurityKeyProvider {}\n",
+            m("M-proxy").display(),
+            m("M-local").display(),
+            m("M-khc").display(),
+            m("M-pkcs11.so").display(),
+            m("M-sk.so").display(),
+        ),
+    )
+    .unwrap();
+    for args in [
+        &["fix", "--dry-run"][..],
+        &["fix", "--probe", "--dry-run"][..],
+        &["fix", "--probe"][..],
+        &["fix"][..],
+    ] {
+        let (o, secs) = timed(&home, args);
+        for n in ["M-proxy", "M-local", "M-khc", "M-pkcs11.so", "M-sk.so"] {
+            assert!(
+                !m(n).exists(),
+                "{args:?} ran a command ({n}): {}",
+                stdout(&o)
+            );
+        }
+        assert!(secs < 30.0, "{args:?} took {secs:.1}s");
+    }
+}
+
+#[test]
+fn verify_never_asks_ssh_about_a_tree_with_match_exec() {
+    // Library level, with an explicit Context (no reliance on $HOME).
+    use runpod_ssh::config::Context;
+    use runpod_ssh::oracle::Skip;
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("MARKER");
+    let inc = dir.path().join("inc.conf");
+    std::fs::write(
+        &inc,
+        format!("Match exec \"touch {}\"\n  Port 2\n", marker.display()),
+    )
+    .unwrap();
+    let cfg = dir.path().join("config");
+    let old = format!("Include {}\nHost a\n  Port 2201\n", inc.display());
+    let new = format!("Include {}\nHost a\n  Port 2202\n", inc.display());
+    std::fs::write(&cfg, &new).unwrap();
+    let ctx = Context {
+        local_user: "tester".into(),
+        home: dir.path().to_path_buf(),
+        user_home: dir.path().to_path_buf(),
+        uid: 4242,
+        check_include_permissions: false,
+    };
+    let v = runpod_ssh::doctor::verify(
+        &cfg,
+        old.as_bytes(),
+        new.as_bytes(),
+        &[("a".into(), "port".into())],
+        &ctx,
+    );
+    assert_eq!(v.worse, None);
+    assert_eq!(
+        v.skipped,
+        Some(Skip::RunsCommands {
+            file: inc.clone(),
+            line: 1
+        })
+    );
+    assert!(!marker.exists(), "ssh -G ran the Match exec command");
+}
+
+/// A test key pair in `dir`; returns the private key's path.
+#[cfg(unix)]
+fn test_key(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
+    let keygen = require_tool("ssh-keygen").expect("ssh-keygen");
+    let path = dir.join(name);
+    let o = std::process::Command::new(keygen)
+        .args(["-q", "-C", name, "-f"])
+        .arg(&path)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    path
+}
+
+/// A RunPod entry whose IdentityFile is `identity`.
+fn entry_with_identity(identity: &str) -> String {
+    format!(
+        "Host runpod-k\n  HostName 203.0.113.7\n  User root\n  Port 40123\n  IdentityFile {identity}\n"
+    )
+}
+
+#[cfg(unix)]
+#[test]
+fn identity_file_that_is_not_a_key_is_reported_and_keeps_its_mode() {
+    // Item 4: a copy of /etc/passwd named by IdentityFile became 0600.
+    use std::os::unix::fs::PermissionsExt;
+    let home = TempHome::new();
+    let copy = home.ssh_dir().join("passwd-copy");
+    std::fs::write(&copy, "root:x:0:0:root:/root:/bin/bash\n").unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(&cfg, entry_with_identity(&copy.display().to_string())).unwrap();
+    for args in [&["fix"][..], &["fix", "--yes"][..]] {
+        let o = home.run(args);
+        assert!(
+            stdout(&o).contains("not a private key"),
+            "{args:?}: {}",
+            stdout(&o)
+        );
+        assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+        assert_eq!(
+            mode(&copy),
+            0o644,
+            "{args:?} chmodded a file that is no key"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn key_reached_through_a_symlink_is_not_chmodded() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = TempHome::new();
+    let keys = home.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let real = test_key(&keys, "id_real", &["-t", "ed25519", "-N", ""]);
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let link = home.ssh_dir().join("id_link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(&cfg, entry_with_identity(&link.display().to_string())).unwrap();
+    let o = home.run(&["fix", "--yes"]);
+    assert_eq!(mode(&real), 0o644, "chmod went through the symlink");
+    assert!(
+        stdout(&o).contains("symbolic link") && stdout(&o).contains("chmod 600"),
+        "the finding must say why and what to do: {}",
+        stdout(&o)
+    );
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[cfg(unix)]
+#[test]
+fn own_private_key_readable_by_others_is_repaired_to_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = TempHome::new();
+    // Encrypted OpenSSH and legacy PEM keys count as keys too.
+    for (name, extra) in [
+        ("id_plain", &["-t", "ed25519", "-N", ""][..]),
+        ("id_secret", &["-t", "ed25519", "-N", "passphrase"][..]),
+        ("id_pem", &["-t", "ecdsa", "-m", "PEM", "-N", ""][..]),
+    ] {
+        let key = test_key(&home.ssh_dir(), name, extra);
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let cfg = home.ssh_dir().join("config");
+        std::fs::write(&cfg, entry_with_identity(&format!("~/.ssh/{name}"))).unwrap();
+        let o = home.run(&["fix"]);
+        assert_eq!(mode(&key), 0o600, "{name}: {}", stdout(&o));
+        assert!(stdout(&o).contains("key-permissions"), "{}", stdout(&o));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn private_key_formats_are_recognised() {
+    use runpod_ssh::doctor::is_private_key;
+    let dir = tempfile::tempdir().unwrap();
+    for (name, extra) in [
+        ("ed", &["-t", "ed25519", "-N", ""][..]),
+        ("enc", &["-t", "ed25519", "-N", "pw"][..]),
+        ("pem", &["-t", "ecdsa", "-m", "PEM", "-N", ""][..]),
+        ("pkcs8", &["-t", "ecdsa", "-m", "PKCS8", "-N", ""][..]),
+    ] {
+        let k = test_key(dir.path(), name, extra);
+        assert!(
+            is_private_key(&std::fs::read(&k).unwrap()),
+            "{name} is a private key"
+        );
+        assert!(
+            !is_private_key(&std::fs::read(k.with_extension("pub")).unwrap()),
+            "{name}.pub is not"
+        );
+    }
+    assert!(!is_private_key(b"root:x:0:0:root:/root:/bin/bash\n"));
+    assert!(!is_private_key(
+        b"-----BEGIN OPENSSH PRIVATE KEY-----\nnot base64 at all\n-----END OPENSSH PRIVATE KEY-----\n"
+    ));
+}
+
+/// Whether we may make device nodes (root).
+#[cfg(unix)]
+fn mknod_null(path: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // SAFETY: a valid C string; makedev(1, 3) is the null device.
+    let r = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
+    if r != 0 {
+        eprintln!("SKIPPED: mknod needs root");
+        return false;
+    }
+    // mknod applies the umask: make it 0666 as /dev/null is.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666)).unwrap();
+    true
+}
+
+#[cfg(unix)]
+#[test]
+fn permission_rules_never_chmod_a_device() {
+    // Item 3 (fix part): `--config` on a device, or an IdentityFile naming
+    // one, must leave it alone (fix once chmodded /dev/null to 0600).
+    let home = TempHome::new();
+    let dev = home.path().join("null");
+    if !mknod_null(&dev) {
+        return;
+    }
+    let o = home.run(&["--config", dev.to_str().unwrap(), "fix"]);
+    assert_eq!(mode(&dev), 0o666, "{}{}", stdout(&o), stderr(&o));
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(&cfg, entry_with_identity(&dev.display().to_string())).unwrap();
+    let o = home.run(&["fix", "--yes"]);
+    assert_eq!(mode(&dev), 0o666, "{}", stdout(&o));
+    assert!(stdout(&o).contains("not a private key"), "{}", stdout(&o));
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::metadata(&dev)
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn config_reached_through_a_symlink_is_not_chmodded() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = TempHome::new();
+    let real = home.path().join("dotfiles-config");
+    std::fs::write(&real, "Host web\n  HostName w\n").unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o666)).unwrap();
+    std::os::unix::fs::symlink(&real, home.ssh_dir().join("config")).unwrap();
+    let o = home.run(&["fix"]);
+    assert_eq!(mode(&real), 0o666, "{}", stdout(&o));
+    assert!(stdout(&o).contains("symbolic link"), "{}", stdout(&o));
+    assert_eq!(o.status.code(), Some(1));
+}
+
+/// ssh's own words for `cfg`, when ssh is installed: its stderr, which
+/// must be a refusal.
+fn ssh_refusal(home: &TempHome, cfg: &Path) -> Option<String> {
+    let ssh = require_tool("ssh")?;
+    match ssh_g(home, &ssh, cfg, "runpod-a") {
+        Ok(_) => panic!("ssh accepts {}: {}", cfg.display(), read(cfg)),
+        Err(e) => Some(e),
+    }
+}
+
+#[test]
+fn fix_reports_what_ssh_refuses_in_its_words_and_exits_1() {
+    // Item 6: each of these used to end in "✓ nothing to fix", exit 0.
+    let cases: &[(&str, &str, &str, usize)] = &[
+        ("port", "  Port 99999\n", "Bad port '99999'.", 2),
+        (
+            "unknown-keyword",
+            "  Bogus yes\n",
+            "Bad configuration option: bogus",
+            2,
+        ),
+        ("unterminated-quote", "  User \"root\n", "invalid quotes", 2),
+        (
+            "ciphers",
+            "  Ciphers bogus\n",
+            "Bad SSH2 cipher spec 'bogus'.",
+            2,
+        ),
+        (
+            "include-loop",
+            "  Include SELF\n",
+            "Too many recursive configuration includes",
+            2,
+        ),
+        (
+            "include-depth",
+            "  Include CHAIN\n",
+            "Too many recursive configuration includes",
+            0,
+        ),
+    ];
+    for (name, body, words, line) in cases {
+        let home = TempHome::new();
+        let cfg = home.ssh_dir().join("config");
+        let mut body = body.replace("SELF", &cfg.display().to_string());
+        if body.contains("CHAIN") {
+            // config → f1 → … → f17: one level deeper than ssh reads.
+            let f = |i: usize| home.ssh_dir().join(format!("f{i}.conf"));
+            for i in 1..=17 {
+                std::fs::write(
+                    f(i),
+                    format!("Host x{i}\n  Include {}\n", f(i + 1).display()),
+                )
+                .unwrap();
+            }
+            std::fs::write(f(18), "Host deep\n  Port 2\n").unwrap();
+            body = body.replace("CHAIN", &f(1).display().to_string());
+        }
+        std::fs::write(&cfg, format!("Host runpod-a\n{body}")).unwrap();
+        let before = read(&cfg);
+        if let Some(e) = ssh_refusal(&home, &cfg) {
+            assert!(e.contains(words), "{name}: ssh says {e:?}, not {words:?}");
+        }
+        for args in [
+            &["fix", "--dry-run"][..],
+            &["fix"][..],
+            &["fix", "--yes"][..],
+        ] {
+            let o = home.run(args);
+            let out = stdout(&o);
+            assert_eq!(o.status.code(), Some(1), "{name} {args:?}: {out}");
+            assert!(!out.contains("nothing to fix"), "{name} {args:?}: {out}");
+            assert!(
+                out.contains(words),
+                "{name} {args:?}: not in ssh's words: {out}"
+            );
+            if *line > 0 {
+                let at = format!("{}:{line}", edit_tilde(&home, &cfg));
+                assert!(out.contains(&at), "{name} {args:?}: no {at}: {out}");
+            } else {
+                assert!(
+                    out.contains(".conf:2"),
+                    "{name} {args:?}: no file:line of the Include too deep: {out}"
+                );
+            }
+        }
+        assert_eq!(
+            read(&cfg),
+            before,
+            "{name}: nothing to repair, nothing written"
+        );
+        let v: serde_json::Value =
+            serde_json::from_slice(&home.run(&["fix", "--json"]).stdout).unwrap();
+        assert!(
+            v["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["rule"] == "ssh-refuses" && f["applied"] == false),
+            "{name}: {v:#}"
+        );
+    }
+}
+
+/// How fix prints a path: `~/…` under the (temp) home.
+fn edit_tilde(home: &TempHome, p: &Path) -> String {
+    match p.strip_prefix(home.path()) {
+        Ok(rel) => format!("~/{}", rel.display()),
+        Err(_) => p.display().to_string(),
+    }
+}
+
+#[test]
+fn fix_repairs_what_a_rule_can_and_leaves_the_rest_of_a_refusal() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(
+        &cfg,
+        "Host runpod-a\n  HostName 203.0.113.7\n  Port 40123# pod\n  Bogus yes\n",
+    )
+    .unwrap();
+    let o = home.run(&["fix"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert_eq!(
+        read(&cfg),
+        "Host runpod-a\n  HostName 203.0.113.7\n  # pod\n  Port 40123\n  Bogus yes\n"
+    );
+    // The line as read: 4.
+    assert!(
+        out.contains("Bad configuration option: bogus") && out.contains("config:4"),
+        "{out}"
+    );
+}
+
+#[test]
+fn add_on_a_refused_config_names_the_fix_that_repairs_it() {
+    // The one refusal check: `add` says ssh's words, and names
+    // `runpod-ssh fix` (with the same --config) when a rule repairs it.
+    let home = TempHome::new();
+    let cfg = home.path().join("my_config");
+    std::fs::write(&cfg, "Host web\n  Port 2222# glued\n").unwrap();
+    let paste = "ssh root@203.0.113.9 -p 40000 -i ~/.ssh/id_ed25519";
+    let o = home.run(&["--config", cfg.to_str().unwrap(), "add", paste]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("Bad port '2222#'."), "{err}");
+    assert!(
+        err.contains(&format!("runpod-ssh fix --config {}", cfg.display())),
+        "{err}"
+    );
+    assert_eq!(read(&cfg), "Host web\n  Port 2222# glued\n");
+    // Nothing a rule repairs: no fix hint.
+    std::fs::write(&cfg, "Host web\n  Port 99999\n").unwrap();
+    let o = home.run(&["--config", cfg.to_str().unwrap(), "add", paste]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("Bad port '99999'."), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("runpod-ssh fix"), "{}", stderr(&o));
+}
+
+#[test]
+fn duplicate_block_whose_values_ssh_uses_is_kept() {
+    // Item 9: a later block with the same alias still contributes
+    // accumulating keywords and keywords the first block does not set.
+    let first = "Host gpu\n  HostName 203.0.113.7\n  User root\n  Port 40123\n  IdentityFile ~/.ssh/id_a\n\n";
+    for (name, later, used) in [
+        (
+            "local-forward",
+            "Host gpu\n  Port 1\n  LocalForward 8888 localhost:8888\n",
+            "localforward",
+        ),
+        (
+            "identity-file",
+            "Host gpu\n  IdentityFile ~/.ssh/id_b\n",
+            "identityfile",
+        ),
+        (
+            "keyword-first-lacks",
+            "Host gpu\n  Port 2\n  ServerAliveInterval 30\n",
+            "serveraliveinterval",
+        ),
+    ] {
+        let home = TempHome::new();
+        let cfg = home.ssh_dir().join("config");
+        let text = format!("{first}{later}");
+        std::fs::write(&cfg, &text).unwrap();
+        let ssh = require_tool("ssh");
+        let before = ssh.as_ref().map(|s| ssh_g(&home, s, &cfg, "gpu").unwrap());
+        let o = home.run(&["fix", "--yes"]);
+        let out = stdout(&o);
+        assert_eq!(
+            read(&cfg),
+            text,
+            "{name}: a block ssh uses was removed: {out}"
+        );
+        assert!(
+            out.contains("still uses") && out.contains(used),
+            "{name}: the finding must name what ssh uses: {out}"
+        );
+        assert_eq!(o.status.code(), Some(1), "{name}: {out}");
+        if let (Some(s), Some(b)) = (&ssh, before) {
+            assert_eq!(ssh_g(&home, s, &cfg, "gpu").unwrap(), b, "{name}");
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn truly_redundant_later_duplicate_is_removed() {
+    let home = TempHome::new();
+    test_key(&home.ssh_dir(), "id_a", &["-t", "ed25519", "-N", ""]);
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(
+        &cfg,
+        "Host gpu\n  HostName 203.0.113.7\n  User root\n  Port 40123\n  IdentityFile ~/.ssh/id_a\n\nHost gpu\n  Port 1\n  User admin\n  IdentityFile ~/.ssh/id_a\n\nHost web\n  HostName w\n",
+    )
+    .unwrap();
+    let ssh = require_tool("ssh");
+    let before: Vec<_> = ["gpu", "web"]
+        .iter()
+        .filter_map(|h| Some(ssh_g(&home, ssh.as_ref()?, &cfg, h).unwrap()))
+        .collect();
+    // Without --yes: reported, not removed.
+    let o = home.run(&["fix"]);
+    assert!(stdout(&o).contains("needs --yes"), "{}", stdout(&o));
+    assert!(read(&cfg).contains("User admin"));
+    let o = home.run(&["fix", "--yes"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert_eq!(
+        read(&cfg),
+        "Host gpu\n  HostName 203.0.113.7\n  User root\n  Port 40123\n  IdentityFile ~/.ssh/id_a\n\nHost web\n  HostName w\n"
+    );
+    let after: Vec<_> = ["gpu", "web"]
+        .iter()
+        .filter_map(|h| Some(ssh_g(&home, ssh.as_ref()?, &cfg, h).unwrap()))
+        .collect();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn non_ascii_space_rule_leaves_an_existing_key_path_alone() {
+    // Item 15: `x<NBSP>y` that exists as written is what the user meant.
+    let home = TempHome::new();
+    let key = home.ssh_dir().join("id\u{a0}runpod");
+    std::fs::write(&key, "key").unwrap();
+    let cfg = home.ssh_dir().join("config");
+    let value = format!("{}", key.display());
+    let text = format!("Host runpod-a\n  HostName 203.0.113.7\n  IdentityFile {value}\n");
+    std::fs::write(&cfg, &text).unwrap();
+    let o = home.run(&["fix"]);
+    assert_eq!(read(&cfg), text, "{}", stdout(&o));
+    // The same value on a line whose indentation is an NBSP: only the
+    // indentation is repaired.
+    let text = format!("Host runpod-a\n  HostName 203.0.113.7\n\u{a0}IdentityFile {value}\n");
+    std::fs::write(&cfg, &text).unwrap();
+    let o = home.run(&["fix"]);
+    assert_eq!(
+        read(&cfg),
+        format!("Host runpod-a\n  HostName 203.0.113.7\n IdentityFile {value}\n"),
+        "{}",
+        stdout(&o)
+    );
+    // A missing one is still repaired.
+    let text = "Host runpod-a\n  IdentityFile ~/.ssh/id\u{a0}gone\n  Port\u{a0}40123\n";
+    std::fs::write(&cfg, text).unwrap();
+    home.run(&["fix"]);
+    assert!(read(&cfg).contains("  Port 40123\n"), "{}", read(&cfg));
 }

@@ -159,15 +159,20 @@ pub fn set_vscode_platform(
 }
 
 /// Refuse to edit a config ssh already refuses: the entry would not work,
-/// and the user needs to hear about the real problem first.
+/// and the user needs to hear about the real problem first, in ssh's words
+/// with file:line, and which `runpod-ssh fix` repairs it when a rule can.
 pub fn refuse_broken(r: &Resolved) -> anyhow::Result<()> {
-    if r.ok() {
+    let refused = crate::refusal::Refusal::from_resolved(r);
+    if refused.is_empty() {
         return Ok(());
     }
-    let list: Vec<String> = r.errors.iter().map(|d| format!("  {d}")).collect();
+    let client = crate::refusal::Client::default();
+    let hint = crate::refusal::hint(client, &refused, &r.host, &Context::current())
+        .unwrap_or_else(|| "fix these lines first".into());
     Err(bad_input(format!(
-        "ssh already refuses this config, so a new entry would not work either; nothing was written:\n{}\nfix these lines first",
-        list.join("\n")
+        "{} already refuses this config, so a new entry would not work either; nothing was written:\n{}\n{hint}",
+        client.name(),
+        crate::refusal::render(&refused)
     )))
 }
 

@@ -13,7 +13,7 @@ use crate::doctor::{self, Auto, Cx, Finding, Severity, SideEffect};
 use crate::fsio::{self, WriteOptions};
 use crate::known_hosts::{self, Verdict};
 use crate::probe::{self, Stage};
-use crate::{output, runpod, vscode};
+use crate::{output, refusal, runpod, vscode};
 
 pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     if a.rules {
@@ -63,8 +63,24 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
         side_effects: Vec::new(),
         vscode: vs,
     };
-    doctor::run_all(&mut cx);
     if let Some((settings, other)) = &redirected {
+        // First, before the rules run: side effects refer to findings by index.
+        cx.findings.push(Finding {
+            rule: "vscode-config-file",
+            file: settings.clone(),
+            line: None,
+            severity: Severity::Warning,
+            message: format!(
+                "VS Code reads {} (remote.SSH.configFile), so that is the file repaired here",
+                other.display()
+            ),
+            repair: "nothing more: pass --config to repair another file".into(),
+            auto: Auto::Safe,
+            applied: true,
+        });
+    }
+    doctor::run_all(&mut cx);
+    if redirected.is_some() {
         // Handled: this run repairs the file VS Code reads.
         for f in cx
             .findings
@@ -73,26 +89,13 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
         {
             f.applied = true;
         }
-        cx.findings.insert(
-            0,
-            Finding {
-                rule: "vscode-config-file",
-                file: settings.clone(),
-                line: None,
-                severity: Severity::Warning,
-                message: format!(
-                    "VS Code reads {} (remote.SSH.configFile), so that is the file repaired here",
-                    other.display()
-                ),
-                repair: "nothing more: pass --config to repair another file".into(),
-                auto: Auto::Safe,
-                applied: true,
-            },
-        );
     }
     if a.probe {
         probe_findings(&mut cx, a)?;
     }
+    // What ssh still refuses once the rules did what they can: its words,
+    // the file and line, left to the user.
+    refusal_findings(&mut cx);
     let new_bytes = cx.doc.to_bytes();
     let changed = new_bytes != s.snap.content();
     let diff = if changed {
@@ -102,14 +105,28 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     };
 
     let mut notes: Vec<String> = Vec::new();
+    // `ssh -G` would run a `Match exec` command: say that the cross-check
+    // is skipped, and why, whether or not this run writes.
+    let runs = crate::oracle::runs_commands(&s.path, &s.doc, &s.ctx.home)
+        .or_else(|| crate::oracle::runs_commands(&s.path, &cx.doc, &s.ctx.home));
+    let cross_check_skipped = runs.map(|(file, line)| {
+        crate::oracle::Skip::RunsCommands { file, line }.to_string()
+            + "; runpod-ssh's own evaluator judged the result"
+    });
+    notes.extend(cross_check_skipped.clone());
     let mut rolled_back = false;
     let mut backup = None;
     if !a.dry_run {
         if changed {
             backup = s.write(&cx.doc)?;
-            if let Some(why) =
-                doctor::regression(&s.path, s.snap.content(), &new_bytes, &cx.intended, &s.ctx)
-            {
+            let v = doctor::verify(&s.path, s.snap.content(), &new_bytes, &cx.intended, &s.ctx);
+            if v.skipped == Some(crate::oracle::Skip::NoSsh) {
+                notes.push(format!(
+                    "{}; runpod-ssh's own evaluator judged the result",
+                    crate::oracle::Skip::NoSsh
+                ));
+            }
+            if let Some(why) = v.worse {
                 // Put the previous version back: the repair made things worse.
                 let now = fsio::read(&s.path).or_fail(Failure::Io)?;
                 fsio::write(
@@ -126,7 +143,7 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
             }
         }
         if !rolled_back {
-            apply_side_effects(&cx.side_effects, &mut notes);
+            apply_side_effects(&cx.side_effects, &mut cx.findings, &mut notes);
         }
     }
     if rolled_back {
@@ -146,6 +163,7 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
             "written": !a.dry_run && changed && !rolled_back,
             "backup": backup,
             "rolled_back": rolled_back,
+            "cross_check_skipped": cross_check_skipped,
             "notes": notes,
         });
         output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
@@ -195,25 +213,25 @@ fn print_rules(env: &Env) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-fn apply_side_effects(effects: &[SideEffect], notes: &mut Vec<String>) {
+/// Apply what lies outside the config. A chmod the filesystem layer
+/// refuses (a symlink, a device, another user's file, swapped in since the
+/// rule looked) takes back its finding's "fixed".
+fn apply_side_effects(effects: &[SideEffect], findings: &mut [Finding], notes: &mut Vec<String>) {
     for e in effects {
         match e {
-            SideEffect::Chmod { path, mode } => {
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::PermissionsExt;
-                    if let Err(err) =
-                        std::fs::set_permissions(path, std::fs::Permissions::from_mode(*mode))
-                    {
-                        notes.push(format!(
-                            "could not chmod {:o} {}: {err}",
-                            mode,
-                            path.display()
-                        ));
+            SideEffect::Chmod {
+                path,
+                mode,
+                finding,
+            } => {
+                if let Err(err) = fsio::set_mode_owned(path, *mode) {
+                    notes.push(err.to_string());
+                    if let Some(f) = findings.get_mut(*finding) {
+                        f.applied = false;
+                        f.auto = Auto::Manual;
+                        f.message = format!("{} ({err})", f.message);
                     }
                 }
-                #[cfg(not(unix))]
-                let _ = (path, mode);
             }
             SideEffect::VscodePlatform { alias } => {
                 for c in edit::set_vscode_platform(alias, Some("linux"), false) {
@@ -223,6 +241,37 @@ fn apply_side_effects(effects: &[SideEffect], notes: &mut Vec<String>) {
                 }
             }
         }
+    }
+}
+
+/// One finding per line ssh refuses in the repaired config (or what it
+/// includes), in ssh's words, with the line as read.
+fn refusal_findings(cx: &mut Cx) {
+    let refused = refusal::check(refusal::Client::default(), &cx.path, &cx.doc, cx.ctx);
+    for d in refused.problems {
+        let line = match d.source.line {
+            0 => None,
+            n if d.source.file == cx.path => cx
+                .doc
+                .lines()
+                .get(n - 1)
+                .and_then(|l| l.original_line())
+                .or(Some(n)),
+            n => Some(n),
+        };
+        cx.findings.push(Finding {
+            rule: "ssh-refuses",
+            file: d.source.file.clone(),
+            line,
+            severity: Severity::Error,
+            message: d.message.clone(),
+            repair: format!(
+                "no rule repairs this line: edit it by hand ({} refuses the whole file until then)",
+                refusal::Client::default().name()
+            ),
+            auto: Auto::Manual,
+            applied: false,
+        });
     }
 }
 
@@ -323,6 +372,9 @@ fn render(
     if findings.is_empty() {
         if !env.global.quiet {
             t.push_str(&format!("{} nothing to fix\n", st.green("✓")));
+        }
+        for n in notes {
+            t.push_str(&format!("{} {n}\n", st.yellow("note:")));
         }
         return t;
     }

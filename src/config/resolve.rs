@@ -590,6 +590,10 @@ impl<'c> Evaluator<'c> {
                 if args.is_empty() || args[0].is_empty() {
                     return self.error(file, line, "Missing argument.".into());
                 }
+                // Algorithm lists: refused by name, whichever block they are in.
+                if let Some(m) = crate::refusal::Client::default().bad_value(name, args[0]) {
+                    return self.error(file, line, m);
+                }
                 if *active && !self.has(name) {
                     self.push(name, owned(args), src());
                 }
