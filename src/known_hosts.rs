@@ -134,6 +134,41 @@ pub fn load(files: &[PathBuf]) -> Vec<Entry> {
     out
 }
 
+/// The keys a `RevokedHostKeys` file lists, as `@revoked *` entries. ssh
+/// refuses every host key when it cannot check the file (missing,
+/// unreadable, or a binary KRL, which we do not parse): so do we, with the
+/// reason as the error.
+pub fn load_revoked(path: &Path) -> Result<Vec<Entry>, String> {
+    let snap = fsio::read(path).map_err(|e| e.to_string())?;
+    let Some(bytes) = snap.bytes.as_deref() else {
+        return Err(format!("RevokedHostKeys {} does not exist", path.display()));
+    };
+    if bytes.starts_with(b"SSHKRL\n") {
+        return Err(format!(
+            "RevokedHostKeys {} is a key revocation list (KRL), which runpod-ssh cannot check",
+            path.display()
+        ));
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let key = PublicKey::from_openssh(t)
+            .map_err(|_| format!("{}:{}: not a public key", path.display(), i + 1))?;
+        out.push(Entry {
+            file: path.to_path_buf(),
+            line: i + 1,
+            marker: Some(Marker::Revoked),
+            hosts: "*".into(),
+            key,
+        });
+    }
+    Ok(out)
+}
+
 /// What the known_hosts files say about a server's key.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case", tag = "verdict")]
@@ -220,6 +255,10 @@ pub struct Lookup {
     /// ssh would not record a new key: no `UserKnownHostsFile` (`none`),
     /// or a host name it refuses to write.
     pub readonly: bool,
+    /// A `KnownHostsCommand` is set: ssh would ask it about a key the
+    /// files do not know; runpod-ssh never runs it, so such a key is not
+    /// trusted.
+    pub known_hosts_command: bool,
 }
 
 /// The verdict for `key`, with OpenSSH's port-less retry and CheckHostIP.
@@ -497,7 +536,7 @@ mod tests {
             check(&e, "[1.2.3.4]:2222", &k2),
             Verdict::Changed { line: 4, .. }
         ));
-        assert!(matches!(check(&e, "1.2.3.4", &k1), Verdict::Unknown { .. }));
+        assert!(matches!(check(&e, "1.2.3.4", &k1), Verdict::Unknown));
         assert!(matches!(
             check(&e, "a.example.com", &k2),
             Verdict::Known { line: 5, .. }
@@ -573,8 +612,14 @@ mod tests {
     fn decide_follows_strict_host_key_checking_for_new_keys_only() {
         let ev = Evidence::default();
         let u = Verdict::Unknown;
-        assert_eq!(decide(&u, "f", Strict::AcceptNew, false, &ev), Decision::AcceptAndRecord);
-        assert_eq!(decide(&u, "f", Strict::No, false, &ev), Decision::AcceptAndRecord);
+        assert_eq!(
+            decide(&u, "f", Strict::AcceptNew, false, &ev),
+            Decision::AcceptAndRecord
+        );
+        assert_eq!(
+            decide(&u, "f", Strict::No, false, &ev),
+            Decision::AcceptAndRecord
+        );
         assert_eq!(decide(&u, "f", Strict::Yes, false, &ev), Decision::Refuse);
         assert_eq!(decide(&u, "f", Strict::Ask, false, &ev), Decision::Refuse);
         // ssh fails a new key it could not record (UserKnownHostsFile none).
@@ -588,7 +633,10 @@ mod tests {
         let ev = Evidence {
             expected_sha256: vec!["SHA256:other".into()],
         };
-        assert_eq!(decide(&k, "SHA256:mine", Strict::No, false, &ev), Decision::Refuse);
+        assert_eq!(
+            decide(&k, "SHA256:mine", Strict::No, false, &ev),
+            Decision::Refuse
+        );
     }
 
     #[test]
@@ -601,9 +649,13 @@ mod tests {
             portless: Some("host.example".into()),
             ip: None,
             readonly: false,
+            known_hosts_command: false,
         };
         // Found under the bare name: known (ssh's "found matching key w/out port").
-        assert!(matches!(check_lookup(&e, &l, &ed), Verdict::Known { line: 1, .. }));
+        assert!(matches!(
+            check_lookup(&e, &l, &ed),
+            Verdict::Known { line: 1, .. }
+        ));
         // A different key under the bare name only: still new for [host]:port.
         assert!(matches!(check_lookup(&e, &l, &rsa), Verdict::Unknown));
         let l = Lookup {
@@ -611,6 +663,7 @@ mod tests {
             portless: None,
             ip: Some("198.51.100.7".into()),
             readonly: false,
+            known_hosts_command: false,
         };
         assert!(matches!(
             check_lookup(&e, &l, &ed),

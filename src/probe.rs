@@ -83,6 +83,11 @@ pub struct Target {
     pub hash_known_hosts: bool,
     /// `CheckHostIP yes` (off by default since OpenSSH 8.5).
     pub check_host_ip: bool,
+    /// `RevokedHostKeys` files.
+    pub revoked_host_keys: Vec<PathBuf>,
+    /// A `KnownHostsCommand` is set. It is never run; a key only it could
+    /// vouch for is not trusted.
+    pub known_hosts_command: bool,
     pub is_proxy: bool,
 }
 
@@ -99,8 +104,7 @@ impl Target {
     /// (sshconnect.c `check_host_key`).
     pub fn lookup(&self, peer: Option<std::net::SocketAddr>) -> known_hosts::Lookup {
         let host = self.hostname.to_ascii_lowercase();
-        let portless =
-            (self.host_key_alias.is_none() && self.port != 22).then(|| host.clone());
+        let portless = (self.host_key_alias.is_none() && self.port != 22).then(|| host.clone());
         // CheckHostIP is off for loopback, and when the host is its address.
         let ip = peer.filter(|_| self.check_host_ip).and_then(|a| {
             let ip = a.ip().to_string();
@@ -116,6 +120,7 @@ impl Target {
             portless,
             ip,
             readonly: self.user_known_hosts.is_empty() || bad_name,
+            known_hosts_command: self.known_hosts_command,
         }
     }
 }
@@ -215,6 +220,10 @@ pub fn target(alias: &str, r: &Resolved) -> Result<Target, ResolveFailure> {
         strict,
         hash_known_hosts: flag("hashknownhosts"),
         check_host_ip: flag("checkhostip"),
+        revoked_host_keys: list("revokedhostkeys", &[]),
+        known_hosts_command: r
+            .get("knownhostscommand")
+            .is_some_and(|s| !s.args[0].eq_ignore_ascii_case("none")),
     })
 }
 
@@ -421,7 +430,7 @@ impl client::Handler for Client {
             &verdict,
             &fp,
             self.strict,
-            self.lookup.readonly,
+            self.lookup.readonly || self.lookup.known_hosts_command,
             &self.evidence,
         );
         if let Ok(mut s) = self.state.lock() {
@@ -650,22 +659,36 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
     let peer = stream.peer_addr().ok();
 
     // banner + kex + hostkey: one connect_stream over a recording stream.
-    let entries: Vec<known_hosts::Entry> = known_hosts::load(
+    let mut entries: Vec<known_hosts::Entry> = known_hosts::load(
         &t.user_known_hosts
             .iter()
             .chain(&t.global_known_hosts)
             .cloned()
             .collect::<Vec<_>>(),
     );
+    for f in &t.revoked_host_keys {
+        match known_hosts::load_revoked(f) {
+            Ok(e) => entries.extend(e),
+            // ssh refuses every host key when it cannot check this file.
+            Err(e) => {
+                return rep.fail(
+                    Stage::Hostkey,
+                    format!("cannot check the host key against RevokedHostKeys: {e}"),
+                    "ssh refuses to connect too; fix or remove the RevokedHostKeys line",
+                );
+            }
+        }
+    }
     let lookup = t.lookup(peer);
     let preferred = russh::Preferred {
         key: preferred_host_keys(&entries, &lookup.name).into(),
         ..Default::default()
     };
+    let entries = Arc::new(entries);
     let state = Arc::new(Mutex::new(KeyState::default()));
     let handler = Client {
         state: state.clone(),
-        entries: Arc::new(entries),
+        entries: entries.clone(),
         lookup: lookup.clone(),
         strict: t.strict,
         // The seam for a pod log's fingerprints; none are read yet.
@@ -772,9 +795,15 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
         }
     };
     if decision == Decision::AcceptAndRecord && opts.record_host_keys {
-        // Under HostKeyAlias when set; with CheckHostIP, the address too.
+        // Under HostKeyAlias when set; with CheckHostIP, the address too
+        // when it is new (as ssh writes `host,ip`).
         let mut names = vec![lookup.name.as_str()];
-        names.extend(lookup.ip.as_deref());
+        names.extend(
+            lookup
+                .ip
+                .as_deref()
+                .filter(|ip| known_hosts::check(&entries, ip, &key) == Verdict::Unknown),
+        );
         if let Some(file) = t.user_known_hosts.first() {
             match known_hosts::record(file, &names, &key, t.hash_known_hosts) {
                 Ok(known_hosts::Recorded::Written) => info.recorded_in = Some(file.clone()),
@@ -975,7 +1004,12 @@ fn banner_failed(
         .rsplit(|&b| b == b'\n')
         .next()
         .filter(|p| !p.is_empty())
-        .map(|p| String::from_utf8_lossy(p).chars().take(60).collect::<String>());
+        .map(|p| {
+            String::from_utf8_lossy(p)
+                .chars()
+                .take(60)
+                .collect::<String>()
+        });
     let first = lines
         .first()
         .map(|l| l.chars().take(60).collect::<String>());
@@ -1080,6 +1114,11 @@ fn hostkey_refused(
                 file.display()
             ),
             "the name now points at another server (DNS change or spoofing); check with the server's owner before connecting",
+        ),
+        Verdict::Unknown if lookup.known_hosts_command => rep.fail(
+            Stage::Hostkey,
+            format!("host key {fingerprint} for {name} is not in the known_hosts files, and runpod-ssh never runs the KnownHostsCommand ssh would ask"),
+            format!("check it with `ssh {}`, or add the key to a known_hosts file", t.alias),
         ),
         Verdict::Unknown if lookup.readonly => rep.fail(
             Stage::Hostkey,

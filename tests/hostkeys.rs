@@ -42,10 +42,7 @@ fn entry(home: &TempHome, sshd: &Sshd, alias: &str, key: &Path, extra: &[&str]) 
         format!("UserKnownHostsFile {}", kh(home).display()),
     ];
     opts.extend(extra.iter().map(|s| s.to_string()));
-    if !extra
-        .iter()
-        .any(|e| e.starts_with("StrictHostKeyChecking"))
-    {
+    if !extra.iter().any(|e| e.starts_with("StrictHostKeyChecking")) {
         opts.push("StrictHostKeyChecking accept-new".into());
     }
     let refs: Vec<&str> = opts.iter().map(String::as_str).collect();
@@ -70,7 +67,11 @@ fn check_json(home: &TempHome, args: &[&str]) -> (Option<i32>, serde_json::Value
 /// `key_type base64` of a fresh key of `kind`.
 fn fresh_key(dir: &Path, name: &str, kind: &str) -> String {
     let (_, public) = keygen_typed(dir, name, kind, "");
-    public.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+    public
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Wait a moment for sshd's log, then say whether it saw authentication.
@@ -151,6 +152,42 @@ fn revoked_key_of_another_type_is_refused_even_with_strict_no() {
     assert_eq!(v[0]["host_key"]["verdict"]["verdict"], "revoked", "{v:#}");
     assert!(v[0]["error"].as_str().unwrap().contains("@revoked"));
     assert_eq!(std::fs::read_to_string(kh(&home)).unwrap(), text);
+    let (authed, log) = saw_userauth(&sshd);
+    assert!(!authed, "{log}");
+}
+
+#[test]
+fn key_listed_in_revoked_host_keys_is_refused_and_an_unreadable_list_refuses_all() {
+    let Some(sshd) = Sshd::start(&[]) else { return };
+    let (home, key) = client_of(&sshd);
+    let revoked = home.path().join("revoked_keys");
+    std::fs::write(&revoked, format!("# revoked\n{}\n", sshd.host_public())).unwrap();
+    let line = format!("RevokedHostKeys {}", revoked.display());
+    write_config(
+        &home,
+        &entry(
+            &home,
+            &sshd,
+            "pod",
+            &key,
+            &[&line, "StrictHostKeyChecking no"],
+        ),
+    );
+    let (code, v, _) = check_json(&home, &["pod", "--quick"]);
+    assert_eq!(code, Some(1), "{v:#}");
+    assert_eq!(v[0]["stage"], "hostkey", "{v:#}");
+    assert_eq!(v[0]["host_key"]["verdict"]["verdict"], "revoked", "{v:#}");
+    assert!(!kh(&home).exists());
+    // ssh refuses every key when it cannot check the list.
+    std::fs::remove_file(&revoked).unwrap();
+    let (code, v, _) = check_json(&home, &["pod", "--quick"]);
+    assert_eq!(code, Some(1), "{v:#}");
+    assert_eq!(v[0]["stage"], "hostkey", "{v:#}");
+    assert!(
+        v[0]["error"].as_str().unwrap().contains("RevokedHostKeys"),
+        "{v:#}"
+    );
+    assert!(!kh(&home).exists());
     let (authed, log) = saw_userauth(&sshd);
     assert!(!authed, "{log}");
 }
@@ -297,7 +334,11 @@ fn endless_command_output_is_read_only_up_to_64_kib() {
     let t = Instant::now();
     let (code, v, err) = check_json(&home, &["pod", "--timeout", "20"]);
     assert_eq!(code, Some(0), "{v:#} {err}");
-    assert!(t.elapsed() < Duration::from_secs(15), "took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        t.elapsed()
+    );
     let gpu = v[0]["facts"]["gpus"][0]
         .as_str()
         .unwrap_or_else(|| panic!("no facts: the output was not cut: {v:#}"));
@@ -365,19 +406,25 @@ fn lines_before_the_ssh_banner_are_not_called_not_an_ssh_server() {
 
 #[test]
 fn half_a_banner_then_silence_is_not_called_sent_nothing() {
-    let (port, server) =
-        scripted_server(vec![b"SSH-2.0-Open".to_vec()], Duration::from_secs(4));
+    let (port, server) = scripted_server(vec![b"SSH-2.0-Open".to_vec()], Duration::from_secs(4));
     let home = TempHome::new();
     plain_entry(&home, "runpod-slow", port);
     let t = Instant::now();
     let (code, v, _) = check_json(&home, &["--timeout", "2"]);
-    assert!(t.elapsed() < Duration::from_millis(3500), "{:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_millis(3500),
+        "{:?}",
+        t.elapsed()
+    );
     assert_eq!(code, Some(1));
     let r = &v[0];
     assert_eq!(r["stage"], "banner", "{r:#}");
     let e = r["error"].as_str().unwrap();
     assert!(!e.contains("sent nothing"), "{e}");
-    assert!(e.contains("did not finish") && e.contains("SSH-2.0-Open"), "{e}");
+    assert!(
+        e.contains("did not finish") && e.contains("SSH-2.0-Open"),
+        "{e}"
+    );
     server.join().unwrap();
 }
 
@@ -429,6 +476,24 @@ fn check_never_runs_known_hosts_command_or_local_command() {
         ],
     );
     let config = write_config(&home, &block);
+    // A key only the command could vouch for is not trusted, even with
+    // accept-new: ssh would ask the command, which runpod-ssh never runs.
+    let (code, v, _) = check_json(&home, &["pod", "--quick"]);
+    assert!(!khc.exists(), "check ran KnownHostsCommand");
+    assert_eq!(code, Some(1), "{v:#}");
+    assert_eq!(v[0]["stage"], "hostkey", "{v:#}");
+    assert!(
+        v[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("KnownHostsCommand"),
+        "{v:#}"
+    );
+    assert!(!kh(&home).exists());
+    // Known from the file: the probe logs in, and still runs nothing.
+    let public = sshd.host_public();
+    let host: Vec<&str> = public.split_whitespace().take(2).collect();
+    std::fs::write(kh(&home), format!("pod {}\n", host.join(" "))).unwrap();
     let (code, v, err) = check_json(&home, &["pod", "--quick"]);
     assert!(!khc.exists(), "check ran KnownHostsCommand");
     assert!(!lc.exists(), "check ran LocalCommand");

@@ -221,7 +221,11 @@ fn render(env: &Env, reports: &[Report], wall: Duration) -> String {
             if let Some(k) = &r.host_key
                 && let Some(why) = &k.not_recorded
             {
-                facts.push(format!("new host key {} not recorded: {}", k.fingerprint, esc(why)));
+                facts.push(format!(
+                    "new host key {} not recorded: {}",
+                    k.fingerprint,
+                    esc(why)
+                ));
             }
             if !facts.is_empty() {
                 text.push_str(&format!(
