@@ -475,15 +475,15 @@ impl Seen {
             self.ident_at = Some(Instant::now());
         }
     }
+}
 
-    /// Complete lines before any `SSH-` line.
-    fn lines(&self) -> Vec<String> {
-        self.bytes
-            .split_inclusive(|&b| b == b'\n')
-            .filter(|l| l.ends_with(b"\n"))
-            .map(|l| String::from_utf8_lossy(l).trim_end().to_string())
-            .collect()
-    }
+/// The complete lines of what the server sent.
+fn lines_of(bytes: &[u8]) -> Vec<String> {
+    bytes
+        .split_inclusive(|&b| b == b'\n')
+        .filter(|l| l.ends_with(b"\n"))
+        .map(|l| String::from_utf8_lossy(l).trim_end().to_string())
+        .collect()
 }
 
 /// The stream handed to `russh::client::connect_stream`: passes every byte
@@ -739,6 +739,17 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
         let russh_err = early.and_then(|r| r.err()).map(|e| e.to_string());
         return banner_failed(rep, &bytes, read_err, russh_err, timed_out, secs);
     };
+    // ssh speaks protocol 2 only (`SSH-2.0-`, or `SSH-1.99-` for both).
+    if let Some(id) = lines_of(&bytes).into_iter().find(|l| l.starts_with("SSH-"))
+        && !(id.starts_with("SSH-2.0-") || id.starts_with("SSH-1.99-"))
+    {
+        let id: String = id.chars().take(60).collect();
+        return rep.fail(
+            Stage::Banner,
+            format!("the server speaks an SSH protocol version ssh does not: {id:?}"),
+            "this is not a usable SSH server; use the port RunPod lists for SSH (internal port 22)",
+        );
+    }
     let conn = match early {
         Some(r) => Ok(r),
         None => tokio::time::timeout(opts.budget(), conn).await,
@@ -995,11 +1006,7 @@ fn banner_failed(
     secs: f64,
 ) {
     const NOT_SSH_HINT: &str = "this port belongs to another service (HTTP?); use the port RunPod lists for SSH (internal port 22)";
-    let lines: Vec<String> = Seen {
-        bytes: bytes.to_vec(),
-        ..Default::default()
-    }
-    .lines();
+    let lines = lines_of(bytes);
     let partial = bytes
         .rsplit(|&b| b == b'\n')
         .next()
@@ -1055,6 +1062,14 @@ fn banner_failed(
         Some(f) => rep.fail(
             Stage::Banner,
             format!("not an SSH server: it answered {f:?} ({why})"),
+            NOT_SSH_HINT,
+        ),
+        None if !bytes.starts_with(b"SSH-") => rep.fail(
+            Stage::Banner,
+            format!(
+                "not an SSH server: it answered {:?} ({why})",
+                partial.unwrap_or_default()
+            ),
             NOT_SSH_HINT,
         ),
         None => rep.fail(
