@@ -512,3 +512,27 @@ fn check_never_runs_known_hosts_command_or_local_command() {
         assert!(lc.exists(), "control: ssh did not run LocalCommand");
     }
 }
+
+#[test]
+fn user_known_hosts_none_refuses_a_new_key_even_with_strict_no() {
+    // Observed with OpenSSH 9.2: "Host key verification failed." (no file
+    // to record into makes check_host_key read-only, and a new key fails).
+    let Some(sshd) = Sshd::start(&[]) else { return };
+    let (home, key) = client_of(&sshd);
+    let block = sshd.host_block(
+        "pod",
+        &key,
+        &[
+            "IdentitiesOnly yes",
+            "UserKnownHostsFile none",
+            "GlobalKnownHostsFile none",
+            "StrictHostKeyChecking no",
+        ],
+    );
+    write_config(&home, &block);
+    let (code, v, _) = check_json(&home, &["pod", "--quick"]);
+    assert_eq!(code, Some(1), "{v:#}");
+    assert_eq!(v[0]["stage"], "hostkey", "{v:#}");
+    let (authed, log) = saw_userauth(&sshd);
+    assert!(!authed, "{log}");
+}
