@@ -134,29 +134,80 @@ pub fn load(files: &[PathBuf]) -> Vec<Entry> {
     out
 }
 
+/// The keys a `RevokedHostKeys` file lists, as `@revoked *` entries. ssh
+/// refuses every host key when it cannot check the file (missing,
+/// unreadable, or a binary KRL, which we do not parse): so do we, with the
+/// reason as the error.
+pub fn load_revoked(path: &Path) -> Result<Vec<Entry>, String> {
+    let snap = fsio::read(path).map_err(|e| e.to_string())?;
+    let Some(bytes) = snap.bytes.as_deref() else {
+        return Err(format!("RevokedHostKeys {} does not exist", path.display()));
+    };
+    if bytes.starts_with(b"SSHKRL\n") {
+        return Err(format!(
+            "RevokedHostKeys {} is a key revocation list (KRL), which runpod-ssh cannot check",
+            path.display()
+        ));
+    }
+    let text = String::from_utf8_lossy(bytes);
+    let mut out = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let key = PublicKey::from_openssh(t)
+            .map_err(|_| format!("{}:{}: not a public key", path.display(), i + 1))?;
+        out.push(Entry {
+            file: path.to_path_buf(),
+            line: i + 1,
+            marker: Some(Marker::Revoked),
+            hosts: "*".into(),
+            key,
+        });
+    }
+    Ok(out)
+}
+
 /// What the known_hosts files say about a server's key.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case", tag = "verdict")]
 pub enum Verdict {
     /// This key is recorded for the name.
     Known { file: PathBuf, line: usize },
-    /// Nothing of this key type is recorded; `other_types` lists key types
-    /// that are.
-    Unknown { other_types: Vec<String> },
-    /// A different key of the same type is recorded: possibly an attack,
-    /// or (on RunPod) a recycled IP:port or a restarted pod.
+    /// No key of any type is recorded for the name.
+    Unknown,
+    /// Another key is recorded for the name, of this type or any other
+    /// (OpenSSH's HOST_CHANGED): possibly an attack, or (on RunPod) a
+    /// recycled IP:port or a restarted pod.
     Changed {
+        file: PathBuf,
+        line: usize,
+        /// SHA256 fingerprint of the recorded key.
+        recorded: String,
+        /// Its type, e.g. `ssh-ed25519`.
+        recorded_type: String,
+    },
+    /// The key is marked `@revoked`.
+    Revoked { file: PathBuf, line: usize },
+    /// `CheckHostIP`: the key is fine for the name, but the server's address
+    /// has another key recorded.
+    IpChanged {
         file: PathBuf,
         line: usize,
         recorded: String,
     },
-    /// The key is marked `@revoked`.
-    Revoked { file: PathBuf, line: usize },
 }
 
-/// Check `key` for `name` against `entries`, as OpenSSH does: a revoked
-/// key is refused, a matching key is known, a different key of the same
-/// type is a change.
+/// Check `key` for `name` against `entries`, as OpenSSH's
+/// `check_key_in_hostkeys` does (hostfile.c): a matching plain entry is
+/// known; any other plain entry for the name, whatever its type, makes it a
+/// change; none is unknown. `@cert-authority` lines only vouch for
+/// certificates (russh is never offered one: we do not advertise
+/// certificate host key algorithms), so they are skipped like OpenSSH skips
+/// them for a plain key. A key `@revoked` anywhere, for any name, is
+/// refused: stricter than OpenSSH, which only reads the revocations whose
+/// host field matches.
 pub fn check(entries: &[Entry], name: &str, key: &PublicKey) -> Verdict {
     let same = |e: &Entry| e.key.key_data() == key.key_data();
     for e in entries {
@@ -177,19 +228,125 @@ pub fn check(entries: &[Entry], name: &str, key: &PublicKey) -> Verdict {
             line: e.line,
         };
     }
-    if let Some(e) = named.iter().find(|e| e.key.algorithm() == key.algorithm()) {
-        return Verdict::Changed {
+    // OpenSSH reports the last non-matching entry it met.
+    match named.last() {
+        Some(e) => Verdict::Changed {
             file: e.file.clone(),
             line: e.line,
             recorded: e.key.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
+            recorded_type: e.key.algorithm().as_str().to_string(),
+        },
+        None => Verdict::Unknown,
+    }
+}
+
+/// Where the server's key is being checked: the names OpenSSH looks it up
+/// under, as sshconnect.c `check_host_key` builds them.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    /// `HostKeyAlias`, else `host` or `[host]:port`.
+    pub name: String,
+    /// The bare host when the port is not 22 and there is no alias: a key
+    /// recorded there (and only a match) is accepted too.
+    pub portless: Option<String>,
+    /// `CheckHostIP`: the address name (`ip` or `[ip]:port`), when ssh
+    /// would check it (not loopback, not when the host is the address).
+    pub ip: Option<String>,
+    /// ssh would not record a new key: no `UserKnownHostsFile` (`none`),
+    /// or a host name it refuses to write.
+    pub readonly: bool,
+    /// A `KnownHostsCommand` is set: ssh would ask it about a key the
+    /// files do not know; runpod-ssh never runs it, so such a key is not
+    /// trusted.
+    pub known_hosts_command: bool,
+}
+
+/// The verdict for `key`, with OpenSSH's port-less retry and CheckHostIP.
+pub fn check_lookup(entries: &[Entry], l: &Lookup, key: &PublicKey) -> Verdict {
+    let v = check(entries, &l.name, key);
+    let v = match (&v, &l.portless) {
+        (Verdict::Unknown, Some(bare)) => match check(entries, bare, key) {
+            k @ Verdict::Known { .. } => k,
+            _ => v,
+        },
+        _ => v,
+    };
+    if let (Verdict::Known { .. } | Verdict::Unknown, Some(ip)) = (&v, &l.ip)
+        && let Verdict::Changed {
+            file,
+            line,
+            recorded,
+            ..
+        } = check(entries, ip, key)
+    {
+        return Verdict::IpChanged {
+            file,
+            line,
+            recorded,
         };
     }
-    let mut other_types: Vec<String> = named
-        .iter()
-        .map(|e| e.key.algorithm().as_str().to_string())
-        .collect();
-    other_types.dedup();
-    Verdict::Unknown { other_types }
+    v
+}
+
+/// `StrictHostKeyChecking`, as the config sets it (`ask` when unset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strict {
+    Yes,
+    AcceptNew,
+    No,
+    Ask,
+}
+
+/// Evidence about the key from outside the known_hosts files. Empty today;
+/// the seam for a pod's log: RunPod prints the pod's host key fingerprints
+/// at start, and a caller that read them puts them here.
+#[derive(Debug, Clone, Default)]
+pub struct Evidence {
+    /// SHA256 fingerprints (`SHA256:…`) the server is expected to show.
+    /// When not empty, any other key is refused.
+    pub expected_sha256: Vec<String>,
+}
+
+/// What to do with the server's key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Trust it; nothing to write.
+    Accept,
+    /// Trust it and record it (accept-new / no on an unknown key).
+    AcceptAndRecord,
+    /// Stop before any authentication.
+    Refuse,
+}
+
+/// The one place a host key is trusted or not. Never accepts what OpenSSH
+/// refuses, and is stricter in three places: a changed, revoked or
+/// address-changed key is refused even with `StrictHostKeyChecking no`
+/// (ssh goes on without passwords or forwarding), and `ask` is a refusal
+/// (nobody to ask).
+pub fn decide(
+    verdict: &Verdict,
+    fingerprint: &str,
+    strict: Strict,
+    readonly: bool,
+    ev: &Evidence,
+) -> Decision {
+    if !ev.expected_sha256.is_empty() && !ev.expected_sha256.iter().any(|f| f == fingerprint) {
+        return Decision::Refuse;
+    }
+    match verdict {
+        Verdict::Known { .. } => Decision::Accept,
+        // ssh fails a new key when it could not record it (sshconnect.c:
+        // `if (readonly || want_cert) goto fail`).
+        Verdict::Unknown if readonly => Decision::Refuse,
+        Verdict::Unknown => match strict {
+            Strict::AcceptNew | Strict::No => Decision::AcceptAndRecord,
+            Strict::Yes | Strict::Ask => Decision::Refuse,
+        },
+        Verdict::Changed { .. } | Verdict::Revoked { .. } | Verdict::IpChanged { .. } => {
+            Decision::Refuse
+        }
+    }
 }
 
 /// The line recording `key` for `name` (hashed when `hash` is set).
@@ -220,17 +377,73 @@ pub enum RecordError {
     Fs(#[from] fsio::FsError),
     #[error("cannot encode the host key: {0}")]
     Key(#[from] ssh_key::Error),
+    #[error("{} is not a regular file: nothing is written to it", .0.display())]
+    NotRegular(PathBuf),
 }
 
-/// Append `key` for `name` to `path` (created 0600, and its folder 0700,
-/// when absent), keeping every existing byte.
-pub fn record(path: &Path, name: &str, key: &PublicKey, hash: bool) -> Result<(), RecordError> {
+/// What [`record`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// The key was appended.
+    Written,
+    /// The file is a character device such as `/dev/null`: "record
+    /// nothing", as ssh's append to it does.
+    Discarded,
+}
+
+/// What kind of file `path` is (through symlinks, as ssh opens it).
+fn target_kind(path: &Path) -> Result<Option<std::fs::FileType>, fsio::FsError> {
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(Some(m.file_type())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(fsio::FsError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+#[cfg(unix)]
+fn is_char_device(t: &std::fs::FileType) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    t.is_char_device()
+}
+
+#[cfg(not(unix))]
+fn is_char_device(_t: &std::fs::FileType) -> bool {
+    false
+}
+
+/// Append `key` for `names` (`host` and, with CheckHostIP, the address) to
+/// `path` (created 0600, and its folder 0700, when absent), keeping every
+/// existing byte. Only a regular file is ever written: a character device
+/// (`UserKnownHostsFile /dev/null`) records nothing, anything else
+/// non-regular is an error.
+pub fn record(
+    path: &Path,
+    names: &[&str],
+    key: &PublicKey,
+    hash: bool,
+) -> Result<Recorded, RecordError> {
+    match target_kind(path)? {
+        Some(t) if is_char_device(&t) => return Ok(Recorded::Discarded),
+        Some(t) if !t.is_file() => return Err(RecordError::NotRegular(path.to_path_buf())),
+        _ => {}
+    }
     // Probes run concurrently: one writer at a time in this process, and
     // the runpod-ssh lock against other processes.
     static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
     let _lock = fsio::Lock::global()?;
-    let line = entry_line(name, key, hash)?;
+    // As ssh writes it: hashed names each on a line, plain ones joined.
+    let lines: Vec<String> = if hash {
+        names
+            .iter()
+            .map(|n| entry_line(n, key, true))
+            .collect::<Result<_, _>>()?
+    } else {
+        vec![entry_line(&names.join(","), key, false)?]
+    };
     if let Some(dir) = path.parent() {
         fsio::create_private_dir(dir).map_err(|source| fsio::FsError::Write {
             path: dir.to_path_buf(),
@@ -247,8 +460,10 @@ pub fn record(path: &Path, name: &str, key: &PublicKey, hash: bool) -> Result<()
     if !bytes.is_empty() && !bytes.ends_with(b"\n") {
         bytes.extend_from_slice(ending);
     }
-    bytes.extend_from_slice(line.as_bytes());
-    bytes.extend_from_slice(ending);
+    for line in lines {
+        bytes.extend_from_slice(line.as_bytes());
+        bytes.extend_from_slice(ending);
+    }
     // A known_hosts change is small and frequent: no backup copy.
     fsio::write(
         &snap,
@@ -258,7 +473,7 @@ pub fn record(path: &Path, name: &str, key: &PublicKey, hash: bool) -> Result<()
             new_mode: 0o600,
         },
     )?;
-    Ok(())
+    Ok(Recorded::Written)
 }
 
 /// Remove every line recording `name` (what `ssh-keygen -R name` does),
@@ -319,9 +534,9 @@ mod tests {
         ));
         assert!(matches!(
             check(&e, "[1.2.3.4]:2222", &k2),
-            Verdict::Changed { line: 3, .. }
+            Verdict::Changed { line: 4, .. }
         ));
-        assert!(matches!(check(&e, "1.2.3.4", &k1), Verdict::Unknown { .. }));
+        assert!(matches!(check(&e, "1.2.3.4", &k1), Verdict::Unknown));
         assert!(matches!(
             check(&e, "a.example.com", &k2),
             Verdict::Known { line: 5, .. }
@@ -342,13 +557,140 @@ mod tests {
         ));
     }
 
+    const RSA: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQDHcFIqVcWVZL6S1QVm0x1ysvR1LcaPJtrUNnbSl0/2BytQKy+9SdHRZC0qrFeG/QD15cJnxkHJ95mPWtzzfcvQtcsJyXTEYUgs8QvJ4t65YZcHHmGSqAFLKJzIDcgCXnd4oa0lyD3E+MqMHsVFsQTHMtqLUTP1AMy8FHcD3yMfjQ==";
+
+    #[test]
+    fn a_key_of_another_type_is_a_change_not_new() {
+        // OpenSSH hostfile.c check_hostkeys_by_key_or_type: any plain
+        // entry for the name that does not match is HOST_CHANGED.
+        let ed = PublicKey::from_openssh(ED1).unwrap();
+        let rsa = PublicKey::from_openssh(RSA).unwrap();
+        let e = entries(&format!("pod {ED1}\n"));
+        match check(&e, "pod", &rsa) {
+            Verdict::Changed {
+                line: 1,
+                recorded_type,
+                ..
+            } => assert_eq!(recorded_type, "ssh-ed25519"),
+            v => panic!("{v:?}"),
+        }
+        assert!(matches!(check(&e, "pod", &ed), Verdict::Known { .. }));
+        for s in [Strict::AcceptNew, Strict::No, Strict::Yes, Strict::Ask] {
+            let v = check(&e, "pod", &rsa);
+            assert_eq!(
+                decide(&v, "x", s, false, &Evidence::default()),
+                Decision::Refuse
+            );
+        }
+        // @cert-authority lines vouch only for certificates: not a pin.
+        let ca = entries(&format!("@cert-authority pod {ED1}\n"));
+        assert!(matches!(check(&ca, "pod", &rsa), Verdict::Unknown));
+    }
+
+    #[test]
+    fn revoked_of_any_type_wins_over_everything() {
+        let ed = PublicKey::from_openssh(ED1).unwrap();
+        let rsa = PublicKey::from_openssh(RSA).unwrap();
+        // Pinned ed25519, the RSA key revoked: revoked, not just changed.
+        let e = entries(&format!("pod {ED1}\n@revoked * {RSA}\n"));
+        assert!(matches!(
+            check(&e, "pod", &rsa),
+            Verdict::Revoked { line: 2, .. }
+        ));
+        // Even a key also listed as known.
+        let e = entries(&format!("pod {RSA}\n@revoked other {RSA}\n"));
+        assert!(matches!(check(&e, "pod", &rsa), Verdict::Revoked { .. }));
+        assert!(matches!(check(&e, "pod", &ed), Verdict::Changed { .. }));
+        let v = check(&e, "pod", &rsa);
+        assert_eq!(
+            decide(&v, "x", Strict::No, false, &Evidence::default()),
+            Decision::Refuse
+        );
+    }
+
+    #[test]
+    fn decide_follows_strict_host_key_checking_for_new_keys_only() {
+        let ev = Evidence::default();
+        let u = Verdict::Unknown;
+        assert_eq!(
+            decide(&u, "f", Strict::AcceptNew, false, &ev),
+            Decision::AcceptAndRecord
+        );
+        assert_eq!(
+            decide(&u, "f", Strict::No, false, &ev),
+            Decision::AcceptAndRecord
+        );
+        assert_eq!(decide(&u, "f", Strict::Yes, false, &ev), Decision::Refuse);
+        assert_eq!(decide(&u, "f", Strict::Ask, false, &ev), Decision::Refuse);
+        // ssh fails a new key it could not record (UserKnownHostsFile none).
+        assert_eq!(decide(&u, "f", Strict::No, true, &ev), Decision::Refuse);
+        let k = Verdict::Known {
+            file: "kh".into(),
+            line: 1,
+        };
+        assert_eq!(decide(&k, "f", Strict::Yes, true, &ev), Decision::Accept);
+        // The pod-log seam: a key the pod did not report is refused.
+        let ev = Evidence {
+            expected_sha256: vec!["SHA256:other".into()],
+        };
+        assert_eq!(
+            decide(&k, "SHA256:mine", Strict::No, false, &ev),
+            Decision::Refuse
+        );
+    }
+
+    #[test]
+    fn lookup_retries_without_port_and_checks_the_address() {
+        let ed = PublicKey::from_openssh(ED1).unwrap();
+        let rsa = PublicKey::from_openssh(RSA).unwrap();
+        let e = entries(&format!("host.example {ED1}\n198.51.100.7 {RSA}\n"));
+        let l = Lookup {
+            name: "[host.example]:2222".into(),
+            portless: Some("host.example".into()),
+            ip: None,
+            readonly: false,
+            known_hosts_command: false,
+        };
+        // Found under the bare name: known (ssh's "found matching key w/out port").
+        assert!(matches!(
+            check_lookup(&e, &l, &ed),
+            Verdict::Known { line: 1, .. }
+        ));
+        // A different key under the bare name only: still new for [host]:port.
+        assert!(matches!(check_lookup(&e, &l, &rsa), Verdict::Unknown));
+        let l = Lookup {
+            name: "host.example".into(),
+            portless: None,
+            ip: Some("198.51.100.7".into()),
+            readonly: false,
+            known_hosts_command: false,
+        };
+        assert!(matches!(
+            check_lookup(&e, &l, &ed),
+            Verdict::IpChanged { line: 2, .. }
+        ));
+    }
+
+    #[test]
+    fn record_writes_nothing_to_a_device_or_a_non_regular_file() {
+        let k1 = PublicKey::from_openssh(ED1).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("a_dir");
+        std::fs::create_dir(&sub).unwrap();
+        assert!(matches!(
+            record(&sub, &["x"], &k1, false),
+            Err(RecordError::NotRegular(_))
+        ));
+        assert!(sub.is_dir());
+    }
+
     #[test]
     fn record_appends_and_matches() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("sub/known_hosts");
         let k1 = PublicKey::from_openssh(ED1).unwrap();
-        record(&p, "runpod-a", &k1, false).unwrap();
-        record(&p, "runpod-b", &k1, true).unwrap();
+        record(&p, &["runpod-a"], &k1, false).unwrap();
+        record(&p, &["runpod-b"], &k1, true).unwrap();
         let e = load(std::slice::from_ref(&p));
         assert!(matches!(
             check(&e, "runpod-a", &k1),

@@ -87,8 +87,43 @@ pub fn err(text: &str) {
     let _ = io::stderr().lock().write_all(text.as_bytes());
 }
 
+/// Make text that came from a server safe to print: every control
+/// character (C0, DEL, C1) and every bidirectional-override character
+/// becomes a visible escape (`\x1b` → `\u{1b}`), so a pod cannot write the
+/// clipboard (`ESC ] 52`), retitle the window (`ESC ] 0`) or move the
+/// cursor. With `lines`, newline and tab are kept where text is laid out
+/// in lines. Everything printed from a server goes through here.
+pub fn escape(text: &str, lines: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let keep = lines && (c == '\n' || c == '\t');
+        let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if (c.is_control() || bidi) && !keep {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn escape_neutralises_terminal_sequences() {
+        let gpu = "GPU 0: A100\x1b]52;c;aGVsbG8=\x07\x1b]0;pwned\x07\u{9b}31m\x7f";
+        let e = super::escape(gpu, false);
+        assert!(!e.chars().any(|c| c.is_control()), "{e:?}");
+        assert_eq!(
+            e,
+            "GPU 0: A100\\u{1b}]52;c;aGVsbG8=\\u{7}\\u{1b}]0;pwned\\u{7}\\u{9b}31m\\u{7f}"
+        );
+        assert_eq!(super::escape("a\tb\nc\r", true), "a\tb\nc\\r");
+        assert_eq!(super::escape("a\nb", false), "a\\nb");
+        assert_eq!(super::escape("x\u{202e}y", false), "x\\u{202e}y");
+        assert_eq!(super::escape("RTX 4090 ünï", false), "RTX 4090 ünï");
+    }
+
     #[test]
     fn table_pads_all_but_the_last_column() {
         let rows = [

@@ -20,7 +20,7 @@ use ssh_key::{HashAlg, PublicKey};
 use tokio::net::TcpStream;
 
 use crate::config::resolve::{Resolved, Source};
-use crate::known_hosts::{self, Verdict};
+use crate::known_hosts::{self, Decision, Verdict};
 
 /// The stages, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -62,15 +62,7 @@ impl Stage {
     }
 }
 
-/// `StrictHostKeyChecking`, as the config sets it (`ask` when unset).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Strict {
-    Yes,
-    AcceptNew,
-    No,
-    Ask,
-}
+pub use crate::known_hosts::Strict;
 
 /// Everything the probe needs about one host, taken from the evaluated config.
 #[derive(Debug, Clone, Serialize)]
@@ -89,6 +81,13 @@ pub struct Target {
     pub host_key_alias: Option<String>,
     pub strict: Strict,
     pub hash_known_hosts: bool,
+    /// `CheckHostIP yes` (off by default since OpenSSH 8.5).
+    pub check_host_ip: bool,
+    /// `RevokedHostKeys` files.
+    pub revoked_host_keys: Vec<PathBuf>,
+    /// A `KnownHostsCommand` is set. It is never run; a key only it could
+    /// vouch for is not trusted.
+    pub known_hosts_command: bool,
     pub is_proxy: bool,
 }
 
@@ -97,7 +96,31 @@ impl Target {
     pub fn key_name(&self) -> String {
         match &self.host_key_alias {
             Some(a) => a.to_ascii_lowercase(),
-            None => known_hosts::host_key_name(&self.hostname, self.port),
+            None => known_hosts::host_key_name(&self.hostname.to_ascii_lowercase(), self.port),
+        }
+    }
+
+    /// The names ssh looks the key up under, for a connection to `peer`
+    /// (sshconnect.c `check_host_key`).
+    pub fn lookup(&self, peer: Option<std::net::SocketAddr>) -> known_hosts::Lookup {
+        let host = self.hostname.to_ascii_lowercase();
+        let portless = (self.host_key_alias.is_none() && self.port != 22).then(|| host.clone());
+        // CheckHostIP is off for loopback, and when the host is its address.
+        let ip = peer.filter(|_| self.check_host_ip).and_then(|a| {
+            let ip = a.ip().to_string();
+            (!a.ip().is_loopback() && ip != host)
+                .then(|| known_hosts::host_key_name(&ip, self.port))
+        });
+        // ssh never writes a name holding these, and fails a new key then.
+        let bad_name = self
+            .hostname
+            .contains(['@', '?', '*', '#', '[', ']', '|', '\'', '"', '\\']);
+        known_hosts::Lookup {
+            name: self.key_name(),
+            portless,
+            ip,
+            readonly: self.user_known_hosts.is_empty() || bad_name,
+            known_hosts_command: self.known_hosts_command,
         }
     }
 }
@@ -196,6 +219,11 @@ pub fn target(alias: &str, r: &Resolved) -> Result<Target, ResolveFailure> {
         host_key_alias: r.get("hostkeyalias").map(|s| s.args[0].clone()),
         strict,
         hash_known_hosts: flag("hashknownhosts"),
+        check_host_ip: flag("checkhostip"),
+        revoked_host_keys: list("revokedhostkeys", &[]),
+        known_hosts_command: r
+            .get("knownhostscommand")
+            .is_some_and(|s| !s.args[0].eq_ignore_ascii_case("none")),
     })
 }
 
@@ -221,6 +249,9 @@ pub struct Options {
     pub interactive: bool,
     /// Only one passphrase prompt at a time, and each key asked once.
     pub passphrases: Passphrases,
+    /// Write newly accepted host keys to known_hosts (accept-new). Off for
+    /// a dry run, which writes nothing anywhere.
+    pub record_host_keys: bool,
 }
 
 /// One key offered at the `auth` stage.
@@ -253,6 +284,9 @@ pub struct HostKeyInfo {
     pub verdict: Verdict,
     /// Newly written to this file (accept-new).
     pub recorded_in: Option<PathBuf>,
+    /// Why an accepted new key was not written (a device such as
+    /// `/dev/null`, or a file that is not regular).
+    pub not_recorded: Option<String>,
 }
 
 /// The outcome for one host.
@@ -368,14 +402,16 @@ pub fn probe_all(
 struct KeyState {
     key: Option<PublicKey>,
     verdict: Option<Verdict>,
+    decision: Option<Decision>,
     at: Option<Instant>,
 }
 
 struct Client {
     state: Arc<Mutex<KeyState>>,
     entries: Arc<Vec<known_hosts::Entry>>,
-    name: String,
+    lookup: known_hosts::Lookup,
     strict: Strict,
+    evidence: known_hosts::Evidence,
 }
 
 impl client::Handler for Client {
@@ -386,20 +422,149 @@ impl client::Handler for Client {
         key: &PublicKeyOrCertificate,
     ) -> Result<bool, Self::Error> {
         let k = key.public_key();
-        let verdict = known_hosts::check(&self.entries, &self.name, &k);
-        let accept = match &verdict {
-            Verdict::Known { .. } => true,
-            Verdict::Unknown { .. } => matches!(self.strict, Strict::AcceptNew | Strict::No),
-            // Never, whatever StrictHostKeyChecking says.
-            Verdict::Changed { .. } | Verdict::Revoked { .. } => false,
-        };
+        let verdict = known_hosts::check_lookup(&self.entries, &self.lookup, &k);
+        let fp = k.fingerprint(HashAlg::Sha256).to_string();
+        // The one host-key rule (known_hosts::decide); a refusal ends the
+        // handshake here, before any authentication.
+        let decision = known_hosts::decide(
+            &verdict,
+            &fp,
+            self.strict,
+            self.lookup.readonly || self.lookup.known_hosts_command,
+            &self.evidence,
+        );
         if let Ok(mut s) = self.state.lock() {
             s.key = Some(k);
             s.verdict = Some(verdict);
+            s.decision = Some(decision);
             s.at = Some(Instant::now());
         }
-        Ok(accept)
+        Ok(decision != Decision::Refuse)
     }
+}
+
+/// What the server sent before the SSH handshake proper, recorded by
+/// [`Recorder`] as russh reads it.
+#[derive(Debug, Default)]
+struct Seen {
+    /// The first bytes, up to [`SEEN_CAP`].
+    bytes: Vec<u8>,
+    /// When a line starting `SSH-` was complete.
+    ident_at: Option<Instant>,
+    /// The server closed the connection before that.
+    eof: bool,
+    /// A read failed before that.
+    error: Option<String>,
+}
+
+/// Enough for RFC 4253's pre-banner lines and the identification line.
+const SEEN_CAP: usize = 8 * 1024;
+
+impl Seen {
+    fn push(&mut self, data: &[u8]) {
+        if self.ident_at.is_some() {
+            return;
+        }
+        let room = SEEN_CAP.saturating_sub(self.bytes.len());
+        self.bytes.extend_from_slice(&data[..data.len().min(room)]);
+        if self
+            .bytes
+            .split_inclusive(|&b| b == b'\n')
+            .any(|l| l.starts_with(b"SSH-") && l.ends_with(b"\n"))
+        {
+            self.ident_at = Some(Instant::now());
+        }
+    }
+}
+
+/// The complete lines of what the server sent.
+fn lines_of(bytes: &[u8]) -> Vec<String> {
+    bytes
+        .split_inclusive(|&b| b == b'\n')
+        .filter(|l| l.ends_with(b"\n"))
+        .map(|l| String::from_utf8_lossy(l).trim_end().to_string())
+        .collect()
+}
+
+/// The stream handed to `russh::client::connect_stream`: passes every byte
+/// through and records what the server sends until its identification line
+/// is complete, so a banner failure can be diagnosed and the banner stage
+/// timed without a `peek` (which delays our own identification by a round
+/// trip).
+struct Recorder<S> {
+    inner: S,
+    seen: Arc<Mutex<Seen>>,
+    wake: Arc<tokio::sync::Notify>,
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Recorder<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let std::task::Poll::Ready(res) = &r
+            && let Ok(mut s) = self.seen.lock()
+            && s.ident_at.is_none()
+        {
+            match res {
+                Ok(()) if buf.filled().len() == before => s.eof = true,
+                Ok(()) => s.push(&buf.filled()[before..]),
+                Err(e) => s.error = Some(e.to_string()),
+            }
+            if s.ident_at.is_some() || s.eof || s.error.is_some() {
+                self.wake.notify_one();
+            }
+        }
+        r
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Recorder<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Host key algorithms with the types already known for the name first,
+/// as OpenSSH's `order_hostkeyalgs` does: a server with several host keys
+/// then shows the pinned one, not a "change" of type.
+fn preferred_host_keys(entries: &[known_hosts::Entry], name: &str) -> Vec<ssh_key::Algorithm> {
+    let default = russh::Preferred::DEFAULT.key.to_vec();
+    let known: Vec<ssh_key::Algorithm> = entries
+        .iter()
+        .filter(|e| e.marker.is_none() && e.names(name))
+        .map(|e| e.key.algorithm())
+        .collect();
+    let same_type = |a: &ssh_key::Algorithm, k: &ssh_key::Algorithm| match (a, k) {
+        (ssh_key::Algorithm::Rsa { .. }, ssh_key::Algorithm::Rsa { .. }) => true,
+        _ => a == k,
+    };
+    let (mut first, rest): (Vec<_>, Vec<_>) = default
+        .into_iter()
+        .partition(|a| known.iter().any(|k| same_type(a, k)));
+    first.extend(rest);
+    first
 }
 
 fn ms(d: Duration) -> f64 {
@@ -491,72 +656,112 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
         };
     };
     let _ = stream.set_nodelay(true);
+    let peer = stream.peer_addr().ok();
 
-    // banner: look (without consuming) for "SSH-" before handing over.
-    let s = Instant::now();
-    let banner = tokio::time::timeout(opts.budget(), peek_banner(&stream)).await;
-    rep.timings.push((Stage::Banner, ms(s.elapsed())));
-    match banner {
-        Ok(Ok(_)) => {}
-        Ok(Err(BannerError::Closed)) => {
-            return rep.fail(
-                Stage::Banner,
-                "the connection was closed before the SSH banner",
-                "sshd is not running in the pod, or is still starting (RunPod starts it only when a public key is set)",
-            );
-        }
-        Ok(Err(BannerError::NotSsh(first))) => {
-            return rep.fail(
-                Stage::Banner,
-                format!("not an SSH server: it answered {first:?}"),
-                "this port belongs to another service (HTTP?); use the port RunPod lists for SSH (internal port 22)",
-            );
-        }
-        Ok(Err(BannerError::Io(e))) => {
-            return rep.fail(Stage::Banner, format!("reading the banner failed: {e}"), "");
-        }
-        Err(_) => {
-            return rep.fail(
-                Stage::Banner,
-                format!("the server accepted the connection but sent nothing within {secs}s"),
-                "not an SSH server (an HTTP port?), or the pod is overloaded or still starting",
-            );
-        }
-    }
-
-    // kex + hostkey
-    let entries: Vec<known_hosts::Entry> = known_hosts::load(
+    // banner + kex + hostkey: one connect_stream over a recording stream.
+    let mut entries: Vec<known_hosts::Entry> = known_hosts::load(
         &t.user_known_hosts
             .iter()
             .chain(&t.global_known_hosts)
             .cloned()
             .collect::<Vec<_>>(),
     );
+    for f in &t.revoked_host_keys {
+        match known_hosts::load_revoked(f) {
+            Ok(e) => entries.extend(e),
+            // ssh refuses every host key when it cannot check this file.
+            Err(e) => {
+                return rep.fail(
+                    Stage::Hostkey,
+                    format!("cannot check the host key against RevokedHostKeys: {e}"),
+                    "ssh refuses to connect too; fix or remove the RevokedHostKeys line",
+                );
+            }
+        }
+    }
+    let lookup = t.lookup(peer);
+    let preferred = russh::Preferred {
+        key: preferred_host_keys(&entries, &lookup.name).into(),
+        ..Default::default()
+    };
+    let entries = Arc::new(entries);
     let state = Arc::new(Mutex::new(KeyState::default()));
     let handler = Client {
         state: state.clone(),
-        entries: Arc::new(entries),
-        name: t.key_name(),
+        entries: entries.clone(),
+        lookup: lookup.clone(),
         strict: t.strict,
+        // The seam for a pod log's fingerprints; none are read yet.
+        evidence: known_hosts::Evidence::default(),
     };
     let config = Arc::new(client::Config {
         nodelay: true,
         inactivity_timeout: Some(to * 2),
+        preferred,
         ..Default::default()
     });
-    let s = Instant::now();
-    let conn = tokio::time::timeout(
-        opts.budget(),
-        client::connect_stream(config, stream, handler),
-    )
-    .await;
-    let (key, verdict, key_at) = match state.lock() {
-        Ok(st) => (st.key.clone(), st.verdict.clone(), st.at),
-        Err(_) => (None, None, None),
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let wrapped = Recorder {
+        inner: stream,
+        seen: seen.clone(),
+        wake: wake.clone(),
     };
-    let kex_ms = key_at.map_or(ms(s.elapsed()), |at| ms(at - s));
+    let s = Instant::now();
+    let conn = client::connect_stream(config, wrapped, handler);
+    tokio::pin!(conn);
+    let banner_end = tokio::time::Instant::now() + opts.budget();
+    // Wait for the identification line (or the end of the attempt).
+    let early = loop {
+        let done = seen
+            .lock()
+            .map(|s| s.ident_at.is_some() || s.eof || s.error.is_some())
+            .unwrap_or(true);
+        if done {
+            break None;
+        }
+        tokio::select! {
+            r = &mut conn => break Some(r),
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep_until(banner_end) => break None,
+        }
+    };
+    let (ident_at, bytes, eof, read_err) = match seen.lock() {
+        Ok(g) => (g.ident_at, g.bytes.clone(), g.eof, g.error.clone()),
+        Err(_) => (None, Vec::new(), false, None),
+    };
+    rep.timings.push((
+        Stage::Banner,
+        ms(ident_at.map_or_else(|| s.elapsed(), |at| at - s)),
+    ));
+    let Some(ident_at) = ident_at else {
+        let timed_out = early.is_none() && !eof && read_err.is_none();
+        let russh_err = early.and_then(|r| r.err()).map(|e| e.to_string());
+        return banner_failed(rep, &bytes, read_err, russh_err, timed_out, secs);
+    };
+    // ssh speaks protocol 2 only (`SSH-2.0-`, or `SSH-1.99-` for both).
+    if let Some(id) = lines_of(&bytes).into_iter().find(|l| l.starts_with("SSH-"))
+        && !(id.starts_with("SSH-2.0-") || id.starts_with("SSH-1.99-"))
+    {
+        let id: String = id.chars().take(60).collect();
+        return rep.fail(
+            Stage::Banner,
+            format!("the server speaks an SSH protocol version ssh does not: {id:?}"),
+            "this is not a usable SSH server; use the port RunPod lists for SSH (internal port 22)",
+        );
+    }
+    let conn = match early {
+        Some(r) => Ok(r),
+        None => tokio::time::timeout(opts.budget(), conn).await,
+    };
+    let (key, verdict, decision, key_at) = match state.lock() {
+        Ok(st) => (st.key.clone(), st.verdict.clone(), st.decision, st.at),
+        Err(_) => (None, None, None, None),
+    };
+    let kex_ms = key_at.map_or(ms(ident_at.elapsed()), |at| ms(at - ident_at));
     rep.timings.push((Stage::Kex, kex_ms));
-    let (Some(key), Some(verdict)) = (key, verdict) else {
+    let (Some(key), Some(verdict), Some(decision), Some(key_at)) = (key, verdict, decision, key_at)
+    else {
         return match conn {
             Err(_) => rep.fail(Stage::Kex, format!("key exchange did not finish within {secs}s"), "the server is overloaded, or the network drops packets"),
             Ok(Err(e)) => rep.fail(
@@ -567,62 +772,19 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
             Ok(Ok(_)) => rep.fail(Stage::Kex, "the server showed no host key", ""),
         };
     };
-    rep.timings.push((Stage::Hostkey, ms(s.elapsed()) - kex_ms));
+    rep.timings.push((Stage::Hostkey, ms(key_at.elapsed())));
     let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
     let mut info = HostKeyInfo {
         fingerprint: fingerprint.clone(),
         algorithm: key.algorithm().as_str().to_string(),
-        recorded_as: t.key_name(),
+        recorded_as: lookup.name.clone(),
         verdict: verdict.clone(),
         recorded_in: None,
+        not_recorded: None,
     };
-    match &verdict {
-        Verdict::Changed {
-            file,
-            line,
-            recorded,
-        } => {
-            rep.host_key = Some(info);
-            return rep.fail(
-                Stage::Hostkey,
-                format!(
-                    "HOST KEY CHANGED for {}: the server shows {fingerprint}, {}:{line} has {recorded}. Stopped before logging in",
-                    t.key_name(),
-                    file.display()
-                ),
-                format!(
-                    "if you restarted or recreated this pod (RunPod makes a new host key on every start, and reuses IP:port pairs), reset the pin with `ssh-keygen -R {} -f {}` or paste the new command into `runpod-ssh add --name {}`; otherwise do not connect: someone may be intercepting",
-                    t.key_name(),
-                    file.display(),
-                    t.alias
-                ),
-            );
-        }
-        Verdict::Revoked { file, line } => {
-            rep.host_key = Some(info);
-            return rep.fail(
-                Stage::Hostkey,
-                format!(
-                    "the server's host key {fingerprint} is marked @revoked at {}:{line}",
-                    file.display()
-                ),
-                "do not connect; ask the server's owner",
-            );
-        }
-        Verdict::Unknown { other_types } if !matches!(t.strict, Strict::AcceptNew | Strict::No) => {
-            rep.host_key = Some(info);
-            let also = if other_types.is_empty() {
-                String::new()
-            } else {
-                format!(" (keys of type {} are recorded)", other_types.join(", "))
-            };
-            return rep.fail(
-                Stage::Hostkey,
-                format!("unknown host key {fingerprint} for {}{also}, and StrictHostKeyChecking is {}", t.key_name(), match t.strict { Strict::Yes => "yes", _ => "ask (the default)" }),
-                format!("compare the fingerprint with the pod's log (RunPod prints it at start), then connect once with `ssh {}`, or use an entry from `runpod-ssh add` (StrictHostKeyChecking accept-new)", t.alias),
-            );
-        }
-        _ => {}
+    if decision == Decision::Refuse {
+        rep.host_key = Some(info);
+        return hostkey_refused(rep, t, &lookup, &verdict, &fingerprint);
     }
     let mut handle = match conn {
         Ok(Ok(h)) => h,
@@ -643,19 +805,28 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
             );
         }
     };
-    if let Verdict::Unknown { .. } = verdict {
-        // accept-new (or no): record the key, under HostKeyAlias when set.
+    if decision == Decision::AcceptAndRecord && opts.record_host_keys {
+        // Under HostKeyAlias when set; with CheckHostIP, the address too
+        // when it is new (as ssh writes `host,ip`).
+        let mut names = vec![lookup.name.as_str()];
+        names.extend(
+            lookup
+                .ip
+                .as_deref()
+                .filter(|ip| known_hosts::check(&entries, ip, &key) == Verdict::Unknown),
+        );
         if let Some(file) = t.user_known_hosts.first() {
-            match known_hosts::record(file, &t.key_name(), &key, t.hash_known_hosts) {
-                Ok(()) => info.recorded_in = Some(file.clone()),
-                Err(e) => {
-                    rep.host_key = Some(info);
-                    return rep.fail(
-                        Stage::Hostkey,
-                        format!("cannot record the new host key: {e}"),
-                        "",
-                    );
+            match known_hosts::record(file, &names, &key, t.hash_known_hosts) {
+                Ok(known_hosts::Recorded::Written) => info.recorded_in = Some(file.clone()),
+                Ok(known_hosts::Recorded::Discarded) => {
+                    info.not_recorded = Some(format!(
+                        "{} is a device: nothing recorded, as with ssh",
+                        file.display()
+                    ))
                 }
+                // ssh too goes on when it cannot add the key ("Failed to
+                // add the host to the list of known hosts").
+                Err(e) => info.not_recorded = Some(e.to_string()),
             }
         }
     }
@@ -823,42 +994,169 @@ fn extra_for_prompt(opts: &Options) -> Duration {
     }
 }
 
-#[derive(Debug)]
-enum BannerError {
-    Closed,
-    NotSsh(String),
-    Io(std::io::Error),
-}
-
-/// Wait until the peer's first line is visible and starts with `SSH-`.
-async fn peek_banner(stream: &TcpStream) -> Result<String, BannerError> {
-    let mut buf = vec![0u8; 512];
-    loop {
-        let n = stream.peek(&mut buf).await.map_err(BannerError::Io)?;
-        if n == 0 {
-            return Err(BannerError::Closed);
-        }
-        let got = &buf[..n];
-        let prefix = &got[..n.min(4)];
-        if !b"SSH-".starts_with(prefix) {
-            let first = got.split(|&b| b == b'\n').next().unwrap_or_default();
-            let text = String::from_utf8_lossy(first)
-                .trim_end()
+/// The banner stage failed: say why from what the server sent.
+/// `russh_err` is connect_stream's error when it ended first; `timed_out`
+/// when the stage deadline passed.
+fn banner_failed(
+    rep: &mut Report,
+    bytes: &[u8],
+    read_err: Option<String>,
+    russh_err: Option<String>,
+    timed_out: bool,
+    secs: f64,
+) {
+    const NOT_SSH_HINT: &str = "this port belongs to another service (HTTP?); use the port RunPod lists for SSH (internal port 22)";
+    let lines = lines_of(bytes);
+    let partial = bytes
+        .rsplit(|&b| b == b'\n')
+        .next()
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            String::from_utf8_lossy(p)
                 .chars()
                 .take(60)
-                .collect();
-            return Err(BannerError::NotSsh(text));
+                .collect::<String>()
+        });
+    let first = lines
+        .first()
+        .map(|l| l.chars().take(60).collect::<String>());
+    if bytes.is_empty() {
+        if timed_out {
+            return rep.fail(
+                Stage::Banner,
+                format!("the server accepted the connection but sent nothing within {secs}s"),
+                "not an SSH server (an HTTP port?), or the pod is overloaded or still starting",
+            );
         }
-        if let Some(end) = got.iter().position(|&b| b == b'\n') {
-            return Ok(String::from_utf8_lossy(&got[..end]).trim_end().to_string());
+        if let Some(e) = read_err {
+            return rep.fail(Stage::Banner, format!("reading the banner failed: {e}"), "");
         }
-        if n == buf.len() {
-            return Err(BannerError::NotSsh(
-                String::from_utf8_lossy(&got[..60]).into_owned(),
-            ));
-        }
-        // Part of the banner is here; let the rest arrive.
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        return rep.fail(
+            Stage::Banner,
+            "the connection was closed before the SSH banner",
+            "sshd is not running in the pod, or is still starting (RunPod starts it only when a public key is set)",
+        );
+    }
+    if timed_out {
+        return match (&first, &partial) {
+            (None, Some(p)) => rep.fail(
+                Stage::Banner,
+                format!("the server started its banner but did not finish the line within {secs}s (received {p:?})"),
+                "the pod is overloaded or the network is very slow; try again, or raise --timeout",
+            ),
+            _ => rep.fail(
+                Stage::Banner,
+                format!(
+                    "no SSH banner within {secs}s; the server sent {} other line(s), the first {:?}",
+                    lines.len(),
+                    first.unwrap_or_default()
+                ),
+                NOT_SSH_HINT,
+            ),
+        };
+    }
+    let why = russh_err
+        .or(read_err)
+        .unwrap_or_else(|| "the connection was closed".into());
+    match first {
+        Some(f) => rep.fail(
+            Stage::Banner,
+            format!("not an SSH server: it answered {f:?} ({why})"),
+            NOT_SSH_HINT,
+        ),
+        None if !bytes.starts_with(b"SSH-") => rep.fail(
+            Stage::Banner,
+            format!(
+                "not an SSH server: it answered {:?} ({why})",
+                partial.unwrap_or_default()
+            ),
+            NOT_SSH_HINT,
+        ),
+        None => rep.fail(
+            Stage::Banner,
+            format!(
+                "the connection ended in the middle of the banner (received {:?}): {why}",
+                partial.unwrap_or_default()
+            ),
+            "sshd in the pod may be restarting; try again",
+        ),
+    }
+}
+
+/// The host key was refused: say why and what to do.
+fn hostkey_refused(
+    rep: &mut Report,
+    t: &Target,
+    lookup: &known_hosts::Lookup,
+    verdict: &Verdict,
+    fingerprint: &str,
+) {
+    let name = &lookup.name;
+    match verdict {
+        Verdict::Changed {
+            file,
+            line,
+            recorded,
+            recorded_type,
+        } => rep.fail(
+            Stage::Hostkey,
+            format!(
+                "HOST KEY CHANGED for {name}: the server shows {fingerprint}, {}:{line} has {recorded_type} {recorded}. Stopped before logging in",
+                file.display()
+            ),
+            format!(
+                "if you restarted or recreated this pod (RunPod makes a new host key on every start, and reuses IP:port pairs), reset the pin with `ssh-keygen -R {name} -f {}` or paste the new command into `runpod-ssh add --name {}`; otherwise do not connect: someone may be intercepting",
+                file.display(),
+                t.alias
+            ),
+        ),
+        Verdict::Revoked { file, line } => rep.fail(
+            Stage::Hostkey,
+            format!(
+                "the server's host key {fingerprint} is marked @revoked at {}:{line}",
+                file.display()
+            ),
+            "do not connect; ask the server's owner",
+        ),
+        Verdict::IpChanged {
+            file,
+            line,
+            recorded,
+        } => rep.fail(
+            Stage::Hostkey,
+            format!(
+                "the host key {fingerprint} for {name} differs from the key {recorded} recorded for its address at {}:{line} (CheckHostIP). Stopped before logging in",
+                file.display()
+            ),
+            "the name now points at another server (DNS change or spoofing); check with the server's owner before connecting",
+        ),
+        Verdict::Unknown if lookup.known_hosts_command => rep.fail(
+            Stage::Hostkey,
+            format!("host key {fingerprint} for {name} is not in the known_hosts files, and runpod-ssh never runs the KnownHostsCommand ssh would ask"),
+            format!("check it with `ssh {}`, or add the key to a known_hosts file", t.alias),
+        ),
+        Verdict::Unknown if lookup.readonly => rep.fail(
+            Stage::Hostkey,
+            format!("unknown host key {fingerprint} for {name}, and ssh would not record it (no UserKnownHostsFile, or a host name it does not write)"),
+            "set a UserKnownHostsFile for this host, or compare the fingerprint with the pod's log and add it yourself",
+        ),
+        Verdict::Unknown => rep.fail(
+            Stage::Hostkey,
+            format!(
+                "unknown host key {fingerprint} for {name}, and StrictHostKeyChecking is {}",
+                match t.strict {
+                    Strict::Yes => "yes",
+                    _ => "ask (the default)",
+                }
+            ),
+            format!("compare the fingerprint with the pod's log (RunPod prints it at start), then connect once with `ssh {}`, or use an entry from `runpod-ssh add` (StrictHostKeyChecking accept-new)", t.alias),
+        ),
+        // Known, yet refused: the key is not the one the evidence expects.
+        Verdict::Known { .. } => rep.fail(
+            Stage::Hostkey,
+            format!("the host key {fingerprint} for {name} is not one the pod reported"),
+            "do not connect; compare with the pod's log",
+        ),
     }
 }
 
@@ -1055,7 +1353,12 @@ async fn passphrase_key(
     Some(russh::keys::load_secret_key(path, Some(&pass)).map_err(|_| ()))
 }
 
-/// Run a command; its exit status and stdout.
+/// The most of a command's output the probe reads: a pod that prints
+/// without end must not fill our memory.
+pub const OUTPUT_CAP: usize = 64 * 1024;
+
+/// Run a command; its exit status and stdout (at most [`OUTPUT_CAP`]
+/// bytes: past that the channel is closed and nothing more is kept).
 async fn run(handle: &Handle<Client>, cmd: &str) -> Result<(u32, String), russh::Error> {
     let mut ch = handle.channel_open_session().await?;
     ch.exec(true, cmd).await?;
@@ -1064,7 +1367,14 @@ async fn run(handle: &Handle<Client>, cmd: &str) -> Result<(u32, String), russh:
     // Data may arrive after the exit status: read until the channel closes.
     while let Some(msg) = ch.wait().await {
         match msg {
-            ChannelMsg::Data { data } => out.extend_from_slice(&data),
+            ChannelMsg::Data { data } => {
+                let room = OUTPUT_CAP - out.len();
+                out.extend_from_slice(&data[..data.len().min(room)]);
+                if out.len() >= OUTPUT_CAP {
+                    let _ = ch.close().await;
+                    break;
+                }
+            }
             ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
             _ => {}
         }

@@ -62,6 +62,7 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
         agent: std::env::var_os("SSH_AUTH_SOCK").map(Into::into),
         interactive,
         passphrases: Default::default(),
+        record_host_keys: true,
     };
     let targets: Vec<Result<probe::Target, probe::ResolveFailure>> = aliases
         .iter()
@@ -127,6 +128,11 @@ fn json_of(r: &Report) -> serde_json::Value {
     })
 }
 
+/// Server text (and anything else that may carry it) made safe to print.
+fn esc(s: &str) -> String {
+    output::escape(s, false)
+}
+
 fn gib(b: u64) -> String {
     format!("{:.1} GiB", b as f64 / (1024.0 * 1024.0 * 1024.0))
 }
@@ -150,8 +156,8 @@ fn render(env: &Env, reports: &[Report], wall: Duration) -> String {
             .map(|(s, ms)| format!("{} {ms:.0} ms", s.name()))
             .unwrap_or_default();
         rows.push([
-            r.alias.clone(),
-            r.endpoint.clone().unwrap_or_else(|| "-".into()),
+            esc(&r.alias),
+            esc(&r.endpoint.clone().unwrap_or_else(|| "-".into())),
             result,
             slow,
             format!("{:.0} ms", r.total_ms),
@@ -165,21 +171,22 @@ fn render(env: &Env, reports: &[Report], wall: Duration) -> String {
     for r in reports {
         if let (Some(stage), Some(err)) = (r.stage, &r.error) {
             text.push_str(&format!(
-                "\n{} {} failed at {}: {err}\n",
+                "\n{} {} failed at {}: {}\n",
                 st.red("✗"),
-                r.alias,
-                stage.name()
+                esc(&r.alias),
+                stage.name(),
+                esc(err)
             ));
             if let Some(h) = &r.hint {
-                text.push_str(&format!("  → {h}\n"));
+                text.push_str(&format!("  → {}\n", esc(h)));
             }
             if env.global.verbose {
                 for o in &r.offers {
                     text.push_str(&format!(
                         "    key {} {}: {}\n",
-                        o.key,
+                        esc(&o.key),
                         o.fingerprint.clone().unwrap_or_default(),
-                        o.result
+                        esc(&o.result)
                     ));
                 }
             }
@@ -192,7 +199,7 @@ fn render(env: &Env, reports: &[Report], wall: Duration) -> String {
                     format!(
                         "{} GPU ({})",
                         f.gpus.len(),
-                        f.gpus[0].split(" (UUID").next().unwrap_or_default()
+                        esc(f.gpus[0].split(" (UUID").next().unwrap_or_default())
                     )
                 });
                 if let Some(w) = f.workspace_free {
@@ -211,11 +218,20 @@ fn render(env: &Env, reports: &[Report], wall: Duration) -> String {
                     super::edit::tilde(f)
                 ));
             }
+            if let Some(k) = &r.host_key
+                && let Some(why) = &k.not_recorded
+            {
+                facts.push(format!(
+                    "new host key {} not recorded: {}",
+                    k.fingerprint,
+                    esc(why)
+                ));
+            }
             if !facts.is_empty() {
                 text.push_str(&format!(
                     "\n{} {}: {}\n",
                     st.green("✓"),
-                    r.alias,
+                    esc(&r.alias),
                     facts.join(", ")
                 ));
             }

@@ -303,10 +303,15 @@ fn probe_findings(cx: &mut Cx, a: &FixArgs) -> anyhow::Result<()> {
         agent: std::env::var_os("SSH_AUTH_SOCK").map(Into::into),
         interactive: false,
         passphrases: Default::default(),
+        // A dry run writes nothing anywhere, known_hosts included.
+        record_host_keys: !a.dry_run,
     };
     let reports = probe::probe_all(hosts, &opts, 32, || {}).or_fail(Failure::Io)?;
-    for r in reports {
+    for mut r in reports {
         let Some(stage) = r.stage else { continue };
+        // The error and hint may quote the server: safe to print.
+        r.error = r.error.map(|e| crate::output::escape(&e, false));
+        r.hint = r.hint.map(|h| crate::output::escape(&h, false));
         let mut f = Finding {
             rule: "probe",
             file: cx.path.clone(),

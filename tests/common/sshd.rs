@@ -86,9 +86,14 @@ pub fn free_port() -> u16 {
 
 /// `ssh-keygen` a key pair; returns (private key path, public key line).
 pub fn keygen(dir: &Path, name: &str, passphrase: &str) -> (PathBuf, String) {
+    keygen_typed(dir, name, "ed25519", passphrase)
+}
+
+/// `ssh-keygen -t TYPE` a key pair (`ed25519`, `rsa`, `ecdsa`).
+pub fn keygen_typed(dir: &Path, name: &str, kind: &str, passphrase: &str) -> (PathBuf, String) {
     let path = dir.join(name);
     let st = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-C", name, "-N", passphrase, "-f"])
+        .args(["-q", "-t", kind, "-C", name, "-N", passphrase, "-f"])
         .arg(&path)
         .stdin(Stdio::null())
         .status()
@@ -102,6 +107,12 @@ impl Sshd {
     /// Start sshd with `extra` config lines. `None` when sshd is missing
     /// and we are not under CI (where a missing sshd fails the test).
     pub fn start(extra: &[&str]) -> Option<Sshd> {
+        Sshd::start_with_key("ed25519", extra)
+    }
+
+    /// Start sshd whose only host key is of type `kind` (`rsa`: the
+    /// impostor of a pod pinned with an ed25519 key).
+    pub fn start_with_key(kind: &str, extra: &[&str]) -> Option<Sshd> {
         let sshd = require_tool("sshd")?;
         require_tool("ssh-keygen")?;
         let root = is_root();
@@ -119,7 +130,7 @@ impl Sshd {
             .expect("tempdir");
         // sshd reads authorized_keys as the user: the folder must be traversable.
         set_mode(dir.path(), 0o755);
-        let (host_key, _) = keygen(dir.path(), "host_key", "");
+        let (host_key, _) = keygen_typed(dir.path(), "host_key", kind, "");
         let authorized_keys = dir.path().join("authorized_keys");
         std::fs::write(&authorized_keys, "").expect("authorized_keys");
         set_mode(&authorized_keys, 0o644);
