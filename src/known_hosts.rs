@@ -121,7 +121,7 @@ pub fn parse_line(file: &Path, line_no: usize, line: &str) -> Option<Entry> {
 pub fn load(files: &[PathBuf]) -> Vec<Entry> {
     let mut out = Vec::new();
     for f in files {
-        let Ok(bytes) = std::fs::read(f) else {
+        let Ok(crate::fsio::Content { bytes, .. }) = crate::fsio::read_limited(f) else {
             continue;
         };
         let text = String::from_utf8_lossy(&bytes);
