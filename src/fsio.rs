@@ -40,7 +40,9 @@ pub enum FsError {
     SymlinkLoop(PathBuf),
     #[error("no backup of {0} to restore")]
     NoBackup(PathBuf),
-    #[error("{path} is {kind}, not a regular file: runpod-ssh writes only regular files; nothing was written")]
+    #[error(
+        "{path} is {kind}, not a regular file: runpod-ssh writes only regular files; nothing was written"
+    )]
     NotRegular { path: PathBuf, kind: &'static str },
     #[error("{path} {reason}; nothing was written (--force writes it anyway{extra})")]
     Guarded {
@@ -479,7 +481,10 @@ fn backup(target: &Path, old: &[u8], meta: Option<&fs::Metadata>) -> io::Result<
     let stamp = run
         .as_ref()
         .map_or_else(|| timestamp(SystemTime::now()), |r| r.stamp.clone());
-    let suffix = run.as_ref().map(|r| format!(".{}", r.command)).unwrap_or_default();
+    let suffix = run
+        .as_ref()
+        .map(|r| format!(".{}", r.command))
+        .unwrap_or_default();
     let mut path = dir.join(format!("{name}.{stamp}{suffix}"));
     let mut n = 1;
     while fs::symlink_metadata(&path).is_ok() {
@@ -508,8 +513,14 @@ fn backup(target: &Path, old: &[u8], meta: Option<&fs::Metadata>) -> io::Result<
 /// lowercase letters (absent in backups from before commands were named).
 fn parse_backup_name(rest: &str) -> Option<(String, Option<String>)> {
     let b = rest.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
-    if !(digits(0..8) && b.get(8) == Some(&b'-') && digits(9..15) && b.get(15) == Some(&b'.') && digits(16..25)) {
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    if !(digits(0..8)
+        && b.get(8) == Some(&b'-')
+        && digits(9..15)
+        && b.get(15) == Some(&b'.')
+        && digits(16..25))
+    {
         return None;
     }
     let mut end = 25;
@@ -987,6 +998,69 @@ mod tests {
         let b = backups(&p);
         assert_eq!(b.len(), KEEP_BACKUPS);
         assert_eq!(fs::read(&b[KEEP_BACKUPS - 1].path).unwrap(), b"12");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn write_refuses_a_fifo_target_and_read_does_not_block_on_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fifo");
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = read(&p).unwrap_err();
+        assert!(e.to_string().contains("FIFO"), "{e}");
+        let snap = Snapshot {
+            path: p.clone(),
+            target: p.clone(),
+            bytes: None,
+            device: false,
+        };
+        assert!(matches!(
+            write(&snap, b"x", WriteOptions::default()),
+            Err(FsError::NotRegular { .. })
+        ));
+        use std::os::unix::fs::FileTypeExt;
+        assert!(fs::symlink_metadata(&p).unwrap().file_type().is_fifo());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn write_refuses_hard_linked_and_read_only_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config");
+        fs::write(&p, b"a").unwrap();
+        fs::hard_link(&p, dir.path().join("twin")).unwrap();
+        let snap = read(&p).unwrap();
+        assert!(matches!(
+            write(&snap, b"b", WriteOptions::default()),
+            Err(FsError::Guarded { .. })
+        ));
+        fs::remove_file(dir.path().join("twin")).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o400)).unwrap();
+        let e = write(&snap, b"b", WriteOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("read-only") && e.to_string().contains("--force"));
+        assert_eq!(fs::read(&p).unwrap(), b"a");
+    }
+
+    #[test]
+    fn backup_names_are_parsed_strictly() {
+        let ok = parse_backup_name("20261128-101500.123456789.add").unwrap();
+        assert_eq!(ok, ("20261128-101500.123456789".into(), Some("add".into())));
+        let old = parse_backup_name("20261128-101500.123456789-2").unwrap();
+        assert_eq!(old, ("20261128-101500.123456789-2".into(), None));
+        for bad in [
+            "",
+            "9evil",
+            "20261128-101500.123456789.",
+            "20261128-101500.123456789.ADD",
+            "20261128-101500.123456789-",
+            "20261128-101500.12345678",
+            "20261128-101500.123456789.add/x",
+        ] {
+            assert_eq!(parse_backup_name(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -83,13 +83,15 @@ fn add_to_a_character_device_config_is_refused_and_the_node_stays() {
     let Some(node) = mknod(home.path(), "null", 1, 3) else {
         return;
     };
-    let o = home.run(&["--config", node.to_str().unwrap(), "add", "--no-vscode", PASTE]);
+    let o = home.run(&[
+        "--config",
+        node.to_str().unwrap(),
+        "add",
+        "--no-vscode",
+        PASTE,
+    ]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("not a regular file"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("not a regular file"), "{}", stderr(&o));
     assert!(is_char_device(&node), "the node was replaced");
     // --force overrides only what it names: never a device.
     let o = home.run(&[
@@ -149,13 +151,20 @@ fn fifo_include_is_refused_promptly() {
     let fifo = home.ssh_dir().join("included");
     mkfifo(&fifo);
     let cfg = home.ssh_dir().join("config");
-    let before = format!("Include {}\nHost web\n  HostName web.example.com\n", fifo.display());
+    let before = format!(
+        "Include {}\nHost web\n  HostName web.example.com\n",
+        fifo.display()
+    );
     std::fs::write(&cfg, &before).unwrap();
     let o = run_within(&home, &["show", "web"], Duration::from_secs(10));
     assert!(!o.status.success());
     assert!(stderr(&o).contains("FIFO"), "{}", stderr(&o));
     // add refuses a config ssh refuses; either way nothing hangs or is written.
-    let o = run_within(&home, &["add", "--no-vscode", PASTE], Duration::from_secs(10));
+    let o = run_within(
+        &home,
+        &["add", "--no-vscode", PASTE],
+        Duration::from_secs(10),
+    );
     assert!(!o.status.success(), "{}", stdout(&o));
     for args in [&["list", "--all"][..], &["fix", "--dry-run"][..]] {
         run_within(&home, args, Duration::from_secs(10));
@@ -193,7 +202,13 @@ fn a_zero_device_as_config_or_include_hits_the_size_cap() {
     assert!(stderr(&o).contains("larger than 64 MiB"), "{}", stderr(&o));
     let o = run_within(
         &home,
-        &["--config", zero.to_str().unwrap(), "add", "--no-vscode", PASTE],
+        &[
+            "--config",
+            zero.to_str().unwrap(),
+            "add",
+            "--no-vscode",
+            PASTE,
+        ],
         Duration::from_secs(60),
     );
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
@@ -210,7 +225,10 @@ fn a_zero_device_as_config_or_include_hits_the_size_cap() {
 fn big_config(n: usize) -> Vec<u8> {
     let mut s = String::new();
     for i in 0..n {
-        s.push_str(&format!("Host h{i}\n  HostName 198.51.100.{}\n  User u{i}\n\n", i % 250));
+        s.push_str(&format!(
+            "Host h{i}\n  HostName 198.51.100.{}\n  User u{i}\n\n",
+            i % 250
+        ));
     }
     s.into_bytes()
 }
@@ -266,7 +284,11 @@ fn a_config_that_keeps_changing_is_refused() {
     writer.join().unwrap();
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("kept changing"), "{}", stderr(&o));
-    assert!(!std::fs::read_to_string(&cfg).unwrap().contains("203.0.113.7"));
+    assert!(
+        !std::fs::read_to_string(&cfg)
+            .unwrap()
+            .contains("203.0.113.7")
+    );
 }
 
 #[test]
@@ -290,7 +312,10 @@ fn the_isolation_wrapper_gives_ssh_and_runpod_ssh_the_temp_home() {
             .args(["-G", "-F", "/dev/null", "x"])
             .output()
             .unwrap();
-        let expected = format!("userknownhostsfile {}/.ssh/known_hosts", home.path().display());
+        let expected = format!(
+            "userknownhostsfile {}/.ssh/known_hosts",
+            home.path().display()
+        );
         assert!(stdout(&o).contains(&expected), "{}", stdout(&o));
     }
 }
@@ -347,11 +372,21 @@ fn home_with_backups() -> (TempHome, PathBuf) {
     let home = TempHome::new();
     let cfg = home.ssh_dir().join("config");
     std::fs::write(&cfg, "# original\n").unwrap();
-    assert!(home.run(&["add", "--no-vscode", "--name", "a", PASTE]).status.success());
     assert!(
-        home.run(&["add", "--no-vscode", "--name", "b", "ssh root@203.0.113.8 -p 40124"])
+        home.run(&["add", "--no-vscode", "--name", "a", PASTE])
             .status
             .success()
+    );
+    assert!(
+        home.run(&[
+            "add",
+            "--no-vscode",
+            "--name",
+            "b",
+            "ssh root@203.0.113.8 -p 40124"
+        ])
+        .status
+        .success()
     );
     (home, cfg)
 }
@@ -417,9 +452,14 @@ fn restore_puts_the_whole_backup_set_back() {
     let home = TempHome::new();
     let cfg = home.ssh_dir().join("config");
     let pins = home.ssh_dir().join("known_hosts_runpod");
-    assert!(home.run(&["add", "--no-vscode", "--name", "gpu", PASTE]).status.success());
+    assert!(
+        home.run(&["add", "--no-vscode", "--name", "gpu", PASTE])
+            .status
+            .success()
+    );
     let cfg_before = std::fs::read(&cfg).unwrap();
-    let pins_before = "gpu ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n";
+    let pins_before =
+        "gpu ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n";
     std::fs::write(&pins, pins_before).unwrap();
     // remove writes the config and the pin file: one set.
     let o = home.run(&["remove", "gpu", "--no-vscode"]);
@@ -448,7 +488,11 @@ fn a_read_only_config_is_refused_without_force_and_written_with_it_mode_kept() {
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "# mine\n");
     let o = home.run(&["add", "--no-vscode", "--force", PASTE]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(std::fs::read_to_string(&cfg).unwrap().contains("203.0.113.7"));
+    assert!(
+        std::fs::read_to_string(&cfg)
+            .unwrap()
+            .contains("203.0.113.7")
+    );
     assert_eq!(std::fs::metadata(&cfg).unwrap().mode() & 0o777, 0o400);
 }
 
@@ -498,7 +542,12 @@ fn a_dangling_config_symlink_creates_no_folders() {
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(stderr(&o).contains("does not exist"), "{}", stderr(&o));
     assert!(!home.path().join("nowhere").exists());
-    assert!(std::fs::symlink_metadata(&cfg).unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(&cfg)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
 }
 
 #[test]
@@ -507,7 +556,13 @@ fn an_os_error_is_printed_once() {
     let file = home.path().join("a-file");
     std::fs::write(&file, "x").unwrap();
     let cfg = file.join("config");
-    let o = home.run(&["--config", cfg.to_str().unwrap(), "add", "--no-vscode", PASTE]);
+    let o = home.run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "add",
+        "--no-vscode",
+        PASTE,
+    ]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let err = stderr(&o);
     assert_eq!(err.matches("(os error 20)").count(), 1, "{err}");

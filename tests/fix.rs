@@ -326,7 +326,12 @@ fn the_regression_check_catches_what_no_rule_meant() {
     use runpod_ssh::doctor::regression;
     let home = TempHome::new();
     let cfg = home.ssh_dir().join("config");
-    let ctx = Context::current();
+    // In-process: the temp dir is both homes, never the account's real one.
+    let ctx = Context {
+        home: home.path().to_path_buf(),
+        user_home: home.path().to_path_buf(),
+        ..Context::current()
+    };
     let old = b"Host a\n  Port 2201\nHost b\n  User bob\n";
     let changed = b"Host a\n  Port 2202\nHost b\n  User bob\n";
     std::fs::write(&cfg, changed).unwrap();

@@ -65,9 +65,9 @@ pub fn run(env: &Env, a: &RestoreArgs) -> anyhow::Result<Outcome> {
             ));
         }
         // The stamp, or the backup's file name, exactly.
-        Some(x) => list.iter().find(|b| {
-            b.stamp == x || b.path.file_name().is_some_and(|n| n.to_string_lossy() == x)
-        }),
+        Some(x) => list
+            .iter()
+            .find(|b| b.stamp == x || b.path.file_name().is_some_and(|n| n.to_string_lossy() == x)),
         None => list.last(),
     };
     let Some(b) = chosen else {

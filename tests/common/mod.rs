@@ -42,6 +42,7 @@ const ISOLATE: &str = r#"awk -F: -v OFS=: -v u="$(id -u)" -v h="$1" '$3==u{$6=h}
 
 /// How to enter a private mount namespace here: `unshare -m` as root,
 /// `unshare -rm` (a user namespace) otherwise; `None` when neither works.
+#[cfg(unix)]
 fn namespace_flags() -> Option<&'static str> {
     static FLAGS: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
     *FLAGS.get_or_init(|| {
@@ -69,10 +70,11 @@ pub struct TempHome {
 }
 
 impl TempHome {
-    /// Without a way to isolate, the test cannot run safely: under CI that
+    /// Without a way to isolate (Unix), the test cannot run safely: under CI that
     /// is a failure; otherwise the test binary stops here with a message
     /// (a skip), never touching the real home.
     pub fn new() -> TempHome {
+        #[cfg(unix)]
         if namespace_flags().is_none() {
             if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
                 panic!(
@@ -104,19 +106,34 @@ impl TempHome {
     /// password database (a private mount namespace, see [`ISOLATE`]) and
     /// in HOME and the XDG/VS Code locations. Callers append arguments
     /// with `.arg`/`.args` as usual.
+    #[cfg(unix)]
     pub fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let flags = namespace_flags().expect("TempHome::new checked for a namespace");
         let mut c = Command::new("unshare");
         c.args([flags, "--", "sh", "-c", ISOLATE, "sh"])
             .arg(self.path())
             .arg(program);
+        self.env(&mut c);
+        c
+    }
+
+    /// On Windows ssh and runpod-ssh take the home from %USERPROFILE%.
+    #[cfg(windows)]
+    pub fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new(program);
+        c.env("USERPROFILE", self.path())
+            .env("APPDATA", self.path().join("AppData").join("Roaming"));
+        self.env(&mut c);
+        c
+    }
+
+    fn env(&self, c: &mut Command) {
         c.env("HOME", self.path())
             .env("XDG_CONFIG_HOME", self.path().join(".config"))
             .env("NO_COLOR", "1")
             .env("RUST_BACKTRACE", "0")
             .env_remove("SSH_AUTH_SOCK")
             .stdin(Stdio::null());
-        c
     }
 
     /// Run `runpod-ssh ARGS…`.
