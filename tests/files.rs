@@ -567,3 +567,20 @@ fn an_os_error_is_printed_once() {
     let err = stderr(&o);
     assert_eq!(err.matches("(os error 20)").count(), 1, "{err}");
 }
+
+#[test]
+fn fix_with_a_fifo_settings_json_does_not_hang() {
+    let home = TempHome::new();
+    let user = home.path().join(".config/Code/User");
+    std::fs::create_dir_all(&user).unwrap();
+    let settings = user.join("settings.json");
+    mkfifo(&settings);
+    std::fs::write(
+        home.ssh_dir().join("config"),
+        "Host web\n  HostName web.example.com\n",
+    )
+    .unwrap();
+    run_within(&home, &["fix", "--dry-run"], Duration::from_secs(20));
+    run_within(&home, &["fix"], Duration::from_secs(20));
+    assert!(is_fifo(&settings));
+}
