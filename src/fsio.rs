@@ -869,9 +869,17 @@ impl Lock {
         Lock::shared(dir.join(LOCK_NAME))
     }
 
-    /// The lock for the pinned host keys and other files in the account's
-    /// `~/.ssh` (from the password database, as ssh finds it).
-    /// Re-entrant within a process.
+    /// The lock for editing `path` (a symlink followed to its file): see
+    /// [`Lock::beside`]. Creates the folder (0700) when it is missing, as
+    /// writing the file would.
+    pub fn for_file(path: &Path) -> Result<Lock, FsError> {
+        Lock::beside(&real_path(path)?)
+    }
+
+    /// The lock of the account's `~/.ssh` (from the password database, as
+    /// ssh finds it): the same lock [`Lock::for_file`] takes for a file
+    /// there. Prefer `for_file` with the file being edited. Re-entrant
+    /// within a process.
     pub fn global() -> Result<Lock, FsError> {
         let dir = crate::platform::home_dir()
             .unwrap_or_else(std::env::temp_dir)

@@ -229,7 +229,7 @@ pub fn record(path: &Path, name: &str, key: &PublicKey, hash: bool) -> Result<()
     // the runpod-ssh lock against other processes.
     static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
-    let _lock = fsio::Lock::global()?;
+    let _lock = fsio::Lock::for_file(path)?;
     let line = entry_line(name, key, hash)?;
     if let Some(dir) = path.parent() {
         fsio::create_private_dir(dir).map_err(|source| fsio::FsError::Write {

@@ -584,3 +584,23 @@ fn fix_with_a_fifo_settings_json_does_not_hang() {
     run_within(&home, &["fix"], Duration::from_secs(20));
     assert!(is_fifo(&settings));
 }
+
+#[test]
+fn the_lock_and_backups_sit_beside_the_config_they_protect() {
+    let home = TempHome::new();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let cfg = elsewhere.path().join("cfg");
+    std::fs::write(&cfg, "# mine\n").unwrap();
+    let o = home.run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "add",
+        "--no-vscode",
+        PASTE,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(elsewhere.path().join(".runpod-ssh.lock").is_file());
+    assert_eq!(runpod_ssh::fsio::backups(&cfg).len(), 1);
+    assert!(!home.path().join(".cache").exists());
+    assert!(!home.ssh_dir().join(".runpod-ssh.lock").exists());
+}

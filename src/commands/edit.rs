@@ -19,9 +19,9 @@ pub struct Session {
 }
 
 impl Session {
-    /// Take the locks and read the config (a missing file is empty). The
-    /// lock sits beside the config's real file (and the account's
-    /// `~/.ssh` one guards the pinned keys); a config that is not a
+    /// Take the lock and read the config (a missing file is empty). The
+    /// lock sits beside the config's real file (the pinned keys take the
+    /// one beside them when they are written); a config that is not a
     /// regular file is read (a device as `ssh -F` would) but never locked
     /// beside or written.
     pub fn open(env: &Env) -> anyhow::Result<Session> {
@@ -43,7 +43,7 @@ impl Session {
                 ),
             ));
         }
-        let mut locks = vec![Lock::global().or_fail(Failure::Io)?];
+        let mut locks = Vec::new();
         let regular_or_absent = std::fs::symlink_metadata(&target).map_or(true, |m| m.is_file());
         if regular_or_absent && dir.is_dir() {
             locks.push(Lock::beside(&target).or_fail(Failure::Io)?);
@@ -113,6 +113,10 @@ pub fn forget_pinned_key(alias: &str) -> anyhow::Result<usize> {
 }
 
 pub fn forget_pinned_key_in(path: &Path, alias: &str) -> anyhow::Result<usize> {
+    if !path.exists() {
+        return Ok(0);
+    }
+    let _lock = Lock::for_file(path).or_fail(Failure::Io)?;
     let snap = fsio::read(path).or_fail(Failure::Io)?;
     let Some(old) = &snap.bytes else {
         return Ok(0);
