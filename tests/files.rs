@@ -604,3 +604,30 @@ fn the_lock_and_backups_sit_beside_the_config_they_protect() {
     assert!(!home.path().join(".cache").exists());
     assert!(!home.ssh_dir().join(".runpod-ssh.lock").exists());
 }
+
+#[test]
+fn force_on_remove_and_restore_also_overrides_the_read_only_refusal() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(&cfg, "# mine\n").unwrap();
+    assert!(
+        home.run(&["add", "--no-vscode", "--name", "gpu", PASTE])
+            .status
+            .success()
+    );
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o400)).unwrap();
+    let with_entry = std::fs::read(&cfg).unwrap();
+    let o = home.run(&["remove", "gpu", "--no-vscode"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("read-only"), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&cfg).unwrap(), with_entry);
+    let o = home.run(&["remove", "gpu", "--no-vscode", "--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!std::fs::read_to_string(&cfg).unwrap().contains("Host gpu"));
+    let o = home.run(&["restore"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let o = home.run(&["restore", "--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read(&cfg).unwrap(), with_entry);
+    assert_eq!(std::fs::metadata(&cfg).unwrap().mode() & 0o777, 0o400);
+}
