@@ -203,10 +203,37 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(2);
 /// The pause between two reads that must agree.
 const SETTLE_PAUSE: Duration = Duration::from_millis(100);
 
+/// Files this process wrote last, as (path, mtime, length): a file still
+/// exactly as we left it is not half-written by someone else, so reading
+/// it again (pins recorded one after another by `check`) needs no pause.
+static WRITTEN: std::sync::Mutex<Vec<(PathBuf, SystemTime, u64)>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn remember_written(target: &Path) {
+    if let Ok(md) = fs::metadata(target)
+        && let Ok(m) = md.modified()
+    {
+        let mut w = WRITTEN.lock().unwrap_or_else(|e| e.into_inner());
+        w.retain(|(p, _, _)| p != target);
+        w.push((target.to_path_buf(), m, md.len()));
+    }
+}
+
 fn recently_modified(target: &Path) -> bool {
-    let Ok(m) = fs::metadata(target).and_then(|m| m.modified()) else {
+    let Ok(md) = fs::metadata(target) else {
         return false;
     };
+    let Ok(m) = md.modified() else {
+        return false;
+    };
+    let ours = WRITTEN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|(p, t, len)| p == target && *t == m && *len == md.len());
+    if ours {
+        return false;
+    }
     match SystemTime::now().duration_since(m) {
         Ok(age) => age < Duration::from_secs(2),
         // A modification time in the future: cannot tell, so check.
@@ -418,6 +445,7 @@ pub fn write(snap: &Snapshot, new: &[u8], opts: WriteOptions) -> Result<WriteRep
     tmp.as_file().sync_all().map_err(werr)?;
     tmp.persist(target).map_err(|e| werr(e.error))?;
     sync_dir(dir);
+    remember_written(target);
     Ok(report)
 }
 
@@ -1050,6 +1078,26 @@ mod tests {
         let e = write(&snap, b"b", WriteOptions::default()).unwrap_err();
         assert!(e.to_string().contains("read-only") && e.to_string().contains("--force"));
         assert_eq!(fs::read(&p).unwrap(), b"a");
+    }
+
+    #[test]
+    fn a_fresh_file_is_read_twice_but_our_own_write_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("known_hosts");
+        fs::write(&p, b"a\n").unwrap();
+        let t = Instant::now();
+        let snap = read(&p).unwrap();
+        assert!(
+            t.elapsed() >= SETTLE_PAUSE,
+            "a just-written file is re-read"
+        );
+        write(&snap, b"a\nb\n", WriteOptions::default()).unwrap();
+        let t = Instant::now();
+        assert_eq!(read(&p).unwrap().content(), b"a\nb\n");
+        assert!(
+            t.elapsed() < SETTLE_PAUSE,
+            "our own write needs no settling"
+        );
     }
 
     #[test]
