@@ -283,7 +283,13 @@ fn a_config_that_keeps_changing_is_refused() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     writer.join().unwrap();
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(stderr(&o).contains("kept changing"), "{}", stderr(&o));
+    // Normally "kept changing"; on a machine so loaded that the writer
+    // stalls past one pause, the write-time check still refuses.
+    let err = stderr(&o);
+    assert!(
+        err.contains("kept changing") || err.contains("changed since runpod-ssh read it"),
+        "{err}"
+    );
     assert!(
         !std::fs::read_to_string(&cfg)
             .unwrap()
