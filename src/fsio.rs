@@ -503,6 +503,16 @@ fn clean_stale_temps(dir: &Path, name: &str) {
 /// wrote it.
 fn backup(target: &Path, old: &[u8], meta: Option<&fs::Metadata>) -> io::Result<PathBuf> {
     let dir = backup_dir(target);
+    if fs::symlink_metadata(&dir).is_ok_and(|m| !m.is_dir()) {
+        // A planted link would send the user's old config elsewhere.
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "the backup folder {} is not a folder (a symbolic link?); remove it",
+                dir.display()
+            ),
+        ));
+    }
     create_private_dir(&dir)?;
     let name = file_name(target);
     let run = run_settings();
@@ -666,7 +676,12 @@ pub struct Backup {
 pub fn backups(target: &Path) -> Vec<Backup> {
     let target = real_path(target).unwrap_or_else(|_| target.to_path_buf());
     let prefix = format!("{}.", file_name(&target));
-    let mut v: Vec<Backup> = fs::read_dir(backup_dir(&target))
+    let dir = backup_dir(&target);
+    if !fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+        // Absent, or a symlink to someone else's folder: no backups of ours.
+        return Vec::new();
+    }
+    let mut v: Vec<Backup> = fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()

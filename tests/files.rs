@@ -637,3 +637,27 @@ fn force_on_remove_and_restore_also_overrides_the_read_only_refusal() {
     assert_eq!(std::fs::read(&cfg).unwrap(), with_entry);
     assert_eq!(std::fs::metadata(&cfg).unwrap().mode() & 0o777, 0o400);
 }
+
+#[test]
+fn a_symlinked_backup_folder_is_not_trusted() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(&cfg, "# mine\n").unwrap();
+    let planted = home.path().join("planted");
+    std::fs::create_dir(&planted).unwrap();
+    std::fs::write(
+        planted.join("config.20990101-000000.000000000.add"),
+        "Host evil\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(&planted, home.ssh_dir().join(".runpod-ssh-backups")).unwrap();
+    assert!(runpod_ssh::fsio::backups(&cfg).is_empty());
+    let o = home.run(&["restore"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "# mine\n");
+    // Nor is a backup written through it.
+    let o = home.run(&["add", "--no-vscode", PASTE]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(std::fs::read_dir(&planted).unwrap().count(), 1);
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "# mine\n");
+}
