@@ -661,3 +661,66 @@ fn a_symlinked_backup_folder_is_not_trusted() {
     assert_eq!(std::fs::read_dir(&planted).unwrap().count(), 1);
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "# mine\n");
 }
+
+#[test]
+fn check_pins_and_remove_forgets_in_the_password_database_home_whatever_home_says() {
+    let Some(sshd) = common::sshd::Sshd::start(&[]) else {
+        return;
+    };
+    let home = TempHome::new();
+    let (key, public) = common::sshd::keygen(&home.ssh_dir(), "id_ed25519", "");
+    sshd.authorize(&public);
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(elsewhere.path().join(".ssh")).unwrap();
+    // `~` as add writes it: ssh expands it from the password database.
+    let block = sshd.host_block(
+        "gpu",
+        &key,
+        &[
+            "IdentitiesOnly yes",
+            "HostKeyAlias gpu",
+            "UserKnownHostsFile ~/.ssh/known_hosts_runpod",
+            "StrictHostKeyChecking accept-new",
+        ],
+    );
+    std::fs::write(home.ssh_dir().join("config"), block).unwrap();
+    let run = |args: &[&str]| {
+        home.cmd(common::bin())
+            .env("HOME", elsewhere.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["check", "gpu", "--quick"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let pins = home.ssh_dir().join("known_hosts_runpod");
+    let text = std::fs::read_to_string(&pins).expect("pin recorded in the account's home");
+    assert!(text.starts_with("gpu "), "{text}");
+    // Plain ssh, given the same HOME, trusts that pin too.
+    if let Some(ssh) = common::require_tool("ssh") {
+        let o = home
+            .cmd(&ssh)
+            .env("HOME", elsewhere.path())
+            .args([
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "gpu",
+                "true",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let o = run(&["remove", "gpu", "--force", "--no-vscode"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!std::fs::read_to_string(&pins).unwrap().contains("gpu "));
+    assert_eq!(
+        std::fs::read_dir(elsewhere.path().join(".ssh"))
+            .unwrap()
+            .count(),
+        0,
+        "nothing may land in $HOME/.ssh"
+    );
+}
