@@ -14,7 +14,9 @@ Exit codes:
 
 Environment:
   NO_COLOR   disables colour
-  HOME       where ~/.ssh lives";
+  HOME       where `Include ~/…` looks, as for ssh; every other ~ (the
+             default config, keys, known_hosts) is the account's home
+             from the password database, as ssh uses it";
 
 /// runpod-ssh: make your RunPod pod connect, from a terminal or VS Code.
 #[derive(Debug, Parser)]
@@ -124,6 +126,10 @@ pub struct AddArgs {
     /// Show what would change (a unified diff) and write nothing
     #[arg(long)]
     pub dry_run: bool,
+    /// Write even a read-only, foreign-owned or hard-linked file (the
+    /// refusal names which)
+    #[arg(long)]
+    pub force: bool,
     /// Do not touch VS Code settings
     #[arg(long)]
     pub no_vscode: bool,
@@ -146,7 +152,9 @@ pub struct RemoveArgs {
     /// Show what would change and write nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// When the Host line also names other hosts, drop just this alias from it
+    /// Override a refusal the message names: when the Host line also
+    /// names other hosts, drop just this alias from it; write a read-only,
+    /// foreign-owned or hard-linked config
     #[arg(long)]
     pub force: bool,
     /// Do not touch VS Code settings
@@ -159,6 +167,10 @@ pub struct RestoreArgs {
     /// List the backups instead of restoring
     #[arg(long)]
     pub list: bool,
+    /// Write even a read-only, foreign-owned or hard-linked file (the
+    /// refusal names which)
+    #[arg(long)]
+    pub force: bool,
     /// Which backup (its timestamp, as `--list` shows); default: the newest
     pub backup: Option<String>,
 }
@@ -197,4 +209,8 @@ pub struct FixArgs {
     /// Print the rule catalogue and exit
     #[arg(long)]
     pub rules: bool,
+    /// Write even a read-only, foreign-owned or hard-linked file (the
+    /// refusal names which)
+    #[arg(long)]
+    pub force: bool,
 }

@@ -40,6 +40,205 @@ pub enum FsError {
     SymlinkLoop(PathBuf),
     #[error("no backup of {0} to restore")]
     NoBackup(PathBuf),
+    #[error(
+        "{path} is {kind}, not a regular file: runpod-ssh writes only regular files; nothing was written"
+    )]
+    NotRegular { path: PathBuf, kind: &'static str },
+    #[error("{path} {reason}; nothing was written (--force writes it anyway{extra})")]
+    Guarded {
+        path: PathBuf,
+        reason: &'static str,
+        extra: &'static str,
+    },
+    #[error(
+        "{0} kept changing while runpod-ssh read it (another program is still writing it); nothing was written, run the command again when it has finished"
+    )]
+    Unsettled(PathBuf),
+}
+
+/// The most runpod-ssh reads of any one file (configs, Includes,
+/// known_hosts, settings.json): a device or a runaway file gets a clear
+/// error instead of filling memory.
+pub const MAX_READ: u64 = 64 * 1024 * 1024;
+
+/// Why [`read_limited`] refused a file. Carried inside an `io::Error` so
+/// every caller that already handles IO errors reports it.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadRefusal {
+    #[error("it is {0}, not a regular file; runpod-ssh reads only regular files")]
+    NotRegular(&'static str),
+    #[error("it is larger than {} MiB, more than any ssh file should be", MAX_READ >> 20)]
+    TooLarge,
+}
+
+/// What kind of file `md` describes, in words, when it is not regular.
+fn special_kind(md: &fs::Metadata) -> Option<&'static str> {
+    let ft = md.file_type();
+    if ft.is_file() {
+        return None;
+    }
+    if ft.is_dir() {
+        return Some("a folder");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return Some("a FIFO (named pipe)");
+        }
+        if ft.is_char_device() {
+            return Some("a character device");
+        }
+        if ft.is_block_device() {
+            return Some("a block device");
+        }
+        if ft.is_socket() {
+            return Some("a socket");
+        }
+    }
+    Some("not a regular file")
+}
+
+fn refused(r: ReadRefusal) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, r)
+}
+
+/// What [`read_limited`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Content {
+    pub bytes: Vec<u8>,
+    /// A character device (`/dev/null`), read without blocking: never
+    /// to be written.
+    pub device: bool,
+}
+
+/// Read a file the safe way: opened without blocking (a FIFO cannot
+/// hang us), checked with `fstat` on the open file, refused unless it is
+/// a regular file or a character device, and never more than
+/// [`MAX_READ`] bytes. A character device is read without blocking up to
+/// the cap: `/dev/null` is empty (as `ssh -F /dev/null` takes it),
+/// `/dev/zero` hits the cap. A folder is `ErrorKind::IsADirectory`.
+pub fn read_limited(path: &Path) -> io::Result<Content> {
+    use std::io::Read;
+    let f = open_nonblocking(path)?;
+    let md = f.metadata()?;
+    let device = match special_kind(&md) {
+        None => false,
+        Some("a folder") => {
+            return Err(io::Error::new(io::ErrorKind::IsADirectory, "is a folder"));
+        }
+        Some("a character device") => true,
+        Some(k) => return Err(refused(ReadRefusal::NotRegular(k))),
+    };
+    let mut bytes = Vec::new();
+    match (&f).take(MAX_READ + 1).read_to_end(&mut bytes) {
+        Ok(_) => {}
+        // A device with nothing to give right now (a terminal) is empty.
+        Err(e) if device && e.kind() == io::ErrorKind::WouldBlock => {}
+        Err(e) => return Err(e),
+    }
+    if bytes.len() as u64 > MAX_READ {
+        return Err(refused(ReadRefusal::TooLarge));
+    }
+    Ok(Content { bytes, device })
+}
+
+#[cfg(unix)]
+fn open_nonblocking(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_nonblocking(path: &Path) -> io::Result<File> {
+    File::open(path)
+}
+
+/// The bytes of `path`, or `None` when it does not exist; refusals and
+/// errors as [`FsError::Read`] naming `shown`.
+fn read_target(target: &Path, shown: &Path) -> Result<Option<Content>, FsError> {
+    match read_limited(target) {
+        Ok(c) => Ok(Some(c)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(FsError::Read {
+            path: shown.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// What one command run shares across every file it writes: the backup
+/// stamp (one backup set per command) and `--force`.
+#[derive(Debug, Clone)]
+struct Run {
+    command: String,
+    stamp: String,
+    force: bool,
+}
+
+static RUN: std::sync::Mutex<Option<Run>> = std::sync::Mutex::new(None);
+
+/// Called once by the command edge: backups written from now on carry
+/// `command` and one shared stamp, so `restore` can put the set back
+/// together; `force` lets [`write`] override the refusals that name
+/// `--force` (read-only, foreign-owned or hard-linked files).
+pub fn begin_run(command: &str, force: bool) {
+    let mut r = RUN.lock().unwrap_or_else(|e| e.into_inner());
+    *r = Some(Run {
+        command: command.to_string(),
+        stamp: timestamp(SystemTime::now()),
+        force,
+    });
+}
+
+fn run_settings() -> Option<Run> {
+    RUN.lock().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+/// How long a recently modified file may keep changing before we give up.
+const SETTLE_LIMIT: Duration = Duration::from_secs(2);
+/// The pause between two reads that must agree.
+const SETTLE_PAUSE: Duration = Duration::from_millis(100);
+
+/// Files this process wrote last, as (path, mtime, length): a file still
+/// exactly as we left it is not half-written by someone else, so reading
+/// it again (pins recorded one after another by `check`) needs no pause.
+static WRITTEN: std::sync::Mutex<Vec<(PathBuf, SystemTime, u64)>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn remember_written(target: &Path) {
+    if let Ok(md) = fs::metadata(target)
+        && let Ok(m) = md.modified()
+    {
+        let mut w = WRITTEN.lock().unwrap_or_else(|e| e.into_inner());
+        w.retain(|(p, _, _)| p != target);
+        w.push((target.to_path_buf(), m, md.len()));
+    }
+}
+
+fn recently_modified(target: &Path) -> bool {
+    let Ok(md) = fs::metadata(target) else {
+        return false;
+    };
+    let Ok(m) = md.modified() else {
+        return false;
+    };
+    let ours = WRITTEN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|(p, t, len)| p == target && *t == m && *len == md.len());
+    if ours {
+        return false;
+    }
+    match SystemTime::now().duration_since(m) {
+        Ok(age) => age < Duration::from_secs(2),
+        // A modification time in the future: cannot tell, so check.
+        Err(_) => true,
+    }
 }
 
 /// A file as it was read.
@@ -51,6 +250,9 @@ pub struct Snapshot {
     pub target: PathBuf,
     /// The content, or `None` when the file does not exist yet.
     pub bytes: Option<Vec<u8>>,
+    /// The file is a character device (`/dev/null`): readable as a
+    /// config, never written.
+    pub device: bool,
 }
 
 impl Snapshot {
@@ -81,24 +283,69 @@ pub fn real_path(path: &Path) -> Result<PathBuf, FsError> {
     Err(FsError::SymlinkLoop(path.to_path_buf()))
 }
 
-/// Read a file for a later [`write`].
+/// Read a file for a later [`write`]. A file modified in the last two
+/// seconds may be half-written by an editor: it is read again ~100 ms
+/// later until two reads agree (at most ~2 s), else refused.
 pub fn read(path: &Path) -> Result<Snapshot, FsError> {
     let target = real_path(path)?;
-    let bytes = match fs::read(&target) {
-        Ok(b) => Some(b),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
-        Err(source) => {
-            return Err(FsError::Read {
-                path: path.to_path_buf(),
-                source,
-            });
+    let mut got = read_target(&target, path)?;
+    if got.as_ref().is_some_and(|c| !c.device) && recently_modified(&target) {
+        let start = Instant::now();
+        loop {
+            std::thread::sleep(SETTLE_PAUSE);
+            let again = read_target(&target, path)?;
+            if again == got {
+                break;
+            }
+            got = again;
+            if start.elapsed() >= SETTLE_LIMIT {
+                return Err(FsError::Unsettled(path.to_path_buf()));
+            }
         }
-    };
+    }
+    let device = got.as_ref().is_some_and(|c| c.device);
     Ok(Snapshot {
         path: path.to_path_buf(),
         target,
-        bytes,
+        bytes: got.map(|c| c.bytes),
+        device,
     })
+}
+
+/// Refuse to write over what an editor would warn about, unless the run
+/// was given `--force`.
+fn guard(shown: &Path, meta: &fs::Metadata) -> Result<(), FsError> {
+    if run_settings().is_some_and(|r| r.force) {
+        return Ok(());
+    }
+    let refuse = |reason, extra| {
+        Err(FsError::Guarded {
+            path: shown.to_path_buf(),
+            reason,
+            extra,
+        })
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid cannot fail.
+        if meta.uid() != unsafe { libc::geteuid() } {
+            return refuse(
+                "belongs to another user",
+                ", keeping its owner when runpod-ssh runs as root",
+            );
+        }
+        if meta.nlink() > 1 {
+            return refuse(
+                "has other hard links, which a rewrite would split from it",
+                ", and the other names keep the old content",
+            );
+        }
+    }
+    if meta.permissions().readonly() {
+        return refuse("is read-only", ", keeping its permissions");
+    }
+    Ok(())
 }
 
 /// What a write did.
@@ -136,9 +383,14 @@ pub fn write(snap: &Snapshot, new: &[u8], opts: WriteOptions) -> Result<WriteRep
         path: snap.path.clone(),
         source,
     };
-    // Refuse to overwrite what someone else wrote in the meantime.
-    let current = match fs::read(target) {
-        Ok(b) => Some(b),
+    if snap.device {
+        return Err(FsError::NotRegular {
+            path: snap.path.clone(),
+            kind: "a character device",
+        });
+    }
+    let meta = match fs::symlink_metadata(target) {
+        Ok(m) => Some(m),
         Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(source) => {
             return Err(FsError::Read {
@@ -147,8 +399,19 @@ pub fn write(snap: &Snapshot, new: &[u8], opts: WriteOptions) -> Result<WriteRep
             });
         }
     };
-    if current != snap.bytes {
+    if let Some(kind) = meta.as_ref().and_then(special_kind) {
+        return Err(FsError::NotRegular {
+            path: snap.path.clone(),
+            kind,
+        });
+    }
+    // Refuse to overwrite what someone else wrote in the meantime.
+    let current = read_target(target, &snap.path)?;
+    if current.map(|c| c.bytes) != snap.bytes {
         return Err(FsError::Changed(snap.path.clone()));
+    }
+    if let Some(m) = &meta {
+        guard(&snap.path, m)?;
     }
     let dir = target
         .parent()
@@ -158,7 +421,6 @@ pub fn write(snap: &Snapshot, new: &[u8], opts: WriteOptions) -> Result<WriteRep
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "file".into());
-    let meta = fs::metadata(target).ok();
     clean_stale_temps(dir, &name);
 
     let mut report = WriteReport {
@@ -183,6 +445,7 @@ pub fn write(snap: &Snapshot, new: &[u8], opts: WriteOptions) -> Result<WriteRep
     tmp.as_file().sync_all().map_err(werr)?;
     tmp.persist(target).map_err(|e| werr(e.error))?;
     sync_dir(dir);
+    remember_written(target);
     Ok(report)
 }
 
@@ -234,16 +497,37 @@ fn clean_stale_temps(dir: &Path, name: &str) {
     }
 }
 
-/// Save `old` as a timestamped backup of `target`, pruning to the last
-/// [`KEEP_BACKUPS`].
+/// Save `old` as a backup of `target`, pruning to the last
+/// [`KEEP_BACKUPS`]. The name is `NAME.STAMP.COMMAND`: one stamp for every
+/// file a command run backs up (see [`begin_run`]), and the command that
+/// wrote it.
 fn backup(target: &Path, old: &[u8], meta: Option<&fs::Metadata>) -> io::Result<PathBuf> {
     let dir = backup_dir(target);
+    if fs::symlink_metadata(&dir).is_ok_and(|m| !m.is_dir()) {
+        // A planted link would send the user's old config elsewhere.
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "the backup folder {} is not a folder (a symbolic link?); remove it",
+                dir.display()
+            ),
+        ));
+    }
     create_private_dir(&dir)?;
     let name = file_name(target);
-    let mut path = dir.join(format!("{name}.{}", timestamp(SystemTime::now())));
+    let run = run_settings();
+    let stamp = run
+        .as_ref()
+        .map_or_else(|| timestamp(SystemTime::now()), |r| r.stamp.clone());
+    let suffix = run
+        .as_ref()
+        .map(|r| format!(".{}", r.command))
+        .unwrap_or_default();
+    let mut path = dir.join(format!("{name}.{stamp}{suffix}"));
     let mut n = 1;
-    while path.exists() {
-        path = dir.join(format!("{name}.{}-{n}", timestamp(SystemTime::now())));
+    while fs::symlink_metadata(&path).is_ok() {
+        // The same file twice in one run: keep both, in order.
+        path = dir.join(format!("{name}.{stamp}-{n}{suffix}"));
         n += 1;
     }
     let mut tmp = tempfile::Builder::new()
@@ -252,7 +536,7 @@ fn backup(target: &Path, old: &[u8], meta: Option<&fs::Metadata>) -> io::Result<
     apply_meta(tmp.as_file(), meta, 0o600)?;
     tmp.write_all(old)?;
     tmp.as_file().sync_all()?;
-    tmp.persist(&path).map_err(|e| e.error)?;
+    tmp.persist_noclobber(&path).map_err(|e| e.error)?;
     let list = backups(target);
     if list.len() > KEEP_BACKUPS {
         for b in &list[..list.len() - KEEP_BACKUPS] {
@@ -260,6 +544,106 @@ fn backup(target: &Path, old: &[u8], meta: Option<&fs::Metadata>) -> io::Result<
         }
     }
     Ok(path)
+}
+
+/// Split a backup's name after `NAME.` into stamp and command: the stamp
+/// is `YYYYMMDD-HHMMSS.nnnnnnnnn` with an optional `-N`, the command
+/// lowercase letters (absent in backups from before commands were named).
+fn parse_backup_name(rest: &str) -> Option<(String, Option<String>)> {
+    let b = rest.as_bytes();
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    if !(digits(0..8)
+        && b.get(8) == Some(&b'-')
+        && digits(9..15)
+        && b.get(15) == Some(&b'.')
+        && digits(16..25))
+    {
+        return None;
+    }
+    let mut end = 25;
+    if b.get(25) == Some(&b'-') {
+        let n = b[26..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
+            return None;
+        }
+        end = 26 + n;
+    }
+    let stamp = rest[..end].to_string();
+    match &rest[end..] {
+        "" => Some((stamp, None)),
+        tail => {
+            let cmd = tail.strip_prefix('.')?;
+            (!cmd.is_empty() && cmd.bytes().all(|c| c.is_ascii_lowercase()))
+                .then(|| (stamp, Some(cmd.to_string())))
+        }
+    }
+}
+
+/// A backup runpod-ssh could have written: a regular file (not a
+/// symlink) owned by the user running us.
+fn trusted_backup(path: &Path) -> bool {
+    let Ok(md) = fs::symlink_metadata(path) else {
+        return false;
+    };
+    if !md.file_type().is_file() {
+        return false;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid cannot fail.
+        if md.uid() != unsafe { libc::geteuid() } {
+            return false;
+        }
+    }
+    true
+}
+
+/// The content of a backup, opened without following a symlink and
+/// checked again on the open file (a swap after listing cannot redirect
+/// the read).
+pub fn read_backup(b: &Backup) -> Result<Vec<u8>, FsError> {
+    use std::io::Read;
+    let rerr = |source: io::Error| FsError::Read {
+        path: b.path.clone(),
+        source,
+    };
+    let mut opts = fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let f = opts.open(&b.path).map_err(rerr)?;
+    let md = f.metadata().map_err(rerr)?;
+    let owned = {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            // SAFETY: geteuid cannot fail.
+            md.uid() == unsafe { libc::geteuid() }
+        }
+        #[cfg(not(unix))]
+        {
+            true
+        }
+    };
+    if !md.file_type().is_file() || !owned {
+        return Err(rerr(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a backup runpod-ssh wrote (not a regular file of yours)",
+        )));
+    }
+    let mut bytes = Vec::new();
+    (&f).take(MAX_READ + 1)
+        .read_to_end(&mut bytes)
+        .map_err(rerr)?;
+    if bytes.len() as u64 > MAX_READ {
+        return Err(rerr(refused(ReadRefusal::TooLarge)));
+    }
+    Ok(bytes)
 }
 
 fn file_name(p: &Path) -> String {
@@ -277,27 +661,38 @@ pub fn backup_dir(target: &Path) -> PathBuf {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Backup {
     pub path: PathBuf,
-    /// `YYYYMMDD-HHMMSS.nnnnnnnnn` (UTC), sortable.
+    /// `YYYYMMDD-HHMMSS.nnnnnnnnn` (UTC), sortable; `-N` when one run
+    /// saved the file more than once. Shared by every file one command
+    /// run backed up.
     pub stamp: String,
+    /// The command that wrote it (`add`, `fix`, …); `None` for backups
+    /// from older versions.
+    pub command: Option<String>,
 }
 
-/// The backups of `target` (symlinks followed), oldest first.
+/// The backups of `target` (symlinks followed), oldest first: only files
+/// whose name runpod-ssh writes, regular files (not symlinks) owned by
+/// the user. Anything else in the folder is ignored.
 pub fn backups(target: &Path) -> Vec<Backup> {
     let target = real_path(target).unwrap_or_else(|_| target.to_path_buf());
     let prefix = format!("{}.", file_name(&target));
-    let mut v: Vec<Backup> = fs::read_dir(backup_dir(&target))
+    let dir = backup_dir(&target);
+    if !fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+        // Absent, or a symlink to someone else's folder: no backups of ours.
+        return Vec::new();
+    }
+    let mut v: Vec<Backup> = fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
         .filter_map(|e| {
             let n = e.file_name().to_string_lossy().into_owned();
-            let stamp = n.strip_prefix(&prefix)?.to_string();
-            stamp
-                .starts_with(|c: char| c.is_ascii_digit())
-                .then(|| Backup {
-                    path: e.path(),
-                    stamp,
-                })
+            let (stamp, command) = parse_backup_name(n.strip_prefix(&prefix)?)?;
+            trusted_backup(&e.path()).then(|| Backup {
+                path: e.path(),
+                stamp,
+                command,
+            })
         })
         .collect();
     v.sort_by(|a, b| a.stamp.cmp(&b.stamp));
@@ -411,56 +806,71 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 /// An exclusive advisory lock held for a command's read-modify-write.
 #[derive(Debug)]
 pub struct Lock {
-    /// The locked file; `None` for a nested hold of the process-wide lock.
+    /// The locked file; `None` for a shared hold of a process-wide lock.
     _file: Option<File>,
-    nested_global: bool,
+    /// The process-wide lock this hold counts in.
+    shared: Option<PathBuf>,
 }
 
-/// The process-wide lock, shared by nested holders in this process (a
-/// command holding it may call code that takes it again).
-static GLOBAL: std::sync::Mutex<Option<(File, usize)>> = std::sync::Mutex::new(None);
+/// Locks held by this process, by path, with their hold counts: a command
+/// holding one may call code that takes it again.
+static HELD: std::sync::Mutex<Vec<(PathBuf, File, usize)>> = std::sync::Mutex::new(Vec::new());
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        if self.nested_global {
-            let mut g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some((_, n)) = g.as_mut() {
-                *n -= 1;
-                if *n == 0 {
+        if let Some(p) = &self.shared {
+            let mut g = HELD.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(i) = g.iter().position(|(q, _, _)| q == p) {
+                g[i].2 -= 1;
+                if g[i].2 == 0 {
                     // Dropping the file releases the OS lock.
-                    *g = None;
+                    g.remove(i);
                 }
             }
         }
     }
 }
 
+/// The name of the lock file runpod-ssh keeps beside the files it edits.
+pub const LOCK_NAME: &str = ".runpod-ssh.lock";
+
 impl Lock {
     /// Take the lock at `path`, waiting up to `wait` for another
-    /// runpod-ssh to finish.
+    /// runpod-ssh to finish. The lock file must be a regular file: it is
+    /// opened without following a symlink and without blocking.
     pub fn acquire(path: &Path, wait: Duration) -> Result<Lock, FsError> {
-        if let Some(dir) = path.parent() {
+        let werr = |source: io::Error| FsError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             create_private_dir(dir).map_err(|source| FsError::Write {
                 path: dir.to_path_buf(),
                 source,
             })?;
         }
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(path)
-            .map_err(|source| FsError::Write {
+        let mut opts = fs::OpenOptions::new();
+        opts.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
+        }
+        let file = opts.open(path).map_err(werr)?;
+        if let Some(kind) = file.metadata().ok().as_ref().and_then(special_kind) {
+            return Err(FsError::NotRegular {
                 path: path.to_path_buf(),
-                source,
-            })?;
+                kind,
+            });
+        }
         let start = Instant::now();
         loop {
             match file.try_lock() {
                 Ok(()) => {
                     return Ok(Lock {
                         _file: Some(file),
-                        nested_global: false,
+                        shared: None,
                     });
                 }
                 Err(fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
@@ -469,36 +879,55 @@ impl Lock {
                 Err(fs::TryLockError::WouldBlock) => {
                     return Err(FsError::Locked(path.to_path_buf()));
                 }
-                Err(fs::TryLockError::Error(source)) => {
-                    return Err(FsError::Write {
-                        path: path.to_path_buf(),
-                        source,
-                    });
-                }
+                Err(fs::TryLockError::Error(source)) => return Err(werr(source)),
             }
         }
     }
 
-    /// The lock for everything runpod-ssh edits: one per user, in the cache
-    /// folder (`~/.cache/runpod-ssh/lock`), so nothing extra lands in `~/.ssh`.
-    /// Re-entrant within a process.
-    pub fn global() -> Result<Lock, FsError> {
-        let mut g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, n)) = g.as_mut() {
-            *n += 1;
+    /// Take the process-wide lock at `path` (re-entrant in this process).
+    fn shared(path: PathBuf) -> Result<Lock, FsError> {
+        let mut g = HELD.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(h) = g.iter_mut().find(|(q, _, _)| *q == path) {
+            h.2 += 1;
         } else {
-            let dir = dirs::cache_dir()
-                .or_else(|| dirs::home_dir().map(|h| h.join(".cache")))
-                .unwrap_or_else(std::env::temp_dir)
-                .join("runpod-ssh");
-            let mut held = Lock::acquire(&dir.join("lock"), Duration::from_secs(10))?;
-            let file = held._file.take().ok_or(FsError::Locked(dir.join("lock")))?;
-            *g = Some((file, 1));
+            let mut held = Lock::acquire(&path, Duration::from_secs(10))?;
+            let file = held._file.take().ok_or(FsError::Locked(path.clone()))?;
+            g.push((path.clone(), file, 1));
         }
         Ok(Lock {
             _file: None,
-            nested_global: true,
+            shared: Some(path),
         })
+    }
+
+    /// The lock for editing `target` (symlinks already followed): a
+    /// `.runpod-ssh.lock` in the folder that holds it, so every runpod-ssh
+    /// editing the same file, whatever its home, meets the same lock.
+    /// Re-entrant within a process. `target`'s folder must exist.
+    pub fn beside(target: &Path) -> Result<Lock, FsError> {
+        let dir = target
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        Lock::shared(dir.join(LOCK_NAME))
+    }
+
+    /// The lock for editing `path` (a symlink followed to its file): see
+    /// [`Lock::beside`]. Creates the folder (0700) when it is missing, as
+    /// writing the file would.
+    pub fn for_file(path: &Path) -> Result<Lock, FsError> {
+        Lock::beside(&real_path(path)?)
+    }
+
+    /// The lock of the account's `~/.ssh` (from the password database, as
+    /// ssh finds it): the same lock [`Lock::for_file`] takes for a file
+    /// there. Prefer `for_file` with the file being edited. Re-entrant
+    /// within a process.
+    pub fn global() -> Result<Lock, FsError> {
+        let dir = crate::platform::home_dir()
+            .unwrap_or_else(std::env::temp_dir)
+            .join(".ssh");
+        Lock::shared(dir.join(LOCK_NAME))
     }
 }
 
@@ -622,6 +1051,89 @@ mod tests {
         assert_eq!(fs::read(&b[KEEP_BACKUPS - 1].path).unwrap(), b"12");
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn write_refuses_a_fifo_target_and_read_does_not_block_on_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fifo");
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let e = read(&p).unwrap_err();
+        assert!(e.to_string().contains("FIFO"), "{e}");
+        let snap = Snapshot {
+            path: p.clone(),
+            target: p.clone(),
+            bytes: None,
+            device: false,
+        };
+        assert!(matches!(
+            write(&snap, b"x", WriteOptions::default()),
+            Err(FsError::NotRegular { .. })
+        ));
+        use std::os::unix::fs::FileTypeExt;
+        assert!(fs::symlink_metadata(&p).unwrap().file_type().is_fifo());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn write_refuses_hard_linked_and_read_only_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config");
+        fs::write(&p, b"a").unwrap();
+        fs::hard_link(&p, dir.path().join("twin")).unwrap();
+        let snap = read(&p).unwrap();
+        assert!(matches!(
+            write(&snap, b"b", WriteOptions::default()),
+            Err(FsError::Guarded { .. })
+        ));
+        fs::remove_file(dir.path().join("twin")).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o400)).unwrap();
+        let e = write(&snap, b"b", WriteOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("read-only") && e.to_string().contains("--force"));
+        assert_eq!(fs::read(&p).unwrap(), b"a");
+    }
+
+    #[test]
+    fn a_fresh_file_is_read_twice_but_our_own_write_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("known_hosts");
+        fs::write(&p, b"a\n").unwrap();
+        let t = Instant::now();
+        let snap = read(&p).unwrap();
+        assert!(
+            t.elapsed() >= SETTLE_PAUSE,
+            "a just-written file is re-read"
+        );
+        write(&snap, b"a\nb\n", WriteOptions::default()).unwrap();
+        let t = Instant::now();
+        assert_eq!(read(&p).unwrap().content(), b"a\nb\n");
+        assert!(
+            t.elapsed() < SETTLE_PAUSE,
+            "our own write needs no settling"
+        );
+    }
+
+    #[test]
+    fn backup_names_are_parsed_strictly() {
+        let ok = parse_backup_name("20261128-101500.123456789.add").unwrap();
+        assert_eq!(ok, ("20261128-101500.123456789".into(), Some("add".into())));
+        let old = parse_backup_name("20261128-101500.123456789-2").unwrap();
+        assert_eq!(old, ("20261128-101500.123456789-2".into(), None));
+        for bad in [
+            "",
+            "9evil",
+            "20261128-101500.123456789.",
+            "20261128-101500.123456789.ADD",
+            "20261128-101500.123456789-",
+            "20261128-101500.12345678",
+            "20261128-101500.123456789.add/x",
+        ] {
+            assert_eq!(parse_backup_name(bad), None, "{bad:?}");
+        }
+    }
+
     #[test]
     fn timestamps_sort_and_read_well() {
         assert_eq!(&timestamp(UNIX_EPOCH)[..15], "19700101-000000");
@@ -645,11 +1157,18 @@ mod tests {
     }
 
     #[test]
-    fn the_global_lock_nests_within_a_process() {
-        let a = Lock::global().unwrap();
-        let b = Lock::global().unwrap();
+    fn a_shared_lock_nests_within_a_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config");
+        let a = Lock::beside(&cfg).unwrap();
+        let b = Lock::beside(&cfg).unwrap();
+        let lock = dir.path().join(LOCK_NAME);
+        assert!(matches!(
+            Lock::acquire(&lock, Duration::from_millis(30)),
+            Err(FsError::Locked(_))
+        ));
         drop(a);
         drop(b);
-        assert!(Lock::global().is_ok());
+        assert!(Lock::acquire(&lock, Duration::from_millis(10)).is_ok());
     }
 }

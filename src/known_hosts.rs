@@ -118,11 +118,16 @@ pub fn parse_line(file: &Path, line_no: usize, line: &str) -> Option<Entry> {
 }
 
 /// Every usable entry of the files that exist.
-pub fn load(files: &[PathBuf]) -> Vec<Entry> {
+pub fn load(files: &[PathBuf]) -> Result<Vec<Entry>, String> {
     let mut out = Vec::new();
     for f in files {
-        let Ok(bytes) = std::fs::read(f) else {
-            continue;
+        let bytes = match crate::fsio::read_limited(f) {
+            Ok(c) => c.bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            // A file we cannot read (a FIFO, over the size cap, no
+            // permission) might hold the key that makes this one a change:
+            // treating it as empty could accept an impostor as "new".
+            Err(e) => return Err(format!("cannot read {}: {e}", f.display())),
         };
         let text = String::from_utf8_lossy(&bytes);
         for (i, l) in text.lines().enumerate() {
@@ -131,7 +136,7 @@ pub fn load(files: &[PathBuf]) -> Vec<Entry> {
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// The keys a `RevokedHostKeys` file lists, as `@revoked *` entries. ssh
@@ -434,7 +439,7 @@ pub fn record(
     // the runpod-ssh lock against other processes.
     static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
-    let _lock = fsio::Lock::global()?;
+    let _lock = fsio::Lock::for_file(path)?;
     // As ssh writes it: hashed names each on a line, plain ones joined.
     let lines: Vec<String> = if hash {
         names
@@ -685,13 +690,25 @@ mod tests {
     }
 
     #[test]
+    fn a_known_hosts_file_that_cannot_be_read_is_an_error_not_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        // A folder where a file should be: reading it fails.
+        let p = dir.path().join("known_hosts");
+        std::fs::create_dir(&p).unwrap();
+        assert!(load(std::slice::from_ref(&p)).is_err());
+        // A missing file is simply empty.
+        let missing = dir.path().join("absent");
+        assert!(load(std::slice::from_ref(&missing)).unwrap().is_empty());
+    }
+
+    #[test]
     fn record_appends_and_matches() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("sub/known_hosts");
         let k1 = PublicKey::from_openssh(ED1).unwrap();
         record(&p, &["runpod-a"], &k1, false).unwrap();
         record(&p, &["runpod-b"], &k1, true).unwrap();
-        let e = load(std::slice::from_ref(&p));
+        let e = load(std::slice::from_ref(&p)).unwrap();
         assert!(matches!(
             check(&e, "runpod-a", &k1),
             Verdict::Known { line: 1, .. }

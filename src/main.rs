@@ -10,7 +10,7 @@ fn main() {
         Ok(Outcome::Ok) => 0,
         Ok(Outcome::Problems) => 1,
         Err(e) => {
-            let msg = format!("{e:#}");
+            let msg = commands::render(&e);
             runpod_ssh::output::err(&format!("runpod-ssh: {msg}\n"));
             commands::exit_code(&e)
         }

@@ -52,6 +52,18 @@ pub fn account() -> Account {
     }
 }
 
+/// The home ssh uses for `~` in `IdentityFile`, `UserKnownHostsFile`,
+/// `~/.ssh/config` and the rest: the password database on Unix
+/// (`getpwuid`, not `$HOME`, which `sudo -E` and tests change),
+/// `%USERPROFILE%` on Windows. `$HOME` only when the database has no
+/// entry for us. runpod-ssh uses this one home for every such path.
+pub fn home_dir() -> Option<PathBuf> {
+    account()
+        .home
+        .filter(|h| !h.as_os_str().is_empty())
+        .or_else(dirs::home_dir)
+}
+
 /// OpenSSH's check on included config files: owned by root or the user,
 /// and not writable by others. Debian relaxes group-write for a user's
 /// private group; we only flag world-writable files and foreign owners so

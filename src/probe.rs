@@ -659,13 +659,22 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
     let peer = stream.peer_addr().ok();
 
     // banner + kex + hostkey: one connect_stream over a recording stream.
-    let mut entries: Vec<known_hosts::Entry> = known_hosts::load(
+    let mut entries: Vec<known_hosts::Entry> = match known_hosts::load(
         &t.user_known_hosts
             .iter()
             .chain(&t.global_known_hosts)
             .cloned()
             .collect::<Vec<_>>(),
-    );
+    ) {
+        Ok(e) => e,
+        Err(e) => {
+            return rep.fail(
+                Stage::Hostkey,
+                format!("cannot check the host key: {e}"),
+                "a known_hosts file that cannot be read might hold this host's key; fix or remove that file (or its UserKnownHostsFile line)",
+            );
+        }
+    };
     for f in &t.revoked_host_keys {
         match known_hosts::load_revoked(f) {
             Ok(e) => entries.extend(e),

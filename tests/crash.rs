@@ -12,6 +12,16 @@ use common::{TempHome, bin};
 const OLD: &[u8] = b"# my config\r\nHost web\r\n\tHostName web.example.com   # keep me\r\n\r\nHost *\r\n  ServerAliveInterval 60\r\n";
 const PASTE: &str = "ssh root@203.0.113.7 -p 40123 -i ~/.ssh/id_ed25519";
 
+/// Write the config with an mtime in the past: these runs are about
+/// kills, not about settling a file an editor is still writing (which
+/// costs a re-read ~100 ms later).
+fn write_settled(path: &std::path::Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).unwrap();
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(SystemTime::now() - Duration::from_secs(60))
+        .unwrap();
+}
+
 /// A small deterministic generator (no extra dependency).
 struct Lcg(u64);
 impl Lcg {
@@ -28,13 +38,14 @@ impl Lcg {
 fn sigkill_at_random_moments_leaves_old_or_new() {
     // The content a completed run writes.
     let reference = TempHome::new();
-    std::fs::write(reference.ssh_dir().join("config"), OLD).unwrap();
+    write_settled(&reference.ssh_dir().join("config"), OLD);
     let o = reference.run(&["add", "--no-vscode", PASTE]);
     assert!(o.status.success());
     let new = std::fs::read(reference.ssh_dir().join("config")).unwrap();
     assert_ne!(new, OLD);
 
     // How long a run takes, to spread the kills over all of it.
+    write_settled(&reference.ssh_dir().join("config"), &new);
     let t = Instant::now();
     reference.run(&["add", "--no-vscode", "--name", "x", PASTE]);
     let span = (t.elapsed().as_micros() as u64).max(2000) * 3 / 2;
@@ -49,7 +60,7 @@ fn sigkill_at_random_moments_leaves_old_or_new() {
     let cfg = home.ssh_dir().join("config");
     let (mut saw_old, mut saw_new) = (0, 0);
     for run in 0..240 {
-        std::fs::write(&cfg, OLD).unwrap();
+        write_settled(&cfg, OLD);
         let mut child = home
             .cmd(bin())
             .args(["add", "--no-vscode", PASTE])

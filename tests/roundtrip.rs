@@ -161,7 +161,9 @@ proptest! {
         let mut doc = Document::parse(&bytes);
         let at = doc.position_before_block(1);
         doc.insert_host_block(at, &["runpod-test"], &[("HostName", "203.0.113.7"), ("Port", "40123")], &[]).expect("insert");
-        let ctx = Context::current();
+        // An Include in a random config must not reach the real home.
+        let empty = std::env::temp_dir().join("runpod-ssh-roundtrip-empty-home");
+        let ctx = Context { home: empty.clone(), user_home: empty, ..Context::current() };
         let r = runpod_ssh::config::resolve(&doc, std::path::Path::new("/tmp/x"), "runpod-test", &ctx);
         if r.ok() {
             let global_sets = |k: &str| r.get(k).is_some_and(|s| s.source.line <= at);

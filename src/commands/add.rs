@@ -31,6 +31,7 @@ fn take_trailing_flags(env: &Env, a: &AddArgs) -> anyhow::Result<(Env, AddArgs)>
         name: a.name.clone(),
         identity: a.identity.clone(),
         dry_run: a.dry_run,
+        force: a.force,
         no_vscode: a.no_vscode,
         command: Vec::new(),
     };
@@ -56,6 +57,10 @@ fn take_trailing_flags(env: &Env, a: &AddArgs) -> anyhow::Result<(Env, AddArgs)>
             "--config" => global.config = Some(value("--config")?.into()),
             "--dry-run" => out.dry_run = true,
             "--no-vscode" => out.no_vscode = true,
+            "--force" => {
+                out.force = true;
+                crate::fsio::begin_run("add", true);
+            }
             "--json" => global.json = true,
             "--quiet" => global.quiet = true,
             "--verbose" => global.verbose = true,
@@ -125,7 +130,7 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
     }
     edit::refuse_broken(&s.resolve(&s.doc, &alias))?;
 
-    let home = dirs::home_dir();
+    let home = crate::platform::home_dir();
     let (identity, identity_found) = runpod::choose_identity(&ep, home.as_deref());
     let options = runpod::entry_options(&ep, &alias, &identity);
     let (mut doc, bi) = apply(&s.doc, existing, &alias, &options, &ep)?;

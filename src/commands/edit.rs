@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Env, Failure, OrFail, bad_input};
+use super::{Env, Failure, OrFail, bad_input, fail};
 use crate::config::{Context, Document, Resolved, resolve};
 use crate::fsio::{self, Lock, Snapshot, WriteOptions};
 use crate::{known_hosts, runpod, vscode};
@@ -15,14 +15,39 @@ pub struct Session {
     pub snap: Snapshot,
     pub doc: Document,
     pub ctx: Context,
-    _lock: Lock,
+    _locks: Vec<Lock>,
 }
 
 impl Session {
-    /// Take the lock and read the config (a missing file is empty).
+    /// Take the lock and read the config (a missing file is empty). The
+    /// lock sits beside the config's real file (the pinned keys take the
+    /// one beside them when they are written); a config that is not a
+    /// regular file is read (a device as `ssh -F` would) but never locked
+    /// beside or written.
     pub fn open(env: &Env) -> anyhow::Result<Session> {
-        let lock = Lock::global().or_fail(Failure::Io)?;
         let path = env.config_path()?;
+        let target = fsio::real_path(&path).or_fail(Failure::Io)?;
+        let dir = target
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        if target != path && !dir.is_dir() {
+            // Creating folders a dangling link points at is not ours to do.
+            return Err(fail(
+                Failure::Io,
+                anyhow::anyhow!(
+                    "{} is a symbolic link to {}, whose folder {} does not exist; runpod-ssh will not create it. Create it yourself, or remove the link",
+                    path.display(),
+                    target.display(),
+                    dir.display()
+                ),
+            ));
+        }
+        let mut locks = Vec::new();
+        let regular_or_absent = std::fs::symlink_metadata(&target).map_or(true, |m| m.is_file());
+        if regular_or_absent && dir.is_dir() {
+            locks.push(Lock::beside(&target).or_fail(Failure::Io)?);
+        }
         let snap = fsio::read(&path).or_fail(Failure::Io)?;
         let doc = Document::parse(snap.content());
         Ok(Session {
@@ -30,7 +55,7 @@ impl Session {
             snap,
             doc,
             ctx: Context::current(),
-            _lock: lock,
+            _locks: locks,
         })
     }
 
@@ -45,17 +70,15 @@ impl Session {
     }
 
     fn label(&self) -> String {
-        let home = dirs::home_dir().unwrap_or_default();
-        match self.path.strip_prefix(&home) {
-            Ok(rel) => format!("~/{}", rel.display()),
-            Err(_) => self.path.display().to_string(),
-        }
+        tilde(&self.path)
     }
 
     /// Write `doc` over the config (atomic, backed up). Creates `~/.ssh`
     /// 0700 when needed. Returns the backup's path.
     pub fn write(&self, doc: &Document) -> anyhow::Result<Option<PathBuf>> {
-        if let Some(dir) = self
+        if self.snap.target != self.snap.path {
+            // Through a symlink: never create the folders it points into.
+        } else if let Some(dir) = self
             .snap
             .target
             .parent()
@@ -76,7 +99,7 @@ impl Session {
 
 /// The file runpod-ssh pins pod host keys in.
 pub fn known_hosts_path() -> Option<PathBuf> {
-    let home = dirs::home_dir()?;
+    let home = crate::platform::home_dir()?;
     Some(home.join(".ssh").join("known_hosts_runpod"))
 }
 
@@ -90,6 +113,10 @@ pub fn forget_pinned_key(alias: &str) -> anyhow::Result<usize> {
 }
 
 pub fn forget_pinned_key_in(path: &Path, alias: &str) -> anyhow::Result<usize> {
+    if !path.exists() {
+        return Ok(0);
+    }
+    let _lock = Lock::for_file(path).or_fail(Failure::Io)?;
     let snap = fsio::read(path).or_fail(Failure::Io)?;
     let Some(old) = &snap.bytes else {
         return Ok(0);
@@ -189,7 +216,7 @@ pub fn check_alias(alias: &str) -> anyhow::Result<()> {
 
 /// `~/.ssh/...` for display.
 pub fn tilde(p: &Path) -> String {
-    match dirs::home_dir().and_then(|h| p.strip_prefix(h).ok().map(Path::to_path_buf)) {
+    match crate::platform::home_dir().and_then(|h| p.strip_prefix(h).ok().map(Path::to_path_buf)) {
         Some(rel) => format!("~/{}", rel.display()),
         None => p.display().to_string(),
     }

@@ -25,7 +25,8 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     let vs: Vec<(PathBuf, String)> = vscode::settings_files()
         .into_iter()
         .filter_map(|p| {
-            let text = String::from_utf8(std::fs::read(&p).ok()?).ok()?;
+            // Non-blocking and capped: a FIFO settings.json must not hang fix.
+            let text = String::from_utf8(crate::fsio::read_limited(&p).ok()?.bytes).ok()?;
             Some((p, text))
         })
         .collect();

@@ -27,7 +27,7 @@ pub enum Failure {
 /// An error tagged with its [`Failure`] kind. It displays as the error it
 /// wraps, so the user sees one clear sentence.
 #[derive(Debug, thiserror::Error)]
-#[error("{error:#}")]
+#[error("{}", render(error))]
 pub struct Tagged {
     pub kind: Failure,
     pub error: anyhow::Error,
@@ -39,6 +39,23 @@ pub fn fail(kind: Failure, error: impl Into<anyhow::Error>) -> anyhow::Error {
         kind,
         error: error.into(),
     })
+}
+
+/// An error and its causes as one line, each cause once: a message that
+/// already quotes its cause (`cannot read X: Permission denied (os error
+/// 13)`) does not get it appended a second time.
+pub fn render(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.is_empty() {
+            out = text;
+        } else if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 /// Shorthand for a bad-input error with a message.
@@ -75,7 +92,7 @@ impl Env {
     pub fn config_path(&self) -> anyhow::Result<PathBuf> {
         match &self.global.config {
             Some(p) => Ok(p.clone()),
-            None => dirs::home_dir()
+            None => crate::platform::home_dir()
                 .map(|h| h.join(".ssh").join("config"))
                 .ok_or_else(|| bad_input("cannot find your home folder; pass --config PATH")),
         }
@@ -85,6 +102,17 @@ impl Env {
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let style = Style::new(cli.global.quiet, cli.global.verbose);
+    let (name, force) = match &cli.command {
+        Command::Add(a) => ("add", a.force),
+        Command::Check(_) => ("check", false),
+        Command::Fix(a) => ("fix", a.force),
+        Command::List(_) => ("list", false),
+        Command::Remove(a) => ("remove", a.force),
+        Command::Restore(a) => ("restore", a.force),
+        Command::Show(_) => ("show", false),
+    };
+    // One backup set per run, named after the command; one meaning of --force.
+    crate::fsio::begin_run(name, force);
     let env = Env {
         global: cli.global,
         style,

@@ -45,10 +45,12 @@ pub fn load_tree(root: &Path, doc: &Document, home: &Path) -> Vec<ConfigFile> {
                     if out.iter().any(|f| f.path == p) {
                         continue;
                     }
-                    if let Ok(bytes) = std::fs::read(&p) {
+                    // Non-blocking and capped: a FIFO or /dev/zero here
+                    // must not hang or exhaust us.
+                    if let Ok(c) = crate::fsio::read_limited(&p) {
                         out.push(ConfigFile {
                             path: p,
-                            doc: Document::parse(&bytes),
+                            doc: Document::parse(&c.bytes),
                         });
                         depth.push(depth[i] + 1);
                     }

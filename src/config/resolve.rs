@@ -72,11 +72,13 @@ pub struct Context {
 impl Context {
     /// The current user's context.
     pub fn current() -> Context {
+        // `Include ~/…` goes through glob(3) GLOB_TILDE, which reads $HOME;
+        // every other `~` is the password database's (see platform::home_dir).
         let home = dirs::home_dir().unwrap_or_else(|| PathBuf::from("."));
         let account = crate::platform::account();
         Context {
             local_user: account.name,
-            user_home: account.home.unwrap_or_else(|| home.clone()),
+            user_home: crate::platform::home_dir().unwrap_or_else(|| home.clone()),
             home,
             uid: account.uid,
             check_include_permissions: cfg!(unix),
@@ -86,20 +88,13 @@ impl Context {
 
 impl Context {
     /// Where a path from the config is on disk: `~/rest` under the
-    /// account's home (as ssh expands it), or under `$HOME` when only that
-    /// one has the file (they differ under sudo and in tests); other paths
-    /// as written.
+    /// account's home, exactly as ssh's tilde_expand does for
+    /// `IdentityFile`, `UserKnownHostsFile` and the like (never `$HOME`:
+    /// one home for every command); other paths as written.
     pub fn home_path(&self, p: &str) -> PathBuf {
         match p.strip_prefix("~/") {
-            Some(rest) => {
-                let account = self.user_home.join(rest);
-                let env = self.home.join(rest);
-                if !account.exists() && env.exists() {
-                    env
-                } else {
-                    account
-                }
-            }
+            Some(rest) => self.user_home.join(rest),
+            None if p == "~" => self.user_home.clone(),
             None => PathBuf::from(p),
         }
     }
@@ -176,8 +171,8 @@ pub fn resolve(doc: &Document, path: &Path, host: &str, ctx: &Context) -> Resolv
 
 /// Read `path` and evaluate it for `host`. A missing file is an empty config.
 pub fn resolve_file(path: &Path, host: &str, ctx: &Context) -> Result<Resolved, ResolveError> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
+    let bytes = match crate::fsio::read_limited(path) {
+        Ok(c) => c.bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(source) => {
             return Err(ResolveError::Open {
@@ -733,8 +728,8 @@ impl<'c> Evaluator<'c> {
                         "Too many recursive configuration includes".into(),
                     );
                 }
-                let bytes = match std::fs::read(&p) {
-                    Ok(b) => b,
+                let bytes = match crate::fsio::read_limited(&p) {
+                    Ok(c) => c.bytes,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                     Err(e) if e.kind() == std::io::ErrorKind::IsADirectory => continue,
                     Err(e) => {

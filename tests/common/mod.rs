@@ -33,13 +33,59 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_runpod-ssh"))
 }
 
-/// A temp HOME with an empty `.ssh`, so no test touches the real one.
+/// The shell that makes the temp dir the account's home: in a private
+/// mount namespace, a copy of /etc/passwd whose entry for our uid names
+/// the temp dir is bound over /etc/passwd, then the program runs. ssh and
+/// runpod-ssh both take `~` from the password database (getpwuid), so
+/// `HOME` alone would not keep them out of the real home.
+const ISOLATE: &str = r#"awk -F: -v OFS=: -v u="$(id -u)" -v h="$1" '$3==u{$6=h}1' /etc/passwd > "$1/.passwd" && mount --bind "$1/.passwd" /etc/passwd && shift && exec "$@""#;
+
+/// How to enter a private mount namespace here: `unshare -m` as root,
+/// `unshare -rm` (a user namespace) otherwise; `None` when neither works.
+#[cfg(unix)]
+fn namespace_flags() -> Option<&'static str> {
+    static FLAGS: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
+    *FLAGS.get_or_init(|| {
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+        let candidates: &[&'static str] = if root { &["-m", "-rm"] } else { &["-rm"] };
+        candidates.iter().copied().find(|f| {
+            Command::new("unshare")
+                .args([f, "--", "true"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+    })
+}
+
+/// A temp home with an empty `.ssh`, so no test touches the real one: the
+/// programs [`TempHome::cmd`] starts see it as `$HOME` and as the
+/// account's home in the password database.
 pub struct TempHome {
     pub dir: tempfile::TempDir,
 }
 
 impl TempHome {
+    /// Without a way to isolate (Unix), the test cannot run safely: under CI that
+    /// is a failure; otherwise the test binary stops here with a message
+    /// (a skip), never touching the real home.
     pub fn new() -> TempHome {
+        #[cfg(unix)]
+        if namespace_flags().is_none() {
+            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+                panic!(
+                    "tests need a private mount namespace (unshare -m as root, or unshare -rm) to give runpod-ssh and ssh a temporary home; none could be made"
+                );
+            }
+            eprintln!(
+                "SKIPPED: no private mount namespace (unshare -m / -rm) here, so runpod-ssh and ssh cannot be given a temporary home; not running against the real one"
+            );
+            std::process::exit(0);
+        }
         let dir = tempfile::Builder::new()
             .prefix("runpod-ssh-test-")
             .tempdir()
@@ -56,16 +102,38 @@ impl TempHome {
         self.dir.path().join(".ssh")
     }
 
-    /// A command with HOME (and the XDG/VS Code locations) pointed here.
+    /// A command that runs `program` with this dir as its home: in the
+    /// password database (a private mount namespace, see [`ISOLATE`]) and
+    /// in HOME and the XDG/VS Code locations. Callers append arguments
+    /// with `.arg`/`.args` as usual.
+    #[cfg(unix)]
+    pub fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let flags = namespace_flags().expect("TempHome::new checked for a namespace");
+        let mut c = Command::new("unshare");
+        c.args([flags, "--", "sh", "-c", ISOLATE, "sh"])
+            .arg(self.path())
+            .arg(program);
+        self.env(&mut c);
+        c
+    }
+
+    /// On Windows ssh and runpod-ssh take the home from %USERPROFILE%.
+    #[cfg(windows)]
     pub fn cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut c = Command::new(program);
+        c.env("USERPROFILE", self.path())
+            .env("APPDATA", self.path().join("AppData").join("Roaming"));
+        self.env(&mut c);
+        c
+    }
+
+    fn env(&self, c: &mut Command) {
         c.env("HOME", self.path())
             .env("XDG_CONFIG_HOME", self.path().join(".config"))
             .env("NO_COLOR", "1")
             .env("RUST_BACKTRACE", "0")
             .env_remove("SSH_AUTH_SOCK")
             .stdin(Stdio::null());
-        c
     }
 
     /// Run `runpod-ssh ARGS…`.
