@@ -146,7 +146,8 @@ pub struct RemoveArgs {
     /// Show what would change and write nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// When the Host line also names other hosts, drop just this alias from it
+    /// Remove a block that is not a RunPod entry; when the Host line also
+    /// names other hosts, drop just this alias from it
     #[arg(long)]
     pub force: bool,
     /// Do not touch VS Code settings
