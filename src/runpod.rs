@@ -397,7 +397,7 @@ pub fn ssh_accepts_forward(spec: &str, dynamic: bool, remote: bool) -> bool {
         if !(f.len() == 3 || f.len() == 4) && cpath.is_none() && lpath.is_none() {
             return false;
         }
-        if cpath.is_none() && !cport.is_some_and(|p| p > 0) {
+        if cpath.is_none() && cport.is_none_or(|p| p == 0) {
             return false;
         }
         // A path-to-path or port-to-path forward has no connect host.

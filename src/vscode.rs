@@ -96,7 +96,7 @@ pub fn set_remote_platform(
     if let Some((_, earlier)) = in_live.split_last() {
         dead.extend(earlier.iter().cloned());
     }
-    let current = in_live.last().and_then(|p| string_value(p));
+    let current = in_live.last().and_then(string_value);
     if current.as_deref() == platform && dead.is_empty() {
         return Ok(None);
     }

@@ -574,3 +574,52 @@ fn agent_forwarding_in_a_paste_is_written_with_a_warning() {
     let o = home.run(&["add", "ssh root@203.0.113.7 -p 40123", "--no-vscode"]);
     assert!(!stderr(&o).contains("agent forwarding"), "{}", stderr(&o));
 }
+
+#[test]
+fn forward_validator_agrees_with_ssh() {
+    let Some(ssh) = common::require_tool("ssh") else {
+        return;
+    };
+    let home = TempHome::new();
+    let long = |n: usize| "h".repeat(n);
+    let mut lines: Vec<(String, String)> = [
+        ("LocalForward", "8888 localhost:8888"),
+        ("LocalForward", "127.0.0.1:8888 localhost:8888"),
+        ("LocalForward", "[::1]:8888 [::1]:22"),
+        ("LocalForward", "*:8888 localhost:22"),
+        ("LocalForward", "8888 localhost:0"),
+        ("LocalForward", "0 localhost:22"),
+        ("LocalForward", "65535 localhost:65535"),
+        ("LocalForward", "65536 localhost:22"),
+        ("LocalForward", "8888 ::1:22"),
+        ("LocalForward", "8888"),
+        ("LocalForward", "/tmp/a.sock /tmp/b.sock"),
+        ("LocalForward", "8888 /tmp/b.sock"),
+        ("LocalForward", "[::1]8888 localhost:22"),
+        ("RemoteForward", "0 localhost:22"),
+        ("RemoteForward", "8888"),
+        ("RemoteForward", "127.0.0.1:8888"),
+        ("RemoteForward", "70000 localhost:22"),
+        ("RemoteForward", "8888 localhost:0"),
+        ("DynamicForward", "1080"),
+        ("DynamicForward", "127.0.0.1:1080"),
+        ("DynamicForward", "[::1]:1080"),
+        ("DynamicForward", "0"),
+        ("DynamicForward", "8888:[::1]:8888"),
+        ("DynamicForward", "65536"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    // The 256-byte buffer readconf.c joins the two arguments in.
+    for n in [200, 240, 245, 246, 247, 250, 254, 300] {
+        lines.push(("LocalForward".into(), format!("8888 {}:22", long(n))));
+    }
+    let probe = home.path().join("probe.conf");
+    for (k, v) in &lines {
+        std::fs::write(&probe, format!("Host x\n    {k} {v}\n")).unwrap();
+        let ssh_says = common::ssh_g(&home, &ssh, &probe, "x").is_ok();
+        let we_say = runpod_ssh::runpod::ssh_accepts_forward_line(k, v);
+        assert_eq!(we_say, ssh_says, "{k} {v}");
+    }
+}
