@@ -1031,5 +1031,37 @@ mod tests {
         assert_eq!(forward_value('D', "1080").unwrap(), "1080");
         assert!(forward_value('L', "8888").is_err());
         assert!(forward_value('L', "88 88:x:1").is_err());
+        // What OpenSSH's parse_forward refuses.
+        assert!(forward_value('L', "8888:localhost:0").is_err());
+        assert!(forward_value('D', "0").is_err());
+        assert!(forward_value('D', "8888:[::1]:8888").is_err());
+        assert!(forward_value('L', "8888:::1:22").is_err());
+        // Brackets survive the move to the two-argument config form.
+        assert_eq!(
+            forward_value('L', "[::1]:8888:[::1]:22").unwrap(),
+            "[::1]:8888 [::1]:22"
+        );
+        assert_eq!(
+            forward_value('R', "0:localhost:22").unwrap(),
+            "0 localhost:22"
+        );
+        assert_eq!(forward_value('R', "1080").unwrap(), "1080");
+    }
+
+    #[test]
+    fn one_identity_validator() {
+        assert_eq!(identity_path(r"C:\k\id").unwrap(), "C:/k/id");
+        assert_eq!(identity_path("~/.ssh/my key").unwrap(), "~/.ssh/my key");
+        for bad in [
+            "~/my\u{a0}key",
+            "~/my\u{3000}key",
+            "~/\u{200b}k",
+            "${HOME}/k",
+            "%d/k",
+            "a#b",
+            "",
+        ] {
+            assert!(identity_path(bad).is_err(), "{bad:?}");
+        }
     }
 }
