@@ -152,9 +152,10 @@ pub struct RemoveArgs {
     /// Show what would change and write nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Override a refusal the message names: when the Host line also
-    /// names other hosts, drop just this alias from it; write a read-only,
-    /// foreign-owned or hard-linked config
+    /// Override a refusal the message names: remove a block that is not a
+    /// RunPod entry; when the Host line also names other hosts, drop just
+    /// this alias from it; write a read-only, foreign-owned or hard-linked
+    /// config
     #[arg(long)]
     pub force: bool,
     /// Do not touch VS Code settings

@@ -193,19 +193,35 @@ pub fn split_line(line: &str) -> Result<Vec<String>, PasteError> {
     Ok(out)
 }
 
+/// Characters that look like a space or like nothing but are not ASCII:
+/// easy to paste by accident from a web page, and never what ssh splits on.
+fn is_unusual_space(c: char) -> bool {
+    (c.is_whitespace() && c != ' ')
+        || matches!(
+            c,
+            '\u{180E}' | '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}'
+        )
+}
+
 fn no_specials(what: &'static str, v: &str, allow_space: bool) -> Result<(), PasteError> {
     let why = if v.is_empty() {
         Some("it is empty")
+    } else if v.chars().any(is_unusual_space) {
+        Some(
+            "it contains a non-ASCII space or invisible character (such as a no-break space), which ssh does not treat as a space",
+        )
     } else if v.chars().any(char::is_control) {
         Some("it contains control characters")
     } else if v.contains(['"', '\'']) {
         Some("it contains quotes")
     } else if v.contains('#') {
         Some("it contains '#', which older ssh versions cut off")
-    } else if !allow_space && v.chars().any(char::is_whitespace) {
+    } else if v.contains("${") {
+        Some(
+            "it contains ${…}, which ssh expands from the environment each time it runs (an unset variable breaks every host in the file); write the value itself",
+        )
+    } else if !allow_space && v.contains(' ') {
         Some("it contains whitespace")
-    } else if v.chars().any(|c| c.is_whitespace() && c != ' ') {
-        Some("it contains unusual whitespace")
     } else {
         None
     };
@@ -217,6 +233,22 @@ fn no_specials(what: &'static str, v: &str, allow_space: bool) -> Result<(), Pas
         }),
         None => Ok(()),
     }
+}
+
+/// The one validator for identity file paths, whether pasted (`-i`,
+/// `-o IdentityFile=`) or given with `add --identity`. Returns the path as
+/// it is written (forward slashes).
+pub fn identity_path(v: &str) -> Result<String, PasteError> {
+    no_specials("identity file", v, true)?;
+    if v.contains('%') {
+        // ssh expands %d, %h, %u… in IdentityFile and refuses unknown ones.
+        return Err(PasteError::BadValue {
+            what: "identity file",
+            value: v.to_string(),
+            why: "it contains '%', which ssh expands as a token (%d, %h, …); use the path itself",
+        });
+    }
+    Ok(portable_path(v))
 }
 
 fn parse_port(v: &str) -> Result<u16, PasteError> {
@@ -240,46 +272,322 @@ fn valid_user(u: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// `-L`/`-R` spec → the config form (`8888 localhost:8888`).
-fn forward_value(flag: char, spec: &str) -> Result<String, PasteError> {
-    let bad = || PasteError::BadForward(spec.to_string());
+/// One field of a forward spec, split as OpenSSH's `parse_fwd_field` does.
+struct FwdField {
+    arg: String,
+    is_path: bool,
+}
+
+/// Split a forward spec into fields like `readconf.c:parse_fwd_field`
+/// (a `[…]` field is literal; otherwise up to the next ':'). Backslash
+/// escapes are refused earlier, so they need no handling here. `None` when
+/// OpenSSH would fail to split it.
+fn fwd_fields(spec: &str) -> Option<Vec<FwdField>> {
+    let mut out = Vec::new();
+    let mut rest = spec;
+    while !rest.is_empty() && out.len() < 4 {
+        if let Some(r) = rest.strip_prefix('[') {
+            let end = r.find(']')?;
+            let after = &r[end + 1..];
+            if !(after.is_empty() || after.starts_with(':')) {
+                return None;
+            }
+            out.push(FwdField {
+                arg: r[..end].to_string(),
+                is_path: r[..end].contains('/'),
+            });
+            rest = after.strip_prefix(':').unwrap_or(after);
+        } else {
+            let (f, r) = match rest.find(':') {
+                Some(i) => (&rest[..i], &rest[i + 1..]),
+                None => (rest, ""),
+            };
+            out.push(FwdField {
+                arg: f.to_string(),
+                is_path: f.contains('/'),
+            });
+            rest = r;
+        }
+    }
+    // Trailing garbage after four fields.
+    if !rest.is_empty() {
+        return None;
+    }
+    Some(out)
+}
+
+/// `misc.c:a2port` without the service-name lookup (which depends on the
+/// machine's /etc/services): digits only, 0–65535.
+fn fwd_port(s: &str) -> Option<u32> {
+    if s.is_empty() || s.len() > 5 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse::<u32>().ok().filter(|p| *p <= 65535)
+}
+
+/// A forward host runpod-ssh will write: `*`, an IP address (IPv6 only in
+/// brackets, which the caller has removed) or a DNS name.
+fn fwd_host(h: &str) -> bool {
+    h == "*" || h.parse::<IpAddr>().is_ok() || valid_host(h)
+}
+
+/// A Unix socket path: absolute, plain characters, short enough for every
+/// platform's `sun_path` (104 bytes on macOS, 108 on Linux).
+fn fwd_path(p: &str) -> bool {
+    p.starts_with('/')
+        && p.len() < 104
+        && p.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b))
+}
+
+/// Whether OpenSSH's `parse_forward(spec, dynamic, remote)` accepts `spec`
+/// (the `-L`/`-R`/`-D` form, or a config line's arguments joined by ':'),
+/// and every part is something runpod-ssh writes portably. Stricter than
+/// OpenSSH where OpenSSH's answer depends on the machine (service names,
+/// `${VAR}`, socket path limits), never looser.
+pub fn ssh_accepts_forward(spec: &str, dynamic: bool, remote: bool) -> bool {
+    // readconf.c builds the spec in a 256-byte buffer: longer is cut off.
     if spec.is_empty()
+        || spec.len() > 255
         || !spec
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b".:[]*-_/".contains(&b))
     {
+        return false;
+    }
+    let Some(f) = fwd_fields(spec) else {
+        return false;
+    };
+    // (listen host, listen port, listen path, connect host, connect port, connect path)
+    type Parts<'a> = (
+        Option<&'a str>,
+        Option<u32>,
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<u32>,
+        Option<&'a str>,
+    );
+    let a = |i: usize| f[i].arg.as_str();
+    let parts: Parts = match f.len() {
+        1 if f[0].is_path => (None, None, Some(a(0)), None, None, None),
+        1 => (None, fwd_port(a(0)), None, None, None, None),
+        2 if f[0].is_path && f[1].is_path => (None, None, Some(a(0)), None, None, Some(a(1))),
+        2 if f[1].is_path => (None, fwd_port(a(0)), None, None, None, Some(a(1))),
+        2 => (Some(a(0)), fwd_port(a(1)), None, None, None, None),
+        3 if f[0].is_path => (None, None, Some(a(0)), Some(a(1)), fwd_port(a(2)), None),
+        3 if f[2].is_path => (Some(a(0)), fwd_port(a(1)), None, None, None, Some(a(2))),
+        3 => (None, fwd_port(a(0)), None, Some(a(1)), fwd_port(a(2)), None),
+        4 => (
+            Some(a(0)),
+            fwd_port(a(1)),
+            None,
+            Some(a(2)),
+            fwd_port(a(3)),
+            None,
+        ),
+        _ => return false,
+    };
+    let (lhost, lport, lpath, chost, cport, cpath) = parts;
+    if dynamic {
+        // `-D [bind:]port`: no paths, no target.
+        if !(f.len() == 1 || f.len() == 2) || lpath.is_some() || cpath.is_some() {
+            return false;
+        }
+    } else {
+        if !(f.len() == 3 || f.len() == 4) && cpath.is_none() && lpath.is_none() {
+            return false;
+        }
+        if cpath.is_none() && cport.is_none_or(|p| p == 0) {
+            return false;
+        }
+        // A path-to-path or port-to-path forward has no connect host.
+        if cpath.is_none() && chost.is_none_or(|h| !fwd_host(h)) {
+            return false;
+        }
+    }
+    match (lpath, lport) {
+        (Some(p), _) => {
+            if !fwd_path(p) {
+                return false;
+            }
+        }
+        (None, Some(p)) => {
+            // Port 0 (a port the server picks) exists only for -R.
+            if p == 0 && !remote {
+                return false;
+            }
+        }
+        (None, None) => return false,
+    }
+    if lhost.is_some_and(|h| !fwd_host(h)) || cpath.is_some_and(|p| !fwd_path(p)) {
+        return false;
+    }
+    true
+}
+
+/// Whether ssh accepts `Keyword value` for a forward keyword, as
+/// `readconf.c` reads it: `LocalForward` takes two arguments,
+/// `RemoteForward` one (a SOCKS forward) or two, `DynamicForward` one.
+pub fn ssh_accepts_forward_line(keyword: &str, value: &str) -> bool {
+    let args: Vec<&str> = value.split([' ', '\t']).filter(|a| !a.is_empty()).collect();
+    match (keyword.to_ascii_lowercase().as_str(), args.as_slice()) {
+        ("localforward", [l, t]) => ssh_accepts_forward(&format!("{l}:{t}"), false, false),
+        ("remoteforward", [l, t]) => ssh_accepts_forward(&format!("{l}:{t}"), false, true),
+        ("remoteforward", [l]) => ssh_accepts_forward(l, true, true),
+        ("dynamicforward", [l]) => ssh_accepts_forward(l, true, false),
+        _ => false,
+    }
+}
+
+/// `-L`/`-R`/`-D` spec → the config form (`8888 localhost:8888`), accepted
+/// only when ssh would accept both the flag and the line written for it.
+fn forward_value(flag: char, spec: &str) -> Result<String, PasteError> {
+    let bad = || PasteError::BadForward(spec.to_string());
+    let (dynamic, remote) = (flag == 'D', flag == 'R');
+    // `ssh -R` tries the spec as a normal forward, then as a SOCKS one.
+    let as_dynamic = match flag {
+        'D' => true,
+        'R' if !ssh_accepts_forward(spec, false, true) => true,
+        _ => false,
+    };
+    if !ssh_accepts_forward(spec, dynamic || as_dynamic, remote) {
         return Err(bad());
     }
-    // Split on ':' outside brackets.
-    let mut parts = Vec::new();
-    let mut depth = 0;
-    let mut cur = String::new();
-    for c in spec.chars() {
-        match c {
-            '[' => depth += 1,
-            ']' => depth -= 1,
-            ':' if depth == 0 => {
-                parts.push(std::mem::take(&mut cur));
-                continue;
+    let fields = fwd_fields(spec).ok_or_else(bad)?;
+    // Each field as written (brackets kept), so joining the config line's
+    // two arguments with ':' gives back the spec.
+    let raw: Vec<String> = fields
+        .iter()
+        .map(|f| {
+            if f.arg.contains(':') {
+                format!("[{}]", f.arg)
+            } else {
+                f.arg.clone()
             }
-            _ => {}
-        }
-        cur.push(c);
-    }
-    parts.push(cur);
-    let port_ok = |p: &str| resolve::parse_port(p).is_some() || p == "0";
-    let listen_ok = |p: &str| port_ok(p) || p.starts_with('/');
-    let v = match (flag, parts.as_slice()) {
-        ('D', [p]) if port_ok(p) => p.clone(),
-        ('D', [b, p]) if port_ok(p) => format!("{b}:{p}"),
-        ('R', [p]) if port_ok(p) => p.clone(),
-        (_, [p, h, hp]) if listen_ok(p) && port_ok(hp) && !h.is_empty() => format!("{p} {h}:{hp}"),
-        (_, [b, p, h, hp]) if port_ok(p) && port_ok(hp) && !h.is_empty() => {
-            format!("{b}:{p} {h}:{hp}")
-        }
-        _ => return Err(bad()),
+        })
+        .collect();
+    let (keyword, v) = if as_dynamic {
+        (
+            if remote {
+                "RemoteForward"
+            } else {
+                "DynamicForward"
+            },
+            raw.join(":"),
+        )
+    } else {
+        let split = match raw.len() {
+            4 => 2,
+            3 if fields[2].is_path && !fields[0].is_path => 2,
+            _ => 1,
+        };
+        (
+            if remote {
+                "RemoteForward"
+            } else {
+                "LocalForward"
+            },
+            format!("{} {}", raw[..split].join(":"), raw[split..].join(":")),
+        )
     };
+    if !ssh_accepts_forward_line(keyword, &v) {
+        return Err(bad());
+    }
     Ok(v)
+}
+
+/// Check a harmless `-o` value against what OpenSSH's parser for that
+/// keyword accepts, limited to the spellings every version reads alike.
+fn check_option_value(name: &str, v: &str) -> Result<(), PasteError> {
+    const INT_MAX: u64 = i32::MAX as u64;
+    let lc = v.to_ascii_lowercase();
+    let flag = matches!(lc.as_str(), "yes" | "no" | "true" | "false");
+    let time = || resolve::convtime(v).is_some_and(|t| t <= INT_MAX);
+    let int = || {
+        !v.is_empty()
+            && v.len() <= 10
+            && v.bytes().all(|b| b.is_ascii_digit())
+            && v.parse::<u64>().is_ok_and(|n| n <= INT_MAX)
+    };
+    let (ok, why): (bool, &'static str) = match name.to_ascii_lowercase().as_str() {
+        "serveraliveinterval" => (time(), "not a time (e.g. 30, 1m)"),
+        "connecttimeout" => (lc == "none" || time(), "not a time (e.g. 30, 1m)"),
+        "serveralivecountmax" | "connectionattempts" => (int(), "not a whole number"),
+        "loglevel" => (
+            matches!(
+                lc.as_str(),
+                "quiet"
+                    | "fatal"
+                    | "error"
+                    | "info"
+                    | "verbose"
+                    | "debug"
+                    | "debug1"
+                    | "debug2"
+                    | "debug3"
+            ),
+            "not a log level (QUIET, FATAL, ERROR, INFO, VERBOSE, DEBUG1-3)",
+        ),
+        "requesttty" => (
+            flag || matches!(lc.as_str(), "force" | "auto"),
+            "not yes, no, force or auto",
+        ),
+        "addkeystoagent" => (
+            flag || matches!(lc.as_str(), "ask" | "confirm"),
+            "not yes, no, ask or confirm",
+        ),
+        "addressfamily" => (
+            matches!(lc.as_str(), "any" | "inet" | "inet6"),
+            "not any, inet or inet6",
+        ),
+        "preferredauthentications" => (
+            v.split(',').all(|m| {
+                matches!(
+                    m,
+                    "gssapi-with-mic"
+                        | "hostbased"
+                        | "publickey"
+                        | "keyboard-interactive"
+                        | "password"
+                )
+            }),
+            "not a comma-separated list of publickey, password, keyboard-interactive, hostbased, gssapi-with-mic",
+        ),
+        "sendenv" => (
+            v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_*?".contains(&b)),
+            "not an environment variable name (letters, digits, '_', '*', '?')",
+        ),
+        "setenv" => (
+            v.split_once('=').is_some_and(|(n, val)| {
+                !n.is_empty()
+                    && !n.starts_with(|c: char| c.is_ascii_digit())
+                    && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    && val.bytes().all(|b| b.is_ascii_graphic() && b != b'\\')
+            }),
+            "not NAME=VALUE",
+        ),
+        // ForwardAgent may name a socket or a variable in OpenSSH; a paste
+        // only ever needs yes or no.
+        "forwardagent"
+        | "compression"
+        | "identitiesonly"
+        | "tcpkeepalive"
+        | "pubkeyauthentication"
+        | "passwordauthentication"
+        | "exitonforwardfailure"
+        | "batchmode" => (flag, "not yes or no"),
+        _ => (false, "not a value this option accepts"),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(PasteError::BadValue {
+            what: "option value",
+            value: format!("{name}={v}"),
+            why,
+        })
+    }
 }
 
 /// Parse what the user pasted: the whole line as one argument, or its
@@ -386,10 +694,7 @@ pub fn parse_paste(args: &[String]) -> Result<Endpoint, PasteError> {
                     }
                     user = Some(value);
                 }
-                'i' => {
-                    no_specials("identity file", &value, true)?;
-                    identity = Some(portable_path(&value));
-                }
+                'i' => identity = Some(identity_path(&value)?),
                 'L' => options.push(("LocalForward".into(), forward_value('L', &value)?)),
                 'R' => options.push(("RemoteForward".into(), forward_value('R', &value)?)),
                 'D' => options.push(("DynamicForward".into(), forward_value('D', &value)?)),
@@ -407,13 +712,19 @@ pub fn parse_paste(args: &[String]) -> Result<Endpoint, PasteError> {
                             }
                             user = Some(v);
                         }
-                        "identityfile" => {
-                            no_specials("identity file", &v, true)?;
-                            identity = Some(portable_path(&v));
-                        }
+                        "identityfile" => identity = Some(identity_path(&v)?),
                         "localforward" | "remoteforward" | "dynamicforward" => {
                             no_specials("forward", &v, true)?;
+                            if !ssh_accepts_forward_line(&k, &v) {
+                                return Err(PasteError::BadForward(v));
+                            }
                             let name = keywords::canonical_case(&k);
+                            // One space between the arguments, as ssh reads them.
+                            let v = v
+                                .split([' ', '\t'])
+                                .filter(|a| !a.is_empty())
+                                .collect::<Vec<_>>()
+                                .join(" ");
                             options.push((name.to_string(), v));
                         }
                         lc => {
@@ -428,16 +739,7 @@ pub fn parse_paste(args: &[String]) -> Result<Endpoint, PasteError> {
                                 return Err(PasteError::Unsupported(format!("-o {k}")));
                             };
                             no_specials("option value", &v, false)?;
-                            if let Some(kw) = keywords::lookup(lc)
-                                && !matches!(kw.kind, Kind::Other)
-                                && let Err(msg) = resolve::validate(kw.kind, &v)
-                            {
-                                return Err(PasteError::BadValue {
-                                    what: "option value",
-                                    value: format!("{name}={v}"),
-                                    why: leak(msg),
-                                });
-                            }
+                            check_option_value(name, &v)?;
                             options.retain(|(o, _)| !o.eq_ignore_ascii_case(name));
                             options.push((name.to_string(), v));
                         }
@@ -470,15 +772,6 @@ pub fn parse_paste(args: &[String]) -> Result<Endpoint, PasteError> {
         options,
         ignored,
     })
-}
-
-/// OpenSSH's own messages are static; keep the error type `'static`.
-fn leak(msg: String) -> &'static str {
-    match msg.as_str() {
-        "invalid time value." => "not a time (e.g. 30, 1m)",
-        "integer value invalid." => "not a whole number",
-        _ => "not a value this option accepts",
-    }
 }
 
 fn split_option(v: &str) -> Result<(String, String), PasteError> {
@@ -738,5 +1031,37 @@ mod tests {
         assert_eq!(forward_value('D', "1080").unwrap(), "1080");
         assert!(forward_value('L', "8888").is_err());
         assert!(forward_value('L', "88 88:x:1").is_err());
+        // What OpenSSH's parse_forward refuses.
+        assert!(forward_value('L', "8888:localhost:0").is_err());
+        assert!(forward_value('D', "0").is_err());
+        assert!(forward_value('D', "8888:[::1]:8888").is_err());
+        assert!(forward_value('L', "8888:::1:22").is_err());
+        // Brackets survive the move to the two-argument config form.
+        assert_eq!(
+            forward_value('L', "[::1]:8888:[::1]:22").unwrap(),
+            "[::1]:8888 [::1]:22"
+        );
+        assert_eq!(
+            forward_value('R', "0:localhost:22").unwrap(),
+            "0 localhost:22"
+        );
+        assert_eq!(forward_value('R', "1080").unwrap(), "1080");
+    }
+
+    #[test]
+    fn one_identity_validator() {
+        assert_eq!(identity_path(r"C:\k\id").unwrap(), "C:/k/id");
+        assert_eq!(identity_path("~/.ssh/my key").unwrap(), "~/.ssh/my key");
+        for bad in [
+            "~/my\u{a0}key",
+            "~/my\u{3000}key",
+            "~/\u{200b}k",
+            "${HOME}/k",
+            "%d/k",
+            "a#b",
+            "",
+        ] {
+            assert!(identity_path(bad).is_err(), "{bad:?}");
+        }
     }
 }

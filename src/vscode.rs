@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use jsonc_parser::ParseOptions;
-use jsonc_parser::cst::{CstInputValue, CstNode, CstRootNode};
+use jsonc_parser::cst::{
+    CstContainerNode, CstInputValue, CstNode, CstObject, CstObjectProp, CstRootNode,
+};
 
 /// The per-alias platform map Remote-SSH reads before asking "Select the
 /// platform of the remote host".
@@ -62,36 +64,78 @@ pub fn set_remote_platform(
         path: path.to_path_buf(),
         what: what.to_string(),
     };
-    let current = remote_platform_of(&root, alias);
-    if current.as_deref() == platform {
+    let obj = match root.object_value() {
+        Some(o) => Some(o),
+        None if platform.is_none() => return Ok(None),
+        None => Some(
+            root.object_value_or_create()
+                .ok_or_else(|| not_object("the settings file"))?,
+        ),
+    };
+    let Some(obj) = obj else { return Ok(None) };
+    // VS Code reads the LAST of duplicate keys; that is the one to edit.
+    // Copies of the alias elsewhere (an earlier `remotePlatform`, or the
+    // alias twice in the map) are dead but would contradict it: they go.
+    let maps = props_named(&obj, REMOTE_PLATFORM);
+    let live = match maps.last() {
+        Some(prop) => match prop.value() {
+            Some(CstNode::Container(CstContainerNode::Object(m))) => Some(m),
+            _ => return Err(not_object(REMOTE_PLATFORM)),
+        },
+        None => None,
+    };
+    let mut dead: Vec<CstObjectProp> = maps[..maps.len().saturating_sub(1)]
+        .iter()
+        .filter_map(|m| m.object_value())
+        .flat_map(|m| props_named(&m, alias))
+        .collect();
+    let in_live = live
+        .as_ref()
+        .map(|m| props_named(m, alias))
+        .unwrap_or_default();
+    if let Some((_, earlier)) = in_live.split_last() {
+        dead.extend(earlier.iter().cloned());
+    }
+    let current = in_live.last().and_then(string_value);
+    if current.as_deref() == platform && dead.is_empty() {
         return Ok(None);
     }
     match platform {
-        Some(p) => {
-            let obj = root
-                .object_value_or_create()
-                .ok_or_else(|| not_object("the settings file"))?;
-            let map = obj
-                .object_value_or_create(REMOTE_PLATFORM)
-                .ok_or_else(|| not_object(REMOTE_PLATFORM))?;
-            match map.get(alias) {
-                Some(prop) => prop.set_value(CstInputValue::String(p.to_string())),
-                None => {
-                    map.append(alias, CstInputValue::String(p.to_string()));
-                }
+        Some(p) => match in_live.last() {
+            Some(prop) => prop.set_value(CstInputValue::String(p.to_string())),
+            None => {
+                let map = match live {
+                    Some(m) => m,
+                    None => obj
+                        .object_value_or_create(REMOTE_PLATFORM)
+                        .ok_or_else(|| not_object(REMOTE_PLATFORM))?,
+                };
+                map.append(alias, CstInputValue::String(p.to_string()));
             }
-        }
+        },
         None => {
-            if let Some(prop) = root
-                .object_value()
-                .and_then(|o| o.object_value(REMOTE_PLATFORM))
-                .and_then(|m| m.get(alias))
-            {
-                prop.remove();
+            if let Some(prop) = in_live.last() {
+                prop.clone().remove();
             }
         }
     }
+    for d in dead {
+        d.remove();
+    }
     Ok(Some(root.to_string()))
+}
+
+/// Every property of `obj` named `name`, in file order.
+fn props_named(obj: &CstObject, name: &str) -> Vec<CstObjectProp> {
+    obj.properties()
+        .into_iter()
+        .filter(|p| p.decoded_name().as_deref() == Some(name))
+        .collect()
+}
+
+fn string_value(prop: &CstObjectProp) -> Option<String> {
+    let value: CstNode = prop.value()?;
+    value.as_string_lit()?.decoded_value().ok()
 }
 
 /// The file `remote.SSH.configFile` points VS Code at, if set.
@@ -113,13 +157,12 @@ pub fn remote_platform(text: &str, alias: &str) -> Option<String> {
     remote_platform_of(&root, alias)
 }
 
+/// What VS Code reads: the last `remotePlatform`, the last entry for the
+/// alias in it.
 fn remote_platform_of(root: &CstRootNode, alias: &str) -> Option<String> {
-    let prop = root
-        .object_value()?
-        .object_value(REMOTE_PLATFORM)?
-        .get(alias)?;
-    let value: CstNode = prop.value()?;
-    value.as_string_lit()?.decoded_value().ok()
+    let obj = root.object_value()?;
+    let map = props_named(&obj, REMOTE_PLATFORM).last()?.object_value()?;
+    string_value(props_named(&map, alias).last()?)
 }
 
 #[cfg(test)]
@@ -180,6 +223,45 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn duplicate_remote_platform_edits_the_last_and_drops_contradictions() {
+        // VS Code (like JSON.parse) takes the last of duplicate keys.
+        let text = "{\n  \"remote.SSH.remotePlatform\": {\"a\": \"windows\", \"b\": \"linux\"},\n  \"x\": 1,\n  \"remote.SSH.remotePlatform\": {\"a\": \"macOS\", \"c\": \"linux\"}\n}\n";
+        let out = set_remote_platform(Path::new(P), text, "a", Some("linux"))
+            .unwrap()
+            .unwrap();
+        let v: Vec<&str> = out.matches("remote.SSH.remotePlatform").collect();
+        assert_eq!(v.len(), 2, "{out}");
+        // The last map holds the new value; the first no longer names "a".
+        let last = &out[out.rfind("remote.SSH.remotePlatform").unwrap()..];
+        assert!(last.contains("\"a\": \"linux\""), "{out}");
+        assert!(last.contains("\"c\": \"linux\""), "{out}");
+        let first = &out[..out.rfind("remote.SSH.remotePlatform").unwrap()];
+        assert!(!first.contains("\"a\""), "{out}");
+        assert!(first.contains("\"b\": \"linux\""), "{out}");
+        assert_eq!(remote_platform(&out, "a").as_deref(), Some("linux"));
+        // Idempotent once consistent.
+        assert!(
+            set_remote_platform(Path::new(P), &out, "a", Some("linux"))
+                .unwrap()
+                .is_none()
+        );
+        // The alias twice inside one map: the last is set, the first goes.
+        let text = "{\"remote.SSH.remotePlatform\": {\"a\": \"linux\", \"a\": \"windows\"}}";
+        assert_eq!(remote_platform(text, "a").as_deref(), Some("windows"));
+        let out = set_remote_platform(Path::new(P), text, "a", Some("linux"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(out.matches("\"a\"").count(), 1, "{out}");
+        assert_eq!(remote_platform(&out, "a").as_deref(), Some("linux"));
+        // Removal clears every copy.
+        let text = "{\"remote.SSH.remotePlatform\": {\"a\": \"linux\"}, \"remote.SSH.remotePlatform\": {\"a\": \"linux\"}}";
+        let out = set_remote_platform(Path::new(P), text, "a", None)
+            .unwrap()
+            .unwrap();
+        assert!(!out.contains("\"a\""), "{out}");
     }
 
     #[test]

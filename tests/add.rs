@@ -531,3 +531,194 @@ fn add_writes_only_portable_lines() {
             .contains("IdentityFile \"C:/Users/John Doe/.ssh/id_ed25519\"")
     );
 }
+
+#[test]
+fn remove_of_a_hand_written_block_needs_force() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    let original = "Host github.com\n    User git\n    IdentityFile ~/.ssh/id_github\n\nHost runpod-a\n    HostName 203.0.113.7\n";
+    std::fs::write(&cfg, original).unwrap();
+    let o = home.run(&["remove", "github.com", "--no-vscode"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("not a RunPod entry") && err.contains("--force"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), original);
+    assert!(!home.ssh_dir().join(".runpod-ssh-backups").exists());
+    // --force overrides exactly that refusal.
+    let o = home.run(&["remove", "github.com", "--force", "--no-vscode"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        "Host runpod-a\n    HostName 203.0.113.7\n"
+    );
+}
+
+#[test]
+fn remove_takes_every_kind_of_runpod_entry_without_force() {
+    // The definition: marker, "runpod" in the alias, ssh.runpod.io, or an
+    // IPv4 HostName with User root and a Port other than 22.
+    for block in [
+        "# managed by runpod-ssh\nHost gpu\n    HostName 203.0.113.7\n",
+        "Host My-RunPod\n    HostName gpu.example\n",
+        "Host gpu\n    HostName ssh.runpod.io\n",
+        "Host gpu\n    HostName 203.0.113.7\n    User root\n    Port 40123\n",
+    ] {
+        let home = TempHome::new();
+        let cfg = home.ssh_dir().join("config");
+        let alias = Document::parse(block.as_bytes()).blocks()[1].patterns[0].clone();
+        std::fs::write(&cfg, block).unwrap();
+        let o = home.run(&["remove", &alias, "--no-vscode"]);
+        assert!(o.status.success(), "{block}: {}", stderr(&o));
+        assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "");
+    }
+    // Not RunPod entries: another user, port 22, no port, a DNS name.
+    for block in [
+        "Host gpu\n    HostName 203.0.113.7\n    User ubuntu\n    Port 40123\n",
+        "Host gpu\n    HostName 203.0.113.7\n    User root\n    Port 22\n",
+        "Host gpu\n    HostName 203.0.113.7\n    User root\n",
+        "Host gpu\n    HostName gpu.example\n    User root\n    Port 40123\n",
+    ] {
+        let home = TempHome::new();
+        let cfg = home.ssh_dir().join("config");
+        std::fs::write(&cfg, block).unwrap();
+        let o = home.run(&["remove", "gpu", "--no-vscode"]);
+        assert_eq!(o.status.code(), Some(2), "{block}");
+        assert_eq!(std::fs::read_to_string(&cfg).unwrap(), block);
+    }
+}
+
+#[test]
+fn add_at_the_endpoint_of_a_hand_written_block_leaves_it_byte_identical() {
+    let Some(ssh) = require_tool("ssh") else {
+        return;
+    };
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    let prod = "Host prod   # the real server\n    HostName 203.0.113.7\n    Port 40123\n    User ubuntu\n    IdentityFile ~/.ssh/id_prod\n";
+    std::fs::write(&cfg, prod).unwrap();
+    let o = home.run(&["add", PASTE, "--no-vscode"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("prod") && err.contains("same endpoint"),
+        "{err}"
+    );
+    let after = std::fs::read_to_string(&cfg).unwrap();
+    assert!(after.starts_with(prod), "{after}");
+    assert!(after.contains(&format!("Host {ALIAS}\n")), "{after}");
+    // ssh: prod unchanged, the new entry is root with the pasted key.
+    let p = g(&home, &ssh, &cfg, "prod");
+    assert_eq!(p["user"], ["ubuntu"]);
+    assert_eq!(p["identityfile"], ["~/.ssh/id_prod"]);
+    let n = g(&home, &ssh, &cfg, ALIAS);
+    assert_eq!(n["user"], ["root"]);
+    assert_eq!(n["port"], ["40123"]);
+    assert_eq!(n["identityfile"], ["~/.ssh/id_ed25519"]);
+    // Naming it explicitly is refused too.
+    let o = home.run(&["add", "--name", "prod", PASTE, "--no-vscode"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), after);
+}
+
+#[test]
+fn add_then_remove_gives_back_the_original_bytes() {
+    let shapes: &[&[u8]] = &[
+        b"",
+        b"Host web\n    HostName w\n",
+        b"Host web\n    HostName w",
+        b"Host web\r\n    HostName w\r\n",
+        b"Host web\r\n    HostName w",
+        b"Host web\n    HostName w\n\n",
+        b"Host web\n    HostName w\n\n\n",
+        b"\n\nHost web\n    HostName w\n",
+        b"Host web\n    HostName w\n\nHost *\n    User me\n",
+        b"Host web\n    HostName w\nHost *\n    User me\n",
+        b"Host web\n    HostName w\n# all hosts\nHost *\n    User me\n",
+        b"Host web\n    HostName w\n\n# all hosts\nHost *\n    User me\n",
+        b"Host *\n    User me\n",
+        b"Compression yes\nHost *\n    User me",
+        b"# just a comment",
+        b"Host web\r\n    HostName w\r\n\r\nHost *\r\n    User me\r\n",
+    ];
+    for original in shapes {
+        let home = TempHome::new();
+        let cfg = home.ssh_dir().join("config");
+        std::fs::write(&cfg, original).unwrap();
+        let o = home.run(&["add", PASTE, "--no-vscode"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let added = std::fs::read(&cfg).unwrap();
+        assert_ne!(&added, original);
+        let o = home.run(&["remove", ALIAS, "--no-vscode"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(
+            String::from_utf8_lossy(&std::fs::read(&cfg).unwrap()),
+            String::from_utf8_lossy(original),
+            "after add:\n{}",
+            String::from_utf8_lossy(&added)
+        );
+    }
+}
+
+#[test]
+fn settings_json_with_remote_platform_twice_edits_the_last() {
+    let home = TempHome::new();
+    let dir = home.path().join(".config").join("Code").join("User");
+    std::fs::create_dir_all(&dir).unwrap();
+    let settings = dir.join("settings.json");
+    let text = format!(
+        "{{\n  \"remote.SSH.remotePlatform\": {{ \"{ALIAS}\": \"windows\", \"other\": \"linux\" }},\n  \"editor.fontSize\": 14,\n  \"remote.SSH.remotePlatform\": {{ \"mine\": \"macOS\" }}\n}}\n"
+    );
+    std::fs::write(&settings, &text).unwrap();
+    let o = home.run(&["add", PASTE]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = std::fs::read_to_string(&settings).unwrap();
+    let last = after.rfind("\"remote.SSH.remotePlatform\"").unwrap();
+    // The map VS Code reads (the last) has the alias; the earlier one no
+    // longer contradicts it; everything else is kept.
+    assert!(
+        after[last..].contains(&format!("\"{ALIAS}\": \"linux\"")),
+        "{after}"
+    );
+    assert!(after[last..].contains("\"mine\": \"macOS\""), "{after}");
+    assert!(!after[..last].contains(ALIAS), "{after}");
+    assert!(after[..last].contains("\"other\": \"linux\""), "{after}");
+    assert!(after.contains("\"editor.fontSize\": 14"), "{after}");
+    assert_eq!(
+        runpod_ssh::vscode::remote_platform(&after, ALIAS).as_deref(),
+        Some("linux")
+    );
+}
+
+#[test]
+fn add_refuses_when_ssh_refuses_the_config_and_never_runs_match_exec() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    if require_tool("ssh").is_some() {
+        // A line our evaluator lets through but ssh refuses: ssh -G is the
+        // last line of defence.
+        let original = b"Host other\n    Ciphers bogus\n".to_vec();
+        std::fs::write(&cfg, &original).unwrap();
+        let o = home.run(&["add", PASTE, "--no-vscode"]);
+        assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+        let err = stderr(&o);
+        assert!(err.contains("ssh says") && err.contains("bogus"), "{err}");
+        assert!(err.contains(&cfg.display().to_string()), "{err}");
+        assert_eq!(std::fs::read(&cfg).unwrap(), original);
+    }
+    // With Match exec the cross-check is skipped (and said so): the
+    // command is never run.
+    let marker = home.path().join("ran");
+    let original = format!("Match exec \"touch {}\"\n    User x\n", marker.display());
+    std::fs::write(&cfg, &original).unwrap();
+    let o = home.run(&["add", PASTE, "--no-vscode"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cross-check was skipped"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!marker.exists(), "Match exec was run");
+}

@@ -425,3 +425,201 @@ fn refusals_write_nothing_and_exit_2() {
     assert_eq!(std::fs::read(&cfg).unwrap(), original);
     assert!(!home.ssh_dir().join(".runpod-ssh-backups").exists());
 }
+
+/// (paste, the line a naive parser would have written for it). Every one
+/// of these lines makes `ssh` refuse the whole file (checked below), so
+/// `add` must refuse the paste and leave the file alone.
+fn pastes_ssh_refuses() -> Vec<(String, String)> {
+    let long = "a".repeat(254);
+    let v: Vec<(&str, String)> = vec![
+        (
+            "-L 8888:localhost:0",
+            "LocalForward 8888 localhost:0".into(),
+        ),
+        (
+            "-L 0:localhost:8888",
+            "LocalForward 0 localhost:8888".into(),
+        ),
+        (
+            "-L 8888:localhost:65536",
+            "LocalForward 8888 localhost:65536".into(),
+        ),
+        (
+            "-R 70000:localhost:22",
+            "RemoteForward 70000 localhost:22".into(),
+        ),
+        ("-D 0", "DynamicForward 0".into()),
+        ("-D 65536", "DynamicForward 65536".into()),
+        (
+            "-D 8888:[::1]:8888",
+            "DynamicForward 8888:[::1]:8888".into(),
+        ),
+        ("-L 8888:::1:22", "LocalForward 8888 ::1:22".into()),
+        ("-L 8888:HOST:22", format!("LocalForward 8888 {long}:22")),
+        ("-o LocalForward=8888", "LocalForward 8888".into()),
+        (
+            "-o LocalForward=8888 localhost:0",
+            "LocalForward 8888 localhost:0".into(),
+        ),
+        (
+            "-o ForwardAgent=${UNSET_RUNPOD_SSH_TEST}",
+            "ForwardAgent ${UNSET_RUNPOD_SSH_TEST}".into(),
+        ),
+        (
+            "-o ServerAliveInterval=99999999999",
+            "ServerAliveInterval 99999999999".into(),
+        ),
+        (
+            "-o ServerAliveCountMax=3000000000",
+            "ServerAliveCountMax 3000000000".into(),
+        ),
+        ("-o SetEnv==x", "SetEnv =x".into()),
+        ("-o Compression=maybe", "Compression maybe".into()),
+    ];
+    v.into_iter()
+        .map(|(flags, line)| {
+            (
+                format!(
+                    "ssh root@203.0.113.7 -p 40123 {}",
+                    flags.replace("HOST", &long)
+                ),
+                line,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn pastes_whose_config_ssh_refuses_exit_2_and_write_nothing() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    let original = b"Host prod\n    HostName 198.51.100.9\n    User ubuntu\n".to_vec();
+    let ssh = common::require_tool("ssh");
+    for (paste, line) in pastes_ssh_refuses() {
+        // The line really breaks ssh (so this test guards something).
+        if let Some(ssh) = &ssh {
+            let probe = home.path().join("probe.conf");
+            std::fs::write(&probe, format!("Host other\n    {line}\n")).unwrap();
+            assert!(
+                common::ssh_g(&home, ssh, &probe, "prod").is_err(),
+                "ssh accepts {line:?}, so this case proves nothing"
+            );
+        }
+        std::fs::write(&cfg, &original).unwrap();
+        let o = home.run(&["add", &paste, "--no-vscode"]);
+        assert_eq!(o.status.code(), Some(2), "{paste:?}: {}", stderr(&o));
+        assert_eq!(
+            std::fs::read(&cfg).unwrap(),
+            original,
+            "{paste:?} changed the config"
+        );
+    }
+    assert!(!home.ssh_dir().join(".runpod-ssh-backups").exists());
+}
+
+#[test]
+fn identity_with_a_non_ascii_space_is_refused_by_add_identity_as_by_pasted_i() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    let original = b"Host keep\n    HostName keep.example\n".to_vec();
+    std::fs::write(&cfg, &original).unwrap();
+    for space in ['\u{a0}', '\u{3000}', '\u{2009}', '\u{200b}'] {
+        let path = format!("~/.ssh/my{space}key");
+        // Pasted -i (as the shell hands it over: its own word).
+        let pasted = home.run(&["add", "ssh", "root@203.0.113.7", "-p", "40123", "-i", &path]);
+        // --identity with a plain paste.
+        let flag = home.run(&["add", "--identity", &path, "ssh root@203.0.113.7 -p 40123"]);
+        for (how, o) in [("-i", &pasted), ("--identity", &flag)] {
+            assert_eq!(o.status.code(), Some(2), "{how} {path:?}: {}", stderr(o));
+            assert!(
+                stderr(o).contains("non-ASCII space"),
+                "{how} {path:?}: {}",
+                stderr(o)
+            );
+        }
+        assert_eq!(std::fs::read(&cfg).unwrap(), original);
+    }
+    // A plain space is fine both ways (it is quoted when written).
+    let o = home.run(&[
+        "add",
+        "--identity",
+        "~/.ssh/my key",
+        "ssh root@203.0.113.7 -p 40123",
+        "--no-vscode",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn agent_forwarding_in_a_paste_is_written_with_a_warning() {
+    for paste in [
+        "ssh -A root@203.0.113.7 -p 40123",
+        "ssh root@203.0.113.7 -p 40123 -o ForwardAgent=yes",
+    ] {
+        let home = TempHome::new();
+        let o = home.run(&["add", paste, "--no-vscode"]);
+        assert!(o.status.success(), "{paste}: {}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains("agent forwarding")
+                && err.contains("root")
+                && err.contains("your ssh keys"),
+            "{paste}: {err}"
+        );
+        let cfg = std::fs::read_to_string(home.ssh_dir().join("config")).unwrap();
+        assert!(cfg.contains("ForwardAgent yes"), "{cfg}");
+    }
+    // No warning without it.
+    let home = TempHome::new();
+    let o = home.run(&["add", "ssh root@203.0.113.7 -p 40123", "--no-vscode"]);
+    assert!(!stderr(&o).contains("agent forwarding"), "{}", stderr(&o));
+}
+
+#[test]
+fn forward_validator_agrees_with_ssh() {
+    let Some(ssh) = common::require_tool("ssh") else {
+        return;
+    };
+    let home = TempHome::new();
+    let long = |n: usize| "h".repeat(n);
+    let mut lines: Vec<(String, String)> = [
+        ("LocalForward", "8888 localhost:8888"),
+        ("LocalForward", "127.0.0.1:8888 localhost:8888"),
+        ("LocalForward", "[::1]:8888 [::1]:22"),
+        ("LocalForward", "*:8888 localhost:22"),
+        ("LocalForward", "8888 localhost:0"),
+        ("LocalForward", "0 localhost:22"),
+        ("LocalForward", "65535 localhost:65535"),
+        ("LocalForward", "65536 localhost:22"),
+        ("LocalForward", "8888 ::1:22"),
+        ("LocalForward", "8888"),
+        ("LocalForward", "/tmp/a.sock /tmp/b.sock"),
+        ("LocalForward", "8888 /tmp/b.sock"),
+        ("LocalForward", "[::1]8888 localhost:22"),
+        ("RemoteForward", "0 localhost:22"),
+        ("RemoteForward", "8888"),
+        ("RemoteForward", "127.0.0.1:8888"),
+        ("RemoteForward", "70000 localhost:22"),
+        ("RemoteForward", "8888 localhost:0"),
+        ("DynamicForward", "1080"),
+        ("DynamicForward", "127.0.0.1:1080"),
+        ("DynamicForward", "[::1]:1080"),
+        ("DynamicForward", "0"),
+        ("DynamicForward", "8888:[::1]:8888"),
+        ("DynamicForward", "65536"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    // The 256-byte buffer readconf.c joins the two arguments in.
+    for n in [200, 240, 245, 246, 247, 250, 254, 300] {
+        lines.push(("LocalForward".into(), format!("8888 {}:22", long(n))));
+    }
+    let probe = home.path().join("probe.conf");
+    for (k, v) in &lines {
+        std::fs::write(&probe, format!("Host x\n    {k} {v}\n")).unwrap();
+        let ssh_says = common::ssh_g(&home, &ssh, &probe, "x").is_ok();
+        let we_say = runpod_ssh::runpod::ssh_accepts_forward_line(k, v);
+        assert_eq!(we_say, ssh_says, "{k} {v}");
+    }
+}

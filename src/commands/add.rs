@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use super::edit::{self, Session};
 use super::{Env, Outcome, bad_input};
 use crate::cli::AddArgs;
-use crate::config::document::portable_path;
 use crate::config::keywords::{self, Kind};
 use crate::config::{BlockKind, Document, pattern};
+use crate::oracle::{Oracle, Skip};
 use crate::output;
 use crate::runpod::{self, Access, Endpoint};
 
@@ -80,12 +80,8 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
     let (env, a) = (&env, &a);
     let mut ep = runpod::parse_paste(&a.command).map_err(bad_input)?;
     if let Some(id) = &a.identity {
-        if id.is_empty() || id.contains(['"', '\'', '#']) || id.chars().any(char::is_control) {
-            return Err(bad_input(format!(
-                "identity file {id:?} is not allowed: no quotes, '#' or control characters"
-            )));
-        }
-        ep.identity = Some(portable_path(id));
+        // The same validator as the pasted `-i`.
+        ep.identity = Some(runpod::identity_path(id).map_err(bad_input)?);
     }
     if let Some(n) = &a.name {
         edit::check_alias(n)?;
@@ -98,9 +94,21 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
         .as_deref()
         .map(|n| s.doc.host_blocks_naming(n))
         .unwrap_or_default();
-    let by_endpoint: Vec<usize> = (1..blocks.len())
+    // A hand-written block that is not a RunPod entry is never changed: a
+    // `prod` block at the same IP and port gets a new entry beside it.
+    let (by_endpoint, same_endpoint_foreign): (Vec<usize>, Vec<usize>) = (1..blocks.len())
         .filter(|&i| blocks[i].kind == BlockKind::Host && points_at(&s.doc, i, &ep))
-        .collect();
+        .partition(|&i| runpod::is_runpod_block(&s.doc, &blocks[i]));
+    if let Some(&i) = by_alias.first()
+        && !runpod::is_runpod_block(&s.doc, &blocks[i])
+    {
+        return Err(bad_input(format!(
+            "{} at {}:{} is a hand-written block that is not a RunPod entry; runpod-ssh does not change it. Choose another --name",
+            a.name.as_deref().unwrap_or_default(),
+            s.path.display(),
+            blocks[i].header.unwrap_or(0) + 1
+        )));
+    }
     // Without --name, an entry under the default alias is the same entry.
     let by_default = s.doc.host_blocks_naming(&runpod::default_alias(&ep));
     let existing = by_alias
@@ -111,7 +119,8 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
         } else {
             None
         })
-        .copied();
+        .copied()
+        .filter(|&i| runpod::is_runpod_block(&s.doc, &blocks[i]));
     let alias = match (&a.name, existing) {
         (Some(n), _) => n.clone(),
         (None, Some(i)) if blocks[i].patterns.len() == 1 => blocks[i].patterns[0].clone(),
@@ -144,6 +153,8 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             list.join("\n")
         )));
     }
+    let mut notes = Vec::new();
+    cross_check(&s, &doc, &alias, &mut notes)?;
     let range = doc.blocks()[bi].lines.clone();
     let ours = |src: &crate::config::Source| src.file == s.path && range.contains(&(src.line - 1));
     let mut overridden = Vec::new();
@@ -218,6 +229,26 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             ));
         }
     }
+    if ep.options.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("ForwardAgent")
+            && matches!(v.to_ascii_lowercase().as_str(), "yes" | "true")
+    }) {
+        warnings.push(
+            "agent forwarding (-A / ForwardAgent yes) is on: on a shared GPU host, anyone with root on the pod can use your ssh keys while you are connected. Remove the ForwardAgent line unless you need it".to_string(),
+        );
+    }
+    for &i in &same_endpoint_foreign {
+        let b = &s.doc.blocks()[i];
+        warnings.push(format!(
+            "{} ({}:{}) points at the same endpoint {}:{}; it is not a RunPod entry, so it was left unchanged and {alias} was written beside it",
+            b.patterns.join(" "),
+            s.path.display(),
+            b.header.unwrap_or(0) + 1,
+            ep.host,
+            ep.port
+        ));
+    }
+    warnings.extend(notes);
     for f in &ep.ignored {
         warnings.push(format!("ignored {f}: not a setting of a host entry"));
     }
@@ -337,6 +368,52 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
         ));
     }
     Ok(Outcome::Ok)
+}
+
+/// The last line of defence: ask `ssh -G` about the edited config before
+/// writing it, and refuse when ssh would refuse it (a refused config
+/// breaks every host in the file). Skipped, with a note, when the tree has
+/// `Match exec` (ssh -G would run it) or ssh is missing; the own evaluator
+/// has already judged the edit then.
+fn cross_check(
+    s: &Session,
+    doc: &Document,
+    alias: &str,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let oracle = match Oracle::for_versions(&s.path, &[&s.doc, doc], &s.ctx.home) {
+        Ok(o) => o,
+        Err(skip @ Skip::RunsCommands { .. }) => {
+            notes.push(skip.to_string());
+            return Ok(());
+        }
+        Err(Skip::NoSsh) => return Ok(()),
+    };
+    let ask = |bytes: &[u8]| -> anyhow::Result<Result<(), String>> {
+        let mut tmp = tempfile::Builder::new()
+            .prefix("runpod-ssh-check-")
+            .tempfile()?;
+        std::io::Write::write_all(&mut tmp, bytes)?;
+        let shown = s.path.display().to_string();
+        Ok(oracle
+            .ssh_g(tmp.path(), alias)
+            .map(|_| ())
+            .map_err(|e| e.replace(&tmp.path().display().to_string(), &shown)))
+    };
+    let Err(msg) = ask(&doc.to_utf8())? else {
+        return Ok(());
+    };
+    let msg = msg.trim_end();
+    let already = ask(&s.doc.to_utf8())?.is_err();
+    Err(bad_input(if already {
+        format!(
+            "ssh already refuses this config, so a new entry would not work either; nothing was written. ssh says:\n{msg}"
+        )
+    } else {
+        format!(
+            "ssh would refuse the edited config (which breaks every host in it); nothing was written. ssh says:\n{msg}"
+        )
+    }))
 }
 
 fn verb(a: Action) -> &'static str {

@@ -5,7 +5,7 @@ use super::edit::{self, Session};
 use super::{Env, Outcome, bad_input};
 use crate::cli::RemoveArgs;
 use crate::config::files::load_tree;
-use crate::output;
+use crate::{output, runpod};
 
 pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
     edit::check_alias(&a.alias)?;
@@ -32,6 +32,18 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
         )));
     }
     let blocks = s.doc.blocks();
+    for &bi in &found {
+        // Hand-written blocks (`github.com`, `prod`) are the user's own:
+        // only a RunPod entry goes without --force.
+        if !a.force && !runpod::is_runpod_block(&s.doc, &blocks[bi]) {
+            return Err(bad_input(format!(
+                "{} at {}:{} is not a RunPod entry (no runpod-ssh marker, no \"runpod\" in its name, not ssh.runpod.io, not root at an IPv4 address on a port other than 22); nothing was removed. Use --force to remove it anyway",
+                a.alias,
+                s.path.display(),
+                blocks[bi].header.unwrap_or(0) + 1
+            )));
+        }
+    }
     for &bi in &found {
         if blocks[bi].patterns.len() > 1 && !a.force {
             return Err(bad_input(format!(

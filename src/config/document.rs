@@ -552,8 +552,12 @@ impl Document {
     }
 
     /// Insert a new `Host` block for `aliases` with `options` before line
-    /// `at`, separated from its neighbours by one blank line. Optional
-    /// `comment` lines go above the header. Returns the header's line index.
+    /// `at`, separated from its neighbours by exactly one new blank line:
+    /// before the block when the line above is not blank, else after it
+    /// (none in an empty file). A file without a final newline keeps
+    /// ending without one. [`Document::remove_block`] undoes this exactly.
+    /// Optional `comment` lines go above the header. Returns the header's
+    /// line index.
     pub fn insert_host_block(
         &mut self,
         at: usize,
@@ -575,8 +579,14 @@ impl Document {
             body.push(format!("    {name} {}", render(k, v)?));
         }
         let at = at.min(self.lines.len());
+        let at_end_without_newline = at == self.lines.len()
+            && self
+                .lines
+                .last()
+                .is_some_and(|l| l.ending == LineEnding::None);
         let mut texts = Vec::new();
-        if at > 0 && !self.lines[at - 1].is_blank() {
+        let blank_before = at > 0 && !self.lines[at - 1].is_blank();
+        if blank_before {
             texts.push(String::new());
         }
         for c in comment {
@@ -586,10 +596,14 @@ impl Document {
         let header_offset = texts.len();
         texts.push(format!("Host {}", aliases.join(" ")));
         texts.extend(body);
-        if at < self.lines.len() && !self.lines[at].is_blank() {
+        if !blank_before && !self.lines.is_empty() {
             texts.push(String::new());
         }
+        let n = texts.len();
         self.insert_lines(at, texts);
+        if at_end_without_newline && let Some(last) = self.lines.get_mut(at + n - 1) {
+            last.ending = LineEnding::None;
+        }
         Ok(at + header_offset)
     }
 
@@ -637,21 +651,38 @@ impl Document {
     }
 
     /// Remove block `index`: the comment lines attached above its header,
-    /// the header, its lines and its own trailing blank lines. Comments that
-    /// lead into the next block stay. Returns the removed line range.
+    /// the header, its lines and its own trailing blank lines; when it has
+    /// no trailing blank line, the one blank line right above it (its
+    /// separator) goes instead. Comments that lead into the next block
+    /// stay. At the end of a file without a final newline, the new last
+    /// line has none either. This is the exact inverse of
+    /// [`Document::insert_host_block`]. Returns the removed line range.
     pub fn remove_block(&mut self, index: usize) -> Result<Range<usize>, EditError> {
         let block = self.block(index)?;
         let Some(header) = block.header else {
             return Err(EditError::NoSuchBlock(index));
         };
-        let start = self.attached_comments_start(header);
+        let mut start = self.attached_comments_start(header);
         let mut end = block.lines.end;
         if end < self.lines.len() {
             while end > header + 1 && self.lines[end - 1].is_comment() {
                 end -= 1;
             }
         }
+        let trailing_blank = end > header + 1 && self.lines[end - 1].is_blank();
+        if !trailing_blank && start > 0 && self.lines[start - 1].is_blank() {
+            start -= 1;
+        }
+        let at_end = end == self.lines.len();
+        let no_final_newline =
+            at_end && end > start && self.lines[end - 1].ending == LineEnding::None;
         self.lines.drain(start..end);
+        if no_final_newline
+            && start == self.lines.len()
+            && let Some(last) = self.lines.last_mut()
+        {
+            last.ending = LineEnding::None;
+        }
         Ok(start..end)
     }
 }
