@@ -471,6 +471,37 @@ impl Document {
             .unwrap_or_else(|| "    ".to_string())
     }
 
+    /// Lines `range` as a document of their own (their bytes and endings),
+    /// to edit with rules that work on a whole document; put it back with
+    /// [`Document::splice_part`].
+    pub fn part(&self, range: Range<usize>) -> Document {
+        let mut bytes = Vec::new();
+        for l in &self.lines[range] {
+            bytes.extend_from_slice(l.bytes());
+            bytes.extend_from_slice(l.ending.as_bytes());
+        }
+        Document::parse(&bytes)
+    }
+
+    /// Replace lines `range` with the lines of `part` (made by
+    /// [`Document::part`] from that range, then edited). A line `part` kept
+    /// keeps the origin its line had here, so reports still name the
+    /// user's line numbers.
+    pub fn splice_part(&mut self, range: Range<usize>, part: &Document) {
+        let origins: Vec<Option<usize>> =
+            self.lines[range.clone()].iter().map(|l| l.origin).collect();
+        let new: Vec<Line> = part
+            .lines
+            .iter()
+            .cloned()
+            .map(|mut l| {
+                l.origin = l.origin.and_then(|k| origins.get(k).copied().flatten());
+                l
+            })
+            .collect();
+        self.lines.splice(range, new);
+    }
+
     /// Remove the lines in `range`.
     pub fn remove_lines(&mut self, range: Range<usize>) {
         let end = range.end.min(self.lines.len());
