@@ -36,6 +36,9 @@ pub fn bin() -> PathBuf {
 /// A temp HOME with an empty `.ssh`, so no test touches the real one.
 pub struct TempHome {
     pub dir: tempfile::TempDir,
+    /// The temp dir holding `dir` when it sits deeper (see
+    /// [`TempHome::at`]); dropped after it.
+    _root: Option<tempfile::TempDir>,
 }
 
 impl TempHome {
@@ -45,7 +48,29 @@ impl TempHome {
             .tempdir()
             .expect("temp dir");
         std::fs::create_dir_all(dir.path().join(".ssh")).expect("mkdir .ssh");
-        TempHome { dir }
+        TempHome { dir, _root: None }
+    }
+
+    /// A temp HOME at `PARENTS/NAME` inside a fresh temp dir, e.g.
+    /// `at("Users", "홍길동")`: a Windows-style profile path with a
+    /// non-ASCII user name.
+    pub fn at(parents: &str, name: &str) -> TempHome {
+        let root = tempfile::Builder::new()
+            .prefix("runpod-ssh-test-")
+            .tempdir()
+            .expect("temp dir");
+        let parent = root.path().join(parents);
+        std::fs::create_dir_all(&parent).expect("mkdir parents");
+        let dir = tempfile::Builder::new()
+            .prefix(name)
+            .rand_bytes(0)
+            .tempdir_in(&parent)
+            .expect("temp home");
+        std::fs::create_dir_all(dir.path().join(".ssh")).expect("mkdir .ssh");
+        TempHome {
+            dir,
+            _root: Some(root),
+        }
     }
 
     pub fn path(&self) -> &Path {
