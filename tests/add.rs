@@ -213,9 +213,10 @@ fn same_endpoint_updates_in_place_even_by_hand_written_alias() {
     assert!(o.status.success(), "{}", stderr(&o));
     let after = std::fs::read(&cfg).unwrap();
     let text = String::from_utf8_lossy(&after);
-    // The user's alias is kept, their comment bytes too; no second block.
+    // The user's alias is kept, their comment's words too, on its own line
+    // above (issue 13: Windows' ssh refuses it after a value); no second block.
     assert!(
-        text.contains("    HostName 203.0.113.7    # the IP after @\n"),
+        text.contains("    # the IP after @\n    HostName 203.0.113.7\n"),
         "{text}"
     );
     assert_eq!(Document::parse(&after).blocks().len(), 2, "{text}");
