@@ -214,11 +214,10 @@ impl Document {
                     start = nl + 1;
                 }
                 None => {
-                    lines.push(Line::shared(
-                        buf.clone(),
-                        start..buf.len(),
-                        LineEnding::None,
-                    ));
+                    // The last line without a newline is the user's too.
+                    let mut l = Line::shared(buf.clone(), start..buf.len(), LineEnding::None);
+                    l.origin = Some(lines.len());
+                    lines.push(l);
                     start = buf.len();
                 }
             }
@@ -787,6 +786,24 @@ mod tests {
 
     fn rt(s: &[u8]) {
         assert_eq!(Document::parse(s).to_bytes(), s);
+    }
+
+    #[test]
+    fn a_part_edited_and_spliced_back_changes_only_its_lines() {
+        let text = b"Host a\r\n  User x # c\r\nHost b\n  Port 22 # p\n  User y";
+        let mut doc = Document::parse(text);
+        let range = doc.blocks()[2].lines.clone();
+        let mut part = doc.part(range.clone());
+        assert_eq!(part.to_bytes(), b"Host b\n  Port 22 # p\n  User y");
+        part.insert_lines(1, vec!["  # p".into()]);
+        part.replace_value(2, "2222");
+        doc.splice_part(range, &part);
+        assert_eq!(
+            doc.to_bytes(),
+            b"Host a\r\n  User x # c\r\nHost b\n  # p\n  Port 2222 # p\n  User y"
+        );
+        let origins: Vec<Option<usize>> = doc.lines().iter().map(|l| l.original_line()).collect();
+        assert_eq!(origins, [Some(1), Some(2), Some(3), None, Some(4), Some(5)]);
     }
 
     #[test]
