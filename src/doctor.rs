@@ -266,7 +266,7 @@ impl Rule for Bom {
 }
 
 /// Unicode spaces that look like spaces but are not to OpenSSH.
-fn is_odd_space(c: char) -> bool {
+pub(crate) fn is_odd_space(c: char) -> bool {
     matches!(
         c,
         '\u{a0}' | '\u{2000}'..='\u{200b}' | '\u{202f}' | '\u{205f}' | '\u{3000}' | '\u{feff}'
@@ -435,6 +435,39 @@ fn split_lines(
         cx.fixed(rule, n, severity);
         i += if inserted { 2 } else { 1 };
     }
+}
+
+/// Make lines `range` of `doc` portable as the comment rules do (quoted,
+/// glued, then trailing comments, each moved to its own line above),
+/// touching no other line: for `add` updating an entry, whose lines must
+/// come out readable by Windows' ssh too (issue 13). Returns how many
+/// comments were moved.
+pub fn portable_comments(
+    doc: &mut Document,
+    range: std::ops::Range<usize>,
+    path: &Path,
+    ctx: &Context,
+) -> usize {
+    let mut cx = Cx {
+        doc: doc.part(range.clone()),
+        path: path.to_path_buf(),
+        ctx,
+        yes: false,
+        only: Vec::new(),
+        findings: Vec::new(),
+        intended: Vec::new(),
+        side_effects: Vec::new(),
+        vscode: Vec::new(),
+    };
+    let rules: [&dyn Rule; 3] = [&QuotedComment, &GluedComment, &TrailingComment];
+    for r in rules {
+        r.run(&mut cx);
+    }
+    let moved = cx.findings.iter().filter(|f| f.applied).count();
+    if moved > 0 {
+        doc.splice_part(range, &cx.doc);
+    }
+    moved
 }
 
 struct TrailingComment;

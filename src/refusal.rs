@@ -12,10 +12,9 @@ use std::path::{Path, PathBuf};
 use crate::config::resolve::Diagnostic;
 use crate::config::{Context, Document, Resolved, resolve};
 
-/// Which ssh reads the config. Only upstream OpenSSH for now; later
-/// flavours (Apple's ssh with `UseKeychain`, Windows' in-box 7.7 and 8.1,
-/// particular versions) become variants here, each answering the same
-/// questions ([`Client::bad_value`], [`Client::name`]).
+/// Which ssh reads the config. Later flavours (Apple's ssh with
+/// `UseKeychain`, particular versions) become variants here, each answering
+/// the same questions ([`Client::bad_value`], [`Client::name`], [`check`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Client {
@@ -24,6 +23,17 @@ pub enum Client {
     /// refuses this" would be worse than a missed one.
     #[default]
     OpenSsh,
+    /// The strictest ssh a config may meet: OpenSSH 7.7, Windows 10's in-box
+    /// client until 20H2 (8.1, the in-box one until Windows 11 23H2, and
+    /// upstream up to 8.4 split lines the same way). Judged as [`OpenSsh`]
+    /// plus what breaks such clients: a comment after a value, single
+    /// quotes and backslash escapes (all read as part of the value), a
+    /// non-ASCII space, a byte-order mark (Windows strips it, but the same
+    /// file often serves Linux or macOS too). Keywords newer than 7.7 are
+    /// not held against the file. See docs/openssh-config.md §1.2–1.3.
+    ///
+    /// [`OpenSsh`]: Client::OpenSsh
+    OpenSsh77,
 }
 
 const CIPHERS: &[&str] = &[
@@ -105,6 +115,7 @@ impl Client {
     pub fn name(&self) -> &'static str {
         match self {
             Client::OpenSsh => "ssh",
+            Client::OpenSsh77 => "Windows' built-in ssh (OpenSSH 7.7, 8.1)",
         }
     }
 
@@ -191,8 +202,148 @@ impl Refusal {
 /// includes. Evaluated for a host no block names, so the verdict is about
 /// the file, not one host.
 pub fn check(client: Client, path: &Path, doc: &Document, ctx: &Context) -> Refusal {
-    let _ = client; // Every flavour so far is judged by the one evaluator.
-    Refusal::from_resolved(&resolve(doc, path, UNRELATED_HOST, ctx))
+    judge(client, doc, path, UNRELATED_HOST, ctx)
+}
+
+/// What `client` refuses in `doc` (read from `path`) and what it includes,
+/// evaluating for `host`. Per line, the local evaluator's words come first;
+/// an older client's own problems are added for the lines it leaves.
+fn judge(client: Client, doc: &Document, path: &Path, host: &str, ctx: &Context) -> Refusal {
+    let mut r = Refusal::from_resolved(&resolve(doc, path, host, ctx));
+    if client == Client::OpenSsh77 {
+        for f in crate::config::files::load_tree(path, doc, &ctx.home) {
+            for p in old_client_lines(&f.path, &f.doc, ctx) {
+                if !r.problems.iter().any(|q| q.source == p.source) {
+                    r.problems.push(p);
+                }
+            }
+        }
+    }
+    r
+}
+
+/// The lines of one file that OpenSSH 7.7 refuses or reads otherwise than
+/// the lexer (≥ 8.7) does: its arguments are split by `strdelim`, so a
+/// comment's words, quotes and backslashes become part of the values.
+fn old_client_lines(file: &Path, doc: &Document, ctx: &Context) -> Vec<Diagnostic> {
+    use crate::config::keywords::{self, Kind};
+    use crate::config::lexer::{COMMAND_KEYWORDS, strdelim_args};
+
+    let at = |line: usize, message: String| Diagnostic {
+        source: crate::config::Source {
+            file: file.to_path_buf(),
+            line,
+        },
+        message,
+    };
+    let mut out = Vec::new();
+    if doc.encoding() == crate::config::document::Encoding::Utf8Bom {
+        out.push(at(
+            1,
+            "file starts with a UTF-8 byte-order mark: ssh on Linux and macOS cannot read it"
+                .into(),
+        ));
+    }
+    for (i, line) in doc.lines().iter().enumerate() {
+        let Some(d) = line.directive() else { continue };
+        let b = line.bytes();
+        let kw = d.keyword_lc.as_ref();
+        // Non-ASCII spaces in the code part (in a comment they are
+        // harmless); a path value naming a file that exists as written
+        // is what the user meant (`fix`'s non-ascii-space keeps it too).
+        let code_end = d.comment.as_ref().map_or(b.len(), |c| c.gap.start);
+        let text = String::from_utf8_lossy(&b[..code_end.min(b.len())]);
+        if let Some(c) = text.chars().find(|&c| crate::doctor::is_odd_space(c)) {
+            let kept_path = keywords::is_path_keyword(kw)
+                && d.args.len() == 1
+                && !String::from_utf8_lossy(&b[..d.value.start])
+                    .contains(crate::doctor::is_odd_space)
+                && ctx.home_path(d.args[0].value(b)).exists();
+            if !kept_path {
+                out.push(at(
+                    i + 1,
+                    format!(
+                        "a non-ASCII space (U+{:04X}): every ssh reads it as a letter, not a space",
+                        c as u32
+                    ),
+                ));
+                continue;
+            }
+        }
+        // Command keywords take the raw rest of the line on every version;
+        // a line the lexer refuses is the local check's business.
+        if COMMAND_KEYWORDS.contains(&kw) || d.error.is_some() {
+            continue;
+        }
+        // SetEnv came after 7.7 and splits with `strdelimw` (no `=`
+        // separator): only a comment after it is held against the file.
+        if kw == "setenv" && d.comment.is_none() {
+            continue;
+        }
+        let new: Vec<&str> = d.values(b).collect();
+        let Some(old) = strdelim_args(b, d) else {
+            out.push(at(i + 1, "Missing argument.".into()));
+            continue;
+        };
+        if old == new {
+            continue;
+        }
+        let quoted = |v: &[String]| {
+            v.iter()
+                .map(|x| format!("\"{x}\""))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let kind = keywords::lookup(kw).map(|k| k.kind);
+        // How many arguments 7.7 takes before its "garbage" check.
+        let max = match kind {
+            Some(Kind::Forward) => Some(2),
+            Some(
+                Kind::Host
+                | Kind::Match
+                | Kind::Include
+                | Kind::SendEnv
+                | Kind::LineList
+                | Kind::PathLineList
+                | Kind::OneLineList
+                | Kind::Other
+                | Kind::Ignored,
+            )
+            | None => None,
+            Some(_) => Some(1),
+        };
+        let message = if let Some(m) = max.filter(|&m| old.len() > m) {
+            format!("garbage at end of line; \"{}\".", old[m])
+        } else if kw == "match"
+            && let Some(h) = old.iter().find(|t| t.starts_with('#'))
+        {
+            format!("Unsupported Match attribute {h}")
+        } else if d.comment.is_some() && old.len() > new.len() {
+            let extra = &old[new.len()..];
+            let what = if kw == "host" {
+                "more host patterns"
+            } else {
+                "more values"
+            };
+            let wild = if kw == "host" && extra.iter().any(|t| t.contains(['*', '?'])) {
+                ", one a wildcard that matches other hosts"
+            } else {
+                ""
+            };
+            format!(
+                "OpenSSH 7.7 and 8.1 read the comment as {what} ({}){wild}",
+                quoted(extra)
+            )
+        } else {
+            format!(
+                "OpenSSH 7.7 and 8.1 read the value as {}, not {}",
+                quoted(&old),
+                quoted(&new.iter().map(|x| x.to_string()).collect::<Vec<_>>())
+            )
+        };
+        out.push(at(i + 1, message));
+    }
+    out
 }
 
 /// How much of a refusal `runpod-ssh fix` repairs in one file.
@@ -210,15 +361,18 @@ pub fn fix_repairs(client: Client, file: &Path, host: &str, ctx: &Context) -> Re
         return Repair::None;
     };
     let doc = Document::parse(&bytes);
-    let in_file = |d: &Document| {
-        Refusal::from_resolved(&resolve(d, file, host, ctx))
+    // The problems' words: line numbers move when a rule adds lines, and
+    // one line may hold two problems (a comment after a quoted value).
+    let in_file = |d: &Document| -> Vec<String> {
+        judge(client, d, file, host, ctx)
             .problems
             .into_iter()
             .filter(|p| p.source.file == file)
-            .count()
+            .map(|p| p.message)
+            .collect()
     };
     let before = in_file(&doc);
-    if before == 0 {
+    if before.is_empty() {
         return Repair::None;
     }
     let mut cx = crate::doctor::Cx {
@@ -233,12 +387,21 @@ pub fn fix_repairs(client: Client, file: &Path, host: &str, ctx: &Context) -> Re
         vscode: Vec::new(),
     };
     crate::doctor::run_all(&mut cx);
-    let _ = client;
-    match in_file(&cx.doc) {
-        0 => Repair::All,
-        n if n < before => Repair::Some,
-        _ => Repair::None,
+    let mut after = in_file(&cx.doc);
+    if after.is_empty() {
+        return Repair::All;
     }
+    // Some are repaired when a problem of before is not in after.
+    let repaired = before
+        .iter()
+        .any(|m| match after.iter().position(|a| a == m) {
+            Some(k) => {
+                after.swap_remove(k);
+                false
+            }
+            None => true,
+        });
+    if repaired { Repair::Some } else { Repair::None }
 }
 
 /// The command that repairs `file`: `runpod-ssh fix`, with `--config FILE`
@@ -283,6 +446,58 @@ pub fn hint(client: Client, refusal: &Refusal, host: &str, ctx: &Context) -> Opt
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
+/// After a write: what the strictest client ([`Client::OpenSsh77`]) would
+/// still refuse or misread in `doc`, just written to `path` (or in a file
+/// it includes), as a message naming each file:line and the
+/// `runpod-ssh fix` that repairs it; `None` when it reads every line.
+/// `with_local`: include what the local ssh refuses as well (`fix` reports
+/// those itself, as findings).
+pub fn strictest_after_write(
+    path: &Path,
+    doc: &Document,
+    ctx: &Context,
+    with_local: bool,
+) -> Option<String> {
+    let client = Client::OpenSsh77;
+    let mut r = check(client, path, doc, ctx);
+    if !with_local {
+        let local = check(Client::OpenSsh, path, doc, ctx);
+        r.problems
+            .retain(|p| !local.problems.iter().any(|q| q.source == p.source));
+    }
+    if r.is_empty() {
+        return None;
+    }
+    // Per file: which `runpod-ssh fix` repairs it, or that no rule does.
+    let files = r.files();
+    let hint = files
+        .iter()
+        .map(|f| {
+            let cmd = fix_command(f, ctx);
+            let which = if files.len() > 1 {
+                format!(" in {}", f.display())
+            } else {
+                String::new()
+            };
+            match fix_repairs(client, f, UNRELATED_HOST, ctx) {
+                Repair::All => format!("`{cmd}` repairs the lines{which}"),
+                Repair::Some => {
+                    format!("`{cmd}` repairs some of the lines{which}; the rest is for you")
+                }
+                Repair::None => {
+                    format!("no `runpod-ssh fix` rule repairs the lines{which}: edit them by hand")
+                }
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    Some(format!(
+        "{} would still refuse or misread these lines (VS Code on Windows uses it):\n{}\n{hint}",
+        client.name(),
+        render(&r)
+    ))
+}
+
 /// `file:line: words` lines, indented, for a message.
 pub fn render(refusal: &Refusal) -> String {
     refusal
@@ -314,6 +529,89 @@ mod tests {
         );
         assert!(c.bad_value("pubkeyacceptedalgorithms", "nokey*").is_some());
         assert_eq!(c.bad_value("user", "bogus"), None);
+    }
+
+    fn ctx(home: &Path) -> Context {
+        Context {
+            local_user: "u".into(),
+            home: home.to_path_buf(),
+            user_home: home.to_path_buf(),
+            uid: 1,
+            check_include_permissions: false,
+        }
+    }
+
+    /// (line, message) of what `client` refuses in `text`.
+    fn refused(client: Client, text: &[u8]) -> Vec<(usize, String)> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        check(client, &path, &Document::parse(text), &ctx(dir.path()))
+            .problems
+            .into_iter()
+            .map(|d| (d.source.line, d.message))
+            .collect()
+    }
+
+    const GUIDE: &str = "\tHost RunPod-4090            # alias shown in VS Code\n    HostName 127.0.0.1    # the IP after @\n    User root               # the account after ssh\n    Port 40022              # the number after -p\n    IdentityFile ~/.ssh/id_ed25519  # the path after -i\n";
+
+    #[test]
+    fn openssh77_refuses_the_guides_trailing_comments_that_9x_accepts() {
+        assert!(refused(Client::OpenSsh, GUIDE.as_bytes()).is_empty());
+        let r = refused(Client::OpenSsh77, GUIDE.as_bytes());
+        let lines: Vec<usize> = r.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, [1, 2, 3, 4, 5], "{r:?}");
+        assert_eq!(
+            r[0].1,
+            r##"OpenSSH 7.7 and 8.1 read the comment as more host patterns ("#" "alias" "shown" "in" "VS" "Code")"##
+        );
+        for (_, m) in &r[1..] {
+            assert_eq!(m, r##"garbage at end of line; "#"."##);
+        }
+    }
+
+    #[test]
+    fn openssh77_reads_quotes_backslashes_and_odd_spaces_as_part_of_values() {
+        let r = refused(
+            Client::OpenSsh77,
+            "Host a\n  User 'bob'\n  IdentityFile \"C:\\\\Users\\\\me\\\\id\"\n  HostName h\u{a0}x\n  LocalForward 8888 localhost:8888 # jupyter\n  Host b # any* host\n  Match host x # c\n"
+                .as_bytes(),
+        );
+        let by_line = |n: usize| r.iter().find(|(l, _)| *l == n).map(|(_, m)| m.as_str());
+        assert_eq!(
+            by_line(2),
+            Some(r#"OpenSSH 7.7 and 8.1 read the value as "'bob'", not "bob""#)
+        );
+        assert_eq!(
+            by_line(3),
+            Some(
+                r#"OpenSSH 7.7 and 8.1 read the value as "C:\\Users\\me\\id", not "C:\Users\me\id""#
+            )
+        );
+        assert_eq!(
+            by_line(4),
+            Some("a non-ASCII space (U+00A0): every ssh reads it as a letter, not a space")
+        );
+        assert_eq!(by_line(5), Some(r##"garbage at end of line; "#"."##));
+        assert!(
+            by_line(6)
+                .unwrap()
+                .ends_with("one a wildcard that matches other hosts")
+        );
+        assert_eq!(by_line(7), Some("Unsupported Match attribute #"));
+    }
+
+    #[test]
+    fn openssh77_accepts_what_every_version_reads_alike() {
+        let text = "Host a b\n  HostName 1.2.3.4\n  User root\n  IdentityFile \"C:/Users/John Doe/.ssh/id\"\n  IdentityFile C:\\Users\\me\\id\n  ProxyCommand ssh -W %h:%p jump # the shell ignores this\n  SetEnv A=b\n  Port=22\n# a comment line\n";
+        assert!(refused(Client::OpenSsh77, text.as_bytes()).is_empty());
+    }
+
+    #[test]
+    fn openssh77_refuses_a_bom_on_every_platform() {
+        let r = refused(Client::OpenSsh77, b"\xEF\xBB\xBFHost a\n  User root\n");
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert_eq!(r[0].0, 1);
+        assert!(r[0].1.contains("byte-order mark"));
     }
 
     #[test]

@@ -213,9 +213,10 @@ fn same_endpoint_updates_in_place_even_by_hand_written_alias() {
     assert!(o.status.success(), "{}", stderr(&o));
     let after = std::fs::read(&cfg).unwrap();
     let text = String::from_utf8_lossy(&after);
-    // The user's alias is kept, their comment bytes too; no second block.
+    // The user's alias is kept, their comment's words too, on its own line
+    // above (issue 13: Windows' ssh refuses it after a value); no second block.
     assert!(
-        text.contains("    HostName 203.0.113.7    # the IP after @\n"),
+        text.contains("    # the IP after @\n    HostName 203.0.113.7\n"),
         "{text}"
     );
     assert_eq!(Document::parse(&after).blocks().len(), 2, "{text}");
@@ -705,7 +706,10 @@ fn add_refuses_when_ssh_refuses_the_config_and_never_runs_match_exec() {
         let o = home.run(&["add", PASTE, "--no-vscode"]);
         assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
         let err = stderr(&o);
-        assert!(err.contains("ssh says") && err.contains("forwarding"), "{err}");
+        assert!(
+            err.contains("ssh says") && err.contains("forwarding"),
+            "{err}"
+        );
         assert!(err.contains(&cfg.display().to_string()), "{err}");
         assert_eq!(std::fs::read(&cfg).unwrap(), original);
     }

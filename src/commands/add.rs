@@ -137,12 +137,19 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             blocks[i].patterns.join(" ")
         )));
     }
-    edit::refuse_broken(&s.resolve(&s.doc, &alias))?;
+    // The entry's own comments go on their own lines first (a glued one is
+    // repaired rather than refused): what add leaves, Windows' ssh reads.
+    let mut base = s.doc.clone();
+    let moved = existing.map_or(0, |i| {
+        let range = base.blocks()[i].lines.clone();
+        crate::doctor::portable_comments(&mut base, range, &s.path, &s.ctx)
+    });
+    edit::refuse_broken(&s.resolve(&base, &alias))?;
 
     let home = crate::platform::home_dir();
     let (identity, identity_found) = runpod::choose_identity(&ep, home.as_deref());
     let options = runpod::entry_options(&ep, &alias, &identity);
-    let (mut doc, bi) = apply(&s.doc, existing, &alias, &options, &ep)?;
+    let (mut doc, bi) = apply(&base, existing, &alias, &options, &ep)?;
 
     // The new entry must be what ssh uses: nothing earlier may override it.
     let r = s.resolve(&doc, &alias);
@@ -271,6 +278,9 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
     let mut pins_removed = 0;
     if !a.dry_run && action != Action::Unchanged {
         backup = s.write(&doc)?;
+        warnings.extend(crate::refusal::strictest_after_write(
+            &s.path, &doc, &s.ctx, true,
+        ));
     }
     if !a.dry_run && endpoint_changed {
         pins_removed = edit::forget_pinned_key(&alias)?;
@@ -291,6 +301,7 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             "backup": backup,
             "diff": diff,
             "pinned_keys_removed": pins_removed,
+            "comments_moved": moved,
             "vscode": vscode,
             "warnings": warnings,
         });
@@ -310,6 +321,9 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
                 edit::tilde(&s.path)
             )
         });
+        if moved > 0 {
+            text.push_str(&format!("Would {}\n", moved_line("move", moved, &alias)));
+        }
         for c in vscode.iter().filter(|c| c.changed) {
             text.push_str(&format!(
                 "Would set remote.SSH.remotePlatform[\"{alias}\"] = \"linux\" in {}\n",
@@ -338,6 +352,9 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
                 ep.port,
                 edit::tilde(&s.path)
             )),
+        }
+        if moved > 0 {
+            text.push_str(&format!("  {}\n", moved_line("moved", moved, &alias)));
         }
         if let Some(b) = &backup {
             text.push_str(&format!("  previous version saved as {}\n", edit::tilde(b)));
@@ -414,6 +431,14 @@ fn cross_check(
             "ssh would refuse the edited config (which breaks every host in it); nothing was written. ssh says:\n{msg}"
         )
     }))
+}
+
+/// The one line saying the entry's comments moved (issue 13).
+fn moved_line(verb: &str, n: usize, alias: &str) -> String {
+    format!(
+        "{verb} {n} comment{} of {alias} to their own lines: Windows' ssh refuses them after a value",
+        if n == 1 { "" } else { "s" }
+    )
 }
 
 fn verb(a: Action) -> &'static str {

@@ -67,8 +67,12 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
     let diff = s.diff(&doc);
     let mut backup = None;
     let mut pins = 0;
+    let mut warnings = Vec::new();
     if !a.dry_run {
         backup = s.write(&doc)?;
+        warnings.extend(crate::refusal::strictest_after_write(
+            &s.path, &doc, &s.ctx, true,
+        ));
         pins = edit::forget_pinned_key(&a.alias)?;
     }
     let vscode = if a.no_vscode {
@@ -86,6 +90,7 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
             "diff": diff,
             "pinned_keys_removed": pins,
             "vscode": vscode,
+            "warnings": warnings,
         });
         output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
         return Ok(Outcome::Ok);
@@ -121,5 +126,8 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
         }
     }
     output::out(&text)?;
+    for w in &warnings {
+        output::err(&format!("{} {w}\n", env.style.yellow("warning:")));
+    }
     Ok(Outcome::Ok)
 }

@@ -214,11 +214,10 @@ impl Document {
                     start = nl + 1;
                 }
                 None => {
-                    lines.push(Line::shared(
-                        buf.clone(),
-                        start..buf.len(),
-                        LineEnding::None,
-                    ));
+                    // The last line without a newline is the user's too.
+                    let mut l = Line::shared(buf.clone(), start..buf.len(), LineEnding::None);
+                    l.origin = Some(lines.len());
+                    lines.push(l);
                     start = buf.len();
                 }
             }
@@ -469,6 +468,37 @@ impl Document {
                     .find_map(of)
             })
             .unwrap_or_else(|| "    ".to_string())
+    }
+
+    /// Lines `range` as a document of their own (their bytes and endings),
+    /// to edit with rules that work on a whole document; put it back with
+    /// [`Document::splice_part`].
+    pub fn part(&self, range: Range<usize>) -> Document {
+        let mut bytes = Vec::new();
+        for l in &self.lines[range] {
+            bytes.extend_from_slice(l.bytes());
+            bytes.extend_from_slice(l.ending.as_bytes());
+        }
+        Document::parse(&bytes)
+    }
+
+    /// Replace lines `range` with the lines of `part` (made by
+    /// [`Document::part`] from that range, then edited). A line `part` kept
+    /// keeps the origin its line had here, so reports still name the
+    /// user's line numbers.
+    pub fn splice_part(&mut self, range: Range<usize>, part: &Document) {
+        let origins: Vec<Option<usize>> =
+            self.lines[range.clone()].iter().map(|l| l.origin).collect();
+        let new: Vec<Line> = part
+            .lines
+            .iter()
+            .cloned()
+            .map(|mut l| {
+                l.origin = l.origin.and_then(|k| origins.get(k).copied().flatten());
+                l
+            })
+            .collect();
+        self.lines.splice(range, new);
     }
 
     /// Remove the lines in `range`.
@@ -787,6 +817,24 @@ mod tests {
 
     fn rt(s: &[u8]) {
         assert_eq!(Document::parse(s).to_bytes(), s);
+    }
+
+    #[test]
+    fn a_part_edited_and_spliced_back_changes_only_its_lines() {
+        let text = b"Host a\r\n  User x # c\r\nHost b\n  Port 22 # p\n  User y";
+        let mut doc = Document::parse(text);
+        let range = doc.blocks()[2].lines.clone();
+        let mut part = doc.part(range.clone());
+        assert_eq!(part.to_bytes(), b"Host b\n  Port 22 # p\n  User y");
+        part.insert_lines(1, vec!["  # p".into()]);
+        part.replace_value(2, "2222");
+        doc.splice_part(range, &part);
+        assert_eq!(
+            doc.to_bytes(),
+            b"Host a\r\n  User x # c\r\nHost b\n  # p\n  Port 2222 # p\n  User y"
+        );
+        let origins: Vec<Option<usize>> = doc.lines().iter().map(|l| l.original_line()).collect();
+        assert_eq!(origins, [Some(1), Some(2), Some(3), None, Some(4), Some(5)]);
     }
 
     #[test]

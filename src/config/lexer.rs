@@ -409,6 +409,28 @@ fn split_match(s: &[u8], at: usize, len: usize) -> (Vec<Arg>, Option<usize>) {
     (args, None)
 }
 
+/// The arguments of directive line `line` (lexed as `d`) as OpenSSH ≤ 8.4
+/// reads them, Windows' in-box 7.7 and 8.1 included: `strdelim` token after
+/// token, so `#` is an ordinary token, only `"…"` quotes (a quote also ends
+/// the token), no backslash escapes, and `=` separates. An empty token ends
+/// the list (the `*arg == '\0'` checks). `None` is OpenSSH's NULL: an
+/// unterminated `"`.
+pub fn strdelim_args(line: &[u8], d: &Directive) -> Option<Vec<String>> {
+    let len = effective_len(line);
+    let s = &line[..len];
+    let mut pos = d.separator.end;
+    let mut out = Vec::new();
+    while pos < len {
+        let t = strdelim(s, pos)?;
+        if t.token.is_empty() {
+            break;
+        }
+        out.push(String::from_utf8_lossy(&t.token).into_owned());
+        pos = t.next;
+    }
+    Some(out)
+}
+
 /// Render one value for writing, in the one form every OpenSSH version
 /// (7.7 to 10.x) reads back identically: double quotes only when it holds a
 /// space. Values without such a form are refused (`None`): empty, quotes,
@@ -531,6 +553,25 @@ mod tests {
         assert_eq!(vals("HostName h33\x0c"), ["h33"]);
         assert_eq!(vals("HostName h\r"), ["h"]);
         assert_eq!(vals("HostName h\0garbage"), ["h"]);
+    }
+
+    #[test]
+    fn strdelim_args_read_as_openssh_before_8_5() {
+        let old = |line: &str| strdelim_args(line.as_bytes(), &d(line));
+        assert_eq!(
+            old("  HostName 1.2.3.4 # the IP").unwrap(),
+            ["1.2.3.4", "#", "the", "IP"]
+        );
+        assert_eq!(old("User 'bob'").unwrap(), ["'bob'"]);
+        assert_eq!(old(r#"User "bob smith""#).unwrap(), ["bob smith"]);
+        assert_eq!(old(r#"User bo"b"x"#).unwrap(), ["bob", "x"]);
+        assert_eq!(
+            old(r"IdentityFile /a/my\ keys/id").unwrap(),
+            [r"/a/my\", "keys/id"]
+        );
+        assert_eq!(old("Port = 22").unwrap(), ["22"]);
+        assert_eq!(old("LocalForward a=b").unwrap(), ["a", "b"]);
+        assert_eq!(old("User 'a\"b'"), None);
     }
 
     #[test]

@@ -62,11 +62,32 @@ fn namespace_flags() -> Option<&'static str> {
     })
 }
 
+/// Without a way to isolate (Unix), a test cannot run safely: under CI
+/// that is a failure; otherwise the test binary stops here with a message
+/// (a skip), never touching the real home.
+fn ensure_isolation() {
+    #[cfg(unix)]
+    if namespace_flags().is_none() {
+        if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+            panic!(
+                "tests need a private mount namespace (unshare -m as root, or unshare -rm) to give runpod-ssh and ssh a temporary home; none could be made"
+            );
+        }
+        eprintln!(
+            "SKIPPED: no private mount namespace (unshare -m / -rm) here, so runpod-ssh and ssh cannot be given a temporary home; not running against the real one"
+        );
+        std::process::exit(0);
+    }
+}
+
 /// A temp home with an empty `.ssh`, so no test touches the real one: the
 /// programs [`TempHome::cmd`] starts see it as `$HOME` and as the
 /// account's home in the password database.
 pub struct TempHome {
     pub dir: tempfile::TempDir,
+    /// The temp dir holding `dir` when it sits deeper (see
+    /// [`TempHome::at`]); dropped after it.
+    _root: Option<tempfile::TempDir>,
 }
 
 impl TempHome {
@@ -74,24 +95,36 @@ impl TempHome {
     /// is a failure; otherwise the test binary stops here with a message
     /// (a skip), never touching the real home.
     pub fn new() -> TempHome {
-        #[cfg(unix)]
-        if namespace_flags().is_none() {
-            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-                panic!(
-                    "tests need a private mount namespace (unshare -m as root, or unshare -rm) to give runpod-ssh and ssh a temporary home; none could be made"
-                );
-            }
-            eprintln!(
-                "SKIPPED: no private mount namespace (unshare -m / -rm) here, so runpod-ssh and ssh cannot be given a temporary home; not running against the real one"
-            );
-            std::process::exit(0);
-        }
+        ensure_isolation();
         let dir = tempfile::Builder::new()
             .prefix("runpod-ssh-test-")
             .tempdir()
             .expect("temp dir");
         std::fs::create_dir_all(dir.path().join(".ssh")).expect("mkdir .ssh");
-        TempHome { dir }
+        TempHome { dir, _root: None }
+    }
+
+    /// A temp HOME at `PARENTS/NAME` inside a fresh temp dir, e.g.
+    /// `at("Users", "홍길동")`: a Windows-style profile path with a
+    /// non-ASCII user name.
+    pub fn at(parents: &str, name: &str) -> TempHome {
+        ensure_isolation();
+        let root = tempfile::Builder::new()
+            .prefix("runpod-ssh-test-")
+            .tempdir()
+            .expect("temp dir");
+        let parent = root.path().join(parents);
+        std::fs::create_dir_all(&parent).expect("mkdir parents");
+        let dir = tempfile::Builder::new()
+            .prefix(name)
+            .rand_bytes(0)
+            .tempdir_in(&parent)
+            .expect("temp home");
+        std::fs::create_dir_all(dir.path().join(".ssh")).expect("mkdir .ssh");
+        TempHome {
+            dir,
+            _root: Some(root),
+        }
     }
 
     pub fn path(&self) -> &Path {
