@@ -87,7 +87,23 @@ pub struct Cx<'a> {
     pub vscode: Vec<(PathBuf, String)>,
 }
 
-impl Cx<'_> {
+impl<'a> Cx<'a> {
+    /// A context for the rules over `doc` (read from `path`), with no
+    /// `--yes`, every alias, and nothing found yet.
+    pub fn new(doc: Document, path: &Path, ctx: &'a Context) -> Cx<'a> {
+        Cx {
+            doc,
+            path: path.to_path_buf(),
+            ctx,
+            yes: false,
+            only: Vec::new(),
+            findings: Vec::new(),
+            intended: Vec::new(),
+            side_effects: Vec::new(),
+            vscode: Vec::new(),
+        }
+    }
+
     fn line_no(&self, i: usize) -> Option<usize> {
         self.doc.lines().get(i).and_then(|l| l.original_line())
     }
@@ -448,17 +464,7 @@ pub fn portable_comments(
     path: &Path,
     ctx: &Context,
 ) -> usize {
-    let mut cx = Cx {
-        doc: doc.part(range.clone()),
-        path: path.to_path_buf(),
-        ctx,
-        yes: false,
-        only: Vec::new(),
-        findings: Vec::new(),
-        intended: Vec::new(),
-        side_effects: Vec::new(),
-        vscode: Vec::new(),
-    };
+    let mut cx = Cx::new(doc.part(range.clone()), path, ctx);
     let rules: [&dyn Rule; 3] = [&QuotedComment, &GluedComment, &TrailingComment];
     for r in rules {
         r.run(&mut cx);

@@ -375,17 +375,7 @@ pub fn fix_repairs(client: Client, file: &Path, host: &str, ctx: &Context) -> Re
     if before.is_empty() {
         return Repair::None;
     }
-    let mut cx = crate::doctor::Cx {
-        doc: doc.clone(),
-        path: file.to_path_buf(),
-        ctx,
-        yes: false,
-        only: Vec::new(),
-        findings: Vec::new(),
-        intended: Vec::new(),
-        side_effects: Vec::new(),
-        vscode: Vec::new(),
-    };
+    let mut cx = crate::doctor::Cx::new(doc.clone(), file, ctx);
     crate::doctor::run_all(&mut cx);
     let mut after = in_file(&cx.doc);
     if after.is_empty() {

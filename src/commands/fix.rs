@@ -54,15 +54,10 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     };
     let s = Session::open(env)?;
     let mut cx = Cx {
-        doc: s.doc.clone(),
-        path: s.path.clone(),
-        ctx: &s.ctx,
         yes: a.yes,
         only: a.aliases.clone(),
-        findings: Vec::new(),
-        intended: Vec::new(),
-        side_effects: Vec::new(),
         vscode: vs,
+        ..Cx::new(s.doc.clone(), &s.path, &s.ctx)
     };
     if let Some((settings, other)) = &redirected {
         // First, before the rules run: side effects refer to findings by index.
@@ -463,17 +458,7 @@ fn render(
 
 /// For tests and callers that only want the findings of a file.
 pub fn findings_of(path: &Path, bytes: &[u8], ctx: &crate::config::Context) -> Vec<Finding> {
-    let mut cx = Cx {
-        doc: Document::parse(bytes),
-        path: path.to_path_buf(),
-        ctx,
-        yes: false,
-        only: Vec::new(),
-        findings: Vec::new(),
-        intended: Vec::new(),
-        side_effects: Vec::new(),
-        vscode: Vec::new(),
-    };
+    let mut cx = Cx::new(Document::parse(bytes), path, ctx);
     doctor::run_all(&mut cx);
     cx.findings
 }
