@@ -933,15 +933,32 @@ impl Lock {
 
 /// A unified diff of two versions of a file, for `--dry-run`.
 pub fn unified_diff(old: &[u8], new: &[u8], label: &str) -> String {
-    let old = diff_text(old);
-    let new = diff_text(new);
+    let (old_text, new_text) = (diff_text(old), diff_text(new));
     // `a/~/.ssh/config`, but `a/tmp/x` for `/tmp/x`, not `a//tmp/x`.
     let label = label.strip_prefix('/').unwrap_or(label);
+    if old_text == new_text && old != new {
+        // Same text, other bytes: say so rather than show no diff at all.
+        return format!(
+            "--- a/{label}\n+++ b/{label}\n(the text is unchanged; the encoding changes from {} to {})\n",
+            encoding_name(old),
+            encoding_name(new)
+        );
+    }
+    let (old, new) = (old_text, new_text);
     similar::TextDiff::from_lines(old.as_ref(), new.as_ref())
         .unified_diff()
         .context_radius(3)
         .header(&format!("a/{label}"), &format!("b/{label}"))
         .to_string()
+}
+
+fn encoding_name(bytes: &[u8]) -> &'static str {
+    match bytes {
+        [0xFF, 0xFE, ..] => "UTF-16LE",
+        [0xFE, 0xFF, ..] => "UTF-16BE",
+        [0xEF, 0xBB, 0xBF, ..] => "UTF-8 with a byte-order mark",
+        _ => "UTF-8",
+    }
 }
 
 /// A file's bytes as text for a diff: UTF-16 with a byte-order mark is
@@ -959,6 +976,7 @@ fn diff_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
     let le = match bytes {
         [0xFF, 0xFE, ..] => true,
         [0xFE, 0xFF, ..] => false,
+        [0xEF, 0xBB, 0xBF, rest @ ..] => return String::from_utf8_lossy(rest),
         _ => return String::from_utf8_lossy(bytes),
     };
     let units = bytes[2..].chunks_exact(2).map(|c| unit(c, le));
@@ -983,6 +1001,9 @@ mod tests {
         assert!(d.contains("--- a/tmp/cfg"), "{d}");
         assert!(d.contains("+Host b") && d.contains(" Host a"), "{d}");
         assert!(!d.contains('\0'), "{d:?}");
+        let only = unified_diff(&utf16, b"Host a\n", "c");
+        assert!(only.contains("from UTF-16LE to UTF-8"), "{only}");
+        assert_eq!(unified_diff(b"x\n", b"x\n", "c"), "");
     }
 
     #[test]

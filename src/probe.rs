@@ -89,6 +89,10 @@ pub struct Target {
     /// vouch for is not trusted.
     pub known_hosts_command: bool,
     pub is_proxy: bool,
+    /// The command that resets a changed pin, when runpod-ssh pinned it
+    /// (set by the caller, which knows the entry and the command line);
+    /// otherwise the hint names `ssh-keygen -R`.
+    pub reset_pin: Option<String>,
 }
 
 impl Target {
@@ -200,6 +204,7 @@ pub fn target(alias: &str, r: &Resolved) -> Result<Target, ResolveFailure> {
         _ => Strict::Ask,
     };
     Ok(Target {
+        reset_pin: None,
         alias: alias.to_string(),
         is_proxy: hostname.eq_ignore_ascii_case(crate::runpod::PROXY_HOST),
         hostname,
@@ -1099,13 +1104,15 @@ fn banner_failed(
     }
 }
 
-/// The command that resets a changed pin: `add --reset-host-key` for a key
-/// runpod-ssh pinned, else `ssh-keygen -R` on the file that holds it.
-fn reset_pin_command(name: &str, file: &std::path::Path, alias: &str) -> String {
-    if file.file_name().is_some_and(|f| f == "known_hosts_runpod") && name == alias {
-        format!("`runpod-ssh add --name {alias} --reset-host-key`")
-    } else {
-        format!("`ssh-keygen -R {name} -f {}`", file.display())
+/// The command that resets a changed pin: the caller's (`runpod-ssh add
+/// --reset-host-key`) for a key runpod-ssh pinned, else `ssh-keygen -R` on
+/// the file that holds it.
+fn reset_pin_command(name: &str, file: &std::path::Path, t: &Target) -> String {
+    match &t.reset_pin {
+        Some(cmd) if file.file_name().is_some_and(|f| f == "known_hosts_runpod") => {
+            format!("`{cmd}`")
+        }
+        _ => format!("`ssh-keygen -R {name} -f {}`", file.display()),
     }
 }
 
@@ -1132,7 +1139,7 @@ fn hostkey_refused(
             ),
             format!(
                 "if you restarted or recreated this pod (RunPod makes a new host key on every start, and reuses IP:port pairs), reset the pin with {}; otherwise do not connect: someone may be intercepting",
-                reset_pin_command(name, file, &t.alias)
+                reset_pin_command(name, file, t)
             ),
         ),
         Verdict::Revoked { file, line } => rep.fail(

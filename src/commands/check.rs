@@ -68,11 +68,28 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
         passphrases: Default::default(),
         record_host_keys: true,
     };
+    // Entries of this file (not an included one): `add` edits only it.
+    let runpod_aliases: Vec<String> = runpod::entries(&load_tree(&path, &doc, &ctx.home), false)
+        .into_iter()
+        .filter(|e| e.source.file == path)
+        .map(|e| e.alias)
+        .collect();
     let targets: Vec<Result<probe::Target, probe::ResolveFailure>> = aliases
         .iter()
         .map(|alias| {
             let r = resolve(&doc, &path, alias, &ctx);
-            probe::target(alias, &r).map_err(|mut f| {
+            probe::target(alias, &r)
+                .map(|mut t| {
+                    // runpod-ssh pinned this entry's key: it resets the pin too.
+                    if runpod_aliases.contains(alias)
+                        && t.host_key_alias.as_deref() == Some(alias.as_str())
+                    {
+                        t.reset_pin =
+                            Some(env.command(&format!("add --name {alias} --reset-host-key")));
+                    }
+                    t
+                })
+                .map_err(|mut f| {
                 if f.error.starts_with("no host entry for") {
                     let files = load_tree(&path, &doc, &ctx.home);
                     f.error.push_str(&super::did_you_mean(alias, &files));
