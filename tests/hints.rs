@@ -118,11 +118,30 @@ fn add_reset_host_key_with_a_paste_drops_the_pin_of_an_unchanged_endpoint() {
     let (home, _) = home_with_key(None);
     ok(&home.run(&["add", "--name", "gpu", "--no-vscode", PASTE]));
     std::fs::write(kh(&home), "gpu ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOld\n").unwrap();
-    let o = home.run(&["add", "--name", "gpu", "--no-vscode", "--dry-run", "--reset-host-key", PASTE]);
+    let o = home.run(&[
+        "add",
+        "--name",
+        "gpu",
+        "--no-vscode",
+        "--dry-run",
+        "--reset-host-key",
+        PASTE,
+    ]);
     ok(&o);
-    assert!(stdout(&o).contains("Would forget the pinned host key of gpu"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("Would forget the pinned host key of gpu"),
+        "{}",
+        stdout(&o)
+    );
     assert!(std::fs::read_to_string(kh(&home)).unwrap().contains("gpu "));
-    ok(&home.run(&["add", "--name", "gpu", "--no-vscode", "--reset-host-key", PASTE]));
+    ok(&home.run(&[
+        "add",
+        "--name",
+        "gpu",
+        "--no-vscode",
+        "--reset-host-key",
+        PASTE,
+    ]));
     assert!(!std::fs::read_to_string(kh(&home)).unwrap().contains("gpu "));
 }
 
@@ -131,19 +150,40 @@ fn add_reset_host_key_with_a_paste_drops_the_pin_of_an_unchanged_endpoint() {
 #[test]
 fn add_with_a_public_key_uses_the_private_key_beside_it_or_refuses() {
     let (home, _) = home_with_key(None);
-    let o = home.run(&["add", "--no-vscode", "ssh root@203.0.113.7 -p 40123 -i ~/.ssh/id_ed25519.pub"]);
+    let o = home.run(&[
+        "add",
+        "--no-vscode",
+        "ssh root@203.0.113.7 -p 40123 -i ~/.ssh/id_ed25519.pub",
+    ]);
     ok(&o);
-    assert!(stderr(&o).contains("using the private key ~/.ssh/id_ed25519"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("using the private key ~/.ssh/id_ed25519"),
+        "{}",
+        stderr(&o)
+    );
     let cfg = std::fs::read_to_string(home.ssh_dir().join("config")).unwrap();
     assert!(cfg.contains("IdentityFile ~/.ssh/id_ed25519\n"), "{cfg}");
     assert!(!cfg.contains(".pub"), "{cfg}");
 
     // Only a .pub: refused, nothing written.
     std::fs::write(home.ssh_dir().join("lonely.pub"), "ssh-ed25519 AAAA x\n").unwrap();
-    let o = home.run(&["add", "--no-vscode", "--name", "b", "ssh root@203.0.113.8 -p 40123 -i ~/.ssh/lonely.pub"]);
+    let o = home.run(&[
+        "add",
+        "--no-vscode",
+        "--name",
+        "b",
+        "ssh root@203.0.113.8 -p 40123 -i ~/.ssh/lonely.pub",
+    ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("no private key ~/.ssh/lonely"), "{}", stderr(&o));
-    assert_eq!(std::fs::read_to_string(home.ssh_dir().join("config")).unwrap(), cfg);
+    assert!(
+        stderr(&o).contains("no private key ~/.ssh/lonely"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        std::fs::read_to_string(home.ssh_dir().join("config")).unwrap(),
+        cfg
+    );
 }
 
 // Items 3 and 4 ---------------------------------------------------------------
@@ -209,7 +249,10 @@ fn given_config_is_carried_into_connect_and_undo_commands() {
     // Run as printed: the config is back to what it was.
     let words: Vec<String> = undo.split_whitespace().skip(1).map(String::from).collect();
     ok(&run_words(&home, &words));
-    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), "Host other\n    User me\n");
+    assert_eq!(
+        std::fs::read_to_string(&cfg).unwrap(),
+        "Host other\n    User me\n"
+    );
     assert!(!home.ssh_dir().join("config").exists());
 }
 
@@ -238,13 +281,25 @@ fn remove_says_restore_brings_the_pin_back_and_it_does_and_a_second_restore_undo
 
     let o = home.run(&["restore"]);
     ok(&o);
-    assert!(!stdout(&o).contains("undoes the previous restore"), "{}", stdout(&o));
+    assert!(
+        !stdout(&o).contains("undoes the previous restore"),
+        "{}",
+        stdout(&o)
+    );
     assert_eq!(std::fs::read_to_string(kh(&home)).unwrap(), pin);
-    assert!(std::fs::read_to_string(home.ssh_dir().join("config")).unwrap().contains("Host gpu"));
+    assert!(
+        std::fs::read_to_string(home.ssh_dir().join("config"))
+            .unwrap()
+            .contains("Host gpu")
+    );
 
     let o = home.run(&["restore"]);
     ok(&o);
-    assert!(stdout(&o).contains("this undoes the previous restore"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("this undoes the previous restore"),
+        "{}",
+        stdout(&o)
+    );
     assert_eq!(std::fs::read_to_string(kh(&home)).unwrap(), "");
 }
 
@@ -269,7 +324,13 @@ fn add_name_over_an_entry_under_another_alias_says_renamed() {
 fn typos_get_suggestions_for_flags_and_aliases() {
     let (home, _) = home_with_key(None);
     ok(&home.run(&["add", "--no-vscode", "--name", "runpod-4090", PASTE]));
-    ok(&home.run(&["add", "--no-vscode", "--name", "gpu", "ssh root@203.0.113.9 -p 40123"]));
+    ok(&home.run(&[
+        "add",
+        "--no-vscode",
+        "--name",
+        "gpu",
+        "ssh root@203.0.113.9 -p 40123",
+    ]));
 
     let o = home.run(&["add", "--nmae", "gpu2", PASTE]);
     assert_eq!(o.status.code(), Some(2));
@@ -277,7 +338,11 @@ fn typos_get_suggestions_for_flags_and_aliases() {
 
     let o = home.run(&["remove", "runpdo-4090"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("did you mean runpod-4090?"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("did you mean runpod-4090?"),
+        "{}",
+        stderr(&o)
+    );
 
     let o = home.run(&["fix", "--dry-run", "gpuu"]);
     assert_eq!(o.status.code(), Some(2));
@@ -313,9 +378,20 @@ fn small_messages_say_what_they_mean() {
     // A diff of an absolute path has one slash after a/ and b/.
     let outside = tempfile::tempdir().unwrap();
     let cfg = outside.path().join("c");
-    let o = home.run(&["--config", cfg.to_str().unwrap(), "add", "--dry-run", "--no-vscode", PASTE]);
+    let o = home.run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "add",
+        "--dry-run",
+        "--no-vscode",
+        PASTE,
+    ]);
     ok(&o);
-    assert!(stdout(&o).contains(&format!("--- a{}", cfg.display())), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains(&format!("--- a{}", cfg.display())),
+        "{}",
+        stdout(&o)
+    );
     assert!(!stdout(&o).contains("a//"), "{}", stdout(&o));
 
     // remove --dry-run mentions the pin it would drop.
@@ -323,21 +399,45 @@ fn small_messages_say_what_they_mean() {
     std::fs::write(kh(&home), "gpu ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPin\n").unwrap();
     let o = home.run(&["remove", "--dry-run", "--no-vscode", "gpu"]);
     ok(&o);
-    assert!(stdout(&o).contains("Would forget its pinned host key"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("Would forget its pinned host key"),
+        "{}",
+        stdout(&o)
+    );
 
     // The UTF-16 dry-run diff is text.
     let u = home.path().join("u16");
     utf16_config(&u);
-    let o = home.run(&["--config", u.to_str().unwrap(), "fix", "--dry-run", "--no-vscode"]);
-    assert!(stdout(&o).contains("from UTF-16LE to UTF-8"), "{}", stdout(&o));
+    let o = home.run(&[
+        "--config",
+        u.to_str().unwrap(),
+        "fix",
+        "--dry-run",
+        "--no-vscode",
+    ]);
+    assert!(
+        stdout(&o).contains("from UTF-16LE to UTF-8"),
+        "{}",
+        stdout(&o)
+    );
     // With a textual repair as well, the diff shows the lines as text.
     let mut b = vec![0xFF, 0xFE];
     for u in "Host gpu\n    Port 40123 # the pod\n".encode_utf16() {
         b.extend_from_slice(&u.to_le_bytes());
     }
     std::fs::write(&u, b).unwrap();
-    let o = home.run(&["--config", u.to_str().unwrap(), "fix", "--dry-run", "--no-vscode"]);
-    assert!(stdout(&o).contains("-    Port 40123 # the pod"), "{}", stdout(&o));
+    let o = home.run(&[
+        "--config",
+        u.to_str().unwrap(),
+        "fix",
+        "--dry-run",
+        "--no-vscode",
+    ]);
+    assert!(
+        stdout(&o).contains("-    Port 40123 # the pod"),
+        "{}",
+        stdout(&o)
+    );
     assert!(!o.stdout.contains(&0), "NUL bytes in {:?}", stdout(&o));
 }
 
@@ -348,11 +448,19 @@ fn fix_leaves_vscode_settings_alone_with_no_vscode_or_another_config_unless_aske
     std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
     std::fs::write(&settings, "{}\n").unwrap();
     let other = home.path().join("other");
-    std::fs::write(&other, "Host runpod-a\n    HostName 203.0.113.7\n    Port 40123\n    User root\n").unwrap();
+    std::fs::write(
+        &other,
+        "Host runpod-a\n    HostName 203.0.113.7\n    Port 40123\n    User root\n",
+    )
+    .unwrap();
     let o_ = other.to_str().unwrap();
 
     let o = home.run(&["--config", o_, "fix"]);
-    assert!(stdout(&o).contains("VS Code settings left alone"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("VS Code settings left alone"),
+        "{}",
+        stdout(&o)
+    );
     assert_eq!(std::fs::read_to_string(&settings).unwrap(), "{}\n");
 
     std::fs::copy(&other, home.ssh_dir().join("config")).unwrap();
@@ -368,19 +476,30 @@ fn fix_leaves_vscode_settings_alone_with_no_vscode_or_another_config_unless_aske
 fn passing_host_check_verbose_lists_offered_keys_says_1_host_and_rounds_timings() {
     let Some(sshd) = Sshd::start(&[]) else { return };
     let (home, key) = home_with_key(Some(&sshd));
-    let paste = format!("ssh {}@127.0.0.1 -p {} -i {}", sshd.user, sshd.port, key.display());
+    let paste = format!(
+        "ssh {}@127.0.0.1 -p {} -i {}",
+        sshd.user,
+        sshd.port,
+        key.display()
+    );
     ok(&home.run(&["add", "--name", "gpu", "--no-vscode", &paste]));
     let o = home.run(&["check", "-v", "--quick", "gpu"]);
     ok(&o);
     let out = stdout(&o);
-    assert!(out.contains("key ~/.ssh/id_ed25519") || out.contains(&format!("key {}", key.display())), "{out}");
+    assert!(
+        out.contains("key ~/.ssh/id_ed25519") || out.contains(&format!("key {}", key.display())),
+        "{out}"
+    );
     assert!(out.contains("accepted"), "{out}");
     assert!(out.contains("checked 1 host in"), "{out}");
 
     let (_, v) = check_json(&home, &["gpu", "--quick"]);
     for (stage, ms) in v[0]["timings"].as_object().unwrap() {
         let ms = ms.as_f64().unwrap();
-        assert!(((ms * 10.0).round() - ms * 10.0).abs() < 1e-6, "{stage}: {ms}");
+        assert!(
+            ((ms * 10.0).round() - ms * 10.0).abs() < 1e-6,
+            "{stage}: {ms}"
+        );
     }
 }
 
@@ -390,7 +509,12 @@ fn passing_host_check_verbose_lists_offered_keys_says_1_host_and_rounds_timings(
 fn check_warns_when_the_pod_has_no_workspace_and_shows_disks_apart() {
     let Some(sshd) = Sshd::start(&[]) else { return };
     let (home, key) = home_with_key(Some(&sshd));
-    let paste = format!("ssh {}@127.0.0.1 -p {} -i {}", sshd.user, sshd.port, key.display());
+    let paste = format!(
+        "ssh {}@127.0.0.1 -p {} -i {}",
+        sshd.user,
+        sshd.port,
+        key.display()
+    );
     ok(&home.run(&["add", "--name", "gpu", "--no-vscode", &paste]));
     let o = home.run(&["check", "gpu"]);
     ok(&o);
@@ -415,7 +539,10 @@ fn add_accepts_a_bare_ssh_uri() {
     let o = home.run(&["add", "--no-vscode", "ssh://root@203.0.113.7:40123"]);
     ok(&o);
     let cfg = std::fs::read_to_string(home.ssh_dir().join("config")).unwrap();
-    assert!(cfg.contains("HostName 203.0.113.7") && cfg.contains("Port 40123"), "{cfg}");
+    assert!(
+        cfg.contains("HostName 203.0.113.7") && cfg.contains("Port 40123"),
+        "{cfg}"
+    );
 }
 
 // Item 12 ------------------------------------------------------------------
@@ -425,7 +552,10 @@ fn readme_install_says_locked_path_install_cargo_bin_on_path_and_build_time() {
     let readme =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let readme = readme.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(readme.contains("cargo install --locked --path ."), "install command");
+    assert!(
+        readme.contains("cargo install --locked --path ."),
+        "install command"
+    );
     assert!(readme.contains("~/.cargo/bin"), "PATH note");
     assert!(readme.contains("first build"), "build time");
 }

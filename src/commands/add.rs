@@ -166,7 +166,9 @@ fn reset_pin_only(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
         output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
     } else if !env.global.quiet {
         output::out(&match (n, a.dry_run) {
-            (0, _) => format!("No host key is pinned for {alias}; the next connection records one.\n"),
+            (0, _) => {
+                format!("No host key is pinned for {alias}; the next connection records one.\n")
+            }
             (_, true) => format!("Would forget the pinned host key of {alias}.\n"),
             (_, false) => format!(
                 "{} Forgot the pinned host key of {alias}; the next connection records the new one (undo: {})\n",

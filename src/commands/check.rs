@@ -90,19 +90,21 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
                     t
                 })
                 .map_err(|mut f| {
-                if f.error.starts_with("no host entry for") {
-                    let files = load_tree(&path, &doc, &ctx.home);
-                    f.error.push_str(&super::did_you_mean(alias, &files));
-                }
-                // A config ssh refuses: name the `fix` that repairs it.
-                if !r.ok() {
-                    let refused = refusal::Refusal::from_resolved(&r);
-                    if let Some(h) = refusal::hint(refusal::Client::default(), &refused, alias, &ctx) {
-                        f.hint = h;
+                    if f.error.starts_with("no host entry for") {
+                        let files = load_tree(&path, &doc, &ctx.home);
+                        f.error.push_str(&super::did_you_mean(alias, &files));
                     }
-                }
-                f
-            })
+                    // A config ssh refuses: name the `fix` that repairs it.
+                    if !r.ok() {
+                        let refused = refusal::Refusal::from_resolved(&r);
+                        if let Some(h) =
+                            refusal::hint(refusal::Client::default(), &refused, alias, &ctx)
+                        {
+                            f.hint = h;
+                        }
+                    }
+                    f
+                })
         })
         .collect();
 

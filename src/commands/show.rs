@@ -75,14 +75,20 @@ pub fn run(env: &Env, args: &ShowArgs) -> anyhow::Result<Outcome> {
     if !resolved.ok() {
         let refused = refusal::Refusal::from_resolved(&resolved);
         if let Some(h) = refusal::hint(refusal::Client::default(), &refused, &args.alias, &ctx) {
-            output::err(&format!("{} {}\n", st.yellow("hint:"), env.carry_options(&h)));
+            output::err(&format!(
+                "{} {}\n",
+                st.yellow("hint:"),
+                env.carry_options(&h)
+            ));
         }
     }
     // Only when nothing set a HostName is it worth reading the tree again.
-    if resolved.ok() && resolved.hostname().1.is_none() && !env.global.quiet {
-        if let Some(note) = unnamed_note(&path, &args.alias, &ctx) {
-            output::err(&format!("{} {note}\n", st.yellow("note:")));
-        }
+    if resolved.ok()
+        && resolved.hostname().1.is_none()
+        && !env.global.quiet
+        && let Some(note) = unnamed_note(&path, &args.alias, &ctx)
+    {
+        output::err(&format!("{} {note}\n", st.yellow("note:")));
     }
     if !env.global.quiet {
         for d in resolved.warnings.iter().chain(&resolved.not_evaluated) {
