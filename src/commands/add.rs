@@ -170,10 +170,11 @@ fn reset_pin_only(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
                 format!("No host key is pinned for {alias}; the next connection records one.\n")
             }
             (_, true) => format!("Would forget the pinned host key of {alias}.\n"),
+            // No undo hint: `restore` puts configs back, and this run wrote
+            // only the pin file.
             (_, false) => format!(
-                "{} Forgot the pinned host key of {alias}; the next connection records the new one (undo: {})\n",
+                "{} Forgot the pinned host key of {alias}; the next connection records the new one\n",
                 env.style.green("✓"),
-                env.command("restore")
             ),
         })?;
     }
