@@ -173,7 +173,10 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Recorder<S> {
 /// Host key algorithms with the types already known for the name first,
 /// as OpenSSH's `order_hostkeyalgs` does: a server with several host keys
 /// then shows the pinned one, not a "change" of type.
-pub(crate) fn preferred_host_keys(entries: &[known_hosts::Entry], name: &str) -> Vec<ssh_key::Algorithm> {
+pub(crate) fn preferred_host_keys(
+    entries: &[known_hosts::Entry],
+    name: &str,
+) -> Vec<ssh_key::Algorithm> {
     let default = russh::Preferred::DEFAULT.key.to_vec();
     let known: Vec<ssh_key::Algorithm> = entries
         .iter()
@@ -278,9 +281,7 @@ pub(crate) fn known_host_entries(t: &Target) -> Result<Vec<known_hosts::Entry>, 
             .collect::<Vec<_>>(),
     )?;
     for f in &t.revoked_host_keys {
-        entries.extend(
-            known_hosts::load_revoked(f).map_err(|e| format!("RevokedHostKeys: {e}"))?,
-        );
+        entries.extend(known_hosts::load_revoked(f).map_err(|e| format!("RevokedHostKeys: {e}"))?);
     }
     Ok(entries)
 }
@@ -375,7 +376,11 @@ fn short(v: &Verdict) -> String {
 /// Connect to `t` and verify its host key exactly as `check` does; every
 /// step under `timeout`. With `record`, a key accepted as new
 /// (accept-new) is written to known_hosts as ssh would.
-pub async fn connect(t: &Target, timeout: Duration, record: bool) -> Result<Connection, ClientError> {
+pub async fn connect(
+    t: &Target,
+    timeout: Duration,
+    record: bool,
+) -> Result<Connection, ClientError> {
     let secs = timeout.as_secs_f64();
     let endpoint = format!("{}:{}", t.hostname, t.port);
     let tmo = |what: &str| ClientError::Timeout {

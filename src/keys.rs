@@ -428,8 +428,7 @@ pub fn inspect(path: &Path) -> Option<KeyInfo> {
                 }
                 Some(other) if pubp.exists() => {
                     let (what, _) = describe(&other);
-                    info.problems
-                        .push(format!("{} is {what}", pubp.display()));
+                    info.problems.push(format!("{} is {what}", pubp.display()));
                 }
                 _ => {}
             }
@@ -547,7 +546,8 @@ pub fn remove_key(content: &[u8], key: &PublicKey) -> (Vec<u8>, usize) {
     let mut out = Vec::with_capacity(content.len());
     let mut n = 0;
     for l in lines(content) {
-        if public_of_line(&String::from_utf8_lossy(l)).is_some_and(|k| k.key_data() == key.key_data())
+        if public_of_line(&String::from_utf8_lossy(l))
+            .is_some_and(|k| k.key_data() == key.key_data())
         {
             n += 1;
         } else {
@@ -731,9 +731,8 @@ mod tests {
         let other = key(1).public_key().to_openssh().unwrap();
         let old = key(2).public_key().to_openssh().unwrap();
         let new = key(3);
-        let content = format!(
-            "# mine\r\nfrom=\"10.0.0.1\",command=\"echo hi there\" {other}\r\n{old}"
-        );
+        let content =
+            format!("# mine\r\nfrom=\"10.0.0.1\",command=\"echo hi there\" {other}\r\n{old}");
         let line = new.public_key().to_openssh().unwrap();
         let out = add_key(content.as_bytes(), new.public_key(), &line).unwrap();
         let expect = format!("{content}\r\n{line}\r\n");
@@ -753,13 +752,21 @@ mod tests {
         let a_line = a.public_key().to_openssh().unwrap();
         let b_other_comment = format!(
             "{} {}",
-            b.public_key().to_openssh().unwrap().rsplit_once(' ').unwrap().0,
+            b.public_key()
+                .to_openssh()
+                .unwrap()
+                .rsplit_once(' ')
+                .unwrap()
+                .0,
             "k1"
         );
         let content = format!("{a_line}\nno-pty {b_other_comment}\n{a_line}");
         let (out, n) = remove_key(content.as_bytes(), a.public_key());
         assert_eq!(n, 2);
-        assert_eq!(String::from_utf8(out).unwrap(), format!("no-pty {b_other_comment}\n"));
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("no-pty {b_other_comment}\n")
+        );
     }
 
     #[test]
@@ -779,7 +786,10 @@ mod tests {
 
     #[test]
     fn classify_look_alikes() {
-        assert!(matches!(classify(b"PuTTY-User-Key-File-3: ssh-ed25519\n"), Kind::Ppk));
+        assert!(matches!(
+            classify(b"PuTTY-User-Key-File-3: ssh-ed25519\n"),
+            Kind::Ppk
+        ));
         assert!(matches!(
             classify(b"-----BEGIN RSA PRIVATE KEY-----\nMIIE\n"),
             Kind::LegacyPem { encrypted: false }

@@ -20,8 +20,7 @@ use ssh_key::{HashAlg, PublicKey};
 use tokio::net::TcpStream;
 
 use crate::client::{
-    KeyState, Recorder, Seen, Verifier, connect_agent, hash_for, lines_of, preferred_host_keys,
-    run,
+    KeyState, Recorder, Seen, Verifier, connect_agent, hash_for, lines_of, preferred_host_keys, run,
 };
 use crate::config::resolve::{Resolved, Source};
 use crate::known_hosts::{self, Decision, Verdict};
@@ -400,7 +399,6 @@ pub fn probe_all(
         out
     }))
 }
-
 
 fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
@@ -1121,7 +1119,6 @@ async fn authenticate(
     }
     Ok(false)
 }
-
 
 /// Ask for the passphrase of an encrypted key on the terminal, once per
 /// key. `None` without a terminal; `Some(Err)` for a wrong passphrase.

@@ -60,15 +60,19 @@ fn key_err(e: KeyError) -> anyhow::Error {
 /// first line of the file `RUNPOD_SSH_PASSPHRASE_FILE` names.
 fn read_passphrase(confirm: bool, what: &str) -> anyhow::Result<String> {
     if std::io::stdin().is_terminal() && std::io::stderr().is_terminal() {
-        let p = rpassword::prompt_password(format!("Passphrase for {what}: ")).or_fail(Failure::Io)?;
+        let p =
+            rpassword::prompt_password(format!("Passphrase for {what}: ")).or_fail(Failure::Io)?;
         if confirm {
-            let again = rpassword::prompt_password("Same passphrase again: ").or_fail(Failure::Io)?;
+            let again =
+                rpassword::prompt_password("Same passphrase again: ").or_fail(Failure::Io)?;
             if again != p {
                 return Err(bad_input("the passphrases differ; nothing was written"));
             }
         }
         if p.is_empty() && confirm {
-            return Err(bad_input("an empty passphrase: leave out --passphrase for an unencrypted key"));
+            return Err(bad_input(
+                "an empty passphrase: leave out --passphrase for an unencrypted key",
+            ));
         }
         return Ok(p);
     }
@@ -82,7 +86,9 @@ fn read_passphrase(confirm: bool, what: &str) -> anyhow::Result<String> {
         .map_err(|_| bad_input("RUNPOD_SSH_PASSPHRASE_FILE is not UTF-8 text"))?;
     let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
     if line.is_empty() {
-        return Err(bad_input("the first line of RUNPOD_SSH_PASSPHRASE_FILE is empty"));
+        return Err(bad_input(
+            "the first line of RUNPOD_SSH_PASSPHRASE_FILE is empty",
+        ));
     }
     Ok(line.to_string())
 }
@@ -535,7 +541,9 @@ fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
         // left to do: no network at all.
         if from_journal.is_none()
             && !a.remove_old
-            && t.identity_files.first().is_some_and(|(_, p)| *p == new_path)
+            && t.identity_files
+                .first()
+                .is_some_and(|(_, p)| *p == new_path)
         {
             results.push(HostResult {
                 alias: alias.clone(),
@@ -600,14 +608,18 @@ fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
             ));
             continue;
         }
-        let entry = journal.get(alias).filter(|h| h.new == new_path).cloned().unwrap_or(HostEntry {
-            alias: alias.clone(),
-            old_raw: old_raw.clone(),
-            old: old.clone(),
-            new: new_path.clone(),
-            remove_old: a.remove_old,
-            step: Step::Started,
-        });
+        let entry = journal
+            .get(alias)
+            .filter(|h| h.new == new_path)
+            .cloned()
+            .unwrap_or(HostEntry {
+                alias: alias.clone(),
+                old_raw: old_raw.clone(),
+                old: old.clone(),
+                new: new_path.clone(),
+                remove_old: a.remove_old,
+                step: Step::Started,
+            });
         plans.push(Plan {
             alias: alias.clone(),
             target: t,
@@ -650,7 +662,10 @@ fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
         results.extend(checked);
         results.sort_by_key(|r| aliases.iter().position(|a| *a == r.alias));
         let head = if new_key.is_none() {
-            format!("Dry run: would create {} (ed25519), then:\n", tilde(&new_path))
+            format!(
+                "Dry run: would create {} (ed25519), then:\n",
+                tilde(&new_path)
+            )
         } else {
             format!("Dry run, rotating to {}:\n", tilde(&new_path))
         };
@@ -749,7 +764,10 @@ fn report(
                 if !dry {
                     text.push_str(&format!(
                         "  → it keeps {} and its config entry{}\n",
-                        r.old.as_deref().map(tilde).unwrap_or_else(|| "its key".into()),
+                        r.old
+                            .as_deref()
+                            .map(tilde)
+                            .unwrap_or_else(|| "its key".into()),
                         if r.step >= Step::Added {
                             " (the new key is already on the server too)"
                         } else {
@@ -764,7 +782,11 @@ fn report(
         }
         output::out(&text)?;
     }
-    Ok(if all_ok { Outcome::Ok } else { Outcome::Problems })
+    Ok(if all_ok {
+        Outcome::Ok
+    } else {
+        Outcome::Problems
+    })
 }
 
 async fn dry_run_host(
@@ -848,7 +870,11 @@ const AUTHORIZED_KEYS_CAP: usize = 1 << 20;
 /// `~/.ssh/authorized_keys` on the server (`None`: missing).
 async fn read_authorized_keys(c: &Connection) -> Result<Option<Vec<u8>>, String> {
     let (st, out) = c
-        .exec(&keys::sh_command(keys::READ_SCRIPT, &[]), &[], AUTHORIZED_KEYS_CAP)
+        .exec(
+            &keys::sh_command(keys::READ_SCRIPT, &[]),
+            &[],
+            AUTHORIZED_KEYS_CAP,
+        )
         .await
         .map_err(|e| e.to_string())?;
     if st == 4 {
@@ -866,7 +892,10 @@ async fn read_authorized_keys(c: &Connection) -> Result<Option<Vec<u8>>, String>
     } else if out.starts_with(b"missing\n") {
         Ok(None)
     } else {
-        Err("unexpected answer while reading ~/.ssh/authorized_keys (a login script that prints?)".into())
+        Err(
+            "unexpected answer while reading ~/.ssh/authorized_keys (a login script that prints?)"
+                .into(),
+        )
     }
 }
 
@@ -897,7 +926,10 @@ async fn edit_authorized_keys(
             s => return Err(format!("writing ~/.ssh/authorized_keys failed (exit status {s}); the file was left as it was")),
         }
     }
-    Err("~/.ssh/authorized_keys kept changing on the server while runpod-ssh edited it; try again".into())
+    Err(
+        "~/.ssh/authorized_keys kept changing on the server while runpod-ssh edited it; try again"
+            .into(),
+    )
 }
 
 /// Switch `alias`'s IdentityFile to the new key, keeping the old one
@@ -950,7 +982,10 @@ fn switch_config(s: &Shared, alias: &str, old_raw: &str, old: &Path) -> Result<b
         // The first IdentityFile line takes the new key (its indentation
         // and comment kept); other lines naming the new key go; the old
         // key is kept (added after when it is not there).
-        let first_val = doc.lines()[lines[0]].values().first().map(|v| v.to_string());
+        let first_val = doc.lines()[lines[0]]
+            .values()
+            .first()
+            .map(|v| v.to_string());
         doc.set_option(bi, "IdentityFile", &s.new_raw).map_err(e)?;
         let block = doc.blocks()[bi].clone();
         let lines = doc.option_lines(&block, "identityfile");
@@ -962,12 +997,19 @@ fn switch_config(s: &Shared, alias: &str, old_raw: &str, old: &Path) -> Result<b
         }
         let has_old = {
             let block = doc.blocks()[bi].clone();
-            doc.option_lines(&block, "identityfile")
-                .iter()
-                .any(|&li| doc.lines()[li].values().first().map(|v| v.to_string()).as_deref() == Some(old_raw))
+            doc.option_lines(&block, "identityfile").iter().any(|&li| {
+                doc.lines()[li]
+                    .values()
+                    .first()
+                    .map(|v| v.to_string())
+                    .as_deref()
+                    == Some(old_raw)
+            })
         };
         if !has_old {
-            let keep = first_val.filter(|v| v == old_raw).unwrap_or_else(|| old_raw.to_string());
+            let keep = first_val
+                .filter(|v| v == old_raw)
+                .unwrap_or_else(|| old_raw.to_string());
             doc.add_option(bi, "IdentityFile", &keep).map_err(e)?;
         }
     }
@@ -977,7 +1019,8 @@ fn switch_config(s: &Shared, alias: &str, old_raw: &str, old: &Path) -> Result<b
             s.new_raw
         ));
     }
-    fsio::write(&snap, &doc.to_bytes(), fsio::WriteOptions::default()).map_err(|e| e.to_string())?;
+    fsio::write(&snap, &doc.to_bytes(), fsio::WriteOptions::default())
+        .map_err(|e| e.to_string())?;
     Ok(true)
 }
 
@@ -1044,7 +1087,10 @@ async fn rotate_host(p: Plan, s: Arc<Shared>, remove_old: bool) -> HostResult {
             Ok(true) => {}
             Ok(false) => bail!(
                 "connect",
-                format!("{who} refuses {} (the key the config names) and the new key", tilde(&p.old))
+                format!(
+                    "{who} refuses {} (the key the config names) and the new key",
+                    tilde(&p.old)
+                )
             ),
             Err(e) => bail!("connect", e.to_string()),
         }
@@ -1053,7 +1099,9 @@ async fn rotate_host(p: Plan, s: Arc<Shared>, remove_old: bool) -> HostResult {
     // 2. Add the new key (idempotent).
     let new_pub = s.new_key.public_key().clone();
     let line = s.new_line.clone();
-    if let Err(e) = edit_authorized_keys(&c, |content| keys::add_key(content, &new_pub, &line)).await {
+    if let Err(e) =
+        edit_authorized_keys(&c, |content| keys::add_key(content, &new_pub, &line)).await
+    {
         c.close().await;
         bail!("add", e);
     }
@@ -1069,7 +1117,9 @@ async fn rotate_host(p: Plan, s: Arc<Shared>, remove_old: bool) -> HostResult {
         Ok(true) => {}
         Ok(false) => bail!(
             "verify",
-            format!("the new key is in ~/.ssh/authorized_keys, yet {who} refuses it (does sshd read another AuthorizedKeysFile?)")
+            format!(
+                "the new key is in ~/.ssh/authorized_keys, yet {who} refuses it (does sshd read another AuthorizedKeysFile?)"
+            )
         ),
         Err(e) => bail!("verify", e.to_string()),
     }
@@ -1124,7 +1174,10 @@ async fn rotate_host(p: Plan, s: Arc<Shared>, remove_old: bool) -> HostResult {
             Ok(false) => {}
             Ok(true) => bail!(
                 "remove-old",
-                format!("the old key's line is gone from ~/.ssh/authorized_keys, yet {who} still accepts {} (another AuthorizedKeysFile?)", tilde(&p.old))
+                format!(
+                    "the old key's line is gone from ~/.ssh/authorized_keys, yet {who} still accepts {} (another AuthorizedKeysFile?)",
+                    tilde(&p.old)
+                )
             ),
             Err(e) => bail!("remove-old", e.to_string()),
         }

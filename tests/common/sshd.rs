@@ -84,6 +84,59 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// As root: a dedicated login user `name` (/bin/sh, not locked) whose home
+/// `/tmp/runpod-ssh-users/NAME` is made afresh, owned by it, with a 0700
+/// `.ssh` holding `authorized_keys` (0600) = `content`. Returns the home.
+/// `None` when not root (a skip; under CI a failure).
+pub fn login_user(name: &str, content: &[u8]) -> Option<PathBuf> {
+    if !is_root() {
+        if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+            panic!("tests with several login users must run as root under CI");
+        }
+        eprintln!("SKIPPED: creating test login users needs root");
+        return None;
+    }
+    let home = PathBuf::from("/tmp/runpod-ssh-users").join(name);
+    std::fs::create_dir_all("/tmp/runpod-ssh-users").expect("users dir");
+    set_mode(Path::new("/tmp/runpod-ssh-users"), 0o755);
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(home.join(".ssh")).expect("home");
+    let exists = Command::new("id")
+        .arg(name)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !exists {
+        let st = Command::new("useradd")
+            .args(["-M", "-s", "/bin/sh", "-d"])
+            .arg(&home)
+            .arg(name)
+            .status()
+            .expect("useradd");
+        assert!(st.success(), "useradd {name} failed");
+    } else {
+        let _ = Command::new("usermod")
+            .arg("-d")
+            .arg(&home)
+            .arg(name)
+            .status();
+    }
+    let _ = Command::new("usermod").args(["-p", "*", name]).status();
+    std::fs::write(home.join(".ssh/authorized_keys"), content).expect("authorized_keys");
+    set_mode(&home, 0o755);
+    set_mode(&home.join(".ssh"), 0o700);
+    set_mode(&home.join(".ssh/authorized_keys"), 0o600);
+    let st = Command::new("chown")
+        .arg("-R")
+        .arg(format!("{name}:"))
+        .arg(&home)
+        .status()
+        .expect("chown");
+    assert!(st.success());
+    Some(home)
+}
+
 /// `ssh-keygen` a key pair; returns (private key path, public key line).
 pub fn keygen(dir: &Path, name: &str, passphrase: &str) -> (PathBuf, String) {
     keygen_typed(dir, name, "ed25519", passphrase)
@@ -113,13 +166,23 @@ impl Sshd {
     /// Start sshd whose only host key is of type `kind` (`rsa`: the
     /// impostor of a pod pinned with an ed25519 key).
     pub fn start_with_key(kind: &str, extra: &[&str]) -> Option<Sshd> {
+        Sshd::start_inner(kind, None, extra)
+    }
+
+    /// Start sshd for the dedicated login `user` (see [`login_user`]),
+    /// reading that user's own `~/.ssh/authorized_keys` (`%h`).
+    pub fn start_for(user: &str, extra: &[&str]) -> Option<Sshd> {
+        Sshd::start_inner("ed25519", Some(user), extra)
+    }
+
+    fn start_inner(kind: &str, for_user: Option<&str>, extra: &[&str]) -> Option<Sshd> {
         let sshd = require_tool("sshd")?;
         require_tool("ssh-keygen")?;
         let root = is_root();
-        let user = if root {
-            ensure_test_user()
-        } else {
-            current_user()
+        let user = match for_user {
+            Some(u) => u.to_string(),
+            None if root => ensure_test_user(),
+            None => current_user(),
         };
         if root {
             std::fs::create_dir_all("/run/sshd").ok();
@@ -139,10 +202,14 @@ impl Sshd {
         let mut last_log = String::new();
         for _attempt in 0..5 {
             let port = free_port();
+            let keys_file = match for_user {
+                Some(_) => "%h/.ssh/authorized_keys".to_string(),
+                None => authorized_keys.display().to_string(),
+            };
             let mut conf = format!(
                 "ListenAddress 127.0.0.1:{port}\nHostKey {}\nAuthorizedKeysFile {}\nPidFile none\nStrictModes no\nUsePAM no\nLogLevel DEBUG1\nMaxStartups 200\nMaxSessions 50\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nAllowUsers {user}\n",
                 host_key.display(),
-                authorized_keys.display()
+                keys_file
             );
             for l in extra {
                 conf.push_str(l);
