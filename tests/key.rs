@@ -513,6 +513,14 @@ fn rotate_three_hosts_one_down_then_finishes_keeps_others_keys_remove_old_and_dr
     assert!(t.contains("keeps ~/.ssh/id_old"), "{t}");
     assert!(t.contains("Settings → SSH Public Keys"), "{t}");
     assert!(t.contains("second IdentityFile"), "{t}");
+    // One backup for the run (two hosts switched): the config as it was.
+    let backups: Vec<PathBuf> = std::fs::read_dir(d.join(".runpod-ssh-backups"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".key"))
+        .collect();
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    assert_eq!(std::fs::read_to_string(&backups[0]).unwrap(), text);
     let journal = d.join("runpod-ssh-rotate.json");
     assert_eq!(mode(&journal), 0o600);
 

@@ -157,11 +157,15 @@ fn new(env: &Env, a: &KeyNewArgs) -> anyhow::Result<Outcome> {
 // ---------------------------------------------------------------------------
 // key list
 
-/// Which aliases name each identity file (only configured ones).
-fn identity_users() -> anyhow::Result<(Vec<(PathBuf, Vec<String>)>, Option<String>)> {
-    let mut out: Vec<(PathBuf, Vec<String>)> = Vec::new();
+/// Identity files and the aliases that name them.
+type Users = Vec<(PathBuf, Vec<String>)>;
+
+/// Which aliases name each identity file (only configured ones), and why
+/// the config could not be read, if it could not.
+fn identity_users(env: &Env) -> anyhow::Result<(Users, Option<String>)> {
+    let mut out: Users = Vec::new();
     let ctx = Context::current();
-    let path = ctx.user_home.join(".ssh").join("config");
+    let path = env.config_path()?;
     let snap = match fsio::read(&path) {
         Ok(s) => s,
         Err(e) => return Ok((out, Some(e.to_string()))),
@@ -190,12 +194,7 @@ fn identity_users() -> anyhow::Result<(Vec<(PathBuf, Vec<String>)>, Option<Strin
 fn list(env: &Env) -> anyhow::Result<Outcome> {
     let ssh_dir = home()?.join(".ssh");
     let mut found: Vec<KeyInfo> = keys::scan_dir(&ssh_dir);
-    let (users, config_problem) = if env.global.config.is_some() {
-        // --config names another file: list what it uses.
-        identity_users_in(env)?
-    } else {
-        identity_users()?
-    };
+    let (users, config_problem) = identity_users(env)?;
     for (p, aliases) in users {
         let pubp = keys::pub_path(&p);
         match found.iter_mut().find(|k| k.path == p || k.path == pubp) {
@@ -268,28 +267,6 @@ fn list(env: &Env) -> anyhow::Result<Outcome> {
     }
     output::out(&text)?;
     Ok(Outcome::Ok)
-}
-
-fn identity_users_in(env: &Env) -> anyhow::Result<(Vec<(PathBuf, Vec<String>)>, Option<String>)> {
-    let mut out: Vec<(PathBuf, Vec<String>)> = Vec::new();
-    let ctx = Context::current();
-    let path = env.config_path()?;
-    let snap = fsio::read(&path).or_fail(Failure::Io)?;
-    let doc = Document::parse(snap.content());
-    for e in runpod::entries(&load_tree(&path, &doc, &ctx.home), true) {
-        let r = resolve(&doc, &path, &e.alias, &ctx);
-        if r.all("identityfile").is_empty() {
-            continue;
-        }
-        for (raw, _) in r.identity_files() {
-            let p = PathBuf::from(r.expand_path(&raw));
-            match out.iter_mut().find(|(q, _)| *q == p) {
-                Some((_, v)) => v.push(e.alias.clone()),
-                None => out.push((p, vec![e.alias.clone()])),
-            }
-        }
-    }
-    Ok((out, None))
 }
 
 // ---------------------------------------------------------------------------
@@ -412,6 +389,8 @@ struct Shared {
     config: PathBuf,
     ctx: Context,
     config_lock: Mutex<()>,
+    /// The config's backup for this run is written.
+    backed_up: std::sync::atomic::AtomicBool,
     new_key: Arc<PrivateKey>,
     new_line: String,
     new_raw: String,
@@ -682,6 +661,7 @@ fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
         config: config.clone(),
         ctx,
         config_lock: Mutex::new(()),
+        backed_up: Default::default(),
         new_key: Arc::new(new_key),
         new_line: new_line.clone(),
         new_raw,
@@ -1019,8 +999,15 @@ fn switch_config(s: &Shared, alias: &str, old_raw: &str, old: &Path) -> Result<b
             s.new_raw
         ));
     }
-    fsio::write(&snap, &doc.to_bytes(), fsio::WriteOptions::default())
-        .map_err(|e| e.to_string())?;
+    // One backup per run: the config as it was before the first switch
+    // (a backup per host would prune the original away past ten hosts).
+    let backup = !s.backed_up.load(std::sync::atomic::Ordering::SeqCst);
+    let opts = fsio::WriteOptions {
+        backup,
+        ..Default::default()
+    };
+    fsio::write(&snap, &doc.to_bytes(), opts).map_err(|e| e.to_string())?;
+    s.backed_up.store(true, std::sync::atomic::Ordering::SeqCst);
     Ok(true)
 }
 
