@@ -350,27 +350,34 @@ pub struct KeyInfo {
     pub used_by: Vec<String>,
 }
 
-/// Permission problems ssh would refuse the private key for.
+/// Permission problems ssh would refuse the private key for (authfile.c
+/// `sshkey_perm_ok`: group/other bits on a key the user owns).
+#[cfg(unix)]
 fn permission_problems(path: &Path) -> Vec<String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let mut out = Vec::new();
-    #[cfg(unix)]
-    if let Ok(md) = fs::metadata(path) {
-        use std::os::unix::fs::{MetadataExt, PermissionsExt};
-        let mode = md.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            out.push(format!(
-                "permissions {mode:04o}: ssh refuses it (\"UNPROTECTED PRIVATE KEY FILE\"); run `chmod 600 {}`",
-                path.display()
-            ));
-        }
-        // SAFETY: geteuid cannot fail.
-        if md.uid() != unsafe { libc::geteuid() } && md.uid() != 0 {
-            out.push("owned by another user".into());
-        }
+    let Ok(md) = fs::metadata(path) else {
+        return out;
+    };
+    let mode = md.permissions().mode() & 0o777;
+    // SAFETY: geteuid cannot fail.
+    let mine = md.uid() == unsafe { libc::geteuid() };
+    if mine && mode & 0o077 != 0 {
+        out.push(format!(
+            "permissions {mode:04o}: ssh refuses it (\"UNPROTECTED PRIVATE KEY FILE\"); run `chmod 600 {}`",
+            path.display()
+        ));
     }
-    #[cfg(not(unix))]
-    let _ = path;
+    if !mine {
+        out.push("owned by another user".into());
+    }
     out
+}
+
+/// Windows: ACLs, judged by `fix`, not here.
+#[cfg(not(unix))]
+fn permission_problems(_path: &Path) -> Vec<String> {
+    Vec::new()
 }
 
 /// Inspect one file: a private key (with its `.pub`), a lone `.pub`, or a
