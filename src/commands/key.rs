@@ -148,8 +148,9 @@ fn new(env: &Env, a: &KeyNewArgs) -> anyhow::Result<Outcome> {
     }
     let shown = tilde(&path);
     output::out(&format!(
-        "Created {shown} (private key, mode 0600{}) and {shown}.pub\nFingerprint: {fp}\n\nPaste this line into RunPod → Settings → SSH Public Keys:\n{line}\n\nPods started after that get it. Then add a pod with the command from its Connect tab:\n  runpod-ssh add --identity {shown} 'ssh root@IP -p PORT'\n",
-        if pass.is_some() { ", encrypted" } else { "" }
+        "Created {shown} (private key, mode 0600{}) and {shown}.pub\nFingerprint: {fp}\n\nPaste this line into RunPod → Settings → SSH Public Keys:\n{line}\n\nPods started after that get it. Then add a pod with the command from its Connect tab:\n  runpod-ssh add --identity {} 'ssh root@IP -p PORT'\n",
+        if pass.is_some() { ", encrypted" } else { "" },
+        super::hints::shell_quote(&shown)
     ))?;
     Ok(Outcome::Ok)
 }
