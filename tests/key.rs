@@ -9,8 +9,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::sshd::{Sshd, keygen, keygen_typed, login_user};
+use common::sshd::{Sshd, create_login_users, keygen, keygen_typed, login_user};
 use common::{TempHome, require_tool, stderr, stdout};
+
+/// The login users of the rotate tests, created once before any test of
+/// this binary starts a program (see `create_login_users`): every test
+/// calls this first.
+fn users() -> bool {
+    static READY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *READY.get_or_init(|| {
+        require_tool("sshd").is_some()
+            && create_login_users(&["rpka0", "rpka1", "rpka2", "rpkk0", "rpkk1", "rpkk2"])
+    })
+}
 
 fn mode(p: &Path) -> u32 {
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
@@ -44,6 +55,7 @@ fn keygen_l(path: &Path) -> (String, String) {
 
 #[test]
 fn key_new_writes_a_pair_ssh_keygen_agrees_with_mode_0600_and_never_overwrites() {
+    users();
     let Some(_) = require_tool("ssh-keygen") else {
         return;
     };
@@ -95,6 +107,7 @@ fn key_new_writes_a_pair_ssh_keygen_agrees_with_mode_0600_and_never_overwrites()
 
 #[test]
 fn key_new_passphrase_opens_with_it_and_not_without_and_ecdsa_rsa_types() {
+    users();
     let Some(_) = require_tool("ssh-keygen") else {
         return;
     };
@@ -140,6 +153,7 @@ fn key_new_passphrase_opens_with_it_and_not_without_and_ecdsa_rsa_types() {
 
 #[test]
 fn key_list_reports_types_bits_fingerprints_encryption_lookalikes_and_users() {
+    users();
     let Some(_) = require_tool("ssh-keygen") else {
         return;
     };
@@ -270,6 +284,7 @@ fn key_list_reports_types_bits_fingerprints_encryption_lookalikes_and_users() {
 
 #[test]
 fn key_show_prints_only_the_public_half_for_a_file_or_an_alias() {
+    users();
     let Some(_) = require_tool("ssh-keygen") else {
         return;
     };
@@ -322,16 +337,19 @@ impl Pod {
 
 /// Three pods for `tag`; `initial(i, old, other)` is pod i's authorized_keys.
 fn pods(
+    ready: bool,
     tag: &str,
     old: &str,
     other: &str,
     initial: impl Fn(usize, &str, &str) -> Vec<u8>,
 ) -> Option<Vec<Pod>> {
-    require_tool("sshd")?;
+    if !ready {
+        return None;
+    }
     let mut out = Vec::new();
     for i in 0..3 {
         let user = format!("rpk{tag}{i}");
-        let home = login_user(&user, &initial(i, old, other))?;
+        let home = login_user(&user, &initial(i, old, other));
         let mut p = Pod {
             user,
             home,
@@ -428,6 +446,7 @@ fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 
 #[test]
 fn rotate_three_hosts_one_down_then_finishes_keeps_others_keys_remove_old_and_dry_run() {
+    let ready = users();
     let Some(_) = require_tool("ssh-keygen") else {
         return;
     };
@@ -444,7 +463,7 @@ fn rotate_three_hosts_one_down_then_finishes_keeps_others_keys_remove_old_and_dr
             _ => format!("{old}\n\n# keep me\n{other}\n").into_bytes(),
         }
     };
-    let Some(mut pods) = pods("a", &old_line, &other_line, initial) else {
+    let Some(mut pods) = pods(ready, "a", &old_line, &other_line, initial) else {
         return;
     };
     let config = d.join("config");
@@ -605,6 +624,7 @@ impl Lcg {
 
 #[test]
 fn rotate_killed_at_random_moments_never_locks_a_host_out_and_the_next_run_completes() {
+    let ready = users();
     let Some(_) = require_tool("ssh-keygen") else {
         return;
     };
@@ -612,7 +632,7 @@ fn rotate_killed_at_random_moments_never_locks_a_host_out_and_the_next_run_compl
     let d = home.ssh_dir();
     let (_, old_line) = keygen(&d, "id_old", "");
     let (_, other_line) = keygen(home.path(), "someone_else", "");
-    let Some(pods) = pods("k", &old_line, &other_line, |_, o, x| {
+    let Some(pods) = pods(ready, "k", &old_line, &other_line, |_, o, x| {
         format!("{x}\n{o}\n").into_bytes()
     }) else {
         return;

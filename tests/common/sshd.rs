@@ -84,45 +84,52 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// As root: a dedicated login user `name` (/bin/sh, not locked) whose home
-/// `/tmp/runpod-ssh-users/NAME` is made afresh, owned by it, with a 0700
-/// `.ssh` holding `authorized_keys` (0600) = `content`. Returns the home.
-/// `None` when not root (a skip; under CI a failure).
-pub fn login_user(name: &str, content: &[u8]) -> Option<PathBuf> {
+/// As root, create the dedicated login users `names` once per machine
+/// (/bin/sh, password `*`: not locked, no password login; home
+/// `/tmp/runpod-ssh-users/NAME`). An existing user is never modified:
+/// rewriting /etc/passwd detaches the bind mount a running `TempHome`
+/// program sees its home through (the kernel unmounts a mount point
+/// renamed over in another namespace), and that program would then see
+/// the real home. Call this before any test of the binary starts a
+/// program (a `OnceLock` the tests share). `false` when not root (a
+/// skip; under CI a failure).
+pub fn create_login_users(names: &[&str]) -> bool {
     if !is_root() {
         if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
             panic!("tests with several login users must run as root under CI");
         }
         eprintln!("SKIPPED: creating test login users needs root");
-        return None;
+        return false;
     }
-    let home = PathBuf::from("/tmp/runpod-ssh-users").join(name);
     std::fs::create_dir_all("/tmp/runpod-ssh-users").expect("users dir");
     set_mode(Path::new("/tmp/runpod-ssh-users"), 0o755);
+    for name in names {
+        let exists = Command::new("id")
+            .arg(name)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !exists {
+            let st = Command::new("useradd")
+                .args(["-M", "-s", "/bin/sh", "-p", "*", "-d"])
+                .arg(Path::new("/tmp/runpod-ssh-users").join(name))
+                .arg(name)
+                .status()
+                .expect("useradd");
+            assert!(st.success(), "useradd {name} failed");
+        }
+    }
+    true
+}
+
+/// The home of a login user made by [`create_login_users`], made afresh
+/// and owned by it, with a 0700 `.ssh` holding `authorized_keys` (0600)
+/// = `content`.
+pub fn login_user(name: &str, content: &[u8]) -> PathBuf {
+    let home = user_home(name);
     let _ = std::fs::remove_dir_all(&home);
     std::fs::create_dir_all(home.join(".ssh")).expect("home");
-    let exists = Command::new("id")
-        .arg(name)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !exists {
-        let st = Command::new("useradd")
-            .args(["-M", "-s", "/bin/sh", "-d"])
-            .arg(&home)
-            .arg(name)
-            .status()
-            .expect("useradd");
-        assert!(st.success(), "useradd {name} failed");
-    } else {
-        let _ = Command::new("usermod")
-            .arg("-d")
-            .arg(&home)
-            .arg(name)
-            .status();
-    }
-    let _ = Command::new("usermod").args(["-p", "*", name]).status();
     std::fs::write(home.join(".ssh/authorized_keys"), content).expect("authorized_keys");
     set_mode(&home, 0o755);
     set_mode(&home.join(".ssh"), 0o700);
@@ -134,7 +141,17 @@ pub fn login_user(name: &str, content: &[u8]) -> Option<PathBuf> {
         .status()
         .expect("chown");
     assert!(st.success());
-    Some(home)
+    home
+}
+
+/// A user's home from the password database (`getent passwd`).
+fn user_home(name: &str) -> PathBuf {
+    let o = Command::new("getent")
+        .args(["passwd", name])
+        .output()
+        .expect("getent");
+    let line = String::from_utf8_lossy(&o.stdout).to_string();
+    PathBuf::from(line.trim().split(':').nth(5).expect("passwd entry"))
 }
 
 /// `ssh-keygen` a key pair; returns (private key path, public key line).
