@@ -696,3 +696,50 @@ fn rotate_killed_at_random_moments_never_locks_a_host_out_and_the_next_run_compl
         assert!(ssh_with_key(&home, p, &d.join("id_k2")));
     }
 }
+
+#[test]
+fn key_list_and_show_read_security_key_files_as_ssh_keygen_does() {
+    users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    // No FIDO token here: an sk-ssh-ed25519 pair made from parts, as
+    // ssh-keygen -t ed25519-sk writes it (the private file holds the
+    // public key, flags and key handle only).
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    let ed = ssh_key::private::Ed25519Keypair::from_seed(&[7; 32]);
+    let public = ssh_key::public::SkEd25519::new(ed.public, "ssh:");
+    let pair = ssh_key::private::SkEd25519::new(public.clone(), 0x01, vec![9u8; 64]).unwrap();
+    let key =
+        ssh_key::PrivateKey::new(ssh_key::private::KeypairData::SkEd25519(pair), "sk-key").unwrap();
+    let path = d.join("id_ed25519_sk");
+    std::fs::write(
+        &path,
+        key.to_openssh(ssh_key::LineEnding::LF).unwrap().as_bytes(),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let line = key.public_key().to_openssh().unwrap();
+    std::fs::write(d.join("id_ed25519_sk.pub"), format!("{line}\n")).unwrap();
+
+    let y = Command::new("ssh-keygen")
+        .arg("-y")
+        .arg("-f")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(y.status.success(), "{}", stderr(&y));
+    assert_eq!(material(&stdout(&y)), material(&line));
+    let (bits, fp) = keygen_l(&path);
+    let o = home.run(&["key", "list", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let k = &v.as_array().unwrap()[0];
+    assert_eq!(k["type"], "ED25519-SK");
+    assert_eq!(k["bits"].to_string(), bits);
+    assert_eq!(k["fingerprint"], fp.as_str());
+    assert_eq!(k["comment"], "sk-key");
+    let o = home.run(&["key", "show", "~/.ssh/id_ed25519_sk"]);
+    assert_eq!(stdout(&o).trim(), line);
+}
