@@ -65,9 +65,21 @@ pub enum SideEffect {
         path: PathBuf,
         mode: u32,
         finding: usize,
+        /// What the open file must hold when it is chmodded.
+        check: ChmodCheck,
     },
     /// Set `remote.SSH.remotePlatform[alias] = "linux"` in VS Code settings.
     VscodePlatform { alias: String },
+}
+
+/// What a file must hold, read from the very file descriptor that is
+/// chmodded (see [`crate::fsio::set_mode_owned_if`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ChmodCheck {
+    /// A private key ssh can load.
+    PrivateKey,
+    /// The config exactly as this run wrote (or left) it.
+    Config,
 }
 
 /// The state rules work on.
@@ -276,6 +288,21 @@ impl Rule for Bom {
     fn run(&self, cx: &mut Cx) {
         if cx.doc.encoding() == Encoding::Utf8Bom {
             cx.doc.set_encoding(Encoding::Utf8);
+            cx.fixed(self, Some(1), Severity::Error);
+            return;
+        }
+        // Two stray UTF-16 byte-order mark bytes before text that is not
+        // UTF-16 (the document kept them as raw bytes): drop them, as the
+        // UTF-8 mark is dropped; ssh refuses only line 1 because of them.
+        if cx.doc.encoding() == Encoding::Utf8
+            && let Some(first) = cx.doc.line_mut(0)
+            && let Some(rest) = first
+                .bytes()
+                .strip_prefix(&[0xFF, 0xFE])
+                .or_else(|| first.bytes().strip_prefix(&[0xFE, 0xFF]))
+        {
+            let rest = rest.to_vec();
+            first.set_bytes(rest);
             cx.fixed(self, Some(1), Severity::Error);
         }
     }
@@ -994,6 +1021,7 @@ impl Rule for KeyPermissions {
                 path: p.clone(),
                 mode: 0o600,
                 finding: cx.findings.len(),
+                check: ChmodCheck::PrivateKey,
             });
             cx.report(
                 self,
@@ -1077,6 +1105,7 @@ impl Rule for ConfigPermissions {
             path: cx.path.clone(),
             mode: 0o600,
             finding: cx.findings.len(),
+            check: ChmodCheck::Config,
         });
         cx.report(
             self,

@@ -708,6 +708,10 @@ pub enum ModeError {
     NotRegular(PathBuf),
     #[error("{0} belongs to another user: its permissions were left alone")]
     NotOwned(PathBuf),
+    /// The open file failed the content check (another file was swapped
+    /// in, through a parent folder, since the rule looked).
+    #[error("{0} is not the file that was checked ({1}): its permissions were left alone")]
+    Content(PathBuf, &'static str),
     #[error("cannot change the permissions of {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
 }
@@ -718,6 +722,21 @@ pub enum ModeError {
 /// swap between them cannot redirect the chmod.
 #[cfg(unix)]
 pub fn set_mode_owned(path: &Path, mode: u32) -> Result<(), ModeError> {
+    set_mode_owned_if(path, mode, 0, |_| Ok(()))
+}
+
+/// Like [`set_mode_owned`], and the first `limit` bytes read from that
+/// same open file must pass `accept` (e.g. "is a private key"): a check
+/// made on the path and a chmod made on it later could meet two files
+/// (a parent folder swapped for a symlink in between), one open cannot.
+#[cfg(unix)]
+pub fn set_mode_owned_if(
+    path: &Path,
+    mode: u32,
+    limit: u64,
+    accept: impl FnOnce(&[u8]) -> Result<(), &'static str>,
+) -> Result<(), ModeError> {
+    use std::io::Read;
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
     let ioe = |source: io::Error| ModeError::Io {
         path: path.to_path_buf(),
@@ -743,11 +762,25 @@ pub fn set_mode_owned(path: &Path, mode: u32) -> Result<(), ModeError> {
     if md.uid() != unsafe { libc::geteuid() } {
         return Err(ModeError::NotOwned(path.to_path_buf()));
     }
+    let mut head = Vec::new();
+    (&f).take(limit).read_to_end(&mut head).map_err(ioe)?;
+    accept(&head).map_err(|why| ModeError::Content(path.to_path_buf(), why))?;
     if md.mode() & 0o7777 != mode {
         f.set_permissions(fs::Permissions::from_mode(mode))
             .map_err(ioe)?;
     }
     Ok(())
+}
+
+/// Windows has no mode bits; ACL repair lives elsewhere.
+#[cfg(not(unix))]
+pub fn set_mode_owned_if(
+    path: &Path,
+    mode: u32,
+    _limit: u64,
+    _accept: impl FnOnce(&[u8]) -> Result<(), &'static str>,
+) -> Result<(), ModeError> {
+    set_mode_owned(path, mode)
 }
 
 /// Windows has no mode bits; ACL repair lives elsewhere.
@@ -1066,6 +1099,40 @@ mod tests {
             fs::metadata(&fresh).unwrap().permissions().mode() & 0o777,
             0o600
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn set_mode_owned_if_judges_and_chmods_the_same_open_file_when_a_parent_is_swapped() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (keys, victims) = (dir.path().join("keys"), dir.path().join("victims"));
+        fs::create_dir(&keys).unwrap();
+        fs::create_dir(&victims).unwrap();
+        for (d, body) in [(&keys, "KEY"), (&victims, "root:x:0:0")] {
+            fs::write(d.join("f"), body).unwrap();
+            fs::set_permissions(d.join("f"), fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&keys, &link).unwrap();
+        let mode = |d: &Path| fs::metadata(d.join("f")).unwrap().permissions().mode() & 0o777;
+        // The parent is swapped to the victim folder after the open and
+        // before the chmod: the chmod still lands on the file judged.
+        set_mode_owned_if(&link.join("f"), 0o600, 64, |head| {
+            fs::remove_file(&link).unwrap();
+            std::os::unix::fs::symlink(&victims, &link).unwrap();
+            if head == b"KEY" { Ok(()) } else { Err("not a key") }
+        })
+        .unwrap();
+        assert_eq!((mode(&keys), mode(&victims)), (0o600, 0o644));
+        // Now the path leads to the victim: its content is refused, mode kept.
+        fs::set_permissions(keys.join("f"), fs::Permissions::from_mode(0o644)).unwrap();
+        let err = set_mode_owned_if(&link.join("f"), 0o600, 64, |head| {
+            if head == b"KEY" { Ok(()) } else { Err("not a private key") }
+        })
+        .unwrap_err();
+        assert!(matches!(err, ModeError::Content(_, "not a private key")), "{err}");
+        assert_eq!((mode(&keys), mode(&victims)), (0o644, 0o644));
     }
 
     #[cfg(unix)]

@@ -727,3 +727,30 @@ fn add_refuses_when_ssh_refuses_the_config_and_never_runs_match_exec() {
     );
     assert!(!marker.exists(), "Match exec was run");
 }
+
+#[test]
+fn re_adding_without_identity_keeps_the_entrys_working_key() {
+    let Some(ssh) = require_tool("ssh") else {
+        return;
+    };
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(home.ssh_dir().join("work_key"), "not read here").unwrap();
+    let entry = format!(
+        "Host {ALIAS}\n    HostName 203.0.113.7\n    Port 40123\n    User root\n    IdentityFile ~/.ssh/work_key\n    IdentityFile ~/.ssh/second_key\n"
+    );
+    std::fs::write(&cfg, &entry).unwrap();
+    let o = home.run(&["add", "ssh root@203.0.113.7 -p 40123", "--no-vscode"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = std::fs::read_to_string(&cfg).unwrap();
+    assert!(!after.contains("id_ed25519"), "{after}");
+    assert!(!stderr(&o).contains("was not found"), "{}", stderr(&o));
+    // ssh still tries the working key first, and the second one after it.
+    let p = g(&home, &ssh, &cfg, ALIAS);
+    assert_eq!(p["identityfile"], ["~/.ssh/work_key", "~/.ssh/second_key"]);
+    // An explicit -i still replaces it.
+    let o = home.run(&["add", "ssh root@203.0.113.7 -p 40123 -i ~/.ssh/other", "--no-vscode"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let p = g(&home, &ssh, &cfg, ALIAS);
+    assert_eq!(p["identityfile"][0], "~/.ssh/other");
+}
