@@ -1121,17 +1121,28 @@ mod tests {
         set_mode_owned_if(&link.join("f"), 0o600, 64, |head| {
             fs::remove_file(&link).unwrap();
             std::os::unix::fs::symlink(&victims, &link).unwrap();
-            if head == b"KEY" { Ok(()) } else { Err("not a key") }
+            if head == b"KEY" {
+                Ok(())
+            } else {
+                Err("not a key")
+            }
         })
         .unwrap();
         assert_eq!((mode(&keys), mode(&victims)), (0o600, 0o644));
         // Now the path leads to the victim: its content is refused, mode kept.
         fs::set_permissions(keys.join("f"), fs::Permissions::from_mode(0o644)).unwrap();
         let err = set_mode_owned_if(&link.join("f"), 0o600, 64, |head| {
-            if head == b"KEY" { Ok(()) } else { Err("not a private key") }
+            if head == b"KEY" {
+                Ok(())
+            } else {
+                Err("not a private key")
+            }
         })
         .unwrap_err();
-        assert!(matches!(err, ModeError::Content(_, "not a private key")), "{err}");
+        assert!(
+            matches!(err, ModeError::Content(_, "not a private key")),
+            "{err}"
+        );
         assert_eq!((mode(&keys), mode(&victims)), (0o644, 0o644));
     }
 

@@ -749,7 +749,11 @@ fn re_adding_without_identity_keeps_the_entrys_working_key() {
     let p = g(&home, &ssh, &cfg, ALIAS);
     assert_eq!(p["identityfile"], ["~/.ssh/work_key", "~/.ssh/second_key"]);
     // An explicit -i still replaces it.
-    let o = home.run(&["add", "ssh root@203.0.113.7 -p 40123 -i ~/.ssh/other", "--no-vscode"]);
+    let o = home.run(&[
+        "add",
+        "ssh root@203.0.113.7 -p 40123 -i ~/.ssh/other",
+        "--no-vscode",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let p = g(&home, &ssh, &cfg, ALIAS);
     assert_eq!(p["identityfile"][0], "~/.ssh/other");

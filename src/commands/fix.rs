@@ -306,7 +306,12 @@ fn apply_side_effects(
 /// One finding per line ssh refuses in the repaired config (or what it
 /// includes), in ssh's words, with the line as read.
 fn refusal_findings(cx: &mut Cx) {
-    let refused = refusal::check(refusal::Client::default(), &cx.path, &cx.doc, cx.ctx);
+    let mut refused = refusal::check(refusal::Client::default(), &cx.path, &cx.doc, cx.ctx);
+    if refused.is_empty() && cx.findings.is_empty() {
+        // Nothing found and nothing changed (the file on disk is the one
+        // judged): before "nothing to fix", ask ssh -G itself once.
+        refused = refusal::ssh_backstop(&cx.path, &cx.doc, cx.ctx);
+    }
     for d in refused.problems {
         let line = match d.source.line {
             0 => None,

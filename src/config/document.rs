@@ -764,9 +764,9 @@ pub fn valid_alias(alias: &str) -> bool {
 /// half of it ASCII (keywords, addresses, paths). Two stray `FF FE` bytes
 /// before an ASCII file decode to almost nothing but CJK.
 fn plausible_utf16_config(s: &str) -> bool {
-    let (ascii, all) = s
-        .chars()
-        .fold((0usize, 0usize), |(a, n), c| (a + usize::from(c.is_ascii()), n + 1));
+    let (ascii, all) = s.chars().fold((0usize, 0usize), |(a, n), c| {
+        (a + usize::from(c.is_ascii()), n + 1)
+    });
     ascii * 2 >= all
 }
 
