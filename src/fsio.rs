@@ -596,6 +596,11 @@ fn trusted_backup(path: &Path) -> bool {
         if md.uid() != unsafe { libc::geteuid() } {
             return false;
         }
+        // runpod-ssh writes each backup as a new file: a second link is
+        // a file planted there (`ln /tmp/evil …`), not one of ours.
+        if md.nlink() != 1 {
+            return false;
+        }
     }
     true
 }
@@ -623,7 +628,7 @@ pub fn read_backup(b: &Backup) -> Result<Vec<u8>, FsError> {
         {
             use std::os::unix::fs::MetadataExt;
             // SAFETY: geteuid cannot fail.
-            md.uid() == unsafe { libc::geteuid() }
+            md.uid() == unsafe { libc::geteuid() } && md.nlink() == 1
         }
         #[cfg(not(unix))]
         {
@@ -633,7 +638,7 @@ pub fn read_backup(b: &Backup) -> Result<Vec<u8>, FsError> {
     if !md.file_type().is_file() || !owned {
         return Err(rerr(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "not a backup runpod-ssh wrote (not a regular file of yours)",
+            "not a backup runpod-ssh wrote (not a regular file of yours with one link)",
         )));
     }
     let mut bytes = Vec::new();
@@ -681,6 +686,9 @@ pub fn backups(target: &Path) -> Vec<Backup> {
         // Absent, or a symlink to someone else's folder: no backups of ours.
         return Vec::new();
     }
+    // A stamp later than now was not written by a run so far: planted
+    // to sort as "the newest" (the stamps sort as text).
+    let now = timestamp(SystemTime::now());
     let mut v: Vec<Backup> = fs::read_dir(dir)
         .into_iter()
         .flatten()
@@ -688,6 +696,9 @@ pub fn backups(target: &Path) -> Vec<Backup> {
         .filter_map(|e| {
             let n = e.file_name().to_string_lossy().into_owned();
             let (stamp, command) = parse_backup_name(n.strip_prefix(&prefix)?)?;
+            if stamp > now {
+                return None;
+            }
             trusted_backup(&e.path()).then(|| Backup {
                 path: e.path(),
                 stamp,
