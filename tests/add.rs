@@ -758,3 +758,24 @@ fn re_adding_without_identity_keeps_the_entrys_working_key() {
     let p = g(&home, &ssh, &cfg, ALIAS);
     assert_eq!(p["identityfile"][0], "~/.ssh/other");
 }
+
+#[test]
+fn vscode_settings_errors_are_said_once() {
+    let home = TempHome::new();
+    let user = home.path().join(".config/Code/User");
+    std::fs::create_dir_all(user.join("settings.json")).unwrap();
+    let o = home.run(&["add", PASTE]);
+    let err = stderr(&o);
+    assert!(err.contains("is a folder"), "{err}");
+    assert!(!err.contains("is a folder: is a folder"), "{err}");
+    std::fs::remove_dir(user.join("settings.json")).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(user.join("settings.json"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let o = home.run(&["add", "ssh root@203.0.113.8 -p 40123"]);
+    let err = stderr(&o);
+    assert_eq!(err.matches("reads only regular files").count(), 1, "{err}");
+    assert!(err.contains("FIFO"), "{err}");
+}
