@@ -779,3 +779,28 @@ fn vscode_settings_errors_are_said_once() {
     assert_eq!(err.matches("reads only regular files").count(), 1, "{err}");
     assert!(err.contains("FIFO"), "{err}");
 }
+
+#[test]
+fn list_and_show_escape_terminal_sequences_from_the_config() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(
+        &cfg,
+        "Host runpod-\x1b]0;PWNED\x07x\n  HostName 203.0.113.7\n  Port 40123\n  User root\n  IdentityFile ~/.ssh/k\x1b[2J\n",
+    )
+    .unwrap();
+    let o = home.run(&["list"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("runpod-\\u{1b}]0;PWNED\\u{7}x"), "{out}");
+    assert!(!out.contains('\x1b') && !out.contains('\x07'), "{out:?}");
+    let o = home.run(&["show", "runpod-\x1b]0;PWNED\x07x"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("k\\u{1b}[2J"), "{out}");
+    assert!(!out.contains('\x1b') && !out.contains('\x07'), "{out:?}");
+    // JSON stays data: the alias as written, JSON-escaped.
+    let o = home.run(&["--json", "list"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["alias"], "runpod-\x1b]0;PWNED\x07x");
+}

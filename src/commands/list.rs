@@ -54,7 +54,7 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
             env.style.red("error:"),
             client.name(),
             path.display(),
-            refusal::render(&refused)
+            output::escape(&refusal::render(&refused), true)
         ));
         return Ok(Outcome::Problems);
     }
@@ -113,6 +113,13 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
             key,
             format!("{}:{}", super::edit::tilde(&r.source.file), r.source.line),
         ]);
+    }
+    // Aliases, paths and values come from the config: escaped, so a
+    // `Host` name carrying ESC sequences cannot drive the terminal.
+    for row in &mut table {
+        for cell in row.iter_mut() {
+            *cell = output::escape(cell, false);
+        }
     }
     let text = output::table(&table, |_, _, cell| cell);
     output::out(&text)?;
