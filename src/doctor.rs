@@ -811,17 +811,27 @@ impl Rule for IdentityMissing {
             if v.ends_with(".pub") || v.contains('%') || v.eq_ignore_ascii_case("none") {
                 continue;
             }
-            if !cx.ctx.home_path(&v).is_file() {
-                let n = cx.line_no(li);
-                cx.report(
-                    self,
-                    n,
-                    Severity::Error,
-                    format!("{}: {v}", self.title()),
-                    self.repair_text().into(),
-                    false,
-                );
-            }
+            let p = cx.ctx.home_path(&v);
+            let message = match std::fs::metadata(&p) {
+                Ok(md) => match crate::fsio::special_kind(&md) {
+                    None => continue,
+                    // It exists: say what it is rather than "missing".
+                    Some(kind) => format!(
+                        "IdentityFile {v}: {} is {kind}, not a private key: ssh cannot load it and the login fails",
+                        p.display()
+                    ),
+                },
+                Err(_) => format!("{}: {v}", self.title()),
+            };
+            let n = cx.line_no(li);
+            cx.report(
+                self,
+                n,
+                Severity::Error,
+                message,
+                self.repair_text().into(),
+                false,
+            );
         }
     }
 }
@@ -983,16 +993,16 @@ impl Rule for KeyPermissions {
                 }
                 continue;
             }
-            let head = if st.regular {
-                read_head(&p, 1 << 20)
-            } else {
-                None
-            };
+            if !st.regular {
+                // identity-missing says what it is (a folder, a device).
+                continue;
+            }
+            let head = read_head(&p, 1 << 20);
             let Some(head) = head else {
                 manual(
                     cx,
                     format!(
-                        "{v}: not a private key ({} is not a regular file)",
+                        "{v}: not a private key ({} cannot be read)",
                         p.display()
                     ),
                     "point IdentityFile at your private key".into(),

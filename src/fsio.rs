@@ -72,7 +72,7 @@ pub enum ReadRefusal {
 }
 
 /// What kind of file `md` describes, in words, when it is not regular.
-fn special_kind(md: &fs::Metadata) -> Option<&'static str> {
+pub fn special_kind(md: &fs::Metadata) -> Option<&'static str> {
     let ft = md.file_type();
     if ft.is_file() {
         return None;

@@ -751,3 +751,29 @@ fn check_pins_and_remove_forgets_in_the_password_database_home_whatever_home_say
         "nothing may land in $HOME/.ssh"
     );
 }
+
+#[test]
+fn fix_says_an_identity_file_is_a_device_not_that_it_is_missing() {
+    let home = TempHome::new();
+    let Some(dev) = mknod(home.path(), "null", 1, 3) else {
+        return;
+    };
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(
+        &cfg,
+        format!(
+            "Host runpod-a\n  HostName 203.0.113.7\n  Port 40123\n  User root\n  IdentityFile {}\n",
+            dev.display()
+        ),
+    )
+    .unwrap();
+    let o = home.run(&["fix", "--no-vscode"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("is a character device, not a private key"), "{out}");
+    assert!(!out.contains("does not exist"), "{out}");
+    // Reported once, and the device is left as it was.
+    assert_eq!(out.matches("is a character device").count(), 1, "{out}");
+    assert!(!out.contains("not a regular file"), "{out}");
+    assert!(std::fs::symlink_metadata(&dev).unwrap().file_type().is_char_device());
+}
