@@ -303,7 +303,14 @@ impl Rule for Bom {
         {
             let rest = rest.to_vec();
             first.set_bytes(rest);
-            cx.fixed(self, Some(1), Severity::Error);
+            cx.report(
+                self,
+                Some(1),
+                Severity::Error,
+                "file starts with two stray bytes (a UTF-16 byte-order mark before text that is not UTF-16): ssh refuses line 1".into(),
+                "remove the two bytes".into(),
+                true,
+            );
         }
     }
 }
@@ -1001,10 +1008,7 @@ impl Rule for KeyPermissions {
             let Some(head) = head else {
                 manual(
                     cx,
-                    format!(
-                        "{v}: not a private key ({} cannot be read)",
-                        p.display()
-                    ),
+                    format!("{v}: not a private key ({} cannot be read)", p.display()),
                     "point IdentityFile at your private key".into(),
                 );
                 continue;

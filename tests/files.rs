@@ -770,10 +770,18 @@ fn fix_says_an_identity_file_is_a_device_not_that_it_is_missing() {
     let o = home.run(&["fix", "--no-vscode"]);
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
-    assert!(out.contains("is a character device, not a private key"), "{out}");
+    assert!(
+        out.contains("is a character device, not a private key"),
+        "{out}"
+    );
     assert!(!out.contains("does not exist"), "{out}");
     // Reported once, and the device is left as it was.
     assert_eq!(out.matches("is a character device").count(), 1, "{out}");
     assert!(!out.contains("not a regular file"), "{out}");
-    assert!(std::fs::symlink_metadata(&dev).unwrap().file_type().is_char_device());
+    assert!(
+        std::fs::symlink_metadata(&dev)
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
 }

@@ -1175,3 +1175,39 @@ fn fix_and_list_ask_ssh_g_when_the_evaluator_finds_nothing() {
     let o = home.run(&["fix", "--no-vscode"]);
     assert!(!marker.exists(), "{}", stdout(&o));
 }
+
+#[test]
+fn stray_ff_fe_before_an_ascii_config_is_dropped_not_decoded_as_utf16() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    let text = b"Host runpod-a\n  HostName 203.0.113.7\n  User root\n";
+    let mut broken = vec![0xFF, 0xFE];
+    broken.extend_from_slice(text);
+    std::fs::write(&cfg, &broken).unwrap();
+    let ssh = require_tool("ssh");
+    if let Some(ssh) = &ssh {
+        let e = ssh_g(&home, ssh, &cfg, "runpod-a").unwrap_err();
+        assert!(e.contains("line 1:"), "ssh refuses only line 1: {e}");
+    }
+    let o = home.run(&["fix", "--no-vscode"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(std::fs::read(&cfg).unwrap(), text, "{}", stdout(&o));
+    assert!(stdout(&o).contains("two stray bytes"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("re-encode"), "{}", stdout(&o));
+    if let Some(ssh) = &ssh {
+        let g = ssh_g(&home, ssh, &cfg, "runpod-a").unwrap();
+        assert!(
+            g.contains(&("hostname".into(), "203.0.113.7".into())),
+            "{g:?}"
+        );
+    }
+    // A real UTF-16 file is still re-encoded.
+    let mut utf16 = vec![0xFF, 0xFE];
+    for u in std::str::from_utf8(text).unwrap().encode_utf16() {
+        utf16.extend_from_slice(&u.to_le_bytes());
+    }
+    std::fs::write(&cfg, &utf16).unwrap();
+    let o = home.run(&["fix", "--no-vscode"]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert_eq!(std::fs::read(&cfg).unwrap(), text);
+}

@@ -658,7 +658,11 @@ fn dash_o_space_form_with_equals_in_the_value_is_read_as_ssh_reads_it() {
         return;
     };
     let home = TempHome::new();
-    let o = home.run(&["add", "ssh root@203.0.113.7 -p 40123 -o 'SetEnv A=b'", "--no-vscode"]);
+    let o = home.run(&[
+        "add",
+        "ssh root@203.0.113.7 -p 40123 -o 'SetEnv A=b'",
+        "--no-vscode",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let cfg = home.ssh_dir().join("config");
     let g = common::ssh_g(&home, &ssh, &cfg, "runpod-203-0-113-7-40123").unwrap();

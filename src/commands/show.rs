@@ -59,7 +59,11 @@ pub fn run(env: &Env, args: &ShowArgs) -> anyhow::Result<Outcome> {
         let mut text = String::new();
         for p in &printed {
             // Config-derived text: control characters shown, not obeyed.
-            text.push_str(&format!("{} {}", p.keyword, output::escape(&p.value, false)));
+            text.push_str(&format!(
+                "{} {}",
+                p.keyword,
+                output::escape(&p.value, false)
+            ));
             if env.global.verbose
                 && let Some(s) = &p.source
             {
