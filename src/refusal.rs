@@ -242,7 +242,11 @@ fn parse_ssh_errors(path: &Path, text: &str) -> Vec<Diagnostic> {
         }
     }
     if lined.is_empty()
-        && let Some(first) = text.lines().map(str::trim).find(|l| !l.is_empty())
+        // ssh -G with no terminal may say so first: not the reason.
+        && let Some(first) = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with("Pseudo-terminal will not be allocated"))
     {
         // `FILE: message` or a bare message.
         let msg = first
