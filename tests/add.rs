@@ -700,14 +700,15 @@ fn add_refuses_when_ssh_refuses_the_config_and_never_runs_match_exec() {
     if require_tool("ssh").is_some() {
         // A line our evaluator lets through but ssh refuses: ssh -G is the
         // last line of defence.
-        // (`Ciphers bogus` was one; the evaluator knows it now.)
-        let original = b"Host other\n    LocalForward 8888 localhost:0\n".to_vec();
+        // (`Ciphers bogus` and `LocalForward 8888 localhost:0` were ones;
+        // the evaluator knows them now.)
+        let original = b"Host other\n    CanonicalDomains a/b\n".to_vec();
         std::fs::write(&cfg, &original).unwrap();
         let o = home.run(&["add", PASTE, "--no-vscode"]);
         assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
         let err = stderr(&o);
         assert!(
-            err.contains("ssh says") && err.contains("forwarding"),
+            err.contains("ssh says") && err.contains("invalid characters"),
             "{err}"
         );
         assert!(err.contains(&cfg.display().to_string()), "{err}");
