@@ -55,7 +55,10 @@ fn take_trailing_flags(env: &Env, a: &AddArgs) -> anyhow::Result<(Env, AddArgs)>
             "--name" => out.name = Some(value("--name")?),
             "--identity" => out.identity = Some(value("--identity")?),
             "--config" => global.config = Some(value("--config")?.into()),
-            "--dry-run" => out.dry_run = true,
+            "--dry-run" => {
+                out.dry_run = true;
+                crate::fsio::set_dry_run(true);
+            }
             "--no-vscode" => out.no_vscode = true,
             "--force" => {
                 out.force = true;
@@ -231,8 +234,9 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             .collect();
         if !others.is_empty() {
             warnings.push(format!(
-                "if this is a restarted pod you already have ({}), run the command again with --name THAT-ALIAS to update it in place, then `runpod-ssh remove {alias}`",
-                others.join(", ")
+                "if this is a restarted pod you already have ({}), run the command again with --name THAT-ALIAS to update it in place, then `runpod-ssh remove {}`",
+                others.join(", "),
+                output::shell_quote(&alias)
             ));
         }
     }
@@ -305,7 +309,7 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             "vscode": vscode,
             "warnings": warnings,
         });
-        output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+        output::out(&output::json(&v)?)?;
         return Ok(Outcome::Ok);
     }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::{Env, Failure, OrFail, Outcome, bad_input};
 use crate::cli::CheckArgs;
 use crate::config::files::load_tree;
-use crate::config::{Context, Document, resolve};
+use crate::config::{Document, resolve};
 use crate::probe::{self, Options, Report};
 use crate::{fsio, output, runpod};
 
@@ -28,7 +28,7 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
     let path = env.config_path()?;
     let snap = fsio::read(&path).or_fail(Failure::Io)?;
     let doc = Document::parse(snap.content());
-    let ctx = Context::current();
+    let ctx = env.context();
     let aliases = if a.aliases.is_empty() {
         runpod::entries(&load_tree(&path, &doc, &ctx.home), a.all)
             .into_iter()
@@ -96,7 +96,7 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
 
     if env.global.json {
         let v: Vec<serde_json::Value> = reports.iter().map(json_of).collect();
-        output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+        output::out(&output::json(&v)?)?;
     } else {
         output::out(&render(env, &reports, wall))?;
     }

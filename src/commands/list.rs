@@ -4,7 +4,7 @@
 use super::{Env, Failure, OrFail, Outcome};
 use crate::cli::ListArgs;
 use crate::config::files::load_tree;
-use crate::config::{Context, Document, Source, resolve};
+use crate::config::{Document, Source, resolve};
 use crate::{fsio, output, runpod};
 
 #[derive(Debug, serde::Serialize)]
@@ -24,7 +24,7 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
     let path = env.config_path()?;
     let snap = fsio::read(&path).or_fail(Failure::Io)?;
     let doc = Document::parse(snap.content());
-    let ctx = Context::current();
+    let ctx = env.context();
     let files = load_tree(&path, &doc, &ctx.home);
     let mut rows = Vec::new();
     for e in runpod::entries(&files, a.all) {
@@ -44,7 +44,7 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
         });
     }
     if env.global.json {
-        output::out(&format!("{}\n", serde_json::to_string_pretty(&rows)?))?;
+        output::out(&output::json(&rows)?)?;
         return Ok(Outcome::Ok);
     }
     if rows.is_empty() {
