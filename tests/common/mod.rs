@@ -37,8 +37,12 @@ pub fn bin() -> PathBuf {
 /// mount namespace, a copy of /etc/passwd whose entry for our uid names
 /// the temp dir is bound over /etc/passwd, then the program runs. ssh and
 /// runpod-ssh both take `~` from the password database (getpwuid), so
-/// `HOME` alone would not keep them out of the real home.
-const ISOLATE: &str = r#"awk -F: -v OFS=: -v u="$(id -u)" -v h="$1" '$3==u{$6=h}1' /etc/passwd > "$1/.passwd" && mount --bind "$1/.passwd" /etc/passwd && shift && exec "$@""#;
+/// `HOME` alone would not keep them out of the real home. The system
+/// client config (`/etc/ssh/ssh_config`, which both read without `-F`) is
+/// replaced by the home's `.ssh_config_system` (empty unless a test writes
+/// it; see [`TempHome::system_config`]), so the machine's own settings
+/// (Debian's `HashKnownHosts yes`) do not leak into a test.
+const ISOLATE: &str = r#"awk -F: -v OFS=: -v u="$(id -u)" -v h="$1" '$3==u{$6=h}1' /etc/passwd > "$1/.passwd" && mount --bind "$1/.passwd" /etc/passwd && { [ -e "$1/.ssh_config_system" ] || : > "$1/.ssh_config_system"; } && { [ ! -e /etc/ssh/ssh_config ] || mount --bind "$1/.ssh_config_system" /etc/ssh/ssh_config; } && shift && exec "$@""#;
 
 /// How to enter a private mount namespace here: `unshare -m` as root,
 /// `unshare -rm` (a user namespace) otherwise; `None` when neither works.
@@ -129,6 +133,12 @@ impl TempHome {
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The file programs started with [`TempHome::cmd`] see as
+    /// `/etc/ssh/ssh_config` (when the machine has one).
+    pub fn system_config(&self) -> PathBuf {
+        self.path().join(".ssh_config_system")
     }
 
     pub fn ssh_dir(&self) -> PathBuf {
