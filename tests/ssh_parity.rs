@@ -557,3 +557,57 @@ fn an_ssh_line_after_more_pre_banner_lines_than_russh_takes_is_said_so() {
     let ok = "a\r\nSSH-2.0-x\r\n";
     assert!(runpod_ssh::probe::beyond_native_client(ok.as_bytes()).is_none());
 }
+
+#[test]
+fn two_probes_in_one_run_never_pin_two_keys_for_one_name() {
+    // Two servers, two aliases, one HostKeyAlias (what a relay alternating
+    // between servers looks like): both probes see the name as new, but
+    // only the first key may be recorded; the second is a change.
+    let Some(one) = Sshd::start(&[]) else { return };
+    let Some(two) = Sshd::start(&[]) else { return };
+    let home = TempHome::new();
+    let (key, public) = keygen(&home.ssh_dir(), "id_ed25519", "");
+    one.authorize(&public);
+    two.authorize(&public);
+    let kh = home.ssh_dir().join("kh_race");
+    let extra = [
+        format!("UserKnownHostsFile {}", kh.display()),
+        "StrictHostKeyChecking accept-new".to_string(),
+        "HostKeyAlias shared-endpoint".to_string(),
+    ];
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    write_config(
+        &home,
+        &format!(
+            "{}{}",
+            one.host_block("a", &key, &extra),
+            two.host_block("b", &key, &extra)
+        ),
+    );
+    let o = home.run(&["check", "--json", "--quick", "a", "b"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let text = std::fs::read_to_string(&kh).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}\n{v:#}");
+    let stages: Vec<&serde_json::Value> =
+        v.as_array().unwrap().iter().map(|r| &r["stage"]).collect();
+    assert_eq!(
+        stages.iter().filter(|s| s.is_null()).count(),
+        1,
+        "exactly one probe passes: {v:#}"
+    );
+    let failed = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| !r["stage"].is_null())
+        .unwrap();
+    assert_eq!(failed["stage"], "hostkey", "{failed:#}");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("HOST KEY CHANGED"),
+        "{failed:#}"
+    );
+    assert_eq!(failed["offers"].as_array().unwrap().len(), 0, "{failed:#}");
+}
