@@ -790,6 +790,8 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
 /// Create `dir` (0700) only when its parent exists: one level, as ssh
 /// creates `~/.ssh` and nothing above it.
 pub fn create_private_dir_one(dir: &Path) -> io::Result<()> {
+    // Only Unix sets a mode.
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut b = fs::DirBuilder::new();
     #[cfg(unix)]
     {
