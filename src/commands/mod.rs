@@ -7,6 +7,7 @@ pub mod check;
 pub mod edit;
 pub mod fix;
 pub mod hints;
+pub mod key;
 pub mod list;
 pub mod remove;
 pub mod restore;
@@ -161,6 +162,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Remove(a) => ("remove", a.force),
         Command::Restore(a) => ("restore", a.force),
         Command::Show(_) => ("show", false),
+        Command::Key(_) => ("key", false),
     };
     // One backup set per run, named after the command; one meaning of --force.
     crate::fsio::begin_run(name, force);
@@ -182,6 +184,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Remove(a) => remove::run(&env, &a),
         Command::Restore(a) => restore::run(&env, &a),
         Command::Show(a) => show::run(&env, &a),
+        Command::Key(a) => key::run(&env, &a),
     }
 }
 
