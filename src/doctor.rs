@@ -2035,6 +2035,7 @@ mod tests {
             user_home: dir.path().to_path_buf(),
             uid: 1,
             check_include_permissions: false,
+            system_config: None,
         };
         let path = dir.path().join("config");
         let mut cx = Cx::new(Document::parse(text.as_bytes()), &path, &ctx);
@@ -2075,6 +2076,7 @@ mod tests {
             user_home: dir.path().to_path_buf(),
             uid: 1,
             check_include_permissions: false,
+            system_config: None,
         };
         let path = dir.path().join("config");
         let text = "Host *\n  UseKeychain yes\n";

@@ -19,6 +19,7 @@
 //! - [`refusal`]: whether an ssh client would refuse a config, in its words.
 //! - [`commands`]: one module per subcommand.
 
+pub mod algorithms;
 pub mod cli;
 pub mod client;
 pub mod commands;
@@ -33,4 +34,5 @@ pub mod platform;
 pub mod probe;
 pub mod refusal;
 pub mod runpod;
+pub mod sshpaths;
 pub mod vscode;

@@ -556,19 +556,8 @@ pub fn fix_command(file: &Path, ctx: &Context) -> String {
     } else {
         format!(
             "runpod-ssh fix --config {}",
-            shell_quote(&file.display().to_string())
+            crate::output::shell_quote(&file.display().to_string())
         )
-    }
-}
-
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-~+:@%,=".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 
@@ -693,6 +682,7 @@ mod tests {
             user_home: home.to_path_buf(),
             uid: 1,
             check_include_permissions: false,
+            system_config: None,
         }
     }
 
@@ -818,6 +808,7 @@ mod tests {
             user_home: PathBuf::from("/h"),
             uid: 1,
             check_include_permissions: false,
+            system_config: None,
         };
         assert_eq!(
             fix_command(Path::new("/h/.ssh/config"), &ctx),
