@@ -309,7 +309,7 @@ fn apply_side_effects(
 /// One finding per line ssh refuses in the repaired config (or what it
 /// includes), in ssh's words, with the line as read.
 fn refusal_findings(cx: &mut Cx) {
-    let mut refused = refusal::check(refusal::Client::default(), &cx.path, &cx.doc, cx.ctx);
+    let mut refused = refusal::check(refusal::Client::local(), &cx.path, &cx.doc, cx.ctx);
     if refused.is_empty() && cx.findings.is_empty() {
         // Nothing found and nothing changed (the file on disk is the one
         // judged): before "nothing to fix", ask ssh -G itself once.
@@ -334,7 +334,7 @@ fn refusal_findings(cx: &mut Cx) {
             message: d.message.clone(),
             repair: format!(
                 "no rule repairs this line: edit it by hand ({} refuses the whole file until then)",
-                refusal::Client::default().name()
+                refusal::Client::local().name()
             ),
             auto: Auto::Manual,
             applied: false,

@@ -26,13 +26,13 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
     let doc = Document::parse(snap.content());
     let ctx = env.context();
     // A file ssh refuses has no hosts for ssh: rows would mislead.
-    let mut refused = refusal::check(refusal::Client::default(), &path, &doc, &ctx);
+    let mut refused = refusal::check(refusal::Client::local(), &path, &doc, &ctx);
     if refused.is_empty() {
         // What the own evaluator missed, ssh -G still says (when it may be asked).
         refused = refusal::ssh_backstop(&path, &doc, &ctx);
     }
     if !refused.is_empty() {
-        let client = refusal::Client::default();
+        let client = refusal::Client::local();
         let hint = refusal::hint(client, &refused, refusal::UNRELATED_HOST, &ctx)
             .map(|h| env.carry_options(&h))
             .unwrap_or_else(|| {

@@ -159,9 +159,23 @@ pub enum ResolveError {
     },
 }
 
-/// Evaluate `doc` (read from `path`) for `host`.
+/// Evaluate `doc` (read from `path`) for `host`, as the ssh this machine
+/// runs reads it ([`Client::local`](crate::refusal::Client::local)).
 pub fn resolve(doc: &Document, path: &Path, host: &str, ctx: &Context) -> Resolved {
+    resolve_as(crate::refusal::Client::local(), doc, path, host, ctx)
+}
+
+/// [`resolve`] as `client` reads the file: which keywords it knows (Apple's
+/// `UseKeychain`) and which algorithm names.
+pub fn resolve_as(
+    client: crate::refusal::Client,
+    doc: &Document,
+    path: &Path,
+    host: &str,
+    ctx: &Context,
+) -> Resolved {
     let mut ev = Evaluator::new(host, ctx);
+    ev.client = client;
     // ssh without -F reads the system config after the user's (first
     // value wins); a missing one is empty. Relative Includes in it are
     // under /etc/ssh, as readconf.c does for a non-user config.
@@ -239,6 +253,8 @@ pub fn resolve_file(path: &Path, host: &str, ctx: &Context) -> Result<Resolved, 
 
 struct Evaluator<'c> {
     ctx: &'c Context,
+    /// Which ssh reads the file.
+    client: crate::refusal::Client,
     /// What `Host` patterns are matched against.
     host: String,
     original_host: String,
@@ -261,6 +277,7 @@ impl<'c> Evaluator<'c> {
     fn new(host: &str, ctx: &'c Context) -> Self {
         Evaluator {
             ctx,
+            client: crate::refusal::Client::OpenSsh,
             host: host.to_string(),
             original_host: host.to_string(),
             settings: Vec::new(),
@@ -415,7 +432,13 @@ impl<'c> Evaluator<'c> {
         if let Some(LexError::NoArgument(k)) = &d.error {
             return self.error(file, line, format!("no argument after keyword \"{k}\""));
         }
-        let Some(kw) = keywords::lookup(&d.keyword_lc) else {
+        let apple = || {
+            self.client
+                .knows_apple_keywords()
+                .then(|| keywords::apple_only(&d.keyword_lc))
+                .flatten()
+        };
+        let Some(kw) = keywords::lookup(&d.keyword_lc).or_else(apple) else {
             let ignored = self
                 .first("ignoreunknown")
                 .is_some_and(|s| pattern::match_pattern_list(&d.keyword_lc, &s.args[0], true) == 1);
@@ -660,7 +683,7 @@ impl<'c> Evaluator<'c> {
                     return self.error(file, line, "Missing argument.".into());
                 }
                 // Algorithm lists: refused by name, whichever block they are in.
-                if let Some(m) = crate::refusal::Client::default().bad_value(name, args[0]) {
+                if let Some(m) = self.client.bad_value(name, args[0]) {
                     return self.error(file, line, m);
                 }
                 if let Some(m) = other_value_error(name, args) {
