@@ -15,9 +15,11 @@
 //! - [`oracle`]: `ssh -G`, asked only when the config runs no command.
 //! - [`refusal`]: whether an ssh client would refuse a config, in its words.
 //! - [`commands`]: one module per subcommand.
+//! - [`completion`]: shell completion, aliases offered from the config.
 
 pub mod cli;
 pub mod commands;
+pub mod completion;
 pub mod config;
 pub mod doctor;
 pub mod fsio;
@@ -29,3 +31,12 @@ pub mod probe;
 pub mod refusal;
 pub mod runpod;
 pub mod vscode;
+
+/// `--version`: the package version and the commit it was built from
+/// (see build.rs; "unknown" when neither git nor the package knew it).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("RUNPOD_SSH_COMMIT"),
+    ")"
+);

@@ -4,6 +4,7 @@
 
 pub mod add;
 pub mod check;
+pub mod completions;
 pub mod edit;
 pub mod fix;
 pub mod list;
@@ -110,6 +111,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Remove(a) => ("remove", a.force),
         Command::Restore(a) => ("restore", a.force),
         Command::Show(_) => ("show", false),
+        Command::Completions(_) => ("completions", false),
+        Command::Man => ("man", false),
     };
     // One backup set per run, named after the command; one meaning of --force.
     crate::fsio::begin_run(name, force);
@@ -125,6 +128,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Remove(a) => remove::run(&env, &a),
         Command::Restore(a) => restore::run(&env, &a),
         Command::Show(a) => show::run(&env, &a),
+        Command::Completions(a) => completions::run(&env, &a),
+        Command::Man => completions::man(&env),
     }
 }
 
