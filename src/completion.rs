@@ -169,7 +169,15 @@ mod tests {
 
     #[test]
     fn words_before_the_separator_are_not_the_command_line() {
-        let a = os(&["rs", "--config", "/not/this", "--", "runpod-ssh", "show", ""]);
+        let a = os(&[
+            "rs",
+            "--config",
+            "/not/this",
+            "--",
+            "runpod-ssh",
+            "show",
+            "",
+        ]);
         assert_ne!(config_being_completed(&a), Some(PathBuf::from("/not/this")));
     }
 

@@ -141,7 +141,13 @@ fn version_names_the_commit_it_was_built_from() {
         "{text}"
     );
     let head = std::process::Command::new("git")
-        .args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "--short=12", "HEAD"])
+        .args([
+            "-C",
+            env!("CARGO_MANIFEST_DIR"),
+            "rev-parse",
+            "--short=12",
+            "HEAD",
+        ])
         .output();
     if let Ok(h) = head {
         if h.status.success() {
