@@ -54,10 +54,10 @@ fn from_git(dir: &Path) -> Option<String> {
             println!("cargo:rerun-if-changed={}", dir.join(path).display());
         }
     }
-    if let Some(head_ref) = git(dir, &["symbolic-ref", "-q", "HEAD"]) {
-        if let Some(path) = git(dir, &["rev-parse", "--git-path", &head_ref]) {
-            println!("cargo:rerun-if-changed={}", dir.join(path).display());
-        }
+    if let Some(head_ref) = git(dir, &["symbolic-ref", "-q", "HEAD"])
+        && let Some(path) = git(dir, &["rev-parse", "--git-path", &head_ref])
+    {
+        println!("cargo:rerun-if-changed={}", dir.join(path).display());
     }
     Some(commit)
 }

@@ -9,7 +9,7 @@
 #   scoop/runpod-ssh.json, winget/manifests/…    manifests with this version and the zip's sum
 #
 # Usage: scripts/release.sh [--out DIR] [--only windows|musl] [--require-musl]
-#   --out DIR       where to put them (default target/dist/VERSION)
+#   --out DIR       where to put them (default target/artifacts/VERSION)
 #   --only T        build one target (CI's Wine smoke test needs only windows)
 #   --require-musl  fail when the musl target cannot be added (the forge)
 #   Extra artifacts (the forge's macOS builds) dropped into DIR before a
@@ -37,7 +37,7 @@ field() { sed -n "s/^$1 = \"\(.*\)\"$/\1/p" Cargo.toml | head -1; }
 version=$(field version)
 repository=$(field repository)
 description=$(field description)
-out=${out:-target/dist/$version}
+out=${out:-target/artifacts/$version}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)

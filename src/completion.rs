@@ -66,10 +66,11 @@ pub fn complete_if_asked() {
 pub fn registration(shell: Shell, completer: &OsString) -> std::io::Result<Vec<u8>> {
     let sh = env_completer(shell);
     let mut path = PathBuf::from(completer);
-    if path.components().count() > 1 && path.is_relative() {
-        if let Ok(cwd) = std::env::current_dir() {
-            path = cwd.join(path);
-        }
+    if path.components().count() > 1
+        && path.is_relative()
+        && let Ok(cwd) = std::env::current_dir()
+    {
+        path = cwd.join(path);
     }
     let mut buf = Vec::new();
     sh.write_registration(

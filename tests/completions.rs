@@ -149,10 +149,10 @@ fn version_names_the_commit_it_was_built_from() {
             "HEAD",
         ])
         .output();
-    if let Ok(h) = head {
-        if h.status.success() {
-            assert_eq!(commit, String::from_utf8_lossy(&h.stdout).trim());
-        }
+    if let Ok(h) = head
+        && h.status.success()
+    {
+        assert_eq!(commit, String::from_utf8_lossy(&h.stdout).trim());
     }
 }
 
