@@ -16,7 +16,10 @@ commit=$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
 fail() { echo "wine smoke: FAIL: $*" >&2; exit 1; }
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# Stop this prefix's wineserver before its folder goes (it saves the
+# registry on exit).
+wineserver=$(command -v wineserver || echo /usr/lib/wine/wineserver)
+trap 'WINEPREFIX="$work/prefix" "$wineserver" -k 2>/dev/null; WINEPREFIX="$work/prefix" "$wineserver" -w 2>/dev/null; rm -rf "$work"' EXIT
 
 listing=$(unzip -Z1 "$zip")
 grep -qx 'runpod-ssh.exe' <<<"$listing" || fail "no runpod-ssh.exe in the zip"
@@ -42,7 +45,7 @@ out=$(run add --dry-run --no-vscode --config "$(winpath "$work/cfg/config")" \
   'ssh root@203.0.113.7 -p 40124 -i ~/.ssh/id_ed25519' | tr -d '\r')
 echo "$out" | sed 's/^/  add: /'
 grep -q '^+Host runpod-203-0-113-7-40124' <<<"$out" || fail "add --dry-run showed no new entry"
-grep -q '^+  Port 40124' <<<"$out" || fail "add --dry-run showed no Port line"
+grep -Eq '^\+ +Port 40124$' <<<"$out" || fail "add --dry-run showed no Port line"
 
 set +e
 out=$(run fix --dry-run --config "$(winpath "$work/cfg/config")" | tr -d '\r')
