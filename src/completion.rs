@@ -198,5 +198,11 @@ mod tests {
                 "{sub} {id} has no alias completer"
             );
         }
+        let rotate = cmd
+            .find_subcommand("key")
+            .and_then(|k| k.find_subcommand("rotate"))
+            .expect("key rotate");
+        let arg = rotate.get_arguments().find(|a| a.get_id() == "aliases");
+        assert!(arg.is_some_and(|a| a.get::<ArgValueCandidates>().is_some()));
     }
 }

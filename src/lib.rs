@@ -10,19 +10,25 @@
 //! - [`runpod`]: what RunPod hands a user, and the entry we write for it.
 //! - [`known_hosts`]: pinned host keys.
 //! - [`vscode`]: VS Code-family settings, edited losslessly.
+//! - [`client`]: the native SSH client (deadlines, our host-key verdicts,
+//!   chosen keys, commands).
 //! - [`probe`]: the staged native reachability probe.
+//! - [`keys`]: key files: create, inspect, authorized_keys edits, the rotation journal.
 //! - [`doctor`]: the repair rules behind `fix`.
 //! - [`oracle`]: `ssh -G`, asked only when the config runs no command.
 //! - [`refusal`]: whether an ssh client would refuse a config, in its words.
 //! - [`commands`]: one module per subcommand.
 //! - [`completion`]: shell completion, aliases offered from the config.
 
+pub mod algorithms;
 pub mod cli;
+pub mod client;
 pub mod commands;
 pub mod completion;
 pub mod config;
 pub mod doctor;
 pub mod fsio;
+pub mod keys;
 pub mod known_hosts;
 pub mod oracle;
 pub mod output;
@@ -30,6 +36,7 @@ pub mod platform;
 pub mod probe;
 pub mod refusal;
 pub mod runpod;
+pub mod sshpaths;
 pub mod vscode;
 
 /// `--version`: the package version and the commit it was built from

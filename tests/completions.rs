@@ -62,8 +62,11 @@ fn bash_completion_offers_aliases_from_the_config() {
         return;
     };
     let home = home_with_fixture_config();
-    for sub in ["show", "check", "remove", "fix"] {
-        let got = bash_complete(&home, &bash, &["runpod-ssh", sub, ""]);
+    for sub in ["show", "check", "remove", "fix", "key rotate"] {
+        let mut words: Vec<&str> = vec!["runpod-ssh"];
+        words.extend(sub.split(' '));
+        words.push("");
+        let got = bash_complete(&home, &bash, &words);
         let got: Vec<&str> = got.lines().collect();
         for alias in ["runpod-4090", "runpod-a100", "gpu-box", "lab"] {
             assert!(got.contains(&alias), "{sub}: {alias} not offered: {got:?}");
@@ -172,6 +175,7 @@ fn man_writes_a_roff_page_naming_every_command() {
         "remove",
         "restore",
         "show",
+        "key",
         "completions",
         "man",
     ] {

@@ -56,7 +56,10 @@ fn take_trailing_flags(env: &Env, a: &AddArgs) -> anyhow::Result<(Env, AddArgs)>
             "--name" => out.name = Some(value("--name")?),
             "--identity" => out.identity = Some(value("--identity")?),
             "--config" => global.config = Some(value("--config")?.into()),
-            "--dry-run" => out.dry_run = true,
+            "--dry-run" => {
+                out.dry_run = true;
+                crate::fsio::set_dry_run(true);
+            }
             "--no-vscode" => out.no_vscode = true,
             "--reset-host-key" => out.reset_host_key = true,
             "--force" => {
@@ -103,7 +106,7 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             "error": super::render(e),
             "exit_code": super::exit_code(e),
         });
-        output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+        output::out(&output::json(&v)?)?;
     }
     r
 }
@@ -163,7 +166,7 @@ fn reset_pin_only(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             "dry_run": a.dry_run,
             "pinned_keys_removed": n,
         });
-        output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+        output::out(&output::json(&v)?)?;
     } else if !env.global.quiet {
         output::out(&match (n, a.dry_run) {
             (0, _) => {
@@ -347,7 +350,7 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             warnings.push(format!(
                 "if this is a restarted pod you already have ({}), run the command again with --name THAT-ALIAS to update it in place, then `{}`",
                 others.join(", "),
-                env.command(&format!("remove {alias}"))
+                env.command(&format!("remove {}", output::shell_quote(&alias)))
             ));
         }
     }
@@ -428,7 +431,7 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             "vscode": vscode,
             "warnings": warnings,
         });
-        output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+        output::out(&output::json(&v)?)?;
         return Ok(Outcome::Ok);
     }
 
@@ -542,7 +545,7 @@ fn cross_check(
 ) -> anyhow::Result<()> {
     let oracle = match Oracle::for_versions(&s.path, &[&s.doc, doc], &s.ctx.home) {
         Ok(o) => o,
-        Err(skip @ Skip::RunsCommands { .. }) => {
+        Err(skip @ (Skip::RunsCommands { .. } | Skip::Unprovable { .. })) => {
             notes.push(skip.to_string());
             return Ok(());
         }

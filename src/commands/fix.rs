@@ -115,7 +115,10 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
         }
     }
     if a.probe {
-        probe_findings(&mut cx, a)?;
+        // Probing resolves hosts as ssh would: with the system config
+        // unless a file was named (`-F`).
+        let system = env.context().system_config;
+        probe_findings(&mut cx, a, system)?;
     }
     // What ssh still refuses once the rules did what they can: its words,
     // the file and line, left to the user.
@@ -131,12 +134,11 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     let mut notes: Vec<String> = vscode_note.into_iter().collect();
     // `ssh -G` would run a `Match exec` command: say that the cross-check
     // is skipped, and why, whether or not this run writes.
-    let runs = crate::oracle::runs_commands(&s.path, &s.doc, &s.ctx.home)
-        .or_else(|| crate::oracle::runs_commands(&s.path, &cx.doc, &s.ctx.home));
-    let cross_check_skipped = runs.map(|(file, line)| {
-        crate::oracle::Skip::RunsCommands { file, line }.to_string()
-            + "; runpod-ssh's own evaluator judged the result"
-    });
+    let runs = crate::oracle::prove(&s.path, &s.doc, &s.ctx.home)
+        .and_then(|()| crate::oracle::prove(&s.path, &cx.doc, &s.ctx.home))
+        .err();
+    let cross_check_skipped =
+        runs.map(|skip| skip.to_string() + "; runpod-ssh's own evaluator judged the result");
     notes.extend(cross_check_skipped.clone());
     let mut rolled_back = false;
     let mut backup = None;
@@ -196,7 +198,7 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
             "cross_check_skipped": cross_check_skipped,
             "notes": notes,
         });
-        output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+        output::out(&output::json(&v)?)?;
     } else {
         output::out(&render(
             env,
@@ -224,7 +226,7 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
 fn print_rules(env: &Env) -> anyhow::Result<Outcome> {
     let c = doctor::catalogue();
     if env.global.json {
-        output::out(&format!("{}\n", serde_json::to_string_pretty(&c)?))?;
+        output::out(&output::json(&c)?)?;
     } else {
         let mut t = String::new();
         for r in c {
@@ -277,7 +279,7 @@ fn apply_side_effects(effects: &[SideEffect], findings: &mut [Finding], notes: &
 /// One finding per line ssh refuses in the repaired config (or what it
 /// includes), in ssh's words, with the line as read.
 fn refusal_findings(cx: &mut Cx) {
-    let refused = refusal::check(refusal::Client::default(), &cx.path, &cx.doc, cx.ctx);
+    let refused = refusal::check(refusal::Client::local(), &cx.path, &cx.doc, cx.ctx);
     for d in refused.problems {
         let line = match d.source.line {
             0 => None,
@@ -297,7 +299,7 @@ fn refusal_findings(cx: &mut Cx) {
             message: d.message.clone(),
             repair: format!(
                 "no rule repairs this line: edit it by hand ({} refuses the whole file until then)",
-                refusal::Client::default().name()
+                refusal::Client::local().name()
             ),
             auto: Auto::Manual,
             applied: false,
@@ -306,7 +308,15 @@ fn refusal_findings(cx: &mut Cx) {
 }
 
 /// What only the network can tell, for the RunPod entries in scope.
-fn probe_findings(cx: &mut Cx, a: &FixArgs) -> anyhow::Result<()> {
+fn probe_findings(
+    cx: &mut Cx,
+    a: &FixArgs,
+    system_config: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let ctx = crate::config::Context {
+        system_config,
+        ..cx.ctx.clone()
+    };
     let file = crate::config::files::ConfigFile {
         path: cx.path.clone(),
         doc: cx.doc.clone(),
@@ -321,8 +331,7 @@ fn probe_findings(cx: &mut Cx, a: &FixArgs) -> anyhow::Result<()> {
     let hosts: Vec<_> = aliases
         .iter()
         .filter_map(|al| {
-            let t =
-                probe::target(al, &crate::config::resolve(&cx.doc, &cx.path, al, cx.ctx)).ok()?;
+            let t = probe::target(al, &crate::config::resolve(&cx.doc, &cx.path, al, &ctx)).ok()?;
             Some((al.clone(), Ok(t)))
         })
         .collect();
