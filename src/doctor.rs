@@ -1103,7 +1103,8 @@ impl Rule for DuplicateAlias {
     }
     fn run(&self, cx: &mut Cx) {
         let blocks = cx.doc.blocks();
-        let mut seen: Vec<(String, usize)> = Vec::new();
+        // Alias → first block naming it (a map: a list made this quadratic).
+        let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         // (block, line of the first block naming the alias, alias)
         let mut later: Vec<(usize, usize, String)> = Vec::new();
         for (bi, b) in blocks.iter().enumerate() {
@@ -1114,14 +1115,16 @@ impl Rule for DuplicateAlias {
                 if !cx.in_scope(std::slice::from_ref(p)) {
                     continue;
                 }
-                match seen.iter().find(|(a, _)| a == p) {
-                    None => seen.push((p.clone(), bi)),
-                    Some((_, first)) => {
-                        let first_line = blocks[*first]
+                match seen.get(p.as_str()) {
+                    None => {
+                        seen.insert(p, bi);
+                    }
+                    Some(&first) => {
+                        let first_line = blocks[first]
                             .header
                             .and_then(|h| cx.line_no(h))
                             .unwrap_or(0);
-                        if !later.iter().any(|(l, _, _)| *l == bi) {
+                        if later.last().is_none_or(|(l, _, _)| *l != bi) {
                             later.push((bi, first_line, p.clone()));
                         }
                     }

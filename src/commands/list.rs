@@ -4,7 +4,10 @@
 use super::{Env, Failure, OrFail, Outcome};
 use crate::cli::ListArgs;
 use crate::config::files::load_tree;
-use crate::config::{Context, Document, Source, resolve};
+use std::collections::HashMap;
+
+use crate::config::resolve::Resolver;
+use crate::config::{Context, Document, Source};
 use crate::{fsio, output, runpod};
 
 #[derive(Debug, serde::Serialize)]
@@ -27,10 +30,18 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
     let ctx = Context::current();
     let files = load_tree(&path, &doc, &ctx.home);
     let mut rows = Vec::new();
+    // One plan of the file for every alias: each is evaluated over its own
+    // blocks, not the whole file (linear, not quadratic, in the hosts).
+    let resolver = Resolver::new(&doc, &path, &ctx);
+    let mut key_exists: HashMap<String, bool> = HashMap::new();
     for e in runpod::entries(&files, a.all) {
-        let r = resolve(&doc, &path, &e.alias, &ctx);
+        let r = resolver.resolve(&e.alias);
         let identity = r.all("identityfile").first().map(|s| s.args[0].clone());
-        let exists = identity.as_deref().map(|i| ctx.home_path(i).is_file());
+        let exists = identity.as_deref().map(|i| {
+            *key_exists
+                .entry(i.to_string())
+                .or_insert_with(|| ctx.home_path(i).is_file())
+        });
         rows.push(Row {
             alias: e.alias,
             hostname: r.hostname().0,
