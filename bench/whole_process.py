@@ -34,16 +34,24 @@ def commands(cfg, last):
 
 def run_once(argv):
     t0 = time.perf_counter()
-    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, ru = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t0
-    err = p.stderr.read()
-    p.stderr.close()
+    # stderr to a file: a pipe nobody reads while waiting could fill up.
+    with open(os.path.join(home, "stderr"), "w+b") as ef:
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=ef)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+        ef.seek(0)
+        err = ef.read()
     code = os.waitstatus_to_exitcode(status)
     return ru.ru_utime + ru.ru_stime, wall, code, err
 
 
-for src in configs:
+for orig in configs:
+    # `add` refuses an entry that a global line would override (the
+    # generated file's global ServerAliveInterval): that line goes into
+    # the closing `Host *` block, where ssh -G gives every host the same.
+    src = os.path.join(home, os.path.basename(orig))
+    text = open(orig, "rb").read().replace(b"ServerAliveInterval 30\n", b"", 1)
+    open(src, "wb").write(text + b"    ServerAliveInterval 30\n")
     lines = sum(1 for _ in open(src, "rb"))
     hosts = sum(1 for l in open(src, "rb") if l.startswith(b"Host "))
     last = [l.split()[1].decode() for l in open(src, "rb") if l.startswith(b"Host runpod-")][-1]

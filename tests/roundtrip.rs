@@ -202,6 +202,10 @@ fn lookup_config() -> impl Strategy<Value = String> {
             "CanonicalizeHostname yes #",
             "Bogus",
             "Include",
+            "Compressionlevel",
+            "Port",
+            "IgnoreUnknown",
+            "User \"unterminated",
         ]),
         name,
     )
@@ -213,7 +217,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn resolver_for_many_hosts_gives_the_settings_of_resolve(text in lookup_config()) {
+    fn resolver_for_many_hosts_gives_what_resolve_gives(text in lookup_config()) {
         let doc = Document::parse(text.as_bytes());
         let empty = std::env::temp_dir().join("runpod-ssh-roundtrip-empty-home");
         let ctx = Context { home: empty.clone(), user_home: empty, ..Context::current() };
@@ -223,6 +227,9 @@ proptest! {
             let one = runpod_ssh::config::resolve(&doc, path, host, &ctx);
             let fast = many.resolve(host);
             prop_assert_eq!(fast.settings(), one.settings(), "host {}", host);
+            prop_assert_eq!(&fast.errors, &one.errors, "host {}", host);
+            prop_assert_eq!(&fast.warnings, &one.warnings, "host {}", host);
+            prop_assert_eq!(&fast.not_evaluated, &one.not_evaluated, "host {}", host);
         }
     }
 }

@@ -175,8 +175,9 @@ pub fn resolve_file(path: &Path, host: &str, ctx: &Context) -> Result<Resolved, 
 /// block that needs a literal `host`/`originalhost`, is visited only for
 /// the names it lists. Blocks skipped that way are provably inactive for
 /// the host and set nothing, so the settings are exactly those of
-/// [`resolve`]. The diagnostics cover only the lines visited: use
-/// [`resolve`] when they matter. A host that needs the final pass
+/// [`resolve`]; so are the diagnostics, since a block is skipped only
+/// when its lines report nothing whichever host it is evaluated for. A
+/// host that needs the final pass
 /// (`CanonicalizeHostname`, `Match final`) is evaluated by [`resolve`].
 pub struct Resolver<'a> {
     doc: &'a Document,
@@ -201,7 +202,7 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(doc: &Document) -> Plan {
+    fn new(doc: &Document, path: &Path, ctx: &Context) -> Plan {
         let mut plan = Plan::default();
         let lines = doc.lines();
         // Like `Document::blocks`: the global section, then each header up
@@ -226,6 +227,7 @@ impl Plan {
                 l.directive()
                     .filter(|d| d.error.is_none())
                     .and_then(|d| index_key(&d.keyword_lc, d.values(l.bytes())))
+                    .filter(|_| silent_when_inactive(doc, path, ctx, range.clone()))
             };
             match keyed {
                 None => plan.always.push(bi),
@@ -246,6 +248,28 @@ impl Plan {
         }
         plan
     }
+}
+
+/// Whether the lines of a block report nothing when it does not apply, so
+/// skipping it changes no diagnostic either. What an inactive line reports
+/// does not depend on the host, except an unknown keyword that an
+/// `IgnoreUnknown` may excuse: with none in effect here, such a block is
+/// kept (always visited).
+fn silent_when_inactive(
+    doc: &Document,
+    path: &Path,
+    ctx: &Context,
+    range: std::ops::Range<usize>,
+) -> bool {
+    let mut ev = Evaluator::new("", ctx);
+    let mut active = false;
+    for i in range {
+        let line = &doc.lines()[i];
+        if let Some(d) = line.directive() {
+            ev.process_line(d, line.bytes(), path, i + 1, &mut active, false, 0);
+        }
+    }
+    !active && ev.errors.is_empty() && ev.warnings.is_empty() && ev.not_evaluated.is_empty()
 }
 
 enum Key {
@@ -306,12 +330,11 @@ impl<'a> Resolver<'a> {
             doc,
             path,
             ctx,
-            plan: Plan::new(doc),
+            plan: Plan::new(doc, path, ctx),
         }
     }
 
-    /// The settings [`resolve`] gives `host` (see the type's note on
-    /// diagnostics).
+    /// What [`resolve`] gives `host`.
     pub fn resolve(&self, host: &str) -> Resolved {
         let mut ev = Evaluator::new(host, self.ctx);
         ev.run_pass_planned(self.doc, self.path, false, Some(&self.plan));
@@ -409,6 +432,7 @@ impl<'c> Evaluator<'c> {
         let next_in = |list: &[usize], from: usize| -> Option<usize> {
             list.get(list.partition_point(|&b| b < from)).copied()
         };
+        let before = self.errors.len();
         let mut from = 0;
         loop {
             // `Match host` compares the hostname known at that point, which
@@ -442,6 +466,7 @@ impl<'c> Evaluator<'c> {
             }
             from = bi + 1;
         }
+        self.count_bad(path, before);
     }
 
     /// What `Match host` is compared with (`readconf.c:match_cfg_line`).
@@ -548,6 +573,11 @@ impl<'c> Evaluator<'c> {
                 self.process_line(d, line.bytes(), path, i + 1, active, never_match, depth);
             }
         }
+        self.count_bad(path, before);
+    }
+
+    /// OpenSSH's closing line for a file with bad options.
+    fn count_bad(&mut self, path: &Path, before: usize) {
         let bad = self.errors.len() - before;
         if bad > 0 && !self.quiet {
             self.errors.push(Diagnostic {
