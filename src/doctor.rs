@@ -1301,7 +1301,11 @@ impl Rule for CatchAllOverride {
             let resolver = crate::config::resolve::Resolver::new(&snapshot, &path, ctx);
             let mut first_naming: std::collections::HashMap<&str, usize> =
                 std::collections::HashMap::new();
-            for (bi, b) in blocks.iter().enumerate().filter(|(_, b)| b.kind == BlockKind::Host) {
+            for (bi, b) in blocks
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.kind == BlockKind::Host)
+            {
                 for p in &b.patterns {
                     first_naming.entry(p.as_str()).or_insert(bi);
                 }

@@ -75,7 +75,14 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
         "KEY".to_string(),
         "DEFINED AT".to_string(),
     ]];
+    // `~/…` of each source file once (finding the home reads the password
+    // database: once per row made `list` spend most of its time there).
+    let mut shown: HashMap<&std::path::Path, String> = HashMap::new();
     for r in &rows {
+        let file = shown
+            .entry(r.source.file.as_path())
+            .or_insert_with(|| super::edit::tilde(&r.source.file))
+            .clone();
         let key = match (&r.identity_file, r.identity_exists) {
             (Some(k), Some(false)) => format!("{k} (missing)"),
             (Some(k), _) => k.clone(),
@@ -86,7 +93,7 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
             format!("{}:{}", r.hostname, r.port),
             r.user.clone(),
             key,
-            format!("{}:{}", super::edit::tilde(&r.source.file), r.source.line),
+            format!("{file}:{}", r.source.line),
         ]);
     }
     let text = output::table(&table, |_, _, cell| cell);

@@ -217,9 +217,7 @@ impl Plan {
         for bi in 0..plan.blocks.len() {
             let range = plan.blocks[bi].clone();
             // An Include anywhere in a block reads other files: always visited.
-            let has_include = range
-                .clone()
-                .any(|i| lines[i].keyword() == Some("include"));
+            let has_include = range.clone().any(|i| lines[i].keyword() == Some("include"));
             let keyed = if bi == 0 || has_include {
                 None
             } else {
@@ -280,16 +278,20 @@ enum Key {
 
 /// The names a block header can only match, when it can be said from the
 /// line alone and evaluating it has no effect but setting `active`.
-fn index_key<'a>(
-    keyword: &str,
-    args: impl Iterator<Item = &'a str>,
-) -> Option<(Key, Vec<String>)> {
+fn index_key<'a>(keyword: &str, args: impl Iterator<Item = &'a str>) -> Option<(Key, Vec<String>)> {
     let literal = |p: &str| !p.is_empty() && !p.contains(['*', '?']);
     let args: Vec<&str> = args.collect();
     if keyword == "host" {
         // Negated entries only ever disable the block.
-        let positive: Vec<&str> = args.iter().copied().filter(|a| !a.starts_with('!')).collect();
-        if args.iter().any(|a| a.is_empty()) || positive.is_empty() || !positive.iter().all(|p| literal(p)) {
+        let positive: Vec<&str> = args
+            .iter()
+            .copied()
+            .filter(|a| !a.starts_with('!'))
+            .collect();
+        if args.iter().any(|a| a.is_empty())
+            || positive.is_empty()
+            || !positive.iter().all(|p| literal(p))
+        {
             return None;
         }
         return Some((Key::Host, positive.iter().map(|p| p.to_string()).collect()));
@@ -312,9 +314,19 @@ fn index_key<'a>(
         match attrib.as_str() {
             "host" | "originalhost" => {
                 let entries: Vec<&str> = arg.split(',').collect();
-                if key.is_none() && !negated && entries.iter().all(|e| !e.starts_with('!') && literal(e)) {
-                    let which = if attrib == "host" { Key::MatchHost } else { Key::MatchOriginalHost };
-                    key = Some((which, entries.iter().map(|e| e.to_ascii_lowercase()).collect()));
+                if key.is_none()
+                    && !negated
+                    && entries.iter().all(|e| !e.starts_with('!') && literal(e))
+                {
+                    let which = if attrib == "host" {
+                        Key::MatchHost
+                    } else {
+                        Key::MatchOriginalHost
+                    };
+                    key = Some((
+                        which,
+                        entries.iter().map(|e| e.to_ascii_lowercase()).collect(),
+                    ));
                 }
             }
             "user" | "localuser" => {}
@@ -387,13 +399,7 @@ impl<'c> Evaluator<'c> {
         self.run_pass_planned(doc, path, quiet, None);
     }
 
-    fn run_pass_planned(
-        &mut self,
-        doc: &Document,
-        path: &Path,
-        quiet: bool,
-        plan: Option<&Plan>,
-    ) {
+    fn run_pass_planned(&mut self, doc: &Document, path: &Path, quiet: bool, plan: Option<&Plan>) {
         self.quiet = quiet;
         let mut active = true;
         if matches!(doc.encoding(), Encoding::Utf16Le | Encoding::Utf16Be) {
@@ -423,7 +429,10 @@ impl<'c> Evaluator<'c> {
     /// blocks that `plan` says can apply to the names being evaluated.
     fn read_planned(&mut self, doc: &Document, path: &Path, plan: &Plan, active: &mut bool) {
         let empty: &[usize] = &[];
-        let by_host = plan.host.get(self.host.as_str()).map_or(empty, Vec::as_slice);
+        let by_host = plan
+            .host
+            .get(self.host.as_str())
+            .map_or(empty, Vec::as_slice);
         let original = self.original_host.to_ascii_lowercase();
         let by_original = plan
             .match_originalhost
