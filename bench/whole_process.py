@@ -27,7 +27,7 @@ def commands(cfg, last):
         ("show", [binary, "--config", cfg, "show", last]),
         ("list --all", [binary, "--config", cfg, "list", "--all"]),
         ("add", [binary, "--config", cfg, "add", "--no-vscode", PASTE]),
-        ("remove", [binary, "--config", cfg, "remove", "--no-vscode", "runpod-5000"]),
+        ("remove", [binary, "--config", cfg, "remove", "--force", "--no-vscode", "runpod-5000"]),
         ("fix --dry-run", [binary, "--config", cfg, "fix", "--dry-run"]),
     ]
 

@@ -296,7 +296,7 @@ fn index_key<'a>(keyword: &str, args: impl Iterator<Item = &'a str>) -> Option<(
         }
         return Some((Key::Host, positive.iter().map(|p| p.to_string()).collect()));
     }
-    if keyword != "match" || args.is_empty() || args.len() % 2 != 0 {
+    if keyword != "match" || args.is_empty() || !args.len().is_multiple_of(2) {
         return None;
     }
     // Only criteria that evaluate without side effects (no `all`,
