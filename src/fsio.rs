@@ -194,6 +194,19 @@ pub fn begin_run(command: &str, force: bool) {
     });
 }
 
+static DRY_RUN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A dry run writes nothing anywhere, lock files and folders included:
+/// from now on [`Lock`] takes an existing lock file if it can and
+/// otherwise holds nothing (nothing will be written to protect).
+pub fn set_dry_run(dry: bool) {
+    DRY_RUN.store(dry, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn dry_run() -> bool {
+    DRY_RUN.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 fn run_settings() -> Option<Run> {
     RUN.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
@@ -774,6 +787,23 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     b.create(dir)
 }
 
+/// Create `dir` (0700) only when its parent exists: one level, as ssh
+/// creates `~/.ssh` and nothing above it.
+pub fn create_private_dir_one(dir: &Path) -> io::Result<()> {
+    // Only Unix sets a mode.
+    #[cfg_attr(not(unix), allow(unused_mut))]
+    let mut b = fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    match b.create(dir) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        r => r,
+    }
+}
+
 /// UTC `YYYYMMDD-HHMMSS.nnnnnnnnn`, without a date crate.
 pub fn timestamp(t: SystemTime) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -843,6 +873,9 @@ impl Lock {
             path: path.to_path_buf(),
             source,
         };
+        if dry_run() {
+            return Ok(Lock::existing(path, wait));
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             create_private_dir(dir).map_err(|source| FsError::Write {
                 path: dir.to_path_buf(),
@@ -884,8 +917,56 @@ impl Lock {
         }
     }
 
+    /// A dry run's lock: the lock file when it already exists and can be
+    /// opened without creating or changing anything (so a dry run still
+    /// waits for a writer in progress), else no lock at all.
+    fn existing(path: &Path, wait: Duration) -> Lock {
+        let none = Lock {
+            _file: None,
+            shared: None,
+        };
+        let mut opts = fs::OpenOptions::new();
+        opts.read(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
+        }
+        let Ok(file) = opts.open(path) else {
+            return none;
+        };
+        if file
+            .metadata()
+            .ok()
+            .as_ref()
+            .and_then(special_kind)
+            .is_some()
+        {
+            return none;
+        }
+        let start = Instant::now();
+        loop {
+            match file.try_lock_shared() {
+                Ok(()) => {
+                    return Lock {
+                        _file: Some(file),
+                        shared: None,
+                    };
+                }
+                Err(fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(_) => return none,
+            }
+        }
+    }
+
     /// Take the process-wide lock at `path` (re-entrant in this process).
     fn shared(path: PathBuf) -> Result<Lock, FsError> {
+        if dry_run() {
+            // Shared holds of an existing file nest without bookkeeping.
+            return Ok(Lock::existing(&path, Duration::from_secs(10)));
+        }
         let mut g = HELD.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(h) = g.iter_mut().find(|(q, _, _)| *q == path) {
             h.2 += 1;
@@ -933,8 +1014,18 @@ impl Lock {
 
 /// A unified diff of two versions of a file, for `--dry-run`.
 pub fn unified_diff(old: &[u8], new: &[u8], label: &str) -> String {
-    let old = String::from_utf8_lossy(old);
-    let new = String::from_utf8_lossy(new);
+    let (old_text, new_text) = (diff_text(old), diff_text(new));
+    // `a/~/.ssh/config`, but `a/tmp/x` for `/tmp/x`, not `a//tmp/x`.
+    let label = label.strip_prefix('/').unwrap_or(label);
+    if old_text == new_text && old != new {
+        // Same text, other bytes: say so rather than show no diff at all.
+        return format!(
+            "--- a/{label}\n+++ b/{label}\n(the text is unchanged; the encoding changes from {} to {})\n",
+            encoding_name(old),
+            encoding_name(new)
+        );
+    }
+    let (old, new) = (old_text, new_text);
     similar::TextDiff::from_lines(old.as_ref(), new.as_ref())
         .unified_diff()
         .context_radius(3)
@@ -942,9 +1033,59 @@ pub fn unified_diff(old: &[u8], new: &[u8], label: &str) -> String {
         .to_string()
 }
 
+fn encoding_name(bytes: &[u8]) -> &'static str {
+    match bytes {
+        [0xFF, 0xFE, ..] => "UTF-16LE",
+        [0xFE, 0xFF, ..] => "UTF-16BE",
+        [0xEF, 0xBB, 0xBF, ..] => "UTF-8 with a byte-order mark",
+        _ => "UTF-8",
+    }
+}
+
+/// A file's bytes as text for a diff: UTF-16 with a byte-order mark is
+/// decoded (so the diff shows its text, not NUL bytes); anything else is
+/// read as UTF-8, invalid bytes replaced.
+fn diff_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    let unit = |pair: &[u8], le: bool| {
+        let p = [pair[0], pair[1]];
+        if le {
+            u16::from_le_bytes(p)
+        } else {
+            u16::from_be_bytes(p)
+        }
+    };
+    let le = match bytes {
+        [0xFF, 0xFE, ..] => true,
+        [0xFE, 0xFF, ..] => false,
+        [0xEF, 0xBB, 0xBF, rest @ ..] => return String::from_utf8_lossy(rest),
+        _ => return String::from_utf8_lossy(bytes),
+    };
+    let units = bytes[2..].chunks_exact(2).map(|c| unit(c, le));
+    std::borrow::Cow::Owned(
+        char::decode_utf16(units)
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn diff_of_utf16_shows_text_and_absolute_labels_have_one_slash() {
+        let mut utf16 = vec![0xFF, 0xFE];
+        for u in "Host a\n".encode_utf16() {
+            utf16.extend_from_slice(&u.to_le_bytes());
+        }
+        let d = unified_diff(&utf16, b"Host a\nHost b\n", "/tmp/cfg");
+        assert!(d.contains("--- a/tmp/cfg"), "{d}");
+        assert!(d.contains("+Host b") && d.contains(" Host a"), "{d}");
+        assert!(!d.contains('\0'), "{d:?}");
+        let only = unified_diff(&utf16, b"Host a\n", "c");
+        assert!(only.contains("from UTF-16LE to UTF-8"), "{only}");
+        assert_eq!(unified_diff(b"x\n", b"x\n", "c"), "");
+    }
 
     #[test]
     fn write_replaces_and_backs_up() {

@@ -13,12 +13,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use russh::client::{self, AuthResult, Handle};
-use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
-use russh::{ChannelMsg, ChannelOpenFailure, Disconnect};
+use russh::keys::PrivateKeyWithHashAlg;
+use russh::{ChannelOpenFailure, Disconnect};
 use serde::Serialize;
 use ssh_key::{HashAlg, PublicKey};
 use tokio::net::TcpStream;
 
+use crate::client::{
+    KeyState, Recorder, Seen, Verifier, connect_agent, hash_for, lines_of, preferred_host_keys, run,
+};
 use crate::config::resolve::{Resolved, Source};
 use crate::known_hosts::{self, Decision, Verdict};
 
@@ -89,6 +92,20 @@ pub struct Target {
     /// vouch for is not trusted.
     pub known_hosts_command: bool,
     pub is_proxy: bool,
+    /// The command that resets a changed pin, when runpod-ssh pinned it
+    /// (set by the caller, which knows the entry and the command line);
+    /// otherwise the hint names `ssh-keygen -R`.
+    pub reset_pin: Option<String>,
+    /// Why runpod-ssh cannot know what ssh would decide about the host
+    /// key (a `Match exec` it never runs, a path token it cannot
+    /// reproduce): no key is accepted or recorded then.
+    pub unverifiable: Option<String>,
+    /// `IdentityAgent` as ssh applies it: `None` = `SSH_AUTH_SOCK` as
+    /// set; `Some(None)` = no agent; `Some(Some(path))` = that socket.
+    pub identity_agent: Option<Option<PathBuf>>,
+    /// The algorithms the config allows (`HostKeyAlgorithms`,
+    /// `KexAlgorithms`, `Ciphers`, `MACs`), when it restricts them.
+    pub algorithms: crate::algorithms::Allowed,
 }
 
 impl Target {
@@ -106,10 +123,12 @@ impl Target {
         let host = self.hostname.to_ascii_lowercase();
         let portless = (self.host_key_alias.is_none() && self.port != 22).then(|| host.clone());
         // CheckHostIP is off for loopback, and when the host is its address.
+        // sshconnect.c compares the hostname with the address *name*
+        // (`[ip]:port` off port 22), so an IP HostName on another port
+        // keeps the check.
         let ip = peer.filter(|_| self.check_host_ip).and_then(|a| {
-            let ip = a.ip().to_string();
-            (!a.ip().is_loopback() && ip != host)
-                .then(|| known_hosts::host_key_name(&ip, self.port))
+            let ip = known_hosts::host_key_name(&a.ip().to_string(), self.port);
+            (!a.ip().is_loopback() && ip != host).then_some(ip)
         });
         // ssh never writes a name holding these, and fails a new key then.
         let bad_name = self
@@ -121,6 +140,7 @@ impl Target {
             ip,
             readonly: self.user_known_hosts.is_empty() || bad_name,
             known_hosts_command: self.known_hosts_command,
+            unverifiable: self.unverifiable.clone(),
         }
     }
 }
@@ -139,7 +159,8 @@ pub fn target(alias: &str, r: &Resolved) -> Result<Target, ResolveFailure> {
         return Err(ResolveFailure {
             error: format!("ssh refuses the config: {first}"),
             hint: format!(
-                "run `runpod-ssh show {alias}` to see every problem, and fix those lines"
+                "run `runpod-ssh show {}` to see every problem, and fix those lines",
+                crate::output::shell_quote(alias)
             ),
         });
     }
@@ -161,31 +182,32 @@ pub fn target(alias: &str, r: &Resolved) -> Result<Target, ResolveFailure> {
                     s.source
                 ),
                 hint: format!(
-                    "check it with `ssh -v {alias} true`; RunPod pods need no proxy with the exposed-TCP command"
+                    "check it with `ssh -v {} true`; RunPod pods need no proxy with the exposed-TCP command",
+                    crate::output::shell_quote(alias)
                 ),
             });
         }
     }
-    let expand = |v: &str| PathBuf::from(r.expand_path(v));
-    let identity_files: Vec<(String, PathBuf)> = r
-        .identity_files()
-        .into_iter()
-        .map(|(raw, _)| {
-            let p = expand(&raw);
-            (raw, p)
-        })
-        .collect();
-    let list = |kw: &str, default: &[&str]| -> Vec<PathBuf> {
-        match r.get(kw) {
-            Some(s) => s
-                .args
-                .iter()
-                .filter(|a| !a.eq_ignore_ascii_case("none"))
-                .map(|a| expand(a))
-                .collect(),
-            None => default.iter().map(|d| expand(d)).collect(),
-        }
-    };
+    let paths = crate::sshpaths::config_paths(r).map_err(|e| ResolveFailure {
+        error: format!("ssh refuses the config: {e}"),
+        hint: format!(
+            "fix that path in the config; `ssh {}` stops with the same error",
+            crate::output::shell_quote(alias)
+        ),
+    })?;
+    if let Some(why) = crate::sshpaths::canonicalization(r) {
+        return Err(ResolveFailure {
+            error: why,
+            hint: format!(
+                "check this host with `ssh {}` itself, or set `CanonicalizeHostname no` for it",
+                crate::output::shell_quote(alias)
+            ),
+        });
+    }
+    let algorithms = crate::algorithms::allowed(r).map_err(|e| ResolveFailure {
+        error: format!("ssh refuses the config: {e}"),
+        hint: "fix the algorithm list in the config".into(),
+    })?;
     let flag = |kw: &str| {
         r.get(kw)
             .is_some_and(|s| matches!(s.args[0].to_ascii_lowercase().as_str(), "yes" | "true"))
@@ -200,30 +222,28 @@ pub fn target(alias: &str, r: &Resolved) -> Result<Target, ResolveFailure> {
         _ => Strict::Ask,
     };
     Ok(Target {
+        reset_pin: None,
         alias: alias.to_string(),
         is_proxy: hostname.eq_ignore_ascii_case(crate::runpod::PROXY_HOST),
         hostname,
         port: r.port().0,
         user: r.user().0,
         identities_configured: !r.all("identityfile").is_empty(),
-        identity_files,
+        identity_files: paths.identity_files,
         identities_only: flag("identitiesonly"),
-        user_known_hosts: list(
-            "userknownhostsfile",
-            &["~/.ssh/known_hosts", "~/.ssh/known_hosts2"],
-        ),
-        global_known_hosts: list(
-            "globalknownhostsfile",
-            &["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"],
-        ),
+        user_known_hosts: paths.user_known_hosts,
+        global_known_hosts: paths.global_known_hosts,
         host_key_alias: r.get("hostkeyalias").map(|s| s.args[0].clone()),
         strict,
         hash_known_hosts: flag("hashknownhosts"),
         check_host_ip: flag("checkhostip"),
-        revoked_host_keys: list("revokedhostkeys", &[]),
+        revoked_host_keys: paths.revoked_host_keys,
         known_hosts_command: r
             .get("knownhostscommand")
             .is_some_and(|s| !s.args[0].eq_ignore_ascii_case("none")),
+        unverifiable: paths.unverifiable,
+        identity_agent: paths.identity_agent,
+        algorithms,
     })
 }
 
@@ -273,6 +293,12 @@ pub struct Facts {
     pub workspace_free: Option<u64>,
     /// Free bytes on `/` (the container disk, wiped on stop).
     pub root_free: Option<u64>,
+    /// `/workspace` does not exist: the pod has no volume, so everything
+    /// is lost when it stops (the setup guide's main warning).
+    pub workspace_missing: bool,
+    /// `/workspace` exists but is a folder on the container disk, not a
+    /// volume of its own: wiped on stop as well.
+    pub workspace_on_container_disk: bool,
 }
 
 /// The host key the server showed, and what we made of it.
@@ -397,176 +423,6 @@ pub fn probe_all(
     }))
 }
 
-/// Host key state shared with the russh handler.
-#[derive(Default)]
-struct KeyState {
-    key: Option<PublicKey>,
-    verdict: Option<Verdict>,
-    decision: Option<Decision>,
-    at: Option<Instant>,
-}
-
-struct Client {
-    state: Arc<Mutex<KeyState>>,
-    entries: Arc<Vec<known_hosts::Entry>>,
-    lookup: known_hosts::Lookup,
-    strict: Strict,
-    evidence: known_hosts::Evidence,
-}
-
-impl client::Handler for Client {
-    type Error = russh::Error;
-
-    async fn check_server_key(
-        &mut self,
-        key: &PublicKeyOrCertificate,
-    ) -> Result<bool, Self::Error> {
-        let k = key.public_key();
-        let verdict = known_hosts::check_lookup(&self.entries, &self.lookup, &k);
-        let fp = k.fingerprint(HashAlg::Sha256).to_string();
-        // The one host-key rule (known_hosts::decide); a refusal ends the
-        // handshake here, before any authentication.
-        let decision = known_hosts::decide(
-            &verdict,
-            &fp,
-            self.strict,
-            self.lookup.readonly || self.lookup.known_hosts_command,
-            &self.evidence,
-        );
-        if let Ok(mut s) = self.state.lock() {
-            s.key = Some(k);
-            s.verdict = Some(verdict);
-            s.decision = Some(decision);
-            s.at = Some(Instant::now());
-        }
-        Ok(decision != Decision::Refuse)
-    }
-}
-
-/// What the server sent before the SSH handshake proper, recorded by
-/// [`Recorder`] as russh reads it.
-#[derive(Debug, Default)]
-struct Seen {
-    /// The first bytes, up to [`SEEN_CAP`].
-    bytes: Vec<u8>,
-    /// When a line starting `SSH-` was complete.
-    ident_at: Option<Instant>,
-    /// The server closed the connection before that.
-    eof: bool,
-    /// A read failed before that.
-    error: Option<String>,
-}
-
-/// Enough for RFC 4253's pre-banner lines and the identification line.
-const SEEN_CAP: usize = 8 * 1024;
-
-impl Seen {
-    fn push(&mut self, data: &[u8]) {
-        if self.ident_at.is_some() {
-            return;
-        }
-        let room = SEEN_CAP.saturating_sub(self.bytes.len());
-        self.bytes.extend_from_slice(&data[..data.len().min(room)]);
-        if self
-            .bytes
-            .split_inclusive(|&b| b == b'\n')
-            .any(|l| l.starts_with(b"SSH-") && l.ends_with(b"\n"))
-        {
-            self.ident_at = Some(Instant::now());
-        }
-    }
-}
-
-/// The complete lines of what the server sent.
-fn lines_of(bytes: &[u8]) -> Vec<String> {
-    bytes
-        .split_inclusive(|&b| b == b'\n')
-        .filter(|l| l.ends_with(b"\n"))
-        .map(|l| String::from_utf8_lossy(l).trim_end().to_string())
-        .collect()
-}
-
-/// The stream handed to `russh::client::connect_stream`: passes every byte
-/// through and records what the server sends until its identification line
-/// is complete, so a banner failure can be diagnosed and the banner stage
-/// timed without a `peek` (which delays our own identification by a round
-/// trip).
-struct Recorder<S> {
-    inner: S,
-    seen: Arc<Mutex<Seen>>,
-    wake: Arc<tokio::sync::Notify>,
-}
-
-impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Recorder<S> {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let std::task::Poll::Ready(res) = &r
-            && let Ok(mut s) = self.seen.lock()
-            && s.ident_at.is_none()
-        {
-            match res {
-                Ok(()) if buf.filled().len() == before => s.eof = true,
-                Ok(()) => s.push(&buf.filled()[before..]),
-                Err(e) => s.error = Some(e.to_string()),
-            }
-            if s.ident_at.is_some() || s.eof || s.error.is_some() {
-                self.wake.notify_one();
-            }
-        }
-        r
-    }
-}
-
-impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Recorder<S> {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
-/// Host key algorithms with the types already known for the name first,
-/// as OpenSSH's `order_hostkeyalgs` does: a server with several host keys
-/// then shows the pinned one, not a "change" of type.
-fn preferred_host_keys(entries: &[known_hosts::Entry], name: &str) -> Vec<ssh_key::Algorithm> {
-    let default = russh::Preferred::DEFAULT.key.to_vec();
-    let known: Vec<ssh_key::Algorithm> = entries
-        .iter()
-        .filter(|e| e.marker.is_none() && e.names(name))
-        .map(|e| e.key.algorithm())
-        .collect();
-    let same_type = |a: &ssh_key::Algorithm, k: &ssh_key::Algorithm| match (a, k) {
-        (ssh_key::Algorithm::Rsa { .. }, ssh_key::Algorithm::Rsa { .. }) => true,
-        _ => a == k,
-    };
-    let (mut first, rest): (Vec<_>, Vec<_>) = default
-        .into_iter()
-        .partition(|a| known.iter().any(|k| same_type(a, k)));
-    first.extend(rest);
-    first
-}
-
 fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
@@ -635,7 +491,7 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
     let Some(stream) = stream else {
         let restart = format!(
             "paste the pod's current command into `runpod-ssh add --name {} '…'` (Connect tab → SSH over exposed TCP)",
-            t.alias
+            crate::output::shell_quote(&t.alias)
         );
         return match last_err {
             Some(Ok(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => rep.fail(
@@ -689,13 +545,21 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
         }
     }
     let lookup = t.lookup(peer);
-    let preferred = russh::Preferred {
-        key: preferred_host_keys(&entries, &lookup.name).into(),
-        ..Default::default()
-    };
+    // Only what the config allows (HostKeyAlgorithms & co.), known key
+    // types first.
+    let preferred = t
+        .algorithms
+        .preferred(preferred_host_keys(&entries, &lookup.name));
+    if preferred.key.is_empty() {
+        return rep.fail(
+            Stage::Kex,
+            "HostKeyAlgorithms allows no host key type runpod-ssh's client supports",
+            "check this host with `ssh` itself, or allow ssh-ed25519 in HostKeyAlgorithms",
+        );
+    }
     let entries = Arc::new(entries);
     let state = Arc::new(Mutex::new(KeyState::default()));
-    let handler = Client {
+    let handler = Verifier {
         state: state.clone(),
         entries: entries.clone(),
         lookup: lookup.clone(),
@@ -767,6 +631,17 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
         Ok(st) => (st.key.clone(), st.verdict.clone(), st.decision, st.at),
         Err(_) => (None, None, None, None),
     };
+    // ssh reads up to 1024 lines before the identification, russh 20 of
+    // at most 255 bytes: say so rather than blame the server.
+    if key_at.is_none()
+        && let Some(why) = beyond_native_client(&bytes)
+    {
+        return rep.fail(
+            Stage::Banner,
+            why,
+            "ssh itself accepts this server; check it with `ssh`, or have the server print fewer lines before its SSH banner",
+        );
+    }
     let kex_ms = key_at.map_or(ms(ident_at.elapsed()), |at| ms(at - ident_at));
     rep.timings.push((Stage::Kex, kex_ms));
     let (Some(key), Some(verdict), Some(decision), Some(key_at)) = (key, verdict, decision, key_at)
@@ -815,27 +690,17 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
         }
     };
     if decision == Decision::AcceptAndRecord && opts.record_host_keys {
-        // Under HostKeyAlias when set; with CheckHostIP, the address too
-        // when it is new (as ssh writes `host,ip`).
-        let mut names = vec![lookup.name.as_str()];
-        names.extend(
-            lookup
-                .ip
-                .as_deref()
-                .filter(|ip| known_hosts::check(&entries, ip, &key) == Verdict::Unknown),
-        );
-        if let Some(file) = t.user_known_hosts.first() {
-            match known_hosts::record(file, &names, &key, t.hash_known_hosts) {
-                Ok(known_hosts::Recorded::Written) => info.recorded_in = Some(file.clone()),
-                Ok(known_hosts::Recorded::Discarded) => {
-                    info.not_recorded = Some(format!(
-                        "{} is a device: nothing recorded, as with ssh",
-                        file.display()
-                    ))
-                }
-                // ssh too goes on when it cannot add the key ("Failed to
-                // add the host to the list of known hosts").
-                Err(e) => info.not_recorded = Some(e.to_string()),
+        match crate::client::record_accepted(t, &lookup, &entries, &key) {
+            Ok((written, why)) => {
+                info.recorded_in = written;
+                info.not_recorded = why;
+            }
+            // Another probe or process pinned another key meanwhile: a
+            // change, before any authentication.
+            Err(v) => {
+                info.verdict = v.clone();
+                rep.host_key = Some(info);
+                return hostkey_refused(rep, t, &lookup, &v, &fingerprint);
             }
         }
     }
@@ -973,8 +838,9 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
     }
 
     if !opts.quick {
-        let cmd =
-            "nvidia-smi -L 2>/dev/null | head -n 16; echo ::df; df -Pk /workspace / 2>/dev/null";
+        // `/` and `/workspace` apart: a missing /workspace prints no row,
+        // one on the container disk shows `/` as its mount point.
+        let cmd = "nvidia-smi -L 2>/dev/null | head -n 16; echo ::df; df -Pk / 2>/dev/null; echo ::ws; test -d /workspace && df -Pk /workspace 2>/dev/null";
         if let Ok(Ok((_, out))) = tokio::time::timeout(opts.budget(), run(&handle, cmd)).await {
             rep.facts = Some(parse_facts(&out));
         }
@@ -1001,6 +867,21 @@ fn extra_for_prompt(opts: &Options) -> Duration {
     } else {
         Duration::ZERO
     }
+}
+
+/// The server's identification line came after more (or longer) lines
+/// than the native client (russh) accepts before it, though within what
+/// ssh accepts (1024 lines): the reason, when so.
+pub fn beyond_native_client(bytes: &[u8]) -> Option<String> {
+    let lines: Vec<&[u8]> = bytes.split_inclusive(|&b| b == b'\n').collect();
+    let at = lines.iter().position(|l| l.starts_with(b"SSH-"))?;
+    let long = lines[..at].iter().any(|l| l.len() > 255);
+    (at > 20 || long).then(|| {
+        format!(
+            "the server sent its SSH- line after {at} other line(s){}; ssh reads up to 1024 lines before it, but runpod-ssh's native client (russh) only 20 of at most 255 bytes",
+            if long { ", some over 255 bytes" } else { "" }
+        )
+    })
 }
 
 /// The banner stage failed: say why from what the server sent.
@@ -1092,6 +973,22 @@ fn banner_failed(
     }
 }
 
+/// The command that resets a changed pin: the caller's (`runpod-ssh add
+/// --reset-host-key`) for a key runpod-ssh pinned, else `ssh-keygen -R` on
+/// the file that holds it.
+fn reset_pin_command(name: &str, file: &std::path::Path, t: &Target) -> String {
+    match &t.reset_pin {
+        Some(cmd) if file.file_name().is_some_and(|f| f == "known_hosts_runpod") => {
+            format!("`{cmd}`")
+        }
+        _ => format!(
+            "`ssh-keygen -R {} -f {}`",
+            crate::output::shell_quote(name),
+            crate::output::shell_quote(&file.to_string_lossy())
+        ),
+    }
+}
+
 /// The host key was refused: say why and what to do.
 fn hostkey_refused(
     rep: &mut Report,
@@ -1101,6 +998,16 @@ fn hostkey_refused(
     fingerprint: &str,
 ) {
     let name = &lookup.name;
+    if let Some(why) = &lookup.unverifiable {
+        return rep.fail(
+            Stage::Hostkey,
+            format!("host key {fingerprint} for {name} not accepted: {why}"),
+            format!(
+                "verify this host with ssh itself (`ssh {}`); runpod-ssh accepts and records no host key it cannot judge as ssh would",
+                crate::output::shell_quote(&t.alias)
+            ),
+        );
+    }
     match verdict {
         Verdict::Changed {
             file,
@@ -1114,9 +1021,8 @@ fn hostkey_refused(
                 file.display()
             ),
             format!(
-                "if you restarted or recreated this pod (RunPod makes a new host key on every start, and reuses IP:port pairs), reset the pin with `ssh-keygen -R {name} -f {}` or paste the new command into `runpod-ssh add --name {}`; otherwise do not connect: someone may be intercepting",
-                file.display(),
-                t.alias
+                "if you restarted or recreated this pod (RunPod makes a new host key on every start, and reuses IP:port pairs), reset the pin with {}; otherwise do not connect: someone may be intercepting",
+                reset_pin_command(name, file, t)
             ),
         ),
         Verdict::Revoked { file, line } => rep.fail(
@@ -1142,7 +1048,7 @@ fn hostkey_refused(
         Verdict::Unknown if lookup.known_hosts_command => rep.fail(
             Stage::Hostkey,
             format!("host key {fingerprint} for {name} is not in the known_hosts files, and runpod-ssh never runs the KnownHostsCommand ssh would ask"),
-            format!("check it with `ssh {}`, or add the key to a known_hosts file", t.alias),
+            format!("check it with `ssh {}`, or add the key to a known_hosts file", crate::output::shell_quote(&t.alias)),
         ),
         Verdict::Unknown if lookup.readonly => rep.fail(
             Stage::Hostkey,
@@ -1158,7 +1064,7 @@ fn hostkey_refused(
                     _ => "ask (the default)",
                 }
             ),
-            format!("compare the fingerprint with the pod's log (RunPod prints it at start), then connect once with `ssh {}`, or use an entry from `runpod-ssh add` (StrictHostKeyChecking accept-new)", t.alias),
+            format!("compare the fingerprint with the pod's log (RunPod prints it at start), then connect once with `ssh {}`, or use an entry from `runpod-ssh add` (StrictHostKeyChecking accept-new)", crate::output::shell_quote(&t.alias)),
         ),
         // Known, yet refused: the key is not the one the evidence expects.
         Verdict::Known { .. } => rep.fail(
@@ -1172,7 +1078,7 @@ fn hostkey_refused(
 /// Try the identity files in order, then the agent unless IdentitiesOnly.
 /// `Ok(true)` when a key was accepted.
 async fn authenticate(
-    handle: &mut Handle<Client>,
+    handle: &mut Handle<Verifier>,
     t: &Target,
     opts: &Options,
     offers: &mut Vec<Offer>,
@@ -1183,7 +1089,11 @@ async fn authenticate(
         .ok()
         .flatten()
         .flatten();
-    let mut agent = match &opts.agent {
+    let sock = match &t.identity_agent {
+        Some(choice) => choice.as_ref(),
+        None => opts.agent.as_ref(),
+    };
+    let mut agent = match sock {
         Some(sock) => connect_agent(sock).await,
         None => None,
     };
@@ -1307,31 +1217,6 @@ async fn authenticate(
     Ok(false)
 }
 
-fn hash_for(alg: &ssh_key::Algorithm, rsa: Option<HashAlg>) -> Option<HashAlg> {
-    if matches!(alg, ssh_key::Algorithm::Rsa { .. }) {
-        rsa
-    } else {
-        None
-    }
-}
-
-#[cfg(unix)]
-async fn connect_agent(
-    sock: &std::path::Path,
-) -> Option<russh::keys::agent::client::AgentClient<tokio::net::UnixStream>> {
-    russh::keys::agent::client::AgentClient::connect_uds(sock)
-        .await
-        .ok()
-}
-
-#[cfg(not(unix))]
-async fn connect_agent(
-    _sock: &std::path::Path,
-) -> Option<russh::keys::agent::client::AgentClient<tokio::net::TcpStream>> {
-    // Windows' agent speaks over a named pipe; not probed here yet.
-    None
-}
-
 /// Ask for the passphrase of an encrypted key on the terminal, once per
 /// key. `None` without a terminal; `Some(Err)` for a wrong passphrase.
 async fn passphrase_key(
@@ -1362,41 +1247,27 @@ async fn passphrase_key(
     Some(russh::keys::load_secret_key(path, Some(&pass)).map_err(|_| ()))
 }
 
-/// The most of a command's output the probe reads: a pod that prints
-/// without end must not fill our memory.
-pub const OUTPUT_CAP: usize = 64 * 1024;
-
-/// Run a command; its exit status and stdout (at most [`OUTPUT_CAP`]
-/// bytes: past that the channel is closed and nothing more is kept).
-async fn run(handle: &Handle<Client>, cmd: &str) -> Result<(u32, String), russh::Error> {
-    let mut ch = handle.channel_open_session().await?;
-    ch.exec(true, cmd).await?;
-    let mut status = None;
-    let mut out = Vec::new();
-    // Data may arrive after the exit status: read until the channel closes.
-    while let Some(msg) = ch.wait().await {
-        match msg {
-            ChannelMsg::Data { data } => {
-                let room = OUTPUT_CAP - out.len();
-                out.extend_from_slice(&data[..data.len().min(room)]);
-                if out.len() >= OUTPUT_CAP {
-                    let _ = ch.close().await;
-                    break;
-                }
-            }
-            ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
-            _ => {}
-        }
-    }
-    Ok((
-        status.unwrap_or(255),
-        String::from_utf8_lossy(&out).into_owned(),
-    ))
-}
-
 /// Parse the facts command's output.
 pub fn parse_facts(out: &str) -> Facts {
     let (gpu, df) = out.split_once("::df").unwrap_or((out, ""));
+    if let Some((root, ws)) = df.split_once("::ws") {
+        let gpus = gpu
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("GPU "))
+            .map(str::to_string)
+            .collect();
+        let root = df_rows(root);
+        let ws = df_rows(ws);
+        let on_root = ws.first().is_some_and(|(m, _)| m == "/");
+        return Facts {
+            gpus,
+            root_free: root.iter().find(|(m, _)| m == "/").and_then(|r| r.1),
+            workspace_free: ws.first().filter(|_| !on_root).and_then(|r| r.1),
+            workspace_missing: ws.is_empty(),
+            workspace_on_container_disk: on_root,
+        };
+    }
     let gpus = gpu
         .lines()
         .map(str::trim)
@@ -1414,7 +1285,7 @@ pub fn parse_facts(out: &str) -> Facts {
     {
         let cols: Vec<&str> = l.split_whitespace().collect();
         if cols.len() >= 6 {
-            let avail = cols[3].parse::<u64>().ok().map(|k| k * 1024);
+            let avail = cols[3].parse::<u64>().ok().map(|k| k.saturating_mul(1024));
             match cols[5] {
                 "/workspace" => f.workspace_free = avail,
                 "/" => f.root_free = avail,
@@ -1425,9 +1296,46 @@ pub fn parse_facts(out: &str) -> Facts {
     f
 }
 
+/// `(mount point, free bytes)` per row of `df -Pk`.
+fn df_rows(out: &str) -> Vec<(String, Option<u64>)> {
+    out.lines()
+        .skip_while(|l| !l.starts_with("Filesystem"))
+        .skip(1)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            (cols.len() >= 6).then(|| {
+                (
+                    cols[5..].join(" "),
+                    cols[3].parse::<u64>().ok().map(|k| k.saturating_mul(1024)),
+                )
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn facts_tell_a_missing_workspace_and_one_on_the_container_disk_apart() {
+        let head = "Filesystem 1024-blocks Used Available Capacity Mounted on\n";
+        let root = format!("{head}overlay 20971520 1048576 19922944 5% /\n");
+        let volume = format!("::df\n{root}::ws\n{head}mfs 104857600 0 104857600 0% /workspace\n");
+        let f = parse_facts(&volume);
+        assert_eq!(f.root_free, Some(19922944 * 1024));
+        assert_eq!(f.workspace_free, Some(104857600 * 1024));
+        assert!(!f.workspace_missing && !f.workspace_on_container_disk);
+
+        let missing = parse_facts(&format!("::df\n{root}::ws\n"));
+        assert!(missing.workspace_missing);
+        assert_eq!(missing.workspace_free, None);
+        assert_eq!(missing.root_free, Some(19922944 * 1024));
+
+        let on_disk = parse_facts(&format!("::df\n{root}::ws\n{root}"));
+        assert!(on_disk.workspace_on_container_disk && !on_disk.workspace_missing);
+        assert_eq!(on_disk.workspace_free, None);
+    }
 
     #[test]
     fn facts() {

@@ -180,7 +180,8 @@ proptest! {
 /// Headers and settings that exercise which blocks apply to which host.
 fn lookup_config() -> impl Strategy<Value = String> {
     let name = prop::sample::select(vec![
-        "web", "db", "Web", "web.x", "1.2.3.4", "w*", "*", "!web", "web,db", "!db,web", "%h.x",
+        "web", "db", "Web", "web.x", "1.2.3.4", "executor", "w*", "*", "!web", "web,db", "!db,web",
+        "%h.x",
     ]);
     let line = (
         prop::sample::select(vec![
@@ -230,6 +231,7 @@ proptest! {
             prop_assert_eq!(&fast.errors, &one.errors, "host {}", host);
             prop_assert_eq!(&fast.warnings, &one.warnings, "host {}", host);
             prop_assert_eq!(&fast.not_evaluated, &one.not_evaluated, "host {}", host);
+            prop_assert_eq!(&fast.runs_commands, &one.runs_commands, "host {}", host);
         }
     }
 }

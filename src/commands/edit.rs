@@ -193,7 +193,7 @@ pub fn refuse_broken(r: &Resolved) -> anyhow::Result<()> {
     if refused.is_empty() {
         return Ok(());
     }
-    let client = crate::refusal::Client::default();
+    let client = crate::refusal::Client::local();
     let hint = crate::refusal::hint(client, &refused, &r.host, &Context::current())
         .unwrap_or_else(|| "fix these lines first".into());
     Err(bad_input(format!(
@@ -227,4 +227,13 @@ pub fn is_managed(doc: &Document, block: usize) -> bool {
     doc.blocks()
         .get(block)
         .is_some_and(|b| runpod::has_marker(doc, b))
+}
+
+/// How many host keys are pinned for `alias` (what `forget_pinned_key`
+/// would remove), for `--dry-run`.
+pub fn pinned_key_count(alias: &str) -> usize {
+    known_hosts_path()
+        .and_then(|p| fsio::read(&p).ok())
+        .and_then(|s| s.bytes)
+        .map_or(0, |b| known_hosts::remove_host(&b, alias).1)
 }

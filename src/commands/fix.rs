@@ -22,7 +22,7 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     for alias in &a.aliases {
         edit::check_alias(alias)?;
     }
-    let vs: Vec<(PathBuf, String)> = vscode::settings_files()
+    let mut vs: Vec<(PathBuf, String)> = vscode::settings_files()
         .into_iter()
         .filter_map(|p| {
             // Non-blocking and capped: a FIFO settings.json must not hang fix.
@@ -53,6 +53,34 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
         env
     };
     let s = Session::open(env)?;
+    // Typos in the aliases get a suggestion rather than "nothing to fix".
+    if !a.aliases.is_empty() {
+        let files = crate::config::files::load_tree(&s.path, &s.doc, &s.ctx.home);
+        let known = super::defined_aliases(&files);
+        if let Some(alias) = a.aliases.iter().find(|al| !known.contains(al)) {
+            return Err(super::bad_input(format!(
+                "no host entry named {alias} in {}{}",
+                s.path.display(),
+                super::did_you_mean(alias, &files)
+            )));
+        }
+    }
+    let mut vscode_note = None;
+    if a.no_vscode {
+        vs.clear();
+    } else if !a.vscode
+        && env.global.config.is_some()
+        && redirected.is_none()
+        && !vscode_reads(&vs, &s.path, &s.ctx)
+    {
+        // `--config` names a file VS Code does not read: its settings are
+        // not about this file, so they are left alone unless asked.
+        vs.clear();
+        vscode_note = Some(format!(
+            "VS Code settings left alone: VS Code does not read {} (pass --vscode to repair them anyway)",
+            s.path.display()
+        ));
+    }
     let mut cx = Cx {
         yes: a.yes,
         only: a.aliases.clone(),
@@ -87,7 +115,10 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
         }
     }
     if a.probe {
-        probe_findings(&mut cx, a)?;
+        // Probing resolves hosts as ssh would: with the system config
+        // unless a file was named (`-F`).
+        let system = env.context().system_config;
+        probe_findings(&mut cx, a, system)?;
     }
     // What ssh still refuses once the rules did what they can: its words,
     // the file and line, left to the user.
@@ -100,15 +131,14 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
         String::new()
     };
 
-    let mut notes: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = vscode_note.into_iter().collect();
     // `ssh -G` would run a `Match exec` command: say that the cross-check
     // is skipped, and why, whether or not this run writes.
-    let runs = crate::oracle::runs_commands(&s.path, &s.doc, &s.ctx.home)
-        .or_else(|| crate::oracle::runs_commands(&s.path, &cx.doc, &s.ctx.home));
-    let cross_check_skipped = runs.map(|(file, line)| {
-        crate::oracle::Skip::RunsCommands { file, line }.to_string()
-            + "; runpod-ssh's own evaluator judged the result"
-    });
+    let runs = crate::oracle::prove(&s.path, &s.doc, &s.ctx.home)
+        .and_then(|()| crate::oracle::prove(&s.path, &cx.doc, &s.ctx.home))
+        .err();
+    let cross_check_skipped =
+        runs.map(|skip| skip.to_string() + "; runpod-ssh's own evaluator judged the result");
     notes.extend(cross_check_skipped.clone());
     let mut rolled_back = false;
     let mut backup = None;
@@ -168,7 +198,7 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
             "cross_check_skipped": cross_check_skipped,
             "notes": notes,
         });
-        output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+        output::out(&output::json(&v)?)?;
     } else {
         output::out(&render(
             env,
@@ -196,7 +226,7 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
 fn print_rules(env: &Env) -> anyhow::Result<Outcome> {
     let c = doctor::catalogue();
     if env.global.json {
-        output::out(&format!("{}\n", serde_json::to_string_pretty(&c)?))?;
+        output::out(&output::json(&c)?)?;
     } else {
         let mut t = String::new();
         for r in c {
@@ -249,7 +279,7 @@ fn apply_side_effects(effects: &[SideEffect], findings: &mut [Finding], notes: &
 /// One finding per line ssh refuses in the repaired config (or what it
 /// includes), in ssh's words, with the line as read.
 fn refusal_findings(cx: &mut Cx) {
-    let refused = refusal::check(refusal::Client::default(), &cx.path, &cx.doc, cx.ctx);
+    let refused = refusal::check(refusal::Client::local(), &cx.path, &cx.doc, cx.ctx);
     for d in refused.problems {
         let line = match d.source.line {
             0 => None,
@@ -269,7 +299,7 @@ fn refusal_findings(cx: &mut Cx) {
             message: d.message.clone(),
             repair: format!(
                 "no rule repairs this line: edit it by hand ({} refuses the whole file until then)",
-                refusal::Client::default().name()
+                refusal::Client::local().name()
             ),
             auto: Auto::Manual,
             applied: false,
@@ -278,7 +308,15 @@ fn refusal_findings(cx: &mut Cx) {
 }
 
 /// What only the network can tell, for the RunPod entries in scope.
-fn probe_findings(cx: &mut Cx, a: &FixArgs) -> anyhow::Result<()> {
+fn probe_findings(
+    cx: &mut Cx,
+    a: &FixArgs,
+    system_config: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let ctx = crate::config::Context {
+        system_config,
+        ..cx.ctx.clone()
+    };
     let file = crate::config::files::ConfigFile {
         path: cx.path.clone(),
         doc: cx.doc.clone(),
@@ -293,8 +331,7 @@ fn probe_findings(cx: &mut Cx, a: &FixArgs) -> anyhow::Result<()> {
     let hosts: Vec<_> = aliases
         .iter()
         .filter_map(|al| {
-            let t =
-                probe::target(al, &crate::config::resolve(&cx.doc, &cx.path, al, cx.ctx)).ok()?;
+            let t = probe::target(al, &crate::config::resolve(&cx.doc, &cx.path, al, &ctx)).ok()?;
             Some((al.clone(), Ok(t)))
         })
         .collect();
@@ -439,9 +476,10 @@ fn render(
     }
     if !a.dry_run && changed && !rolled_back {
         t.push_str(&format!(
-            "\nRepaired {} (previous version: {}; undo with `runpod-ssh restore`).\n",
+            "\nRepaired {} (previous version: {}; undo with `{}`).\n",
             edit::tilde(&findings[0].file),
-            backup.map(edit::tilde).unwrap_or_default()
+            backup.map(edit::tilde).unwrap_or_default(),
+            env.command("restore")
         ));
     }
     for n in notes {
@@ -461,4 +499,16 @@ pub fn findings_of(path: &Path, bytes: &[u8], ctx: &crate::config::Context) -> V
     let mut cx = Cx::new(Document::parse(bytes), path, ctx);
     doctor::run_all(&mut cx);
     cx.findings
+}
+
+/// Whether VS Code reads `path`: the file its `remote.SSH.configFile`
+/// names, else `~/.ssh/config`.
+fn vscode_reads(vs: &[(PathBuf, String)], path: &Path, ctx: &crate::config::Context) -> bool {
+    let theirs = vs
+        .iter()
+        .find_map(|(_, t)| vscode::config_file(t))
+        .map(|f| ctx.home_path(&f.replace('\\', "/")))
+        .unwrap_or_else(|| ctx.home.join(".ssh").join("config"));
+    let real = |p: &Path| fsio::real_path(p).unwrap_or_else(|_| p.to_path_buf());
+    real(&theirs) == real(path)
 }

@@ -6,10 +6,14 @@ pub mod add;
 pub mod check;
 pub mod edit;
 pub mod fix;
+pub mod hints;
+pub mod key;
 pub mod list;
 pub mod remove;
 pub mod restore;
 pub mod show;
+
+pub use hints::{defined_aliases, did_you_mean, shell_quote, suggest};
 
 use crate::cli::{Cli, Command, GlobalArgs};
 use crate::output::Style;
@@ -97,6 +101,54 @@ impl Env {
                 .ok_or_else(|| bad_input("cannot find your home folder; pass --config PATH")),
         }
     }
+
+    /// A runpod-ssh command line to print in a hint, carrying the options
+    /// that were given (`runpod-ssh --config F restore`), so it works when
+    /// run as printed.
+    pub fn command(&self, rest: &str) -> String {
+        match &self.global.config {
+            Some(p) => format!(
+                "runpod-ssh --config {} {rest}",
+                shell_quote(&p.display().to_string())
+            ),
+            None => format!("runpod-ssh {rest}"),
+        }
+    }
+
+    /// The ssh command line that connects to `alias` with this config.
+    pub fn ssh(&self, alias: &str) -> String {
+        match &self.global.config {
+            Some(p) => format!(
+                "ssh -F {} {}",
+                shell_quote(&p.display().to_string()),
+                shell_quote(alias)
+            ),
+            None => format!("ssh {}", shell_quote(alias)),
+        }
+    }
+
+    /// Make every `runpod-ssh …` command quoted in a hint (from the library,
+    /// which does not know the command line) carry the given options.
+    pub fn carry_options(&self, hint: &str) -> String {
+        // A hint that names a file already (`fix --config F`) is left as is.
+        if self.global.config.is_none() || hint.contains("--config") {
+            return hint.to_string();
+        }
+        hint.replace("`runpod-ssh ", &format!("`{}", self.command("")))
+    }
+}
+
+impl Env {
+    /// Who is asking: the user's context, with the system config
+    /// (`/etc/ssh/ssh_config`) read after the user's when no `--config` is
+    /// given, as `ssh` without `-F` does.
+    pub fn context(&self) -> crate::config::Context {
+        let mut ctx = crate::config::Context::current();
+        if self.global.config.is_none() {
+            ctx.system_config = crate::platform::system_config();
+        }
+        ctx
+    }
 }
 
 /// Run the parsed command line.
@@ -104,15 +156,22 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let style = Style::new(cli.global.quiet, cli.global.verbose);
     let (name, force) = match &cli.command {
         Command::Add(a) => ("add", a.force),
-        Command::Check(_) => ("check", false),
+        Command::Check(a) => ("check", a.force),
         Command::Fix(a) => ("fix", a.force),
         Command::List(_) => ("list", false),
         Command::Remove(a) => ("remove", a.force),
         Command::Restore(a) => ("restore", a.force),
         Command::Show(_) => ("show", false),
+        Command::Key(_) => ("key", false),
     };
     // One backup set per run, named after the command; one meaning of --force.
     crate::fsio::begin_run(name, force);
+    crate::fsio::set_dry_run(match &cli.command {
+        Command::Add(a) => a.dry_run,
+        Command::Fix(a) => a.dry_run,
+        Command::Remove(a) => a.dry_run,
+        _ => false,
+    });
     let env = Env {
         global: cli.global,
         style,
@@ -125,6 +184,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Remove(a) => remove::run(&env, &a),
         Command::Restore(a) => restore::run(&env, &a),
         Command::Show(a) => show::run(&env, &a),
+        Command::Key(a) => key::run(&env, &a),
     }
 }
 
