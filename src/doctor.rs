@@ -435,11 +435,11 @@ fn keep_existing_path(ctx: &Context, code: &str, fixed: &str) -> Option<String> 
 /// Put `comment` (starting with `#`) on its own line above line `i`, with
 /// that line's indentation, and set line `i`'s value to `value`
 /// (already rendered), dropping the comment from it.
-fn split_comment(cx: &mut Cx, i: usize, value: &str, comment: &str) -> bool {
+/// Returns the comment line to insert above line `i` (the caller inserts
+/// them all in one pass: one at a time made the rule quadratic).
+fn split_comment(cx: &mut Cx, i: usize, value: &str, comment: &str) -> Option<String> {
     let line = &cx.doc.lines()[i];
-    let Some(d) = line.directive() else {
-        return false;
-    };
+    let d = line.directive()?;
     let b = line.bytes();
     let indent = String::from_utf8_lossy(&b[d.indent.clone()]).into_owned();
     let mut new = b[..d.value.start].to_vec();
@@ -455,10 +455,9 @@ fn split_comment(cx: &mut Cx, i: usize, value: &str, comment: &str) -> bool {
     }
     // An empty comment (`40123#`) is just dropped.
     if comment.trim_start_matches('#').trim().is_empty() {
-        return false;
+        return None;
     }
-    cx.doc.insert_lines(i, vec![format!("{indent}{comment}")]);
-    true
+    Some(format!("{indent}{comment}"))
 }
 
 /// For each directive line where `split` finds (new value text, comment):
@@ -471,24 +470,25 @@ fn split_lines(
     changes: bool,
     split: impl Fn(&crate::config::lexer::Directive, &[u8]) -> Option<(String, String)>,
 ) {
-    let mut i = 0;
-    while i < cx.doc.lines().len() {
+    let mut inserts = Vec::new();
+    for i in 0..cx.doc.lines().len() {
         let line = &cx.doc.lines()[i];
         let found = line
             .directive()
             .and_then(|d| split(d, line.bytes()).map(|vc| (vc, d.keyword_lc.to_string())));
         let Some(((value, comment), kw)) = found else {
-            i += 1;
             continue;
         };
         let n = cx.line_no(i);
         if changes {
             cx.intend(i, &kw);
         }
-        let inserted = split_comment(cx, i, &value, &comment);
+        if let Some(text) = split_comment(cx, i, &value, &comment) {
+            inserts.push((i, text));
+        }
         cx.fixed(rule, n, severity);
-        i += if inserted { 2 } else { 1 };
     }
+    cx.doc.insert_lines_before(inserts);
 }
 
 /// Make lines `range` of `doc` portable as the comment rules do (quoted,
@@ -1340,7 +1340,8 @@ impl Rule for DuplicateAlias {
     }
     fn run(&self, cx: &mut Cx) {
         let blocks = cx.doc.blocks();
-        let mut seen: Vec<(String, usize)> = Vec::new();
+        // Alias → first block naming it (a map: a list made this quadratic).
+        let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         // (block, line of the first block naming the alias, alias)
         let mut later: Vec<(usize, usize, String)> = Vec::new();
         for (bi, b) in blocks.iter().enumerate() {
@@ -1351,14 +1352,16 @@ impl Rule for DuplicateAlias {
                 if !cx.in_scope(std::slice::from_ref(p)) {
                     continue;
                 }
-                match seen.iter().find(|(a, _)| a == p) {
-                    None => seen.push((p.clone(), bi)),
-                    Some((_, first)) => {
-                        let first_line = blocks[*first]
+                match seen.get(p.as_str()) {
+                    None => {
+                        seen.insert(p, bi);
+                    }
+                    Some(&first) => {
+                        let first_line = blocks[first]
                             .header
                             .and_then(|h| cx.line_no(h))
                             .unwrap_or(0);
-                        if !later.iter().any(|(l, _, _)| *l == bi) {
+                        if later.last().is_none_or(|(l, _, _)| *l != bi) {
                             later.push((bi, first_line, p.clone()));
                         }
                     }
@@ -1522,10 +1525,28 @@ impl Rule for CatchAllOverride {
         }
     }
     fn run(&self, cx: &mut Cx) {
-        let mut done: Vec<String> = Vec::new();
+        let mut done: std::collections::HashSet<String> = std::collections::HashSet::new();
         let ended_blank = cx.doc.lines().last().is_some_and(|l| l.is_blank());
         loop {
             let blocks = cx.doc.blocks();
+            // One plan of the file for every entry, and the first block
+            // naming each alias: per-entry scans of the whole file made
+            // this quadratic. The snapshot lets findings be reported while
+            // it is in use.
+            let snapshot = cx.doc.clone();
+            let (path, ctx) = (cx.path.clone(), cx.ctx);
+            let resolver = crate::config::resolve::Resolver::new(&snapshot, &path, ctx);
+            let mut first_naming: std::collections::HashMap<&str, usize> =
+                std::collections::HashMap::new();
+            for (bi, b) in blocks
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.kind == BlockKind::Host)
+            {
+                for p in &b.patterns {
+                    first_naming.entry(p.as_str()).or_insert(bi);
+                }
+            }
             let mut moved = false;
             for (bi, b) in blocks.iter().enumerate() {
                 if !runpod::is_runpod_block(&cx.doc, b)
@@ -1539,7 +1560,7 @@ impl Rule for CatchAllOverride {
                 // another rule's business), and each alias once.
                 if !valid_alias(&alias)
                     || done.contains(&alias)
-                    || cx.doc.host_blocks_naming(&alias).first() != Some(&bi)
+                    || first_naming.get(alias.as_str()) != Some(&bi)
                 {
                     continue;
                 }
@@ -1555,7 +1576,7 @@ impl Rule for CatchAllOverride {
                     BlockKind::Global => false,
                 };
                 // Keywords this entry sets that an earlier block sets first.
-                let r = resolve(&cx.doc, &cx.path, &alias, cx.ctx);
+                let r = resolver.resolve(&alias);
                 if !r.ok() {
                     continue;
                 }
@@ -1598,7 +1619,7 @@ impl Rule for CatchAllOverride {
                 if overridden.is_empty() {
                     continue;
                 }
-                done.push(alias.clone());
+                done.insert(alias.clone());
                 let first = (1..bi).find(|&k| catch_all(k));
                 let n = cx.line_no(header);
                 let msg = format!(
@@ -1876,11 +1897,12 @@ pub fn verify(
     let old_doc = Document::parse(old);
     let new_doc = Document::parse(new);
     let mut aliases: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for d in [&old_doc, &new_doc] {
         for b in d.blocks() {
             if b.kind == BlockKind::Host {
                 for p in b.patterns.iter().filter(|p| !pattern::is_wildcard(p)) {
-                    if !aliases.contains(p) {
+                    if seen.insert(p.clone()) {
                         aliases.push(p.clone());
                     }
                 }
@@ -1897,12 +1919,16 @@ pub fn verify(
         worse: Some(why),
         skipped: None,
     };
+    let (old_r, new_r) = (
+        crate::config::resolve::Resolver::new(&old_doc, path, ctx),
+        crate::config::resolve::Resolver::new(&new_doc, path, ctx),
+    );
     // Aliases whose evaluation the edit changes are asked of ssh first.
     let mut changed: Vec<String> = Vec::new();
     let mut unchanged: Vec<String> = Vec::new();
     for alias in &aliases {
-        let before = resolve(&old_doc, path, alias, ctx);
-        let after = resolve(&new_doc, path, alias, ctx);
+        let before = old_r.resolve(alias);
+        let after = new_r.resolve(alias);
         if before.ok() && !after.ok() {
             return worse(format!(
                 "{alias}: {}",

@@ -4,6 +4,7 @@
 
 pub mod add;
 pub mod check;
+pub mod completions;
 pub mod edit;
 pub mod fix;
 pub mod hints;
@@ -163,6 +164,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Restore(a) => ("restore", a.force),
         Command::Show(_) => ("show", false),
         Command::Key(_) => ("key", false),
+        Command::Completions(_) => ("completions", false),
+        Command::Man => ("man", false),
     };
     // One backup set per run, named after the command; one meaning of --force.
     crate::fsio::begin_run(name, force);
@@ -185,6 +188,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Restore(a) => restore::run(&env, &a),
         Command::Show(a) => show::run(&env, &a),
         Command::Key(a) => key::run(&env, &a),
+        Command::Completions(a) => completions::run(&env, &a),
+        Command::Man => completions::man(&env),
     }
 }
 
