@@ -65,9 +65,21 @@ pub enum SideEffect {
         path: PathBuf,
         mode: u32,
         finding: usize,
+        /// What the open file must hold when it is chmodded.
+        check: ChmodCheck,
     },
     /// Set `remote.SSH.remotePlatform[alias] = "linux"` in VS Code settings.
     VscodePlatform { alias: String },
+}
+
+/// What a file must hold, read from the very file descriptor that is
+/// chmodded (see [`crate::fsio::set_mode_owned_if`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ChmodCheck {
+    /// A private key ssh can load.
+    PrivateKey,
+    /// The config exactly as this run wrote (or left) it.
+    Config,
 }
 
 /// The state rules work on.
@@ -281,6 +293,28 @@ impl Rule for Bom {
         if cx.doc.encoding() == Encoding::Utf8Bom {
             cx.doc.set_encoding(Encoding::Utf8);
             cx.fixed(self, Some(1), Severity::Error);
+            return;
+        }
+        // Two stray UTF-16 byte-order mark bytes before text that is not
+        // UTF-16 (the document kept them as raw bytes): drop them, as the
+        // UTF-8 mark is dropped; ssh refuses only line 1 because of them.
+        if cx.doc.encoding() == Encoding::Utf8
+            && let Some(first) = cx.doc.line_mut(0)
+            && let Some(rest) = first
+                .bytes()
+                .strip_prefix(&[0xFF, 0xFE])
+                .or_else(|| first.bytes().strip_prefix(&[0xFE, 0xFF]))
+        {
+            let rest = rest.to_vec();
+            first.set_bytes(rest);
+            cx.report(
+                self,
+                Some(1),
+                Severity::Error,
+                "file starts with two stray bytes (a UTF-16 byte-order mark before text that is not UTF-16): ssh refuses line 1".into(),
+                "remove the two bytes".into(),
+                true,
+            );
         }
     }
 }
@@ -978,17 +1012,27 @@ impl Rule for IdentityMissing {
             if v.ends_with(".pub") || v.contains('%') || v.eq_ignore_ascii_case("none") {
                 continue;
             }
-            if !cx.ctx.home_path(&v).is_file() {
-                let n = cx.line_no(li);
-                cx.report(
-                    self,
-                    n,
-                    Severity::Error,
-                    format!("{}: {v}", self.title()),
-                    self.repair_text().into(),
-                    false,
-                );
-            }
+            let p = cx.ctx.home_path(&v);
+            let message = match std::fs::metadata(&p) {
+                Ok(md) => match crate::fsio::special_kind(&md) {
+                    None => continue,
+                    // It exists: say what it is rather than "missing".
+                    Some(kind) => format!(
+                        "IdentityFile {v}: {} is {kind}, not a private key: ssh cannot load it and the login fails",
+                        p.display()
+                    ),
+                },
+                Err(_) => format!("{}: {v}", self.title()),
+            };
+            let n = cx.line_no(li);
+            cx.report(
+                self,
+                n,
+                Severity::Error,
+                message,
+                self.repair_text().into(),
+                false,
+            );
         }
     }
 }
@@ -1150,18 +1194,15 @@ impl Rule for KeyPermissions {
                 }
                 continue;
             }
-            let head = if st.regular {
-                read_head(&p, 1 << 20)
-            } else {
-                None
-            };
+            if !st.regular {
+                // identity-missing says what it is (a folder, a device).
+                continue;
+            }
+            let head = read_head(&p, 1 << 20);
             let Some(head) = head else {
                 manual(
                     cx,
-                    format!(
-                        "{v}: not a private key ({} is not a regular file)",
-                        p.display()
-                    ),
+                    format!("{v}: not a private key ({} cannot be read)", p.display()),
                     "point IdentityFile at your private key".into(),
                 );
                 continue;
@@ -1188,6 +1229,7 @@ impl Rule for KeyPermissions {
                 path: p.clone(),
                 mode: 0o600,
                 finding: cx.findings.len(),
+                check: ChmodCheck::PrivateKey,
             });
             cx.report(
                 self,
@@ -1271,6 +1313,7 @@ impl Rule for ConfigPermissions {
             path: cx.path.clone(),
             mode: 0o600,
             finding: cx.findings.len(),
+            check: ChmodCheck::Config,
         });
         cx.report(
             self,

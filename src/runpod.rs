@@ -780,13 +780,16 @@ pub fn parse_paste(args: &[String]) -> Result<Endpoint, PasteError> {
 }
 
 fn split_option(v: &str) -> Result<(String, String), PasteError> {
-    let (k, val) = match v.split_once('=') {
-        Some((k, val)) => (k.trim(), val.trim()),
-        None => match v.trim().split_once([' ', '\t']) {
-            Some((k, val)) => (k.trim(), val.trim()),
-            None => return Err(PasteError::MissingValue(format!("-o {v}"))),
-        },
+    // As readconf.c's strdelim: the keyword ends at the first blank or
+    // '=', then blanks and at most one '=' separate it from the value
+    // (`SetEnv A=b` is SetEnv with the value `A=b`).
+    let t = v.trim();
+    let Some(end) = t.find([' ', '\t', '=']) else {
+        return Err(PasteError::MissingValue(format!("-o {v}")));
     };
+    let k = &t[..end];
+    let rest = t[end..].trim_start_matches([' ', '\t']);
+    let val = rest.strip_prefix('=').unwrap_or(rest).trim();
     if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(PasteError::Unsupported(format!("-o {v}")));
     }

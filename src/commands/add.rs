@@ -260,6 +260,15 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
     });
     edit::refuse_broken(&s.resolve(&base, &alias))?;
 
+    // A paste without `-i` says nothing about the key: an entry that
+    // exists keeps the IdentityFile it has (its first one stays first,
+    // the others are left as they are), not a default that may be missing.
+    if ep.identity.is_none()
+        && let Some(i) = existing
+        && let Some(kept) = s.doc.first_value(&blocks[i], "IdentityFile")
+    {
+        ep.identity = Some(kept);
+    }
     let home = crate::platform::home_dir();
     let (identity, identity_found) = runpod::choose_identity(&ep, home.as_deref());
     let options = runpod::entry_options(&ep, &alias, &identity);

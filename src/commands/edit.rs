@@ -178,7 +178,7 @@ pub fn set_vscode_platform(
                 Err(e) => SettingsChange {
                     path,
                     changed: false,
-                    error: Some(format!("{e:#}")),
+                    error: Some(super::render(&e)),
                 },
             }
         })

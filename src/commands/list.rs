@@ -29,7 +29,11 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
     let doc = Document::parse(snap.content());
     let ctx = env.context();
     // A file ssh refuses has no hosts for ssh: rows would mislead.
-    let refused = refusal::check(refusal::Client::local(), &path, &doc, &ctx);
+    let mut refused = refusal::check(refusal::Client::local(), &path, &doc, &ctx);
+    if refused.is_empty() {
+        // What the own evaluator missed, ssh -G still says (when it may be asked).
+        refused = refusal::ssh_backstop(&path, &doc, &ctx);
+    }
     if !refused.is_empty() {
         let client = refusal::Client::local();
         let hint = refusal::hint(client, &refused, refusal::UNRELATED_HOST, &ctx)
@@ -53,7 +57,7 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
             env.style.red("error:"),
             client.name(),
             path.display(),
-            refusal::render(&refused)
+            output::escape(&refusal::render(&refused), true)
         ));
         return Ok(Outcome::Problems);
     }
@@ -127,6 +131,13 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
             key,
             format!("{file}:{}", r.source.line),
         ]);
+    }
+    // Aliases, paths and values come from the config: escaped, so a
+    // `Host` name carrying ESC sequences cannot drive the terminal.
+    for row in &mut table {
+        for cell in row.iter_mut() {
+            *cell = output::escape(cell, false);
+        }
     }
     let text = output::table(&table, |_, _, cell| cell);
     output::out(&text)?;

@@ -791,6 +791,16 @@ pub fn valid_alias(alias: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
+/// Whether text decoded from UTF-16 looks like an ssh config: at least
+/// half of it ASCII (keywords, addresses, paths). Two stray `FF FE` bytes
+/// before an ASCII file decode to almost nothing but CJK.
+fn plausible_utf16_config(s: &str) -> bool {
+    let (ascii, all) = s.chars().fold((0usize, 0usize), |(a, n), c| {
+        (a + usize::from(c.is_ascii()), n + 1)
+    });
+    ascii * 2 >= all
+}
+
 fn decode(input: &[u8]) -> (Encoding, Vec<u8>) {
     if let Some(rest) = input.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
         return (Encoding::Utf8Bom, rest.to_vec());
@@ -807,8 +817,13 @@ fn decode(input: &[u8]) -> (Encoding, Vec<u8>) {
                 _ => u16::from_be_bytes([c[0], c[1]]),
             });
             let decoded: Result<String, _> = char::decode_utf16(units).collect();
-            // Only when it re-encodes to the same bytes; otherwise keep raw bytes.
-            if let Ok(s) = decoded {
+            // Only when it re-encodes to the same bytes, and reads as a
+            // config would: mostly ASCII. An ASCII file behind two stray
+            // bytes decodes to CJK; those stay raw bytes (ssh refuses
+            // only its line 1, the `bom` rule drops the two bytes).
+            if let Ok(s) = decoded
+                && plausible_utf16_config(&s)
+            {
                 return (enc, s.into_bytes());
             }
         }
@@ -877,6 +892,10 @@ mod tests {
         rt(b"\xEF\xBB\xBFHost a\n");
         rt(b"\xFF\xFEH\0o\0s\0t\0 \0a\0\n\0");
         rt(b"\xFF\xFEH\0"); // odd or invalid UTF-16 stays raw
+        // ASCII behind stray FF FE is no UTF-16: raw bytes, not CJK.
+        let stray = Document::parse(b"\xFF\xFEHost a\n  User b\n");
+        assert_eq!(stray.encoding(), Encoding::Utf8);
+        assert_eq!(stray.lines()[1].bytes(), b"  User b");
         rt(b"\xFF\xFE\x00\xD8");
         rt(b"a\rb\r\nc\0d\xff\n\n");
     }

@@ -577,6 +577,12 @@ impl<'c> Evaluator<'c> {
     }
 
     fn finish(mut self, host: &str) -> Resolved {
+        // What ssh expands after reading (unknown `%` tokens, unset
+        // `${VAR}`) stops it only when the config itself was accepted.
+        if self.errors.is_empty() {
+            self.quiet = false;
+            check_expansions(&mut self);
+        }
         // Entries dropped by `SendEnv -NAME` are no longer in the index.
         let live: std::collections::HashSet<usize> =
             self.index.values().flatten().copied().collect();
@@ -928,6 +934,9 @@ impl<'c> Evaluator<'c> {
                         );
                     }
                 }
+                if let Some(m) = other_value_error(name, args) {
+                    return self.error(file, line, m);
+                }
                 if *active && !self.has(name) {
                     self.push(name, owned(args), src());
                 }
@@ -962,6 +971,9 @@ impl<'c> Evaluator<'c> {
                 if let Some(m) = self.client.bad_value(name, args[0]) {
                     return self.error(file, line, m);
                 }
+                if let Some(m) = other_value_error(name, args) {
+                    return self.error(file, line, m);
+                }
                 if *active && !self.has(name) {
                     self.push(name, owned(args), src());
                 }
@@ -983,6 +995,16 @@ impl<'c> Evaluator<'c> {
                 let Some(v) = one(self) else { return };
                 if let Err(msg) = validate(kw.kind, &v) {
                     return self.error(file, line, msg);
+                }
+                // readconf.c expands an agent path while parsing, in any block.
+                let agent_path = name == "identityagent"
+                    || (name == "forwardagent"
+                        && !matches!(
+                            v.to_ascii_lowercase().as_str(),
+                            "yes" | "no" | "true" | "false"
+                        ));
+                if agent_path && v.contains("${") && dollar_unset(&v).is_some() {
+                    return self.error(file, line, format!("Invalid environment expansion {v}."));
                 }
                 if extra(self) {
                     return;
@@ -1173,6 +1195,228 @@ pub fn validate(kind: Kind, v: &str) -> Result<(), String> {
     }
 }
 
+/// ssh's refusal of a value it parses for a keyword the evaluator keeps
+/// as written (`readconf.c`), in its words; `None` when ssh accepts it.
+pub fn other_value_error(name: &str, args: &[&str]) -> Option<String> {
+    let v = args.first().copied().unwrap_or_default();
+    match name {
+        "ipqos" => {
+            // parse_ipqos: a name from its table, or a number 0–255.
+            const NAMES: &[&str] = &[
+                "af11",
+                "af12",
+                "af13",
+                "af21",
+                "af22",
+                "af23",
+                "af31",
+                "af32",
+                "af33",
+                "af41",
+                "af42",
+                "af43",
+                "cs0",
+                "cs1",
+                "cs2",
+                "cs3",
+                "cs4",
+                "cs5",
+                "cs6",
+                "cs7",
+                "ef",
+                "le",
+                "lowdelay",
+                "throughput",
+                "reliability",
+                "none",
+            ];
+            let ok = |a: &str| {
+                NAMES.contains(&a.to_ascii_lowercase().as_str())
+                    || c_strtol(a).is_some_and(|n| (0..=255).contains(&n))
+            };
+            args.iter()
+                .take(2)
+                .find(|a| !ok(a))
+                .map(|a| format!("Bad IPQoS value: {a}"))
+        }
+        "rekeylimit" => {
+            if v.eq_ignore_ascii_case("default") {
+                return None;
+            }
+            // scan_scaled: digits, an optional fraction, one unit letter.
+            let (num, unit) = match v.char_indices().last() {
+                Some((i, c)) if "BKMGTPEbkmgtpe".contains(c) => (&v[..i], &v[i..]),
+                _ => (v, ""),
+            };
+            let (whole, frac) = num.split_once('.').unwrap_or((num, ""));
+            let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+            if whole.is_empty()
+                || !digits(whole)
+                || !digits(frac)
+                || (!frac.is_empty() && unit.is_empty())
+            {
+                return Some(format!("Bad number '{v}': Invalid argument"));
+            }
+            let n: f64 = num.parse().unwrap_or(0.0);
+            let scale = match unit.to_ascii_uppercase().as_str() {
+                "K" => 1u64 << 10,
+                "M" => 1 << 20,
+                "G" => 1 << 30,
+                "T" => 1 << 40,
+                "P" => 1 << 50,
+                "E" => 1 << 60,
+                _ => 1,
+            };
+            let bytes = n * scale as f64;
+            (bytes != 0.0 && bytes < 16.0).then(|| "RekeyLimit too small".into())
+        }
+        "tunneldevice" => {
+            // a2tun: `any` or a number, optionally `:` and another.
+            let unit = |s: &str| {
+                s.eq_ignore_ascii_case("any")
+                    || (!s.is_empty()
+                        && s.bytes().all(|b| b.is_ascii_digit())
+                        && s.parse::<u32>().is_ok_and(|n| n <= 0x7fff_fffd))
+            };
+            let ok = match v.split_once(':') {
+                Some((l, r)) => unit(l) && unit(r),
+                None => unit(v),
+            };
+            (!ok).then(|| "Bad tun device.".into())
+        }
+        "canonicaldomains" => args.iter().find_map(|d| {
+            // misc.c:valid_domain, the checks ssh makes of a name as written.
+            let why = if !d.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                "starts with invalid character"
+            } else if d.contains("..") {
+                "contains consecutive separators"
+            } else {
+                return None;
+            };
+            Some(format!("domain name \"{d}\" {why}"))
+        }),
+        "permitremoteopen" => args.iter().find_map(|a| {
+            if args.len() == 1 && (a.eq_ignore_ascii_case("any") || a.eq_ignore_ascii_case("none"))
+            {
+                return None;
+            }
+            // hpdelim: `[host]:port` or `host:port`; the port `*` or 1–65535.
+            let port = if let Some(rest) = a.strip_prefix('[') {
+                rest.split_once(']').and_then(|(_, p)| p.strip_prefix(':'))
+            } else {
+                a.split_once(':').map(|(_, p)| p)
+            };
+            match port {
+                Some(p) if p == "*" || parse_port(p).is_some() => None,
+                _ => Some("bad port number in permitremoteopen".into()),
+            }
+        }),
+        "streamlocalbindmask" => {
+            // strtol(v, &end, 8): at least one octal digit, at most 0777.
+            let octal: String = v.chars().take_while(|c| ('0'..='7').contains(c)).collect();
+            let ok = !octal.is_empty() && u32::from_str_radix(&octal, 8).is_ok_and(|m| m <= 0o777);
+            (!ok).then(|| "Bad mask.".into())
+        }
+        "escapechar" => {
+            let b = v.as_bytes();
+            let ok = v.eq_ignore_ascii_case("none")
+                || b.len() == 1
+                || (b.len() == 2 && b[0] == b'^' && (64..127).contains(&b[1]));
+            (!ok).then(|| "Bad escape character.".into())
+        }
+        _ => None,
+    }
+}
+
+/// C `strtol(s, &end, 0)` with nothing left over: decimal, `0x` hex or
+/// `0` octal.
+fn c_strtol(s: &str) -> Option<i64> {
+    let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        (h, 16)
+    } else if s.len() > 1 && s.starts_with('0') {
+        (&s[1..], 8)
+    } else {
+        (s, 10)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    i64::from_str_radix(digits, radix).ok()
+}
+
+/// The first `${NAME}` in `v` that ssh cannot expand (unset, or `${`
+/// unterminated), as written; `None` when every one expands.
+fn dollar_unset(v: &str) -> Option<String> {
+    let mut rest = v;
+    while let Some(i) = rest.find("${") {
+        let after = &rest[i + 2..];
+        let Some(end) = after.find('}') else {
+            return Some(rest[i..].to_string());
+        };
+        let name = &after[..end];
+        if std::env::var_os(name).is_none() {
+            return Some(format!("${{{name}}}"));
+        }
+        rest = &after[end + 1..];
+    }
+    None
+}
+
+/// The first `%` token in `v` that is not in `allowed` (`%%` always is),
+/// as `%c`; a trailing lone `%` too.
+fn unknown_percent(v: &str, allowed: &str) -> Option<String> {
+    let mut it = v.chars();
+    while let Some(c) = it.next() {
+        if c == '%' {
+            match it.next() {
+                Some('%') => {}
+                Some(t) if allowed.contains(t) => {}
+                Some(t) => return Some(format!("%{t}")),
+                None => return Some("%".into()),
+            }
+        }
+    }
+    None
+}
+
+/// What ssh expands after reading the config, for the host asked about:
+/// an unknown `%` token or an unset `${VAR}` stops it (ssh.c, without a
+/// line number; ours names the line that set the value).
+fn check_expansions(ev: &mut Evaluator) {
+    // DEFAULT_CLIENT_PERCENT_EXPAND_ARGS (ssh.c; %j is newer than 9.2 and
+    // allowed rather than refused where a newer ssh reads it); HostName
+    // knows only %h.
+    const CLIENT: &str = "CdhijkLlnpru";
+    let checks: [(&str, &str, bool); 5] = [
+        ("hostname", "h", false),
+        ("controlpath", CLIENT, true),
+        ("identityagent", CLIENT, true),
+        ("userknownhostsfile", CLIENT, true),
+        ("remotecommand", CLIENT, false),
+    ];
+    let mut found = Vec::new();
+    for (kw, allowed, env) in checks {
+        let Some(s) = ev.first(kw) else { continue };
+        if s.args.len() == 1 && s.args[0].eq_ignore_ascii_case("none") {
+            continue;
+        }
+        for a in &s.args {
+            let msg = if let Some(t) = unknown_percent(a, allowed) {
+                format!("vdollar_percent_expand: unknown key {t}")
+            } else if let Some(var) = env.then(|| dollar_unset(a)).flatten() {
+                format!("vdollar_percent_expand: env var {var} has no value")
+            } else {
+                continue;
+            };
+            found.push((s.source.clone(), msg));
+            break;
+        }
+    }
+    for (src, msg) in found {
+        ev.error(&src.file, src.line, msg);
+    }
+}
+
 /// `misc.c:a2port`: 1–65535, digits only.
 pub fn parse_port(v: &str) -> Option<u16> {
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
@@ -1311,6 +1555,11 @@ pub fn lower_unless_address(h: &str) -> String {
 /// A forward spec split into printable parts.
 fn parse_forward(name: &str, args: &[String]) -> Option<(String, Option<String>)> {
     let listen = fwd_listen(&args[0])?;
+    // readconf.c:parse_forward: listen port 0 only for remote forwards
+    // (the server picks one), connect port 0 never.
+    if name != "remoteforward" && listen.rsplit(':').next() == Some("0") {
+        return None;
+    }
     if name == "dynamicforward" {
         return Some((listen, None));
     }
@@ -1338,6 +1587,7 @@ fn fwd_target(s: &str) -> Option<String> {
         return Some(s.to_string());
     }
     match split_hostport(s)? {
+        (Some(_), 0) => None,
         (Some(h), port) => Some(format!("[{h}]:{port}")),
         (None, _) => None,
     }
