@@ -63,6 +63,7 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
         interactive,
         passphrases: Default::default(),
         record_host_keys: true,
+        then_run: None,
     };
     let targets: Vec<Result<probe::Target, probe::ResolveFailure>> = aliases
         .iter()

@@ -3,13 +3,17 @@
 //! [`Failure`] kind attached, which `main` maps to an exit code.
 
 pub mod add;
+pub mod autostop;
 pub mod check;
 pub mod edit;
 pub mod fix;
 pub mod list;
+pub mod live;
+pub mod login;
 pub mod remove;
 pub mod restore;
 pub mod show;
+pub mod sync;
 
 use crate::cli::{Cli, Command, GlobalArgs};
 use crate::output::Style;
@@ -110,6 +114,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Remove(a) => ("remove", a.force),
         Command::Restore(a) => ("restore", a.force),
         Command::Show(_) => ("show", false),
+        Command::Sync(a) => ("sync", a.force),
+        Command::Login => ("login", false),
+        Command::Up(_) => ("up", false),
+        Command::Open(_) => ("open", false),
+        Command::Stop(_) => ("stop", false),
+        Command::Autostop(_) => ("autostop", false),
     };
     // One backup set per run, named after the command; one meaning of --force.
     crate::fsio::begin_run(name, force);
@@ -125,6 +135,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Remove(a) => remove::run(&env, &a),
         Command::Restore(a) => restore::run(&env, &a),
         Command::Show(a) => show::run(&env, &a),
+        Command::Sync(a) => sync::run(&env, &a),
+        Command::Login => login::run(&env),
+        Command::Up(a) => live::up(&env, &a),
+        Command::Open(a) => live::open(&env, &a),
+        Command::Stop(a) => live::stop(&env, &a),
+        Command::Autostop(a) => autostop::run(&env, &a),
     }
 }
 

@@ -55,6 +55,12 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
             )));
         }
     }
+    // The pins go under the entry's HostKeyAlias (sync: runpod-<podid>).
+    let pins_of: Vec<String> = found
+        .iter()
+        .filter(|&&bi| blocks[bi].patterns.len() == 1)
+        .filter_map(|&bi| s.doc.first_value(&blocks[bi], "hostkeyalias"))
+        .collect();
     let mut doc = s.doc.clone();
     // From the last block up, so earlier indices stay valid.
     for &bi in found.iter().rev() {
@@ -74,6 +80,9 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
             &s.path, &doc, &s.ctx, true,
         ));
         pins = edit::forget_pinned_key(&a.alias)?;
+        for pin in pins_of.iter().filter(|p| !p.eq_ignore_ascii_case(&a.alias)) {
+            pins += edit::forget_pinned_key(pin)?;
+        }
     }
     let vscode = if a.no_vscode {
         Vec::new()
