@@ -515,7 +515,10 @@ impl Client {
         check_id(id)?;
         let mut url = format!("{}/v2/pods/{id}/logs?source=container", self.base);
         match since {
-            Some(s) if s.bytes().all(|b| b.is_ascii_alphanumeric() || b":.-+".contains(&b)) => {
+            Some(s)
+                if s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b":.-+".contains(&b)) =>
+            {
                 url.push_str("&since=");
                 url.push_str(&s.replace('+', "%2B").replace(':', "%3A"));
             }
@@ -684,7 +687,10 @@ mod tests {
 
     #[test]
     fn retry_after_wins_then_the_exhausted_ratelimit_window() {
-        assert_eq!(retry_seconds(Some("7"), Some("\"minute\";r=0;t=12")), Some(7));
+        assert_eq!(
+            retry_seconds(Some("7"), Some("\"minute\";r=0;t=12")),
+            Some(7)
+        );
         assert_eq!(
             retry_seconds(None, Some("\"minute\";r=0;t=12, \"hour\";r=2800;t=1812")),
             Some(12)
@@ -739,7 +745,9 @@ mod tests {
 
     #[test]
     fn problem_bodies_are_quoted_escaped() {
-        let t = problem_text(r#"{"title":"Conflict","status":409,"detail":"pod is \u001b[31mrunning"}"#);
+        let t = problem_text(
+            r#"{"title":"Conflict","status":409,"detail":"pod is \u001b[31mrunning"}"#,
+        );
         assert!(t.starts_with(": Conflict — pod is "));
         assert!(!t.contains('\u{1b}'));
         assert_eq!(problem_text("not json"), "");

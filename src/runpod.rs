@@ -1011,7 +1011,12 @@ pub fn synced_pod_id(doc: &Document, block: &Block) -> Option<String> {
     while i > 0 && doc.lines()[i - 1].is_comment() {
         i -= 1;
         let t = doc.lines()[i].text();
-        if let Some(id) = t.trim().trim_start_matches('#').trim().strip_prefix(SYNC_COMMENT) {
+        if let Some(id) = t
+            .trim()
+            .trim_start_matches('#')
+            .trim()
+            .strip_prefix(SYNC_COMMENT)
+        {
             let id = id.trim();
             if !id.is_empty() {
                 return Some(id.to_string());

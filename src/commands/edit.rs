@@ -242,7 +242,8 @@ pub fn vscode_config_file(env: &Env) -> Option<(PathBuf, PathBuf)> {
         Some((p, vscode::config_file(&text)?))
     })?;
     let other = Context::current().home_path(&other.replace('\\', "/"));
-    (Some(&other) != env.config_path().ok().as_ref() && other.is_file()).then_some((settings, other))
+    (Some(&other) != env.config_path().ok().as_ref() && other.is_file())
+        .then_some((settings, other))
 }
 
 /// `env` writing the file VS Code reads, when it reads another one.

@@ -116,10 +116,12 @@ pub fn list(env: &Env, _a: &ListArgs) -> anyhow::Result<Outcome> {
             v => v.to_string(),
         }
     };
-    let mut table = vec![[
-        "POD", "NAME", "STATUS", "GPU", "$/H", "UPTIME", "ENDPOINT", "ALIAS", "STATE",
-    ]
-    .map(String::from)];
+    let mut table = vec![
+        [
+            "POD", "NAME", "STATUS", "GPU", "$/H", "UPTIME", "ENDPOINT", "ALIAS", "STATE",
+        ]
+        .map(String::from),
+    ];
     for r in &rows {
         table.push([
             s(&r["id"]),
@@ -287,7 +289,9 @@ fn which(name: &str) -> Option<PathBuf> {
 /// `vscode-remote://ssh-remote+ALIAS/FOLDER`, the folder percent-encoded.
 pub fn folder_uri(alias: &str, folder: &str) -> Result<String, String> {
     if !folder.starts_with('/') {
-        return Err(format!("--folder must be an absolute path on the pod, not {folder:?}"));
+        return Err(format!(
+            "--folder must be an absolute path on the pod, not {folder:?}"
+        ));
     }
     if folder.chars().any(char::is_control) {
         return Err("--folder holds control characters".into());
@@ -328,7 +332,10 @@ pub fn open(env: &Env, a: &OpenArgs) -> anyhow::Result<Outcome> {
     // remotePlatform is set by sync for a new entry; make sure of it.
     for c in super::edit::set_vscode_platform(&alias, Some("linux"), false) {
         if let Some(e) = c.error {
-            output::err(&format!("{} VS Code settings: {e}\n", env.style.yellow("warning:")));
+            output::err(&format!(
+                "{} VS Code settings: {e}\n",
+                env.style.yellow("warning:")
+            ));
         }
     }
     let uri = folder_uri(&alias, &a.folder).map_err(bad_input)?;

@@ -136,7 +136,10 @@ pub fn find_pod(client: &api::Client, which: &str) -> anyhow::Result<Pod> {
             "{} pods are named {:?}: use the id ({})",
             many.len(),
             output::escape(which, false),
-            many.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")
+            many.iter()
+                .map(|p| p.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ))),
     }
 }
@@ -683,12 +686,13 @@ pub fn render(env: &Env, s: &Synced, dry_run: bool) -> String {
                 r.id,
                 r.status
             ),
-            "pruned" => format!("{} {alias} {would}removed (pod {} no longer exists)", st.yellow("-"), r.id),
-            "proxy-only" => format!("{} pod {} \"{name}\" has no entry", st.yellow("!"), r.id),
-            _ => format!(
-                "• {alias} pod {} \"{name}\" is {}",
-                r.id, r.status
+            "pruned" => format!(
+                "{} {alias} {would}removed (pod {} no longer exists)",
+                st.yellow("-"),
+                r.id
             ),
+            "proxy-only" => format!("{} pod {} \"{name}\" has no entry", st.yellow("!"), r.id),
+            _ => format!("• {alias} pod {} \"{name}\" is {}", r.id, r.status),
         };
         text.push_str(&line);
         text.push('\n');
@@ -718,7 +722,11 @@ pub fn render(env: &Env, s: &Synced, dry_run: bool) -> String {
         if s.diff.is_empty() {
             text.push_str(&format!("\n{} would not change.\n", edit::tilde(&s.config)));
         } else {
-            text.push_str(&format!("\nWould change {}:\n\n{}", edit::tilde(&s.config), s.diff));
+            text.push_str(&format!(
+                "\nWould change {}:\n\n{}",
+                edit::tilde(&s.config),
+                s.diff
+            ));
         }
     } else if let Some(b) = &s.backup {
         text.push_str(&format!(

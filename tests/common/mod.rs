@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 #[cfg(unix)]
+pub mod fake_api;
+#[cfg(unix)]
 pub mod sshd;
 
 use std::path::{Path, PathBuf};
