@@ -16,6 +16,7 @@
 //! - [`refusal`]: whether an ssh client would refuse a config, in its words.
 //! - [`commands`]: one module per subcommand.
 
+pub mod account_keys;
 pub mod api;
 pub mod cli;
 pub mod commands;

@@ -594,3 +594,63 @@ fn fake_api_schemas_reject_what_the_client_could_not_read() {
     assert!(fake_api::validate(&p, "Pod").is_some());
     assert!(fake_api::validate(&json!({"keys": [1]}), "SshKeys").is_some());
 }
+
+fn lib_client(api: &FakeApi) -> runpod_ssh::api::Client {
+    runpod_ssh::api::Client::new(
+        &api.url,
+        runpod_ssh::api::ApiKey::new(KEY).unwrap(),
+        runpod_ssh::api::KeySource::Env,
+    )
+    .unwrap()
+}
+
+#[test]
+fn key_push_keeps_every_existing_key_dedupes_by_material_and_verifies() {
+    use runpod_ssh::account_keys;
+    let api = FakeApi::start();
+    let dir = tempfile::tempdir().unwrap();
+    let a = keygen(dir.path(), "a", "").1;
+    let b = keygen(dir.path(), "b", "").1;
+    let mine = keygen(dir.path(), "mine", "").1;
+    api.state.lock().unwrap().keys = vec![a.clone(), b.clone()];
+    let c = lib_client(&api);
+    let r = account_keys::push(&c, &mine).unwrap();
+    assert_eq!(
+        r,
+        account_keys::Pushed {
+            added: true,
+            total: 3
+        }
+    );
+    assert_eq!(
+        api.state.lock().unwrap().keys,
+        vec![a.clone(), b.clone(), mine.clone()]
+    );
+    // The same key with another comment is not added twice.
+    let other_comment = format!(
+        "{} other@host",
+        mine.split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let r = account_keys::push(&c, &other_comment).unwrap();
+    assert!(!r.added);
+    assert_eq!(api.state.lock().unwrap().keys.len(), 3);
+    // Removing one keeps the others.
+    assert!(account_keys::remove(&c, &a).unwrap());
+    assert_eq!(
+        api.state.lock().unwrap().keys,
+        vec![b.clone(), mine.clone()]
+    );
+    // A PUT the server acknowledges but does not apply is caught by the read-back.
+    api.force("PUT", "/v2/account/ssh-keys", 200, &[], "{}", 1);
+    let e = account_keys::push(&c, &a).unwrap_err().to_string();
+    assert!(e.contains("the new key is not there"), "{e}");
+    // A private key is refused before any request.
+    let n = api.requests().len();
+    let private = std::fs::read_to_string(dir.path().join("a")).unwrap();
+    assert!(account_keys::push(&c, &private).is_err());
+    assert_eq!(api.requests().len(), n);
+    api.assert_schemas_held();
+}
