@@ -281,9 +281,9 @@ pub fn sync_pods(
         let Some(direct) = pod.direct() else {
             if pod.status == "RUNNING" && pod.proxy().is_some() {
                 r.action = "proxy-only";
-                r.note = Some(format!(
-                    "only RunPod's ssh.runpod.io proxy reaches it (a terminal, not VS Code, scp or port forwarding): edit the pod, add 22 to \"Expose TCP Ports\" (a public IP is needed), then `runpod-ssh sync` again"
-                ));
+                r.note = Some(
+                    "only RunPod's ssh.runpod.io proxy reaches it (a terminal, not VS Code, scp or port forwarding): edit the pod, add 22 to \"Expose TCP Ports\" (a public IP is needed), then `runpod-ssh sync` again".to_string(),
+                );
             } else if existing.is_none() {
                 r.action = "no-ssh";
                 r.note = Some(if pod.status == "RUNNING" {

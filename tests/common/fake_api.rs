@@ -16,6 +16,11 @@ use serde_json::{Value, json};
 /// The key tests use; it must never appear in any output.
 pub const KEY: &str = "rpa_TESTKEY_never_print_me_0123456789";
 
+/// A scripted answer: (method, path prefix, status, extra headers, body, times).
+pub type Forced = (String, String, u16, Vec<(String, String)>, String, usize);
+/// A request seen: (method, path with query, authorization header, body).
+pub type Seen = (String, String, Option<String>, String);
+
 #[derive(Default)]
 pub struct State {
     pub pods: Vec<Value>,
@@ -23,9 +28,9 @@ pub struct State {
     pub logs: HashMap<String, Vec<String>>,
     pub keys: Vec<String>,
     /// Scripted answers: (method, path prefix, status, extra headers, body, times).
-    pub forced: Vec<(String, String, u16, Vec<(String, String)>, String, usize)>,
+    pub forced: Vec<Forced>,
     /// (method, path with query, authorization header, body).
-    pub requests: Vec<(String, String, Option<String>, String)>,
+    pub requests: Vec<Seen>,
     /// Schema violations in what the fake sent (should stay empty).
     pub violations: Vec<String>,
     /// After `start`: (id, GETs until RUNNING, the direct endpoint, startedAt).
@@ -130,7 +135,7 @@ impl FakeApi {
         ));
     }
 
-    pub fn requests(&self) -> Vec<(String, String, Option<String>, String)> {
+    pub fn requests(&self) -> Vec<Seen> {
         self.state.lock().unwrap().requests.clone()
     }
 
