@@ -98,6 +98,7 @@ fn sync_writes_entries_verified_by_the_pod_log_and_a_second_sync_changes_nothing
         stdout(&dry)
     );
     assert!(!config(&home).exists(), "dry run wrote");
+    println!("$ runpod-ssh sync --dry-run\n{}{}", stdout(&dry), stderr(&dry));
 
     let o = run(&home, &api, &["sync"]);
     no_key(&o);
@@ -434,7 +435,7 @@ fn list_live_shows_status_gpu_cost_uptime_and_stale_entries() {
     let o = run(&home, &api, &["list", "--live"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
-    println!("{out}");
+    println!("$ runpod-ssh list --live\n{out}");
     let line = out.lines().find(|l| l.starts_with("abc123")).unwrap();
     for want in [
         "Trainer",
@@ -492,7 +493,7 @@ fn up_starts_a_stopped_pod_waits_and_verifies_then_stop_says_what_it_keeps() {
         "{}",
         stdout(&o)
     );
-    println!("{}", stdout(&o));
+    println!("$ runpod-ssh up Trainer\n{}{}", stderr(&o), stdout(&o));
     let reqs = api.requests();
     assert!(
         reqs.iter()
@@ -653,4 +654,71 @@ fn key_push_keeps_every_existing_key_dedupes_by_material_and_verifies() {
     assert!(account_keys::push(&c, &private).is_err());
     assert_eq!(api.requests().len(), n);
     api.assert_schemas_held();
+}
+
+/// VS Code pointed at another ssh config (remote.SSH.configFile).
+fn vscode_reads(home: &TempHome) -> PathBuf {
+    let user = home.path().join(".config/Code/User");
+    std::fs::create_dir_all(&user).unwrap();
+    let other = home.ssh_dir().join("vscode_config");
+    std::fs::write(
+        user.join("settings.json"),
+        "{\n  \"remote.SSH.configFile\": \"~/.ssh/vscode_config\"\n}\n",
+    )
+    .unwrap();
+    std::fs::write(&other, "Host web\n    HostName w\n").unwrap();
+    other
+}
+
+#[test]
+fn add_and_sync_write_the_file_vscode_reads() {
+    let Some(sshd) = sshd() else { return };
+    let home = client_of(&sshd);
+    let other = vscode_reads(&home);
+    let o = home.run(&["add", "ssh root@203.0.113.7 -p 40123"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("VS Code reads ~/.ssh/vscode_config"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!config(&home).exists(), "add wrote ~/.ssh/config");
+    let text = std::fs::read_to_string(&other).unwrap();
+    assert!(text.starts_with("Host web\n    HostName w\n"), "{text}");
+    assert!(text.contains("Host runpod-203-0-113-7-40123"), "{text}");
+
+    let api = FakeApi::start();
+    api.set_pods(vec![running("abc123", "Trainer", &sshd)]);
+    api.set_log("abc123", start_log(&[&fingerprint(&sshd)]));
+    let o = run(&home, &api, &["sync"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!config(&home).exists(), "sync wrote ~/.ssh/config");
+    assert!(
+        std::fs::read_to_string(&other)
+            .unwrap()
+            .contains("Host runpod-trainer")
+    );
+    // And VS Code will not ask for the platform.
+    let settings =
+        std::fs::read_to_string(home.path().join(".config/Code/User/settings.json")).unwrap();
+    assert!(
+        settings.contains("\"runpod-trainer\": \"linux\""),
+        "{settings}"
+    );
+}
+
+#[test]
+fn the_proxy_entry_pins_under_its_own_name_not_the_pods() {
+    let home = TempHome::new();
+    let o = home.run(&[
+        "add",
+        "ssh abc123xyz-64410f1d@ssh.runpod.io -i ~/.ssh/id_ed25519",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = g(&home, "runpod-abc123xyz");
+    assert_eq!(m["hostkeyalias"], "runpod-proxy-abc123xyz");
+    assert_ne!(
+        m["hostkeyalias"], "runpod-abc123xyz",
+        "the pod's own sshd is pinned as runpod-<id> by sync"
+    );
 }
