@@ -110,8 +110,8 @@ Examples:
   runpod-ssh sync --prune         # also remove entries of pods that no longer exist
 
 Needs an API key: RUNPOD_API_KEY, `runpod-ssh login`, or runpodctl's
-~/.runpod/config.toml. Exit status: 0 done, 1 a pod needs attention
-(proxy only, host key refused), 2 bad input, 3 API or file error.")]
+~/.runpod/config.toml. Exit status: 0 done, 1 a host key was refused or a
+first contact failed, 2 bad input, 3 API or file error.")]
     Sync(SyncArgs),
     /// Save a RunPod API key for sync, list --live, up, open, stop (read
     /// from standard input, stored 0600 in runpod-ssh's config folder)

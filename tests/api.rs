@@ -98,7 +98,11 @@ fn sync_writes_entries_verified_by_the_pod_log_and_a_second_sync_changes_nothing
         stdout(&dry)
     );
     assert!(!config(&home).exists(), "dry run wrote");
-    println!("$ runpod-ssh sync --dry-run\n{}{}", stdout(&dry), stderr(&dry));
+    println!(
+        "$ runpod-ssh sync --dry-run\n{}{}",
+        stdout(&dry),
+        stderr(&dry)
+    );
 
     let o = run(&home, &api, &["sync"]);
     no_key(&o);

@@ -47,6 +47,8 @@ pub struct Contact {
     pub ok: bool,
     pub error: Option<String>,
     pub hint: Option<String>,
+    /// When the whole check passed: its time and what the pod has.
+    pub check: Option<String>,
 }
 
 /// What sync needs to know.
@@ -561,6 +563,7 @@ fn contact(
                             ok: false,
                             error: Some(e.to_string()),
                             hint: None,
+                            check: None,
                         },
                     )
                 })
@@ -587,6 +590,21 @@ fn judge(rep: &probe::Report, pin: &str, fps: Vec<String>) -> Contact {
         ok: rep.ok,
         error: rep.error.clone(),
         hint: rep.hint.clone(),
+        check: rep.ok.then(|| {
+            let mut t = format!("check passed: tcp → forward in {:.0} ms", rep.total_ms);
+            if let Some(f) = &rep.facts {
+                if !f.gpus.is_empty() {
+                    t.push_str(&format!(", {} GPU", f.gpus.len()));
+                }
+                if let Some(w) = f.workspace_free {
+                    t.push_str(&format!(
+                        ", /workspace {:.1} GiB free",
+                        w as f64 / (1u64 << 30) as f64
+                    ));
+                }
+            }
+            t
+        }),
     };
     let Some(h) = &rep.host_key else {
         c.message = format!(
@@ -707,6 +725,9 @@ pub fn render(env: &Env, s: &Synced, dry_run: bool) -> String {
                 _ => st.red("✗"),
             };
             text.push_str(&format!("  {mark} {}\n", output::escape(&c.message, false)));
+            if let Some(ch) = &c.check {
+                text.push_str(&format!("  {} {ch}\n", st.green("✓")));
+            }
             if c.result != "refused"
                 && !c.ok
                 && let Some(e) = &c.error
