@@ -726,3 +726,32 @@ fn the_proxy_entry_pins_under_its_own_name_not_the_pods() {
         "the pod's own sshd is pinned as runpod-<id> by sync"
     );
 }
+
+#[test]
+fn sync_adopts_an_entry_pasted_for_the_same_endpoint() {
+    let Some(sshd) = sshd() else { return };
+    let home = client_of(&sshd);
+    let paste = format!(
+        "ssh {}@127.0.0.1 -p {} -i ~/.ssh/id_ed25519",
+        sshd.user, sshd.port
+    );
+    // A RunPod entry by its alias: pasted with --name gpu-runpod.
+    let o = home.run(&["add", "--name", "gpu-runpod", &paste]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let api = FakeApi::start();
+    api.set_pods(vec![running("abc123", "Trainer", &sshd)]);
+    api.set_log("abc123", start_log(&[&fingerprint(&sshd)]));
+    let o = run(&home, &api, &["sync"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(config(&home)).unwrap();
+    assert_eq!(
+        text.matches("\nHost ").count() + usize::from(text.starts_with("Host ")),
+        1,
+        "{text}"
+    );
+    assert_eq!(g(&home, "gpu-runpod")["hostkeyalias"], "runpod-abc123");
+    assert!(stdout(&o).contains("verified"), "{}", stdout(&o));
+    let before = std::fs::read(config(&home)).unwrap();
+    assert!(run(&home, &api, &["sync"]).status.success());
+    assert_eq!(std::fs::read(config(&home)).unwrap(), before);
+}

@@ -322,6 +322,19 @@ pub fn sync_pods(
             results.push(r);
             continue;
         }
+        // A RunPod entry pasted earlier for this very endpoint becomes the
+        // pod's entry (keeping its alias) rather than a second one.
+        let existing = existing.or_else(|| {
+            let blocks = doc.blocks();
+            (1..blocks.len()).find(|&i| {
+                blocks[i].kind == BlockKind::Host
+                    && blocks[i].patterns.len() == 1
+                    && runpod::is_runpod_block(&doc, &blocks[i])
+                    && runpod::synced_pod_id(&doc, &blocks[i]).is_none()
+                    && super::add::endpoint_of(&doc, i) == (ep.host.clone(), ep.port)
+            })
+        });
+        let existing_alias = existing.and_then(|i| doc.blocks()[i].patterns.first().cloned());
         let alias = match &existing_alias {
             Some(a) => a.clone(),
             None => {
