@@ -56,7 +56,9 @@ Examples:
   runpod-ssh add --dry-run 'ssh root@203.0.113.7 -p 40123 -L 8888:localhost:8888'
 
 After a pod restart, paste the new command with the same --name: the entry
-is updated in place and its old pinned host key is dropped.
+is updated in place and its old pinned host key is dropped. When the pod
+came back on the same IP and port, its new host key needs
+  runpod-ssh add --name gpu --reset-host-key
 
 The default alias is runpod-<ip-with-dashes>-<port> (runpod-<podid> for the
 ssh.runpod.io proxy form); an entry already pointing at the same IP and port
@@ -177,8 +179,13 @@ pub struct AddArgs {
     /// instead of a pasted command
     #[arg(long, value_name = "ID|NAME")]
     pub pod: Option<String>,
+    /// Forget the pinned host key of the entry even when its IP and port
+    /// did not change (a restarted pod on the same endpoint has a new key).
+    /// With --name and no command, only the pin is reset
+    #[arg(long)]
+    pub reset_host_key: bool,
     /// The pasted command: quoted as one argument, or as its words
-    #[arg(required_unless_present = "pod", num_args = 1.., allow_hyphen_values = true, trailing_var_arg = true, value_name = "COMMAND")]
+    #[arg(required_unless_present_any = ["reset_host_key", "pod"], num_args = 1.., allow_hyphen_values = true, trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 }
 
@@ -325,6 +332,13 @@ pub struct FixArgs {
     /// Print the rule catalogue and exit
     #[arg(long)]
     pub rules: bool,
+    /// Do not touch VS Code settings
+    #[arg(long, conflicts_with = "vscode")]
+    pub no_vscode: bool,
+    /// Repair VS Code settings even when --config names a file VS Code
+    /// does not read
+    #[arg(long)]
+    pub vscode: bool,
     /// Write even a read-only, foreign-owned or hard-linked file (the
     /// refusal names which)
     #[arg(long)]

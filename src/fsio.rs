@@ -933,8 +933,18 @@ impl Lock {
 
 /// A unified diff of two versions of a file, for `--dry-run`.
 pub fn unified_diff(old: &[u8], new: &[u8], label: &str) -> String {
-    let old = String::from_utf8_lossy(old);
-    let new = String::from_utf8_lossy(new);
+    let (old_text, new_text) = (diff_text(old), diff_text(new));
+    // `a/~/.ssh/config`, but `a/tmp/x` for `/tmp/x`, not `a//tmp/x`.
+    let label = label.strip_prefix('/').unwrap_or(label);
+    if old_text == new_text && old != new {
+        // Same text, other bytes: say so rather than show no diff at all.
+        return format!(
+            "--- a/{label}\n+++ b/{label}\n(the text is unchanged; the encoding changes from {} to {})\n",
+            encoding_name(old),
+            encoding_name(new)
+        );
+    }
+    let (old, new) = (old_text, new_text);
     similar::TextDiff::from_lines(old.as_ref(), new.as_ref())
         .unified_diff()
         .context_radius(3)
@@ -942,9 +952,59 @@ pub fn unified_diff(old: &[u8], new: &[u8], label: &str) -> String {
         .to_string()
 }
 
+fn encoding_name(bytes: &[u8]) -> &'static str {
+    match bytes {
+        [0xFF, 0xFE, ..] => "UTF-16LE",
+        [0xFE, 0xFF, ..] => "UTF-16BE",
+        [0xEF, 0xBB, 0xBF, ..] => "UTF-8 with a byte-order mark",
+        _ => "UTF-8",
+    }
+}
+
+/// A file's bytes as text for a diff: UTF-16 with a byte-order mark is
+/// decoded (so the diff shows its text, not NUL bytes); anything else is
+/// read as UTF-8, invalid bytes replaced.
+fn diff_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    let unit = |pair: &[u8], le: bool| {
+        let p = [pair[0], pair[1]];
+        if le {
+            u16::from_le_bytes(p)
+        } else {
+            u16::from_be_bytes(p)
+        }
+    };
+    let le = match bytes {
+        [0xFF, 0xFE, ..] => true,
+        [0xFE, 0xFF, ..] => false,
+        [0xEF, 0xBB, 0xBF, rest @ ..] => return String::from_utf8_lossy(rest),
+        _ => return String::from_utf8_lossy(bytes),
+    };
+    let units = bytes[2..].chunks_exact(2).map(|c| unit(c, le));
+    std::borrow::Cow::Owned(
+        char::decode_utf16(units)
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn diff_of_utf16_shows_text_and_absolute_labels_have_one_slash() {
+        let mut utf16 = vec![0xFF, 0xFE];
+        for u in "Host a\n".encode_utf16() {
+            utf16.extend_from_slice(&u.to_le_bytes());
+        }
+        let d = unified_diff(&utf16, b"Host a\nHost b\n", "/tmp/cfg");
+        assert!(d.contains("--- a/tmp/cfg"), "{d}");
+        assert!(d.contains("+Host b") && d.contains(" Host a"), "{d}");
+        assert!(!d.contains('\0'), "{d:?}");
+        let only = unified_diff(&utf16, b"Host a\n", "c");
+        assert!(only.contains("from UTF-16LE to UTF-8"), "{only}");
+        assert_eq!(unified_diff(b"x\n", b"x\n", "c"), "");
+    }
 
     #[test]
     fn write_replaces_and_backs_up() {

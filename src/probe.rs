@@ -94,6 +94,10 @@ pub struct Target {
     /// refuses any other key. Empty: the config alone decides.
     #[serde(skip)]
     pub evidence: known_hosts::Evidence,
+    /// The command that resets a changed pin, when runpod-ssh pinned it
+    /// (set by the caller, which knows the entry and the command line);
+    /// otherwise the hint names `ssh-keygen -R`.
+    pub reset_pin: Option<String>,
 }
 
 impl Target {
@@ -205,6 +209,7 @@ pub fn target(alias: &str, r: &Resolved) -> Result<Target, ResolveFailure> {
         _ => Strict::Ask,
     };
     Ok(Target {
+        reset_pin: None,
         alias: alias.to_string(),
         is_proxy: hostname.eq_ignore_ascii_case(crate::runpod::PROXY_HOST),
         evidence: Default::default(),
@@ -282,6 +287,12 @@ pub struct Facts {
     pub workspace_free: Option<u64>,
     /// Free bytes on `/` (the container disk, wiped on stop).
     pub root_free: Option<u64>,
+    /// `/workspace` does not exist: the pod has no volume, so everything
+    /// is lost when it stops (the setup guide's main warning).
+    pub workspace_missing: bool,
+    /// `/workspace` exists but is a folder on the container disk, not a
+    /// volume of its own: wiped on stop as well.
+    pub workspace_on_container_disk: bool,
 }
 
 /// The host key the server showed, and what we made of it.
@@ -985,8 +996,9 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
     }
 
     if !opts.quick {
-        let cmd =
-            "nvidia-smi -L 2>/dev/null | head -n 16; echo ::df; df -Pk /workspace / 2>/dev/null";
+        // `/` and `/workspace` apart: a missing /workspace prints no row,
+        // one on the container disk shows `/` as its mount point.
+        let cmd = "nvidia-smi -L 2>/dev/null | head -n 16; echo ::df; df -Pk / 2>/dev/null; echo ::ws; test -d /workspace && df -Pk /workspace 2>/dev/null";
         if let Ok(Ok((_, out))) = tokio::time::timeout(opts.budget(), run(&handle, cmd)).await {
             rep.facts = Some(parse_facts(&out));
         }
@@ -1115,6 +1127,18 @@ fn banner_failed(
     }
 }
 
+/// The command that resets a changed pin: the caller's (`runpod-ssh add
+/// --reset-host-key`) for a key runpod-ssh pinned, else `ssh-keygen -R` on
+/// the file that holds it.
+fn reset_pin_command(name: &str, file: &std::path::Path, t: &Target) -> String {
+    match &t.reset_pin {
+        Some(cmd) if file.file_name().is_some_and(|f| f == "known_hosts_runpod") => {
+            format!("`{cmd}`")
+        }
+        _ => format!("`ssh-keygen -R {name} -f {}`", file.display()),
+    }
+}
+
 /// The host key was refused: say why and what to do.
 fn hostkey_refused(
     rep: &mut Report,
@@ -1137,9 +1161,8 @@ fn hostkey_refused(
                 file.display()
             ),
             format!(
-                "if you restarted or recreated this pod (RunPod makes a new host key on every start, and reuses IP:port pairs), reset the pin with `ssh-keygen -R {name} -f {}` or paste the new command into `runpod-ssh add --name {}`; otherwise do not connect: someone may be intercepting",
-                file.display(),
-                t.alias
+                "if you restarted or recreated this pod (RunPod makes a new host key on every start, and reuses IP:port pairs), reset the pin with {}; otherwise do not connect: someone may be intercepting",
+                reset_pin_command(name, file, t)
             ),
         ),
         Verdict::Revoked { file, line } => rep.fail(
@@ -1420,6 +1443,24 @@ async fn run(handle: &Handle<Client>, cmd: &str) -> Result<(u32, String), russh:
 /// Parse the facts command's output.
 pub fn parse_facts(out: &str) -> Facts {
     let (gpu, df) = out.split_once("::df").unwrap_or((out, ""));
+    if let Some((root, ws)) = df.split_once("::ws") {
+        let gpus = gpu
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("GPU "))
+            .map(str::to_string)
+            .collect();
+        let root = df_rows(root);
+        let ws = df_rows(ws);
+        let on_root = ws.first().is_some_and(|(m, _)| m == "/");
+        return Facts {
+            gpus,
+            root_free: root.iter().find(|(m, _)| m == "/").and_then(|r| r.1),
+            workspace_free: ws.first().filter(|_| !on_root).and_then(|r| r.1),
+            workspace_missing: ws.is_empty(),
+            workspace_on_container_disk: on_root,
+        };
+    }
     let gpus = gpu
         .lines()
         .map(str::trim)
@@ -1448,9 +1489,46 @@ pub fn parse_facts(out: &str) -> Facts {
     f
 }
 
+/// `(mount point, free bytes)` per row of `df -Pk`.
+fn df_rows(out: &str) -> Vec<(String, Option<u64>)> {
+    out.lines()
+        .skip_while(|l| !l.starts_with("Filesystem"))
+        .skip(1)
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            (cols.len() >= 6).then(|| {
+                (
+                    cols[5..].join(" "),
+                    cols[3].parse::<u64>().ok().map(|k| k * 1024),
+                )
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn facts_tell_a_missing_workspace_and_one_on_the_container_disk_apart() {
+        let head = "Filesystem 1024-blocks Used Available Capacity Mounted on\n";
+        let root = format!("{head}overlay 20971520 1048576 19922944 5% /\n");
+        let volume = format!("::df\n{root}::ws\n{head}mfs 104857600 0 104857600 0% /workspace\n");
+        let f = parse_facts(&volume);
+        assert_eq!(f.root_free, Some(19922944 * 1024));
+        assert_eq!(f.workspace_free, Some(104857600 * 1024));
+        assert!(!f.workspace_missing && !f.workspace_on_container_disk);
+
+        let missing = parse_facts(&format!("::df\n{root}::ws\n"));
+        assert!(missing.workspace_missing);
+        assert_eq!(missing.workspace_free, None);
+        assert_eq!(missing.root_free, Some(19922944 * 1024));
+
+        let on_disk = parse_facts(&format!("::df\n{root}::ws\n{root}"));
+        assert!(on_disk.workspace_on_container_disk && !on_disk.workspace_missing);
+        assert_eq!(on_disk.workspace_free, None);
+    }
 
     #[test]
     fn facts() {

@@ -619,6 +619,11 @@ pub fn parse_paste(args: &[String]) -> Result<Endpoint, PasteError> {
     {
         *first = rest.to_string();
     }
+    // A bare `ssh://user@host:port` (what some tools copy) is the
+    // destination of an `ssh` command.
+    if tokens.first().is_some_and(|t| t.starts_with("ssh://")) {
+        tokens.insert(0, "ssh".into());
+    }
     let Some(program) = tokens.first() else {
         return Err(PasteError::Empty);
     };

@@ -98,6 +98,15 @@ const ACCEPTED: &[Accepted] = &[
         None,
         &[],
     ),
+    // A bare URI, as some tools copy it (issue 9 item 11).
+    (
+        "ssh://root@203.0.113.7:40123",
+        "203.0.113.7",
+        40123,
+        "root",
+        None,
+        &[],
+    ),
     (
         "ssh ssh://root@[2001:db8::7]:40123 -i ~/.ssh/k",
         "2001:db8::7",

@@ -34,6 +34,7 @@ fn take_trailing_flags(env: &Env, a: &AddArgs) -> anyhow::Result<(Env, AddArgs)>
         force: a.force,
         no_vscode: a.no_vscode,
         pod: a.pod.clone(),
+        reset_host_key: a.reset_host_key,
         command: Vec::new(),
     };
     let mut it = a.command.iter();
@@ -59,6 +60,7 @@ fn take_trailing_flags(env: &Env, a: &AddArgs) -> anyhow::Result<(Env, AddArgs)>
             "--config" => global.config = Some(value("--config")?.into()),
             "--dry-run" => out.dry_run = true,
             "--no-vscode" => out.no_vscode = true,
+            "--reset-host-key" => out.reset_host_key = true,
             "--force" => {
                 out.force = true;
                 crate::fsio::begin_run("add", true);
@@ -67,8 +69,11 @@ fn take_trailing_flags(env: &Env, a: &AddArgs) -> anyhow::Result<(Env, AddArgs)>
             "--quiet" => global.quiet = true,
             "--verbose" => global.verbose = true,
             _ => {
+                let hint = super::suggest(flag, OWN_FLAGS.iter().copied())
+                    .map(|s| format!("; did you mean {s}?"))
+                    .unwrap_or_default();
                 return Err(bad_input(format!(
-                    "unknown option {t} (ssh has no long options)"
+                    "unknown option {t} (ssh has no long options){hint}"
                 )));
             }
         }
@@ -77,18 +82,130 @@ fn take_trailing_flags(env: &Env, a: &AddArgs) -> anyhow::Result<(Env, AddArgs)>
     Ok((Env { global, style }, out))
 }
 
+/// `add`'s long options, for "did you mean" on a typo.
+const OWN_FLAGS: &[&str] = &[
+    "--name",
+    "--identity",
+    "--config",
+    "--dry-run",
+    "--no-vscode",
+    "--reset-host-key",
+    "--force",
+    "--json",
+    "--quiet",
+    "--verbose",
+];
+
 pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
-    let (env, a) = take_trailing_flags(env, a)?;
+    let json = env.global.json || a.command.iter().any(|t| t == "--json");
+    let r = take_trailing_flags(env, a).and_then(|(env, a)| run_parsed(&env, &a));
+    if json && let Err(e) = &r {
+        // With --json the answer on stdout is JSON, failures included.
+        let v = serde_json::json!({
+            "error": super::render(e),
+            "exit_code": super::exit_code(e),
+        });
+        output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+    }
+    r
+}
+
+/// `-i KEY.pub`: ssh needs the private key. Use the one beside it (with a
+/// note), or refuse when there is none.
+fn private_key_for(identity: &str, notes: &mut Vec<String>) -> anyhow::Result<String> {
+    let Some(private) = identity.strip_suffix(".pub") else {
+        return Ok(identity.to_string());
+    };
+    let ctx = crate::config::Context::current();
+    if ctx.home_path(private).is_file() {
+        notes.push(format!(
+            "{identity} is a public key; using the private key {private} beside it (ssh offers the private one)"
+        ));
+        Ok(private.to_string())
+    } else {
+        Err(bad_input(format!(
+            "{identity} is a public key, and there is no private key {private} beside it; ssh needs the private key: pass -i with its path"
+        )))
+    }
+}
+
+/// `add --name ALIAS --reset-host-key` without a command: forget the pin of
+/// an existing entry (a pod restarted on the same IP and port), change
+/// nothing else.
+fn reset_pin_only(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
+    let Some(alias) = a.name.as_deref() else {
+        return Err(bad_input(
+            "--reset-host-key without a pasted command needs --name ALIAS (the entry whose pin to reset)",
+        ));
+    };
+    edit::check_alias(alias)?;
+    let s = Session::open(env)?;
+    let Some(&bi) = s.doc.host_blocks_naming(alias).first() else {
+        let files = crate::config::files::load_tree(&s.path, &s.doc, &s.ctx.home);
+        return Err(bad_input(format!(
+            "no host entry named {alias} in {}{}",
+            s.path.display(),
+            super::did_you_mean(alias, &files)
+        )));
+    };
+    if !runpod::is_runpod_block(&s.doc, &s.doc.blocks()[bi]) {
+        return Err(bad_input(format!(
+            "{alias} is not a RunPod entry; its host key is not pinned by runpod-ssh (use `ssh-keygen -R`)"
+        )));
+    }
+    // The pin goes by the entry's HostKeyAlias (sync: runpod-<podid>).
+    let pin = s
+        .doc
+        .first_value(&s.doc.blocks()[bi], "hostkeyalias")
+        .unwrap_or_else(|| alias.to_string());
+    let n = if a.dry_run {
+        edit::pinned_key_count(&pin)
+    } else {
+        edit::forget_pinned_key(&pin)?
+    };
+    if env.global.json {
+        let v = serde_json::json!({
+            "alias": alias,
+            "action": "reset_host_key",
+            "dry_run": a.dry_run,
+            "pinned_keys_removed": n,
+        });
+        output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+    } else if !env.global.quiet {
+        output::out(&match (n, a.dry_run) {
+            (0, _) => {
+                format!("No host key is pinned for {alias}; the next connection records one.\n")
+            }
+            (_, true) => format!("Would forget the pinned host key of {alias}.\n"),
+            // No undo hint: `restore` puts configs back, and this run wrote
+            // only the pin file.
+            (_, false) => format!(
+                "{} Forgot the pinned host key of {alias}; the next connection records the new one\n",
+                env.style.green("✓"),
+            ),
+        })?;
+    }
+    Ok(Outcome::Ok)
+}
+
+fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
     if a.pod.is_some() {
-        return super::sync::add_pod(&env, &a);
+        return super::sync::add_pod(env, a);
     }
     // VS Code reads another config (remote.SSH.configFile): write that one.
-    let (env, redirect) = edit::follow_vscode(&env);
-    let (env, a) = (&env, &a);
+    let (env, redirect) = edit::follow_vscode(env);
+    let env = &env;
+    if a.command.is_empty() && a.reset_host_key {
+        return reset_pin_only(env, a);
+    }
+    let mut key_notes = Vec::new();
     let mut ep = runpod::parse_paste(&a.command).map_err(bad_input)?;
     if let Some(id) = &a.identity {
         // The same validator as the pasted `-i`.
         ep.identity = Some(runpod::identity_path(id).map_err(bad_input)?);
+    }
+    if let Some(id) = ep.identity.clone() {
+        ep.identity = Some(private_key_for(&id, &mut key_notes)?);
     }
     if let Some(n) = &a.name {
         edit::check_alias(n)?;
@@ -177,6 +294,9 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
         )));
     }
 
+    let renamed_from = existing
+        .and_then(|i| blocks[i].patterns.first().cloned())
+        .filter(|old| *old != alias);
     let old = existing.map(|i| endpoint_of(&s.doc, i));
     let endpoint_changed = old.as_ref() != Some(&(ep.host.clone(), ep.port));
     let action = if existing.is_none() {
@@ -190,7 +310,7 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
     // by `refuse_broken` on Linux, so this only matters on Windows.
     doc.set_encoding(s.doc.encoding());
 
-    let mut warnings = Vec::new();
+    let mut warnings = key_notes;
     if let Access::Proxy { .. } = ep.access {
         warnings.push(format!(
             "{} is RunPod's SSH proxy: a terminal works, but VS Code, scp, sftp and port forwarding need the \"SSH over exposed TCP\" command (enable a public IP and expose TCP port 22 on the pod, then `runpod-ssh add` that line)",
@@ -210,8 +330,9 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             .collect();
         if !others.is_empty() {
             warnings.push(format!(
-                "if this is a restarted pod you already have ({}), run the command again with --name THAT-ALIAS to update it in place, then `runpod-ssh remove {alias}`",
-                others.join(", ")
+                "if this is a restarted pod you already have ({}), run the command again with --name THAT-ALIAS to update it in place, then `{}`",
+                others.join(", "),
+                env.command(&format!("remove {alias}"))
             ));
         }
     }
@@ -268,12 +389,20 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             &s.path, &doc, &s.ctx, true,
         ));
     }
-    if !a.dry_run && endpoint_changed {
-        let pin = options
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("HostKeyAlias"))
-            .map_or(alias.as_str(), |(_, v)| v.as_str());
-        pins_removed = edit::forget_pinned_key(pin)?;
+    // A changed endpoint is a new server; --reset-host-key says the same
+    // endpoint now has a new key (a restarted pod). Pins go under the
+    // entry's HostKeyAlias (the proxy form's is not its alias).
+    let pin = options
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("HostKeyAlias"))
+        .map_or(alias.as_str(), |(_, v)| v.as_str());
+    let drop_pin = endpoint_changed || a.reset_host_key;
+    if drop_pin {
+        pins_removed = if a.dry_run {
+            edit::pinned_key_count(pin)
+        } else {
+            edit::forget_pinned_key(pin)?
+        };
     }
     let vscode = if a.no_vscode {
         Vec::new()
@@ -291,6 +420,7 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             "backup": backup,
             "diff": diff,
             "pinned_keys_removed": pins_removed,
+            "renamed_from": renamed_from,
             "comments_moved": moved,
             "vscode": vscode,
             "warnings": warnings,
@@ -313,6 +443,17 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
         });
         if moved > 0 {
             text.push_str(&format!("Would {}\n", moved_line("move", moved, &alias)));
+        }
+        if let Some(old) = &renamed_from {
+            text.push_str(&format!("Would rename {old} to {alias}\n"));
+        }
+        if pins_removed > 0 {
+            text.push_str(&format!(
+                "Would forget the pinned host key of {alias} in {}\n",
+                edit::known_hosts_path()
+                    .map(|p| edit::tilde(&p))
+                    .unwrap_or_default()
+            ));
         }
         for c in vscode.iter().filter(|c| c.changed) {
             text.push_str(&format!(
@@ -343,11 +484,18 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
                 edit::tilde(&s.path)
             )),
         }
+        if let Some(old) = &renamed_from {
+            text.push_str(&format!("  renamed {old} to {alias}\n"));
+        }
         if moved > 0 {
             text.push_str(&format!("  {}\n", moved_line("moved", moved, &alias)));
         }
         if let Some(b) = &backup {
-            text.push_str(&format!("  previous version saved as {}\n", edit::tilde(b)));
+            text.push_str(&format!(
+                "  previous version saved as {} (undo: {})\n",
+                edit::tilde(b),
+                env.command("restore")
+            ));
         }
         if pins_removed > 0 {
             text.push_str(&format!(
@@ -361,7 +509,8 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             ));
         }
         text.push_str(&format!(
-            "\nConnect:\n  ssh {alias}\n  VS Code: Remote-SSH: Connect to Host… → {alias} → Open Folder /workspace\n"
+            "\nConnect:\n  {}\n  VS Code: Remote-SSH: Connect to Host… → {alias} → Open Folder /workspace\n",
+            env.ssh(&alias)
         ));
     }
     output::out(&text)?;

@@ -9,11 +9,14 @@ use crate::cli::CheckArgs;
 use crate::config::files::load_tree;
 use crate::config::{Context, Document, resolve};
 use crate::probe::{self, Options, Report};
-use crate::{fsio, output, runpod};
+use crate::{fsio, output, refusal, runpod};
 
 pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
     if !(a.timeout > 0.0 && a.timeout <= 3600.0) {
-        return Err(bad_input("--timeout must be between 0 and 3600 seconds"));
+        return Err(bad_input(format!(
+            "--timeout must be more than 0 and at most 3600 seconds (got {})",
+            a.timeout
+        )));
     }
     if a.jobs == 0 {
         return Err(bad_input("--jobs must be at least 1"));
@@ -39,9 +42,10 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
     };
     if aliases.is_empty() {
         if !env.global.quiet {
-            output::err(
-                "Nothing to check: no RunPod entries. Add one with: runpod-ssh add 'ssh root@IP -p PORT -i ~/.ssh/id_ed25519'\n",
-            );
+            output::err(&format!(
+                "Nothing to check: no RunPod entries. Add one with: {}\n",
+                env.command("add 'ssh root@IP -p PORT -i ~/.ssh/id_ed25519'")
+            ));
         }
         if env.global.json {
             output::out("[]\n")?;
@@ -65,9 +69,44 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
         record_host_keys: true,
         then_run: None,
     };
+    // Entries of this file (not an included one): `add` edits only it.
+    let runpod_aliases: Vec<String> = runpod::entries(&load_tree(&path, &doc, &ctx.home), false)
+        .into_iter()
+        .filter(|e| e.source.file == path)
+        .map(|e| e.alias)
+        .collect();
     let targets: Vec<Result<probe::Target, probe::ResolveFailure>> = aliases
         .iter()
-        .map(|alias| probe::target(alias, &resolve(&doc, &path, alias, &ctx)))
+        .map(|alias| {
+            let r = resolve(&doc, &path, alias, &ctx);
+            probe::target(alias, &r)
+                .map(|mut t| {
+                    // runpod-ssh pinned this entry's key: it resets the pin too.
+                    if runpod_aliases.contains(alias)
+                        && t.host_key_alias.as_deref() == Some(alias.as_str())
+                    {
+                        t.reset_pin =
+                            Some(env.command(&format!("add --name {alias} --reset-host-key")));
+                    }
+                    t
+                })
+                .map_err(|mut f| {
+                    if f.error.starts_with("no host entry for") {
+                        let files = load_tree(&path, &doc, &ctx.home);
+                        f.error.push_str(&super::did_you_mean(alias, &files));
+                    }
+                    // A config ssh refuses: name the `fix` that repairs it.
+                    if !r.ok() {
+                        let refused = refusal::Refusal::from_resolved(&r);
+                        if let Some(h) =
+                            refusal::hint(refusal::Client::default(), &refused, alias, &ctx)
+                        {
+                            f.hint = h;
+                        }
+                    }
+                    f
+                })
+        })
         .collect();
 
     let spinner =
@@ -96,7 +135,7 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
     let all_ok = reports.iter().all(|r| r.ok);
 
     if env.global.json {
-        let v: Vec<serde_json::Value> = reports.iter().map(json_of).collect();
+        let v: Vec<serde_json::Value> = reports.iter().map(|r| json_of(r, env)).collect();
         output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
     } else {
         output::out(&render(env, &reports, wall))?;
@@ -108,11 +147,16 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
     })
 }
 
-fn json_of(r: &Report) -> serde_json::Value {
+/// Milliseconds to 0.1 ms: finer digits are noise.
+fn tenth(ms: f64) -> f64 {
+    (ms * 10.0).round() / 10.0
+}
+
+fn json_of(r: &Report, env: &Env) -> serde_json::Value {
     let timings: serde_json::Map<String, serde_json::Value> = r
         .timings
         .iter()
-        .map(|(s, ms)| (s.name().to_string(), serde_json::json!(ms)))
+        .map(|(s, ms)| (s.name().to_string(), serde_json::json!(tenth(*ms))))
         .collect();
     serde_json::json!({
         "alias": r.alias,
@@ -120,9 +164,9 @@ fn json_of(r: &Report) -> serde_json::Value {
         "ok": r.ok,
         "stage": r.stage,
         "error": r.error,
-        "hint": r.hint,
+        "hint": r.hint.as_deref().map(|h| env.carry_options(h)),
         "timings": timings,
-        "total_ms": r.total_ms,
+        "total_ms": tenth(r.total_ms),
         "host_key": r.host_key,
         "offers": r.offers,
         "facts": r.facts,
@@ -179,17 +223,10 @@ fn render(env: &Env, reports: &[Report], wall: Duration) -> String {
                 esc(err)
             ));
             if let Some(h) = &r.hint {
-                text.push_str(&format!("  → {}\n", esc(h)));
+                text.push_str(&format!("  → {}\n", esc(&env.carry_options(h))));
             }
             if env.global.verbose {
-                for o in &r.offers {
-                    text.push_str(&format!(
-                        "    key {} {}: {}\n",
-                        esc(&o.key),
-                        o.fingerprint.clone().unwrap_or_default(),
-                        esc(&o.result)
-                    ));
-                }
+                text.push_str(&offers(r));
             }
         } else if !env.global.quiet {
             let mut facts = Vec::new();
@@ -203,11 +240,11 @@ fn render(env: &Env, reports: &[Report], wall: Duration) -> String {
                         esc(f.gpus[0].split(" (UUID").next().unwrap_or_default())
                     )
                 });
-                if let Some(w) = f.workspace_free {
-                    facts.push(format!("/workspace {} free", gib(w)));
-                }
                 if let Some(w) = f.root_free {
-                    facts.push(format!("/ {} free", gib(w)));
+                    facts.push(format!("container disk (/) {} free", gib(w)));
+                }
+                if let Some(w) = f.workspace_free {
+                    facts.push(format!("volume (/workspace) {} free", gib(w)));
                 }
             }
             if let Some(k) = &r.host_key
@@ -236,14 +273,48 @@ fn render(env: &Env, reports: &[Report], wall: Duration) -> String {
                     facts.join(", ")
                 ));
             }
+            if let Some(w) = r.facts.as_ref().and_then(volume_warning) {
+                text.push_str(&format!("  {} {w}\n", st.yellow("warning:")));
+            }
+            if env.global.verbose {
+                text.push_str(&offers(r));
+            }
         }
     }
     if env.global.verbose {
         text.push_str(&format!(
-            "\nchecked {} hosts in {:.0} ms\n",
+            "\nchecked {} host{} in {:.0} ms\n",
             reports.len(),
+            if reports.len() == 1 { "" } else { "s" },
             wall.as_secs_f64() * 1000.0
         ));
     }
     text
+}
+
+/// The keys offered to a host, one line each (`-v`).
+fn offers(r: &Report) -> String {
+    r.offers
+        .iter()
+        .map(|o| {
+            format!(
+                "    key {} {}: {}\n",
+                esc(&o.key),
+                o.fingerprint.clone().unwrap_or_default(),
+                esc(&o.result)
+            )
+        })
+        .collect()
+}
+
+/// The setup guide's main warning: without a volume at /workspace,
+/// everything on the pod is lost when it stops.
+fn volume_warning(f: &probe::Facts) -> Option<String> {
+    if f.workspace_missing {
+        Some("the pod has no /workspace: no volume is attached, so everything on it is lost when the pod stops (attach a volume, or a network volume, in RunPod)".into())
+    } else if f.workspace_on_container_disk {
+        Some("/workspace is on the container disk, not a volume: it is lost when the pod stops (attach a volume in RunPod)".into())
+    } else {
+        None
+    }
 }

@@ -261,3 +261,12 @@ pub fn follow_vscode(env: &Env) -> (Env, Option<(PathBuf, PathBuf)>) {
         redirect,
     )
 }
+
+/// How many host keys are pinned for `alias` (what `forget_pinned_key`
+/// would remove), for `--dry-run`.
+pub fn pinned_key_count(alias: &str) -> usize {
+    known_hosts_path()
+        .and_then(|p| fsio::read(&p).ok())
+        .and_then(|s| s.bytes)
+        .map_or(0, |b| known_hosts::remove_host(&b, alias).1)
+}

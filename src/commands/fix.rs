@@ -22,7 +22,7 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     for alias in &a.aliases {
         edit::check_alias(alias)?;
     }
-    let vs: Vec<(PathBuf, String)> = vscode::settings_files()
+    let mut vs: Vec<(PathBuf, String)> = vscode::settings_files()
         .into_iter()
         .filter_map(|p| {
             // Non-blocking and capped: a FIFO settings.json must not hang fix.
@@ -53,6 +53,34 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
         env
     };
     let s = Session::open(env)?;
+    // Typos in the aliases get a suggestion rather than "nothing to fix".
+    if !a.aliases.is_empty() {
+        let files = crate::config::files::load_tree(&s.path, &s.doc, &s.ctx.home);
+        let known = super::defined_aliases(&files);
+        if let Some(alias) = a.aliases.iter().find(|al| !known.contains(al)) {
+            return Err(super::bad_input(format!(
+                "no host entry named {alias} in {}{}",
+                s.path.display(),
+                super::did_you_mean(alias, &files)
+            )));
+        }
+    }
+    let mut vscode_note = None;
+    if a.no_vscode {
+        vs.clear();
+    } else if !a.vscode
+        && env.global.config.is_some()
+        && redirected.is_none()
+        && !vscode_reads(&vs, &s.path, &s.ctx)
+    {
+        // `--config` names a file VS Code does not read: its settings are
+        // not about this file, so they are left alone unless asked.
+        vs.clear();
+        vscode_note = Some(format!(
+            "VS Code settings left alone: VS Code does not read {} (pass --vscode to repair them anyway)",
+            s.path.display()
+        ));
+    }
     let mut cx = Cx {
         yes: a.yes,
         only: a.aliases.clone(),
@@ -100,7 +128,7 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
         String::new()
     };
 
-    let mut notes: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = vscode_note.into_iter().collect();
     // `ssh -G` would run a `Match exec` command: say that the cross-check
     // is skipped, and why, whether or not this run writes.
     let runs = crate::oracle::runs_commands(&s.path, &s.doc, &s.ctx.home)
@@ -440,9 +468,10 @@ fn render(
     }
     if !a.dry_run && changed && !rolled_back {
         t.push_str(&format!(
-            "\nRepaired {} (previous version: {}; undo with `runpod-ssh restore`).\n",
+            "\nRepaired {} (previous version: {}; undo with `{}`).\n",
             edit::tilde(&findings[0].file),
-            backup.map(edit::tilde).unwrap_or_default()
+            backup.map(edit::tilde).unwrap_or_default(),
+            env.command("restore")
         ));
     }
     for n in notes {
@@ -462,4 +491,16 @@ pub fn findings_of(path: &Path, bytes: &[u8], ctx: &crate::config::Context) -> V
     let mut cx = Cx::new(Document::parse(bytes), path, ctx);
     doctor::run_all(&mut cx);
     cx.findings
+}
+
+/// Whether VS Code reads `path`: the file its `remote.SSH.configFile`
+/// names, else `~/.ssh/config`.
+fn vscode_reads(vs: &[(PathBuf, String)], path: &Path, ctx: &crate::config::Context) -> bool {
+    let theirs = vs
+        .iter()
+        .find_map(|(_, t)| vscode::config_file(t))
+        .map(|f| ctx.home_path(&f.replace('\\', "/")))
+        .unwrap_or_else(|| ctx.home.join(".ssh").join("config"));
+    let real = |p: &Path| fsio::real_path(p).unwrap_or_else(|_| p.to_path_buf());
+    real(&theirs) == real(path)
 }

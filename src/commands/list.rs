@@ -5,7 +5,7 @@ use super::{Env, Failure, OrFail, Outcome};
 use crate::cli::ListArgs;
 use crate::config::files::load_tree;
 use crate::config::{Context, Document, Source, resolve};
-use crate::{fsio, output, runpod};
+use crate::{fsio, output, refusal, runpod};
 
 #[derive(Debug, serde::Serialize)]
 struct Row {
@@ -28,6 +28,35 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
     let snap = fsio::read(&path).or_fail(Failure::Io)?;
     let doc = Document::parse(snap.content());
     let ctx = Context::current();
+    // A file ssh refuses has no hosts for ssh: rows would mislead.
+    let refused = refusal::check(refusal::Client::default(), &path, &doc, &ctx);
+    if !refused.is_empty() {
+        let client = refusal::Client::default();
+        let hint = refusal::hint(client, &refused, refusal::UNRELATED_HOST, &ctx)
+            .map(|h| env.carry_options(&h))
+            .unwrap_or_else(|| {
+                format!(
+                    "no `runpod-ssh fix` rule repairs it: edit those lines by hand (`{}` lists what it finds)",
+                    env.command("fix --dry-run")
+                )
+            });
+        if env.global.json {
+            let v = serde_json::json!({
+                "error": format!("{} refuses the config", client.name()),
+                "problems": refused.problems.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+                "hint": hint,
+            });
+            output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+        }
+        output::err(&format!(
+            "{} {} refuses {}, so it connects to none of its hosts:\n{}\n{hint}\n",
+            env.style.red("error:"),
+            client.name(),
+            path.display(),
+            refusal::render(&refused)
+        ));
+        return Ok(Outcome::Problems);
+    }
     let files = load_tree(&path, &doc, &ctx.home);
     let mut rows = Vec::new();
     for e in runpod::entries(&files, a.all) {
@@ -52,10 +81,13 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
     }
     if rows.is_empty() {
         if !env.global.quiet {
-            output::out(if a.all {
-                "No hosts in the config.\n"
+            output::out(&if a.all {
+                "No hosts in the config.\n".to_string()
             } else {
-                "No RunPod entries yet. Add one with: runpod-ssh add 'ssh root@IP -p PORT -i ~/.ssh/id_ed25519'\n"
+                format!(
+                    "No RunPod entries yet. Add one with: {}\n",
+                    env.command("add 'ssh root@IP -p PORT -i ~/.ssh/id_ed25519'")
+                )
             })?;
         }
         return Ok(Outcome::Ok);

@@ -7,6 +7,7 @@ pub mod autostop;
 pub mod check;
 pub mod edit;
 pub mod fix;
+pub mod hints;
 pub mod list;
 pub mod live;
 pub mod login;
@@ -14,6 +15,8 @@ pub mod remove;
 pub mod restore;
 pub mod show;
 pub mod sync;
+
+pub use hints::{defined_aliases, did_you_mean, shell_quote, suggest};
 
 use crate::cli::{Cli, Command, GlobalArgs};
 use crate::output::Style;
@@ -100,6 +103,37 @@ impl Env {
                 .map(|h| h.join(".ssh").join("config"))
                 .ok_or_else(|| bad_input("cannot find your home folder; pass --config PATH")),
         }
+    }
+
+    /// A runpod-ssh command line to print in a hint, carrying the options
+    /// that were given (`runpod-ssh --config F restore`), so it works when
+    /// run as printed.
+    pub fn command(&self, rest: &str) -> String {
+        match &self.global.config {
+            Some(p) => format!(
+                "runpod-ssh --config {} {rest}",
+                shell_quote(&p.display().to_string())
+            ),
+            None => format!("runpod-ssh {rest}"),
+        }
+    }
+
+    /// The ssh command line that connects to `alias` with this config.
+    pub fn ssh(&self, alias: &str) -> String {
+        match &self.global.config {
+            Some(p) => format!("ssh -F {} {alias}", shell_quote(&p.display().to_string())),
+            None => format!("ssh {alias}"),
+        }
+    }
+
+    /// Make every `runpod-ssh …` command quoted in a hint (from the library,
+    /// which does not know the command line) carry the given options.
+    pub fn carry_options(&self, hint: &str) -> String {
+        // A hint that names a file already (`fix --config F`) is left as is.
+        if self.global.config.is_none() || hint.contains("--config") {
+            return hint.to_string();
+        }
+        hint.replace("`runpod-ssh ", &format!("`{}", self.command("")))
     }
 }
 

@@ -26,9 +26,10 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
             }
         }
         return Err(bad_input(format!(
-            "no host entry named {} in {}",
+            "no host entry named {} in {}{}",
             a.alias,
-            s.path.display()
+            s.path.display(),
+            super::did_you_mean(&a.alias, &files)
         )));
     }
     let blocks = s.doc.blocks();
@@ -72,16 +73,22 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
     }
     let diff = s.diff(&doc);
     let mut backup = None;
-    let mut pins = 0;
+    let mut pins;
     let mut warnings = Vec::new();
     if !a.dry_run {
         backup = s.write(&doc)?;
         warnings.extend(crate::refusal::strictest_after_write(
             &s.path, &doc, &s.ctx, true,
         ));
+        // In the same backup set as the config: `restore` brings it back.
         pins = edit::forget_pinned_key(&a.alias)?;
         for pin in pins_of.iter().filter(|p| !p.eq_ignore_ascii_case(&a.alias)) {
             pins += edit::forget_pinned_key(pin)?;
+        }
+    } else {
+        pins = edit::pinned_key_count(&a.alias);
+        for pin in pins_of.iter().filter(|p| !p.eq_ignore_ascii_case(&a.alias)) {
+            pins += edit::pinned_key_count(pin);
         }
     }
     let vscode = if a.no_vscode {
@@ -111,6 +118,14 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
             a.alias,
             edit::tilde(&s.path)
         ));
+        if pins > 0 {
+            text.push_str(&format!(
+                "Would forget its pinned host key in {}\n",
+                edit::known_hosts_path()
+                    .map(|p| edit::tilde(&p))
+                    .unwrap_or_default()
+            ));
+        }
     } else if !env.global.quiet {
         text.push_str(&format!(
             "{} Removed {} from {}\n",
@@ -120,12 +135,16 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
         ));
         if let Some(b) = &backup {
             text.push_str(&format!(
-                "  previous version saved as {} (undo: runpod-ssh restore)\n",
-                edit::tilde(b)
+                "  previous version saved as {} (undo: {})\n",
+                edit::tilde(b),
+                env.command("restore")
             ));
         }
         if pins > 0 {
-            text.push_str("  forgot its pinned host key\n");
+            text.push_str(&format!(
+                "  forgot its pinned host key (`{}` brings it back with the entry)\n",
+                env.command("restore")
+            ));
         }
         for c in vscode.iter().filter(|c| c.changed) {
             text.push_str(&format!(

@@ -43,13 +43,14 @@ pub fn run(env: &Env, a: &RestoreArgs) -> anyhow::Result<Outcome> {
             output::out(&format!("No backups of {} yet.\n", edit::tilde(&s.path)))?;
         } else {
             let mut text = format!(
-                "Backups of {} (newest last; the command whose run saved it):\n",
+                "Backups of {} (newest last): when, the command that replaced it, the file:\n",
                 edit::tilde(&s.path)
             );
             for b in &list {
                 text.push_str(&format!(
-                    "  {}  {:<8} {}\n",
+                    "  {}  {}  {:<8} {}\n",
                     b.stamp,
+                    when(&b.stamp),
                     b.command.as_deref().unwrap_or("-"),
                     edit::tilde(&b.path)
                 ));
@@ -113,6 +114,7 @@ pub fn run(env: &Env, a: &RestoreArgs) -> anyhow::Result<Outcome> {
     if env.global.json {
         let v = serde_json::json!({
             "restored": b,
+            "undoes_restore": b.command.as_deref() == Some("restore"),
             "config": s.path,
             "backup_of_current": backup_of_current,
             "also_restored": restored_also,
@@ -120,19 +122,53 @@ pub fn run(env: &Env, a: &RestoreArgs) -> anyhow::Result<Outcome> {
         output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
     } else if !env.global.quiet {
         let mut text = format!(
-            "{} Restored {} from backup {}{}\n",
+            "{} Restored {} from backup {} ({}{})\n",
             env.style.green("✓"),
             edit::tilde(&s.path),
             b.stamp,
+            when(&b.stamp),
             b.command
                 .as_deref()
-                .map(|c| format!(" (saved by {c})"))
+                .map(|c| format!(", saved by {c}"))
                 .unwrap_or_default()
         );
+        if b.command.as_deref() == Some("restore") {
+            // The newest backup was the version a restore replaced.
+            text.push_str("  this undoes the previous restore\n");
+        }
         for p in &restored_also {
             text.push_str(&format!("  and {} from the same run\n", edit::tilde(p)));
         }
         output::out(&text)?;
     }
     Ok(Outcome::Ok)
+}
+
+/// The stamp `YYYYMMDD-HHMMSS.nnn…` (UTC) as `YYYY-MM-DD HH:MM:SS UTC`.
+fn when(stamp: &str) -> String {
+    let d = stamp.as_bytes();
+    if stamp.len() < 15 || !stamp.is_ascii() || d[8] != b'-' {
+        return "-".into();
+    }
+    format!(
+        "{}-{}-{} {}:{}:{} UTC",
+        &stamp[0..4],
+        &stamp[4..6],
+        &stamp[6..8],
+        &stamp[9..11],
+        &stamp[11..13],
+        &stamp[13..15]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn when_reads_the_backup_stamp_as_utc_time() {
+        assert_eq!(
+            super::when("20261128-101500.123456789"),
+            "2026-11-28 10:15:00 UTC"
+        );
+        assert_eq!(super::when("junk"), "-");
+    }
 }

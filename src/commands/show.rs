@@ -4,7 +4,30 @@
 use super::{Env, Failure, OrFail, Outcome, bad_input};
 use crate::cli::ShowArgs;
 use crate::config::{self, Context};
-use crate::output;
+use crate::config::{BlockKind, Document, pattern};
+use crate::{fsio, output, refusal};
+
+/// "no block names ALIAS" (with a suggestion) when no `Host` block but a
+/// bare `Host *` matches it: ssh -G still prints its defaults, which look
+/// like an answer.
+fn unnamed_note(path: &std::path::Path, alias: &str, ctx: &Context) -> Option<String> {
+    let doc = Document::parse(fsio::read_limited(path).ok()?.bytes.as_slice());
+    let files = crate::config::files::load_tree(path, &doc, &ctx.home);
+    let named = files.iter().any(|f| {
+        f.doc.blocks().iter().any(|b| {
+            b.kind == BlockKind::Host
+                && b.patterns.iter().any(|p| p != "*")
+                && pattern::host_line_matches(alias, b.patterns.iter().map(String::as_str))
+        })
+    });
+    (!named).then(|| {
+        format!(
+            "no Host block in {} names {alias}; this is what ssh uses for an unknown host{}",
+            path.display(),
+            super::did_you_mean(alias, &files)
+        )
+    })
+}
 
 pub fn run(env: &Env, args: &ShowArgs) -> anyhow::Result<Outcome> {
     if args.alias.is_empty() || args.alias.contains(char::is_whitespace) {
@@ -48,6 +71,24 @@ pub fn run(env: &Env, args: &ShowArgs) -> anyhow::Result<Outcome> {
     let st = &env.style;
     for d in &resolved.errors {
         output::err(&format!("{} {d}\n", st.red("error:")));
+    }
+    if !resolved.ok() {
+        let refused = refusal::Refusal::from_resolved(&resolved);
+        if let Some(h) = refusal::hint(refusal::Client::default(), &refused, &args.alias, &ctx) {
+            output::err(&format!(
+                "{} {}\n",
+                st.yellow("hint:"),
+                env.carry_options(&h)
+            ));
+        }
+    }
+    // Only when nothing set a HostName is it worth reading the tree again.
+    if resolved.ok()
+        && resolved.hostname().1.is_none()
+        && !env.global.quiet
+        && let Some(note) = unnamed_note(&path, &args.alias, &ctx)
+    {
+        output::err(&format!("{} {note}\n", st.yellow("note:")));
     }
     if !env.global.quiet {
         for d in resolved.warnings.iter().chain(&resolved.not_evaluated) {
