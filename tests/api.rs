@@ -755,3 +755,33 @@ fn sync_adopts_an_entry_pasted_for_the_same_endpoint() {
     assert!(run(&home, &api, &["sync"]).status.success());
     assert_eq!(std::fs::read(config(&home)).unwrap(), before);
 }
+
+#[test]
+fn a_changed_key_on_a_synced_entry_is_reset_by_its_own_pin_name() {
+    let Some(sshd) = sshd() else { return };
+    let home = client_of(&sshd);
+    let api = FakeApi::start();
+    api.set_pods(vec![running("abc123", "Trainer", &sshd)]);
+    api.set_log("abc123", start_log(&[&fingerprint(&sshd)]));
+    assert!(run(&home, &api, &["sync"]).status.success());
+    // Another key pinned for the pod: a change.
+    let dir = tempfile::tempdir().unwrap();
+    let other = keygen(dir.path(), "other", "").1;
+    let other: Vec<&str> = other.split_whitespace().take(2).collect();
+    std::fs::write(
+        home.ssh_dir().join("known_hosts_runpod"),
+        format!("runpod-abc123 {}\n", other.join(" ")),
+    )
+    .unwrap();
+    let o = home.run(&["check", "runpod-trainer"]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(text.contains("--reset-host-key"), "{text}");
+    let o = home.run(&["add", "--name", "runpod-trainer", "--reset-host-key"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        kh_text(&home),
+        "",
+        "the pin under runpod-abc123 was not reset"
+    );
+}
