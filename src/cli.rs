@@ -149,6 +149,108 @@ runpodctl there; a new schedule replaces the old one. It logs to
         after_help = "Example:\n  runpod-ssh show runpod-4090\n  runpod-ssh show runpod-4090 --json --config ./my_config"
     )]
     Show(ShowArgs),
+    /// Create, inspect and rotate SSH keys (rotation adds the new key on
+    /// every pod before the config switches to it)
+    #[command(after_help = "\
+Examples:
+  runpod-ssh key new                         # ~/.ssh/id_ed25519, comment runpod-key
+  runpod-ssh key list --json
+  runpod-ssh key show gpu                    # the public key line to paste
+  runpod-ssh key rotate --dry-run
+  runpod-ssh key rotate gpu --new ~/.ssh/id_ed25519_2027 --remove-old")]
+    Key(KeyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+    #[command(subcommand)]
+    pub command: KeyCommand,
+}
+
+/// The `key` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Create a key pair (private key 0600, never overwriting a file) and
+    /// print the public key to paste into RunPod
+    New(KeyNewArgs),
+    /// Every key in ~/.ssh and every IdentityFile the config names: type,
+    /// bits, fingerprint, comment, problems, which hosts use it
+    List,
+    /// Print the public key line of a key file or of a host's key
+    Show(KeyShowArgs),
+    /// Put a new key on every RunPod host, prove it logs in, then switch
+    /// the config to it (the old key stays as a fallback)
+    #[command(after_help = "\
+Per host: log in with the current key (host key checked as `check` does) →
+add the new public key to the login user's ~/.ssh/authorized_keys → log in
+afresh with only the new key → switch the entry's IdentityFile (the old key
+stays second until RunPod's account holds the new one) → with --remove-old,
+remove the old key's line and prove the old key is refused.
+A killed run resumes where it stopped (journal: ~/.ssh/runpod-ssh-rotate.json).
+Exit status: 0 all rotated, 1 a host failed (it keeps its old key), 2 bad input.")]
+    Rotate(KeyRotateArgs),
+    /// Register a public key on your RunPod account (RunPod API), keeping
+    /// every key already there; pods get it when they start
+    #[command(
+        after_help = "Examples:\n  runpod-ssh key push                       # ~/.ssh/id_ed25519.pub\n  runpod-ssh key push ~/.ssh/id_ed25519_runpod-20261128.pub"
+    )]
+    Push(KeyPushArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeyPushArgs {
+    /// The public key file (a private key's path means its .pub)
+    /// [default: ~/.ssh/id_ed25519.pub]
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyNewArgs {
+    /// Where to write the private key [default: ~/.ssh/id_ed25519]
+    pub path: Option<PathBuf>,
+    /// The key's comment
+    #[arg(short = 'C', long, default_value = "runpod-key")]
+    pub comment: String,
+    /// The key type
+    #[arg(short = 't', long = "type", value_enum, default_value = "ed25519")]
+    pub kind: crate::keys::KeyType,
+    /// Encrypt the key: the passphrase is read twice from the terminal, or
+    /// from the first line of the file $RUNPOD_SSH_PASSPHRASE_FILE names
+    #[arg(long)]
+    pub passphrase: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyShowArgs {
+    /// A key file (private or .pub) or a host alias [default: ~/.ssh/id_ed25519]
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyRotateArgs {
+    /// Hosts to rotate [default: every RunPod entry]
+    pub aliases: Vec<String>,
+    /// The new private key; created (ed25519) when missing
+    /// [default: ~/.ssh/id_ed25519_runpod-YYYYMMDD]
+    #[arg(long, value_name = "PATH")]
+    pub new: Option<PathBuf>,
+    /// Also remove the old key from each host and prove it is refused
+    /// (with --account, from the RunPod account too)
+    #[arg(long)]
+    pub remove_old: bool,
+    /// Also register the new key on the RunPod account (RunPod API), so
+    /// restarted pods get it
+    #[arg(long)]
+    pub account: bool,
+    /// Say what would happen; change nothing anywhere
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Seconds each network step may take
+    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+    pub timeout: f64,
+    /// How many hosts to rotate at once
+    #[arg(long, default_value_t = 8, value_name = "N")]
+    pub jobs: usize,
 }
 
 #[derive(Debug, Args)]

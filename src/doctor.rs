@@ -1623,6 +1623,11 @@ pub fn regression(
     verify(path, old, new, intended, ctx).worse
 }
 
+/// At most this many aliases are asked of `ssh -G` after a repair (every
+/// alias the edit changes, then others), this many at a time.
+const SSH_G_ASKS: usize = 256;
+const SSH_G_PARALLEL: usize = 8;
+
 /// [`regression`], also saying when the `ssh -G` cross-check was skipped.
 pub fn verify(
     path: &Path,
@@ -1655,6 +1660,9 @@ pub fn verify(
         worse: Some(why),
         skipped: None,
     };
+    // Aliases whose evaluation the edit changes are asked of ssh first.
+    let mut changed: Vec<String> = Vec::new();
+    let mut unchanged: Vec<String> = Vec::new();
     for alias in &aliases {
         let before = resolve(&old_doc, path, alias, ctx);
         let after = resolve(&new_doc, path, alias, ctx);
@@ -1667,6 +1675,11 @@ pub fn verify(
                     .map(|e| e.to_string())
                     .unwrap_or_default()
             ));
+        }
+        if before.print() == after.print() {
+            unchanged.push(alias.clone());
+        } else {
+            changed.push(alias.clone());
         }
     }
     // `ssh -G` evaluates `Match exec`: never asked about a tree that has one.
@@ -1692,27 +1705,43 @@ pub fn verify(
     if std::fs::write(tmp.path(), old).is_err() {
         return ok;
     }
-    for alias in &aliases {
+    // Bounded: every changed alias, then others up to SSH_G_ASKS, asked a
+    // few at a time (two `ssh -G` each), so a large config stays quick.
+    let mut asked = changed;
+    let room = SSH_G_ASKS.saturating_sub(asked.len());
+    asked.extend(unchanged.into_iter().take(room));
+    let compare = |alias: &String| -> Option<String> {
         let before = oracle.ssh_g(tmp.path(), alias);
         let after = oracle.ssh_g(path, alias);
         match (before, after) {
-            (Ok(_), Err(e)) => {
-                return worse(format!(
-                    "ssh -G {alias} now fails: {}",
-                    e.lines().next().unwrap_or_default()
-                ));
-            }
+            (Ok(_), Err(e)) => Some(format!(
+                "ssh -G {alias} now fails: {}",
+                e.lines().next().unwrap_or_default()
+            )),
             (Ok(b), Ok(a)) => {
-                for (k, v) in &a {
-                    if b.get(k) != Some(v) && !meant(alias, k) {
-                        return worse(format!(
-                            "ssh -G {alias}: {k} changed from {:?} to {v:?}",
-                            b.get(k)
+                // Both ways: a repair that drops a keyword counts too.
+                let keys = a.keys().chain(b.keys());
+                for k in keys {
+                    if b.get(k) != a.get(k) && !meant(alias, k) {
+                        return Some(format!(
+                            "ssh -G {alias}: {k} changed from {:?} to {:?}",
+                            b.get(k),
+                            a.get(k)
                         ));
                     }
                 }
+                None
             }
-            _ => {}
+            _ => None,
+        }
+    };
+    for chunk in asked.chunks(SSH_G_PARALLEL) {
+        let found = std::thread::scope(|sc| {
+            let handles: Vec<_> = chunk.iter().map(|a| sc.spawn(|| compare(a))).collect();
+            handles.into_iter().find_map(|h| h.join().ok().flatten())
+        });
+        if let Some(why) = found {
+            return worse(why);
         }
     }
     ok

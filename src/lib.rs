@@ -10,7 +10,10 @@
 //! - [`runpod`]: what RunPod hands a user, and the entry we write for it.
 //! - [`known_hosts`]: pinned host keys.
 //! - [`vscode`]: VS Code-family settings, edited losslessly.
+//! - [`client`]: the native SSH client (deadlines, our host-key verdicts,
+//!   chosen keys, commands).
 //! - [`probe`]: the staged native reachability probe.
+//! - [`keys`]: key files: create, inspect, authorized_keys edits, the rotation journal.
 //! - [`doctor`]: the repair rules behind `fix`.
 //! - [`oracle`]: `ssh -G`, asked only when the config runs no command.
 //! - [`refusal`]: whether an ssh client would refuse a config, in its words.
@@ -19,10 +22,12 @@
 pub mod account_keys;
 pub mod api;
 pub mod cli;
+pub mod client;
 pub mod commands;
 pub mod config;
 pub mod doctor;
 pub mod fsio;
+pub mod keys;
 pub mod known_hosts;
 pub mod oracle;
 pub mod output;

@@ -1,11 +1,20 @@
 //! OpenSSH as the oracle: `ssh -G -F FILE HOST`, run only when it is safe.
 //!
 //! `ssh -G` evaluates `Match exec`, which runs a command named by the
-//! config. runpod-ssh never runs anything a config names, so before asking
-//! ssh we look through the file and everything it includes; when any of
-//! it holds a `Match … exec`, the cross-check is skipped (and the caller
-//! says so) and our own evaluator is the only judge. `-F` keeps the system
-//! `ssh_config` out, and a deadline keeps a stuck `ssh` from stalling us.
+//! config. runpod-ssh never runs anything a config names, so two layers
+//! keep ssh from doing it for us:
+//! 1. Before asking, the file and everything it includes are read as raw
+//!    bytes, the way ssh reads them, and any line mentioning `match` and
+//!    `exec` in any spelling (quotes, escapes, case, stray bytes) skips
+//!    the cross-check;
+//!    so does an `Include` we cannot follow exactly as glob(3) would, or a
+//!    file we cannot read. The caller says so; our evaluator then judges.
+//! 2. `ssh -G` runs with `SHELL` naming no program: ssh refuses to run a
+//!    `Match exec` command then ("Shell … is not executable"), so a file
+//!    swapped in between the check and ssh's read still runs nothing.
+//!
+//! `-F` keeps the system `ssh_config` out, `--` keeps the host from being
+//! read as an option, and a deadline keeps a stuck `ssh` from stalling us.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -14,10 +23,14 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::config::Document;
-use crate::config::files::load_tree;
+use crate::config::resolve::{MAX_INCLUDE_DEPTH, include_path};
 
 /// How long one `ssh -G` may take before it is killed.
 pub const DEADLINE: Duration = Duration::from_secs(10);
+
+/// What `SHELL` is set to for `ssh -G`: no program, so ssh runs no
+/// `Match exec` command (it stops with "Shell … is not executable").
+const NO_SHELL: &str = "/nonexistent/runpod-ssh-runs-no-commands";
 
 /// `ssh -G` output: keyword → values, in the order printed.
 pub type Printed = BTreeMap<String, Vec<String>>;
@@ -27,9 +40,18 @@ pub type Printed = BTreeMap<String, Vec<String>>;
 pub enum Skip {
     /// No `ssh` on `PATH`.
     NoSsh,
-    /// The config (or a file it includes) has a `Match exec` line, which
-    /// `ssh -G` would run.
+    /// The config (or a file it includes) has a line mentioning `match`
+    /// and `exec` (a `Match exec`, which `ssh -G` would run, or something
+    /// that could be one).
     RunsCommands { file: PathBuf, line: usize },
+    /// Something in the tree cannot be followed exactly as ssh follows it
+    /// (an `Include` pattern glob(3) reads differently, a file we cannot
+    /// read), so it cannot be proven free of `Match exec`.
+    Unprovable {
+        file: PathBuf,
+        line: usize,
+        why: String,
+    },
 }
 
 impl std::fmt::Display for Skip {
@@ -39,6 +61,11 @@ impl std::fmt::Display for Skip {
             Skip::RunsCommands { file, line } => write!(
                 f,
                 "{}:{line} has `Match exec`, which `ssh -G` would run: the `ssh -G` cross-check was skipped (runpod-ssh never runs commands from a config)",
+                file.display()
+            ),
+            Skip::Unprovable { file, line, why } => write!(
+                f,
+                "{}:{line}: {why}, so runpod-ssh cannot prove that `ssh -G` would run no command: the `ssh -G` cross-check was skipped (runpod-ssh never runs commands from a config)",
                 file.display()
             ),
         }
@@ -55,9 +82,7 @@ impl Oracle {
     /// The oracle for `root` (whose content is `doc`) and every file it
     /// includes; `home` is where `~` in `Include` points.
     pub fn for_config(root: &Path, doc: &Document, home: &Path) -> Result<Oracle, Skip> {
-        if let Some((file, line)) = runs_commands(root, doc, home) {
-            return Err(Skip::RunsCommands { file, line });
-        }
+        prove(root, doc, home)?;
         let ssh = find_ssh().ok_or(Skip::NoSsh)?;
         Ok(Oracle { ssh })
     }
@@ -66,9 +91,7 @@ impl Oracle {
     /// same file (an edit about to be written, or the one before it).
     pub fn for_versions(root: &Path, docs: &[&Document], home: &Path) -> Result<Oracle, Skip> {
         for doc in docs {
-            if let Some((file, line)) = runs_commands(root, doc, home) {
-                return Err(Skip::RunsCommands { file, line });
-            }
+            prove(root, doc, home)?;
         }
         let ssh = find_ssh().ok_or(Skip::NoSsh)?;
         Ok(Oracle { ssh })
@@ -82,23 +105,126 @@ impl Oracle {
     }
 }
 
-/// The first `Match` line (file, 1-based line) in `root` or anything it
-/// includes that would make `ssh -G` run a command. Deliberately broad:
-/// any `Match` line mentioning `exec` in any case counts, so a spelling
-/// we did not foresee errs on the side of not running ssh.
-pub fn runs_commands(root: &Path, doc: &Document, home: &Path) -> Option<(PathBuf, usize)> {
-    for f in load_tree(root, doc, home) {
-        for (i, l) in f.doc.lines().iter().enumerate() {
-            if l.keyword() == Some("match")
-                && String::from_utf8_lossy(l.bytes())
-                    .to_ascii_lowercase()
-                    .contains("exec")
+/// `Ok` when `root` (content `doc`) and every file it includes provably
+/// hold no `Match exec`; otherwise why not. Deliberately broad: it reads
+/// raw bytes as ssh does (whatever encoding we would decode them as),
+/// drops quotes, backslashes and NULs, folds case, and any `exec` left
+/// anywhere counts. A false alarm only skips the cross-check.
+pub fn prove(root: &Path, doc: &Document, home: &Path) -> Result<(), Skip> {
+    let mut seen: Vec<PathBuf> = Vec::new();
+    let mut queue: Vec<(PathBuf, Vec<u8>, usize)> = vec![(root.to_path_buf(), doc.to_bytes(), 0)];
+    // The document as given and the same file as ssh reads its bytes.
+    if let Ok(c) = crate::fsio::read_limited(root)
+        && c.bytes != doc.to_bytes()
+    {
+        queue.push((root.to_path_buf(), c.bytes, 0));
+    }
+    while let Some((path, bytes, depth)) = queue.pop() {
+        if let Some(line) = mentions_exec(&bytes) {
+            return Err(Skip::RunsCommands { file: path, line });
+        }
+        if depth >= MAX_INCLUDE_DEPTH {
+            continue;
+        }
+        for (line, arg) in include_args(&bytes) {
+            let unprovable = |why: &str| Skip::Unprovable {
+                file: path.clone(),
+                line,
+                why: why.to_string(),
+            };
+            // glob(3) with GLOB_TILDE reads `\`, `[`, `{` and `~user`
+            // differently from the glob we can run: don't guess.
+            if arg.contains(['\\', '[', ']', '{', '}'])
+                || (arg.starts_with('~') && !arg.starts_with("~/") && arg != "~")
             {
-                return Some((f.path.clone(), i + 1));
+                return Err(unprovable(&format!(
+                    "`Include {arg}` is a pattern runpod-ssh does not expand exactly as ssh does"
+                )));
+            }
+            let pattern = include_path(&arg, home);
+            let paths: Vec<PathBuf> = match glob::glob(&pattern) {
+                Ok(g) => g.filter_map(Result::ok).collect(),
+                Err(_) => {
+                    return Err(unprovable(&format!(
+                        "`Include {arg}` is a pattern runpod-ssh cannot expand"
+                    )));
+                }
+            };
+            for p in paths {
+                if seen.contains(&p) {
+                    continue;
+                }
+                seen.push(p.clone());
+                match crate::fsio::read_limited(&p) {
+                    Ok(c) => queue.push((p, c.bytes, depth + 1)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(unprovable(&format!(
+                            "the included {} cannot be read ({e})",
+                            p.display()
+                        )));
+                    }
+                }
             }
         }
     }
+    Ok(())
+}
+
+/// The first raw line (1-based) that mentions both `match` and `exec`
+/// once quotes, backslashes and NULs are dropped and case is folded (ssh
+/// splits lines on `\n` only, as this does).
+fn mentions_exec(bytes: &[u8]) -> Option<usize> {
+    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        let folded: Vec<u8> = line
+            .iter()
+            .filter(|b| !matches!(b, b'"' | b'\'' | b'\\' | 0))
+            .map(u8::to_ascii_lowercase)
+            .collect();
+        if folded.windows(5).any(|w| w == b"match") && folded.windows(4).any(|w| w == b"exec") {
+            return Some(i + 1);
+        }
+    }
     None
+}
+
+/// `Include` arguments with their 1-based lines, read both as the bytes
+/// are (ssh's view: any leading byte-order mark bytes and NULs dropped)
+/// and as we would decode them.
+fn include_args(bytes: &[u8]) -> Vec<(usize, String)> {
+    let mut raw = bytes;
+    for bom in [&b"\xEF\xBB\xBF"[..], b"\xFF\xFE", b"\xFE\xFF"] {
+        if let Some(rest) = raw.strip_prefix(bom) {
+            raw = rest;
+        }
+    }
+    let plain: Vec<u8> = raw.iter().copied().filter(|&b| b != 0).collect();
+    let mut out = Vec::new();
+    for doc in [Document::parse(&plain), Document::parse(bytes)] {
+        for (i, l) in doc.lines().iter().enumerate() {
+            if l.keyword() == Some("include") {
+                for v in l.values() {
+                    let entry = (l.original_line().unwrap_or(i + 1), v.to_string());
+                    if !out.contains(&entry) {
+                        out.push(entry);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The first place (file, 1-based line) in `root` or anything it includes
+/// that keeps `ssh -G` from being asked (see [`prove`]).
+pub fn runs_commands(root: &Path, doc: &Document, home: &Path) -> Option<(PathBuf, usize)> {
+    match prove(root, doc, home) {
+        Ok(()) => None,
+        Err(Skip::RunsCommands { file, line } | Skip::Unprovable { file, line, .. }) => {
+            Some((file, line))
+        }
+        Err(Skip::NoSsh) => None,
+    }
 }
 
 /// `ssh` on `PATH`.
@@ -116,6 +242,9 @@ pub fn find_ssh() -> Option<PathBuf> {
 
 fn run_ssh_g(ssh: &Path, file: &Path, host: &str) -> Result<Printed, String> {
     let mut child = Command::new(ssh)
+        // ssh runs `Match exec` through $SHELL and refuses when it is not
+        // executable: a command the scan missed is never run.
+        .env("SHELL", NO_SHELL)
         .arg("-G")
         .arg("-F")
         .arg(file)
@@ -164,8 +293,16 @@ fn run_ssh_g(ssh: &Path, file: &Path, host: &str) -> Result<Printed, String> {
     };
     let stdout = out_t.join().unwrap_or_default();
     let stderr = err_t.join().unwrap_or_default();
+    let stderr = String::from_utf8_lossy(&stderr).into_owned();
+    if stderr.contains(NO_SHELL) {
+        // The scan let a `Match exec` through; ssh refused to run it.
+        return Err(
+            "ssh -G wanted to run a command (`Match exec`) that runpod-ssh did not foresee; nothing was run and the cross-check is void"
+                .to_string(),
+        );
+    }
     if !status.success() {
-        return Err(String::from_utf8_lossy(&stderr).into_owned());
+        return Err(stderr);
     }
     let mut m = Printed::new();
     for l in String::from_utf8_lossy(&stdout).lines() {
@@ -179,6 +316,81 @@ fn run_ssh_g(ssh: &Path, file: &Path, host: &str) -> Result<Printed, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spellings_ssh_joins_into_exec_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("config");
+        for text in [
+            &b"Match ex\"ec\" \"touch /tmp/x\"\n"[..],
+            b"Match=ex\"ec\" \"touch /tmp/x\"\n",
+            b"\"Ma\"tch EXEC true\n",
+            b"Match ex\\ec true\n",
+            // Stray UTF-16 byte-order mark bytes before an ASCII file: ssh
+            // reads the bytes, we might decode them as UTF-16.
+            b"\xff\xfe\nHost a\n  Port 1\nMatch exec \"touch /tmp/x\"\n",
+        ] {
+            std::fs::write(&root, text).unwrap();
+            let doc = Document::parse(text);
+            assert!(
+                matches!(
+                    prove(&root, &doc, dir.path()),
+                    Err(Skip::RunsCommands { .. })
+                ),
+                "{:?}",
+                String::from_utf8_lossy(text)
+            );
+        }
+    }
+
+    #[test]
+    fn includes_ssh_would_expand_differently_are_not_guessed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("config");
+        for inc in ["~root/.ssh/inc", "i\\nc", "in[c", "[[:alpha:]]nc", "a{b,c}"] {
+            let text = format!("Include {inc}\nHost a\n  Port 1\n");
+            let doc = Document::parse(text.as_bytes());
+            assert!(
+                matches!(prove(&root, &doc, dir.path()), Err(Skip::Unprovable { .. })),
+                "{inc}"
+            );
+        }
+        // An included file we cannot read (a folder here) is not assumed clean.
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        let text = format!("Include {}\n", dir.path().join("sub").display());
+        let doc = Document::parse(text.as_bytes());
+        assert!(matches!(
+            prove(&root, &doc, dir.path()),
+            Err(Skip::Unprovable { .. })
+        ));
+        // Everyday lines mentioning exec without Match stay provable.
+        let doc = Document::parse(b"Host exec-box\n  ProxyCommand exec nc %h %p\n");
+        assert_eq!(prove(&root, &doc, dir.path()), Ok(()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn ssh_g_runs_no_command_even_when_asked_directly() {
+        let Some(ssh) = find_ssh() else {
+            assert!(
+                std::env::var("CI").is_err(),
+                "ssh is required for this test under CI"
+            );
+            eprintln!("SKIPPED: no ssh");
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("ran");
+        let conf = dir.path().join("config");
+        std::fs::write(
+            &conf,
+            format!("Match exec \"touch {}\"\n  User x\n", marker.display()),
+        )
+        .unwrap();
+        let r = run_ssh_g(&ssh, &conf, "host");
+        assert!(!marker.exists(), "ssh -G ran the Match exec command");
+        assert!(r.is_err_and(|e| e.contains("did not foresee")));
+    }
 
     #[test]
     fn match_exec_anywhere_in_the_tree_is_found() {

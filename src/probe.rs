@@ -13,12 +13,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use russh::client::{self, AuthResult, Handle};
-use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
-use russh::{ChannelMsg, ChannelOpenFailure, Disconnect};
+use russh::keys::PrivateKeyWithHashAlg;
+use russh::{ChannelOpenFailure, Disconnect};
 use serde::Serialize;
 use ssh_key::{HashAlg, PublicKey};
 use tokio::net::TcpStream;
 
+use crate::client::{
+    KeyState, Recorder, Seen, Verifier, connect_agent, hash_for, lines_of, preferred_host_keys, run,
+};
 use crate::config::resolve::{Resolved, Source};
 use crate::known_hosts::{self, Decision, Verdict};
 
@@ -420,176 +423,6 @@ pub fn probe_all(
     }))
 }
 
-/// Host key state shared with the russh handler.
-#[derive(Default)]
-struct KeyState {
-    key: Option<PublicKey>,
-    verdict: Option<Verdict>,
-    decision: Option<Decision>,
-    at: Option<Instant>,
-}
-
-struct Client {
-    state: Arc<Mutex<KeyState>>,
-    entries: Arc<Vec<known_hosts::Entry>>,
-    lookup: known_hosts::Lookup,
-    strict: Strict,
-    evidence: known_hosts::Evidence,
-}
-
-impl client::Handler for Client {
-    type Error = russh::Error;
-
-    async fn check_server_key(
-        &mut self,
-        key: &PublicKeyOrCertificate,
-    ) -> Result<bool, Self::Error> {
-        let k = key.public_key();
-        let verdict = known_hosts::check_lookup(&self.entries, &self.lookup, &k);
-        let fp = k.fingerprint(HashAlg::Sha256).to_string();
-        // The one host-key rule (known_hosts::decide); a refusal ends the
-        // handshake here, before any authentication.
-        let decision = known_hosts::decide(
-            &verdict,
-            &fp,
-            self.strict,
-            self.lookup.readonly || self.lookup.known_hosts_command,
-            &self.evidence,
-        );
-        if let Ok(mut s) = self.state.lock() {
-            s.key = Some(k);
-            s.verdict = Some(verdict);
-            s.decision = Some(decision);
-            s.at = Some(Instant::now());
-        }
-        Ok(decision != Decision::Refuse)
-    }
-}
-
-/// What the server sent before the SSH handshake proper, recorded by
-/// [`Recorder`] as russh reads it.
-#[derive(Debug, Default)]
-struct Seen {
-    /// The first bytes, up to [`SEEN_CAP`].
-    bytes: Vec<u8>,
-    /// When a line starting `SSH-` was complete.
-    ident_at: Option<Instant>,
-    /// The server closed the connection before that.
-    eof: bool,
-    /// A read failed before that.
-    error: Option<String>,
-}
-
-/// Enough for RFC 4253's pre-banner lines and the identification line.
-const SEEN_CAP: usize = 8 * 1024;
-
-impl Seen {
-    fn push(&mut self, data: &[u8]) {
-        if self.ident_at.is_some() {
-            return;
-        }
-        let room = SEEN_CAP.saturating_sub(self.bytes.len());
-        self.bytes.extend_from_slice(&data[..data.len().min(room)]);
-        if self
-            .bytes
-            .split_inclusive(|&b| b == b'\n')
-            .any(|l| l.starts_with(b"SSH-") && l.ends_with(b"\n"))
-        {
-            self.ident_at = Some(Instant::now());
-        }
-    }
-}
-
-/// The complete lines of what the server sent.
-fn lines_of(bytes: &[u8]) -> Vec<String> {
-    bytes
-        .split_inclusive(|&b| b == b'\n')
-        .filter(|l| l.ends_with(b"\n"))
-        .map(|l| String::from_utf8_lossy(l).trim_end().to_string())
-        .collect()
-}
-
-/// The stream handed to `russh::client::connect_stream`: passes every byte
-/// through and records what the server sends until its identification line
-/// is complete, so a banner failure can be diagnosed and the banner stage
-/// timed without a `peek` (which delays our own identification by a round
-/// trip).
-struct Recorder<S> {
-    inner: S,
-    seen: Arc<Mutex<Seen>>,
-    wake: Arc<tokio::sync::Notify>,
-}
-
-impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Recorder<S> {
-    fn poll_read(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let r = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let std::task::Poll::Ready(res) = &r
-            && let Ok(mut s) = self.seen.lock()
-            && s.ident_at.is_none()
-        {
-            match res {
-                Ok(()) if buf.filled().len() == before => s.eof = true,
-                Ok(()) => s.push(&buf.filled()[before..]),
-                Err(e) => s.error = Some(e.to_string()),
-            }
-            if s.ident_at.is_some() || s.eof || s.error.is_some() {
-                self.wake.notify_one();
-            }
-        }
-        r
-    }
-}
-
-impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Recorder<S> {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
-/// Host key algorithms with the types already known for the name first,
-/// as OpenSSH's `order_hostkeyalgs` does: a server with several host keys
-/// then shows the pinned one, not a "change" of type.
-fn preferred_host_keys(entries: &[known_hosts::Entry], name: &str) -> Vec<ssh_key::Algorithm> {
-    let default = russh::Preferred::DEFAULT.key.to_vec();
-    let known: Vec<ssh_key::Algorithm> = entries
-        .iter()
-        .filter(|e| e.marker.is_none() && e.names(name))
-        .map(|e| e.key.algorithm())
-        .collect();
-    let same_type = |a: &ssh_key::Algorithm, k: &ssh_key::Algorithm| match (a, k) {
-        (ssh_key::Algorithm::Rsa { .. }, ssh_key::Algorithm::Rsa { .. }) => true,
-        _ => a == k,
-    };
-    let (mut first, rest): (Vec<_>, Vec<_>) = default
-        .into_iter()
-        .partition(|a| known.iter().any(|k| same_type(a, k)));
-    first.extend(rest);
-    first
-}
-
 fn ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
@@ -718,7 +551,7 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
     };
     let entries = Arc::new(entries);
     let state = Arc::new(Mutex::new(KeyState::default()));
-    let handler = Client {
+    let handler = Verifier {
         state: state.clone(),
         entries: entries.clone(),
         lookup: lookup.clone(),
@@ -838,29 +671,9 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
         }
     };
     if decision == Decision::AcceptAndRecord && opts.record_host_keys {
-        // Under HostKeyAlias when set; with CheckHostIP, the address too
-        // when it is new (as ssh writes `host,ip`).
-        let mut names = vec![lookup.name.as_str()];
-        names.extend(
-            lookup
-                .ip
-                .as_deref()
-                .filter(|ip| known_hosts::check(&entries, ip, &key) == Verdict::Unknown),
-        );
-        if let Some(file) = t.user_known_hosts.first() {
-            match known_hosts::record(file, &names, &key, t.hash_known_hosts) {
-                Ok(known_hosts::Recorded::Written) => info.recorded_in = Some(file.clone()),
-                Ok(known_hosts::Recorded::Discarded) => {
-                    info.not_recorded = Some(format!(
-                        "{} is a device: nothing recorded, as with ssh",
-                        file.display()
-                    ))
-                }
-                // ssh too goes on when it cannot add the key ("Failed to
-                // add the host to the list of known hosts").
-                Err(e) => info.not_recorded = Some(e.to_string()),
-            }
-        }
+        let (written, why) = crate::client::record_accepted(t, &lookup, &entries, &key);
+        info.recorded_in = written;
+        info.not_recorded = why;
     }
     rep.host_key = Some(info);
 
@@ -1218,7 +1031,7 @@ fn hostkey_refused(
 /// Try the identity files in order, then the agent unless IdentitiesOnly.
 /// `Ok(true)` when a key was accepted.
 async fn authenticate(
-    handle: &mut Handle<Client>,
+    handle: &mut Handle<Verifier>,
     t: &Target,
     opts: &Options,
     offers: &mut Vec<Offer>,
@@ -1353,31 +1166,6 @@ async fn authenticate(
     Ok(false)
 }
 
-fn hash_for(alg: &ssh_key::Algorithm, rsa: Option<HashAlg>) -> Option<HashAlg> {
-    if matches!(alg, ssh_key::Algorithm::Rsa { .. }) {
-        rsa
-    } else {
-        None
-    }
-}
-
-#[cfg(unix)]
-async fn connect_agent(
-    sock: &std::path::Path,
-) -> Option<russh::keys::agent::client::AgentClient<tokio::net::UnixStream>> {
-    russh::keys::agent::client::AgentClient::connect_uds(sock)
-        .await
-        .ok()
-}
-
-#[cfg(not(unix))]
-async fn connect_agent(
-    _sock: &std::path::Path,
-) -> Option<russh::keys::agent::client::AgentClient<tokio::net::TcpStream>> {
-    // Windows' agent speaks over a named pipe; not probed here yet.
-    None
-}
-
 /// Ask for the passphrase of an encrypted key on the terminal, once per
 /// key. `None` without a terminal; `Some(Err)` for a wrong passphrase.
 async fn passphrase_key(
@@ -1406,38 +1194,6 @@ async fn passphrase_key(
     };
     let pass = pass?;
     Some(russh::keys::load_secret_key(path, Some(&pass)).map_err(|_| ()))
-}
-
-/// The most of a command's output the probe reads: a pod that prints
-/// without end must not fill our memory.
-pub const OUTPUT_CAP: usize = 64 * 1024;
-
-/// Run a command; its exit status and stdout (at most [`OUTPUT_CAP`]
-/// bytes: past that the channel is closed and nothing more is kept).
-async fn run(handle: &Handle<Client>, cmd: &str) -> Result<(u32, String), russh::Error> {
-    let mut ch = handle.channel_open_session().await?;
-    ch.exec(true, cmd).await?;
-    let mut status = None;
-    let mut out = Vec::new();
-    // Data may arrive after the exit status: read until the channel closes.
-    while let Some(msg) = ch.wait().await {
-        match msg {
-            ChannelMsg::Data { data } => {
-                let room = OUTPUT_CAP - out.len();
-                out.extend_from_slice(&data[..data.len().min(room)]);
-                if out.len() >= OUTPUT_CAP {
-                    let _ = ch.close().await;
-                    break;
-                }
-            }
-            ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
-            _ => {}
-        }
-    }
-    Ok((
-        status.unwrap_or(255),
-        String::from_utf8_lossy(&out).into_owned(),
-    ))
 }
 
 /// Parse the facts command's output.

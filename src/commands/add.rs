@@ -539,7 +539,7 @@ pub(crate) fn cross_check(
 ) -> anyhow::Result<()> {
     let oracle = match Oracle::for_versions(&s.path, &[&s.doc, doc], &s.ctx.home) {
         Ok(o) => o,
-        Err(skip @ Skip::RunsCommands { .. }) => {
+        Err(skip @ (Skip::RunsCommands { .. } | Skip::Unprovable { .. })) => {
             notes.push(skip.to_string());
             return Ok(());
         }

@@ -131,12 +131,11 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     let mut notes: Vec<String> = vscode_note.into_iter().collect();
     // `ssh -G` would run a `Match exec` command: say that the cross-check
     // is skipped, and why, whether or not this run writes.
-    let runs = crate::oracle::runs_commands(&s.path, &s.doc, &s.ctx.home)
-        .or_else(|| crate::oracle::runs_commands(&s.path, &cx.doc, &s.ctx.home));
-    let cross_check_skipped = runs.map(|(file, line)| {
-        crate::oracle::Skip::RunsCommands { file, line }.to_string()
-            + "; runpod-ssh's own evaluator judged the result"
-    });
+    let runs = crate::oracle::prove(&s.path, &s.doc, &s.ctx.home)
+        .and_then(|()| crate::oracle::prove(&s.path, &cx.doc, &s.ctx.home))
+        .err();
+    let cross_check_skipped =
+        runs.map(|skip| skip.to_string() + "; runpod-ssh's own evaluator judged the result");
     notes.extend(cross_check_skipped.clone());
     let mut rolled_back = false;
     let mut backup = None;

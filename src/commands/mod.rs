@@ -8,6 +8,7 @@ pub mod check;
 pub mod edit;
 pub mod fix;
 pub mod hints;
+pub mod key;
 pub mod list;
 pub mod live;
 pub mod login;
@@ -154,6 +155,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Open(_) => ("open", false),
         Command::Stop(_) => ("stop", false),
         Command::Autostop(_) => ("autostop", false),
+        Command::Key(_) => ("key", false),
     };
     // One backup set per run, named after the command; one meaning of --force.
     crate::fsio::begin_run(name, force);
@@ -175,6 +177,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Open(a) => live::open(&env, &a),
         Command::Stop(a) => live::stop(&env, &a),
         Command::Autostop(a) => autostop::run(&env, &a),
+        Command::Key(a) => key::run(&env, &a),
     }
 }
 

@@ -36,11 +36,15 @@ pub fn bin() -> PathBuf {
 }
 
 /// The shell that makes the temp dir the account's home: in a private
-/// mount namespace, a copy of /etc/passwd whose entry for our uid names
-/// the temp dir is bound over /etc/passwd, then the program runs. ssh and
-/// runpod-ssh both take `~` from the password database (getpwuid), so
-/// `HOME` alone would not keep them out of the real home.
-const ISOLATE: &str = r#"awk -F: -v OFS=: -v u="$(id -u)" -v h="$1" '$3==u{$6=h}1' /etc/passwd > "$1/.passwd" && mount --bind "$1/.passwd" /etc/passwd && shift && exec "$@""#;
+/// mount namespace, an overlay over `/etc` (upper layer on a private
+/// tmpfs) takes a copy of `/etc/passwd` whose entry for our uid names the
+/// temp dir, then the program runs. ssh and runpod-ssh both take `~` from
+/// the password database (getpwuid), so `HOME` alone would not keep them
+/// out of the real home. Not a bind mount over `/etc/passwd`: `useradd`
+/// elsewhere renames a new file over it, which detaches such a mount and
+/// would silently give the real home back; `/etc` itself is never
+/// renamed. Tests may write `/etc/ssh/ssh_config` inside, privately.
+const ISOLATE: &str = r#"t="$1/.isolate.$$" && mkdir -p "$t" && mount -t tmpfs none "$t" && mkdir "$t/u" "$t/w" && mount -t overlay overlay -o "lowerdir=/etc,upperdir=$t/u,workdir=$t/w" /etc && awk -F: -v OFS=: -v u="$(id -u)" -v h="$1" '$3==u{$6=h}1' /etc/passwd > "$t/p" && cat "$t/p" > /etc/passwd && shift && exec "$@""#;
 
 /// How to enter a private mount namespace here: `unshare -m` as root,
 /// `unshare -rm` (a user namespace) otherwise; `None` when neither works.

@@ -84,6 +84,76 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// As root, create the dedicated login users `names` once per machine
+/// (/bin/sh, password `*`: not locked, no password login; home
+/// `/tmp/runpod-ssh-users/NAME`). An existing user is never modified:
+/// rewriting /etc/passwd detaches the bind mount a running `TempHome`
+/// program sees its home through (the kernel unmounts a mount point
+/// renamed over in another namespace), and that program would then see
+/// the real home. Call this before any test of the binary starts a
+/// program (a `OnceLock` the tests share). `false` when not root (a
+/// skip; under CI a failure).
+pub fn create_login_users(names: &[&str]) -> bool {
+    if !is_root() {
+        if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+            panic!("tests with several login users must run as root under CI");
+        }
+        eprintln!("SKIPPED: creating test login users needs root");
+        return false;
+    }
+    std::fs::create_dir_all("/tmp/runpod-ssh-users").expect("users dir");
+    set_mode(Path::new("/tmp/runpod-ssh-users"), 0o755);
+    for name in names {
+        let exists = Command::new("id")
+            .arg(name)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !exists {
+            let st = Command::new("useradd")
+                .args(["-M", "-s", "/bin/sh", "-p", "*", "-d"])
+                .arg(Path::new("/tmp/runpod-ssh-users").join(name))
+                .arg(name)
+                .status()
+                .expect("useradd");
+            assert!(st.success(), "useradd {name} failed");
+        }
+    }
+    true
+}
+
+/// The home of a login user made by [`create_login_users`], made afresh
+/// and owned by it, with a 0700 `.ssh` holding `authorized_keys` (0600)
+/// = `content`.
+pub fn login_user(name: &str, content: &[u8]) -> PathBuf {
+    let home = user_home(name);
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(home.join(".ssh")).expect("home");
+    std::fs::write(home.join(".ssh/authorized_keys"), content).expect("authorized_keys");
+    set_mode(&home, 0o755);
+    set_mode(&home.join(".ssh"), 0o700);
+    set_mode(&home.join(".ssh/authorized_keys"), 0o600);
+    let st = Command::new("chown")
+        .arg("-R")
+        .arg(format!("{name}:"))
+        .arg(&home)
+        .status()
+        .expect("chown");
+    assert!(st.success());
+    home
+}
+
+/// A user's home from the password database (`getent passwd`).
+fn user_home(name: &str) -> PathBuf {
+    let o = Command::new("getent")
+        .args(["passwd", name])
+        .output()
+        .expect("getent");
+    let line = String::from_utf8_lossy(&o.stdout).to_string();
+    PathBuf::from(line.trim().split(':').nth(5).expect("passwd entry"))
+}
+
 /// `ssh-keygen` a key pair; returns (private key path, public key line).
 pub fn keygen(dir: &Path, name: &str, passphrase: &str) -> (PathBuf, String) {
     keygen_typed(dir, name, "ed25519", passphrase)
@@ -113,13 +183,23 @@ impl Sshd {
     /// Start sshd whose only host key is of type `kind` (`rsa`: the
     /// impostor of a pod pinned with an ed25519 key).
     pub fn start_with_key(kind: &str, extra: &[&str]) -> Option<Sshd> {
+        Sshd::start_inner(kind, None, extra)
+    }
+
+    /// Start sshd for the dedicated login `user` (see [`login_user`]),
+    /// reading that user's own `~/.ssh/authorized_keys` (`%h`).
+    pub fn start_for(user: &str, extra: &[&str]) -> Option<Sshd> {
+        Sshd::start_inner("ed25519", Some(user), extra)
+    }
+
+    fn start_inner(kind: &str, for_user: Option<&str>, extra: &[&str]) -> Option<Sshd> {
         let sshd = require_tool("sshd")?;
         require_tool("ssh-keygen")?;
         let root = is_root();
-        let user = if root {
-            ensure_test_user()
-        } else {
-            current_user()
+        let user = match for_user {
+            Some(u) => u.to_string(),
+            None if root => ensure_test_user(),
+            None => current_user(),
         };
         if root {
             std::fs::create_dir_all("/run/sshd").ok();
@@ -139,10 +219,14 @@ impl Sshd {
         let mut last_log = String::new();
         for _attempt in 0..5 {
             let port = free_port();
+            let keys_file = match for_user {
+                Some(_) => "%h/.ssh/authorized_keys".to_string(),
+                None => authorized_keys.display().to_string(),
+            };
             let mut conf = format!(
                 "ListenAddress 127.0.0.1:{port}\nHostKey {}\nAuthorizedKeysFile {}\nPidFile none\nStrictModes no\nUsePAM no\nLogLevel DEBUG1\nMaxStartups 200\nMaxSessions 50\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nAllowUsers {user}\n",
                 host_key.display(),
-                authorized_keys.display()
+                keys_file
             );
             for l in extra {
                 conf.push_str(l);
