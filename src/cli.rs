@@ -416,6 +416,11 @@ pub struct CheckArgs {
     /// How many hosts to probe at once
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub jobs: usize,
+    /// Record a new host key even into a known_hosts file runpod-ssh would
+    /// otherwise refuse to write (read-only, foreign-owned or hard-linked);
+    /// the refusal names it
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

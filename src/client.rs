@@ -57,6 +57,12 @@ impl client::Handler for Verifier {
             self.lookup.readonly || self.lookup.known_hosts_command,
             &self.evidence,
         );
+        // What ssh would decide is unknown: accept nothing.
+        let decision = if self.lookup.unverifiable.is_some() {
+            Decision::Refuse
+        } else {
+            decision
+        };
         if let Ok(mut s) = self.state.lock() {
             s.key = Some(k);
             s.verdict = Some(verdict);
@@ -288,13 +294,15 @@ pub(crate) fn known_host_entries(t: &Target) -> Result<Vec<known_hosts::Entry>, 
 
 /// Record a newly accepted host key as ssh would (accept-new): under
 /// HostKeyAlias when set, with the address too under CheckHostIP when it
-/// is new. Returns where it went, or why it was not written.
+/// is new. Returns where it went, or why it was not written; `Err` with
+/// the verdict when the file, read again under its lock, now pins another
+/// key for one of the names (a change: stop before authenticating).
 pub(crate) fn record_accepted(
     t: &Target,
     lookup: &known_hosts::Lookup,
     entries: &[known_hosts::Entry],
     key: &PublicKey,
-) -> (Option<PathBuf>, Option<String>) {
+) -> Result<(Option<PathBuf>, Option<String>), Verdict> {
     let mut names = vec![lookup.name.as_str()];
     names.extend(
         lookup
@@ -303,20 +311,24 @@ pub(crate) fn record_accepted(
             .filter(|ip| known_hosts::check(entries, ip, key) == Verdict::Unknown),
     );
     let Some(file) = t.user_known_hosts.first() else {
-        return (None, None);
+        return Ok((None, None));
     };
-    match known_hosts::record(file, &names, key, t.hash_known_hosts) {
-        Ok(known_hosts::Recorded::Written) => (Some(file.clone()), None),
-        Ok(known_hosts::Recorded::Discarded) => (
-            None,
-            Some(format!(
-                "{} is a device: nothing recorded, as with ssh",
-                file.display()
-            )),
-        ),
-        // ssh too goes on when it cannot add the key.
-        Err(e) => (None, Some(e.to_string())),
-    }
+    Ok(
+        match known_hosts::record(file, &names, key, t.hash_known_hosts) {
+            Ok(known_hosts::Recorded::Written) => (Some(file.clone()), None),
+            Ok(known_hosts::Recorded::Present) => (None, None),
+            Ok(known_hosts::Recorded::Changed(v)) => return Err(v),
+            Ok(known_hosts::Recorded::Discarded) => (
+                None,
+                Some(format!(
+                    "{} is a device: nothing recorded, as with ssh",
+                    file.display()
+                )),
+            ),
+            // ssh too goes on when it cannot add the key.
+            Err(e) => (None, Some(e.to_string())),
+        },
+    )
 }
 
 /// Why [`connect`] or a step on its [`Connection`] failed.
@@ -418,10 +430,16 @@ pub async fn connect(
     let peer = stream.peer_addr().ok();
     let entries = known_host_entries(t).map_err(ClientError::KnownHosts)?;
     let lookup = t.lookup(peer);
-    let preferred = russh::Preferred {
-        key: preferred_host_keys(&entries, &lookup.name).into(),
-        ..Default::default()
-    };
+    // Only what the config allows (HostKeyAlgorithms & co.).
+    let preferred = t
+        .algorithms
+        .preferred(preferred_host_keys(&entries, &lookup.name));
+    if preferred.key.is_empty() {
+        return Err(ClientError::Handshake {
+            endpoint,
+            reason: "HostKeyAlgorithms allows no host key type runpod-ssh's client supports".into(),
+        });
+    }
     let entries = Arc::new(entries);
     let state = Arc::new(Mutex::new(KeyState::default()));
     let handler = Verifier {
@@ -446,7 +464,7 @@ pub async fn connect(
     };
     if let (Some(key), Some(verdict), Some(Decision::Refuse)) = (&key, &verdict, decision) {
         return Err(ClientError::HostKey {
-            alias: t.alias.clone(),
+            alias: crate::output::shell_quote(&t.alias),
             name: lookup.name.clone(),
             fingerprint: key.fingerprint(HashAlg::Sha256).to_string(),
             verdict: short(verdict),
@@ -463,7 +481,14 @@ pub async fn connect(
         });
     };
     let recorded_in = if decision == Some(Decision::AcceptAndRecord) && record {
-        record_accepted(t, &lookup, &entries, &key).0
+        record_accepted(t, &lookup, &entries, &key)
+            .map_err(|v| ClientError::HostKey {
+                alias: crate::output::shell_quote(&t.alias),
+                name: lookup.name.clone(),
+                fingerprint: key.fingerprint(HashAlg::Sha256).to_string(),
+                verdict: short(&v),
+            })?
+            .0
     } else {
         None
     };

@@ -194,6 +194,19 @@ pub fn begin_run(command: &str, force: bool) {
     });
 }
 
+static DRY_RUN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A dry run writes nothing anywhere, lock files and folders included:
+/// from now on [`Lock`] takes an existing lock file if it can and
+/// otherwise holds nothing (nothing will be written to protect).
+pub fn set_dry_run(dry: bool) {
+    DRY_RUN.store(dry, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn dry_run() -> bool {
+    DRY_RUN.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 fn run_settings() -> Option<Run> {
     RUN.lock().unwrap_or_else(|e| e.into_inner()).clone()
 }
@@ -774,6 +787,23 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     b.create(dir)
 }
 
+/// Create `dir` (0700) only when its parent exists: one level, as ssh
+/// creates `~/.ssh` and nothing above it.
+pub fn create_private_dir_one(dir: &Path) -> io::Result<()> {
+    // Only Unix sets a mode.
+    #[cfg_attr(not(unix), allow(unused_mut))]
+    let mut b = fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    match b.create(dir) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        r => r,
+    }
+}
+
 /// UTC `YYYYMMDD-HHMMSS.nnnnnnnnn`, without a date crate.
 pub fn timestamp(t: SystemTime) -> String {
     let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -843,6 +873,9 @@ impl Lock {
             path: path.to_path_buf(),
             source,
         };
+        if dry_run() {
+            return Ok(Lock::existing(path, wait));
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             create_private_dir(dir).map_err(|source| FsError::Write {
                 path: dir.to_path_buf(),
@@ -884,8 +917,56 @@ impl Lock {
         }
     }
 
+    /// A dry run's lock: the lock file when it already exists and can be
+    /// opened without creating or changing anything (so a dry run still
+    /// waits for a writer in progress), else no lock at all.
+    fn existing(path: &Path, wait: Duration) -> Lock {
+        let none = Lock {
+            _file: None,
+            shared: None,
+        };
+        let mut opts = fs::OpenOptions::new();
+        opts.read(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_NOCTTY);
+        }
+        let Ok(file) = opts.open(path) else {
+            return none;
+        };
+        if file
+            .metadata()
+            .ok()
+            .as_ref()
+            .and_then(special_kind)
+            .is_some()
+        {
+            return none;
+        }
+        let start = Instant::now();
+        loop {
+            match file.try_lock_shared() {
+                Ok(()) => {
+                    return Lock {
+                        _file: Some(file),
+                        shared: None,
+                    };
+                }
+                Err(fs::TryLockError::WouldBlock) if start.elapsed() < wait => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(_) => return none,
+            }
+        }
+    }
+
     /// Take the process-wide lock at `path` (re-entrant in this process).
     fn shared(path: PathBuf) -> Result<Lock, FsError> {
+        if dry_run() {
+            // Shared holds of an existing file nest without bookkeeping.
+            return Ok(Lock::existing(&path, Duration::from_secs(10)));
+        }
         let mut g = HELD.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(h) = g.iter_mut().find(|(q, _, _)| *q == path) {
             h.2 += 1;

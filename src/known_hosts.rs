@@ -129,14 +129,23 @@ pub fn load(files: &[PathBuf]) -> Result<Vec<Entry>, String> {
             // treating it as empty could accept an impostor as "new".
             Err(e) => return Err(format!("cannot read {}: {e}", f.display())),
         };
-        let text = String::from_utf8_lossy(&bytes);
-        for (i, l) in text.lines().enumerate() {
-            if let Some(e) = parse_line(f, i + 1, l) {
-                out.push(e);
-            }
-        }
+        out.extend(parse_all(f, &bytes));
     }
     Ok(out)
+}
+
+/// A line as ssh's C code sees it: it ends at the first NUL.
+fn until_nul(l: &str) -> &str {
+    l.split('\0').next().unwrap_or_default()
+}
+
+/// Every usable entry of one file's content.
+fn parse_all(f: &Path, bytes: &[u8]) -> Vec<Entry> {
+    String::from_utf8_lossy(bytes)
+        .lines()
+        .enumerate()
+        .filter_map(|(i, l)| parse_line(f, i + 1, until_nul(l)))
+        .collect()
 }
 
 /// The keys a `RevokedHostKeys` file lists, as `@revoked *` entries. ssh
@@ -157,7 +166,7 @@ pub fn load_revoked(path: &Path) -> Result<Vec<Entry>, String> {
     let text = String::from_utf8_lossy(bytes);
     let mut out = Vec::new();
     for (i, l) in text.lines().enumerate() {
-        let t = l.trim();
+        let t = until_nul(l).trim();
         if t.is_empty() || t.starts_with('#') {
             continue;
         }
@@ -264,6 +273,9 @@ pub struct Lookup {
     /// files do not know; runpod-ssh never runs it, so such a key is not
     /// trusted.
     pub known_hosts_command: bool,
+    /// Why runpod-ssh cannot know what ssh would decide (a `Match exec`,
+    /// a path it cannot expand as ssh would): every key is refused.
+    pub unverifiable: Option<String>,
 }
 
 /// The verdict for `key`, with OpenSSH's port-less retry and CheckHostIP.
@@ -384,16 +396,24 @@ pub enum RecordError {
     Key(#[from] ssh_key::Error),
     #[error("{} is not a regular file: nothing is written to it", .0.display())]
     NotRegular(PathBuf),
+    #[error("folder {} does not exist: the host key was not added (ssh: \"Failed to add the host to the list of known hosts\")", .0.display())]
+    NoFolder(PathBuf),
 }
 
 /// What [`record`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recorded {
     /// The key was appended.
     Written,
     /// The file is a character device such as `/dev/null`: "record
     /// nothing", as ssh's append to it does.
     Discarded,
+    /// The file already records this key for every name (another probe
+    /// in this run, or another process, got there first): nothing added.
+    Present,
+    /// Meanwhile the file got another key for one of the names: nothing
+    /// added, and the key is a change (OpenSSH's HOST_CHANGED).
+    Changed(Verdict),
 }
 
 /// What kind of file `path` is (through symlinks, as ssh opens it).
@@ -420,8 +440,11 @@ fn is_char_device(_t: &std::fs::FileType) -> bool {
 }
 
 /// Append `key` for `names` (`host` and, with CheckHostIP, the address) to
-/// `path` (created 0600, and its folder 0700, when absent), keeping every
-/// existing byte. Only a regular file is ever written: a character device
+/// `path` (created 0600 when absent; of missing folders only `~/.ssh`
+/// itself is created, 0700, as ssh does), keeping every existing byte.
+/// Under the lock the file is read again: a key now recorded for any of
+/// the names makes this one a change (nothing written), the same key
+/// already there is not written twice. Only a regular file is ever written: a character device
 /// (`UserKnownHostsFile /dev/null`) records nothing, anything else
 /// non-regular is an error.
 pub fn record(
@@ -435,12 +458,40 @@ pub fn record(
         Some(t) if !t.is_file() => return Err(RecordError::NotRegular(path.to_path_buf())),
         _ => {}
     }
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+        && !dir.is_dir()
+    {
+        // sshconnect.c hostfile_create_user_ssh_dir: only ~/.ssh, one level.
+        let user_dir = crate::platform::home_dir().map(|h| h.join(".ssh"));
+        if user_dir.as_deref() != Some(dir) {
+            return Err(RecordError::NoFolder(dir.to_path_buf()));
+        }
+        fsio::create_private_dir_one(dir).map_err(|source| fsio::FsError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
     // Probes run concurrently: one writer at a time in this process, and
     // the runpod-ssh lock against other processes.
     static IN_PROCESS: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = IN_PROCESS.lock().unwrap_or_else(|e| e.into_inner());
     let _lock = fsio::Lock::for_file(path)?;
+    let snap = fsio::read(path)?;
+    let now = parse_all(path, snap.content());
+    let mut missing = Vec::new();
+    for (i, n) in names.iter().enumerate() {
+        match check(&now, n, key) {
+            Verdict::Known { .. } => {}
+            Verdict::Unknown => missing.push(i),
+            v => return Ok(Recorded::Changed(v)),
+        }
+    }
+    if missing.is_empty() {
+        return Ok(Recorded::Present);
+    }
     // As ssh writes it: hashed names each on a line, plain ones joined.
+    let names: Vec<&str> = missing.iter().map(|&i| names[i]).collect();
     let lines: Vec<String> = if hash {
         names
             .iter()
@@ -449,13 +500,6 @@ pub fn record(
     } else {
         vec![entry_line(&names.join(","), key, false)?]
     };
-    if let Some(dir) = path.parent() {
-        fsio::create_private_dir(dir).map_err(|source| fsio::FsError::Write {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-    }
-    let snap = fsio::read(path)?;
     let mut bytes = snap.content().to_vec();
     let ending: &[u8] = if bytes.windows(2).any(|w| w == b"\r\n") {
         b"\r\n"
@@ -488,7 +532,7 @@ pub fn remove_host(content: &[u8], name: &str) -> (Vec<u8>, usize) {
     let mut removed = 0;
     for line in content.split_inclusive(|&b| b == b'\n') {
         let text = String::from_utf8_lossy(line);
-        if line_names(text.trim_end_matches(['\n', '\r']), name) {
+        if line_names(until_nul(text.trim_end_matches(['\n', '\r'])), name) {
             removed += 1;
         } else {
             out.extend_from_slice(line);
@@ -655,6 +699,7 @@ mod tests {
             ip: None,
             readonly: false,
             known_hosts_command: false,
+            unverifiable: None,
         };
         // Found under the bare name: known (ssh's "found matching key w/out port").
         assert!(matches!(
@@ -669,6 +714,7 @@ mod tests {
             ip: Some("198.51.100.7".into()),
             readonly: false,
             known_hosts_command: false,
+            unverifiable: None,
         };
         assert!(matches!(
             check_lookup(&e, &l, &ed),
@@ -704,7 +750,7 @@ mod tests {
     #[test]
     fn record_appends_and_matches() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("sub/known_hosts");
+        let p = dir.path().join("known_hosts");
         let k1 = PublicKey::from_openssh(ED1).unwrap();
         record(&p, &["runpod-a"], &k1, false).unwrap();
         record(&p, &["runpod-b"], &k1, true).unwrap();
@@ -720,6 +766,71 @@ mod tests {
         let text = std::fs::read_to_string(&p).unwrap();
         assert!(text.starts_with("runpod-a ssh-ed25519 "));
         assert!(text.lines().nth(1).unwrap().starts_with("|1|"));
+    }
+
+    #[test]
+    fn record_creates_no_folder_but_the_users_ssh_dir() {
+        // ssh (hostfile_create_user_ssh_dir) creates only ~/.ssh; any
+        // other missing folder means "Failed to add the host".
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a/b/known_hosts");
+        let k1 = PublicKey::from_openssh(ED1).unwrap();
+        assert!(matches!(
+            record(&p, &["x"], &k1, false),
+            Err(RecordError::NoFolder(_))
+        ));
+        assert!(!dir.path().join("a").exists(), "no folder may be created");
+    }
+
+    #[test]
+    fn record_rechecks_under_the_lock_and_never_pins_two_keys_for_a_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("known_hosts");
+        let k1 = PublicKey::from_openssh(ED1).unwrap();
+        let k2 = PublicKey::from_openssh(ED2).unwrap();
+        let rsa = PublicKey::from_openssh(RSA).unwrap();
+        assert_eq!(
+            record(&p, &["[h]:1"], &k1, false).unwrap(),
+            Recorded::Written
+        );
+        // The same key again (a second alias on the same endpoint): not twice.
+        assert_eq!(
+            record(&p, &["[h]:1"], &k1, true).unwrap(),
+            Recorded::Present
+        );
+        // Another key, of the same type or another, for that name: a change.
+        for other in [&k2, &rsa] {
+            match record(&p, &["[h]:1"], other, false).unwrap() {
+                Recorded::Changed(Verdict::Changed { line: 1, .. }) => {}
+                r => panic!("{r:?}"),
+            }
+        }
+        // Any of several names already pinned to another key: nothing written.
+        assert!(matches!(
+            record(&p, &["new-alias", "[h]:1"], &k2, false).unwrap(),
+            Recorded::Changed(_)
+        ));
+        assert_eq!(std::fs::read_to_string(&p).unwrap().lines().count(), 1);
+    }
+
+    #[test]
+    fn a_nul_ends_a_known_hosts_line_as_in_ssh() {
+        // ssh reads lines as C strings: `pod KEY\0junk` is still a pin,
+        // and a NUL inside the host field hides nothing after it.
+        let k1 = PublicKey::from_openssh(ED1).unwrap();
+        let k2 = PublicKey::from_openssh(ED2).unwrap();
+        let e = parse_all(
+            Path::new("kh"),
+            format!("pod {ED1}\0 trailing junk\n").as_bytes(),
+        );
+        assert!(matches!(check(&e, "pod", &k1), Verdict::Known { .. }));
+        assert!(matches!(check(&e, "pod", &k2), Verdict::Changed { .. }));
+        // Without the NUL cut, the junk made the line unparseable: no pin.
+        let e = parse_all(Path::new("kh"), format!("\0x\npod {ED1}\n").as_bytes());
+        assert!(matches!(
+            check(&e, "pod", &k2),
+            Verdict::Changed { line: 2, .. }
+        ));
     }
 
     #[test]

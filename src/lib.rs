@@ -20,6 +20,7 @@
 //! - [`commands`]: one module per subcommand.
 
 pub mod account_keys;
+pub mod algorithms;
 pub mod api;
 pub mod cli;
 pub mod client;
@@ -35,4 +36,5 @@ pub mod platform;
 pub mod probe;
 pub mod refusal;
 pub mod runpod;
+pub mod sshpaths;
 pub mod vscode;

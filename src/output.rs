@@ -107,8 +107,74 @@ pub fn escape(text: &str, lines: bool) -> String {
     out
 }
 
+/// Pretty JSON for stdout, safe for a terminal: besides what JSON itself
+/// escapes, DEL, the C1 controls (U+0080–U+009F) and the bidirectional
+/// overrides are written `\uXXXX` (they only occur inside strings, so
+/// the JSON stays valid and its data the same). Every `--json` output
+/// goes through here.
+pub fn json<T: serde::Serialize + ?Sized>(v: &T) -> serde_json::Result<String> {
+    let raw = serde_json::to_string_pretty(v)?;
+    let mut out = String::with_capacity(raw.len() + 1);
+    for c in raw.chars() {
+        if matches!(c, '\u{7f}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\n');
+    Ok(out)
+}
+
+/// A value as one shell word (POSIX sh, bash, zsh): left bare when made
+/// only of characters no shell treats specially, else in single quotes.
+/// Every config-derived value in a printed command goes through here.
+pub fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./,:@%+=".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn json_output_escapes_c1_del_and_bidi_controls_and_stays_valid() {
+        let data = serde_json::json!({"gpu": "A\u{9b}31m\u{7f}\u{85}x\u{202e}y\u{2066}z\u{1b}]0;t\u{7}", "plain": "ünï"});
+        let out = super::json(&data).unwrap();
+        assert!(
+            !out.chars().any(|c| c.is_control() && c != '\n'
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')),
+            "{out:?}"
+        );
+        assert!(
+            out.contains("\\u009b") && out.contains("\\u202e") && out.contains("\\u007f"),
+            "{out}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(back, data);
+        assert!(out.contains("ünï"));
+    }
+
+    #[test]
+    fn shell_quote_makes_hostile_values_one_inert_word() {
+        assert_eq!(super::shell_quote("runpod-4090"), "runpod-4090");
+        assert_eq!(
+            super::shell_quote("[127.0.0.1]:42202"),
+            "'[127.0.0.1]:42202'"
+        );
+        assert_eq!(
+            super::shell_quote("x;touch${IFS}/tmp/pwn;"),
+            "'x;touch${IFS}/tmp/pwn;'"
+        );
+        assert_eq!(super::shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(super::shell_quote(""), "''");
+    }
+
     #[test]
     fn escape_neutralises_terminal_sequences() {
         let gpu = "GPU 0: A100\x1b]52;c;aGVsbG8=\x07\x1b]0;pwned\x07\u{9b}31m\x7f";

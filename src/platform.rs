@@ -83,3 +83,63 @@ pub fn unsafe_config_permissions(path: &Path, uid: u32) -> Option<String> {
 pub fn unsafe_config_permissions(_path: &Path, _uid: u32) -> Option<String> {
     None
 }
+
+/// Another account's home from the password database (`~user` in ssh
+/// paths, as tilde_expand's getpwnam); `None` when there is no such user.
+#[cfg(unix)]
+pub fn home_of(user: &str) -> Option<PathBuf> {
+    let name = std::ffi::CString::new(user).ok()?;
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwnam_r writes only into our buffers.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            name.as_ptr(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() {
+        return None;
+    }
+    // SAFETY: on success pw_dir points to a NUL-terminated string in `buf`.
+    let dir = unsafe { std::ffi::CStr::from_ptr(pwd.pw_dir) };
+    Some(PathBuf::from(dir.to_string_lossy().into_owned()))
+}
+
+/// `~user` on Windows: not resolved (ssh's result is not reproduced).
+#[cfg(windows)]
+pub fn home_of(_user: &str) -> Option<PathBuf> {
+    None
+}
+
+/// This machine's name as gethostname(2) gives it (ssh's `%l`).
+#[cfg(unix)]
+pub fn local_hostname() -> Option<String> {
+    let mut buf = vec![0u8; 1025];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|&b| b == 0)?;
+    String::from_utf8(buf[..end].to_vec()).ok()
+}
+
+/// On Windows `%l` is not reproduced: callers fail closed.
+#[cfg(windows)]
+pub fn local_hostname() -> Option<String> {
+    None
+}
+
+/// The system-wide client config ssh reads when no `-F` is given.
+pub fn system_config() -> Option<PathBuf> {
+    if cfg!(windows) {
+        std::env::var_os("PROGRAMDATA").map(|p| PathBuf::from(p).join("ssh").join("ssh_config"))
+    } else {
+        Some(PathBuf::from("/etc/ssh/ssh_config"))
+    }
+}

@@ -101,6 +101,16 @@ pub struct Target {
     /// (set by the caller, which knows the entry and the command line);
     /// otherwise the hint names `ssh-keygen -R`.
     pub reset_pin: Option<String>,
+    /// Why runpod-ssh cannot know what ssh would decide about the host
+    /// key (a `Match exec` it never runs, a path token it cannot
+    /// reproduce): no key is accepted or recorded then.
+    pub unverifiable: Option<String>,
+    /// `IdentityAgent` as ssh applies it: `None` = `SSH_AUTH_SOCK` as
+    /// set; `Some(None)` = no agent; `Some(Some(path))` = that socket.
+    pub identity_agent: Option<Option<PathBuf>>,
+    /// The algorithms the config allows (`HostKeyAlgorithms`,
+    /// `KexAlgorithms`, `Ciphers`, `MACs`), when it restricts them.
+    pub algorithms: crate::algorithms::Allowed,
 }
 
 impl Target {
@@ -118,10 +128,12 @@ impl Target {
         let host = self.hostname.to_ascii_lowercase();
         let portless = (self.host_key_alias.is_none() && self.port != 22).then(|| host.clone());
         // CheckHostIP is off for loopback, and when the host is its address.
+        // sshconnect.c compares the hostname with the address *name*
+        // (`[ip]:port` off port 22), so an IP HostName on another port
+        // keeps the check.
         let ip = peer.filter(|_| self.check_host_ip).and_then(|a| {
-            let ip = a.ip().to_string();
-            (!a.ip().is_loopback() && ip != host)
-                .then(|| known_hosts::host_key_name(&ip, self.port))
+            let ip = known_hosts::host_key_name(&a.ip().to_string(), self.port);
+            (!a.ip().is_loopback() && ip != host).then_some(ip)
         });
         // ssh never writes a name holding these, and fails a new key then.
         let bad_name = self
@@ -133,6 +145,7 @@ impl Target {
             ip,
             readonly: self.user_known_hosts.is_empty() || bad_name,
             known_hosts_command: self.known_hosts_command,
+            unverifiable: self.unverifiable.clone(),
         }
     }
 }
@@ -151,7 +164,8 @@ pub fn target(alias: &str, r: &Resolved) -> Result<Target, ResolveFailure> {
         return Err(ResolveFailure {
             error: format!("ssh refuses the config: {first}"),
             hint: format!(
-                "run `runpod-ssh show {alias}` to see every problem, and fix those lines"
+                "run `runpod-ssh show {}` to see every problem, and fix those lines",
+                crate::output::shell_quote(alias)
             ),
         });
     }
@@ -173,31 +187,32 @@ pub fn target(alias: &str, r: &Resolved) -> Result<Target, ResolveFailure> {
                     s.source
                 ),
                 hint: format!(
-                    "check it with `ssh -v {alias} true`; RunPod pods need no proxy with the exposed-TCP command"
+                    "check it with `ssh -v {} true`; RunPod pods need no proxy with the exposed-TCP command",
+                    crate::output::shell_quote(alias)
                 ),
             });
         }
     }
-    let expand = |v: &str| PathBuf::from(r.expand_path(v));
-    let identity_files: Vec<(String, PathBuf)> = r
-        .identity_files()
-        .into_iter()
-        .map(|(raw, _)| {
-            let p = expand(&raw);
-            (raw, p)
-        })
-        .collect();
-    let list = |kw: &str, default: &[&str]| -> Vec<PathBuf> {
-        match r.get(kw) {
-            Some(s) => s
-                .args
-                .iter()
-                .filter(|a| !a.eq_ignore_ascii_case("none"))
-                .map(|a| expand(a))
-                .collect(),
-            None => default.iter().map(|d| expand(d)).collect(),
-        }
-    };
+    let paths = crate::sshpaths::config_paths(r).map_err(|e| ResolveFailure {
+        error: format!("ssh refuses the config: {e}"),
+        hint: format!(
+            "fix that path in the config; `ssh {}` stops with the same error",
+            crate::output::shell_quote(alias)
+        ),
+    })?;
+    if let Some(why) = crate::sshpaths::canonicalization(r) {
+        return Err(ResolveFailure {
+            error: why,
+            hint: format!(
+                "check this host with `ssh {}` itself, or set `CanonicalizeHostname no` for it",
+                crate::output::shell_quote(alias)
+            ),
+        });
+    }
+    let algorithms = crate::algorithms::allowed(r).map_err(|e| ResolveFailure {
+        error: format!("ssh refuses the config: {e}"),
+        hint: "fix the algorithm list in the config".into(),
+    })?;
     let flag = |kw: &str| {
         r.get(kw)
             .is_some_and(|s| matches!(s.args[0].to_ascii_lowercase().as_str(), "yes" | "true"))
@@ -220,24 +235,21 @@ pub fn target(alias: &str, r: &Resolved) -> Result<Target, ResolveFailure> {
         port: r.port().0,
         user: r.user().0,
         identities_configured: !r.all("identityfile").is_empty(),
-        identity_files,
+        identity_files: paths.identity_files,
         identities_only: flag("identitiesonly"),
-        user_known_hosts: list(
-            "userknownhostsfile",
-            &["~/.ssh/known_hosts", "~/.ssh/known_hosts2"],
-        ),
-        global_known_hosts: list(
-            "globalknownhostsfile",
-            &["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"],
-        ),
+        user_known_hosts: paths.user_known_hosts,
+        global_known_hosts: paths.global_known_hosts,
         host_key_alias: r.get("hostkeyalias").map(|s| s.args[0].clone()),
         strict,
         hash_known_hosts: flag("hashknownhosts"),
         check_host_ip: flag("checkhostip"),
-        revoked_host_keys: list("revokedhostkeys", &[]),
+        revoked_host_keys: paths.revoked_host_keys,
         known_hosts_command: r
             .get("knownhostscommand")
             .is_some_and(|s| !s.args[0].eq_ignore_ascii_case("none")),
+        unverifiable: paths.unverifiable,
+        identity_agent: paths.identity_agent,
+        algorithms,
     })
 }
 
@@ -491,7 +503,7 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
     let Some(stream) = stream else {
         let restart = format!(
             "paste the pod's current command into `runpod-ssh add --name {} '…'` (Connect tab → SSH over exposed TCP)",
-            t.alias
+            crate::output::shell_quote(&t.alias)
         );
         return match last_err {
             Some(Ok(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => rep.fail(
@@ -545,10 +557,18 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
         }
     }
     let lookup = t.lookup(peer);
-    let preferred = russh::Preferred {
-        key: preferred_host_keys(&entries, &lookup.name).into(),
-        ..Default::default()
-    };
+    // Only what the config allows (HostKeyAlgorithms & co.), known key
+    // types first.
+    let preferred = t
+        .algorithms
+        .preferred(preferred_host_keys(&entries, &lookup.name));
+    if preferred.key.is_empty() {
+        return rep.fail(
+            Stage::Kex,
+            "HostKeyAlgorithms allows no host key type runpod-ssh's client supports",
+            "check this host with `ssh` itself, or allow ssh-ed25519 in HostKeyAlgorithms",
+        );
+    }
     let entries = Arc::new(entries);
     let state = Arc::new(Mutex::new(KeyState::default()));
     let handler = Verifier {
@@ -623,6 +643,17 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
         Ok(st) => (st.key.clone(), st.verdict.clone(), st.decision, st.at),
         Err(_) => (None, None, None, None),
     };
+    // ssh reads up to 1024 lines before the identification, russh 20 of
+    // at most 255 bytes: say so rather than blame the server.
+    if key_at.is_none()
+        && let Some(why) = beyond_native_client(&bytes)
+    {
+        return rep.fail(
+            Stage::Banner,
+            why,
+            "ssh itself accepts this server; check it with `ssh`, or have the server print fewer lines before its SSH banner",
+        );
+    }
     let kex_ms = key_at.map_or(ms(ident_at.elapsed()), |at| ms(at - ident_at));
     rep.timings.push((Stage::Kex, kex_ms));
     let (Some(key), Some(verdict), Some(decision), Some(key_at)) = (key, verdict, decision, key_at)
@@ -671,9 +702,19 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
         }
     };
     if decision == Decision::AcceptAndRecord && opts.record_host_keys {
-        let (written, why) = crate::client::record_accepted(t, &lookup, &entries, &key);
-        info.recorded_in = written;
-        info.not_recorded = why;
+        match crate::client::record_accepted(t, &lookup, &entries, &key) {
+            Ok((written, why)) => {
+                info.recorded_in = written;
+                info.not_recorded = why;
+            }
+            // Another probe or process pinned another key meanwhile: a
+            // change, before any authentication.
+            Err(v) => {
+                info.verdict = v.clone();
+                rep.host_key = Some(info);
+                return hostkey_refused(rep, t, &lookup, &v, &fingerprint);
+            }
+        }
     }
     rep.host_key = Some(info);
 
@@ -851,6 +892,21 @@ fn extra_for_prompt(opts: &Options) -> Duration {
     }
 }
 
+/// The server's identification line came after more (or longer) lines
+/// than the native client (russh) accepts before it, though within what
+/// ssh accepts (1024 lines): the reason, when so.
+pub fn beyond_native_client(bytes: &[u8]) -> Option<String> {
+    let lines: Vec<&[u8]> = bytes.split_inclusive(|&b| b == b'\n').collect();
+    let at = lines.iter().position(|l| l.starts_with(b"SSH-"))?;
+    let long = lines[..at].iter().any(|l| l.len() > 255);
+    (at > 20 || long).then(|| {
+        format!(
+            "the server sent its SSH- line after {at} other line(s){}; ssh reads up to 1024 lines before it, but runpod-ssh's native client (russh) only 20 of at most 255 bytes",
+            if long { ", some over 255 bytes" } else { "" }
+        )
+    })
+}
+
 /// The banner stage failed: say why from what the server sent.
 /// `russh_err` is connect_stream's error when it ended first; `timed_out`
 /// when the stage deadline passed.
@@ -948,7 +1004,11 @@ fn reset_pin_command(name: &str, file: &std::path::Path, t: &Target) -> String {
         Some(cmd) if file.file_name().is_some_and(|f| f == "known_hosts_runpod") => {
             format!("`{cmd}`")
         }
-        _ => format!("`ssh-keygen -R {name} -f {}`", file.display()),
+        _ => format!(
+            "`ssh-keygen -R {} -f {}`",
+            crate::output::shell_quote(name),
+            crate::output::shell_quote(&file.to_string_lossy())
+        ),
     }
 }
 
@@ -961,6 +1021,16 @@ fn hostkey_refused(
     fingerprint: &str,
 ) {
     let name = &lookup.name;
+    if let Some(why) = &lookup.unverifiable {
+        return rep.fail(
+            Stage::Hostkey,
+            format!("host key {fingerprint} for {name} not accepted: {why}"),
+            format!(
+                "verify this host with ssh itself (`ssh {}`); runpod-ssh accepts and records no host key it cannot judge as ssh would",
+                crate::output::shell_quote(&t.alias)
+            ),
+        );
+    }
     match verdict {
         Verdict::Changed {
             file,
@@ -1001,7 +1071,7 @@ fn hostkey_refused(
         Verdict::Unknown if lookup.known_hosts_command => rep.fail(
             Stage::Hostkey,
             format!("host key {fingerprint} for {name} is not in the known_hosts files, and runpod-ssh never runs the KnownHostsCommand ssh would ask"),
-            format!("check it with `ssh {}`, or add the key to a known_hosts file", t.alias),
+            format!("check it with `ssh {}`, or add the key to a known_hosts file", crate::output::shell_quote(&t.alias)),
         ),
         Verdict::Unknown if lookup.readonly => rep.fail(
             Stage::Hostkey,
@@ -1017,7 +1087,7 @@ fn hostkey_refused(
                     _ => "ask (the default)",
                 }
             ),
-            format!("compare the fingerprint with the pod's log (RunPod prints it at start), then connect once with `ssh {}`, or use an entry from `runpod-ssh add` (StrictHostKeyChecking accept-new)", t.alias),
+            format!("compare the fingerprint with the pod's log (RunPod prints it at start), then connect once with `ssh {}`, or use an entry from `runpod-ssh add` (StrictHostKeyChecking accept-new)", crate::output::shell_quote(&t.alias)),
         ),
         // Known, yet refused: the key is not the one the evidence expects.
         Verdict::Known { .. } => rep.fail(
@@ -1042,7 +1112,11 @@ async fn authenticate(
         .ok()
         .flatten()
         .flatten();
-    let mut agent = match &opts.agent {
+    let sock = match &t.identity_agent {
+        Some(choice) => choice.as_ref(),
+        None => opts.agent.as_ref(),
+    };
+    let mut agent = match sock {
         Some(sock) => connect_agent(sock).await,
         None => None,
     };
@@ -1234,7 +1308,7 @@ pub fn parse_facts(out: &str) -> Facts {
     {
         let cols: Vec<&str> = l.split_whitespace().collect();
         if cols.len() >= 6 {
-            let avail = cols[3].parse::<u64>().ok().map(|k| k * 1024);
+            let avail = cols[3].parse::<u64>().ok().map(|k| k.saturating_mul(1024));
             match cols[5] {
                 "/workspace" => f.workspace_free = avail,
                 "/" => f.root_free = avail,
@@ -1255,7 +1329,7 @@ fn df_rows(out: &str) -> Vec<(String, Option<u64>)> {
             (cols.len() >= 6).then(|| {
                 (
                     cols[5..].join(" "),
-                    cols[3].parse::<u64>().ok().map(|k| k * 1024),
+                    cols[3].parse::<u64>().ok().map(|k| k.saturating_mul(1024)),
                 )
             })
         })

@@ -403,19 +403,8 @@ pub fn fix_command(file: &Path, ctx: &Context) -> String {
     } else {
         format!(
             "runpod-ssh fix --config {}",
-            shell_quote(&file.display().to_string())
+            crate::output::shell_quote(&file.display().to_string())
         )
-    }
-}
-
-fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-~+:@%,=".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 
@@ -528,6 +517,7 @@ mod tests {
             user_home: home.to_path_buf(),
             uid: 1,
             check_include_permissions: false,
+            system_config: None,
         }
     }
 
@@ -612,6 +602,7 @@ mod tests {
             user_home: PathBuf::from("/h"),
             uid: 1,
             check_include_permissions: false,
+            system_config: None,
         };
         assert_eq!(
             fix_command(Path::new("/h/.ssh/config"), &ctx),

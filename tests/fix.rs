@@ -362,6 +362,7 @@ fn the_regression_check_catches_what_no_rule_meant() {
         user_home: home.path().to_path_buf(),
         uid: 4242,
         check_include_permissions: false,
+        system_config: None,
     };
     let old = b"Host a\n  Port 2201\nHost b\n  User bob\n";
     let changed = b"Host a\n  Port 2202\nHost b\n  User bob\n";
@@ -544,6 +545,7 @@ fn verify_never_asks_ssh_about_a_tree_with_match_exec() {
         user_home: dir.path().to_path_buf(),
         uid: 4242,
         check_include_permissions: false,
+        system_config: None,
     };
     let v = runpod_ssh::doctor::verify(
         &cfg,

@@ -58,7 +58,10 @@ fn take_trailing_flags(env: &Env, a: &AddArgs) -> anyhow::Result<(Env, AddArgs)>
             "--pod" => out.pod = Some(value("--pod")?),
             "--identity" => out.identity = Some(value("--identity")?),
             "--config" => global.config = Some(value("--config")?.into()),
-            "--dry-run" => out.dry_run = true,
+            "--dry-run" => {
+                out.dry_run = true;
+                crate::fsio::set_dry_run(true);
+            }
             "--no-vscode" => out.no_vscode = true,
             "--reset-host-key" => out.reset_host_key = true,
             "--force" => {
@@ -105,7 +108,7 @@ pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             "error": super::render(e),
             "exit_code": super::exit_code(e),
         });
-        output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+        output::out(&output::json(&v)?)?;
     }
     r
 }
@@ -170,7 +173,7 @@ fn reset_pin_only(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             "dry_run": a.dry_run,
             "pinned_keys_removed": n,
         });
-        output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+        output::out(&output::json(&v)?)?;
     } else if !env.global.quiet {
         output::out(&match (n, a.dry_run) {
             (0, _) => {
@@ -332,7 +335,7 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             warnings.push(format!(
                 "if this is a restarted pod you already have ({}), run the command again with --name THAT-ALIAS to update it in place, then `{}`",
                 others.join(", "),
-                env.command(&format!("remove {alias}"))
+                env.command(&format!("remove {}", output::shell_quote(&alias)))
             ));
         }
     }
@@ -425,7 +428,7 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             "vscode": vscode,
             "warnings": warnings,
         });
-        output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+        output::out(&output::json(&v)?)?;
         return Ok(Outcome::Ok);
     }
 

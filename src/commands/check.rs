@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::{Env, Failure, OrFail, Outcome, bad_input};
 use crate::cli::CheckArgs;
 use crate::config::files::load_tree;
-use crate::config::{Context, Document, resolve};
+use crate::config::{Document, resolve};
 use crate::probe::{self, Options, Report};
 use crate::{fsio, output, refusal, runpod};
 
@@ -31,7 +31,7 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
     let path = env.config_path()?;
     let snap = fsio::read(&path).or_fail(Failure::Io)?;
     let doc = Document::parse(snap.content());
-    let ctx = Context::current();
+    let ctx = env.context();
     let aliases = if a.aliases.is_empty() {
         runpod::entries(&load_tree(&path, &doc, &ctx.home), a.all)
             .into_iter()
@@ -93,8 +93,10 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
                             || (synced_pin.is_some()
                                 && t.host_key_alias.as_deref() == synced_pin.as_deref()))
                     {
-                        t.reset_pin =
-                            Some(env.command(&format!("add --name {alias} --reset-host-key")));
+                        t.reset_pin = Some(env.command(&format!(
+                            "add --name {} --reset-host-key",
+                            output::shell_quote(alias)
+                        )));
                     }
                     t
                 })
@@ -144,7 +146,7 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
 
     if env.global.json {
         let v: Vec<serde_json::Value> = reports.iter().map(|r| json_of(r, env)).collect();
-        output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+        output::out(&output::json(&v)?)?;
     } else {
         output::out(&render(env, &reports, wall))?;
     }

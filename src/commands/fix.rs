@@ -115,7 +115,10 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
         }
     }
     if a.probe {
-        probe_findings(&mut cx, a)?;
+        // Probing resolves hosts as ssh would: with the system config
+        // unless a file was named (`-F`).
+        let system = env.context().system_config;
+        probe_findings(&mut cx, a, system)?;
     }
     // What ssh still refuses once the rules did what they can: its words,
     // the file and line, left to the user.
@@ -195,7 +198,7 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
             "cross_check_skipped": cross_check_skipped,
             "notes": notes,
         });
-        output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+        output::out(&output::json(&v)?)?;
     } else {
         output::out(&render(
             env,
@@ -223,7 +226,7 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
 fn print_rules(env: &Env) -> anyhow::Result<Outcome> {
     let c = doctor::catalogue();
     if env.global.json {
-        output::out(&format!("{}\n", serde_json::to_string_pretty(&c)?))?;
+        output::out(&output::json(&c)?)?;
     } else {
         let mut t = String::new();
         for r in c {
@@ -305,7 +308,15 @@ fn refusal_findings(cx: &mut Cx) {
 }
 
 /// What only the network can tell, for the RunPod entries in scope.
-fn probe_findings(cx: &mut Cx, a: &FixArgs) -> anyhow::Result<()> {
+fn probe_findings(
+    cx: &mut Cx,
+    a: &FixArgs,
+    system_config: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    let ctx = crate::config::Context {
+        system_config,
+        ..cx.ctx.clone()
+    };
     let file = crate::config::files::ConfigFile {
         path: cx.path.clone(),
         doc: cx.doc.clone(),
@@ -320,8 +331,7 @@ fn probe_findings(cx: &mut Cx, a: &FixArgs) -> anyhow::Result<()> {
     let hosts: Vec<_> = aliases
         .iter()
         .filter_map(|al| {
-            let t =
-                probe::target(al, &crate::config::resolve(&cx.doc, &cx.path, al, cx.ctx)).ok()?;
+            let t = probe::target(al, &crate::config::resolve(&cx.doc, &cx.path, al, &ctx)).ok()?;
             Some((al.clone(), Ok(t)))
         })
         .collect();

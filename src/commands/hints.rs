@@ -1,16 +1,10 @@
 //! Helpers for hints that lead somewhere: shell-quoted command lines and
 //! "did you mean …?" for typos in flags and aliases.
 
-/// A word as a POSIX shell reads it back (quoted only when needed).
+/// A word as a POSIX shell reads it back (quoted only when needed): the
+/// one helper in [`crate::output::shell_quote`].
 pub fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-~+:@%,=".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
+    crate::output::shell_quote(s)
 }
 
 /// The candidate closest to `word` (a typo: at most one edit in four

@@ -4,7 +4,7 @@
 use super::{Env, Failure, OrFail, Outcome};
 use crate::cli::ListArgs;
 use crate::config::files::load_tree;
-use crate::config::{Context, Document, Source, resolve};
+use crate::config::{Document, Source, resolve};
 use crate::{fsio, output, refusal, runpod};
 
 #[derive(Debug, serde::Serialize)]
@@ -27,7 +27,7 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
     let path = env.config_path()?;
     let snap = fsio::read(&path).or_fail(Failure::Io)?;
     let doc = Document::parse(snap.content());
-    let ctx = Context::current();
+    let ctx = env.context();
     // A file ssh refuses has no hosts for ssh: rows would mislead.
     let refused = refusal::check(refusal::Client::default(), &path, &doc, &ctx);
     if !refused.is_empty() {
@@ -46,7 +46,7 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
                 "problems": refused.problems.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
                 "hint": hint,
             });
-            output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+            output::out(&output::json(&v)?)?;
         }
         output::err(&format!(
             "{} {} refuses {}, so it connects to none of its hosts:\n{}\n{hint}\n",
@@ -76,7 +76,7 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
         });
     }
     if env.global.json {
-        output::out(&format!("{}\n", serde_json::to_string_pretty(&rows)?))?;
+        output::out(&output::json(&rows)?)?;
         return Ok(Outcome::Ok);
     }
     if rows.is_empty() {

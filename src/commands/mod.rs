@@ -122,8 +122,12 @@ impl Env {
     /// The ssh command line that connects to `alias` with this config.
     pub fn ssh(&self, alias: &str) -> String {
         match &self.global.config {
-            Some(p) => format!("ssh -F {} {alias}", shell_quote(&p.display().to_string())),
-            None => format!("ssh {alias}"),
+            Some(p) => format!(
+                "ssh -F {} {}",
+                shell_quote(&p.display().to_string()),
+                shell_quote(alias)
+            ),
+            None => format!("ssh {}", shell_quote(alias)),
         }
     }
 
@@ -138,12 +142,25 @@ impl Env {
     }
 }
 
+impl Env {
+    /// Who is asking: the user's context, with the system config
+    /// (`/etc/ssh/ssh_config`) read after the user's when no `--config` is
+    /// given, as `ssh` without `-F` does.
+    pub fn context(&self) -> crate::config::Context {
+        let mut ctx = crate::config::Context::current();
+        if self.global.config.is_none() {
+            ctx.system_config = crate::platform::system_config();
+        }
+        ctx
+    }
+}
+
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let style = Style::new(cli.global.quiet, cli.global.verbose);
     let (name, force) = match &cli.command {
         Command::Add(a) => ("add", a.force),
-        Command::Check(_) => ("check", false),
+        Command::Check(a) => ("check", a.force),
         Command::Fix(a) => ("fix", a.force),
         Command::List(_) => ("list", false),
         Command::Remove(a) => ("remove", a.force),
@@ -159,6 +176,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     };
     // One backup set per run, named after the command; one meaning of --force.
     crate::fsio::begin_run(name, force);
+    crate::fsio::set_dry_run(match &cli.command {
+        Command::Add(a) => a.dry_run,
+        Command::Fix(a) => a.dry_run,
+        Command::Remove(a) => a.dry_run,
+        _ => false,
+    });
     let env = Env {
         global: cli.global,
         style,

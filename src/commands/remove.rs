@@ -108,7 +108,7 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
             "vscode": vscode,
             "warnings": warnings,
         });
-        output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+        output::out(&output::json(&v)?)?;
         return Ok(Outcome::Ok);
     }
     let mut text = String::new();

@@ -38,7 +38,7 @@ pub fn run(env: &Env, a: &RestoreArgs) -> anyhow::Result<Outcome> {
     let list = fsio::backups(&s.snap.target);
     if a.list {
         if env.global.json {
-            output::out(&format!("{}\n", serde_json::to_string_pretty(&list)?))?;
+            output::out(&output::json(&list)?)?;
         } else if list.is_empty() {
             output::out(&format!("No backups of {} yet.\n", edit::tilde(&s.path)))?;
         } else {
@@ -119,7 +119,7 @@ pub fn run(env: &Env, a: &RestoreArgs) -> anyhow::Result<Outcome> {
             "backup_of_current": backup_of_current,
             "also_restored": restored_also,
         });
-        output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+        output::out(&output::json(&v)?)?;
     } else if !env.global.quiet {
         let mut text = format!(
             "{} Restored {} from backup {} ({}{})\n",

@@ -40,7 +40,7 @@ pub fn run(env: &Env, args: &ShowArgs) -> anyhow::Result<Outcome> {
     if env.global.config.is_some() && !path.exists() {
         return Err(bad_input(format!("no config file at {}", path.display())));
     }
-    let ctx = Context::current();
+    let ctx = env.context();
     let resolved = config::resolve_file(&path, &args.alias, &ctx).or_fail(Failure::Io)?;
     let printed = resolved.print();
 
@@ -54,7 +54,7 @@ pub fn run(env: &Env, args: &ShowArgs) -> anyhow::Result<Outcome> {
             "warnings": resolved.warnings,
             "not_evaluated": resolved.not_evaluated,
         });
-        output::out(&format!("{}\n", serde_json::to_string_pretty(&v)?))?;
+        output::out(&output::json(&v)?)?;
     } else if resolved.ok() {
         let mut text = String::new();
         for p in &printed {

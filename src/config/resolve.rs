@@ -67,6 +67,10 @@ pub struct Context {
     pub uid: u32,
     /// Check included files' owner and mode as OpenSSH does.
     pub check_include_permissions: bool,
+    /// The system-wide config ssh reads after the user's when no `-F` is
+    /// given (`/etc/ssh/ssh_config`); `None` for `--config FILE`, as with
+    /// `ssh -F FILE`.
+    pub system_config: Option<PathBuf>,
 }
 
 impl Context {
@@ -82,6 +86,7 @@ impl Context {
             home,
             uid: account.uid,
             check_include_permissions: cfg!(unix),
+            system_config: None,
         }
     }
 }
@@ -123,8 +128,25 @@ pub struct Resolved {
     /// `Match` criteria that were not evaluated (`exec`, `localnetwork`):
     /// taken as not matching.
     pub not_evaluated: Vec<Diagnostic>,
+    /// The first `Match … exec` line in the files read (the same broad
+    /// test as [`crate::oracle::runs_commands`]): what ssh would decide
+    /// there is unknown to us, since we never run it.
+    #[serde(skip)]
+    pub runs_commands: Option<Source>,
     #[serde(skip)]
     ctx: Context,
+}
+
+/// Why a path from the config could not be expanded as ssh would.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExpandError {
+    /// ssh itself stops with this error (exit 255) before connecting.
+    #[error("{0}")]
+    Ssh(String),
+    /// ssh's result depends on something runpod-ssh cannot reproduce
+    /// exactly: never guess a file that decides host-key trust.
+    #[error("{0}")]
+    Unknown(String),
 }
 
 /// A file could not be read at all.
@@ -140,7 +162,33 @@ pub enum ResolveError {
 /// Evaluate `doc` (read from `path`) for `host`.
 pub fn resolve(doc: &Document, path: &Path, host: &str, ctx: &Context) -> Resolved {
     let mut ev = Evaluator::new(host, ctx);
-    ev.run_pass(doc, path, false);
+    // ssh without -F reads the system config after the user's (first
+    // value wins); a missing one is empty. Relative Includes in it are
+    // under /etc/ssh, as readconf.c does for a non-user config.
+    let system: Option<(PathBuf, Document)> =
+        ctx.system_config
+            .as_ref()
+            .and_then(|p| match crate::fsio::read_limited(p) {
+                Ok(c) => Some((p.clone(), Document::parse(&c.bytes))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => {
+                    ev.error(
+                        p,
+                        0,
+                        format!("Can't open system config file {}: {e}", p.display()),
+                    );
+                    None
+                }
+            });
+    let run = |ev: &mut Evaluator, quiet: bool| {
+        ev.run_pass(doc, path, quiet);
+        if let Some((p, d)) = &system {
+            ev.system = true;
+            ev.run_pass(d, p, quiet);
+            ev.system = false;
+        }
+    };
+    run(&mut ev, false);
     let canon = matches!(
         ev.first("canonicalizehostname").map(|s| s.args[0].to_ascii_lowercase()),
         Some(ref v) if v == "yes" || v == "true" || v == "always"
@@ -149,7 +197,7 @@ pub fn resolve(doc: &Document, path: &Path, host: &str, ctx: &Context) -> Resolv
         // The final pass matches `Host` against the expanded hostname.
         ev.host = ev.final_hostname();
         ev.final_pass = true;
-        ev.run_pass(doc, path, true);
+        run(&mut ev, true);
     }
     // Entries dropped by `SendEnv -NAME` are no longer in the index.
     let live: std::collections::HashSet<usize> = ev.index.values().flatten().copied().collect();
@@ -165,6 +213,7 @@ pub fn resolve(doc: &Document, path: &Path, host: &str, ctx: &Context) -> Resolv
         errors: ev.errors,
         warnings: ev.warnings,
         not_evaluated: ev.not_evaluated,
+        runs_commands: ev.runs_commands,
         ctx: ctx.clone(),
     }
 }
@@ -196,6 +245,9 @@ struct Evaluator<'c> {
     not_evaluated: Vec<Diagnostic>,
     want_final: bool,
     final_pass: bool,
+    /// Reading the system config (relative Includes are under /etc/ssh).
+    system: bool,
+    runs_commands: Option<Source>,
     /// Per-file error counts are folded into `errors`; this keeps messages
     /// from being reported twice across passes.
     quiet: bool,
@@ -214,6 +266,8 @@ impl<'c> Evaluator<'c> {
             not_evaluated: Vec::new(),
             want_final: false,
             final_pass: false,
+            system: false,
+            runs_commands: None,
             quiet: false,
         }
     }
@@ -310,6 +364,19 @@ impl<'c> Evaluator<'c> {
     ) {
         let before = self.errors.len();
         for (i, line) in doc.lines().iter().enumerate() {
+            if self.runs_commands.is_none()
+                && line.keyword() == Some("match")
+                && line
+                    .bytes()
+                    .to_ascii_lowercase()
+                    .windows(4)
+                    .any(|w| w == b"exec")
+            {
+                self.runs_commands = Some(Source {
+                    file: path.to_path_buf(),
+                    line: i + 1,
+                });
+            }
             if let Some(d) = line.directive() {
                 self.process_line(d, line.bytes(), path, i + 1, active, never_match, depth);
             }
@@ -711,7 +778,11 @@ impl<'c> Evaluator<'c> {
             if arg.is_empty() {
                 return self.error(file, line, "keyword include empty argument".into());
             }
-            let path = include_path(arg, &self.ctx.home);
+            let path = if self.system && !arg.starts_with('~') && !is_absolute(arg) {
+                system_include_path(arg, file)
+            } else {
+                include_path(arg, &self.ctx.home)
+            };
             let mut matches: Vec<PathBuf> = match glob::glob(&path) {
                 Ok(paths) => paths.filter_map(Result::ok).collect(),
                 Err(_) => {
@@ -895,6 +966,12 @@ pub fn include_path(arg: &str, home: &Path) -> String {
     }
 }
 
+/// A relative `Include` in the system config: beside it (`/etc/ssh`).
+fn system_include_path(arg: &str, system_file: &Path) -> String {
+    let dir = system_file.parent().unwrap_or(Path::new("/etc/ssh"));
+    format!("{}/{arg}", dir.to_string_lossy())
+}
+
 fn is_absolute(p: &str) -> bool {
     p.starts_with('/')
         || (cfg!(windows) && (p.as_bytes().get(1) == Some(&b':') || p.starts_with('\\')))
@@ -1074,58 +1151,161 @@ impl Resolved {
         }
     }
 
-    /// Expand `~`, `${VAR}` and `%` tokens in a path the way ssh does for
-    /// `UserKnownHostsFile`, `ControlPath` and `IdentityAgent`.
+    /// Expand `~`, `${VAR}` and `%` tokens in a path for display (`show`):
+    /// as ssh would, or the value as written when ssh would not expand it.
     pub fn expand_path(&self, value: &str) -> String {
-        let (hostname, _) = self.hostname();
-        let (port, _) = self.port();
-        let (ruser, _) = self.user();
-        let home = self.ctx.user_home.to_string_lossy().into_owned();
-        let tilde = if value == "~" {
-            home.clone()
-        } else if let Some(rest) = value.strip_prefix("~/") {
-            format!("{home}/{rest}")
-        } else {
-            value.to_string()
+        self.expand_path_checked(value, true)
+            .unwrap_or_else(|_| value.to_string())
+    }
+
+    /// `~` as ssh's `tilde_expand` (misc.c) does it: `~` and `~/…` are the
+    /// account's home from the password database, `~user/…` that user's
+    /// home; an unknown user is an error ssh stops on.
+    pub fn tilde_expand(&self, value: &str) -> Result<String, ExpandError> {
+        let Some(rest) = value.strip_prefix('~') else {
+            return Ok(value.to_string());
         };
-        let alias = self
-            .get("hostkeyalias")
-            .map(|s| s.args[0].clone())
-            .unwrap_or_else(|| hostname.clone());
-        let jump = self
-            .get("proxyjump")
-            .map(|s| s.args[0].clone())
-            .unwrap_or_default();
-        let mut out = String::new();
-        let mut chars = tilde.chars().peekable();
-        while let Some(c) = chars.next() {
-            match c {
-                '%' => match chars.next() {
-                    Some('%') => out.push('%'),
-                    Some('h') => out.push_str(&hostname),
-                    Some('p') => out.push_str(&port.to_string()),
-                    Some('r') => out.push_str(&ruser),
-                    Some('u') => out.push_str(&self.ctx.local_user),
-                    Some('d') => out.push_str(&home),
-                    Some('n') => out.push_str(&self.host),
-                    Some('k') => out.push_str(&alias),
-                    Some('i') => out.push_str(&self.ctx.uid.to_string()),
-                    Some('j') => out.push_str(&jump),
-                    Some(o) => {
-                        out.push('%');
-                        out.push(o);
+        let (home, path) = match rest.strip_prefix('/') {
+            Some(p) => (self.ctx.user_home.to_string_lossy().into_owned(), p),
+            None if rest.is_empty() => (self.ctx.user_home.to_string_lossy().into_owned(), ""),
+            None => {
+                let (user, path) = rest.split_once('/').unwrap_or((rest, ""));
+                match crate::platform::home_of(user) {
+                    Some(h) => (h.to_string_lossy().into_owned(), path),
+                    None => {
+                        return Err(ExpandError::Ssh(format!(
+                            "tilde_expand: No such user {user} (in {value:?})"
+                        )));
                     }
-                    None => out.push('%'),
-                },
-                '$' if chars.peek() == Some(&'{') => {
-                    chars.next();
-                    let name: String = chars.by_ref().take_while(|&c| c != '}').collect();
-                    out.push_str(&std::env::var(&name).unwrap_or_default());
                 }
-                _ => out.push(c),
             }
+        };
+        let path = path.trim_start_matches('/');
+        let slash = if home.ends_with('/') { "" } else { "/" };
+        Ok(format!("{home}{slash}{path}"))
+    }
+
+    /// A path as ssh expands it for `UserKnownHostsFile`, `IdentityFile`,
+    /// `IdentityAgent`, `RevokedHostKeys` (ssh.c: `tilde_expand_filename`,
+    /// then `default_client_percent_dollar_expand` with
+    /// `DEFAULT_CLIENT_PERCENT_EXPAND_ARGS`). `tokens` false: `~` only, as
+    /// for `GlobalKnownHostsFile`.
+    pub fn expand_path_checked(&self, value: &str, tokens: bool) -> Result<String, ExpandError> {
+        let tilde = self.tilde_expand(value)?;
+        if !tokens {
+            return Ok(tilde);
         }
-        out
+        let mut out = String::new();
+        let mut missing = None;
+        let mut rest = tilde.as_str();
+        while let Some(c) = rest.chars().next() {
+            rest = &rest[c.len_utf8()..];
+            if c == '$' && rest.starts_with('{') {
+                let body = &rest[1..];
+                let Some(end) = body.find('}') else {
+                    return Err(ExpandError::Ssh(format!(
+                        "environment variable '{body}' missing closing '}}' in {value:?}"
+                    )));
+                };
+                let name = &body[..end];
+                if name.is_empty() {
+                    return Err(ExpandError::Ssh(format!(
+                        "zero-length environment variable in {value:?}"
+                    )));
+                }
+                match std::env::var_os(name) {
+                    Some(v) => out.push_str(&v.to_string_lossy()),
+                    None => missing = missing.or(Some(name.to_string())),
+                }
+                rest = &body[end + 1..];
+                continue;
+            }
+            if c != '%' {
+                out.push(c);
+                continue;
+            }
+            let Some(t) = rest.chars().next() else {
+                return Err(ExpandError::Ssh(format!(
+                    "percent_expand: invalid format (a % at the end of {value:?})"
+                )));
+            };
+            rest = &rest[t.len_utf8()..];
+            out.push_str(&self.token(t, value)?);
+        }
+        match missing {
+            Some(name) => Err(ExpandError::Ssh(format!(
+                "env var ${{{name}}} has no value: invalid environment variable expansion in {value:?}"
+            ))),
+            None => Ok(out),
+        }
+    }
+
+    /// One `%` token of `DEFAULT_CLIENT_PERCENT_EXPAND_ARGS`.
+    fn token(&self, t: char, value: &str) -> Result<String, ExpandError> {
+        let (hostname, _) = self.hostname();
+        let thishost = || {
+            crate::platform::local_hostname().ok_or_else(|| {
+                ExpandError::Unknown(format!(
+                    "%{t} in {value:?} is this machine's host name, which runpod-ssh could not read"
+                ))
+            })
+        };
+        Ok(match t {
+            '%' => "%".into(),
+            'h' => hostname,
+            'p' => self.port().0.to_string(),
+            'r' => {
+                let u = self.user().0;
+                if u.contains('%') || u.contains("${") {
+                    return Err(ExpandError::Unknown(format!(
+                        "%r in {value:?} is the User after ssh expands its own tokens, which runpod-ssh does not reproduce"
+                    )));
+                }
+                u
+            }
+            'u' => self.ctx.local_user.clone(),
+            'd' => self.ctx.user_home.to_string_lossy().into_owned(),
+            'n' => self.host.clone(),
+            // ssh lowercases HostKeyAlias; without one, the alias as typed.
+            'k' => self
+                .get("hostkeyalias")
+                .map(|s| s.args[0].to_ascii_lowercase())
+                .unwrap_or_else(|| self.host.clone()),
+            'i' => self.ctx.uid.to_string(),
+            'l' => thishost()?,
+            'L' => {
+                let h = thishost()?;
+                h.split('.').next().unwrap_or_default().to_string()
+            }
+            'C' => {
+                if self
+                    .get("proxyjump")
+                    .is_some_and(|s| !s.args[0].eq_ignore_ascii_case("none"))
+                {
+                    return Err(ExpandError::Unknown(format!(
+                        "%C in {value:?} hashes the ProxyJump host as ssh parsed it, which runpod-ssh does not reproduce"
+                    )));
+                }
+                let r = self.token('r', value)?;
+                use sha1::Digest;
+                let mut h = sha1::Sha1::new();
+                for part in [thishost()?, hostname, self.port().0.to_string(), r] {
+                    h.update(part.as_bytes());
+                }
+                h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+            }
+            // %j arrived in OpenSSH 9.5; older clients refuse it.
+            'j' => {
+                return Err(ExpandError::Unknown(format!(
+                    "%j in {value:?} means different things to different ssh versions (unknown before 9.5)"
+                )));
+            }
+            o => {
+                return Err(ExpandError::Ssh(format!(
+                    "percent_expand: unknown key %{o} in {value:?}"
+                )));
+            }
+        })
     }
 
     /// The evaluation in `ssh -G`'s form: `host`, `user`, `hostname`,

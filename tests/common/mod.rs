@@ -43,8 +43,11 @@ pub fn bin() -> PathBuf {
 /// out of the real home. Not a bind mount over `/etc/passwd`: `useradd`
 /// elsewhere renames a new file over it, which detaches such a mount and
 /// would silently give the real home back; `/etc` itself is never
-/// renamed. Tests may write `/etc/ssh/ssh_config` inside, privately.
-const ISOLATE: &str = r#"t="$1/.isolate.$$" && mkdir -p "$t" && mount -t tmpfs none "$t" && mkdir "$t/u" "$t/w" && mount -t overlay overlay -o "lowerdir=/etc,upperdir=$t/u,workdir=$t/w" /etc && awk -F: -v OFS=: -v u="$(id -u)" -v h="$1" '$3==u{$6=h}1' /etc/passwd > "$t/p" && cat "$t/p" > /etc/passwd && shift && exec "$@""#;
+/// renamed. The system client config (`/etc/ssh/ssh_config`, which both
+/// read without `-F`) is the home's `.ssh_config_system` (empty unless a
+/// test writes it; see [`TempHome::system_config`]), so the machine's own
+/// settings (Debian's `HashKnownHosts yes`) do not leak into a test.
+const ISOLATE: &str = r#"t="$1/.isolate.$$" && mkdir -p "$t" && mount -t tmpfs none "$t" && mkdir "$t/u" "$t/w" && mount -t overlay overlay -o "lowerdir=/etc,upperdir=$t/u,workdir=$t/w" /etc && awk -F: -v OFS=: -v u="$(id -u)" -v h="$1" '$3==u{$6=h}1' /etc/passwd > "$t/p" && cat "$t/p" > /etc/passwd && { [ ! -d /etc/ssh ] || { if [ -e "$1/.ssh_config_system" ]; then cat "$1/.ssh_config_system"; fi > /etc/ssh/ssh_config; }; } && shift && exec "$@""#;
 
 /// How to enter a private mount namespace here: `unshare -m` as root,
 /// `unshare -rm` (a user namespace) otherwise; `None` when neither works.
@@ -135,6 +138,12 @@ impl TempHome {
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The file programs started with [`TempHome::cmd`] see as
+    /// `/etc/ssh/ssh_config` (when the machine has one).
+    pub fn system_config(&self) -> PathBuf {
+        self.path().join(".ssh_config_system")
     }
 
     pub fn ssh_dir(&self) -> PathBuf {
