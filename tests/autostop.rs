@@ -173,7 +173,9 @@ fn autostop_schedules_replaces_cancels_fires_and_idles_out() {
     wait_for("the log line", Duration::from_secs(5), || {
         read(&log).contains("stopped pod abc123 (runpodctl pod stop)")
     });
-    assert!(!state.exists(), "state left after firing");
+    wait_for("the schedule's state to go", Duration::from_secs(5), || {
+        !state.exists()
+    });
 
     // An old runpodctl: the deprecated form.
     std::fs::write(&calls, "").unwrap();

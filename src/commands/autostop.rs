@@ -91,14 +91,17 @@ if [ -n "$s" ]; then pr=$(ps -o ppid= -p "$s" | tr -d ' '); listener=$(ps -o ppi
 replaced=no; cancel && replaced=yes
 cat > "$worker" <<'WORKER'
 set -u
-mode=$1; secs=$2; iv=$3; id=$4; listener=$5; log=$6; state=$7
+mode=$1; secs=$2; iv=$3; id=$4; listener=$5; log=$6; state=$7; val=$8; now=$9
+# The state is ours from the first moment: written before any waiting.
+printf '%s\n%s\n%s\n%s\n' "$$" "$mode" "$val" "$now" > "$state"
 [ -r /etc/rp_environment ] && . /etc/rp_environment
 say() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $*" >> "$log"; }
 stop_pod() {
   if runpodctl pod stop "$id" >> "$log" 2>&1; then say "stopped pod $id (runpodctl pod stop)"
   elif runpodctl stop pod "$id" >> "$log" 2>&1; then say "stopped pod $id (runpodctl stop pod, the deprecated form)"
   else say "runpodctl could not stop pod $id"; fi
-  rm -f "$state" "$state.idle"
+  # Only our own schedule's state (a newer one may have replaced it).
+  [ "$(sed -n 1p "$state" 2>/dev/null)" = "$$" ] && rm -f "$state" "$state.idle"
 }
 sessions() {
   ps -eo pid=,ppid=,args= 2>/dev/null | awk -v L="$listener" '
@@ -127,10 +130,8 @@ done
 WORKER
 now=$(date +%s)
 if [ "$mode" = in ]; then val=$((now + secs)); else val=$secs; fi
-setsid sh -c 'echo $$ > "$1.pid"; exec sh "$@"' sh "$worker" "$mode" "$secs" "$iv" "$id" "$listener" "$log" "$state" < /dev/null > /dev/null 2>&1 &
-for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do [ -s "$worker.pid" ] && break; sleep 0.1; done
-pid=$(cat "$worker.pid" 2>/dev/null); rm -f "$worker.pid"
-printf '%s\n%s\n%s\n%s\n' "$pid" "$mode" "$val" "$now" > "$state"
+setsid sh "$worker" "$mode" "$secs" "$iv" "$id" "$listener" "$log" "$state" "$val" "$now" < /dev/null > /dev/null 2>&1 &
+for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do [ -s "$state" ] && break; sleep 0.1; done
 if [ "$mode" = in ]; then say "scheduled: stop pod $id in ${secs}s (replaced an earlier schedule: $replaced)"
 else say "scheduled: stop pod $id after ${secs}s idle (replaced an earlier schedule: $replaced)"; fi
 echo "RESULT scheduled $mode $secs $replaced $d"
