@@ -723,7 +723,8 @@ pub fn render(env: &Env, s: &Synced, dry_run: bool) -> String {
                 r.id
             ),
             "proxy-only" => format!("{} pod {} \"{name}\" has no entry", st.yellow("!"), r.id),
-            _ => format!("• {alias} pod {} \"{name}\" is {}", r.id, r.status),
+            _ if r.alias.is_none() => format!("• pod {} \"{name}\" is {}", r.id, r.status),
+            _ => format!("• {alias} (pod {} \"{name}\") is {}", r.id, r.status),
         };
         text.push_str(&line);
         text.push('\n');
