@@ -20,7 +20,7 @@ Environment:
 
 /// runpod-ssh: make your RunPod pod connect, from a terminal or VS Code.
 #[derive(Debug, Parser)]
-#[command(name = "runpod-ssh", version, about, after_help = AFTER_HELP)]
+#[command(name = "runpod-ssh", version = crate::VERSION, about, after_help = AFTER_HELP)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -159,6 +159,35 @@ Examples:
   runpod-ssh key rotate --dry-run
   runpod-ssh key rotate gpu --new ~/.ssh/id_ed25519_2027 --remove-old")]
     Key(KeyArgs),
+    /// Print the shell completion script (host aliases are completed from
+    /// your config)
+    #[command(after_help = "\
+Install (the script asks runpod-ssh for your aliases as you type):
+  bash:        runpod-ssh completions bash > ~/.local/share/bash-completion/completions/runpod-ssh
+  zsh:         source <(runpod-ssh completions zsh)                # in ~/.zshrc, after compinit
+  fish:        runpod-ssh completions fish > ~/.config/fish/completions/runpod-ssh.fish
+  PowerShell:  runpod-ssh completions powershell | Out-String | Invoke-Expression   # in $PROFILE
+  elvish:      eval (runpod-ssh completions elvish | slurp)        # in rc.elv")]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to stdout: runpod-ssh man > runpod-ssh.1
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to print the script for
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// Shells `completions` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Powershell,
+    Elvish,
 }
 
 #[derive(Debug, Args)]

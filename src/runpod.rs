@@ -974,6 +974,8 @@ pub struct HostEntry {
 /// order.
 pub fn entries(files: &[ConfigFile], all: bool) -> Vec<HostEntry> {
     let mut out: Vec<HostEntry> = Vec::new();
+    // Seen aliases: a linear scan of `out` made this quadratic.
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     for f in files {
         for b in f.doc.blocks() {
             if b.kind != BlockKind::Host {
@@ -984,7 +986,7 @@ pub fn entries(files: &[ConfigFile], all: bool) -> Vec<HostEntry> {
                 continue;
             }
             for alias in b.patterns.iter().filter(|p| !pattern::is_wildcard(p)) {
-                if out.iter().any(|e| &e.alias == alias) {
+                if !seen.insert(alias.clone()) {
                     continue;
                 }
                 out.push(HostEntry {

@@ -343,6 +343,7 @@ fn rule_catalogue_lists_every_rule() {
         "proxy-entry",
         "vscode-config-file",
         "vscode-platform",
+        "apple-keywords",
     ] {
         assert!(ids.contains(&must), "missing rule {must}");
     }

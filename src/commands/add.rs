@@ -224,7 +224,7 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
     // A hand-written block that is not a RunPod entry is never changed: a
     // `prod` block at the same IP and port gets a new entry beside it.
     let (by_endpoint, same_endpoint_foreign): (Vec<usize>, Vec<usize>) = (1..blocks.len())
-        .filter(|&i| blocks[i].kind == BlockKind::Host && points_at(&s.doc, i, &ep))
+        .filter(|&i| blocks[i].kind == BlockKind::Host && points_at(&s.doc, &blocks[i], &ep))
         .partition(|&i| runpod::is_runpod_block(&s.doc, &blocks[i]));
     if let Some(&i) = by_alias.first()
         && !runpod::is_runpod_block(&s.doc, &blocks[i])
@@ -300,7 +300,7 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
     let renamed_from = existing
         .and_then(|i| blocks[i].patterns.first().cloned())
         .filter(|old| *old != alias);
-    let old = existing.map(|i| endpoint_of(&s.doc, i));
+    let old = existing.map(|i| endpoint_of(&s.doc, &blocks[i]));
     let endpoint_changed = old.as_ref() != Some(&(ep.host.clone(), ep.port));
     let action = if existing.is_none() {
         Action::Created
@@ -348,7 +348,7 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
         );
     }
     for &i in &same_endpoint_foreign {
-        let b = &s.doc.blocks()[i];
+        let b = &blocks[i];
         warnings.push(format!(
             "{} ({}:{}) points at the same endpoint {}:{}; it is not a RunPod entry, so it was left unchanged and {alias} was written beside it",
             b.patterns.join(" "),
@@ -379,7 +379,7 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
         warnings.push(format!(
             "{}:{} also defines {alias}; ssh ignores its values (the first block wins)",
             s.path.display(),
-            s.doc.blocks()[i].header.unwrap_or(0) + 1
+            blocks[i].header.unwrap_or(0) + 1
         ));
     }
 
@@ -661,8 +661,7 @@ pub(crate) fn apply(
 }
 
 /// The block's own HostName and Port (22 when unset).
-pub(crate) fn endpoint_of(doc: &Document, bi: usize) -> (String, u16) {
-    let block = &doc.blocks()[bi];
+pub(crate) fn endpoint_of(doc: &Document, block: &crate::config::Block) -> (String, u16) {
     let host = doc
         .first_value(block, "hostname")
         .unwrap_or_default()
@@ -674,8 +673,8 @@ pub(crate) fn endpoint_of(doc: &Document, bi: usize) -> (String, u16) {
     (host, port)
 }
 
-fn points_at(doc: &Document, bi: usize, ep: &Endpoint) -> bool {
-    let (h, p) = endpoint_of(doc, bi);
+fn points_at(doc: &Document, block: &crate::config::Block, ep: &Endpoint) -> bool {
+    let (h, p) = endpoint_of(doc, block);
     h == ep.host && p == ep.port
 }
 

@@ -109,7 +109,7 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
                     if !r.ok() {
                         let refused = refusal::Refusal::from_resolved(&r);
                         if let Some(h) =
-                            refusal::hint(refusal::Client::default(), &refused, alias, &ctx)
+                            refusal::hint(refusal::Client::local(), &refused, alias, &ctx)
                         {
                             f.hint = h;
                         }

@@ -193,7 +193,7 @@ pub fn refuse_broken(r: &Resolved) -> anyhow::Result<()> {
     if refused.is_empty() {
         return Ok(());
     }
-    let client = crate::refusal::Client::default();
+    let client = crate::refusal::Client::local();
     let hint = crate::refusal::hint(client, &refused, &r.host, &Context::current())
         .unwrap_or_else(|| "fix these lines first".into());
     Err(bad_input(format!(

@@ -279,7 +279,7 @@ fn apply_side_effects(effects: &[SideEffect], findings: &mut [Finding], notes: &
 /// One finding per line ssh refuses in the repaired config (or what it
 /// includes), in ssh's words, with the line as read.
 fn refusal_findings(cx: &mut Cx) {
-    let refused = refusal::check(refusal::Client::default(), &cx.path, &cx.doc, cx.ctx);
+    let refused = refusal::check(refusal::Client::local(), &cx.path, &cx.doc, cx.ctx);
     for d in refused.problems {
         let line = match d.source.line {
             0 => None,
@@ -299,7 +299,7 @@ fn refusal_findings(cx: &mut Cx) {
             message: d.message.clone(),
             repair: format!(
                 "no rule repairs this line: edit it by hand ({} refuses the whole file until then)",
-                refusal::Client::default().name()
+                refusal::Client::local().name()
             ),
             auto: Auto::Manual,
             applied: false,

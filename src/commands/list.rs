@@ -4,7 +4,10 @@
 use super::{Env, Failure, OrFail, Outcome};
 use crate::cli::ListArgs;
 use crate::config::files::load_tree;
-use crate::config::{Document, Source, resolve};
+use std::collections::HashMap;
+
+use crate::config::resolve::Resolver;
+use crate::config::{Document, Source};
 use crate::{fsio, output, refusal, runpod};
 
 #[derive(Debug, serde::Serialize)]
@@ -29,9 +32,9 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
     let doc = Document::parse(snap.content());
     let ctx = env.context();
     // A file ssh refuses has no hosts for ssh: rows would mislead.
-    let refused = refusal::check(refusal::Client::default(), &path, &doc, &ctx);
+    let refused = refusal::check(refusal::Client::local(), &path, &doc, &ctx);
     if !refused.is_empty() {
-        let client = refusal::Client::default();
+        let client = refusal::Client::local();
         let hint = refusal::hint(client, &refused, refusal::UNRELATED_HOST, &ctx)
             .map(|h| env.carry_options(&h))
             .unwrap_or_else(|| {
@@ -59,10 +62,18 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
     }
     let files = load_tree(&path, &doc, &ctx.home);
     let mut rows = Vec::new();
+    // One plan of the file for every alias: each is evaluated over its own
+    // blocks, not the whole file (linear, not quadratic, in the hosts).
+    let resolver = Resolver::new(&doc, &path, &ctx);
+    let mut key_exists: HashMap<String, bool> = HashMap::new();
     for e in runpod::entries(&files, a.all) {
-        let r = resolve(&doc, &path, &e.alias, &ctx);
+        let r = resolver.resolve(&e.alias);
         let identity = r.all("identityfile").first().map(|s| s.args[0].clone());
-        let exists = identity.as_deref().map(|i| ctx.home_path(i).is_file());
+        let exists = identity.as_deref().map(|i| {
+            *key_exists
+                .entry(i.to_string())
+                .or_insert_with(|| ctx.home_path(i).is_file())
+        });
         rows.push(Row {
             alias: e.alias,
             hostname: r.hostname().0,
@@ -99,7 +110,14 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
         "KEY".to_string(),
         "DEFINED AT".to_string(),
     ]];
+    // `~/…` of each source file once (finding the home reads the password
+    // database: once per row made `list` spend most of its time there).
+    let mut shown: HashMap<&std::path::Path, String> = HashMap::new();
     for r in &rows {
+        let file = shown
+            .entry(r.source.file.as_path())
+            .or_insert_with(|| super::edit::tilde(&r.source.file))
+            .clone();
         let key = match (&r.identity_file, r.identity_exists) {
             (Some(k), Some(false)) => format!("{k} (missing)"),
             (Some(k), _) => k.clone(),
@@ -110,7 +128,7 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
             format!("{}:{}", r.hostname, r.port),
             r.user.clone(),
             key,
-            format!("{}:{}", super::edit::tilde(&r.source.file), r.source.line),
+            format!("{file}:{}", r.source.line),
         ]);
     }
     let text = output::table(&table, |_, _, cell| cell);

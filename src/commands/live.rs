@@ -61,7 +61,7 @@ pub fn list(env: &Env, _a: &ListArgs) -> anyhow::Result<Outcome> {
     for p in &pods {
         let entry = sync::entry_of(&doc, &p.id);
         let alias = entry.and_then(|i| doc.blocks()[i].patterns.first().cloned());
-        let entry_ep = entry.map(|i| super::add::endpoint_of(&doc, i));
+        let entry_ep = entry.map(|i| super::add::endpoint_of(&doc, &doc.blocks()[i]));
         if let Some(i) = entry {
             seen.push(i);
         }

@@ -5,6 +5,7 @@
 pub mod add;
 pub mod autostop;
 pub mod check;
+pub mod completions;
 pub mod edit;
 pub mod fix;
 pub mod hints;
@@ -173,6 +174,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Stop(_) => ("stop", false),
         Command::Autostop(_) => ("autostop", false),
         Command::Key(_) => ("key", false),
+        Command::Completions(_) => ("completions", false),
+        Command::Man => ("man", false),
     };
     // One backup set per run, named after the command; one meaning of --force.
     crate::fsio::begin_run(name, force);
@@ -201,6 +204,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Stop(a) => live::stop(&env, &a),
         Command::Autostop(a) => autostop::run(&env, &a),
         Command::Key(a) => key::run(&env, &a),
+        Command::Completions(a) => completions::run(&env, &a),
+        Command::Man => completions::man(&env),
     }
 }
 

@@ -74,7 +74,7 @@ pub fn run(env: &Env, args: &ShowArgs) -> anyhow::Result<Outcome> {
     }
     if !resolved.ok() {
         let refused = refusal::Refusal::from_resolved(&resolved);
-        if let Some(h) = refusal::hint(refusal::Client::default(), &refused, &args.alias, &ctx) {
+        if let Some(h) = refusal::hint(refusal::Client::local(), &refused, &args.alias, &ctx) {
             output::err(&format!(
                 "{} {}\n",
                 st.yellow("hint:"),

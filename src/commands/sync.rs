@@ -331,7 +331,7 @@ pub fn sync_pods(
                     && blocks[i].patterns.len() == 1
                     && runpod::is_runpod_block(&doc, &blocks[i])
                     && runpod::synced_pod_id(&doc, &blocks[i]).is_none()
-                    && super::add::endpoint_of(&doc, i) == (ep.host.clone(), ep.port)
+                    && super::add::endpoint_of(&doc, &blocks[i]) == (ep.host.clone(), ep.port)
             })
         });
         let existing_alias = existing.and_then(|i| doc.blocks()[i].patterns.first().cloned());
@@ -372,7 +372,7 @@ pub fn sync_pods(
         }
         let changed = next.to_bytes() != before;
         doc = next;
-        let old = existing.map(|i| super::add::endpoint_of(&s.doc, i));
+        let old = existing.map(|i| super::add::endpoint_of(&s.doc, &s.doc.blocks()[i]));
         let endpoint_changed = old.as_ref() != Some(&(ep.host.clone(), ep.port));
         let rec = PodRecord {
             started_at: pod.started_at.clone(),

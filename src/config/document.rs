@@ -548,6 +548,37 @@ impl Document {
         self.lines.splice(at..at, new);
     }
 
+    /// Insert one text line before each given line (indices into the
+    /// document as it is, ascending), in one pass: the same as
+    /// [`Document::insert_lines`] for each, last first, without moving the
+    /// following lines once per insertion.
+    pub fn insert_lines_before(&mut self, inserts: Vec<(usize, String)>) {
+        if inserts.is_empty() {
+            return;
+        }
+        // Inserted lines take the dominant ending, so it stays dominant.
+        let ending = self.dominant_ending();
+        let n = self.lines.len();
+        if inserts.iter().any(|(at, _)| *at >= n)
+            && let Some(last) = self.lines.last_mut()
+            && last.ending == LineEnding::None
+        {
+            last.ending = ending;
+        }
+        let old = std::mem::take(&mut self.lines);
+        self.lines.reserve(n + inserts.len());
+        let mut it = inserts.into_iter().peekable();
+        for (i, line) in old.into_iter().enumerate() {
+            while let Some((_, text)) = it.next_if(|(at, _)| *at <= i) {
+                self.lines.push(Line::new(text.into_bytes(), ending));
+            }
+            self.lines.push(line);
+        }
+        for (_, text) in it {
+            self.lines.push(Line::new(text.into_bytes(), ending));
+        }
+    }
+
     /// The line a new block should go to so that it comes just before block
     /// `index`: above the comment lines attached to its header. Block 0 (the
     /// global section) cannot be preceded (a block there would capture the
