@@ -92,6 +92,11 @@ pub struct Target {
     /// vouch for is not trusted.
     pub known_hosts_command: bool,
     pub is_proxy: bool,
+    /// What the pod's own log says its host keys are (RunPod's start
+    /// script prints them): fed to `known_hosts::decide`, which then
+    /// refuses any other key. Empty: the config alone decides.
+    #[serde(skip)]
+    pub evidence: known_hosts::Evidence,
     /// The command that resets a changed pin, when runpod-ssh pinned it
     /// (set by the caller, which knows the entry and the command line);
     /// otherwise the hint names `ssh-keygen -R`.
@@ -225,6 +230,7 @@ pub fn target(alias: &str, r: &Resolved) -> Result<Target, ResolveFailure> {
         reset_pin: None,
         alias: alias.to_string(),
         is_proxy: hostname.eq_ignore_ascii_case(crate::runpod::PROXY_HOST),
+        evidence: Default::default(),
         hostname,
         port: r.port().0,
         user: r.user().0,
@@ -272,6 +278,9 @@ pub struct Options {
     /// Write newly accepted host keys to known_hosts (accept-new). Off for
     /// a dry run, which writes nothing anywhere.
     pub record_host_keys: bool,
+    /// After every stage passed, run this command and keep its exit status
+    /// and output in [`Report::command`] (`autostop`).
+    pub then_run: Option<String>,
 }
 
 /// One key offered at the `auth` stage.
@@ -331,6 +340,8 @@ pub struct Report {
     pub host_key: Option<HostKeyInfo>,
     pub offers: Vec<Offer>,
     pub facts: Option<Facts>,
+    /// The exit status and output of [`Options::then_run`].
+    pub command: Option<(u32, String)>,
     #[serde(skip)]
     pub source: Option<Source>,
 }
@@ -349,6 +360,7 @@ impl Report {
             host_key: None,
             offers: Vec::new(),
             facts: None,
+            command: None,
             source: None,
         }
     }
@@ -564,8 +576,8 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
         entries: entries.clone(),
         lookup: lookup.clone(),
         strict: t.strict,
-        // The seam for a pod log's fingerprints; none are read yet.
-        evidence: known_hosts::Evidence::default(),
+        // A pod log's fingerprints, when the caller read them.
+        evidence: t.evidence.clone(),
     };
     let config = Arc::new(client::Config {
         nodelay: true,
@@ -843,6 +855,17 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
         let cmd = "nvidia-smi -L 2>/dev/null | head -n 16; echo ::df; df -Pk / 2>/dev/null; echo ::ws; test -d /workspace && df -Pk /workspace 2>/dev/null";
         if let Ok(Ok((_, out))) = tokio::time::timeout(opts.budget(), run(&handle, cmd)).await {
             rep.facts = Some(parse_facts(&out));
+        }
+    }
+    if let Some(cmd) = &opts.then_run {
+        match tokio::time::timeout(opts.budget(), run(&handle, cmd)).await {
+            Ok(Ok(r)) => rep.command = Some(r),
+            Ok(Err(e)) => rep.fail(Stage::Exec, format!("running the command failed: {e}"), ""),
+            Err(_) => rep.fail(
+                Stage::Exec,
+                format!("the command did not finish within {secs}s"),
+                "",
+            ),
         }
     }
     let _ = handle.disconnect(Disconnect::ByApplication, "", "en").await;

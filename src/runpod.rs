@@ -877,6 +877,28 @@ pub fn choose_identity(e: &Endpoint, home: Option<&std::path::Path>) -> (String,
 
 /// The options of the entry for `e` under `alias`, in the order written.
 pub fn entry_options(e: &Endpoint, alias: &str, identity: &str) -> Vec<(String, String)> {
+    entry_options_pinned(e, &pin_name(e, alias), identity)
+}
+
+/// The name a pasted entry's host key is pinned under: the alias for the
+/// pod's own sshd; for the `ssh.runpod.io` proxy a name of its own
+/// (`runpod-proxy-<podid>`), never the `runpod-<podid>` that `sync` pins
+/// the pod's sshd under (two different servers, two different keys).
+pub fn pin_name(e: &Endpoint, alias: &str) -> String {
+    match &e.access {
+        Access::Proxy { pod_id } => format!("runpod-proxy-{}", pod_id.to_ascii_lowercase()),
+        Access::ExposedTcp => alias.to_string(),
+    }
+}
+
+/// The pin name `sync` uses for a pod's own sshd: stable across restarts,
+/// IP:port reuse and renames.
+pub fn pod_pin_name(pod_id: &str) -> String {
+    format!("runpod-{}", pod_id.to_ascii_lowercase())
+}
+
+/// The entry's options with host keys pinned under `pin`.
+pub fn entry_options_pinned(e: &Endpoint, pin: &str, identity: &str) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = vec![
         ("HostName".into(), e.host.clone()),
         ("Port".into(), e.port.to_string()),
@@ -885,7 +907,7 @@ pub fn entry_options(e: &Endpoint, alias: &str, identity: &str) -> Vec<(String, 
         ("IdentitiesOnly".into(), "yes".into()),
         ("ServerAliveInterval".into(), SERVER_ALIVE_INTERVAL.into()),
         ("ServerAliveCountMax".into(), SERVER_ALIVE_COUNT_MAX.into()),
-        ("HostKeyAlias".into(), alias.to_string()),
+        ("HostKeyAlias".into(), pin.to_string()),
         ("UserKnownHostsFile".into(), KNOWN_HOSTS_FILE.into()),
         ("StrictHostKeyChecking".into(), "accept-new".into()),
     ];
@@ -983,6 +1005,35 @@ pub fn entries(files: &[ConfigFile], all: bool) -> Vec<HostEntry> {
         }
     }
     out
+}
+
+/// The comment `sync` writes above an entry it created for a pod.
+pub const SYNC_COMMENT: &str = "runpod-ssh sync: pod";
+
+/// The pod id of an entry `sync` (or `add --pod`) created: its marker and
+/// the `# runpod-ssh sync: pod ID` comment right above the header.
+pub fn synced_pod_id(doc: &Document, block: &Block) -> Option<String> {
+    if !has_marker(doc, block) {
+        return None;
+    }
+    let h = block.header?;
+    let mut i = h;
+    while i > 0 && doc.lines()[i - 1].is_comment() {
+        i -= 1;
+        let t = doc.lines()[i].text();
+        if let Some(id) = t
+            .trim()
+            .trim_start_matches('#')
+            .trim()
+            .strip_prefix(SYNC_COMMENT)
+        {
+            let id = id.trim();
+            if !id.is_empty() {
+                return Some(id.to_string());
+            }
+        }
+    }
+    None
 }
 
 /// Whether runpod-ssh wrote this block (its marker comment sits right above

@@ -379,6 +379,7 @@ fn probe_findings(
         passphrases: Default::default(),
         // A dry run writes nothing anywhere, known_hosts included.
         record_host_keys: !a.dry_run,
+        then_run: None,
     };
     let reports = probe::probe_all(hosts, &opts, 32, || {}).or_fail(Failure::Io)?;
     for mut r in reports {

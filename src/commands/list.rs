@@ -24,6 +24,9 @@ struct Row {
 }
 
 pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
+    if a.live {
+        return super::live::list(env, a);
+    }
     let path = env.config_path()?;
     let snap = fsio::read(&path).or_fail(Failure::Io)?;
     let doc = Document::parse(snap.content());
