@@ -65,9 +65,21 @@ pub enum SideEffect {
         path: PathBuf,
         mode: u32,
         finding: usize,
+        /// What the open file must hold when it is chmodded.
+        check: ChmodCheck,
     },
     /// Set `remote.SSH.remotePlatform[alias] = "linux"` in VS Code settings.
     VscodePlatform { alias: String },
+}
+
+/// What a file must hold, read from the very file descriptor that is
+/// chmodded (see [`crate::fsio::set_mode_owned_if`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ChmodCheck {
+    /// A private key ssh can load.
+    PrivateKey,
+    /// The config exactly as this run wrote (or left) it.
+    Config,
 }
 
 /// The state rules work on.
@@ -75,6 +87,8 @@ pub struct Cx<'a> {
     pub doc: Document,
     pub path: PathBuf,
     pub ctx: &'a Context,
+    /// The ssh that reads the file here ([`crate::refusal::Client::local`]).
+    pub client: crate::refusal::Client,
     /// `--yes`: apply [`Auto::WithYes`] repairs too.
     pub yes: bool,
     /// Only these aliases' entries (empty: all).
@@ -95,6 +109,7 @@ impl<'a> Cx<'a> {
             doc,
             path: path.to_path_buf(),
             ctx,
+            client: crate::refusal::Client::local(),
             yes: false,
             only: Vec::new(),
             findings: Vec::new(),
@@ -224,6 +239,7 @@ pub static RULES: &[&dyn Rule] = &[
     &TrailingComment,
     &UnquotedSpacePath,
     &BackslashPath,
+    &AppleKeywords,
     &IdentityPub,
     &IdentityMissing,
     &KeyPermissions,
@@ -277,6 +293,28 @@ impl Rule for Bom {
         if cx.doc.encoding() == Encoding::Utf8Bom {
             cx.doc.set_encoding(Encoding::Utf8);
             cx.fixed(self, Some(1), Severity::Error);
+            return;
+        }
+        // Two stray UTF-16 byte-order mark bytes before text that is not
+        // UTF-16 (the document kept them as raw bytes): drop them, as the
+        // UTF-8 mark is dropped; ssh refuses only line 1 because of them.
+        if cx.doc.encoding() == Encoding::Utf8
+            && let Some(first) = cx.doc.line_mut(0)
+            && let Some(rest) = first
+                .bytes()
+                .strip_prefix(&[0xFF, 0xFE])
+                .or_else(|| first.bytes().strip_prefix(&[0xFE, 0xFF]))
+        {
+            let rest = rest.to_vec();
+            first.set_bytes(rest);
+            cx.report(
+                self,
+                Some(1),
+                Severity::Error,
+                "file starts with two stray bytes (a UTF-16 byte-order mark before text that is not UTF-16): ssh refuses line 1".into(),
+                "remove the two bytes".into(),
+                true,
+            );
         }
     }
 }
@@ -397,11 +435,11 @@ fn keep_existing_path(ctx: &Context, code: &str, fixed: &str) -> Option<String> 
 /// Put `comment` (starting with `#`) on its own line above line `i`, with
 /// that line's indentation, and set line `i`'s value to `value`
 /// (already rendered), dropping the comment from it.
-fn split_comment(cx: &mut Cx, i: usize, value: &str, comment: &str) -> bool {
+/// Returns the comment line to insert above line `i` (the caller inserts
+/// them all in one pass: one at a time made the rule quadratic).
+fn split_comment(cx: &mut Cx, i: usize, value: &str, comment: &str) -> Option<String> {
     let line = &cx.doc.lines()[i];
-    let Some(d) = line.directive() else {
-        return false;
-    };
+    let d = line.directive()?;
     let b = line.bytes();
     let indent = String::from_utf8_lossy(&b[d.indent.clone()]).into_owned();
     let mut new = b[..d.value.start].to_vec();
@@ -417,10 +455,9 @@ fn split_comment(cx: &mut Cx, i: usize, value: &str, comment: &str) -> bool {
     }
     // An empty comment (`40123#`) is just dropped.
     if comment.trim_start_matches('#').trim().is_empty() {
-        return false;
+        return None;
     }
-    cx.doc.insert_lines(i, vec![format!("{indent}{comment}")]);
-    true
+    Some(format!("{indent}{comment}"))
 }
 
 /// For each directive line where `split` finds (new value text, comment):
@@ -433,24 +470,25 @@ fn split_lines(
     changes: bool,
     split: impl Fn(&crate::config::lexer::Directive, &[u8]) -> Option<(String, String)>,
 ) {
-    let mut i = 0;
-    while i < cx.doc.lines().len() {
+    let mut inserts = Vec::new();
+    for i in 0..cx.doc.lines().len() {
         let line = &cx.doc.lines()[i];
         let found = line
             .directive()
             .and_then(|d| split(d, line.bytes()).map(|vc| (vc, d.keyword_lc.to_string())));
         let Some(((value, comment), kw)) = found else {
-            i += 1;
             continue;
         };
         let n = cx.line_no(i);
         if changes {
             cx.intend(i, &kw);
         }
-        let inserted = split_comment(cx, i, &value, &comment);
+        if let Some(text) = split_comment(cx, i, &value, &comment) {
+            inserts.push((i, text));
+        }
         cx.fixed(rule, n, severity);
-        i += if inserted { 2 } else { 1 };
     }
+    cx.doc.insert_lines_before(inserts);
 }
 
 /// Make lines `range` of `doc` portable as the comment rules do (quoted,
@@ -647,6 +685,196 @@ fn rewrite_values(
     }
 }
 
+// ---------------------------------------------------------------- Apple
+
+struct AppleKeywords;
+impl Rule for AppleKeywords {
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "apple-keywords",
+            title: "a keyword only Apple's ssh knows (UseKeychain, from GitHub's and Apple's Mac guides): every other ssh refuses the whole file",
+            repair: "name it in `IgnoreUnknown` at the top of the file (or in the file's first `IgnoreUnknown`): Apple's ssh still uses it, every other ssh skips it",
+            auto: Auto::Safe,
+        }
+    }
+    fn run(&self, cx: &mut Cx) {
+        use crate::config::keywords::APPLE_ONLY;
+        use crate::refusal::{self, apple_keyword_refused};
+        if cx.client.knows_apple_keywords() {
+            return;
+        }
+        // What the client here stops at, anywhere in the tree: the first
+        // use of each Apple keyword, by the spelling runpod-ssh writes.
+        let refused = refusal::check(cx.client, &cx.path, &cx.doc, cx.ctx);
+        let mut used: Vec<(&'static str, crate::config::Source)> = Vec::new();
+        for p in &refused.problems {
+            let Some(kw) = apple_keyword_refused(p) else {
+                continue;
+            };
+            let Some((name, _)) = APPLE_ONLY.iter().find(|(_, k)| k.name == kw) else {
+                continue;
+            };
+            if !used.iter().any(|(n, _)| n == name) {
+                used.push((name, p.source.clone()));
+            }
+        }
+        let Some((_, first)) = used.first().cloned() else {
+            return;
+        };
+        let names: Vec<&str> = used.iter().map(|(n, _)| *n).collect();
+        let line = if first.file == cx.path {
+            cx.doc
+                .lines()
+                .get(first.line.saturating_sub(1))
+                .and_then(|l| l.original_line())
+        } else {
+            None
+        };
+        let at = match line {
+            Some(n) => format!("line {n}"),
+            None => first.to_string(),
+        };
+        let message = format!(
+            "{} ({at}) {} only Apple's ssh knows; {}",
+            names.join(", "),
+            if names.len() == 1 {
+                "is a keyword"
+            } else {
+                "are keywords"
+            },
+            who_refuses(
+                crate::refusal::local_ssh(),
+                &cx.vscode,
+                &refused_words(&names)
+            )
+        );
+        let applied = ignore_unknown(cx, &names);
+        if applied {
+            cx.intended.push(("*".into(), "ignoreunknown".into()));
+        }
+        cx.report(
+            self,
+            line,
+            Severity::Error,
+            message,
+            self.repair_text().into(),
+            applied,
+        );
+    }
+}
+
+/// ssh's own words for each keyword.
+fn refused_words(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("\"Bad configuration option: {}\"", n.to_ascii_lowercase()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Which clients refuse the file today, and on a Mac whose first ssh on
+/// `PATH` is not Apple's, which ssh the terminal and VS Code run.
+fn who_refuses(
+    local: &crate::refusal::LocalSsh,
+    vscode_settings: &[(PathBuf, String)],
+    words: &str,
+) -> String {
+    let here = match (&local.path, &local.version) {
+        (Some(p), Some(v)) => format!("{} ({v})", p.display()),
+        (Some(p), None) => p.display().to_string(),
+        (None, _) => "ssh".into(),
+    };
+    let mut t = format!(
+        "refusing the whole file today ({words}): the ssh here, {here}, and every ssh but Apple's (Linux, WSL, Windows' ssh.exe, Homebrew's or MacPorts' ssh on a Mac)"
+    );
+    if local.apple_shadowed {
+        // VS Code runs `remote.SSH.path`, else the first ssh on the PATH it
+        // takes from the login shell: normally the terminal's.
+        let vscode = vscode_settings
+            .iter()
+            .find_map(|(_, text)| crate::vscode::ssh_path(text));
+        let vs = match vscode {
+            Some(p) if Path::new(&p) == Path::new(crate::refusal::APPLE_SSH) => {
+                format!("VS Code runs {p} (remote.SSH.path), Apple's, which reads the file")
+            }
+            Some(p) => format!("VS Code runs {p} (remote.SSH.path)"),
+            None => format!(
+                "VS Code runs the first ssh on the PATH it takes from your login shell, normally the same {here} (remote.SSH.path chooses another)"
+            ),
+        };
+        t.push_str(&format!(
+            ". On this Mac the terminal runs {here}, not Apple's {}; {vs}",
+            crate::refusal::APPLE_SSH
+        ));
+    }
+    t
+}
+
+/// Make every ssh skip `names`: add them to the file's first
+/// `IgnoreUnknown` when it sits at the top (before any `Host`, `Match` or
+/// `Include`: ssh honours only the first one it meets), else put a new one
+/// on the first line, keeping the patterns of the file's later
+/// `IgnoreUnknown` lines (the new one shadows them). Applied, and `true`,
+/// only when the client here then reads the file past them.
+fn ignore_unknown(cx: &mut Cx, names: &[&str]) -> bool {
+    let mut doc = cx.doc.clone();
+    let lines = doc.lines();
+    let top_end = lines
+        .iter()
+        .position(|l| matches!(l.keyword(), Some("host" | "match" | "include")))
+        .unwrap_or(lines.len());
+    let quote = |v: String| {
+        if v.contains([' ', '\t']) {
+            format!("\"{v}\"")
+        } else {
+            v
+        }
+    };
+    let first = (0..top_end).find(|&i| lines[i].keyword() == Some("ignoreunknown"));
+    if let Some(i) = first {
+        let old = lines[i].values().first().map(|v| v.to_string());
+        let Some(old) = old else { return false };
+        let mut v = old;
+        for n in names {
+            v.push(',');
+            v.push_str(n);
+        }
+        doc.replace_value(i, &quote(v));
+    } else {
+        let mut patterns: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        for l in lines {
+            if l.keyword() != Some("ignoreunknown") {
+                continue;
+            }
+            for p in l.values().first().into_iter().flat_map(|v| v.split(',')) {
+                if !p.is_empty() && !patterns.iter().any(|q| q.eq_ignore_ascii_case(p)) {
+                    patterns.push(p.to_string());
+                }
+            }
+        }
+        // A blank line keeps it apart from a block or a comment that
+        // opens the file.
+        let apart = lines
+            .first()
+            .is_some_and(|l| l.is_header() || l.is_comment());
+        let mut new = vec![format!("IgnoreUnknown {}", quote(patterns.join(",")))];
+        if apart {
+            new.push(String::new());
+        }
+        doc.insert_lines(0, new);
+    }
+    // Kept only when the client here then reads past every Apple keyword.
+    let after = crate::refusal::check(cx.client, &cx.path, &doc, cx.ctx);
+    let ok = !after
+        .problems
+        .iter()
+        .any(|p| crate::refusal::apple_keyword_refused(p).is_some());
+    if ok {
+        cx.doc = doc;
+    }
+    ok
+}
+
 struct UnquotedSpacePath;
 impl Rule for UnquotedSpacePath {
     fn meta(&self) -> &'static Meta {
@@ -784,17 +1012,27 @@ impl Rule for IdentityMissing {
             if v.ends_with(".pub") || v.contains('%') || v.eq_ignore_ascii_case("none") {
                 continue;
             }
-            if !cx.ctx.home_path(&v).is_file() {
-                let n = cx.line_no(li);
-                cx.report(
-                    self,
-                    n,
-                    Severity::Error,
-                    format!("{}: {v}", self.title()),
-                    self.repair_text().into(),
-                    false,
-                );
-            }
+            let p = cx.ctx.home_path(&v);
+            let message = match std::fs::metadata(&p) {
+                Ok(md) => match crate::fsio::special_kind(&md) {
+                    None => continue,
+                    // It exists: say what it is rather than "missing".
+                    Some(kind) => format!(
+                        "IdentityFile {v}: {} is {kind}, not a private key: ssh cannot load it and the login fails",
+                        p.display()
+                    ),
+                },
+                Err(_) => format!("{}: {v}", self.title()),
+            };
+            let n = cx.line_no(li);
+            cx.report(
+                self,
+                n,
+                Severity::Error,
+                message,
+                self.repair_text().into(),
+                false,
+            );
         }
     }
 }
@@ -956,18 +1194,15 @@ impl Rule for KeyPermissions {
                 }
                 continue;
             }
-            let head = if st.regular {
-                read_head(&p, 1 << 20)
-            } else {
-                None
-            };
+            if !st.regular {
+                // identity-missing says what it is (a folder, a device).
+                continue;
+            }
+            let head = read_head(&p, 1 << 20);
             let Some(head) = head else {
                 manual(
                     cx,
-                    format!(
-                        "{v}: not a private key ({} is not a regular file)",
-                        p.display()
-                    ),
+                    format!("{v}: not a private key ({} cannot be read)", p.display()),
                     "point IdentityFile at your private key".into(),
                 );
                 continue;
@@ -994,6 +1229,7 @@ impl Rule for KeyPermissions {
                 path: p.clone(),
                 mode: 0o600,
                 finding: cx.findings.len(),
+                check: ChmodCheck::PrivateKey,
             });
             cx.report(
                 self,
@@ -1077,6 +1313,7 @@ impl Rule for ConfigPermissions {
             path: cx.path.clone(),
             mode: 0o600,
             finding: cx.findings.len(),
+            check: ChmodCheck::Config,
         });
         cx.report(
             self,
@@ -1103,7 +1340,8 @@ impl Rule for DuplicateAlias {
     }
     fn run(&self, cx: &mut Cx) {
         let blocks = cx.doc.blocks();
-        let mut seen: Vec<(String, usize)> = Vec::new();
+        // Alias → first block naming it (a map: a list made this quadratic).
+        let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         // (block, line of the first block naming the alias, alias)
         let mut later: Vec<(usize, usize, String)> = Vec::new();
         for (bi, b) in blocks.iter().enumerate() {
@@ -1114,14 +1352,16 @@ impl Rule for DuplicateAlias {
                 if !cx.in_scope(std::slice::from_ref(p)) {
                     continue;
                 }
-                match seen.iter().find(|(a, _)| a == p) {
-                    None => seen.push((p.clone(), bi)),
-                    Some((_, first)) => {
-                        let first_line = blocks[*first]
+                match seen.get(p.as_str()) {
+                    None => {
+                        seen.insert(p, bi);
+                    }
+                    Some(&first) => {
+                        let first_line = blocks[first]
                             .header
                             .and_then(|h| cx.line_no(h))
                             .unwrap_or(0);
-                        if !later.iter().any(|(l, _, _)| *l == bi) {
+                        if later.last().is_none_or(|(l, _, _)| *l != bi) {
                             later.push((bi, first_line, p.clone()));
                         }
                     }
@@ -1285,10 +1525,28 @@ impl Rule for CatchAllOverride {
         }
     }
     fn run(&self, cx: &mut Cx) {
-        let mut done: Vec<String> = Vec::new();
+        let mut done: std::collections::HashSet<String> = std::collections::HashSet::new();
         let ended_blank = cx.doc.lines().last().is_some_and(|l| l.is_blank());
         loop {
             let blocks = cx.doc.blocks();
+            // One plan of the file for every entry, and the first block
+            // naming each alias: per-entry scans of the whole file made
+            // this quadratic. The snapshot lets findings be reported while
+            // it is in use.
+            let snapshot = cx.doc.clone();
+            let (path, ctx) = (cx.path.clone(), cx.ctx);
+            let resolver = crate::config::resolve::Resolver::new(&snapshot, &path, ctx);
+            let mut first_naming: std::collections::HashMap<&str, usize> =
+                std::collections::HashMap::new();
+            for (bi, b) in blocks
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.kind == BlockKind::Host)
+            {
+                for p in &b.patterns {
+                    first_naming.entry(p.as_str()).or_insert(bi);
+                }
+            }
             let mut moved = false;
             for (bi, b) in blocks.iter().enumerate() {
                 if !runpod::is_runpod_block(&cx.doc, b)
@@ -1302,7 +1560,7 @@ impl Rule for CatchAllOverride {
                 // another rule's business), and each alias once.
                 if !valid_alias(&alias)
                     || done.contains(&alias)
-                    || cx.doc.host_blocks_naming(&alias).first() != Some(&bi)
+                    || first_naming.get(alias.as_str()) != Some(&bi)
                 {
                     continue;
                 }
@@ -1318,7 +1576,7 @@ impl Rule for CatchAllOverride {
                     BlockKind::Global => false,
                 };
                 // Keywords this entry sets that an earlier block sets first.
-                let r = resolve(&cx.doc, &cx.path, &alias, cx.ctx);
+                let r = resolver.resolve(&alias);
                 if !r.ok() {
                     continue;
                 }
@@ -1361,7 +1619,7 @@ impl Rule for CatchAllOverride {
                 if overridden.is_empty() {
                     continue;
                 }
-                done.push(alias.clone());
+                done.insert(alias.clone());
                 let first = (1..bi).find(|&k| catch_all(k));
                 let n = cx.line_no(header);
                 let msg = format!(
@@ -1639,11 +1897,12 @@ pub fn verify(
     let old_doc = Document::parse(old);
     let new_doc = Document::parse(new);
     let mut aliases: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for d in [&old_doc, &new_doc] {
         for b in d.blocks() {
             if b.kind == BlockKind::Host {
                 for p in b.patterns.iter().filter(|p| !pattern::is_wildcard(p)) {
-                    if !aliases.contains(p) {
+                    if seen.insert(p.clone()) {
                         aliases.push(p.clone());
                     }
                 }
@@ -1660,12 +1919,16 @@ pub fn verify(
         worse: Some(why),
         skipped: None,
     };
+    let (old_r, new_r) = (
+        crate::config::resolve::Resolver::new(&old_doc, path, ctx),
+        crate::config::resolve::Resolver::new(&new_doc, path, ctx),
+    );
     // Aliases whose evaluation the edit changes are asked of ssh first.
     let mut changed: Vec<String> = Vec::new();
     let mut unchanged: Vec<String> = Vec::new();
     for alias in &aliases {
-        let before = resolve(&old_doc, path, alias, ctx);
-        let after = resolve(&new_doc, path, alias, ctx);
+        let before = old_r.resolve(alias);
+        let after = new_r.resolve(alias);
         if before.ok() && !after.ok() {
             return worse(format!(
                 "{alias}: {}",
@@ -1787,6 +2050,110 @@ mod tests {
         assert!(!line_is_broken("hostname", &["1.2.3.4"]));
         assert!(!line_is_broken("identityfile", &["~/.ssh/id#1"]));
         assert!(!line_is_broken("sendenv", &["A", "B"]));
+    }
+
+    #[test]
+    fn a_mac_whose_first_ssh_is_homebrews_is_told_which_ssh_each_runs() {
+        let brew = crate::refusal::detect_macos(
+            Some(PathBuf::from("/opt/homebrew/bin/ssh")),
+            Some("OpenSSH_9.9p1, OpenSSL 3.4.0 22 Oct 2024".into()),
+            true,
+        );
+        assert_eq!(brew.client, crate::refusal::Client::OpenSsh);
+        let t = who_refuses(&brew, &[], "W");
+        assert!(
+            t.contains("the terminal runs /opt/homebrew/bin/ssh (OpenSSH_9.9p1, OpenSSL 3.4.0 22 Oct 2024), not Apple's /usr/bin/ssh"),
+            "{t}"
+        );
+        assert!(
+            t.contains("VS Code runs the first ssh on the PATH it takes from your login shell"),
+            "{t}"
+        );
+        let vs = vec![(
+            PathBuf::from("settings.json"),
+            "{\"remote.SSH.path\": \"/usr/bin/ssh\"}".to_string(),
+        )];
+        let t = who_refuses(&brew, &vs, "W");
+        assert!(
+            t.contains(
+                "VS Code runs /usr/bin/ssh (remote.SSH.path), Apple's, which reads the file"
+            ),
+            "{t}"
+        );
+        // Linux: no Mac sentence.
+        let linux = crate::refusal::LocalSsh {
+            client: crate::refusal::Client::OpenSsh,
+            path: Some(PathBuf::from("/usr/bin/ssh")),
+            version: None,
+            apple_shadowed: false,
+            forced: false,
+        };
+        let t = who_refuses(&linux, &vs, "W");
+        assert!(
+            t.starts_with("refusing the whole file today (W): the ssh here, /usr/bin/ssh,"),
+            "{t}"
+        );
+        assert!(!t.contains("VS Code"), "{t}");
+    }
+
+    fn apple_fix(text: &str) -> (String, Vec<Finding>) {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context {
+            local_user: "u".into(),
+            home: dir.path().to_path_buf(),
+            user_home: dir.path().to_path_buf(),
+            uid: 1,
+            check_include_permissions: false,
+            system_config: None,
+        };
+        let path = dir.path().join("config");
+        let mut cx = Cx::new(Document::parse(text.as_bytes()), &path, &ctx);
+        cx.client = crate::refusal::Client::OpenSsh;
+        AppleKeywords.run(&mut cx);
+        (String::from_utf8(cx.doc.to_bytes()).unwrap(), cx.findings)
+    }
+
+    #[test]
+    fn ignore_unknown_goes_above_includes_and_keeps_later_patterns() {
+        // Before an Include: the included file's own IgnoreUnknown would
+        // otherwise be the first ssh meets.
+        let (out, f) = apple_fix("Include other\nHost a\n  UseKeychain yes\n");
+        assert_eq!(
+            out,
+            "IgnoreUnknown UseKeychain\nInclude other\nHost a\n  UseKeychain yes\n"
+        );
+        assert!(f[0].applied);
+        // A later IgnoreUnknown (in a block) is shadowed: its patterns move up.
+        let (out, _) =
+            apple_fix("# mine\nHost *\n  IgnoreUnknown Frob\n  UseKeychain yes\n  Frob 1\n");
+        assert!(
+            out.starts_with("IgnoreUnknown UseKeychain,Frob\n\n# mine\n"),
+            "{out}"
+        );
+        // Already ignored: nothing to do.
+        let (out, f) = apple_fix("IgnoreUnknown use*\nUseKeychain yes\n");
+        assert!(f.is_empty());
+        assert_eq!(out, "IgnoreUnknown use*\nUseKeychain yes\n");
+    }
+
+    #[test]
+    fn apples_own_ssh_gets_no_finding() {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = Context {
+            local_user: "u".into(),
+            home: dir.path().to_path_buf(),
+            user_home: dir.path().to_path_buf(),
+            uid: 1,
+            check_include_permissions: false,
+            system_config: None,
+        };
+        let path = dir.path().join("config");
+        let text = "Host *\n  UseKeychain yes\n";
+        let mut cx = Cx::new(Document::parse(text.as_bytes()), &path, &ctx);
+        cx.client = crate::refusal::Client::Apple;
+        AppleKeywords.run(&mut cx);
+        assert!(cx.findings.is_empty());
+        assert_eq!(cx.doc.to_bytes(), text.as_bytes());
     }
 
     #[test]

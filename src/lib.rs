@@ -18,11 +18,15 @@
 //! - [`oracle`]: `ssh -G`, asked only when the config runs no command.
 //! - [`refusal`]: whether an ssh client would refuse a config, in its words.
 //! - [`commands`]: one module per subcommand.
+//! - [`completion`]: shell completion, aliases offered from the config.
 
+pub mod account_keys;
 pub mod algorithms;
+pub mod api;
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod completion;
 pub mod config;
 pub mod doctor;
 pub mod fsio;
@@ -36,3 +40,12 @@ pub mod refusal;
 pub mod runpod;
 pub mod sshpaths;
 pub mod vscode;
+
+/// `--version`: the package version and the commit it was built from
+/// (see build.rs; "unknown" when neither git nor the package knew it).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("RUNPOD_SSH_COMMIT"),
+    ")"
+);

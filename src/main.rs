@@ -5,6 +5,9 @@ use runpod_ssh::cli::Cli;
 use runpod_ssh::commands::{self, Outcome};
 
 fn main() {
+    // A shell asking for completions (RUNPOD_SSH_COMPLETE set) is answered
+    // here and the process exits; otherwise this returns at once.
+    runpod_ssh::completion::complete_if_asked();
     let cli = Cli::parse();
     let code = match commands::run(cli) {
         Ok(Outcome::Ok) => 0,

@@ -83,8 +83,7 @@ impl Oracle {
     /// includes; `home` is where `~` in `Include` points.
     pub fn for_config(root: &Path, doc: &Document, home: &Path) -> Result<Oracle, Skip> {
         prove(root, doc, home)?;
-        let ssh = find_ssh().ok_or(Skip::NoSsh)?;
-        Ok(Oracle { ssh })
+        Ok(Oracle { ssh: oracle_ssh()? })
     }
 
     /// Like [`Oracle::for_config`], and also for a second version of the
@@ -93,8 +92,7 @@ impl Oracle {
         for doc in docs {
             prove(root, doc, home)?;
         }
-        let ssh = find_ssh().ok_or(Skip::NoSsh)?;
-        Ok(Oracle { ssh })
+        Ok(Oracle { ssh: oracle_ssh()? })
     }
 
     /// `ssh -G -F file host`: the printed settings, or ssh's own error
@@ -228,6 +226,15 @@ pub fn runs_commands(root: &Path, doc: &Document, home: &Path) -> Option<(PathBu
 }
 
 /// `ssh` on `PATH`.
+/// The ssh to ask: the one on `PATH`, unless the client flavour was forced
+/// by the test hook (that ssh is then not the client being judged).
+fn oracle_ssh() -> Result<PathBuf, Skip> {
+    if crate::refusal::local_ssh().forced {
+        return Err(Skip::NoSsh);
+    }
+    find_ssh().ok_or(Skip::NoSsh)
+}
+
 pub fn find_ssh() -> Option<PathBuf> {
     let paths = std::env::var_os("PATH")?;
     let names: &[&str] = if cfg!(windows) {

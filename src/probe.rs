@@ -92,6 +92,11 @@ pub struct Target {
     /// vouch for is not trusted.
     pub known_hosts_command: bool,
     pub is_proxy: bool,
+    /// What the pod's own log says its host keys are (RunPod's start
+    /// script prints them): fed to `known_hosts::decide`, which then
+    /// refuses any other key. Empty: the config alone decides.
+    #[serde(skip)]
+    pub evidence: known_hosts::Evidence,
     /// The command that resets a changed pin, when runpod-ssh pinned it
     /// (set by the caller, which knows the entry and the command line);
     /// otherwise the hint names `ssh-keygen -R`.
@@ -225,6 +230,7 @@ pub fn target(alias: &str, r: &Resolved) -> Result<Target, ResolveFailure> {
         reset_pin: None,
         alias: alias.to_string(),
         is_proxy: hostname.eq_ignore_ascii_case(crate::runpod::PROXY_HOST),
+        evidence: Default::default(),
         hostname,
         port: r.port().0,
         user: r.user().0,
@@ -272,6 +278,9 @@ pub struct Options {
     /// Write newly accepted host keys to known_hosts (accept-new). Off for
     /// a dry run, which writes nothing anywhere.
     pub record_host_keys: bool,
+    /// After every stage passed, run this command and keep its exit status
+    /// and output in [`Report::command`] (`autostop`).
+    pub then_run: Option<String>,
 }
 
 /// One key offered at the `auth` stage.
@@ -336,6 +345,8 @@ pub struct Report {
     /// The server refused new connections for now (MaxStartups).
     #[serde(skip)]
     pub busy: bool,
+    /// The exit status and output of [`Options::then_run`].
+    pub command: Option<(u32, String)>,
     #[serde(skip)]
     pub source: Option<Source>,
 }
@@ -356,6 +367,7 @@ impl Report {
             facts: None,
             attempts: 1,
             busy: false,
+            command: None,
             source: None,
         }
     }
@@ -598,8 +610,8 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
         entries: entries.clone(),
         lookup: lookup.clone(),
         strict: t.strict,
-        // The seam for a pod log's fingerprints; none are read yet.
-        evidence: known_hosts::Evidence::default(),
+        // A pod log's fingerprints, when the caller read them.
+        evidence: t.evidence.clone(),
     };
     let config = Arc::new(client::Config {
         nodelay: true,
@@ -888,6 +900,17 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
                 format!("no answer to a forwarding request within {secs}s"),
                 "",
             );
+        }
+    }
+    if let Some(cmd) = &opts.then_run {
+        match tokio::time::timeout(opts.budget(), run(&handle, cmd)).await {
+            Ok(Ok(r)) => rep.command = Some(r),
+            Ok(Err(e)) => rep.fail(Stage::Exec, format!("running the command failed: {e}"), ""),
+            Err(_) => rep.fail(
+                Stage::Exec,
+                format!("the command did not finish within {secs}s"),
+                "",
+            ),
         }
     }
     let _ = handle.disconnect(Disconnect::ByApplication, "", "en").await;

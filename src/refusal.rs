@@ -10,11 +10,12 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::resolve::Diagnostic;
-use crate::config::{Context, Document, Resolved, resolve};
+use crate::config::resolve::resolve_as;
+use crate::config::{Context, Document, Resolved};
 
-/// Which ssh reads the config. Later flavours (Apple's ssh with
-/// `UseKeychain`, particular versions) become variants here, each answering
-/// the same questions ([`Client::bad_value`], [`Client::name`], [`check`]).
+/// Which ssh reads the config. Each flavour answers the same questions
+/// ([`Client::bad_value`], [`Client::name`], [`Client::knows_apple_keywords`],
+/// [`check`]); [`Client::local`] is the one this machine runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Client {
@@ -34,6 +35,11 @@ pub enum Client {
     ///
     /// [`OpenSsh`]: Client::OpenSsh
     OpenSsh77,
+    /// Apple's build on macOS (`/usr/bin/ssh`): upstream plus its own
+    /// keywords ([`keywords::APPLE_ONLY`]: `UseKeychain`).
+    ///
+    /// [`keywords::APPLE_ONLY`]: crate::config::keywords::APPLE_ONLY
+    Apple,
 }
 
 const CIPHERS: &[&str] = &[
@@ -116,7 +122,19 @@ impl Client {
         match self {
             Client::OpenSsh => "ssh",
             Client::OpenSsh77 => "Windows' built-in ssh (OpenSSH 7.7, 8.1)",
+            Client::Apple => "Apple's ssh",
         }
+    }
+
+    /// Whether this client reads Apple's own keywords (`UseKeychain`)
+    /// rather than stopping at them.
+    pub fn knows_apple_keywords(&self) -> bool {
+        *self == Client::Apple
+    }
+
+    /// The flavour of the ssh this machine runs (see [`local_ssh`]).
+    pub fn local() -> Client {
+        local_ssh().client
     }
 
     /// ssh's own words when this client refuses `value` for `keyword`
@@ -150,6 +168,141 @@ impl Client {
         });
         (!ok).then(|| format!("{words} '{value}'."))
     }
+}
+
+/// The ssh a terminal on this machine runs: the first `ssh` on `PATH`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalSsh {
+    pub client: Client,
+    /// The first `ssh` on `PATH`, if any.
+    pub path: Option<PathBuf>,
+    /// What `ssh -V` said (asked on macOS only, where it decides the flavour).
+    pub version: Option<String>,
+    /// macOS: Apple's `/usr/bin/ssh` is installed but another ssh comes
+    /// first on `PATH` (Homebrew's, MacPorts').
+    pub apple_shadowed: bool,
+    /// The flavour was forced by the test hook (debug builds only): the
+    /// `ssh` on `PATH` is not that flavour, so it cannot be the oracle.
+    pub forced: bool,
+}
+
+/// Where Apple's ssh lives on every Mac (a sealed system volume: nothing
+/// else can be there).
+pub const APPLE_SSH: &str = "/usr/bin/ssh";
+
+/// The ssh this machine runs, found once per process. Elsewhere than
+/// macOS it is upstream OpenSSH (Linux, WSL, Windows' build: no extra
+/// keywords) and no program is run. On macOS it is Apple's build when
+/// `/usr/bin/ssh` is first on `PATH` or the first one's `ssh -V` reports
+/// Apple's build (LibreSSL; Homebrew's and MacPorts' link OpenSSL).
+pub fn local_ssh() -> &'static LocalSsh {
+    static LOCAL: std::sync::OnceLock<LocalSsh> = std::sync::OnceLock::new();
+    LOCAL.get_or_init(|| {
+        let path = crate::oracle::find_ssh();
+        if let Some(client) = forced_client() {
+            return LocalSsh {
+                client,
+                path,
+                version: None,
+                apple_shadowed: false,
+                forced: true,
+            };
+        }
+        if cfg!(target_os = "macos") {
+            let version = path
+                .as_deref()
+                .filter(|p| *p != Path::new(APPLE_SSH))
+                .and_then(ssh_version);
+            let apple_installed = Path::new(APPLE_SSH).is_file();
+            detect_macos(path, version, apple_installed)
+        } else {
+            LocalSsh {
+                client: Client::OpenSsh,
+                path,
+                version: None,
+                apple_shadowed: false,
+                forced: false,
+            }
+        }
+    })
+}
+
+/// The macOS decision, apart from the machine so it can be tested anywhere.
+pub fn detect_macos(
+    path: Option<PathBuf>,
+    version: Option<String>,
+    apple_installed: bool,
+) -> LocalSsh {
+    let apple_first = path.as_deref() == Some(Path::new(APPLE_SSH))
+        || version.as_deref().is_some_and(|v| v.contains("LibreSSL"));
+    // No ssh on PATH at all: VS Code and a terminal find none either, but
+    // the file was written for the Mac's own ssh.
+    let apple = apple_first || (path.is_none() && apple_installed);
+    LocalSsh {
+        client: if apple {
+            Client::Apple
+        } else {
+            Client::OpenSsh
+        },
+        apple_shadowed: !apple && apple_installed,
+        path,
+        version,
+        forced: false,
+    }
+}
+
+/// The test hook: `RUNPOD_SSH_TEST_CLIENT=apple` forces Apple's flavour.
+/// Compiled into debug builds only (what `cargo test` runs), so no shipped
+/// binary changes its judgement because of the environment it inherits.
+#[cfg(debug_assertions)]
+fn forced_client() -> Option<Client> {
+    match std::env::var("RUNPOD_SSH_TEST_CLIENT").ok()?.as_str() {
+        "apple" => Some(Client::Apple),
+        "openssh" => Some(Client::OpenSsh),
+        _ => None,
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn forced_client() -> Option<Client> {
+    None
+}
+
+/// The first line of `ssh -V` (it prints to stderr), or `None` when it
+/// does not answer within two seconds. `-V` reads no config.
+#[cfg(target_os = "macos")]
+fn ssh_version(ssh: &Path) -> Option<String> {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(ssh)
+        .arg("-V")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+    let mut text = String::new();
+    child.stderr.take()?.read_to_string(&mut text).ok()?;
+    text.lines().next().map(|l| l.trim().to_string())
+}
+
+#[cfg(not(target_os = "macos"))]
+fn ssh_version(_ssh: &Path) -> Option<String> {
+    None
 }
 
 /// A host no config names: evaluating for it reads every line without
@@ -205,11 +358,69 @@ pub fn check(client: Client, path: &Path, doc: &Document, ctx: &Context) -> Refu
     judge(client, doc, path, UNRELATED_HOST, ctx)
 }
 
+/// The last line of defence when the own evaluator finds nothing: ask the
+/// real `ssh -G` once, for a host no block names, when the oracle may be
+/// asked (ssh installed, no `Match exec` anywhere in the tree). Its refusal
+/// comes back in its own words, with the file and line it names. `doc`
+/// must be what `path` holds on disk.
+pub fn ssh_backstop(path: &Path, doc: &Document, ctx: &Context) -> Refusal {
+    let Ok(oracle) = crate::oracle::Oracle::for_config(path, doc, &ctx.home) else {
+        return Refusal::default();
+    };
+    match oracle.ssh_g(path, UNRELATED_HOST) {
+        Ok(_) => Refusal::default(),
+        Err(text) => Refusal {
+            problems: parse_ssh_errors(path, &text),
+        },
+    }
+}
+
+/// ssh's `FILE line N: message` lines as diagnostics (the "terminating,
+/// N bad configuration options" summary only when nothing else is left).
+fn parse_ssh_errors(path: &Path, text: &str) -> Vec<Diagnostic> {
+    use crate::config::Source;
+    let mut lined = Vec::new();
+    for l in text.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
+        if let Some((file, rest)) = l.split_once(" line ")
+            && let Some((n, msg)) = rest.split_once(": ")
+            && let Ok(n) = n.parse::<usize>()
+        {
+            lined.push(Diagnostic {
+                source: Source {
+                    file: PathBuf::from(file),
+                    line: n,
+                },
+                message: msg.to_string(),
+            });
+        }
+    }
+    if lined.is_empty()
+        // ssh -G with no terminal may say so first: not the reason.
+        && let Some(first) = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with("Pseudo-terminal will not be allocated"))
+    {
+        // `FILE: message` or a bare message.
+        let msg = first
+            .strip_prefix(&format!("{}: ", path.display()))
+            .unwrap_or(first);
+        lined.push(Diagnostic {
+            source: Source {
+                file: path.to_path_buf(),
+                line: 0,
+            },
+            message: msg.to_string(),
+        });
+    }
+    lined
+}
+
 /// What `client` refuses in `doc` (read from `path`) and what it includes,
 /// evaluating for `host`. Per line, the local evaluator's words come first;
 /// an older client's own problems are added for the lines it leaves.
 fn judge(client: Client, doc: &Document, path: &Path, host: &str, ctx: &Context) -> Refusal {
-    let mut r = Refusal::from_resolved(&resolve(doc, path, host, ctx));
+    let mut r = Refusal::from_resolved(&resolve_as(client, doc, path, host, ctx));
     if client == Client::OpenSsh77 {
         for f in crate::config::files::load_tree(path, doc, &ctx.home) {
             for p in old_client_lines(&f.path, &f.doc, ctx) {
@@ -439,6 +650,11 @@ pub fn strictest_after_write(
 ) -> Option<String> {
     let client = Client::OpenSsh77;
     let mut r = check(client, path, doc, ctx);
+    // This note is about how old clients split lines; on a Mac whose ssh
+    // is Apple's, Apple's own keywords are that ssh's business.
+    if Client::local().knows_apple_keywords() {
+        r.problems.retain(|p| apple_keyword_refused(p).is_none());
+    }
     if !with_local {
         let local = check(Client::OpenSsh, path, doc, ctx);
         r.problems
@@ -477,6 +693,13 @@ pub fn strictest_after_write(
     ))
 }
 
+/// The Apple-only keyword (lowercase) a problem is ssh's "Bad
+/// configuration option" for, if it is one.
+pub fn apple_keyword_refused(d: &Diagnostic) -> Option<&str> {
+    let kw = d.message.strip_prefix("Bad configuration option: ")?;
+    crate::config::keywords::apple_only(kw).map(|_| kw)
+}
+
 /// `file:line: words` lines, indented, for a message.
 pub fn render(refusal: &Refusal) -> String {
     refusal
@@ -490,6 +713,26 @@ pub fn render(refusal: &Refusal) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ssh_errors_are_read_with_their_file_and_line() {
+        let p = Path::new("/h/.ssh/config");
+        let d = parse_ssh_errors(
+            p,
+            "/h/.ssh/inc line 3: Bad forwarding specification.\n/h/.ssh/config: terminating, 1 bad configuration options\n",
+        );
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            d[0].to_string(),
+            "/h/.ssh/inc:3: Bad forwarding specification."
+        );
+        let d = parse_ssh_errors(
+            p,
+            "/h/.ssh/config: terminating, 1 bad configuration options\n",
+        );
+        assert_eq!(d[0].source.line, 0);
+        assert_eq!(d[0].message, "terminating, 1 bad configuration options");
+    }
 
     #[test]
     fn algorithm_lists_refuse_unknown_names_in_ssh_words() {
@@ -592,6 +835,47 @@ mod tests {
         assert_eq!(r.len(), 1, "{r:?}");
         assert_eq!(r[0].0, 1);
         assert!(r[0].1.contains("byte-order mark"));
+    }
+
+    #[test]
+    fn apple_keywords_are_valid_for_apples_ssh_only() {
+        let text = b"Host *\n  AddKeysToAgent yes\n  UseKeychain yes\n";
+        assert!(refused(Client::Apple, text).is_empty());
+        for c in [Client::OpenSsh, Client::OpenSsh77] {
+            assert_eq!(
+                refused(c, text),
+                [(3, "Bad configuration option: usekeychain".to_string())]
+            );
+        }
+        // Apple's ssh checks the value like any flag.
+        assert_eq!(refused(Client::Apple, b"UseKeychain maybe\n").len(), 1);
+        // IgnoreUnknown met first makes upstream skip it.
+        assert!(
+            refused(
+                Client::OpenSsh,
+                b"IgnoreUnknown UseKeychain\nHost *\n  UseKeychain yes\n"
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn macos_detection_follows_the_first_ssh_on_path() {
+        let apple = detect_macos(Some(PathBuf::from(APPLE_SSH)), None, true);
+        assert_eq!((apple.client, apple.apple_shadowed), (Client::Apple, false));
+        let apple_banner = detect_macos(
+            Some(PathBuf::from("/usr/local/bin/ssh")),
+            Some("OpenSSH_9.8p1, LibreSSL 3.3.6".into()),
+            true,
+        );
+        assert_eq!(apple_banner.client, Client::Apple);
+        let brew = detect_macos(
+            Some(PathBuf::from("/opt/homebrew/bin/ssh")),
+            Some("OpenSSH_10.0p2, OpenSSL 3.5.0 8 Apr 2025".into()),
+            true,
+        );
+        assert_eq!((brew.client, brew.apple_shadowed), (Client::OpenSsh, true));
+        assert_eq!(detect_macos(None, None, true).client, Client::Apple);
     }
 
     #[test]

@@ -140,9 +140,19 @@ fn string_value(prop: &CstObjectProp) -> Option<String> {
 
 /// The file `remote.SSH.configFile` points VS Code at, if set.
 pub fn config_file(text: &str) -> Option<String> {
+    string_setting(text, "remote.SSH.configFile")
+}
+
+/// The ssh `remote.SSH.path` tells VS Code to run, if set.
+pub fn ssh_path(text: &str) -> Option<String> {
+    string_setting(text, "remote.SSH.path")
+}
+
+/// A non-empty string setting.
+fn string_setting(text: &str, key: &str) -> Option<String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let root = CstRootNode::parse(text, &ParseOptions::default()).ok()?;
-    let value: CstNode = root.object_value()?.get("remote.SSH.configFile")?.value()?;
+    let value: CstNode = root.object_value()?.get(key)?.value()?;
     value
         .as_string_lit()?
         .decoded_value()

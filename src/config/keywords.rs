@@ -292,6 +292,26 @@ fn map() -> &'static std::collections::HashMap<&'static str, Keyword> {
     MAP.get_or_init(|| TABLE.iter().copied().collect())
 }
 
+/// Keywords only Apple's build of ssh knows (macOS `/usr/bin/ssh`,
+/// `readconf.c` under `__APPLE_KEYCHAIN__`), with the spelling runpod-ssh
+/// writes them in. Every other ssh stops at them ("Bad configuration
+/// option"), unless an `IgnoreUnknown` met earlier names them.
+pub const APPLE_ONLY: &[(&str, Keyword)] = &[(
+    "UseKeychain",
+    Keyword {
+        name: "usekeychain",
+        kind: Kind::Flag,
+    },
+)];
+
+/// An Apple-only keyword (lowercase), for an evaluator judging as Apple's ssh.
+pub fn apple_only(keyword_lc: &str) -> Option<Keyword> {
+    APPLE_ONLY
+        .iter()
+        .find(|(_, k)| k.name.eq_ignore_ascii_case(keyword_lc))
+        .map(|(_, k)| *k)
+}
+
 /// The table's own spelling of a lowercase keyword (aliases included), so
 /// the lexer can keep it without allocating.
 pub fn intern(lowercase: &str) -> Option<&'static str> {
@@ -378,5 +398,12 @@ mod tests {
         assert_eq!(canonical_case("hostname"), "HostName");
         assert!(is_path_keyword("IdentityFile"));
         assert!(!is_path_keyword("User"));
+    }
+
+    #[test]
+    fn apple_keywords_are_not_upstream_ones() {
+        assert!(lookup("usekeychain").is_none());
+        assert_eq!(apple_only("usekeychain").map(|k| k.kind), Some(Kind::Flag));
+        assert!(apple_only("hostname").is_none());
     }
 }

@@ -1,0 +1,188 @@
+//! Shell integration: the bash completion script, sourced in a real bash,
+//! offers host aliases from the config; `--version` names the commit;
+//! `man` renders the page.
+
+mod common;
+
+use common::{TempHome, fixtures, require_tool, stderr, stdout};
+use std::path::Path;
+
+/// Source the script `runpod-ssh completions bash` printed, then complete
+/// `words` (the last one is the word under the cursor) the way bash's
+/// programmable completion calls the registered function; COMPREPLY, one
+/// per line.
+fn bash_complete(home: &TempHome, bash: &Path, words: &[&str]) -> String {
+    let o = home.run(&["completions", "bash"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let script = home.path().join("runpod-ssh.bash");
+    std::fs::write(&script, &o.stdout).unwrap();
+    let driver = r#"
+source "$1"; shift
+spec=$(complete -p runpod-ssh) || { echo "no completion registered" >&2; exit 9; }
+fn=$(printf '%s\n' "$spec" | sed -E 's/.* -F ([^ ]+) .*/\1/')
+COMP_WORDS=("$@")
+COMP_CWORD=$(( $# - 1 ))
+COMP_LINE="$*"
+COMP_POINT=${#COMP_LINE}
+COMP_TYPE=9
+cur=${COMP_WORDS[COMP_CWORD]}
+prev=${COMP_WORDS[COMP_CWORD-1]}
+"$fn" runpod-ssh "$cur" "$prev"
+printf '%s\n' "${COMPREPLY[@]}"
+"#;
+    let o = home
+        .cmd(bash)
+        .args(["--norc", "--noprofile", "-c", driver, "bash"])
+        .arg(&script)
+        .args(words)
+        .current_dir(home.path())
+        .output()
+        .expect("run bash");
+    assert!(o.status.success(), "bash: {}", stderr(&o));
+    assert_eq!(stderr(&o), "", "completion printed to stderr");
+    stdout(&o)
+}
+
+fn home_with_fixture_config() -> TempHome {
+    let home = TempHome::new();
+    std::fs::copy(
+        fixtures().join("completion").join("config"),
+        home.ssh_dir().join("config"),
+    )
+    .unwrap();
+    let d = home.ssh_dir().join("config.d");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("pods"), "Host runpod-a100\n  HostName 203.0.113.8\n").unwrap();
+    home
+}
+
+#[test]
+fn bash_completion_offers_aliases_from_the_config() {
+    let Some(bash) = require_tool("bash") else {
+        return;
+    };
+    let home = home_with_fixture_config();
+    for sub in ["show", "check", "remove", "fix", "key rotate"] {
+        let mut words: Vec<&str> = vec!["runpod-ssh"];
+        words.extend(sub.split(' '));
+        words.push("");
+        let got = bash_complete(&home, &bash, &words);
+        let got: Vec<&str> = got.lines().collect();
+        for alias in ["runpod-4090", "runpod-a100", "gpu-box", "lab"] {
+            assert!(got.contains(&alias), "{sub}: {alias} not offered: {got:?}");
+        }
+        assert!(!got.contains(&"*"), "{sub}: a pattern was offered: {got:?}");
+    }
+    // The word typed so far narrows the list.
+    let got = bash_complete(&home, &bash, &["runpod-ssh", "show", "runpod-4"]);
+    assert_eq!(got.lines().collect::<Vec<_>>(), ["runpod-4090"]);
+    // Nothing the config names ran (its Match exec would create this file).
+    assert!(!home.path().join("match-exec-ran").exists());
+}
+
+#[test]
+fn bash_completion_reads_the_config_named_on_the_line() {
+    let Some(bash) = require_tool("bash") else {
+        return;
+    };
+    let home = TempHome::new(); // no ~/.ssh/config at all
+    let cfg = fixtures().join("completion").join("config");
+    let got = bash_complete(
+        &home,
+        &bash,
+        &["runpod-ssh", "--config", cfg.to_str().unwrap(), "show", "g"],
+    );
+    assert_eq!(got.lines().collect::<Vec<_>>(), ["gpu-box"]);
+    // Without a config there is no alias to offer (clap then offers the
+    // flags), and no error either.
+    let got = bash_complete(&home, &bash, &["runpod-ssh", "show", ""]);
+    assert!(got.lines().all(|l| l.starts_with("--")), "{got}");
+}
+
+#[test]
+fn bash_completion_still_completes_subcommands_and_flags() {
+    let Some(bash) = require_tool("bash") else {
+        return;
+    };
+    let home = TempHome::new();
+    let got = bash_complete(&home, &bash, &["runpod-ssh", "comp"]);
+    assert_eq!(got.lines().collect::<Vec<_>>(), ["completions"]);
+    let got = bash_complete(&home, &bash, &["runpod-ssh", "add", "--dry"]);
+    assert_eq!(got.lines().collect::<Vec<_>>(), ["--dry-run"]);
+}
+
+#[test]
+fn every_shell_gets_a_script_that_calls_the_binary_back() {
+    let home = TempHome::new();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let o = home.run(&["completions", shell]);
+        assert!(o.status.success(), "{shell}: {}", stderr(&o));
+        let text = stdout(&o);
+        assert!(text.contains("RUNPOD_SSH_COMPLETE"), "{shell}: {text}");
+        assert!(
+            text.contains(common::bin().to_str().unwrap()),
+            "{shell}: the script does not call this binary: {text}"
+        );
+    }
+    let o = home.run(&["completions", "tcsh"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn version_names_the_commit_it_was_built_from() {
+    let home = TempHome::new();
+    let o = home.run(&["--version"]);
+    assert!(o.status.success());
+    let text = stdout(&o);
+    let want = format!("runpod-ssh {} (commit ", env!("CARGO_PKG_VERSION"));
+    assert!(text.starts_with(&want), "{text}");
+    let commit = text[want.len()..].trim_end().trim_end_matches(')');
+    // Built in a git checkout (the tests are not in the crates.io package),
+    // so the commit is known: 12 hex digits, HEAD's when git is here.
+    assert!(
+        commit.len() == 12 && commit.chars().all(|c| c.is_ascii_hexdigit()),
+        "{text}"
+    );
+    let head = std::process::Command::new("git")
+        .args([
+            "-C",
+            env!("CARGO_MANIFEST_DIR"),
+            "rev-parse",
+            "--short=12",
+            "HEAD",
+        ])
+        .output();
+    if let Ok(h) = head
+        && h.status.success()
+    {
+        assert_eq!(commit, String::from_utf8_lossy(&h.stdout).trim());
+    }
+}
+
+#[test]
+fn man_writes_a_roff_page_naming_every_command() {
+    let home = TempHome::new();
+    let o = home.run(&["man"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let page = stdout(&o);
+    assert!(page.contains(".TH runpod-ssh 1"), "{page}");
+    assert!(page.contains(env!("CARGO_PKG_VERSION")));
+    for sub in [
+        "add",
+        "check",
+        "fix",
+        "list",
+        "remove",
+        "restore",
+        "show",
+        "key",
+        "completions",
+        "man",
+    ] {
+        assert!(
+            page.contains(&format!("runpod\\-ssh\\-{sub}(1)"))
+                || page.contains(&format!("\\fB{sub}\\fR")),
+            "{sub} missing from the man page"
+        );
+    }
+}
