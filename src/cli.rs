@@ -382,9 +382,12 @@ pub struct StopArgs {
 #[command(group(clap::ArgGroup::new("what").required(true).args(["delay", "idle", "cancel", "status"])))]
 pub struct AutostopArgs {
     /// The entry's alias
+    // Explicit indices: the completion walker re-inserts `alias`, which
+    // would otherwise move it behind the optional IN.
+    #[arg(index = 1)]
     pub alias: String,
     /// Stop after this long (e.g. 3h, 90m, 45s)
-    #[arg(value_name = "IN")]
+    #[arg(index = 2, value_name = "IN")]
     pub delay: Option<String>,
     /// Stop once no SSH session has been open and every GPU has stayed
     /// under 5% for this long

@@ -180,6 +180,7 @@ fn json_of(r: &Report, env: &Env) -> serde_json::Value {
         "host_key": r.host_key,
         "offers": r.offers,
         "facts": r.facts,
+        "attempts": r.attempts,
     })
 }
 
