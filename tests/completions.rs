@@ -81,6 +81,81 @@ fn bash_completion_offers_aliases_from_the_config() {
 }
 
 #[test]
+fn open_up_stop_and_autostop_complete_aliases_too() {
+    // The issue names `open`; up, stop and autostop take the same alias
+    // (`open`, `up` and `stop` call their argument `target`).
+    let Some(bash) = require_tool("bash") else {
+        return;
+    };
+    let home = home_with_fixture_config();
+    for sub in ["open", "up", "stop", "autostop"] {
+        let got = bash_complete(&home, &bash, &["runpod-ssh", sub, "runpod-"]);
+        let got: Vec<&str> = got.lines().collect();
+        assert_eq!(got, ["runpod-4090", "runpod-a100"], "{sub}");
+    }
+}
+
+#[test]
+fn aliases_a_shell_would_run_expand_or_split_are_not_offered() {
+    // bash puts a candidate on the command line as it is (no quoting): an
+    // alias like `$(...)` or `a;b` from an included file would run when
+    // the user presses Enter; escape sequences reach the terminal when
+    // bash lists candidates; the script's unquoted $(...) splits on \v
+    // and globs `[...]`. Only aliases made of characters no shell reads
+    // specially are offered (ssh refuses most of the others as a host
+    // name on its command line anyway).
+    let Some(bash) = require_tool("bash") else {
+        return;
+    };
+    let home = TempHome::new();
+    let mut cfg: Vec<u8> = Vec::new();
+    for alias in [
+        &b"runpod-ok"[..],
+        b"gpu.box_2+x@y%z:1",
+        "\u{fc}nic\u{f6}de".as_bytes(),
+        b"$(touch${IFS}pwned-dollar)",
+        b"`touch${IFS}pwned-tick`",
+        b"a;touch${IFS}pwned-semi",
+        b"a|b",
+        b"a&b",
+        b"a>b",
+        b"back\\slash",
+        b"esc\x1b]0;title\x07x",
+        b"cr\rx",
+        b"vt\x0bx",
+        b"ff\x0cx",
+        b"lab[1]",
+        b"~tilde",
+        b"{a,b}",
+        b"-oProxyCommand=x",
+        b"@splat",
+        b"eq=x",
+        b"bad\xff\xfe",
+    ] {
+        cfg.extend_from_slice(b"Host ");
+        cfg.extend_from_slice(alias);
+        cfg.extend_from_slice(b"\n  HostName 203.0.113.9\n");
+    }
+    std::fs::write(home.ssh_dir().join("config"), &cfg).unwrap();
+    // What `lab[1]` would glob to in the shell's folder.
+    std::fs::write(home.path().join("lab1"), "").unwrap();
+    let got = bash_complete(&home, &bash, &["runpod-ssh", "show", ""]);
+    let aliases: Vec<&str> = got.lines().filter(|l| !l.starts_with("--")).collect();
+    assert_eq!(
+        aliases,
+        ["runpod-ok", "gpu.box_2+x@y%z:1", "\u{fc}nic\u{f6}de"],
+        "{got:?}"
+    );
+    let ran: Vec<_> = std::fs::read_dir(home.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("pwned"))
+        .collect();
+    assert!(ran.is_empty(), "{ran:?}");
+}
+
+#[test]
 fn bash_completion_reads_the_config_named_on_the_line() {
     let Some(bash) = require_tool("bash") else {
         return;
