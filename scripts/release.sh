@@ -84,6 +84,7 @@ man_page() { # the man page from a binary that runs here
 build_windows() {
   local t=x86_64-pc-windows-gnu
   say "$t"
+  rm -f "$out/runpod-ssh-$version-$t.zip" "$out/runpod-ssh-$version-$t.zip.sha256"
   rustup target add "$t" >/dev/null
   command -v x86_64-w64-mingw32-gcc >/dev/null || {
     echo "release.sh: x86_64-w64-mingw32-gcc missing (apt-get install gcc-mingw-w64-x86-64)" >&2; exit 1; }
@@ -100,6 +101,8 @@ musl_built=0
 build_musl() {
   local t=x86_64-unknown-linux-musl
   say "$t"
+  # An earlier run's archive must not pass for this one's if this fails.
+  rm -f "$out/runpod-ssh-$version-$t.tar.gz" "$out/runpod-ssh-$version-$t.tar.gz.sha256"
   local why
   if ! why=$(rustup target add "$t" 2>&1); then
     echo "########################################################################"

@@ -17,9 +17,17 @@ fn fake_build(dir: &Path, exe: &[u8]) {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     for (name, body) in [
-        // Build nothing: the binary is already in the target dir.
-        ("cargo", "#!/bin/sh\n[ \"$1\" = build ] && exit 0\nexit 3\n"),
-        ("rustup", "#!/bin/sh\nexit 0\n"),
+        // Build nothing: the binary is already in the target dir; `run`
+        // is the host build printing the man page.
+        (
+            "cargo",
+            "#!/bin/sh\ncase $1 in build) exit 0;; run) echo .TH; exit 0;; esac\nexit 3\n",
+        ),
+        // A toolchain without the musl target.
+        (
+            "rustup",
+            "#!/bin/sh\ncase $* in *musl*) echo no musl here >&2; exit 1;; esac\nexit 0\n",
+        ),
         ("x86_64-w64-mingw32-gcc", "#!/bin/sh\nexit 0\n"),
     ] {
         let p = bin.join(name);
@@ -36,8 +44,8 @@ fn fake_build(dir: &Path, exe: &[u8]) {
     .unwrap();
 }
 
-/// Run the release script for the Windows zip with `umask` and `tz`.
-fn release_windows(fake: &Path, out: &Path, umask: &str, tz: &str) -> std::process::Output {
+/// Run the release script with `args`, `umask` and `tz`.
+fn release(fake: &Path, args: &[&str], out: &Path, umask: &str, tz: &str) -> std::process::Output {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/release.sh");
     let path = format!(
         "{}:{}",
@@ -53,7 +61,8 @@ fn release_windows(fake: &Path, out: &Path, umask: &str, tz: &str) -> std::proce
             "bash",
         ])
         .arg(&script)
-        .args(["--only", "windows", "--out"])
+        .args(args)
+        .arg("--out")
         .arg(out)
         .env("PATH", path)
         .env("CARGO_TARGET_DIR", fake.join("target"))
@@ -78,7 +87,7 @@ fn release_zip_is_the_same_whatever_the_time_zone_or_umask() {
     let mut zips = Vec::new();
     for (i, (umask, tz)) in [("022", "UTC"), ("077", "Asia/Tokyo")].iter().enumerate() {
         let out = dir.path().join(format!("out{i}"));
-        let o = release_windows(dir.path(), &out, umask, tz);
+        let o = release(dir.path(), &["--only", "windows"], &out, umask, tz);
         assert!(
             o.status.success(),
             "release.sh: {}{}",
@@ -114,4 +123,41 @@ fn release_zip_is_the_same_whatever_the_time_zone_or_umask() {
         zips[0] == zips[1],
         "the zip (and so its SHA256 in the manifests) differs between TZ=UTC, umask 022 and TZ=Asia/Tokyo, umask 077"
     );
+}
+
+#[test]
+fn a_musl_build_that_failed_leaves_no_older_musl_archive_behind() {
+    // Otherwise the listing and SHA256SUMS present the last run's static
+    // binary (another commit) as this release's.
+    let (Some(_), Some(_), Some(_)) = (
+        require_tool("zip"),
+        require_tool("unzip"),
+        require_tool("bash"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    fake_build(dir.path(), b"MZ");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let old = out.join(format!(
+        "runpod-ssh-{}-x86_64-unknown-linux-musl.tar.gz",
+        env!("CARGO_PKG_VERSION")
+    ));
+    std::fs::write(&old, "an earlier run's archive").unwrap();
+    let o = release(dir.path(), &[], &out, "022", "UTC");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(text.contains("musl: NOT BUILT"), "{text}");
+    assert!(
+        !old.exists(),
+        "the earlier musl archive is still there: {text}"
+    );
+    let sums = std::fs::read_to_string(out.join("SHA256SUMS")).unwrap();
+    assert!(!sums.contains("musl"), "{sums}");
+    assert!(sums.contains("windows-gnu.zip"), "{sums}");
 }
