@@ -261,3 +261,40 @@ fn man_writes_a_roff_page_naming_every_command() {
         );
     }
 }
+
+/// Completion time for a config including `n` small files (a folder of
+/// per-pod snippets), the fastest of three tries.
+fn completion_time_with_includes(n: usize) -> std::time::Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("conf.d");
+    std::fs::create_dir_all(&d).unwrap();
+    for i in 0..n {
+        std::fs::write(d.join(format!("pod{i}")), format!("Host pod-{i}\n")).unwrap();
+    }
+    let cfg = dir.path().join("config");
+    // Absolute, so nothing is read from this account's real ~/.ssh.
+    std::fs::write(&cfg, format!("Include {}/*\n", d.display())).unwrap();
+    (0..3)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            let got = runpod_ssh::completion::aliases_in(&cfg);
+            let spent = t.elapsed();
+            assert_eq!(got.len(), n);
+            spent
+        })
+        .min()
+        .unwrap()
+}
+
+#[test]
+fn completion_time_grows_linearly_with_included_files() {
+    // At every TAB: 8x the files must not cost 64x the time (each newly
+    // included file was compared with every file before it).
+    let small = completion_time_with_includes(1000);
+    let large = completion_time_with_includes(8000);
+    let ratio = large.as_secs_f64() / small.as_secs_f64().max(1e-6);
+    assert!(
+        ratio < 24.0,
+        "1000 included files: {small:?}, 8000: {large:?} ({ratio:.1}x)"
+    );
+}
