@@ -72,14 +72,32 @@ pub fn registration(shell: Shell, completer: &OsString) -> std::io::Result<Vec<u
     {
         path = cwd.join(path);
     }
+    let path = path.to_string_lossy();
+    // clap_complete fills its bash, zsh and elvish templates' words (VAR,
+    // BIN…) after putting the path in, and bash's double-quotes an already
+    // single-quoted path: those get a placeholder that means nothing to
+    // either, replaced here by the path quoted for the spot it lands in.
+    let quoted = match shell {
+        // Inside the template's "…".
+        Shell::Bash => Some(path.chars().fold(String::new(), |mut q, c| {
+            if matches!(c, '\\' | '"' | '$' | '`') {
+                q.push('\\');
+            }
+            q.push(c);
+            q
+        })),
+        Shell::Zsh => Some(format!("'{}'", path.replace('\'', r"'\''"))),
+        Shell::Elvish => Some(format!("'{}'", path.replace('\'', "''"))),
+        Shell::Fish | Shell::Powershell => None,
+    };
     let mut buf = Vec::new();
-    sh.write_registration(
-        ENV_VAR,
-        "runpod-ssh",
-        "runpod-ssh",
-        &path.to_string_lossy(),
-        &mut buf,
-    )?;
+    let placeholder = "/runpod-ssh-completer-path";
+    let completer = if quoted.is_some() { placeholder } else { &path };
+    sh.write_registration(ENV_VAR, "runpod-ssh", "runpod-ssh", completer, &mut buf)?;
+    if let Some(q) = quoted {
+        let text = String::from_utf8_lossy(&buf).replace(placeholder, &q);
+        buf = text.into_bytes();
+    }
     Ok(buf)
 }
 

@@ -14,8 +14,14 @@ use std::path::Path;
 fn bash_complete(home: &TempHome, bash: &Path, words: &[&str]) -> String {
     let o = home.run(&["completions", "bash"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let script = home.path().join("runpod-ssh.bash");
-    std::fs::write(&script, &o.stdout).unwrap();
+    bash_complete_with(home, bash, &o.stdout, words)
+}
+
+/// [`bash_complete`] with the registration script `script`.
+fn bash_complete_with(home: &TempHome, bash: &Path, script: &[u8], words: &[&str]) -> String {
+    let path = home.path().join("runpod-ssh.bash");
+    std::fs::write(&path, script).unwrap();
+    let script = path;
     let driver = r#"
 source "$1"; shift
 spec=$(complete -p runpod-ssh) || { echo "no completion registered" >&2; exit 9; }
@@ -172,6 +178,36 @@ fn bash_completion_reads_the_config_named_on_the_line() {
     // flags), and no error either.
     let got = bash_complete(&home, &bash, &["runpod-ssh", "show", ""]);
     assert!(got.lines().all(|l| l.starts_with("--")), "{got}");
+}
+
+#[test]
+fn scripts_call_back_a_binary_whose_path_has_spaces_or_template_words() {
+    // clap_complete fills its templates' VAR/BIN words after putting the
+    // path in, and bash's script double-quoted an already single-quoted
+    // path: `/opt/VAR x/runpod-ssh` became a program that does not exist.
+    let Some(bash) = require_tool("bash") else {
+        return;
+    };
+    let home = home_with_fixture_config();
+    let dir = home.path().join("My VAR BIN NAME COMPLETER it's $HOME");
+    std::fs::create_dir_all(&dir).unwrap();
+    let me = dir.join("runpod-ssh");
+    std::os::unix::fs::symlink(common::bin(), &me).unwrap();
+    let script = |shell: &str| {
+        let o = home.cmd(&me).args(["completions", shell]).output().unwrap();
+        assert!(o.status.success(), "{shell}: {}", stderr(&o));
+        o.stdout
+    };
+    let got = bash_complete_with(&home, &bash, &script("bash"), &["runpod-ssh", "show", "g"]);
+    assert_eq!(got.lines().collect::<Vec<_>>(), ["gpu-box"]);
+    let me = me.to_str().unwrap();
+    let posix = format!("'{}'", me.replace('\'', r"'\''"));
+    let zsh = String::from_utf8(script("zsh")).unwrap();
+    assert!(zsh.contains(&format!(" {posix} -- ")), "{zsh}");
+    assert!(zsh.contains("RUNPOD_SSH_COMPLETE=\"zsh\""), "{zsh}");
+    let elvish = String::from_utf8(script("elvish")).unwrap();
+    let quoted = format!("'{}'", me.replace('\'', "''"));
+    assert!(elvish.contains(&format!(" {quoted} -- ")), "{elvish}");
 }
 
 #[test]
