@@ -180,6 +180,7 @@ fn bash_completion_reads_the_config_named_on_the_line() {
     assert!(got.lines().all(|l| l.starts_with("--")), "{got}");
 }
 
+#[cfg(unix)]
 #[test]
 fn scripts_call_back_a_binary_whose_path_has_spaces_or_template_words() {
     // clap_complete fills its templates' VAR/BIN words after putting the

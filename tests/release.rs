@@ -1,6 +1,7 @@
 //! scripts/release.sh's packaging, without its cross builds: `cargo` and
 //! `rustup` are stand-ins on PATH and the "built" binaries sit in a temp
 //! CARGO_TARGET_DIR, so only what the script itself does is judged.
+#![cfg(unix)]
 
 mod common;
 
