@@ -813,12 +813,13 @@ fn who_refuses(
 /// Make every ssh skip `names`: add them to the file's first
 /// `IgnoreUnknown` when it sits at the top (before any `Host`, `Match` or
 /// `Include`: ssh honours only the first one it meets), else put a new one
-/// on the first line, keeping the patterns of the file's later
-/// `IgnoreUnknown` lines (the new one shadows them). Applied, and `true`,
-/// only when the client here then reads the file past them.
+/// on the first line, keeping the patterns of every later `IgnoreUnknown`
+/// line, in this file or one it includes (the new one shadows them all).
+/// Applied, and `true`, only when the client here then reads the file past
+/// every Apple keyword, and neither it nor Apple's ssh refuses anything it
+/// did not refuse before.
 fn ignore_unknown(cx: &mut Cx, names: &[&str]) -> bool {
-    let mut doc = cx.doc.clone();
-    let lines = doc.lines();
+    let lines = cx.doc.lines();
     let top_end = lines
         .iter()
         .position(|l| matches!(l.keyword(), Some("host" | "match" | "include")))
@@ -830,19 +831,25 @@ fn ignore_unknown(cx: &mut Cx, names: &[&str]) -> bool {
             v
         }
     };
+    let mut candidates = Vec::new();
     let first = (0..top_end).find(|&i| lines[i].keyword() == Some("ignoreunknown"));
-    if let Some(i) = first {
-        let old = lines[i].values().first().map(|v| v.to_string());
-        let Some(old) = old else { return false };
+    if let Some(i) = first
+        && let Some(old) = lines[i].values().first().map(|v| v.to_string())
+    {
+        let mut doc = cx.doc.clone();
         let mut v = old;
         for n in names {
             v.push(',');
             v.push_str(n);
         }
         doc.replace_value(i, &quote(v));
-    } else {
-        let mut patterns: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        for l in lines {
+        candidates.push(doc);
+    }
+    // A new first line: needed when there is no top-level one, or when it
+    // comes after a use (`UseKeychain yes` then `IgnoreUnknown …`).
+    let mut patterns: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    for f in crate::config::files::load_tree(&cx.path, &cx.doc, &cx.ctx.home) {
+        for l in f.doc.lines() {
             if l.keyword() != Some("ignoreunknown") {
                 continue;
             }
@@ -852,27 +859,49 @@ fn ignore_unknown(cx: &mut Cx, names: &[&str]) -> bool {
                 }
             }
         }
-        // A blank line keeps it apart from a block or a comment that
-        // opens the file.
-        let apart = lines
-            .first()
-            .is_some_and(|l| l.is_header() || l.is_comment());
-        let mut new = vec![format!("IgnoreUnknown {}", quote(patterns.join(",")))];
-        if apart {
-            new.push(String::new());
+    }
+    // A blank line keeps it apart from a block or a comment that opens
+    // the file.
+    let apart = lines
+        .first()
+        .is_some_and(|l| l.is_header() || l.is_comment());
+    let mut new = vec![format!("IgnoreUnknown {}", quote(patterns.join(",")))];
+    if apart {
+        new.push(String::new());
+    }
+    let mut doc = cx.doc.clone();
+    doc.insert_lines(0, new);
+    candidates.push(doc);
+
+    // (file, words) of what `client` refuses: lines move with the insert.
+    let refused = |client: crate::refusal::Client, doc: &Document| -> Vec<(PathBuf, String)> {
+        crate::refusal::check(client, &cx.path, doc, cx.ctx)
+            .problems
+            .into_iter()
+            .map(|p| (p.source.file, p.message))
+            .collect()
+    };
+    let clients = [cx.client, crate::refusal::Client::Apple];
+    let before: Vec<Vec<(PathBuf, String)>> =
+        clients.iter().map(|&c| refused(c, &cx.doc)).collect();
+    let accepted = candidates.into_iter().find(|doc| {
+        let apple_left = crate::refusal::check(cx.client, &cx.path, doc, cx.ctx)
+            .problems
+            .iter()
+            .any(|p| crate::refusal::apple_keyword_refused(p).is_some());
+        !apple_left
+            && clients
+                .iter()
+                .zip(&before)
+                .all(|(&c, old)| refused(c, doc).iter().all(|p| old.contains(p)))
+    });
+    match accepted {
+        Some(doc) => {
+            cx.doc = doc;
+            true
         }
-        doc.insert_lines(0, new);
+        None => false,
     }
-    // Kept only when the client here then reads past every Apple keyword.
-    let after = crate::refusal::check(cx.client, &cx.path, &doc, cx.ctx);
-    let ok = !after
-        .problems
-        .iter()
-        .any(|p| crate::refusal::apple_keyword_refused(p).is_some());
-    if ok {
-        cx.doc = doc;
-    }
-    ok
 }
 
 struct UnquotedSpacePath;
