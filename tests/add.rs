@@ -805,3 +805,37 @@ fn list_and_show_escape_terminal_sequences_from_the_config() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v[0]["alias"], "runpod-\x1b]0;PWNED\x07x");
 }
+
+/// A value `add` keeps as it is (the entry's own key path, here with a
+/// `#`, which runpod-ssh never writes itself) is not rewritten, so an
+/// update after a restart is not refused over a line it does not change.
+#[test]
+fn update_keeps_an_unchanged_value_it_would_not_write_itself() {
+    let Some(ssh) = require_tool("ssh") else {
+        return;
+    };
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(home.ssh_dir().join("id#1"), "not read here").unwrap();
+    let key_line = "    IdentityFile \"~/.ssh/id#1\"\n";
+    let entry = format!(
+        "Host {ALIAS}\n    HostName 203.0.113.7\n    Port 40100\n    User root\n{key_line}"
+    );
+    std::fs::write(&cfg, &entry).unwrap();
+    let o = home.run(&[
+        "add",
+        "--name",
+        ALIAS,
+        "ssh root@203.0.113.7 -p 40123",
+        "--no-vscode",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = std::fs::read_to_string(&cfg).unwrap();
+    assert!(
+        after.contains(&format!("    Port 40123\n    User root\n{key_line}")),
+        "{after}"
+    );
+    let p = g(&home, &ssh, &cfg, ALIAS);
+    assert_eq!(p["identityfile"][0], "~/.ssh/id#1");
+    assert_eq!(p["port"], ["40123"]);
+}
