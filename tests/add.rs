@@ -839,3 +839,38 @@ fn update_keeps_an_unchanged_value_it_would_not_write_itself() {
     assert_eq!(p["identityfile"][0], "~/.ssh/id#1");
     assert_eq!(p["port"], ["40123"]);
 }
+
+/// The file:line a warning names is where the line is in the file as
+/// written, after the entry grew and its comments moved above their lines.
+#[test]
+fn update_warnings_name_lines_of_the_file_as_written() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(
+        &cfg,
+        format!(
+            "Host {ALIAS} # the pod\n    HostName 203.0.113.7 # its IP\n    User root\n    Port 40100\n\nHost {ALIAS}\n    User other\n\nHost prod\n    HostName 203.0.113.7\n    Port 40123\n    User deploy\n"
+        ),
+    )
+    .unwrap();
+    let o = home.run(&["add", "--name", ALIAS, PASTE, "--no-vscode"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = std::fs::read_to_string(&cfg).unwrap();
+    let at = |line: &str| after.lines().position(|l| l == line).unwrap() + 1;
+    let second = after
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| *l == format!("Host {ALIAS}"))
+        .nth(1)
+        .map(|(i, _)| i + 1)
+        .unwrap();
+    let e = stderr(&o);
+    assert!(
+        e.contains(&format!("{}:{second} also defines {ALIAS}", cfg.display())),
+        "{e}\n{after}"
+    );
+    assert!(
+        e.contains(&format!("prod ({}:{})", cfg.display(), at("Host prod"))),
+        "{e}\n{after}"
+    );
+}
