@@ -621,6 +621,7 @@ impl Rule for QuotedComment {
         }
     }
     fn run(&self, cx: &mut Cx) {
+        let ctx = cx.ctx;
         split_lines(cx, self, Severity::Error, true, |d, b| {
             let kw = d.keyword_lc.as_ref();
             if d.args.len() != 1
@@ -630,6 +631,11 @@ impl Rule for QuotedComment {
                 return None;
             }
             let value = d.args[0].value(b);
+            // A path that names a file as written is that file
+            // (`"~/.ssh/my key #2"`), not a path and a comment.
+            if keywords::is_path_keyword(kw) && ctx.home_path(value).exists() {
+                return None;
+            }
             let (v, c) = value.split_at(find_space_hash(value)?);
             let v = v.trim_end();
             let v = if keywords::is_path_keyword(kw) {

@@ -874,3 +874,38 @@ fn update_warnings_name_lines_of_the_file_as_written() {
         "{e}\n{after}"
     );
 }
+
+/// `"~/.ssh/my key #2"` is a key path (the file exists), not a path and a
+/// comment: updating the entry keeps it as the user wrote it.
+#[test]
+fn update_keeps_a_quoted_key_path_with_space_hash_that_exists() {
+    let Some(ssh) = require_tool("ssh") else {
+        return;
+    };
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(home.ssh_dir().join("my key #2"), "not read here").unwrap();
+    let key_line = "    IdentityFile \"~/.ssh/my key #2\"\n";
+    std::fs::write(
+        &cfg,
+        format!("Host {ALIAS}\n    HostName 203.0.113.7\n    Port 40100 # old\n    User root\n{key_line}"),
+    )
+    .unwrap();
+    let o = home.run(&[
+        "add",
+        "--name",
+        ALIAS,
+        "ssh root@203.0.113.7 -p 40123",
+        "--no-vscode",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = std::fs::read_to_string(&cfg).unwrap();
+    assert!(
+        after.contains(&format!(
+            "    # old\n    Port 40123\n    User root\n{key_line}"
+        )),
+        "{after}"
+    );
+    let p = g(&home, &ssh, &cfg, ALIAS);
+    assert_eq!(p["identityfile"][0], "~/.ssh/my key #2");
+}
