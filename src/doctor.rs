@@ -437,27 +437,34 @@ fn keep_existing_path(ctx: &Context, code: &str, fixed: &str) -> Option<String> 
 /// (already rendered), dropping the comment from it.
 /// Returns the comment line to insert above line `i` (the caller inserts
 /// them all in one pass: one at a time made the rule quadratic).
-fn split_comment(cx: &mut Cx, i: usize, value: &str, comment: &str) -> Option<String> {
+fn split_comment(cx: &mut Cx, i: usize, value: &[u8], comment: &[u8]) -> Option<Vec<u8>> {
     let line = &cx.doc.lines()[i];
     let d = line.directive()?;
     let b = line.bytes();
-    let indent = String::from_utf8_lossy(&b[d.indent.clone()]).into_owned();
-    let mut new = b[..d.value.start].to_vec();
-    new.extend_from_slice(value.as_bytes());
-    let indent = if indent.chars().all(|c| c == ' ' || c == '\t') {
-        indent
+    let indent = &b[d.indent.clone()];
+    let indent = if indent.iter().all(|&c| c == b' ' || c == b'\t') {
+        indent.to_vec()
     } else {
-        String::new()
+        Vec::new()
     };
-    let comment = comment.trim_end().to_string();
+    let mut new = b[..d.value.start].to_vec();
+    new.extend_from_slice(value);
+    // Bytes, not text: a config in a Windows code page keeps its letters.
+    let comment = comment.trim_ascii_end();
     if let Some(l) = cx.doc.line_mut(i) {
         l.set_bytes(new);
     }
     // An empty comment (`40123#`) is just dropped.
-    if comment.trim_start_matches('#').trim().is_empty() {
+    let words = comment
+        .iter()
+        .position(|&c| c != b'#')
+        .map_or(&[][..], |k| &comment[k..]);
+    if words.trim_ascii().is_empty() {
         return None;
     }
-    Some(format!("{indent}{comment}"))
+    let mut text = indent;
+    text.extend_from_slice(comment);
+    Some(text)
 }
 
 /// For each directive line where `split` finds (new value text, comment):
@@ -468,7 +475,7 @@ fn split_lines(
     rule: &dyn Rule,
     severity: Severity,
     changes: bool,
-    split: impl Fn(&crate::config::lexer::Directive, &[u8]) -> Option<(String, String)>,
+    split: impl Fn(&crate::config::lexer::Directive, &[u8]) -> Option<(Vec<u8>, Vec<u8>)>,
 ) {
     let mut inserts = Vec::new();
     for i in 0..cx.doc.lines().len() {
@@ -530,9 +537,7 @@ impl Rule for TrailingComment {
             if COMMAND_KEYWORDS.contains(&d.keyword_lc.as_ref()) || d.args.is_empty() {
                 return None;
             }
-            let value = String::from_utf8_lossy(&b[d.value.clone()]).into_owned();
-            let comment = String::from_utf8_lossy(&b[c.text.clone()]).into_owned();
-            Some((value, comment))
+            Some((b[d.value.clone()].to_vec(), b[c.text.clone()].to_vec()))
         });
     }
 }
@@ -569,17 +574,17 @@ impl Rule for GluedComment {
             // clearly value+comment (a Host pattern with '#' matches nothing
             // anyone types), and the repaired line is acceptable.
             let host_line = kw == "host";
-            let value = String::from_utf8_lossy(&b[d.value.start..at])
-                .trim_end()
-                .to_string();
+            let value = b[d.value.start..at].trim_ascii_end();
+            let text = String::from_utf8_lossy(value);
             let broken = line_is_broken(kw, &d.values(b).collect::<Vec<_>>());
             let fixed_ok =
-                host_line || !line_is_broken(kw, &value.split_whitespace().collect::<Vec<_>>());
+                host_line || !line_is_broken(kw, &text.split_whitespace().collect::<Vec<_>>());
             if (!broken && !host_line) || value.is_empty() || !fixed_ok {
                 return None;
             }
-            let comment = format!("# {}", String::from_utf8_lossy(&b[at + 1..]).trim());
-            Some((value, comment))
+            let mut comment = b"# ".to_vec();
+            comment.extend_from_slice(b[at + 1..].trim_ascii());
+            Some((value.to_vec(), comment))
         });
     }
 }
@@ -630,6 +635,9 @@ impl Rule for QuotedComment {
             {
                 return None;
             }
+            // Not UTF-8 (a Windows code page): the value is known only as
+            // lossy text, so the line stays as it is rather than lose bytes.
+            std::str::from_utf8(&b[d.args[0].span.clone()]).ok()?;
             let value = d.args[0].value(b);
             // A path that names a file as written is that file
             // (`"~/.ssh/my key #2"`), not a path and a comment.
@@ -645,8 +653,8 @@ impl Rule for QuotedComment {
             };
             let rendered = crate::config::lexer::render_value(&v)?;
             Some((
-                rendered,
-                format!("# {}", c.trim_start().trim_start_matches('#').trim()),
+                rendered.into_bytes(),
+                format!("# {}", c.trim_start().trim_start_matches('#').trim()).into_bytes(),
             ))
         });
     }

@@ -909,3 +909,32 @@ fn update_keeps_a_quoted_key_path_with_space_hash_that_exists() {
     let p = g(&home, &ssh, &cfg, ALIAS);
     assert_eq!(p["identityfile"][0], "~/.ssh/my key #2");
 }
+
+/// Updating an entry of a config saved in a Windows code page keeps the
+/// bytes of its key path and of the comments it moves.
+#[test]
+fn update_keeps_bytes_that_are_not_utf8() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    let mut before =
+        format!("Host {ALIAS}\n    HostName 203.0.113.7\n    Port 40100\n    User root\n")
+            .into_bytes();
+    before.extend_from_slice(b"    IdentityFile ~/.ssh/k\xe9y # cl\xe9\n");
+    std::fs::write(&cfg, &before).unwrap();
+    let o = home.run(&[
+        "add",
+        "--name",
+        ALIAS,
+        "ssh root@203.0.113.7 -p 40123",
+        "--no-vscode",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = std::fs::read(&cfg).unwrap();
+    let want: &[u8] =
+        b"    Port 40123\n    User root\n    # cl\xe9\n    IdentityFile ~/.ssh/k\xe9y\n";
+    assert!(
+        after.windows(want.len()).any(|w| w == want),
+        "{}",
+        String::from_utf8_lossy(&after)
+    );
+}

@@ -577,7 +577,7 @@ impl Document {
     /// document as it is, ascending), in one pass: the same as
     /// [`Document::insert_lines`] for each, last first, without moving the
     /// following lines once per insertion.
-    pub fn insert_lines_before(&mut self, inserts: Vec<(usize, String)>) {
+    pub fn insert_lines_before(&mut self, inserts: Vec<(usize, Vec<u8>)>) {
         if inserts.is_empty() {
             return;
         }
@@ -595,12 +595,12 @@ impl Document {
         let mut it = inserts.into_iter().peekable();
         for (i, line) in old.into_iter().enumerate() {
             while let Some((_, text)) = it.next_if(|(at, _)| *at <= i) {
-                self.lines.push(Line::new(text.into_bytes(), ending));
+                self.lines.push(Line::new(text, ending));
             }
             self.lines.push(line);
         }
         for (_, text) in it {
-            self.lines.push(Line::new(text.into_bytes(), ending));
+            self.lines.push(Line::new(text, ending));
         }
     }
 
