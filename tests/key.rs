@@ -963,3 +963,228 @@ fn rotate_killed_at_every_step_never_locks_a_host_out_and_the_next_run_completes
         assert!(!ssh_with_key(&home, p, &d.join("id_k1")));
     }
 }
+
+// ---------------------------------------------------------------------------
+// hostile review (issue 10): keys ssh would refuse, paths the config cannot
+// name, and a second alias on the same login
+
+/// The files under the home (names only when they differ), without the
+/// lock file every rotation takes: "nothing written" means no key, no
+/// journal, no config change.
+fn files_but_locks(home: &TempHome) -> Vec<(PathBuf, Vec<u8>)> {
+    tree(home.path())
+        .into_iter()
+        .filter(|(p, _)| !p.to_string_lossy().ends_with(".lock"))
+        .collect()
+}
+
+fn names(t: &[(PathBuf, Vec<u8>)]) -> Vec<&Path> {
+    t.iter().map(|(p, _)| p.as_path()).collect()
+}
+
+/// An entry for a host nothing listens on (the refusals below come before
+/// any connection).
+fn unreachable_entry(alias: &str, identity: &str) -> String {
+    format!(
+        "Host {alias}\n    HostName 127.0.0.1\n    Port 9\n    User root\n    IdentityFile {identity}\n"
+    )
+}
+
+#[test]
+fn rotate_refuses_a_new_key_ssh_would_refuse_for_its_permissions_before_any_host() {
+    users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    keygen(&d, "id_old", "");
+    keygen(&d, "id_loose", "");
+    std::fs::set_permissions(d.join("id_loose"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let config = unreachable_entry("runpod-0", "~/.ssh/id_old");
+    std::fs::write(d.join("config"), &config).unwrap();
+    let before = files_but_locks(&home);
+    // ssh ignores such a key ("UNPROTECTED PRIVATE KEY FILE"): naming it
+    // first, and with --remove-old taking the old key off, would lock ssh out.
+    let o = home.run(&["key", "rotate", "--new", "~/.ssh/id_loose", "--remove-old"]);
+    assert_eq!(o.status.code(), Some(2), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("0644"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("chmod 600"), "{}", stderr(&o));
+    let after = files_but_locks(&home);
+    assert!(
+        after == before,
+        "{:?} became {:?}",
+        names(&before),
+        names(&after)
+    );
+}
+
+#[test]
+fn rotate_refuses_a_new_key_path_the_config_cannot_name_before_any_host() {
+    users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    keygen(&d, "id_old", "");
+    std::fs::write(
+        d.join("config"),
+        unreachable_entry("runpod-0", "~/.ssh/id_old"),
+    )
+    .unwrap();
+    let before = files_but_locks(&home);
+    // A quote cannot be written portably, `%` would be expanded by ssh:
+    // either way the config would name another file than the key.
+    for new in ["~/.ssh/my \"q\" key", "~/.ssh/100%d"] {
+        let o = home.run(&["key", "rotate", "--new", new]);
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{new}: {}\n{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        assert!(stderr(&o).contains("IdentityFile"), "{new}: {}", stderr(&o));
+        let after = files_but_locks(&home);
+        assert!(
+            after == before,
+            "{new}: {:?} became {:?}",
+            names(&before),
+            names(&after)
+        );
+    }
+}
+
+/// One pod for `user` (a login user of `users()`), holding `content`.
+fn one_pod(ready: bool, user: &str, content: &[u8]) -> Option<Pod> {
+    if !ready {
+        return None;
+    }
+    let (home, lock) = login_user(user, content);
+    let mut p = Pod {
+        user: user.to_string(),
+        home,
+        sshd: None,
+        port: 0,
+        _user: lock,
+    };
+    p.start();
+    Some(p)
+}
+
+#[test]
+fn rotate_writes_a_relative_new_path_absolute_so_ssh_finds_it_from_any_folder() {
+    let ready = users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    let (_, old_line) = keygen(&d, "id_old", "");
+    let Some(pod) = one_pod(ready, "rpka0", format!("{old_line}\n").as_bytes()) else {
+        return;
+    };
+    std::fs::write(d.join("config"), entry("runpod-0", &pod, "~/.ssh/id_old")).unwrap();
+    let work = home.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let o = home
+        .cmd(common::bin())
+        .args(["key", "rotate", "--new", "relkey"])
+        .current_dir(&work)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let key = work.join("relkey");
+    assert!(key.is_file());
+    // ssh reads a relative IdentityFile from the folder it runs in.
+    assert_eq!(identities(&home, "runpod-0")[0], key);
+    let cfg = std::fs::read_to_string(d.join("config")).unwrap();
+    assert!(cfg.contains("IdentityFile ~/work/relkey"), "{cfg}");
+}
+
+#[test]
+fn rotate_remove_old_keeps_the_old_line_while_another_alias_logs_in_to_the_same_account_with_it() {
+    let ready = users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    let (old, old_line) = keygen(&d, "id_old", "");
+    let Some(pod) = one_pod(ready, "rpka1", format!("{old_line}\n").as_bytes()) else {
+        return;
+    };
+    let both = format!(
+        "{}{}",
+        entry("runpod-0", &pod, "~/.ssh/id_old"),
+        entry("runpod-0-again", &pod, "~/.ssh/id_old")
+    );
+    std::fs::write(d.join("config"), &both).unwrap();
+    let o = home.run(&[
+        "key",
+        "rotate",
+        "runpod-0",
+        "--new",
+        "~/.ssh/id_new",
+        "--remove-old",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("runpod-0-again"), "{}", stdout(&o));
+    // The other entry still logs in with the key it names.
+    assert!(
+        ssh_alias(&home, "runpod-0-again"),
+        "runpod-0-again locked out"
+    );
+    assert!(ssh_with_key(&home, &pod, &old));
+    // runpod-0 itself did switch (the old key second).
+    assert_eq!(
+        identities(&home, "runpod-0"),
+        vec![d.join("id_new"), old.clone()]
+    );
+    // Both in one run: the old line goes only after runpod-0-again switched.
+    let o = home.run(&["key", "rotate", "--new", "~/.ssh/id_new", "--remove-old"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(!ssh_with_key(&home, &pod, &old));
+    assert!(ssh_alias(&home, "runpod-0") && ssh_alias(&home, "runpod-0-again"));
+}
+
+#[test]
+fn rotate_through_a_login_that_prints_a_banner_first_keeps_every_byte() {
+    let ready = users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    if !ready {
+        return;
+    }
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    let (_, old_line) = keygen(&d, "id_old", "");
+    let (_, other_line) = keygen(home.path(), "someone_else", "");
+    let initial = format!("{other_line}\r\n{old_line}");
+    let (user_home, lock) = login_user("rpka2", initial.as_bytes());
+    // A login that greets on stdout before every command, as a .bashrc or
+    // a ForceCommand wrapper may.
+    let sshd = Sshd::start_for(
+        "rpka2",
+        &[r#"ForceCommand printf '\033[31mWelcome to the pod\n'; eval "$SSH_ORIGINAL_COMMAND""#],
+    )
+    .expect("sshd");
+    let pod = Pod {
+        user: "rpka2".into(),
+        home: user_home,
+        port: sshd.port,
+        sshd: Some(sshd),
+        _user: lock,
+    };
+    std::fs::write(d.join("config"), entry("runpod-0", &pod, "~/.ssh/id_old")).unwrap();
+    let o = home.run(&["key", "rotate", "--new", "~/.ssh/id_new", "--remove-old"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let new_line = std::fs::read_to_string(d.join("id_new.pub")).unwrap();
+    assert_eq!(
+        String::from_utf8(pod.authorized_keys()).unwrap(),
+        format!("{other_line}\r\n{}\r\n", new_line.trim())
+    );
+    assert!(ssh_alias(&home, "runpod-0"));
+}
