@@ -149,7 +149,12 @@ pub fn open_private(path: &Path, passphrase: Option<&str>) -> Result<PrivateKey,
     let text = read_small(path)?;
     let key = PrivateKey::from_openssh(&text).map_err(|_| KeyError::Format {
         path: path.to_path_buf(),
-        what: describe(&classify(&text)).0,
+        what: match classify(&text) {
+            // An agent-held key is often named by its .pub alone.
+            Kind::Public(_) => "a public key; logging in needs its private key file (a key only an agent holds cannot be used here)".into(),
+            Kind::Private(_) => "a private key runpod-ssh cannot read".into(),
+            other => describe(&other).0,
+        },
     })?;
     if !key.is_encrypted() {
         return Ok(key);

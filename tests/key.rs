@@ -1188,3 +1188,30 @@ fn rotate_through_a_login_that_prints_a_banner_first_keeps_every_byte() {
     );
     assert!(ssh_alias(&home, "runpod-0"));
 }
+
+#[test]
+fn rotate_escapes_the_new_keys_comment_and_explains_an_old_key_that_is_only_a_pub() {
+    users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    keygen(&d, "id_old", "");
+    // A key file's comment is text from a file: it must not drive the terminal.
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "evil\x1b]0;owned\x07\x1b[2J", "-f"])
+        .arg(d.join("id_evil"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // An agent-held key: the config names only its .pub.
+    std::fs::write(d.join("config"), unreachable_entry("runpod-0", "~/.ssh/id_old.pub")).unwrap();
+    let o = home.run(&["key", "rotate", "--new", "~/.ssh/id_evil"]);
+    assert_eq!(o.status.code(), Some(1), "{}\n{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(!out.contains('\x1b') && !out.contains('\x07'), "{out:?}");
+    assert!(out.contains("evil"), "{out}");
+    assert!(out.contains("public key"), "{out}");
+    assert!(out.contains("private key"), "{out}");
+}

@@ -891,8 +891,10 @@ fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
             a.remove_old,
         );
     }
+    // The comment is a file's text: escaped like anything else shown.
+    let shown_line = output::escape(&new_line, false);
     let mut tail = format!(
-        "\nRunPod next: paste the new public key into RunPod → Settings → SSH Public Keys\n  {new_line}\n  ({fp}): a pod started or restarted later gets only the account's keys.\nUntil then each rotated entry keeps its old key as a second IdentityFile, so a restarted pod still lets you in.\n"
+        "\nRunPod next: paste the new public key into RunPod → Settings → SSH Public Keys\n  {shown_line}\n  ({fp}): a pod started or restarted later gets only the account's keys.\nUntil then each rotated entry keeps its old key as a second IdentityFile, so a restarted pod still lets you in.\n"
     );
     if a.remove_old {
         tail.push_str(
