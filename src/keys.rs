@@ -726,6 +726,24 @@ impl Journal {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Journal::default()),
             _ => {}
         }
+        // It names the key every pod gets: trusted only as ssh trusts a
+        // config (readconf.c: the user's own, not writable by others).
+        #[cfg(unix)]
+        if let Ok(md) = fs::metadata(path) {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            let mode = md.permissions().mode() & 0o777;
+            // SAFETY: getuid cannot fail.
+            let uid = unsafe { libc::getuid() };
+            if (md.uid() != uid && md.uid() != 0) || mode & 0o022 != 0 {
+                return Err(KeyError::Format {
+                    path: path.to_path_buf(),
+                    what: format!(
+                        "bad owner or permissions ({mode:04o}, owner uid {}): another user could choose the key your pods get; check it, then `chmod 600` it or move it away",
+                        md.uid()
+                    ),
+                });
+            }
+        }
         let b = read_small(path)?;
         serde_json::from_slice(&b).map_err(|e| KeyError::Format {
             path: path.to_path_buf(),

@@ -1200,13 +1200,26 @@ fn rotate_escapes_the_new_keys_comment_and_explains_an_old_key_that_is_only_a_pu
     keygen(&d, "id_old", "");
     // A key file's comment is text from a file: it must not drive the terminal.
     let st = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "evil\x1b]0;owned\x07\x1b[2J", "-f"])
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "evil\x1b]0;owned\x07\x1b[2J",
+            "-f",
+        ])
         .arg(d.join("id_evil"))
         .status()
         .unwrap();
     assert!(st.success());
     // An agent-held key: the config names only its .pub.
-    std::fs::write(d.join("config"), unreachable_entry("runpod-0", "~/.ssh/id_old.pub")).unwrap();
+    std::fs::write(
+        d.join("config"),
+        unreachable_entry("runpod-0", "~/.ssh/id_old.pub"),
+    )
+    .unwrap();
     let o = home.run(&["key", "rotate", "--new", "~/.ssh/id_evil"]);
     assert_eq!(o.status.code(), Some(1), "{}\n{}", stdout(&o), stderr(&o));
     let out = stdout(&o);
@@ -1214,4 +1227,50 @@ fn rotate_escapes_the_new_keys_comment_and_explains_an_old_key_that_is_only_a_pu
     assert!(out.contains("evil"), "{out}");
     assert!(out.contains("public key"), "{out}");
     assert!(out.contains("private key"), "{out}");
+}
+
+#[test]
+fn rotate_refuses_a_journal_others_can_write_as_ssh_refuses_such_a_config() {
+    users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    keygen(&d, "id_old", "");
+    // Someone else's key, planted as "the key an unfinished run rotates to":
+    // without --new it would go onto every pod.
+    keygen(&d, "planted", "");
+    std::fs::write(
+        d.join("config"),
+        unreachable_entry("runpod-0", "~/.ssh/id_old"),
+    )
+    .unwrap();
+    let journal = d.join("runpod-ssh-rotate.json");
+    let body = serde_json::json!({"version": 0, "hosts": [{
+        "alias": "runpod-0",
+        "old_raw": "~/.ssh/id_old",
+        "old": d.join("id_old"),
+        "new": d.join("planted"),
+        "remove_old": false,
+        "step": "started"
+    }]});
+    std::fs::write(&journal, body.to_string()).unwrap();
+    std::fs::set_permissions(&journal, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let before = files_but_locks(&home);
+    let o = home.run(&["key", "rotate"]);
+    assert_eq!(o.status.code(), Some(2), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("0666"), "{}", stderr(&o));
+    let after = files_but_locks(&home);
+    assert!(
+        after == before,
+        "{:?} became {:?}",
+        names(&before),
+        names(&after)
+    );
+    // The same journal at 0600 is trusted (the run then fails to connect).
+    std::fs::set_permissions(&journal, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let o = home.run(&["key", "rotate"]);
+    assert_eq!(o.status.code(), Some(1), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("planted"), "{}", stdout(&o));
 }
