@@ -666,10 +666,12 @@ if [ -f "$f" ]; then chmod --reference="$f" "$t" 2>/dev/null; fi
 mv -f "$t" "$f" || { rm -f "$t"; exit 5; }"#;
 
 /// A script as one `sh -c` command line for any login shell (the script
-/// holds no single quote).
+/// holds no single quote). Its lines are joined with `;`: csh and tcsh
+/// end a quoted string at a newline (each line is a whole command).
 pub fn sh_command(script: &str, args: &[&str]) -> String {
     debug_assert!(!script.contains('\''));
-    let mut c = format!("/bin/sh -c '{script}' runpod-ssh");
+    let one_line = script.lines().collect::<Vec<_>>().join("; ");
+    let mut c = format!("/bin/sh -c '{one_line}' runpod-ssh");
     for a in args {
         c.push_str(&format!(" '{}'", a.replace('\'', "")));
     }

@@ -1274,3 +1274,52 @@ fn rotate_refuses_a_journal_others_can_write_as_ssh_refuses_such_a_config() {
     assert_eq!(o.status.code(), Some(1), "{}\n{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("planted"), "{}", stdout(&o));
 }
+
+/// sshd runs a command as `LOGIN_SHELL -c COMMAND`: the edit must work
+/// whatever the account's shell is (csh and tcsh end a quoted string at a
+/// newline).
+#[test]
+fn authorized_keys_write_runs_under_every_login_shell_here() {
+    use runpod_ssh::keys::{WRITE_SCRIPT, cksum, sh_command};
+    let mut ran = Vec::new();
+    for shell in ["sh", "dash", "bash", "zsh", "tcsh", "csh", "fish"] {
+        let Ok(path) = which(shell) else {
+            continue;
+        };
+        let home = tempfile::tempdir().unwrap();
+        let new = b"ssh-ed25519 AAAA new\n";
+        let cmd = sh_command(WRITE_SCRIPT, &["missing", &cksum(new)]);
+        let mut child = Command::new(&path)
+            .arg("-c")
+            .arg(&cmd)
+            .env("HOME", home.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(new).unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{shell}: {}", stderr(&o));
+        let ak = home.path().join(".ssh/authorized_keys");
+        assert_eq!(std::fs::read(&ak).unwrap(), new, "{shell}");
+        assert_eq!(mode(&ak), 0o600, "{shell}");
+        ran.push(shell);
+    }
+    assert!(ran.contains(&"sh"), "{ran:?}");
+    println!("shells: {ran:?}");
+}
+
+fn which(name: &str) -> Result<PathBuf, ()> {
+    let o = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .map_err(|_| ())?;
+    let p = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    if o.status.success() && p.starts_with('/') {
+        Ok(PathBuf::from(p))
+    } else {
+        Err(())
+    }
+}
