@@ -1323,3 +1323,44 @@ fn which(name: &str) -> Result<PathBuf, ()> {
         Err(())
     }
 }
+
+#[test]
+fn rotate_remove_old_on_a_server_that_accepts_any_key_says_the_refusal_cannot_be_proven() {
+    let ready = users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    if !ready {
+        return;
+    }
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    let (_, old_line) = keygen(&d, "id_old", "");
+    let (user_home, lock) = login_user("rpka2", format!("{old_line}\n").as_bytes());
+    // `echo %t %k` vouches for whatever key is offered.
+    let sshd = Sshd::start_for(
+        "rpka2",
+        &[
+            "AuthorizedKeysCommand /bin/echo %t %k",
+            "AuthorizedKeysCommandUser nobody",
+        ],
+    )
+    .expect("sshd");
+    let pod = Pod {
+        user: "rpka2".into(),
+        home: user_home,
+        port: sshd.port,
+        sshd: Some(sshd),
+        _user: lock,
+    };
+    std::fs::write(d.join("config"), entry("runpod-0", &pod, "~/.ssh/id_old")).unwrap();
+    let o = home.run(&["key", "rotate", "--new", "~/.ssh/id_new", "--remove-old"]);
+    assert_eq!(o.status.code(), Some(1), "{}\n{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("accepts any key"), "{out}");
+    // The line did go; the config names the new key first.
+    assert!(
+        !String::from_utf8_lossy(&pod.authorized_keys()).contains(material(&old_line).as_str())
+    );
+    assert_eq!(identities(&home, "runpod-0")[0], d.join("id_new"));
+}

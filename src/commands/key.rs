@@ -938,7 +938,7 @@ fn report(
                 ));
                 if !dry && r.step >= Step::Switched {
                     text.push_str(&format!(
-                        "  → its config names {} first and {} second; the old key's line is still on the server\n",
+                        "  → its config names {} first and {} second\n",
                         tilde(&r.new),
                         r.old
                             .as_deref()
@@ -1425,6 +1425,19 @@ fn same_login_with_old_key(s: &Shared, p: &Plan) -> Result<Vec<String>, String> 
     Ok(out)
 }
 
+/// Whether `t` lets `user` in with a key made just now.
+async fn accepts_a_throwaway_key(t: &Target, user: &str, timeout: Duration) -> bool {
+    let Ok(k) = keys::generate(keys::KeyType::Ed25519, "runpod-ssh-throwaway") else {
+        return false;
+    };
+    let Ok(mut c) = client::connect(t, timeout, false).await else {
+        return false;
+    };
+    let ok = c.authenticate(user, &k).await.unwrap_or(false);
+    c.close().await;
+    ok
+}
+
 /// `--remove-old` for a host phase one switched: its old key's line goes
 /// from the server, and a fresh connection proves the old key refused.
 async fn remove_old_host(
@@ -1491,10 +1504,22 @@ async fn remove_old_host(
     };
     match c3.authenticate(user, &p.old_key).await {
         Ok(false) => {}
-        Ok(true) => bail!(format!(
-            "the old key's line is gone from ~/.ssh/authorized_keys, yet {who} still accepts {} (another AuthorizedKeysFile?)",
-            tilde(&p.old)
-        )),
+        Ok(true) => {
+            c3.close().await;
+            // A key nobody ever installed tells a server that vouches for
+            // every key from one that reads another file.
+            let any = accepts_a_throwaway_key(t, user, s.timeout).await;
+            bail!(if any {
+                format!(
+                    "the old key's line is gone from ~/.ssh/authorized_keys, but {who} accepts any key (a freshly made one too): that the old key is refused cannot be proven there"
+                )
+            } else {
+                format!(
+                    "the old key's line is gone from ~/.ssh/authorized_keys, yet {who} still accepts {} (another AuthorizedKeysFile?)",
+                    tilde(&p.old)
+                )
+            })
+        }
         Err(e) => bail!(e.to_string()),
     }
     c3.close().await;
