@@ -610,8 +610,7 @@ impl Client {
         // Bounded: the start script's block sits near the start of the
         // stream, and a stream that never ends (or one endless line) must
         // not grow memory until `wait` passes.
-        let reader =
-            std::io::BufReader::new(resp.into_body().into_reader().take(MAX_LOG_BYTES));
+        let reader = std::io::BufReader::new(resp.into_body().into_reader().take(MAX_LOG_BYTES));
         let mut scan = HostKeyScan::default();
         for line in reader.lines() {
             // A timeout or a dropped stream ends the read with what we have.

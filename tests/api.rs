@@ -840,7 +840,12 @@ fn pod_fields_a_terminal_or_the_config_would_obey_are_refused() {
         false,
     );
     user["ssh"]["direct"]["username"] = json!("root\n  ProxyCommand touch /tmp/x");
-    for (what, p) in [("id", esc), ("status", status), ("host", host), ("user", user)] {
+    for (what, p) in [
+        ("id", esc),
+        ("status", status),
+        ("host", host),
+        ("user", user),
+    ] {
         let body = json!({ "pods": [p] }).to_string();
         for args in [
             &["list", "--live"][..],
@@ -852,7 +857,10 @@ fn pod_fields_a_terminal_or_the_config_would_obey_are_refused() {
             no_key(&o);
             assert_eq!(o.status.code(), Some(3), "{what} {args:?}: {}", stderr(&o));
             for text in [stdout(&o), stderr(&o)] {
-                assert!(!text.contains('\u{1b}'), "{what} {args:?}: raw escape: {text:?}");
+                assert!(
+                    !text.contains('\u{1b}'),
+                    "{what} {args:?}: raw escape: {text:?}"
+                );
             }
             assert!(
                 stderr(&o).contains("cannot read"),
@@ -884,7 +892,10 @@ fn a_log_that_cannot_be_read_is_reported_as_such_not_as_a_custom_image() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let c = &v["pods"][0]["first_contact"];
     assert_eq!(c["verified"], false, "{v:#}");
-    assert!(c["log_error"].as_str().unwrap_or("").contains("500"), "{v:#}");
+    assert!(
+        c["log_error"].as_str().unwrap_or("").contains("500"),
+        "{v:#}"
+    );
     let m = c["message"].as_str().unwrap();
     assert!(m.contains("could not be read"), "{m}");
     assert!(!m.contains("custom image"), "{m}");

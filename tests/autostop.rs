@@ -318,22 +318,33 @@ fn a_stale_schedule_from_before_a_restart_never_kills_another_process() {
     };
 
     let out = ok(&["autostop", "gpu", "--status"]);
-    assert!(out.contains("nothing scheduled"), "a stale state shown: {out}");
+    assert!(
+        out.contains("nothing scheduled"),
+        "a stale state shown: {out}"
+    );
     std::fs::write(&state, format!("{pid}\nin\n{}\n{now}\n", now + 3600)).unwrap();
     let out = ok(&["autostop", "gpu", "--cancel"]);
     std::thread::sleep(Duration::from_millis(300));
-    assert!(victim.try_wait().unwrap().is_none(), "--cancel killed another process: {out}");
+    assert!(
+        victim.try_wait().unwrap().is_none(),
+        "--cancel killed another process: {out}"
+    );
     assert!(out.contains("nothing scheduled"), "{out}");
     std::fs::write(&state, format!("{pid}\nin\n{}\n{now}\n", now + 3600)).unwrap();
     let out = ok(&["autostop", "gpu", "1h"]);
     std::thread::sleep(Duration::from_millis(300));
-    assert!(victim.try_wait().unwrap().is_none(), "a new schedule killed another process: {out}");
+    assert!(
+        victim.try_wait().unwrap().is_none(),
+        "a new schedule killed another process: {out}"
+    );
     assert!(!out.contains("replaced"), "{out}");
     // The new schedule is ours and cancels as usual.
     let ours = read(&state).lines().next().unwrap().to_string();
     assert_ne!(ours, pid);
     assert!(ok(&["autostop", "gpu", "--cancel"]).contains("schedule cancelled"));
-    wait_for("our schedule to end", Duration::from_secs(5), || !alive(&ours));
+    wait_for("our schedule to end", Duration::from_secs(5), || {
+        !alive(&ours)
+    });
     let _ = victim.kill();
     let _ = victim.wait();
 }

@@ -599,12 +599,7 @@ fn contact(
         .collect()
 }
 
-fn judge(
-    rep: &probe::Report,
-    pin: &str,
-    fps: Vec<String>,
-    log_error: Option<String>,
-) -> Contact {
+fn judge(rep: &probe::Report, pin: &str, fps: Vec<String>, log_error: Option<String>) -> Contact {
     let fp = rep.host_key.as_ref().map(|h| h.fingerprint.clone());
     let verified = !fps.is_empty();
     let mut c = Contact {

@@ -374,7 +374,8 @@ fn serve(mut conn: TcpStream, st: &Arc<Mutex<State>>) -> std::io::Result<()> {
         }
         ("GET", ["v2", "pods", id, "logs"]) if s.flood.iter().any(|f| f == id) => {
             drop(s);
-            let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
+            let head =
+                "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
             conn.write_all(head.as_bytes())?;
             conn.write_all(b"data: {\"line\":\"")?;
             let chunk = vec![b'a'; 64 * 1024];
