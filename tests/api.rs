@@ -785,3 +785,210 @@ fn a_changed_key_on_a_synced_entry_is_reset_by_its_own_pin_name() {
         "the pin under runpod-abc123 was not reset"
     );
 }
+
+// ---- hostile API (review of issue 11) ----
+
+#[test]
+fn a_huge_retry_after_after_a_wait_is_a_clear_error_not_a_panic() {
+    let home = TempHome::new();
+    let api = FakeApi::start();
+    api.set_pods(vec![]);
+    let body = r#"{"title":"Too Many Requests","status":429}"#;
+    api.force("GET", "/v2/pods", 429, &[("Retry-After", "1")], body, 1);
+    api.force(
+        "GET",
+        "/v2/pods",
+        429,
+        &[("Retry-After", "18446744073709551615")],
+        body,
+        1,
+    );
+    let o = run(&home, &api, &["list", "--live"]);
+    no_key(&o);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("rate limit"), "{}", stderr(&o));
+}
+
+#[test]
+fn pod_fields_a_terminal_or_the_config_would_obey_are_refused() {
+    let home = TempHome::new();
+    let api = FakeApi::start();
+    let mut esc = pod(
+        "abc123",
+        "evil",
+        "RUNNING",
+        Some(("127.0.0.1", 2222)),
+        false,
+    );
+    esc["id"] = json!("abc\u{1b}]0;PWNED\u{7}\u{1b}[31m");
+    let mut status = pod("abc123", "evil", "EXITED", None, false);
+    status["status"] = json!("EXITED\u{1b}[2J");
+    let mut host = pod(
+        "abc123",
+        "evil",
+        "RUNNING",
+        Some(("127.0.0.1", 2222)),
+        false,
+    );
+    host["ssh"]["direct"]["host"] = json!("-oProxyCommand=touch /tmp/x");
+    let mut user = pod(
+        "abc123",
+        "evil",
+        "RUNNING",
+        Some(("127.0.0.1", 2222)),
+        false,
+    );
+    user["ssh"]["direct"]["username"] = json!("root\n  ProxyCommand touch /tmp/x");
+    for (what, p) in [
+        ("id", esc),
+        ("status", status),
+        ("host", host),
+        ("user", user),
+    ] {
+        let body = json!({ "pods": [p] }).to_string();
+        for args in [
+            &["list", "--live"][..],
+            &["stop", "evil"][..],
+            &["sync"][..],
+        ] {
+            api.force("GET", "/v2/pods", 200, &[], &body, 1);
+            let o = run(&home, &api, args);
+            no_key(&o);
+            assert_eq!(o.status.code(), Some(3), "{what} {args:?}: {}", stderr(&o));
+            for text in [stdout(&o), stderr(&o)] {
+                assert!(
+                    !text.contains('\u{1b}'),
+                    "{what} {args:?}: raw escape: {text:?}"
+                );
+            }
+            assert!(
+                stderr(&o).contains("cannot read"),
+                "{what} {args:?}: {}",
+                stderr(&o)
+            );
+            assert!(!config(&home).exists(), "{what} {args:?}: wrote a config");
+        }
+    }
+}
+
+#[test]
+fn a_log_that_cannot_be_read_is_reported_as_such_not_as_a_custom_image() {
+    let Some(sshd) = sshd() else { return };
+    let home = client_of(&sshd);
+    let api = FakeApi::start();
+    api.set_pods(vec![running("abc123", "Trainer", &sshd)]);
+    api.set_log("abc123", start_log(&[&fingerprint(&sshd)]));
+    api.force(
+        "GET",
+        "/v2/pods/abc123/logs",
+        500,
+        &[],
+        r#"{"title":"Internal Server Error","status":500}"#,
+        1,
+    );
+    let o = run(&home, &api, &["sync", "--json"]);
+    no_key(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = &v["pods"][0]["first_contact"];
+    assert_eq!(c["verified"], false, "{v:#}");
+    assert!(
+        c["log_error"].as_str().unwrap_or("").contains("500"),
+        "{v:#}"
+    );
+    let m = c["message"].as_str().unwrap();
+    assert!(m.contains("could not be read"), "{m}");
+    assert!(!m.contains("custom image"), "{m}");
+}
+
+#[test]
+fn an_endless_log_stream_is_read_to_a_bound() {
+    let Some(sshd) = sshd() else { return };
+    let home = client_of(&sshd);
+    let api = FakeApi::start();
+    api.set_pods(vec![running("abc123", "Trainer", &sshd)]);
+    api.state.lock().unwrap().flood.push("abc123".into());
+    let mut c = home.cmd(common::bin());
+    api.env(&mut c);
+    // Far longer than the test may take: only a byte bound ends the read.
+    c.env("RUNPOD_SSH_LOG_WAIT_MS", "60000");
+    let t = std::time::Instant::now();
+    let o = c.args(["sync"]).output().unwrap();
+    let took = t.elapsed();
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(
+        took < std::time::Duration::from_secs(40),
+        "read the endless log until the wait ran out ({took:?})"
+    );
+    assert!(
+        stdout(&o).contains("WITHOUT verification"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn a_redirect_is_not_followed_to_another_host() {
+    let home = TempHome::new();
+    let api = FakeApi::start();
+    let other = FakeApi::start();
+    other.set_pods(vec![]);
+    let to = format!("{}/v2/pods", other.url);
+    api.force("GET", "/v2/pods", 302, &[("Location", &to)], "", 1);
+    let o = run(&home, &api, &["list", "--live"]);
+    no_key(&o);
+    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
+    assert!(stderr(&o).contains("302"), "{}", stderr(&o));
+    assert!(other.requests().is_empty(), "{:?}", other.requests());
+}
+
+#[test]
+fn the_pod_list_includes_cluster_pods_so_prune_never_takes_them_for_gone() {
+    let home = TempHome::new();
+    let api = FakeApi::start();
+    api.set_pods(vec![]);
+    assert!(run(&home, &api, &["list", "--live"]).status.success());
+    assert!(
+        api.requests()
+            .iter()
+            .any(|r| r.1 == "/v2/pods?includeClusterPods=true"),
+        "{:?}",
+        api.requests()
+    );
+}
+
+#[test]
+fn login_through_a_symlink_to_a_readable_file_keeps_the_key_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = TempHome::new();
+    let dir = home.path().join(".config/runpod-ssh");
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = home.path().join("keys-elsewhere");
+    std::fs::write(&target, "rpa_OLD\n").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::symlink(&target, dir.join("api-key")).unwrap();
+    let mut c = home.cmd(common::bin());
+    c.arg("login")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{KEY}\n").as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    no_key(&o);
+    let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode,
+        0o600,
+        "the key sits in a {mode:o} file: {}",
+        stdout(&o)
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&target).unwrap().contains(KEY));
+}

@@ -40,6 +40,9 @@ pub struct Contact {
     pub result: &'static str,
     /// The key was checked against the fingerprints in the pod's log.
     pub verified: bool,
+    /// Why the pod's log could not be read (then nothing was verified; not
+    /// the same as a log without fingerprints).
+    pub log_error: Option<String>,
     pub fingerprint: Option<String>,
     pub expected: Vec<String>,
     pub message: String,
@@ -529,17 +532,20 @@ fn contact(
 ) -> Vec<(usize, Contact)> {
     let mut hosts = Vec::new();
     let mut expected = Vec::new();
+    let mut log_errors = Vec::new();
     for (_, pin, pod) in which {
         let alias = entry_of(doc, &pod.id)
             .and_then(|i| doc.blocks()[i].patterns.first().cloned())
             .unwrap_or_else(|| pin.clone());
-        let fps = if is_pinned(pin) {
-            Vec::new()
+        let (fps, log_error) = if is_pinned(pin) {
+            (Vec::new(), None)
         } else {
-            client
-                .host_key_fingerprints(&pod.id, pod.started_at.as_deref(), log_wait())
-                .unwrap_or_default()
+            match client.host_key_fingerprints(&pod.id, pod.started_at.as_deref(), log_wait()) {
+                Ok(f) => (f, None),
+                Err(e) => (Vec::new(), Some(e.to_string())),
+            }
         };
+        log_errors.push(log_error);
         let mut t = probe::target(&alias, &resolve(doc, &s.path, &alias, &s.ctx));
         if let Ok(t) = &mut t {
             t.evidence = Evidence {
@@ -570,6 +576,7 @@ fn contact(
                         Contact {
                             result: "failed",
                             verified: false,
+                            log_error: None,
                             fingerprint: None,
                             expected: Vec::new(),
                             message: format!("cannot start the probe: {e}"),
@@ -587,16 +594,18 @@ fn contact(
         .iter()
         .zip(reports)
         .zip(expected)
-        .map(|(((i, pin, _), rep), fps)| (*i, judge(&rep, pin, fps)))
+        .zip(log_errors)
+        .map(|((((i, pin, _), rep), fps), le)| (*i, judge(&rep, pin, fps, le)))
         .collect()
 }
 
-fn judge(rep: &probe::Report, pin: &str, fps: Vec<String>) -> Contact {
+fn judge(rep: &probe::Report, pin: &str, fps: Vec<String>, log_error: Option<String>) -> Contact {
     let fp = rep.host_key.as_ref().map(|h| h.fingerprint.clone());
     let verified = !fps.is_empty();
     let mut c = Contact {
         result: "failed",
         verified,
+        log_error: log_error.clone(),
         fingerprint: fp.clone(),
         expected: fps.clone(),
         message: String::new(),
@@ -650,6 +659,10 @@ fn judge(rep: &probe::Report, pin: &str, fps: Vec<String>) -> Contact {
             c.result = "pinned";
             c.message = if verified {
                 format!("host key {fp} verified against the pod's log and pinned as {pin}")
+            } else if let Some(e) = &log_error {
+                format!(
+                    "host key {fp} pinned as {pin} WITHOUT verification: the pod's log could not be read ({e}), so first contact trusted it as ssh's accept-new would. Compare {fp} with the \"SSH host keys:\" lines of the pod's log in the RunPod console"
+                )
             } else {
                 format!(
                     "host key {fp} pinned as {pin} WITHOUT verification: the pod's log has no \"SSH host keys:\" lines (a custom image?), so first contact trusted it as ssh's accept-new would"
