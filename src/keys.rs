@@ -535,6 +535,27 @@ pub fn scan_dir(dir: &Path) -> Vec<KeyInfo> {
 // ---------------------------------------------------------------------------
 // authorized_keys edits (computed here, applied on the server atomically)
 
+/// `key`'s line for an `authorized_keys` file: one line whatever its
+/// comment holds (a key file's comment may carry a newline and, after it,
+/// another key that sshd would then accept too).
+pub fn authorized_line(key: &PublicKey) -> Result<String, ssh_key::Error> {
+    let mut k = key.clone();
+    k.set_comment("");
+    let material = k.to_openssh()?.trim().to_string();
+    let comment: String = key
+        .comment()
+        .as_str_lossy()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let comment = comment.trim();
+    Ok(if comment.is_empty() {
+        material
+    } else {
+        format!("{material} {comment}")
+    })
+}
+
 /// The line ending a file uses (CRLF when any line ends so).
 fn ending(content: &[u8]) -> &'static [u8] {
     if content.windows(2).any(|w| w == b"\r\n") {
@@ -855,6 +876,23 @@ mod tests {
         assert!(has_key(content.as_bytes(), k.public_key()), "{content}");
         let (out, n) = remove_key(content.as_bytes(), k.public_key());
         assert_eq!((out.as_slice(), n), (&b""[..], 1));
+    }
+
+    #[test]
+    fn authorized_line_is_one_line_whatever_the_comment_holds() {
+        let mut k = key(5);
+        let other = key(6).public_key().to_openssh().unwrap();
+        k.set_comment(format!("me\r\n{other}\n"));
+        let line = authorized_line(k.public_key()).unwrap();
+        assert!(!line.contains(['\n', '\r']), "{line:?}");
+        let content = add_key(b"", k.public_key(), &line).unwrap();
+        assert!(has_key(&content, k.public_key()));
+        assert!(!has_key(&content, key(6).public_key()), "{line}");
+        k.set_comment("");
+        assert_eq!(
+            authorized_line(k.public_key()).unwrap(),
+            k.public_key().to_openssh().unwrap()
+        );
     }
 
     #[test]

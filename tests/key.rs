@@ -1364,3 +1364,42 @@ fn rotate_remove_old_on_a_server_that_accepts_any_key_says_the_refusal_cannot_be
     );
     assert_eq!(identities(&home, "runpod-0")[0], d.join("id_new"));
 }
+
+#[test]
+fn rotate_writes_one_authorized_keys_line_whatever_the_new_keys_comment_holds() {
+    let ready = users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    let (_, old_line) = keygen(&d, "id_old", "");
+    let (_, intruder_line) = keygen(home.path(), "intruder", "");
+    // A key file from elsewhere whose comment smuggles a second line (an
+    // intruder's key) and csh/sh metacharacters.
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C"])
+        .arg(format!(
+            "it's $HOME `id` !! \\\r\n{}\nno-pty ",
+            intruder_line.trim()
+        ))
+        .arg("-f")
+        .arg(d.join("id_new"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let Some(pod) = one_pod(ready, "rpka0", format!("{old_line}\n").as_bytes()) else {
+        return;
+    };
+    std::fs::write(d.join("config"), entry("runpod-0", &pod, "~/.ssh/id_old")).unwrap();
+    let o = home.run(&["key", "rotate", "--new", "~/.ssh/id_new"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let ak = String::from_utf8(pod.authorized_keys()).unwrap();
+    assert_eq!(ak.lines().count(), 2, "{ak:?}");
+    assert!(
+        !ak.lines().any(|l| l.starts_with(&material(&intruder_line))),
+        "{ak:?}"
+    );
+    assert!(!ssh_with_key(&home, &pod, &home.path().join("intruder")));
+    assert!(ssh_alias(&home, "runpod-0"));
+}

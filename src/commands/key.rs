@@ -804,7 +804,9 @@ fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
     let Some(new_key) = new_key else {
         return Err(bad_input("no new key"));
     };
-    let new_line = new_key.public_key().to_openssh().or_fail(Failure::Io)?;
+    // One line, whatever the key file's comment holds: it goes into every
+    // server's authorized_keys (and the account's keys).
+    let new_line = keys::authorized_line(new_key.public_key()).or_fail(Failure::Io)?;
     // The keys being replaced, for --account --remove-old.
     let old_lines: Vec<String> = plans
         .iter()
