@@ -255,6 +255,17 @@ pub fn classify(bytes: &[u8]) -> Kind {
     Kind::Other
 }
 
+/// The public key a key file holds (its `.pub` beside it when the file
+/// itself says nothing): what ssh offers when a config names `path`.
+pub fn public_of_file(path: &Path) -> Option<PublicKey> {
+    let from = |p: &Path| match read_small(p).map(|b| classify(&b)) {
+        Ok(Kind::Private(k)) => Some(k.public_key().clone()),
+        Ok(Kind::Public(k)) => Some(*k),
+        _ => None,
+    };
+    from(path).or_else(|| from(&pub_path(path)))
+}
+
 /// The public key of one `authorized_keys`/`.pub` line, options allowed.
 pub fn public_of_line(line: &str) -> Option<PublicKey> {
     let l = line.trim();
