@@ -660,9 +660,10 @@ pub const READ_PRESENT: &[u8] = b"runpod-ssh-authorized-keys: present\n";
 pub const READ_MISSING: &[u8] = b"runpod-ssh-authorized-keys: missing\n";
 
 /// What [`READ_SCRIPT`] printed: `Some(Some(content))`, `Some(None)` for
-/// no file, `None` for an answer without its marker line. Lines a login
-/// script printed first (a `.bashrc` banner) are skipped: were they to
-/// fake the marker, the write still checks the file's real cksum.
+/// no file, `None` for an answer without its marker line. What a login
+/// script printed first (a `.bashrc` banner, a title escape without a
+/// newline) is skipped: were it to fake the marker, the write still checks
+/// the file's real cksum.
 pub fn read_answer(out: &[u8]) -> Option<Option<Vec<u8>>> {
     let mut at = 0;
     loop {
@@ -673,7 +674,11 @@ pub fn read_answer(out: &[u8]) -> Option<Option<Vec<u8>>> {
         if rest == READ_MISSING {
             return Some(None);
         }
-        at += rest.iter().position(|&b| b == b'\n')? + 1;
+        // The next place a marker may start.
+        at += 1 + rest
+            .iter()
+            .skip(1)
+            .position(|&b| b == READ_PRESENT[0])?;
     }
 }
 
@@ -917,6 +922,14 @@ mod tests {
         out.extend_from_slice(READ_MISSING);
         assert_eq!(read_answer(&out), Some(None));
         assert_eq!(read_answer(b"present\nssh-ed25519 AAAA\n"), None);
+        // A banner without a final newline (a title escape).
+        let mut out = b"\x1b]0;pod\x07".to_vec();
+        out.extend_from_slice(READ_PRESENT);
+        out.extend_from_slice(body);
+        assert_eq!(read_answer(&out), Some(Some(body.to_vec())));
+        let mut out = b"rr".to_vec();
+        out.extend_from_slice(READ_MISSING);
+        assert_eq!(read_answer(&out), Some(None));
     }
 
     #[test]
