@@ -1453,3 +1453,33 @@ fn rotate_remove_old_sees_an_alias_on_the_same_login_by_another_name_or_key_path
         assert!(ssh_alias(&home, "gpu-box"), "{second}: gpu-box locked out");
     }
 }
+
+#[test]
+fn rotate_an_alias_named_twice_rotates_and_reports_it_once() {
+    users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    keygen(&d, "id_old", "");
+    std::fs::write(
+        d.join("config"),
+        unreachable_entry("runpod-0", "~/.ssh/id_old"),
+    )
+    .unwrap();
+    let o = home.run(&[
+        "key",
+        "rotate",
+        "runpod-0",
+        "runpod-0",
+        "--new",
+        "~/.ssh/id_new",
+        "--timeout",
+        "3",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}\n{}", stdout(&o), stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v.as_array().map(|a| a.len()), Some(1), "{v}");
+}

@@ -589,7 +589,15 @@ fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
             .map(|e| e.alias)
             .collect()
     } else {
-        a.aliases.clone()
+        // An alias named twice is rotated once (two runs of one host
+        // raced on its journal entry and reported it twice).
+        let mut v: Vec<String> = Vec::new();
+        for x in &a.aliases {
+            if !v.contains(x) {
+                v.push(x.clone());
+            }
+        }
+        v
     };
     if aliases.is_empty() {
         return Err(bad_input(
