@@ -252,6 +252,16 @@ fn a_refused_key_closes_the_entry_to_ssh_until_a_sync_verifies_the_pods_key() {
         stderr(&ssh)
     );
     assert_eq!(kh_text(&home), "", "plain ssh recorded the impostor's key");
+    // `check` refuses it as ssh does and points at sync, not at plain ssh.
+    let chk = run(&home, &api, &["check", "runpod-trainer"]);
+    assert!(!chk.status.success());
+    assert!(
+        stdout(&chk).contains("`runpod-ssh sync` verifies the key"),
+        "{}{}",
+        stdout(&chk),
+        stderr(&chk)
+    );
+    assert_eq!(kh_text(&home), "");
 
     // Still wrong: it stays closed and nothing is rewritten.
     let before = std::fs::read(config(&home)).unwrap();
