@@ -177,6 +177,186 @@ fn a_fingerprint_not_in_the_pod_log_is_refused_and_never_recorded() {
     assert_eq!(kh_text(&home), "", "a refused key was recorded");
 }
 
+/// Plain `ssh` (as the user would run it) against an entry, in batch mode.
+fn plain_ssh(home: &TempHome, alias: &str) -> Output {
+    home.cmd("ssh")
+        .args(["-F"])
+        .arg(config(home))
+        .args(["-o", "BatchMode=yes", alias, "echo", "in"])
+        .output()
+        .expect("run ssh")
+}
+
+/// The backups runpod-ssh kept of the config.
+fn config_backups(home: &TempHome) -> usize {
+    runpod_ssh::fsio::backups(&config(home)).len()
+}
+
+/// A loopback port nothing listens on (bound, then released).
+fn dead_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_refused_key_closes_the_entry_to_ssh_until_a_sync_verifies_the_pods_key() {
+    let Some(sshd) = sshd() else { return };
+    let home = client_of(&sshd);
+    let api = FakeApi::start();
+    api.set_pods(vec![running("abc123", "Trainer", &sshd)]);
+    api.set_log(
+        "abc123",
+        start_log(&["SHA256:Wrong0000000000000000000000000000000000000"]),
+    );
+
+    // A dry run contacts nothing and writes nothing; it says what would happen.
+    let dry = run(&home, &api, &["sync", "--dry-run"]);
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    assert!(
+        stdout(&dry).contains("would switch runpod-trainer to StrictHostKeyChecking yes"),
+        "{}",
+        stdout(&dry)
+    );
+    assert!(!config(&home).exists(), "dry run wrote");
+
+    // The impostor's key is refused, and the entry now refuses it too.
+    let o = run(&home, &api, &["sync", "--json"]);
+    no_key(&o);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = &v["pods"][0]["first_contact"];
+    assert_eq!(c["result"], "refused", "{v:#}");
+    assert_eq!(c["closed"], true, "{v:#}");
+    assert!(
+        c["message"]
+            .as_str()
+            .unwrap()
+            .contains("ssh and VS Code will refuse this host until `runpod-ssh sync` verifies it"),
+        "{v:#}"
+    );
+    assert_eq!(kh_text(&home), "", "a refused key was recorded");
+    let m = g(&home, "runpod-trainer");
+    assert_eq!(m["stricthostkeychecking"], "true", "{m:?}");
+    assert_eq!(m["hostkeyalias"], "runpod-abc123");
+    // The file created by this run has no in-between backup to restore
+    // (it would reopen the entry).
+    assert_eq!(config_backups(&home), 0);
+    let ssh = plain_ssh(&home, "runpod-trainer");
+    assert_eq!(ssh.status.code(), Some(255), "{}", stdout(&ssh));
+    assert!(
+        stderr(&ssh).contains("Host key verification failed"),
+        "{}",
+        stderr(&ssh)
+    );
+    assert_eq!(kh_text(&home), "", "plain ssh recorded the impostor's key");
+    // `check` refuses it as ssh does and points at sync, not at plain ssh.
+    let chk = run(&home, &api, &["check", "runpod-trainer"]);
+    assert!(!chk.status.success());
+    assert!(
+        stdout(&chk).contains("`runpod-ssh sync` verifies the key"),
+        "{}{}",
+        stdout(&chk),
+        stderr(&chk)
+    );
+    assert_eq!(kh_text(&home), "");
+
+    // Still wrong: it stays closed and nothing is rewritten.
+    let before = std::fs::read(config(&home)).unwrap();
+    let o = run(&home, &api, &["sync"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("still says StrictHostKeyChecking yes"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(std::fs::read(config(&home)).unwrap(), before);
+    assert_eq!(config_backups(&home), 0);
+
+    // The pod moved and cannot be reached: nothing verified, still closed,
+    // though the endpoint is updated.
+    let mut p = running("abc123", "Trainer", &sshd);
+    p["ssh"]["direct"]["port"] = json!(dead_port());
+    api.set_pods(vec![p]);
+    let o = run(&home, &api, &["sync", "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["pods"][0]["first_contact"]["result"], "failed", "{v:#}");
+    assert_eq!(v["pods"][0]["first_contact"]["closed"], true, "{v:#}");
+    assert_eq!(g(&home, "runpod-trainer")["stricthostkeychecking"], "true");
+    assert_eq!(config_backups(&home), 1, "the endpoint update is backed up");
+
+    // The log now lists the real key: a dry run says it would reopen, and
+    // changes nothing.
+    api.set_pods(vec![running("abc123", "Trainer", &sshd)]);
+    api.set_log("abc123", start_log(&[&fingerprint(&sshd)]));
+    let dry = run(&home, &api, &["sync", "--dry-run"]);
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    assert!(
+        stdout(&dry).contains("reopen the entry (accept-new) only if the pod's log lists the key"),
+        "{}",
+        stdout(&dry)
+    );
+    assert!(
+        !stdout(&dry).contains("-StrictHostKeyChecking"),
+        "{}",
+        stdout(&dry)
+    );
+    assert_eq!(g(&home, "runpod-trainer")["stricthostkeychecking"], "true");
+    assert_eq!(kh_text(&home), "");
+
+    // The next sync verifies it, pins it and restores the template.
+    let o = run(&home, &api, &["sync"]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("verified against the pod's log and pinned as runpod-abc123")
+            && out.contains("open again (StrictHostKeyChecking accept-new)"),
+        "{out}"
+    );
+    let m = g(&home, "runpod-trainer");
+    assert_eq!(m["stricthostkeychecking"], "accept-new");
+    assert_eq!(m["port"], sshd.port.to_string());
+    assert!(kh_text(&home).starts_with("runpod-abc123 ssh-ed25519 "));
+    // One backup for the run (the port), none for the in-between version.
+    assert_eq!(config_backups(&home), 2);
+    let ssh = plain_ssh(&home, "runpod-trainer");
+    assert_eq!(stdout(&ssh).trim(), "in", "{}", stderr(&ssh));
+    let before = std::fs::read(config(&home)).unwrap();
+    assert!(run(&home, &api, &["sync"]).status.success());
+    assert_eq!(std::fs::read(config(&home)).unwrap(), before);
+}
+
+#[test]
+fn a_first_contact_that_cannot_reach_the_pod_leaves_the_entry_accept_new() {
+    let api = FakeApi::start();
+    let home = TempHome::new();
+    let mut p = pod(
+        "abc123",
+        "Trainer",
+        "RUNNING",
+        Some(("127.0.0.1", dead_port())),
+        true,
+    );
+    p["ssh"]["direct"]["username"] = json!("root");
+    api.set_pods(vec![p]);
+    api.set_log(
+        "abc123",
+        start_log(&["SHA256:Wrong0000000000000000000000000000000000000"]),
+    );
+    let o = run(&home, &api, &["sync", "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = &v["pods"][0]["first_contact"];
+    assert_eq!(c["result"], "failed", "{v:#}");
+    assert_eq!(c["closed"], false, "{v:#}");
+    let text = std::fs::read_to_string(config(&home)).unwrap();
+    assert!(text.contains("StrictHostKeyChecking accept-new"), "{text}");
+    assert!(!text.contains("StrictHostKeyChecking yes"), "{text}");
+}
+
 #[test]
 fn a_log_without_fingerprints_falls_back_to_accept_new_and_says_it_was_not_verified() {
     let Some(sshd) = sshd() else { return };
