@@ -675,10 +675,7 @@ pub fn read_answer(out: &[u8]) -> Option<Option<Vec<u8>>> {
             return Some(None);
         }
         // The next place a marker may start.
-        at += 1 + rest
-            .iter()
-            .skip(1)
-            .position(|&b| b == READ_PRESENT[0])?;
+        at += 1 + rest.iter().skip(1).position(|&b| b == READ_PRESENT[0])?;
     }
 }
 

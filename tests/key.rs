@@ -1449,7 +1449,10 @@ fn rotate_remove_old_sees_an_alias_on_the_same_login_by_another_name_or_key_path
             stderr(&o)
         );
         assert!(stdout(&o).contains("gpu-box"), "{second}\n{}", stdout(&o));
-        assert!(ssh_with_key(&home, &pod, &old), "{second}: gpu-box locked out");
+        assert!(
+            ssh_with_key(&home, &pod, &old),
+            "{second}: gpu-box locked out"
+        );
         assert!(ssh_alias(&home, "gpu-box"), "{second}: gpu-box locked out");
     }
 }
