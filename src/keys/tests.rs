@@ -1,4 +1,4 @@
-//! Unit tests of [`super`]: byte-preserving `authorized_keys` edits, POSIX `cksum`, and telling key look-alikes apart.
+//! Unit tests of [`super`]: byte-preserving `authorized_keys` edits (options, one line per key, answers after a login script's output), POSIX `cksum`, and telling key look-alikes apart.
 
 use super::*;
 
@@ -47,6 +47,55 @@ fn remove_key_matches_key_material_not_comment() {
         String::from_utf8(out).unwrap(),
         format!("no-pty {b_other_comment}\n")
     );
+}
+
+#[test]
+fn options_with_escaped_quotes_end_where_sshd_ends_them() {
+    let k = key(4);
+    let line = k.public_key().to_openssh().unwrap();
+    // sshd skips `\"` inside a quoted option value.
+    let content = format!("command=\"echo \\\"a b\\\" c\",no-pty {line}\n");
+    assert!(has_key(content.as_bytes(), k.public_key()), "{content}");
+    let (out, n) = remove_key(content.as_bytes(), k.public_key());
+    assert_eq!((out.as_slice(), n), (&b""[..], 1));
+}
+
+#[test]
+fn authorized_line_is_one_line_whatever_the_comment_holds() {
+    let mut k = key(5);
+    let other = key(6).public_key().to_openssh().unwrap();
+    k.set_comment(format!("me\r\n{other}\n"));
+    let line = authorized_line(k.public_key()).unwrap();
+    assert!(!line.contains(['\n', '\r']), "{line:?}");
+    let content = add_key(b"", k.public_key(), &line).unwrap();
+    assert!(has_key(&content, k.public_key()));
+    assert!(!has_key(&content, key(6).public_key()), "{line}");
+    k.set_comment("");
+    assert_eq!(
+        authorized_line(k.public_key()).unwrap(),
+        k.public_key().to_openssh().unwrap()
+    );
+}
+
+#[test]
+fn read_answer_skips_what_a_login_script_printed_first() {
+    let body = b"ssh-ed25519 AAAA x\n";
+    let mut out = b"\x1b]0;title\x07Welcome!\npresent\n".to_vec();
+    out.extend_from_slice(READ_PRESENT);
+    out.extend_from_slice(body);
+    assert_eq!(read_answer(&out), Some(Some(body.to_vec())));
+    let mut out = b"motd\n".to_vec();
+    out.extend_from_slice(READ_MISSING);
+    assert_eq!(read_answer(&out), Some(None));
+    assert_eq!(read_answer(b"present\nssh-ed25519 AAAA\n"), None);
+    // A banner without a final newline (a title escape).
+    let mut out = b"\x1b]0;pod\x07".to_vec();
+    out.extend_from_slice(READ_PRESENT);
+    out.extend_from_slice(body);
+    assert_eq!(read_answer(&out), Some(Some(body.to_vec())));
+    let mut out = b"rr".to_vec();
+    out.extend_from_slice(READ_MISSING);
+    assert_eq!(read_answer(&out), Some(None));
 }
 
 #[test]

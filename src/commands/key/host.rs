@@ -13,9 +13,11 @@ use ssh_key::PublicKey;
 use super::super::edit::tilde;
 use super::rotate::{HostResult, Plan, Shared, raw_path};
 use crate::client::{self, Connection};
+use crate::config::files::load_tree;
 use crate::config::{Document, resolve};
-use crate::fsio;
-use crate::keys::{self, Step};
+use crate::keys::{self, HostEntry, Step};
+use crate::probe::{self, Target};
+use crate::{fsio, runpod};
 
 pub(super) async fn dry_run_host(
     p: Plan,
@@ -115,16 +117,10 @@ async fn read_authorized_keys(c: &Connection) -> Result<Option<Vec<u8>>, String>
             format!("reading ~/.ssh/authorized_keys failed (exit status {st})")
         });
     }
-    if let Some(rest) = out.strip_prefix(b"present\n") {
-        Ok(Some(rest.to_vec()))
-    } else if out.starts_with(b"missing\n") {
-        Ok(None)
-    } else {
-        Err(
-            "unexpected answer while reading ~/.ssh/authorized_keys (a login script that prints?)"
-                .into(),
-        )
-    }
+    keys::read_answer(&out).ok_or_else(|| {
+        "unexpected answer while reading ~/.ssh/authorized_keys (a login script that prints?)"
+            .into()
+    })
 }
 
 /// Edit `~/.ssh/authorized_keys` on the server with `f` (which returns
@@ -300,7 +296,11 @@ impl Shared {
     }
 }
 
-pub(super) async fn rotate_host(p: Plan, s: Arc<Shared>, remove_old: bool) -> HostResult {
+pub(super) async fn rotate_host(
+    p: Plan,
+    s: Arc<Shared>,
+    remove_old: bool,
+) -> (Plan, HostResult, HostEntry) {
     let t = &p.target;
     let mut entry = p.entry.clone();
     entry.remove_old = entry.remove_old || remove_old;
@@ -319,7 +319,7 @@ pub(super) async fn rotate_host(p: Plan, s: Arc<Shared>, remove_old: bool) -> Ho
             r.failed_at = Some($at);
             r.error = Some($e);
             r.step = entry.step;
-            return r;
+            return (p, r, entry);
         }};
     }
     macro_rules! step {
@@ -370,9 +370,12 @@ pub(super) async fn rotate_host(p: Plan, s: Arc<Shared>, remove_old: bool) -> Ho
     // 2. Add the new key (idempotent).
     let new_pub = s.new_key.public_key().clone();
     let line = s.new_line.clone();
-    if let Err(e) =
+    let login = s.login_lock(t);
+    let edited = {
+        let _one = login.lock().await;
         edit_authorized_keys(&c, |content| keys::add_key(content, &new_pub, &line)).await
-    {
+    };
+    if let Err(e) = edited {
         c.close().await;
         bail!("add", e);
     }
@@ -423,54 +426,200 @@ pub(super) async fn rotate_host(p: Plan, s: Arc<Shared>, remove_old: bool) -> Ho
     step!(Step::Switched);
     kill_point("switched");
 
-    // 5. --remove-old: the old key's line goes, and the old key is refused.
-    let mut note = format!(
+    c.close().await;
+    let note = format!(
         "rotated: logs in with {} ({}); IdentityFile {} first, {} kept second",
         s.new_raw,
         keys::fingerprint(&new_pub),
         s.new_raw,
         p.old_raw
     );
+    r.step = entry.step;
+    r.note = Some(note);
     if entry.remove_old {
-        let old_pub = p.old_key.public_key().clone();
-        let removed = edit_authorized_keys(&c, |content| {
-            let (out, n) = keys::remove_key(content, &old_pub);
-            (n > 0).then_some(out)
-        })
-        .await;
-        c.close().await;
-        if let Err(e) = removed {
-            bail!("remove-old", e);
-        }
-        kill_point("removed-remote");
-        let mut c3 = match client::connect(t, s.timeout, true).await {
-            Ok(c) => c,
-            Err(e) => bail!("remove-old", e.to_string()),
-        };
-        match c3.authenticate(user, &p.old_key).await {
-            Ok(false) => {}
-            Ok(true) => bail!(
-                "remove-old",
-                format!(
-                    "the old key's line is gone from ~/.ssh/authorized_keys, yet {who} still accepts {} (another AuthorizedKeysFile?)",
-                    tilde(&p.old)
-                )
-            ),
-            Err(e) => bail!("remove-old", e.to_string()),
-        }
-        c3.close().await;
-        step!(Step::OldRemoved);
-        kill_point("old-removed");
-        note.push_str(&format!("; the server now refuses {}", tilde(&p.old)));
-    } else {
-        c.close().await;
+        // Phase two (after every host of the run switched) removes the
+        // old key's line.
+        return (p, r, entry);
     }
     if let Err(e) = s.finish(&p.alias) {
         bail!("journal", e);
     }
     kill_point("finished");
     r.ok = true;
+    (p, r, entry)
+}
+
+/// Other aliases of the config that log in to the same account (User,
+/// Port, and HostName alike or reaching the same address) with the old key
+/// and do not name the new one: taking the old key's line off would lock
+/// them out. Keys are told by their material (a symlink, a copy or
+/// another spelling of the path is the same key).
+fn same_login_with_old_key(s: &Shared, p: &Plan) -> Result<Vec<String>, String> {
+    let snap = fsio::read(&s.config).map_err(|e| e.to_string())?;
+    let doc = Document::parse(snap.content());
+    let new_path = s.new_key_path();
+    let old_pub = p.old_key.public_key().key_data().clone();
+    let new_pub = s.new_key.public_key().key_data().clone();
+    let addrs = |host: &str, port: u16| -> Vec<std::net::IpAddr> {
+        use std::net::ToSocketAddrs;
+        (host, port)
+            .to_socket_addrs()
+            .map(|a| a.map(|a| a.ip()).collect())
+            .unwrap_or_default()
+    };
+    let mut ours: Option<Vec<std::net::IpAddr>> = None;
+    let mut out = Vec::new();
+    for e in runpod::entries(&load_tree(&s.config, &doc, &s.ctx.home), true) {
+        if e.alias == p.alias {
+            continue;
+        }
+        let r = resolve(&doc, &s.config, &e.alias, &s.ctx);
+        let Ok(t) = probe::target(&e.alias, &r) else {
+            continue;
+        };
+        if t.port != p.target.port || t.user != p.target.user {
+            continue;
+        }
+        let names = |path: &Path, key: &ssh_key::public::KeyData| {
+            t.identity_files.iter().any(|(_, q)| {
+                q == path || keys::public_of_file(q).is_some_and(|k| k.key_data() == key)
+            })
+        };
+        if !names(&p.old, &old_pub) || names(&new_path, &new_pub) {
+            continue;
+        }
+        let same = t.hostname == p.target.hostname || {
+            let ours = ours.get_or_insert_with(|| addrs(&p.target.hostname, p.target.port));
+            addrs(&t.hostname, t.port).iter().any(|a| ours.contains(a))
+        };
+        if same {
+            out.push(e.alias);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `t` lets `user` in with a key made just now.
+async fn accepts_a_throwaway_key(t: &Target, user: &str, timeout: Duration) -> bool {
+    let Ok(k) = keys::generate(keys::KeyType::Ed25519, "runpod-ssh-throwaway") else {
+        return false;
+    };
+    let Ok(mut c) = client::connect(t, timeout, false).await else {
+        return false;
+    };
+    let ok = c.authenticate(user, &k).await.unwrap_or(false);
+    c.close().await;
+    ok
+}
+
+/// `--remove-old` for a host phase one switched: its old key's line goes
+/// from the server, and a fresh connection proves the old key refused.
+pub(super) async fn remove_old_host(
+    p: Plan,
+    s: Arc<Shared>,
+    mut entry: HostEntry,
+    mut r: HostResult,
+) -> HostResult {
+    let p = Arc::new(p);
+    let t = &p.target;
+    let user = &t.user;
+    let who = format!("{user}@{}:{}", t.hostname, t.port);
+    macro_rules! bail {
+        ($e:expr) => {{
+            r.failed_at = Some("remove-old");
+            r.error = Some($e);
+            r.step = entry.step;
+            return r;
+        }};
+    }
+    // Blocking: it reads files and resolves host names.
+    let (s2, p2) = (s.clone(), p.clone());
+    let others = tokio::task::spawn_blocking(move || same_login_with_old_key(&s2, &p2))
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+    match others {
+        Ok(v) if v.is_empty() => {}
+        Ok(v) => bail!(format!(
+            "{} also log{} in to {who} with {} and do{} not name {}: the old key's line stays until {} rotated too (`runpod-ssh key rotate {} --new {}`), then run this again",
+            v.join(", "),
+            if v.len() == 1 { "s" } else { "" },
+            tilde(&p.old),
+            if v.len() == 1 { "es" } else { "" },
+            s.new_raw,
+            if v.len() == 1 { "it is" } else { "they are" },
+            v.join(" "),
+            s.new_raw
+        )),
+        Err(e) => bail!(e),
+    }
+    let mut c = match client::connect(t, s.timeout, true).await {
+        Ok(c) => c,
+        Err(e) => bail!(e.to_string()),
+    };
+    match c.authenticate(user, &s.new_key).await {
+        Ok(true) => {}
+        Ok(false) => bail!(format!(
+            "{who} now refuses the new key; the old key's line stays"
+        )),
+        Err(e) => bail!(e.to_string()),
+    }
+    let old_pub = p.old_key.public_key().clone();
+    let login = s.login_lock(t);
+    let removed = {
+        let _one = login.lock().await;
+        edit_authorized_keys(&c, |content| {
+            let (out, n) = keys::remove_key(content, &old_pub);
+            (n > 0).then_some(out)
+        })
+        .await
+    };
+    c.close().await;
+    if let Err(e) = removed {
+        bail!(e);
+    }
+    kill_point("removed-remote");
+    let mut c3 = match client::connect(t, s.timeout, true).await {
+        Ok(c) => c,
+        Err(e) => bail!(e.to_string()),
+    };
+    match c3.authenticate(user, &p.old_key).await {
+        Ok(false) => {}
+        Ok(true) => {
+            c3.close().await;
+            // A key nobody ever installed tells a server that vouches for
+            // every key from one that reads another file.
+            let any = accepts_a_throwaway_key(t, user, s.timeout).await;
+            bail!(if any {
+                format!(
+                    "the old key's line is gone from ~/.ssh/authorized_keys, but {who} accepts any key (a freshly made one too): that the old key is refused cannot be proven there"
+                )
+            } else {
+                format!(
+                    "the old key's line is gone from ~/.ssh/authorized_keys, yet {who} still accepts {} (another AuthorizedKeysFile?)",
+                    tilde(&p.old)
+                )
+            })
+        }
+        Err(e) => bail!(e.to_string()),
+    }
+    c3.close().await;
+    entry.step = Step::OldRemoved;
+    if let Err(e) = s.save(&entry) {
+        r.failed_at = Some("journal");
+        r.error = Some(e);
+        return r;
+    }
+    kill_point("old-removed");
+    if let Err(e) = s.finish(&p.alias) {
+        r.failed_at = Some("journal");
+        r.error = Some(e);
+        return r;
+    }
+    kill_point("finished");
+    if let Some(n) = r.note.as_mut() {
+        n.push_str(&format!("; the server now refuses {}", tilde(&p.old)));
+    }
+    r.ok = true;
     r.step = entry.step;
-    r.note = Some(note);
     r
 }
