@@ -128,19 +128,7 @@ fn today() -> String {
 }
 
 pub(super) fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
-    if !(a.timeout > 0.0 && a.timeout <= 3600.0) {
-        return Err(bad_input("--timeout must be between 0 and 3600 seconds"));
-    }
-    if a.jobs == 0 {
-        return Err(bad_input("--jobs must be at least 1"));
-    }
-    for alias in &a.aliases {
-        if alias.is_empty() || alias.contains(char::is_whitespace) {
-            return Err(bad_input(format!(
-                "host alias {alias:?} is not valid: it must be one word"
-            )));
-        }
-    }
+    check_rotate_args(a)?;
     let home = home()?;
     let ssh_dir = home.join(".ssh");
     let journal_path = keys::journal_path(&ssh_dir);
@@ -152,192 +140,28 @@ pub(super) fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
     };
     let journal = Journal::load(&journal_path).map_err(key_err)?;
 
-    let config = env.config_path()?;
-    let snap = fsio::read(&config).or_fail(Failure::Io)?;
-    let doc = Document::parse(snap.content());
-    let ctx = Context::current();
-    let aliases: Vec<String> = if a.aliases.is_empty() {
-        runpod::entries(&load_tree(&config, &doc, &ctx.home), false)
-            .into_iter()
-            .map(|e| e.alias)
-            .collect()
-    } else {
-        // An alias named twice is rotated once (two runs of one host
-        // raced on its journal entry and reported it twice).
-        let mut v: Vec<String> = Vec::new();
-        for x in &a.aliases {
-            if !v.contains(x) {
-                v.push(x.clone());
-            }
-        }
-        v
-    };
-    if aliases.is_empty() {
-        return Err(bad_input(
-            "no RunPod entries to rotate; name the hosts, or add one with `runpod-ssh add`",
-        ));
-    }
-
-    // The new key: --new, else the one an unfinished run was rotating to.
-    let pending: Vec<&HostEntry> = journal
-        .hosts
-        .iter()
-        .filter(|h| aliases.contains(&h.alias))
-        .collect();
-    let new_path = match &a.new {
-        // ssh reads a relative IdentityFile from whatever folder it runs
-        // in: the config names the key by its full path.
-        Some(p) => std::path::absolute(expand(p)?).or_fail(Failure::Io)?,
-        None => match pending.first() {
-            Some(h) if pending.iter().all(|x| x.new == h.new) => h.new.clone(),
-            _ => ssh_dir.join(format!("id_ed25519_runpod-{}", today())),
-        },
-    };
-    let new_raw = raw_path(&new_path);
-    // Refused before any host changes: a key the config cannot name, or
-    // one ssh ignores, would be proven with our client and then fail ssh
-    // (and with --remove-old leave it no key at all).
-    if let Err(why) = config_names(&new_raw, &new_path, &config, &ctx) {
-        return Err(bad_input(format!(
-            "{} cannot be named in the config: {why}; choose another --new path",
-            tilde(&new_path)
-        )));
-    }
-    if let Some(why) = keys::ssh_refuses_private(&new_path) {
-        return Err(bad_input(format!(
-            "ssh would not use {}: {why}",
-            tilde(&new_path)
-        )));
-    }
-    let mut created = false;
-    let new_key = if new_path.exists() {
-        Some(open_key(&new_path)?)
-    } else if a.dry_run {
-        None
-    } else {
-        let k = keys::generate(keys::KeyType::Ed25519, "runpod-key").map_err(key_err)?;
-        keys::write_pair(&new_path, &k, None).map_err(key_err)?;
-        created = true;
-        Some(k)
-    };
+    let (config, doc, ctx, aliases) = rotate_targets(env, a)?;
+    let (new_path, new_raw, new_key, created) =
+        new_key_for(a, &journal, &aliases, &ssh_dir, &config, &ctx)?;
 
     // Plans: the key each host logs in with now.
     let mut results: Vec<HostResult> = Vec::new();
     let mut plans: Vec<Plan> = Vec::new();
     let mut opened: Vec<(PathBuf, Arc<PrivateKey>)> = Vec::new();
+    let cx = PlanCx {
+        doc: &doc,
+        config: &config,
+        ctx: &ctx,
+        journal: &journal,
+        new_path: &new_path,
+        new_key: new_key.as_ref(),
+        remove_old: a.remove_old,
+    };
     for alias in &aliases {
-        let failed = |at: &'static str, e: String| HostResult {
-            alias: alias.clone(),
-            ok: false,
-            step: Step::Started,
-            failed_at: Some(at),
-            error: Some(e),
-            note: None,
-            old: None,
-            new: new_path.clone(),
-        };
-        let r = resolve(&doc, &config, alias, &ctx);
-        let t = match probe::target(alias, &r) {
-            Ok(t) => t,
-            Err(f) => {
-                results.push(failed("resolve", format!("{}; {}", f.error, f.hint)));
-                continue;
-            }
-        };
-        let from_journal = journal
-            .get(alias)
-            .filter(|h| h.new == new_path && h.old.is_file());
-        // Already rotated (the config names the new key first) and nothing
-        // left to do: no network at all.
-        if from_journal.is_none()
-            && !a.remove_old
-            && t.identity_files
-                .first()
-                .is_some_and(|(_, p)| *p == new_path)
-        {
-            results.push(HostResult {
-                alias: alias.clone(),
-                ok: true,
-                step: Step::Switched,
-                failed_at: None,
-                error: None,
-                note: Some(format!("already uses {}", tilde(&new_path))),
-                old: None,
-                new: new_path.clone(),
-            });
-            continue;
+        match plan_host(alias, &cx, &mut opened) {
+            Ok(p) => plans.push(p),
+            Err(r) => results.push(*r),
         }
-        let (old_raw, old) = match from_journal {
-            Some(h) => (h.old_raw.clone(), h.old.clone()),
-            None => match t
-                .identity_files
-                .iter()
-                .find(|(_, p)| *p != new_path && p.is_file())
-            {
-                Some((raw, p)) => (raw.clone(), p.clone()),
-                None if t.identity_files.iter().any(|(_, p)| *p == new_path) => {
-                    results.push(HostResult {
-                        note: Some(format!("already uses {}", tilde(&new_path))),
-                        ..failed("", String::new())
-                    });
-                    let last = results.last_mut().expect("just pushed");
-                    last.ok = true;
-                    last.failed_at = None;
-                    last.error = None;
-                    continue;
-                }
-                None => {
-                    results.push(failed(
-                        "resolve",
-                        "the config names no key file that exists for it".into(),
-                    ));
-                    continue;
-                }
-            },
-        };
-        let old_key = match opened.iter().find(|(p, _)| *p == old) {
-            Some((_, k)) => k.clone(),
-            None => match open_key(&old) {
-                Ok(k) => {
-                    let k = Arc::new(k);
-                    opened.push((old.clone(), k.clone()));
-                    k
-                }
-                Err(e) => {
-                    results.push(failed("resolve", super::super::render(&e)));
-                    continue;
-                }
-            },
-        };
-        if let Some(n) = &new_key
-            && n.public_key().key_data() == old_key.public_key().key_data()
-        {
-            results.push(failed(
-                "resolve",
-                format!("{} is the same key as {}", tilde(&new_path), tilde(&old)),
-            ));
-            continue;
-        }
-        let entry = journal
-            .get(alias)
-            .filter(|h| h.new == new_path)
-            .cloned()
-            .unwrap_or(HostEntry {
-                alias: alias.clone(),
-                old_raw: old_raw.clone(),
-                old: old.clone(),
-                new: new_path.clone(),
-                remove_old: a.remove_old,
-                step: Step::Started,
-            });
-        plans.push(Plan {
-            alias: alias.clone(),
-            target: t,
-            old_raw,
-            old,
-            old_key,
-            entry,
-        });
     }
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -348,26 +172,10 @@ pub(super) fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
     let timeout = Duration::from_secs_f64(a.timeout);
 
     if a.dry_run {
-        let checked: Vec<HostResult> = rt.block_on(async {
-            let sem = Arc::new(tokio::sync::Semaphore::new(a.jobs.min(64)));
-            let mut tasks = Vec::new();
-            for p in plans {
-                let sem = sem.clone();
-                let new_path = new_path.clone();
-                let new_pub = new_key.as_ref().map(|k| k.public_key().clone());
-                let remove_old = a.remove_old;
-                tasks.push(tokio::spawn(async move {
-                    let _permit = sem.acquire_owned().await;
-                    dry_run_host(p, new_path, new_pub, remove_old, timeout).await
-                }));
-            }
-            let mut out = Vec::new();
-            for t in tasks {
-                if let Ok(r) = t.await {
-                    out.push(r);
-                }
-            }
-            out
+        let remove_old = a.remove_old;
+        let new_pub = new_key.as_ref().map(|k| k.public_key().clone());
+        let checked = run_hosts(&rt, a.jobs, plans, |p| {
+            dry_run_host(p, new_path.clone(), new_pub.clone(), remove_old, timeout)
         });
         results.extend(checked);
         results.sort_by_key(|r| aliases.iter().position(|a| *a == r.alias));
@@ -413,43 +221,7 @@ pub(super) fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
         timeout,
         logins: Default::default(),
     });
-    let done: Vec<HostResult> = rt.block_on(async {
-        let sem = Arc::new(tokio::sync::Semaphore::new(a.jobs.min(64)));
-        let mut tasks = Vec::new();
-        for p in plans {
-            let (sem, shared) = (sem.clone(), shared.clone());
-            let remove_old = a.remove_old;
-            tasks.push(tokio::spawn(async move {
-                let _permit = sem.acquire_owned().await;
-                rotate_host(p, shared, remove_old).await
-            }));
-        }
-        let mut out = Vec::new();
-        let mut switched = Vec::new();
-        for t in tasks {
-            match t.await {
-                Ok((p, r, entry)) if !r.ok && r.failed_at.is_none() => switched.push((p, r, entry)),
-                Ok((_, r, _)) => out.push(r),
-                Err(_) => {}
-            }
-        }
-        // Only once every host of the run has switched (or failed): an
-        // alias on the same login then names the new key, or says why not.
-        let mut tasks = Vec::new();
-        for (p, r, entry) in switched {
-            let (sem, shared) = (sem.clone(), shared.clone());
-            tasks.push(tokio::spawn(async move {
-                let _permit = sem.acquire_owned().await;
-                remove_old_host(p, shared, entry, r).await
-            }));
-        }
-        for t in tasks {
-            if let Ok(r) = t.await {
-                out.push(r);
-            }
-        }
-        out
-    });
+    let done = rotate_hosts(&rt, a.jobs, plans, &shared, a.remove_old);
     results.extend(done);
     results.sort_by_key(|r| aliases.iter().position(|a| *a == r.alias));
 
@@ -474,20 +246,329 @@ pub(super) fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
             a.remove_old,
         );
     }
+    let any_failed = results.iter().any(|r| !r.ok);
+    let tail = rotate_tail(&new_line, &fp, a.remove_old, any_failed);
+    report(env, &results, &head, &tail, false)
+}
+
+/// The config and the hosts to rotate: those named (each once), else
+/// every RunPod entry (none is an error).
+fn rotate_targets(
+    env: &Env,
+    a: &KeyRotateArgs,
+) -> anyhow::Result<(PathBuf, Document, Context, Vec<String>)> {
+    let config = env.config_path()?;
+    let snap = fsio::read(&config).or_fail(Failure::Io)?;
+    let doc = Document::parse(snap.content());
+    let ctx = Context::current();
+    let aliases: Vec<String> = if a.aliases.is_empty() {
+        runpod::entries(&load_tree(&config, &doc, &ctx.home), false)
+            .into_iter()
+            .map(|e| e.alias)
+            .collect()
+    } else {
+        // An alias named twice is rotated once (two runs of one host
+        // raced on its journal entry and reported it twice).
+        let mut v: Vec<String> = Vec::new();
+        for x in &a.aliases {
+            if !v.contains(x) {
+                v.push(x.clone());
+            }
+        }
+        v
+    };
+    if aliases.is_empty() {
+        return Err(bad_input(
+            "no RunPod entries to rotate; name the hosts, or add one with `runpod-ssh add`",
+        ));
+    }
+    Ok((config, doc, ctx, aliases))
+}
+
+/// Refuse bad `key rotate` arguments before anything is read.
+fn check_rotate_args(a: &KeyRotateArgs) -> anyhow::Result<()> {
+    if !(a.timeout > 0.0 && a.timeout <= 3600.0) {
+        return Err(bad_input("--timeout must be between 0 and 3600 seconds"));
+    }
+    if a.jobs == 0 {
+        return Err(bad_input("--jobs must be at least 1"));
+    }
+    for alias in &a.aliases {
+        if alias.is_empty() || alias.contains(char::is_whitespace) {
+            return Err(bad_input(format!(
+                "host alias {alias:?} is not valid: it must be one word"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The new key: --new, else the one an unfinished run was rotating to,
+/// else a new dated file; refused when the config cannot name it or ssh
+/// would not use it. Created now (unless a dry run): (its path, its path
+/// as written in the config, the key when it exists, whether it was
+/// created).
+fn new_key_for(
+    a: &KeyRotateArgs,
+    journal: &Journal,
+    aliases: &[String],
+    ssh_dir: &Path,
+    config: &Path,
+    ctx: &Context,
+) -> anyhow::Result<(PathBuf, String, Option<PrivateKey>, bool)> {
+    let pending: Vec<&HostEntry> = journal
+        .hosts
+        .iter()
+        .filter(|h| aliases.contains(&h.alias))
+        .collect();
+    let new_path = match &a.new {
+        // ssh reads a relative IdentityFile from whatever folder it runs
+        // in: the config names the key by its full path.
+        Some(p) => std::path::absolute(expand(p)?).or_fail(Failure::Io)?,
+        None => match pending.first() {
+            Some(h) if pending.iter().all(|x| x.new == h.new) => h.new.clone(),
+            _ => ssh_dir.join(format!("id_ed25519_runpod-{}", today())),
+        },
+    };
+    let new_raw = raw_path(&new_path);
+    // Refused before any host changes: a key the config cannot name, or
+    // one ssh ignores, would be proven with our client and then fail ssh
+    // (and with --remove-old leave it no key at all).
+    if let Err(why) = config_names(&new_raw, &new_path, config, ctx) {
+        return Err(bad_input(format!(
+            "{} cannot be named in the config: {why}; choose another --new path",
+            tilde(&new_path)
+        )));
+    }
+    if let Some(why) = keys::ssh_refuses_private(&new_path) {
+        return Err(bad_input(format!(
+            "ssh would not use {}: {why}",
+            tilde(&new_path)
+        )));
+    }
+    let mut created = false;
+    let new_key = if new_path.exists() {
+        Some(open_key(&new_path)?)
+    } else if a.dry_run {
+        None
+    } else {
+        let k = keys::generate(keys::KeyType::Ed25519, "runpod-key").map_err(key_err)?;
+        keys::write_pair(&new_path, &k, None).map_err(key_err)?;
+        created = true;
+        Some(k)
+    };
+    Ok((new_path, new_raw, new_key, created))
+}
+
+/// What every host's plan is made from.
+struct PlanCx<'a> {
+    doc: &'a Document,
+    config: &'a Path,
+    ctx: &'a Context,
+    journal: &'a Journal,
+    new_path: &'a PathBuf,
+    new_key: Option<&'a PrivateKey>,
+    remove_old: bool,
+}
+
+/// One host's plan: the key it logs in with now (opened once per file,
+/// in `opened`). `Err` with the host's result when there is nothing to
+/// do (it already uses the new key) or it cannot be rotated.
+fn plan_host(
+    alias: &str,
+    cx: &PlanCx,
+    opened: &mut Vec<(PathBuf, Arc<PrivateKey>)>,
+) -> Result<Plan, Box<HostResult>> {
+    let new_path = cx.new_path;
+    let failed = |at: &'static str, e: String| HostResult {
+        alias: alias.to_string(),
+        ok: false,
+        step: Step::Started,
+        failed_at: Some(at),
+        error: Some(e),
+        note: None,
+        old: None,
+        new: new_path.clone(),
+    };
+    let r = resolve(cx.doc, cx.config, alias, cx.ctx);
+    let t = match probe::target(alias, &r) {
+        Ok(t) => t,
+        Err(f) => {
+            return Err(Box::new(failed(
+                "resolve",
+                format!("{}; {}", f.error, f.hint),
+            )));
+        }
+    };
+    let from_journal = cx
+        .journal
+        .get(alias)
+        .filter(|h| h.new == *new_path && h.old.is_file());
+    // Already rotated (the config names the new key first) and nothing
+    // left to do: no network at all.
+    if from_journal.is_none()
+        && !cx.remove_old
+        && t.identity_files.first().is_some_and(|(_, p)| p == new_path)
+    {
+        return Err(Box::new(HostResult {
+            alias: alias.to_string(),
+            ok: true,
+            step: Step::Switched,
+            failed_at: None,
+            error: None,
+            note: Some(format!("already uses {}", tilde(new_path))),
+            old: None,
+            new: new_path.clone(),
+        }));
+    }
+    let (old_raw, old) = match from_journal {
+        Some(h) => (h.old_raw.clone(), h.old.clone()),
+        None => match t
+            .identity_files
+            .iter()
+            .find(|(_, p)| p != new_path && p.is_file())
+        {
+            Some((raw, p)) => (raw.clone(), p.clone()),
+            None if t.identity_files.iter().any(|(_, p)| p == new_path) => {
+                let mut done = HostResult {
+                    note: Some(format!("already uses {}", tilde(new_path))),
+                    ..failed("", String::new())
+                };
+                done.ok = true;
+                done.failed_at = None;
+                done.error = None;
+                return Err(Box::new(done));
+            }
+            None => {
+                return Err(Box::new(failed(
+                    "resolve",
+                    "the config names no key file that exists for it".into(),
+                )));
+            }
+        },
+    };
+    let old_key = match opened.iter().find(|(p, _)| *p == old) {
+        Some((_, k)) => k.clone(),
+        None => match open_key(&old) {
+            Ok(k) => {
+                let k = Arc::new(k);
+                opened.push((old.clone(), k.clone()));
+                k
+            }
+            Err(e) => return Err(Box::new(failed("resolve", super::super::render(&e)))),
+        },
+    };
+    if let Some(n) = cx.new_key
+        && n.public_key().key_data() == old_key.public_key().key_data()
+    {
+        return Err(Box::new(failed(
+            "resolve",
+            format!("{} is the same key as {}", tilde(new_path), tilde(&old)),
+        )));
+    }
+    let entry = cx
+        .journal
+        .get(alias)
+        .filter(|h| h.new == *new_path)
+        .cloned()
+        .unwrap_or(HostEntry {
+            alias: alias.to_string(),
+            old_raw: old_raw.clone(),
+            old: old.clone(),
+            new: new_path.clone(),
+            remove_old: cx.remove_old,
+            step: Step::Started,
+        });
+    Ok(Plan {
+        alias: alias.to_string(),
+        target: t,
+        old_raw,
+        old,
+        old_key,
+        entry,
+    })
+}
+
+/// Rotate every planned host, then (once all have switched or failed)
+/// finish those that switched: their results, in that order.
+fn rotate_hosts(
+    rt: &tokio::runtime::Runtime,
+    jobs: usize,
+    plans: Vec<Plan>,
+    shared: &Arc<Shared>,
+    remove_old: bool,
+) -> Vec<HostResult> {
+    let first = run_hosts(rt, jobs, plans, |p| {
+        rotate_host(p, shared.clone(), remove_old)
+    });
+    let mut results = Vec::new();
+    let mut switched = Vec::new();
+    for (p, r, entry) in first {
+        if !r.ok && r.failed_at.is_none() {
+            switched.push((p, r, entry));
+        } else {
+            results.push(r);
+        }
+    }
+    // Only once every host of the run has switched (or failed): an
+    // alias on the same login then names the new key, or says why not.
+    let done = run_hosts(rt, jobs, switched, |(p, r, entry)| {
+        remove_old_host(p, shared.clone(), entry, r)
+    });
+    results.extend(done);
+    results
+}
+
+/// Run `host` on every item, at most `jobs` (and 64) at once; the results
+/// of the tasks that finished, in the order given.
+fn run_hosts<I, T, F, Fut>(
+    rt: &tokio::runtime::Runtime,
+    jobs: usize,
+    items: Vec<I>,
+    host: F,
+) -> Vec<T>
+where
+    F: Fn(I) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    rt.block_on(async {
+        let sem = Arc::new(tokio::sync::Semaphore::new(jobs.min(64)));
+        let mut tasks = Vec::new();
+        for item in items {
+            let sem = sem.clone();
+            let fut = host(item);
+            tasks.push(tokio::spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                fut.await
+            }));
+        }
+        let mut out = Vec::new();
+        for t in tasks {
+            if let Ok(r) = t.await {
+                out.push(r);
+            }
+        }
+        out
+    })
+}
+
+/// What to do on RunPod's side after a rotation without --account.
+fn rotate_tail(new_line: &str, fp: &str, remove_old: bool, any_failed: bool) -> String {
     // The comment is a file's text: escaped like anything else shown.
-    let shown_line = output::escape(&new_line, false);
+    let shown_line = output::escape(new_line, false);
     let mut tail = format!(
         "\nRunPod next: paste the new public key into RunPod → Settings → SSH Public Keys\n  {shown_line}\n  ({fp}): a pod started or restarted later gets only the account's keys.\nUntil then each rotated entry keeps its old key as a second IdentityFile, so a restarted pod still lets you in.\n"
     );
-    if a.remove_old {
+    if remove_old {
         tail.push_str(
             "After that, remove the old key from the account settings too. The old private key was not deleted.\n",
         );
     }
-    if results.iter().any(|r| !r.ok) {
+    if any_failed {
         tail.push_str("Hosts that failed keep their old key and config; run the same command again to finish them.\n");
     }
-    report(env, &results, &head, &tail, false)
+    tail
 }
 
 fn report(
