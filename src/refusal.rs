@@ -422,9 +422,13 @@ fn parse_ssh_errors(path: &Path, text: &str) -> Vec<Diagnostic> {
 fn judge(client: Client, doc: &Document, path: &Path, host: &str, ctx: &Context) -> Refusal {
     let mut r = Refusal::from_resolved(&resolve_as(client, doc, path, host, ctx));
     if client == Client::OpenSsh77 {
+        // A set, not a scan of the list: a file with a problem on every
+        // line made this quadratic.
+        let mut seen: std::collections::HashSet<crate::config::Source> =
+            r.problems.iter().map(|q| q.source.clone()).collect();
         for f in crate::config::files::load_tree(path, doc, &ctx.home) {
             for p in old_client_lines(&f.path, &f.doc, ctx) {
-                if !r.problems.iter().any(|q| q.source == p.source) {
+                if seen.insert(p.source.clone()) {
                     r.problems.push(p);
                 }
             }
@@ -463,8 +467,16 @@ fn old_client_lines(file: &Path, doc: &Document, ctx: &Context) -> Vec<Diagnosti
         // harmless); a path value naming a file that exists as written
         // is what the user meant (`fix`'s non-ascii-space keeps it too).
         let code_end = d.comment.as_ref().map_or(b.len(), |c| c.gap.start);
-        let text = String::from_utf8_lossy(&b[..code_end.min(b.len())]);
-        if let Some(c) = text.chars().find(|&c| crate::doctor::is_odd_space(c)) {
+        let code = &b[..code_end.min(b.len())];
+        // Every odd space is non-ASCII: an ASCII line (most) has none.
+        let odd = if code.is_ascii() {
+            None
+        } else {
+            String::from_utf8_lossy(code)
+                .chars()
+                .find(|&c| crate::doctor::is_odd_space(c))
+        };
+        if let Some(c) = odd {
             let kept_path = keywords::is_path_keyword(kw)
                 && d.args.len() == 1
                 && !String::from_utf8_lossy(&b[..d.value.start])
@@ -571,7 +583,19 @@ pub fn fix_repairs(client: Client, file: &Path, host: &str, ctx: &Context) -> Re
     let Ok(bytes) = crate::fsio::read(file).map(|s| s.content().to_vec()) else {
         return Repair::None;
     };
-    let doc = Document::parse(&bytes);
+    repairs_of(client, file, host, ctx, Document::parse(&bytes), None)
+}
+
+/// [`fix_repairs`] of `doc`, what `file` holds; `before`: the messages
+/// `judge` already gave for `file` in it, when the caller has them.
+fn repairs_of(
+    client: Client,
+    file: &Path,
+    host: &str,
+    ctx: &Context,
+    doc: Document,
+    before: Option<Vec<String>>,
+) -> Repair {
     // The problems' words: line numbers move when a rule adds lines, and
     // one line may hold two problems (a comment after a quoted value).
     let in_file = |d: &Document| -> Vec<String> {
@@ -582,11 +606,11 @@ pub fn fix_repairs(client: Client, file: &Path, host: &str, ctx: &Context) -> Re
             .map(|p| p.message)
             .collect()
     };
-    let before = in_file(&doc);
+    let before = before.unwrap_or_else(|| in_file(&doc));
     if before.is_empty() {
         return Repair::None;
     }
-    let mut cx = crate::doctor::Cx::new(doc.clone(), file, ctx);
+    let mut cx = crate::doctor::Cx::new(doc, file, ctx);
     crate::doctor::run_all(&mut cx);
     let mut after = in_file(&cx.doc);
     if after.is_empty() {
@@ -650,6 +674,25 @@ pub fn strictest_after_write(
 ) -> Option<String> {
     let client = Client::OpenSsh77;
     let mut r = check(client, path, doc, ctx);
+    // `fix_repairs` of the file just written would read, parse and judge
+    // it again: when the disk holds exactly `doc`, this judgement is that
+    // one (the whole file again, on a large config, was most of an edit's
+    // time).
+    let judged: Vec<Diagnostic> = r.problems.clone();
+    let written = |f: &Path| -> Option<(Document, Vec<String>)> {
+        if f != path || !doc.reparses_identically() {
+            return None;
+        }
+        let on_disk = crate::fsio::read(path).ok()?;
+        (on_disk.content() == doc.to_bytes().as_slice()).then(|| {
+            let before = judged
+                .iter()
+                .filter(|p| p.source.file == f)
+                .map(|p| p.message.clone())
+                .collect();
+            (doc.clone(), before)
+        })
+    };
     // This note is about how old clients split lines; on a Mac whose ssh
     // is Apple's, Apple's own keywords are that ssh's business.
     if Client::local().knows_apple_keywords() {
@@ -657,8 +700,9 @@ pub fn strictest_after_write(
     }
     if !with_local {
         let local = check(Client::OpenSsh, path, doc, ctx);
-        r.problems
-            .retain(|p| !local.problems.iter().any(|q| q.source == p.source));
+        let known: std::collections::HashSet<&crate::config::Source> =
+            local.problems.iter().map(|q| &q.source).collect();
+        r.problems.retain(|p| !known.contains(&p.source));
     }
     if r.is_empty() {
         return None;
@@ -674,7 +718,11 @@ pub fn strictest_after_write(
             } else {
                 String::new()
             };
-            match fix_repairs(client, f, UNRELATED_HOST, ctx) {
+            let repair = match written(f) {
+                Some((d, before)) => repairs_of(client, f, UNRELATED_HOST, ctx, d, Some(before)),
+                None => fix_repairs(client, f, UNRELATED_HOST, ctx),
+            };
+            match repair {
                 Repair::All => format!("`{cmd}` repairs the lines{which}"),
                 Repair::Some => {
                     format!("`{cmd}` repairs some of the lines{which}; the rest is for you")
