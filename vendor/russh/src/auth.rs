@@ -359,6 +359,9 @@ pub struct AuthRequest {
     pub(crate) principal: Option<AuthPrincipal>,
     #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     pub rejection_count: usize,
+    /// Client: this request went out with the SERVICE_REQUEST, whose
+    /// SERVICE_ACCEPT is still to come.
+    pub(crate) service_accept_pending: bool,
 }
 
 #[doc(hidden)]
@@ -395,6 +398,7 @@ impl AuthRequest {
             current: None,
             principal: None,
             rejection_count: 0,
+            service_accept_pending: false,
         }
     }
 
@@ -415,6 +419,7 @@ impl AuthRequest {
             current,
             principal: None,
             rejection_count: 0,
+            service_accept_pending: false,
         }
     }
 

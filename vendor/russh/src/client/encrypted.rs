@@ -120,6 +120,17 @@ impl Session {
                 EncryptedState::WaitingAuthRequest(ref mut auth_request) => {
                     trace!("waiting auth request, {:?}", buf.first(),);
                     match buf.split_first() {
+                        // The request was sent with the SERVICE_REQUEST.
+                        Some((&msg::SERVICE_ACCEPT, mut r))
+                            if auth_request.service_accept_pending =>
+                        {
+                            if map_err!(Bytes::decode(&mut r))?.as_ref() != b"ssh-userauth" {
+                                return Err(crate::Error::Inconsistent.into());
+                            }
+                            map_err!(ensure_end(&r))?;
+                            auth_request.service_accept_pending = false;
+                            return Ok(());
+                        }
                         Some((&msg::USERAUTH_SUCCESS, r)) => {
                             map_err!(ensure_end(&r))?;
                             debug!("userauth_success");
@@ -1088,6 +1099,7 @@ impl Session {
         meth: auth::Method,
     ) -> Result<bool, crate::Error> {
         let mut is_waiting = false;
+        let mut service_accept_pending = false;
         if let Some(ref mut enc) = self.common.encrypted {
             is_waiting = match enc.state {
                 EncryptedState::WaitingAuthRequest(_) => true,
@@ -1104,14 +1116,21 @@ impl Session {
                         })?;
                         *sent = true
                     }
-                    accepted
+                    // The server handles packets in order: the request can
+                    // follow the SERVICE_REQUEST at once instead of a round
+                    // trip later, after SERVICE_ACCEPT (read in the
+                    // WaitingAuthRequest state then). A server that refuses
+                    // the service disconnects before reading it.
+                    service_accept_pending = !accepted;
+                    true
                 }
                 EncryptedState::InitCompression | EncryptedState::Authenticated => false,
             };
             debug!("write_auth_request_if_needed: is_waiting = {is_waiting:?}");
             if is_waiting {
                 enc.write_auth_request(user, &meth)?;
-                let auth_request = AuthRequest::new(&meth);
+                let mut auth_request = AuthRequest::new(&meth);
+                auth_request.service_accept_pending = service_accept_pending;
                 enc.state = EncryptedState::WaitingAuthRequest(auth_request);
             }
         }
@@ -1383,6 +1402,28 @@ mod tests {
 
 impl Encrypted {
     fn write_auth_request(
+        &mut self,
+        user: &str,
+        auth_method: &auth::Method,
+    ) -> Result<bool, crate::Error> {
+        match auth_method {
+            // RFC 4252 §7: a client may send the signed request at once,
+            // without first asking whether the key would be accepted; this
+            // saves the query and its PK_OK, a round trip per key. OpenSSH
+            // does the same for a key it loaded whole. Only for a private
+            // key in memory: an agent or a hardware key may ask the user to
+            // confirm each signature, and certificates keep the query too.
+            // The packet is the one otherwise sent after PK_OK.
+            auth::Method::PublicKey { .. } => {
+                self.client_send_signature(user, auth_method, &mut Vec::new())?;
+                Ok(true)
+            }
+            _ => self.write_auth_query(user, auth_method),
+        }
+    }
+
+    /// The USERAUTH_REQUEST without a signature (a query for public keys).
+    fn write_auth_query(
         &mut self,
         user: &str,
         auth_method: &auth::Method,
