@@ -13,7 +13,9 @@
 //!
 //! Run: `cargo bench --bench rtt` (needs sshd and ssh; as root it logs in
 //! a dedicated test user). `RTT_MS=200 cargo bench --bench rtt` for
-//! another delay (the proxy adds half of it each way).
+//! another delay (the proxy adds half of it each way); `RTT_BIN=PATH` to
+//! measure another runpod-ssh build (one against upstream russh, as the
+//! crates.io package builds, see README "The patched russh").
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -170,8 +172,11 @@ fn main() {
     let cfg = home.ssh_dir().join("config");
     std::fs::write(&cfg, blocks.join("\n")).unwrap();
 
+    // RTT_BIN: another runpod-ssh build to measure (e.g. one against
+    // upstream russh, as the crates.io package builds).
+    let exe = std::env::var_os("RTT_BIN").map_or_else(bin, std::path::PathBuf::from);
     let ours = |args: &[&str]| {
-        home.cmd(bin())
+        home.cmd(&exe)
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -195,7 +200,8 @@ fn main() {
         ("runpod-ssh check --quick ALIAS", vec!["check", "--quick"]),
     ];
     println!(
-        "delay proxy 127.0.0.1:{proxy} -> sshd 127.0.0.1:{}, {rtt_ms} ms RTT; medians of {runs}; load {}",
+        "{}\ndelay proxy 127.0.0.1:{proxy} -> sshd 127.0.0.1:{}, {rtt_ms} ms RTT; medians of {runs}; load {}",
+        exe.display(),
         sshd.port,
         load()
     );

@@ -302,6 +302,39 @@ fn file_key_is_sent_signed_at_once_and_agent_key_is_queried_first() {
     assert!(sshd.log_text().contains("Postponed publickey"));
 }
 
+/// Signed at once for every key type, a refused key then an accepted one
+/// on the same connection: one request each.
+#[test]
+fn refused_key_then_rsa_and_ecdsa_keys_each_take_one_signed_request() {
+    let Some(sshd) = Sshd::start(&[]) else { return };
+    let home = TempHome::new();
+    let (wrong, _) = keygen(&home.ssh_dir(), "id_wrong", "");
+    for (n, kind) in ["rsa", "ecdsa"].into_iter().enumerate() {
+        let (key, public) =
+            common::sshd::keygen_typed(&home.ssh_dir(), &format!("id_{kind}"), kind, "");
+        sshd.authorize(&public);
+        let also = format!("IdentityFile {}", key.display());
+        std::fs::write(
+            home.ssh_dir().join("config"),
+            entry(&home, &sshd, "pod", &wrong, &[also.as_str()]),
+        )
+        .unwrap();
+        let (code, v, _) = check(&home, &["pod"]);
+        assert_eq!(code, Some(0), "{kind}: {v:#}");
+        let offers = v[0]["offers"].as_array().unwrap();
+        assert_eq!(offers.len(), 2, "{kind}: {v:#}");
+        assert_eq!(offers[0]["result"], "rejected", "{kind}: {v:#}");
+        assert_eq!(offers[1]["result"], "accepted", "{kind}: {v:#}");
+        assert_eq!(
+            publickey_requests(&sshd),
+            2 * (n + 1),
+            "{}",
+            sshd.log_text()
+        );
+    }
+    assert!(!sshd.log_text().contains("Postponed publickey"));
+}
+
 #[test]
 fn encrypted_key_without_agent_or_terminal_fails_at_auth_clearly() {
     let Some(sshd) = Sshd::start(&[]) else { return };
