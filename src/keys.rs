@@ -149,7 +149,12 @@ pub fn open_private(path: &Path, passphrase: Option<&str>) -> Result<PrivateKey,
     let text = read_small(path)?;
     let key = PrivateKey::from_openssh(&text).map_err(|_| KeyError::Format {
         path: path.to_path_buf(),
-        what: describe(&classify(&text)).0,
+        what: match classify(&text) {
+            // An agent-held key is often named by its .pub alone.
+            Kind::Public(_) => "a public key; logging in needs its private key file (a key only an agent holds cannot be used here)".into(),
+            Kind::Private(_) => "a private key runpod-ssh cannot read".into(),
+            other => describe(&other).0,
+        },
     })?;
     if !key.is_encrypted() {
         return Ok(key);
@@ -250,6 +255,17 @@ pub fn classify(bytes: &[u8]) -> Kind {
     Kind::Other
 }
 
+/// The public key a key file holds (its `.pub` beside it when the file
+/// itself says nothing): what ssh offers when a config names `path`.
+pub fn public_of_file(path: &Path) -> Option<PublicKey> {
+    let from = |p: &Path| match read_small(p).map(|b| classify(&b)) {
+        Ok(Kind::Private(k)) => Some(k.public_key().clone()),
+        Ok(Kind::Public(k)) => Some(*k),
+        _ => None,
+    };
+    from(path).or_else(|| from(&pub_path(path)))
+}
+
 /// The public key of one `authorized_keys`/`.pub` line, options allowed.
 pub fn public_of_line(line: &str) -> Option<PublicKey> {
     let l = line.trim();
@@ -260,11 +276,17 @@ pub fn public_of_line(line: &str) -> Option<PublicKey> {
     if let Ok(k) = PublicKey::from_openssh(&norm(l)) {
         return Some(k);
     }
-    // `options key…`: the options end at the first whitespace outside quotes.
+    // `options key…`: the options end at the first whitespace outside
+    // quotes; `\"` is a quote inside a quoted value (sshkey.c
+    // `sshkey_advance_past_options`), so it neither opens nor closes one.
     let mut quoted = false;
     let mut end = None;
-    for (i, c) in l.char_indices() {
+    let mut chars = l.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
         match c {
+            '\\' if chars.peek().is_some_and(|&(_, n)| n == '"') => {
+                chars.next();
+            }
             '"' => quoted = !quoted,
             ' ' | '\t' if !quoted => {
                 end = Some(i);
@@ -353,25 +375,37 @@ pub struct KeyInfo {
     pub registered: Option<bool>,
 }
 
-/// Permission problems ssh would refuse the private key for (authfile.c
-/// `sshkey_perm_ok`: group/other bits on a key the user owns).
+/// Why ssh would ignore the private key at `path` (authfile.c
+/// `sshkey_perm_ok`: group/other bits on a key the user owns; a key owned
+/// by someone else is not judged), or `None`.
 #[cfg(unix)]
-fn permission_problems(path: &Path) -> Vec<String> {
+pub fn ssh_refuses_private(path: &Path) -> Option<String> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let mut out = Vec::new();
-    let Ok(md) = fs::metadata(path) else {
-        return out;
-    };
+    let md = fs::metadata(path).ok()?;
     let mode = md.permissions().mode() & 0o777;
-    // SAFETY: geteuid cannot fail.
-    let mine = md.uid() == unsafe { libc::geteuid() };
-    if mine && mode & 0o077 != 0 {
-        out.push(format!(
+    // SAFETY: getuid cannot fail (ssh compares with the real uid).
+    let mine = md.uid() == unsafe { libc::getuid() };
+    (mine && mode & 0o077 != 0).then(|| {
+        format!(
             "permissions {mode:04o}: ssh refuses it (\"UNPROTECTED PRIVATE KEY FILE\"); run `chmod 600 {}`",
             path.display()
-        ));
-    }
-    if !mine {
+        )
+    })
+}
+
+/// Windows: ACLs, judged by `fix`, not here.
+#[cfg(not(unix))]
+pub fn ssh_refuses_private(_path: &Path) -> Option<String> {
+    None
+}
+
+/// Permission problems of a private key, for `key list`.
+#[cfg(unix)]
+fn permission_problems(path: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out: Vec<String> = ssh_refuses_private(path).into_iter().collect();
+    // SAFETY: geteuid cannot fail.
+    if fs::metadata(path).is_ok_and(|md| md.uid() != unsafe { libc::geteuid() }) {
         out.push("owned by another user".into());
     }
     out
@@ -512,6 +546,27 @@ pub fn scan_dir(dir: &Path) -> Vec<KeyInfo> {
 // ---------------------------------------------------------------------------
 // authorized_keys edits (computed here, applied on the server atomically)
 
+/// `key`'s line for an `authorized_keys` file: one line whatever its
+/// comment holds (a key file's comment may carry a newline and, after it,
+/// another key that sshd would then accept too).
+pub fn authorized_line(key: &PublicKey) -> Result<String, ssh_key::Error> {
+    let mut k = key.clone();
+    k.set_comment("");
+    let material = k.to_openssh()?.trim().to_string();
+    let comment: String = key
+        .comment()
+        .as_str_lossy()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let comment = comment.trim();
+    Ok(if comment.is_empty() {
+        material
+    } else {
+        format!("{material} {comment}")
+    })
+}
+
 /// The line ending a file uses (CRLF when any line ends so).
 fn ending(content: &[u8]) -> &'static [u8] {
     if content.windows(2).any(|w| w == b"\r\n") {
@@ -594,10 +649,35 @@ pub fn cksum(data: &[u8]) -> String {
     format!("{} {}", !crc, data.len())
 }
 
-/// Read the login user's `~/.ssh/authorized_keys`: prints `present` and
-/// the content, or `missing`; exit 4 for a link or a non-regular file
-/// (never edited).
-pub const READ_SCRIPT: &str = r#"f="$HOME/.ssh/authorized_keys"; if [ -L "$f" ]; then echo link; exit 4; elif [ -f "$f" ]; then echo present; exec cat "$f"; elif [ -e "$f" ]; then echo special; exit 4; else echo missing; fi"#;
+/// Read the login user's `~/.ssh/authorized_keys`: prints
+/// [`READ_PRESENT`] and the content, or [`READ_MISSING`]; exit 4 for a
+/// link or a non-regular file (never edited).
+pub const READ_SCRIPT: &str = r#"f="$HOME/.ssh/authorized_keys"; if [ -L "$f" ]; then echo link; exit 4; elif [ -f "$f" ]; then echo runpod-ssh-authorized-keys: present; exec cat "$f"; elif [ -e "$f" ]; then echo special; exit 4; else echo runpod-ssh-authorized-keys: missing; fi"#;
+
+/// The line [`READ_SCRIPT`] prints before the file's content.
+pub const READ_PRESENT: &[u8] = b"runpod-ssh-authorized-keys: present\n";
+/// The line [`READ_SCRIPT`] prints when there is no file.
+pub const READ_MISSING: &[u8] = b"runpod-ssh-authorized-keys: missing\n";
+
+/// What [`READ_SCRIPT`] printed: `Some(Some(content))`, `Some(None)` for
+/// no file, `None` for an answer without its marker line. What a login
+/// script printed first (a `.bashrc` banner, a title escape without a
+/// newline) is skipped: were it to fake the marker, the write still checks
+/// the file's real cksum.
+pub fn read_answer(out: &[u8]) -> Option<Option<Vec<u8>>> {
+    let mut at = 0;
+    loop {
+        let rest = &out[at..];
+        if let Some(body) = rest.strip_prefix(READ_PRESENT) {
+            return Some(Some(body.to_vec()));
+        }
+        if rest == READ_MISSING {
+            return Some(None);
+        }
+        // The next place a marker may start.
+        at += 1 + rest.iter().skip(1).position(|&b| b == READ_PRESENT[0])?;
+    }
+}
 
 /// Replace `~/.ssh/authorized_keys` with stdin, atomically: only when the
 /// file is still what was read ($1: its cksum, or `missing`; else exit 3),
@@ -620,10 +700,12 @@ if [ -f "$f" ]; then chmod --reference="$f" "$t" 2>/dev/null; fi
 mv -f "$t" "$f" || { rm -f "$t"; exit 5; }"#;
 
 /// A script as one `sh -c` command line for any login shell (the script
-/// holds no single quote).
+/// holds no single quote). Its lines are joined with `;`: csh and tcsh
+/// end a quoted string at a newline (each line is a whole command).
 pub fn sh_command(script: &str, args: &[&str]) -> String {
     debug_assert!(!script.contains('\''));
-    let mut c = format!("/bin/sh -c '{script}' runpod-ssh");
+    let one_line = script.lines().collect::<Vec<_>>().join("; ");
+    let mut c = format!("/bin/sh -c '{one_line}' runpod-ssh");
     for a in args {
         c.push_str(&format!(" '{}'", a.replace('\'', "")));
     }
@@ -679,6 +761,24 @@ impl Journal {
         match fs::symlink_metadata(path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Journal::default()),
             _ => {}
+        }
+        // It names the key every pod gets: trusted only as ssh trusts a
+        // config (readconf.c: the user's own, not writable by others).
+        #[cfg(unix)]
+        if let Ok(md) = fs::metadata(path) {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            let mode = md.permissions().mode() & 0o777;
+            // SAFETY: getuid cannot fail.
+            let uid = unsafe { libc::getuid() };
+            if (md.uid() != uid && md.uid() != 0) || mode & 0o022 != 0 {
+                return Err(KeyError::Format {
+                    path: path.to_path_buf(),
+                    what: format!(
+                        "bad owner or permissions ({mode:04o}, owner uid {}): another user could choose the key your pods get; check it, then `chmod 600` it or move it away",
+                        md.uid()
+                    ),
+                });
+            }
         }
         let b = read_small(path)?;
         serde_json::from_slice(&b).map_err(|e| KeyError::Format {
@@ -778,6 +878,55 @@ mod tests {
             String::from_utf8(out).unwrap(),
             format!("no-pty {b_other_comment}\n")
         );
+    }
+
+    #[test]
+    fn options_with_escaped_quotes_end_where_sshd_ends_them() {
+        let k = key(4);
+        let line = k.public_key().to_openssh().unwrap();
+        // sshd skips `\"` inside a quoted option value.
+        let content = format!("command=\"echo \\\"a b\\\" c\",no-pty {line}\n");
+        assert!(has_key(content.as_bytes(), k.public_key()), "{content}");
+        let (out, n) = remove_key(content.as_bytes(), k.public_key());
+        assert_eq!((out.as_slice(), n), (&b""[..], 1));
+    }
+
+    #[test]
+    fn authorized_line_is_one_line_whatever_the_comment_holds() {
+        let mut k = key(5);
+        let other = key(6).public_key().to_openssh().unwrap();
+        k.set_comment(format!("me\r\n{other}\n"));
+        let line = authorized_line(k.public_key()).unwrap();
+        assert!(!line.contains(['\n', '\r']), "{line:?}");
+        let content = add_key(b"", k.public_key(), &line).unwrap();
+        assert!(has_key(&content, k.public_key()));
+        assert!(!has_key(&content, key(6).public_key()), "{line}");
+        k.set_comment("");
+        assert_eq!(
+            authorized_line(k.public_key()).unwrap(),
+            k.public_key().to_openssh().unwrap()
+        );
+    }
+
+    #[test]
+    fn read_answer_skips_what_a_login_script_printed_first() {
+        let body = b"ssh-ed25519 AAAA x\n";
+        let mut out = b"\x1b]0;title\x07Welcome!\npresent\n".to_vec();
+        out.extend_from_slice(READ_PRESENT);
+        out.extend_from_slice(body);
+        assert_eq!(read_answer(&out), Some(Some(body.to_vec())));
+        let mut out = b"motd\n".to_vec();
+        out.extend_from_slice(READ_MISSING);
+        assert_eq!(read_answer(&out), Some(None));
+        assert_eq!(read_answer(b"present\nssh-ed25519 AAAA\n"), None);
+        // A banner without a final newline (a title escape).
+        let mut out = b"\x1b]0;pod\x07".to_vec();
+        out.extend_from_slice(READ_PRESENT);
+        out.extend_from_slice(body);
+        assert_eq!(read_answer(&out), Some(Some(body.to_vec())));
+        let mut out = b"rr".to_vec();
+        out.extend_from_slice(READ_MISSING);
+        assert_eq!(read_answer(&out), Some(None));
     }
 
     #[test]
