@@ -193,12 +193,28 @@ impl<'a> Cx<'a> {
     }
 
     /// The aliases a block's repair affects.
+    /// The header of the block holding line `i` (`None` in the global
+    /// section): the nearest header at or above it, found without listing
+    /// every block (rules call this once per line they repair).
+    fn header_of_line(&self, i: usize) -> Option<usize> {
+        let lines = self.doc.lines();
+        (0..=i.min(lines.len().saturating_sub(1)))
+            .rev()
+            .find(|&k| lines[k].is_header())
+    }
+
     fn aliases_of_line(&self, i: usize) -> Vec<String> {
-        self.doc
-            .blocks()
-            .into_iter()
-            .find(|b| b.lines.contains(&i))
-            .map(|b| b.patterns)
+        if i >= self.doc.lines().len() {
+            return Vec::new();
+        }
+        self.header_of_line(i)
+            .map(|h| {
+                self.doc.lines()[h]
+                    .values()
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -207,12 +223,7 @@ impl<'a> Cx<'a> {
             self.intended.push((a, keyword.to_string()));
         }
         // Global lines affect every host.
-        if self
-            .doc
-            .blocks()
-            .first()
-            .is_some_and(|g| g.lines.contains(&line))
-        {
+        if line < self.doc.lines().len() && self.header_of_line(line).is_none() {
             self.intended.push(("*".into(), keyword.to_string()));
         }
     }
