@@ -35,6 +35,17 @@ pub fn regression(
 /// alias the edit changes, then others), this many at a time.
 const SSH_G_ASKS: usize = 256;
 const SSH_G_PARALLEL: usize = 8;
+/// Each ask reads the whole file twice (before and after): on a large
+/// config the number of asks is bounded by the lines ssh reads in all,
+/// never below [`SSH_G_MIN_ASKS`]. 256 asks of a 61,000-line file were
+/// 512 whole-file reads (minutes of CPU).
+const SSH_G_LINE_BUDGET: usize = 2_000_000;
+const SSH_G_MIN_ASKS: usize = 8;
+
+/// How many aliases to ask of `ssh -G` about a file of `lines` lines.
+fn ssh_g_asks(lines: usize) -> usize {
+    (SSH_G_LINE_BUDGET / (2 * lines.max(1))).clamp(SSH_G_MIN_ASKS, SSH_G_ASKS)
+}
 
 /// [`regression`], also saying when the `ssh -G` cross-check was skipped.
 pub fn verify(
@@ -78,11 +89,14 @@ pub fn verify(
     if std::fs::write(tmp.path(), old).is_err() {
         return ok;
     }
-    // Bounded: every changed alias, then others up to SSH_G_ASKS, asked a
-    // few at a time (two `ssh -G` each), so a large config stays quick.
+    // Bounded: the changed aliases first, then others, up to what the
+    // file's size allows, asked a few at a time (two `ssh -G` each), so a
+    // large config stays quick. Every alias was already judged by our own
+    // evaluator above.
+    let budget = ssh_g_asks(old_doc.lines().len().max(new_doc.lines().len()));
     let mut asked = changed;
-    let room = SSH_G_ASKS.saturating_sub(asked.len());
-    asked.extend(unchanged.into_iter().take(room));
+    asked.extend(unchanged);
+    asked.truncate(budget);
     match ask_ssh_g(&oracle, tmp.path(), path, &asked, intended) {
         Some(why) => worse(why),
         None => ok,
@@ -139,13 +153,24 @@ fn evaluate(
                     .unwrap_or_default()
             ));
         }
-        if before.print() == after.print() {
+        // Values, not where they come from: a repair that moves lines
+        // (a comment to its own line) shifts every later line number, and
+        // then every alias below it counted as changed.
+        if printed_values(&before) == printed_values(&after) {
             unchanged.push(alias.clone());
         } else {
             changed.push(alias.clone());
         }
     }
     Ok((changed, unchanged))
+}
+
+/// What the evaluator prints for a host, as (keyword, value) pairs.
+fn printed_values(r: &crate::config::Resolved) -> Vec<(String, String)> {
+    r.print()
+        .into_iter()
+        .map(|p| (p.keyword, p.value))
+        .collect()
 }
 
 /// Ask `ssh -G` about each of `asked` with the config before (`old_path`)
@@ -198,4 +223,37 @@ fn ask_ssh_g(
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_moved_by_a_repair_do_not_count_as_changed_values() {
+        let ctx = Context::current();
+        let path = Path::new("/nonexistent/runpod-ssh-test/config");
+        let old = Document::parse(
+            b"Host a\n    Port 2201   # first\nHost b\n    Port 2202\n    User me\n",
+        );
+        let new = Document::parse(
+            b"Host a\n    # first\n    Port 2201\nHost b\n    Port 2202\n    User me\n",
+        );
+        let aliases = host_aliases(&[&old, &new]);
+        let (changed, unchanged) = evaluate(path, &ctx, &old, &new, &aliases).expect("not worse");
+        assert!(changed.is_empty(), "{changed:?}");
+        assert_eq!(unchanged.len(), 3, "{unchanged:?}");
+        // A value that really changes still counts.
+        let other = Document::parse(b"Host a\n    Port 2201\nHost b\n    Port 2203\n    User me\n");
+        let (changed, _) = evaluate(path, &ctx, &old, &other, &aliases).expect("not worse");
+        assert_eq!(changed, vec!["b".to_string()]);
+    }
+
+    #[test]
+    fn ssh_g_asks_shrink_with_the_file_but_never_below_the_minimum() {
+        assert_eq!(ssh_g_asks(10), SSH_G_ASKS);
+        assert_eq!(ssh_g_asks(61_306), 16);
+        assert_eq!(ssh_g_asks(613_006), SSH_G_MIN_ASKS);
+        assert_eq!(ssh_g_asks(0), SSH_G_ASKS);
+    }
 }
