@@ -233,9 +233,11 @@ impl CatchAllOverride {
         // naming each alias: per-entry scans of the whole file made
         // this quadratic. The snapshot lets findings be reported while
         // it is in use.
-        let snapshot = cx.doc.clone();
+        let snapshot = std::cell::OnceCell::new();
         let (path, ctx) = (cx.path.clone(), cx.ctx);
-        let resolver = crate::config::resolve::Resolver::new(&snapshot, &path, ctx);
+        // Copied and planned on the first entry that needs it: a file with
+        // no single-alias RunPod entry (most large ones) needs neither.
+        let mut resolver = None;
         let first_naming = first_naming(&blocks);
         for (bi, b) in blocks.iter().enumerate() {
             if !runpod::is_runpod_block(&cx.doc, b)
@@ -253,7 +255,12 @@ impl CatchAllOverride {
             {
                 continue;
             }
-            let r = resolver.resolve(&alias);
+            let r = resolver
+                .get_or_insert_with(|| {
+                    let doc = snapshot.get_or_init(|| cx.doc.clone());
+                    crate::config::resolve::Resolver::new(doc, &path, ctx)
+                })
+                .resolve(&alias);
             if !r.ok() {
                 continue;
             }
