@@ -199,23 +199,61 @@ pub fn prove(root: &Path, doc: &Document, home: &Path) -> Result<(), Skip> {
 fn mentions_exec(bytes: &[u8]) -> Option<usize> {
     // One buffer for every line, not an allocation per line.
     let mut folded: Vec<u8> = Vec::new();
-    for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        // `exec` needs an `x` (only `X` lowercases to it): most lines have
-        // none and need no folding.
-        if !line.iter().any(|&b| b == b'x' || b == b'X') {
-            continue;
-        }
+    // `exec` needs an `x` (only `X` lowercases to it): only the lines that
+    // hold one are looked at, found by a scan of the whole buffer rather
+    // than line by line (most lines of a large config have none).
+    let (mut start, mut number) = (0, 1);
+    while let Some(k) = bytes[start..].iter().position(|&b| b | 0x20 == b'x') {
+        let at = start + k;
+        let line_start = bytes[start..at]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(start, |k| start + k + 1);
+        number += bytes[start..line_start]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        let line_end = bytes[at..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |k| at + k);
         folded.clear();
         folded.extend(
-            line.iter()
+            bytes[line_start..line_end]
+                .iter()
                 .filter(|b| !matches!(b, b'"' | b'\'' | b'\\' | 0))
                 .map(u8::to_ascii_lowercase),
         );
         if folded.windows(5).any(|w| w == b"match") && folded.windows(4).any(|w| w == b"exec") {
-            return Some(i + 1);
+            return Some(number);
+        }
+        start = line_end + 1;
+        number += 1;
+        if start >= bytes.len() {
+            break;
         }
     }
     None
+}
+
+/// Whether `hay` holds `needle` (lowercase ASCII) in any case: candidates
+/// are found by their first letter, so a large buffer is one quick scan.
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    let mut from = 0;
+    while let Some(k) = hay[from..].iter().position(|&b| b | 0x20 == first) {
+        let at = from + k;
+        if hay.len() - at < needle.len() {
+            return false;
+        }
+        if hay[at + 1..at + needle.len()].eq_ignore_ascii_case(rest) {
+            return true;
+        }
+        from = at + 1;
+    }
+    false
 }
 
 /// `Include` arguments with their 1-based lines, read both as the bytes
@@ -228,14 +266,23 @@ fn include_args(bytes: &[u8]) -> Vec<(usize, String)> {
             raw = rest;
         }
     }
-    let plain: Vec<u8> = raw.iter().copied().filter(|&b| b != 0).collect();
+    // Without NULs (most files) the plain reading is the bytes themselves.
+    let plain: std::borrow::Cow<[u8]> = if raw.contains(&0) {
+        raw.iter()
+            .copied()
+            .filter(|&b| b != 0)
+            .collect::<Vec<u8>>()
+            .into()
+    } else {
+        raw.into()
+    };
     let mut out = Vec::new();
     // An `Include` keyword is one run of bytes in the line (quotes end a
     // token, they are not removed from inside it), and in either reading
     // those bytes are in `plain` (UTF-16's ASCII units lose their NULs
     // there): without the word anywhere, neither reading has one, and
     // the file need not be lexed at all.
-    if !plain.windows(7).any(|w| w.eq_ignore_ascii_case(b"include")) {
+    if !contains_ignore_case(&plain, b"include") {
         return out;
     }
     for doc in [Document::parse(&plain), Document::parse(bytes)] {
@@ -410,6 +457,24 @@ mod tests {
                 String::from_utf8_lossy(text)
             );
         }
+    }
+
+    #[test]
+    fn match_exec_is_found_on_its_own_line_number_among_lines_with_and_without_x() {
+        let text = b"Host box\n  HostName x.example\n\n# max\nHost a\n  Port 1\nMatch host y EXEC true\nHost z\n";
+        assert_eq!(mentions_exec(text), Some(7));
+        assert_eq!(mentions_exec(b"Match exec"), Some(1));
+        assert_eq!(mentions_exec(b"\n\nmatch\nexec\nx\n"), None);
+        assert_eq!(mentions_exec(b"Host x\nProxyCommand exec nc %h %p\n"), None);
+        assert_eq!(mentions_exec(b""), None);
+    }
+
+    #[test]
+    fn include_is_found_in_any_case_and_only_whole() {
+        assert!(contains_ignore_case(b"Host a\n  INCLUDE b\n", b"include"));
+        assert!(contains_ignore_case(b"iinclude", b"include"));
+        assert!(!contains_ignore_case(b"Host i\n  inclu", b"include"));
+        assert!(!contains_ignore_case(b"", b"include"));
     }
 
     #[test]
