@@ -35,10 +35,21 @@ pub fn settings_candidates(config_dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Where VS Code keeps its `User` folders: Electron's `appData`, which is
+/// `%APPDATA%` on Windows (the known folder only when the variable is
+/// unset), `dirs::config_dir()` elsewhere.
+fn config_dir() -> Option<PathBuf> {
+    #[cfg(windows)]
+    if let Some(d) = std::env::var_os("APPDATA").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    dirs::config_dir()
+}
+
 /// The settings files to edit: those whose product is installed for this
 /// user (its `User` folder exists).
 pub fn settings_files() -> Vec<PathBuf> {
-    let Some(dir) = dirs::config_dir() else {
+    let Some(dir) = config_dir() else {
         return Vec::new();
     };
     settings_candidates(&dir)
