@@ -456,10 +456,67 @@ pub fn write(snap: &Snapshot, new: &[u8], opts: WriteOptions) -> Result<WriteRep
     apply_meta(tmp.as_file(), meta.as_ref(), opts.new_mode).map_err(werr)?;
     tmp.write_all(new).map_err(werr)?;
     tmp.as_file().sync_all().map_err(werr)?;
-    tmp.persist(target).map_err(|e| werr(e.error))?;
+    replace(tmp, target).map_err(werr)?;
     sync_dir(dir);
     remember_written(target);
     Ok(report)
+}
+
+/// Rename the finished temp file over `target`.
+#[cfg(not(windows))]
+fn replace(tmp: tempfile::NamedTempFile, target: &Path) -> io::Result<()> {
+    tmp.persist(target).map(drop).map_err(|e| e.error)
+}
+
+/// Windows: `MoveFileExW(MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH)`,
+/// retried for about 2 s while the target is held without delete sharing
+/// (VS Code, an antivirus or the indexer keep it open for a moment). The
+/// temp file is removed when the replace finally fails.
+#[cfg(windows)]
+fn replace(tmp: tempfile::NamedTempFile, target: &Path) -> io::Result<()> {
+    let tmp = tmp.into_temp_path();
+    move_replace_retrying(&tmp, target, std::time::Duration::from_secs(2))?;
+    // The temp name is the target now: nothing to delete.
+    let _ = tmp.keep();
+    Ok(())
+}
+
+#[cfg(windows)]
+pub fn move_replace_retrying(
+    from: &Path,
+    to: &Path,
+    patience: std::time::Duration,
+) -> io::Result<()> {
+    use std::os::windows::ffi::OsStrExt;
+    use windows_sys::Win32::Foundation::{ERROR_ACCESS_DENIED, ERROR_SHARING_VIOLATION};
+    use windows_sys::Win32::Storage::FileSystem::{
+        MOVEFILE_REPLACE_EXISTING, MOVEFILE_WRITE_THROUGH, MoveFileExW,
+    };
+    let wide = |p: &Path| -> Vec<u16> { p.as_os_str().encode_wide().chain([0]).collect() };
+    let (f, t) = (wide(from), wide(to));
+    let start = std::time::Instant::now();
+    loop {
+        // SAFETY: both are NUL-terminated UTF-16 buffers that outlive the call.
+        let ok = unsafe {
+            MoveFileExW(
+                f.as_ptr(),
+                t.as_ptr(),
+                MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH,
+            )
+        };
+        if ok != 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        let transient = matches!(
+            err.raw_os_error().map(|c| c as u32),
+            Some(ERROR_SHARING_VIOLATION | ERROR_ACCESS_DENIED)
+        );
+        if !transient || start.elapsed() >= patience {
+            return Err(err);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 #[cfg(unix)]
@@ -1282,6 +1339,42 @@ mod tests {
             &timestamp(UNIX_EPOCH + Duration::from_secs(951_782_400))[..8],
             "20000229"
         );
+    }
+
+    /// A file another program holds open without delete sharing (as VS
+    /// Code or an antivirus may): the replace waits for it, then lands;
+    /// under a Hangul profile folder.
+    #[cfg(windows)]
+    #[test]
+    fn replace_waits_for_a_handle_without_delete_sharing_then_lands() {
+        use std::os::windows::fs::OpenOptionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("홍길동").join(".ssh");
+        fs::create_dir_all(&home).unwrap();
+        let target = home.join("config");
+        fs::write(&target, "old\r\n").unwrap();
+        let from = home.join("config.new");
+        fs::write(&from, "new\r\n").unwrap();
+        // FILE_SHARE_READ only: a rename over it fails until it is closed.
+        let held = fs::OpenOptions::new()
+            .read(true)
+            .share_mode(1)
+            .open(&target)
+            .unwrap();
+        let blocked = move_replace_retrying(&from, &target, Duration::from_millis(150));
+        assert!(
+            blocked.is_err(),
+            "replaced a file held without delete sharing"
+        );
+        assert_eq!(fs::read(&target).unwrap(), b"old\r\n");
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(held);
+        });
+        move_replace_retrying(&from, &target, Duration::from_secs(2)).unwrap();
+        t.join().unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"new\r\n");
+        assert!(!from.exists());
     }
 
     #[test]

@@ -180,7 +180,19 @@ mod tests {
             super::shell_quote("x;touch${IFS}/tmp/pwn;"),
             "'x;touch${IFS}/tmp/pwn;'"
         );
-        assert_eq!(super::shell_quote("it's"), "'it'\\''s'");
+        // sh ends the quote around `'`; PowerShell doubles it.
+        let want = if cfg!(windows) {
+            "'it''s'"
+        } else {
+            "'it'\\''s'"
+        };
+        assert_eq!(super::shell_quote("it's"), want);
+        if cfg!(windows) {
+            assert_eq!(
+                super::shell_quote(r"C:\Users\a\.ssh\config"),
+                r"C:\Users\a\.ssh\config"
+            );
+        }
         assert_eq!(super::shell_quote(""), "''");
     }
 
