@@ -5,7 +5,15 @@
 # same host. Each tool times itself in-process (median of repeated runs), so
 # interpreter start-up is not counted against the others.
 #
-#   bash bench/config.sh
+# Then whole processes: `show`, `list --all`, `add`, `remove` and
+# `fix --dry-run` of the release binary beside `ssh -G` on the same
+# 10,000- and 100,000-block files, interleaved in one run, with ratios
+# (bench/whole_process.py; CPU time from wait4, so a loaded machine
+# weighs on both sides alike). Runs in a private mount namespace whose
+# password database names a temp dir as home: nothing touches ~/.ssh.
+#
+#   bash bench/config.sh                 # everything
+#   bash bench/config.sh whole [ROUNDS]  # only the whole-process timings
 #
 # Prints one JSON line per tool, then the ratios.
 set -euo pipefail
@@ -14,7 +22,23 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 host=runpod-9999
 
-ours=$(BENCH_CONFIG_OUT="$work/bench.conf" cargo bench --quiet --bench config 2>/dev/null | tail -1)
+ours=$(BENCH_CONFIG_OUT="$work/bench.conf" BENCH_CONFIG_100K_OUT="$work/bench100k.conf" \
+  cargo bench --quiet --bench config 2>/dev/null | tail -1)
+
+whole() {
+  cargo build --release --quiet
+  local bin rounds=${1:-7}
+  bin=$(pwd)/target/release/runpod-ssh
+  mkdir -p "$work/home/.ssh" && chmod 700 "$work/home"
+  # The same isolation as the tests' TempHome (tests/common/mod.rs).
+  unshare -m sh -c 'awk -F: -v OFS=: -v u="$(id -u)" -v h="$1" '"'"'$3==u{$6=h}1'"'"' /etc/passwd > "$1/.passwd" && mount --bind "$1/.passwd" /etc/passwd && shift && exec "$@"' \
+    sh "$work/home" env HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" \
+    python3 bench/whole_process.py "$bin" "$rounds" "$work/bench.conf" "$work/bench100k.conf"
+}
+if [ "${1:-}" = whole ]; then
+  whole "${2:-7}"
+  exit 0
+fi
 echo "$ours"
 
 npm_json='{}'
@@ -55,3 +79,5 @@ for other in (npm, py):
     if other and other.get("hostname") != "10.0.39.15":
         print(f"WARNING: {other['tool']} resolved hostname {other.get('hostname')!r}")
 PY
+
+whole 7

@@ -3,7 +3,7 @@
 //! Run through `bench/config.sh`, which runs npm `ssh-config` and paramiko
 //! on the same file in the same run and prints ratios. On its own:
 //! `cargo bench --bench config` (writes the config to `$BENCH_CONFIG_OUT`
-//! when set, and prints one JSON line of medians in milliseconds).
+//! when set, the 100,000-block one to `$BENCH_CONFIG_100K_OUT`, and prints one JSON line of medians in milliseconds).
 
 use std::hint::black_box;
 use std::path::Path;
@@ -60,6 +60,11 @@ fn main() {
     let text = generate(10_000);
     if let Ok(out) = std::env::var("BENCH_CONFIG_OUT") {
         std::fs::write(&out, &text).expect("write generated config");
+    }
+    // The same shape at 100,000 blocks, for bench/config.sh's whole-process
+    // timings of the edit commands.
+    if let Ok(out) = std::env::var("BENCH_CONFIG_100K_OUT") {
+        std::fs::write(&out, generate(100_000)).expect("write generated config");
     }
     let bytes = text.as_bytes();
     let lines = text.lines().count();

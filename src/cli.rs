@@ -103,6 +103,46 @@ or was left for you to decide; 2 bad input.")]
         after_help = "Examples:\n  runpod-ssh restore --list\n  runpod-ssh restore            # the most recent backup\n  runpod-ssh restore 20261128-101500.123456789"
     )]
     Restore(RestoreArgs),
+    /// Create or update an entry for every RunPod pod with SSH over exposed
+    /// TCP (RunPod API), verifying each new host key against the pod's log
+    #[command(after_help = "\
+Examples:
+  runpod-ssh sync --dry-run       # what would change, nothing written or contacted
+  runpod-ssh sync                 # write entries, verify host keys on first contact
+  runpod-ssh sync --prune         # also remove entries of pods that no longer exist
+
+Needs an API key: RUNPOD_API_KEY, `runpod-ssh login`, or runpodctl's
+~/.runpod/config.toml. Exit status: 0 done, 1 a host key was refused or a
+first contact failed, 2 bad input, 3 API or file error.")]
+    Sync(SyncArgs),
+    /// Save a RunPod API key for sync, list --live, up, open, stop (read
+    /// from standard input, stored 0600 in runpod-ssh's config folder)
+    #[command(after_help = "Example:\n  runpod-ssh login              # paste the key, then Enter")]
+    Login,
+    /// Start a stopped pod, wait until SSH is up, update its entry, verify
+    /// its host key and check it
+    #[command(after_help = "Examples:\n  runpod-ssh up runpod-my-pod\n  runpod-ssh up 7h9k2m4n6p")]
+    Up(UpArgs),
+    /// `up`, then open the pod's folder in VS Code (or Cursor, Windsurf, …)
+    #[command(
+        after_help = "Examples:\n  runpod-ssh open runpod-my-pod\n  runpod-ssh open gpu --editor cursor --folder /workspace/project"
+    )]
+    Open(OpenArgs),
+    /// Stop a pod (RunPod API): the volume is kept, and still billed
+    #[command(after_help = "Example:\n  runpod-ssh stop runpod-my-pod")]
+    Stop(StopArgs),
+    /// Stop the pod later, from the pod itself: after a time, or once idle
+    #[command(after_help = "\
+Examples:
+  runpod-ssh autostop gpu 3h          # stop in 3 hours
+  runpod-ssh autostop gpu --idle 30m  # stop once no SSH session and GPU under 5% for 30 min
+  runpod-ssh autostop gpu --status
+  runpod-ssh autostop gpu --cancel
+
+The schedule runs on the pod (detached, it survives your session) and uses
+runpodctl there; a new schedule replaces the old one. It logs to
+/workspace/runpod-ssh-autostop.log.")]
+    Autostop(AutostopArgs),
     /// Show what ssh will use for a host, as `ssh -G` prints it, with where
     /// each value comes from
     #[command(
@@ -178,6 +218,19 @@ remove the old key's line and prove the old key is refused.
 A killed run resumes where it stopped (journal: ~/.ssh/runpod-ssh-rotate.json).
 Exit status: 0 all rotated, 1 a host failed (it keeps its old key), 2 bad input.")]
     Rotate(KeyRotateArgs),
+    /// Register a public key on your RunPod account (RunPod API), keeping
+    /// every key already there; pods get it when they start
+    #[command(
+        after_help = "Examples:\n  runpod-ssh key push                       # ~/.ssh/id_ed25519.pub\n  runpod-ssh key push ~/.ssh/id_ed25519_runpod-20261128.pub"
+    )]
+    Push(KeyPushArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeyPushArgs {
+    /// The public key file (a private key's path means its .pub)
+    /// [default: ~/.ssh/id_ed25519.pub]
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -211,8 +264,13 @@ pub struct KeyRotateArgs {
     #[arg(long, value_name = "PATH")]
     pub new: Option<PathBuf>,
     /// Also remove the old key from each host and prove it is refused
+    /// (with --account, from the RunPod account too)
     #[arg(long)]
     pub remove_old: bool,
+    /// Also register the new key on the RunPod account (RunPod API), so
+    /// restarted pods get it
+    #[arg(long)]
+    pub account: bool,
     /// Say what would happen; change nothing anywhere
     #[arg(long)]
     pub dry_run: bool,
@@ -248,13 +306,17 @@ pub struct AddArgs {
     /// Do not touch VS Code settings
     #[arg(long)]
     pub no_vscode: bool,
+    /// Take the endpoint from the RunPod API for this pod (id or name)
+    /// instead of a pasted command
+    #[arg(long, value_name = "ID|NAME")]
+    pub pod: Option<String>,
     /// Forget the pinned host key of the entry even when its IP and port
     /// did not change (a restarted pod on the same endpoint has a new key).
     /// With --name and no command, only the pin is reset
     #[arg(long)]
     pub reset_host_key: bool,
     /// The pasted command: quoted as one argument, or as its words
-    #[arg(required_unless_present = "reset_host_key", num_args = 1.., allow_hyphen_values = true, trailing_var_arg = true, value_name = "COMMAND")]
+    #[arg(required_unless_present_any = ["reset_host_key", "pod"], num_args = 1.., allow_hyphen_values = true, trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<String>,
 }
 
@@ -263,6 +325,80 @@ pub struct ListArgs {
     /// List every host, not only RunPod entries
     #[arg(long)]
     pub all: bool,
+    /// Ask the RunPod API: status, GPU, $/h, uptime, endpoint, and which
+    /// entries are stale
+    #[arg(long, alias = "pods")]
+    pub live: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Show what would change (a unified diff); write and contact nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also remove entries sync created for pods that no longer exist
+    #[arg(long)]
+    pub prune: bool,
+    /// Write even a read-only, foreign-owned or hard-linked file (the
+    /// refusal names which)
+    #[arg(long)]
+    pub force: bool,
+    /// Do not touch VS Code settings
+    #[arg(long)]
+    pub no_vscode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// The entry's alias, or the pod's id or name
+    pub target: String,
+    /// Seconds to wait for the pod to be running with SSH
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    pub wait: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    /// The entry's alias, or the pod's id or name
+    pub target: String,
+    /// Which editor's command-line launcher to use
+    #[arg(long, default_value = "code", value_parser = ["code", "code-insiders", "cursor", "codium", "windsurf"])]
+    pub editor: String,
+    /// The folder on the pod to open
+    #[arg(long, default_value = "/workspace", value_name = "PATH")]
+    pub folder: String,
+    /// Seconds to wait for the pod to be running with SSH
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    pub wait: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// The entry's alias, or the pod's id or name
+    pub target: String,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["delay", "idle", "cancel", "status"])))]
+pub struct AutostopArgs {
+    /// The entry's alias
+    // Explicit indices: the completion walker re-inserts `alias`, which
+    // would otherwise move it behind the optional IN.
+    #[arg(index = 1)]
+    pub alias: String,
+    /// Stop after this long (e.g. 3h, 90m, 45s)
+    #[arg(index = 2, value_name = "IN")]
+    pub delay: Option<String>,
+    /// Stop once no SSH session has been open and every GPU has stayed
+    /// under 5% for this long
+    #[arg(long, value_name = "DURATION")]
+    pub idle: Option<String>,
+    /// Cancel the schedule
+    #[arg(long)]
+    pub cancel: bool,
+    /// Show what is scheduled and the time left
+    #[arg(long)]
+    pub status: bool,
 }
 
 #[derive(Debug, Args)]

@@ -85,6 +85,9 @@ pub(crate) struct Seen {
     pub(crate) eof: bool,
     /// A read failed before that.
     pub(crate) error: Option<String>,
+    /// That failure was a reset (sshd's MaxStartups drop closes a socket
+    /// with our identification unread, which resets it).
+    pub(crate) reset: bool,
 }
 
 /// Enough for RFC 4253's pre-banner lines and the identification line.
@@ -142,7 +145,10 @@ impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Recorder<S> {
             match res {
                 Ok(()) if buf.filled().len() == before => s.eof = true,
                 Ok(()) => s.push(&buf.filled()[before..]),
-                Err(e) => s.error = Some(e.to_string()),
+                Err(e) => {
+                    s.error = Some(e.to_string());
+                    s.reset = e.kind() == std::io::ErrorKind::ConnectionReset;
+                }
             }
             if s.ident_at.is_some() || s.eof || s.error.is_some() {
                 self.wake.notify_one();

@@ -183,6 +183,12 @@ mod tests {
     }
 
     #[test]
+    fn the_command_with_completers_attached_passes_claps_own_checks() {
+        // Every subcommand, as completions and the man page build it.
+        command().debug_assert();
+    }
+
+    #[test]
     fn alias_arguments_of_every_subcommand_get_the_completer() {
         let cmd = command();
         for (sub, id) in [

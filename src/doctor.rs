@@ -65,9 +65,21 @@ pub enum SideEffect {
         path: PathBuf,
         mode: u32,
         finding: usize,
+        /// What the open file must hold when it is chmodded.
+        check: ChmodCheck,
     },
     /// Set `remote.SSH.remotePlatform[alias] = "linux"` in VS Code settings.
     VscodePlatform { alias: String },
+}
+
+/// What a file must hold, read from the very file descriptor that is
+/// chmodded (see [`crate::fsio::set_mode_owned_if`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ChmodCheck {
+    /// A private key ssh can load.
+    PrivateKey,
+    /// The config exactly as this run wrote (or left) it.
+    Config,
 }
 
 /// The state rules work on.
@@ -281,6 +293,28 @@ impl Rule for Bom {
         if cx.doc.encoding() == Encoding::Utf8Bom {
             cx.doc.set_encoding(Encoding::Utf8);
             cx.fixed(self, Some(1), Severity::Error);
+            return;
+        }
+        // Two stray UTF-16 byte-order mark bytes before text that is not
+        // UTF-16 (the document kept them as raw bytes): drop them, as the
+        // UTF-8 mark is dropped; ssh refuses only line 1 because of them.
+        if cx.doc.encoding() == Encoding::Utf8
+            && let Some(first) = cx.doc.line_mut(0)
+            && let Some(rest) = first
+                .bytes()
+                .strip_prefix(&[0xFF, 0xFE])
+                .or_else(|| first.bytes().strip_prefix(&[0xFE, 0xFF]))
+        {
+            let rest = rest.to_vec();
+            first.set_bytes(rest);
+            cx.report(
+                self,
+                Some(1),
+                Severity::Error,
+                "file starts with two stray bytes (a UTF-16 byte-order mark before text that is not UTF-16): ssh refuses line 1".into(),
+                "remove the two bytes".into(),
+                true,
+            );
         }
     }
 }
@@ -401,11 +435,11 @@ fn keep_existing_path(ctx: &Context, code: &str, fixed: &str) -> Option<String> 
 /// Put `comment` (starting with `#`) on its own line above line `i`, with
 /// that line's indentation, and set line `i`'s value to `value`
 /// (already rendered), dropping the comment from it.
-fn split_comment(cx: &mut Cx, i: usize, value: &str, comment: &str) -> bool {
+/// Returns the comment line to insert above line `i` (the caller inserts
+/// them all in one pass: one at a time made the rule quadratic).
+fn split_comment(cx: &mut Cx, i: usize, value: &str, comment: &str) -> Option<String> {
     let line = &cx.doc.lines()[i];
-    let Some(d) = line.directive() else {
-        return false;
-    };
+    let d = line.directive()?;
     let b = line.bytes();
     let indent = String::from_utf8_lossy(&b[d.indent.clone()]).into_owned();
     let mut new = b[..d.value.start].to_vec();
@@ -421,10 +455,9 @@ fn split_comment(cx: &mut Cx, i: usize, value: &str, comment: &str) -> bool {
     }
     // An empty comment (`40123#`) is just dropped.
     if comment.trim_start_matches('#').trim().is_empty() {
-        return false;
+        return None;
     }
-    cx.doc.insert_lines(i, vec![format!("{indent}{comment}")]);
-    true
+    Some(format!("{indent}{comment}"))
 }
 
 /// For each directive line where `split` finds (new value text, comment):
@@ -437,24 +470,25 @@ fn split_lines(
     changes: bool,
     split: impl Fn(&crate::config::lexer::Directive, &[u8]) -> Option<(String, String)>,
 ) {
-    let mut i = 0;
-    while i < cx.doc.lines().len() {
+    let mut inserts = Vec::new();
+    for i in 0..cx.doc.lines().len() {
         let line = &cx.doc.lines()[i];
         let found = line
             .directive()
             .and_then(|d| split(d, line.bytes()).map(|vc| (vc, d.keyword_lc.to_string())));
         let Some(((value, comment), kw)) = found else {
-            i += 1;
             continue;
         };
         let n = cx.line_no(i);
         if changes {
             cx.intend(i, &kw);
         }
-        let inserted = split_comment(cx, i, &value, &comment);
+        if let Some(text) = split_comment(cx, i, &value, &comment) {
+            inserts.push((i, text));
+        }
         cx.fixed(rule, n, severity);
-        i += if inserted { 2 } else { 1 };
     }
+    cx.doc.insert_lines_before(inserts);
 }
 
 /// Make lines `range` of `doc` portable as the comment rules do (quoted,
@@ -978,17 +1012,27 @@ impl Rule for IdentityMissing {
             if v.ends_with(".pub") || v.contains('%') || v.eq_ignore_ascii_case("none") {
                 continue;
             }
-            if !cx.ctx.home_path(&v).is_file() {
-                let n = cx.line_no(li);
-                cx.report(
-                    self,
-                    n,
-                    Severity::Error,
-                    format!("{}: {v}", self.title()),
-                    self.repair_text().into(),
-                    false,
-                );
-            }
+            let p = cx.ctx.home_path(&v);
+            let message = match std::fs::metadata(&p) {
+                Ok(md) => match crate::fsio::special_kind(&md) {
+                    None => continue,
+                    // It exists: say what it is rather than "missing".
+                    Some(kind) => format!(
+                        "IdentityFile {v}: {} is {kind}, not a private key: ssh cannot load it and the login fails",
+                        p.display()
+                    ),
+                },
+                Err(_) => format!("{}: {v}", self.title()),
+            };
+            let n = cx.line_no(li);
+            cx.report(
+                self,
+                n,
+                Severity::Error,
+                message,
+                self.repair_text().into(),
+                false,
+            );
         }
     }
 }
@@ -1150,18 +1194,15 @@ impl Rule for KeyPermissions {
                 }
                 continue;
             }
-            let head = if st.regular {
-                read_head(&p, 1 << 20)
-            } else {
-                None
-            };
+            if !st.regular {
+                // identity-missing says what it is (a folder, a device).
+                continue;
+            }
+            let head = read_head(&p, 1 << 20);
             let Some(head) = head else {
                 manual(
                     cx,
-                    format!(
-                        "{v}: not a private key ({} is not a regular file)",
-                        p.display()
-                    ),
+                    format!("{v}: not a private key ({} cannot be read)", p.display()),
                     "point IdentityFile at your private key".into(),
                 );
                 continue;
@@ -1188,6 +1229,7 @@ impl Rule for KeyPermissions {
                 path: p.clone(),
                 mode: 0o600,
                 finding: cx.findings.len(),
+                check: ChmodCheck::PrivateKey,
             });
             cx.report(
                 self,
@@ -1271,6 +1313,7 @@ impl Rule for ConfigPermissions {
             path: cx.path.clone(),
             mode: 0o600,
             finding: cx.findings.len(),
+            check: ChmodCheck::Config,
         });
         cx.report(
             self,
@@ -1297,7 +1340,8 @@ impl Rule for DuplicateAlias {
     }
     fn run(&self, cx: &mut Cx) {
         let blocks = cx.doc.blocks();
-        let mut seen: Vec<(String, usize)> = Vec::new();
+        // Alias → first block naming it (a map: a list made this quadratic).
+        let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         // (block, line of the first block naming the alias, alias)
         let mut later: Vec<(usize, usize, String)> = Vec::new();
         for (bi, b) in blocks.iter().enumerate() {
@@ -1308,14 +1352,16 @@ impl Rule for DuplicateAlias {
                 if !cx.in_scope(std::slice::from_ref(p)) {
                     continue;
                 }
-                match seen.iter().find(|(a, _)| a == p) {
-                    None => seen.push((p.clone(), bi)),
-                    Some((_, first)) => {
-                        let first_line = blocks[*first]
+                match seen.get(p.as_str()) {
+                    None => {
+                        seen.insert(p, bi);
+                    }
+                    Some(&first) => {
+                        let first_line = blocks[first]
                             .header
                             .and_then(|h| cx.line_no(h))
                             .unwrap_or(0);
-                        if !later.iter().any(|(l, _, _)| *l == bi) {
+                        if later.last().is_none_or(|(l, _, _)| *l != bi) {
                             later.push((bi, first_line, p.clone()));
                         }
                     }
@@ -1479,10 +1525,28 @@ impl Rule for CatchAllOverride {
         }
     }
     fn run(&self, cx: &mut Cx) {
-        let mut done: Vec<String> = Vec::new();
+        let mut done: std::collections::HashSet<String> = std::collections::HashSet::new();
         let ended_blank = cx.doc.lines().last().is_some_and(|l| l.is_blank());
         loop {
             let blocks = cx.doc.blocks();
+            // One plan of the file for every entry, and the first block
+            // naming each alias: per-entry scans of the whole file made
+            // this quadratic. The snapshot lets findings be reported while
+            // it is in use.
+            let snapshot = cx.doc.clone();
+            let (path, ctx) = (cx.path.clone(), cx.ctx);
+            let resolver = crate::config::resolve::Resolver::new(&snapshot, &path, ctx);
+            let mut first_naming: std::collections::HashMap<&str, usize> =
+                std::collections::HashMap::new();
+            for (bi, b) in blocks
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.kind == BlockKind::Host)
+            {
+                for p in &b.patterns {
+                    first_naming.entry(p.as_str()).or_insert(bi);
+                }
+            }
             let mut moved = false;
             for (bi, b) in blocks.iter().enumerate() {
                 if !runpod::is_runpod_block(&cx.doc, b)
@@ -1496,7 +1560,7 @@ impl Rule for CatchAllOverride {
                 // another rule's business), and each alias once.
                 if !valid_alias(&alias)
                     || done.contains(&alias)
-                    || cx.doc.host_blocks_naming(&alias).first() != Some(&bi)
+                    || first_naming.get(alias.as_str()) != Some(&bi)
                 {
                     continue;
                 }
@@ -1512,7 +1576,7 @@ impl Rule for CatchAllOverride {
                     BlockKind::Global => false,
                 };
                 // Keywords this entry sets that an earlier block sets first.
-                let r = resolve(&cx.doc, &cx.path, &alias, cx.ctx);
+                let r = resolver.resolve(&alias);
                 if !r.ok() {
                     continue;
                 }
@@ -1555,7 +1619,7 @@ impl Rule for CatchAllOverride {
                 if overridden.is_empty() {
                     continue;
                 }
-                done.push(alias.clone());
+                done.insert(alias.clone());
                 let first = (1..bi).find(|&k| catch_all(k));
                 let n = cx.line_no(header);
                 let msg = format!(
@@ -1833,11 +1897,12 @@ pub fn verify(
     let old_doc = Document::parse(old);
     let new_doc = Document::parse(new);
     let mut aliases: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for d in [&old_doc, &new_doc] {
         for b in d.blocks() {
             if b.kind == BlockKind::Host {
                 for p in b.patterns.iter().filter(|p| !pattern::is_wildcard(p)) {
-                    if !aliases.contains(p) {
+                    if seen.insert(p.clone()) {
                         aliases.push(p.clone());
                     }
                 }
@@ -1854,12 +1919,16 @@ pub fn verify(
         worse: Some(why),
         skipped: None,
     };
+    let (old_r, new_r) = (
+        crate::config::resolve::Resolver::new(&old_doc, path, ctx),
+        crate::config::resolve::Resolver::new(&new_doc, path, ctx),
+    );
     // Aliases whose evaluation the edit changes are asked of ssh first.
     let mut changed: Vec<String> = Vec::new();
     let mut unchanged: Vec<String> = Vec::new();
     for alias in &aliases {
-        let before = resolve(&old_doc, path, alias, ctx);
-        let after = resolve(&new_doc, path, alias, ctx);
+        let before = old_r.resolve(alias);
+        let after = new_r.resolve(alias);
         if before.ok() && !after.ok() {
             return worse(format!(
                 "{alias}: {}",

@@ -72,7 +72,7 @@ pub enum ReadRefusal {
 }
 
 /// What kind of file `md` describes, in words, when it is not regular.
-fn special_kind(md: &fs::Metadata) -> Option<&'static str> {
+pub fn special_kind(md: &fs::Metadata) -> Option<&'static str> {
     let ft = md.file_type();
     if ft.is_file() {
         return None;
@@ -666,6 +666,11 @@ fn trusted_backup(path: &Path) -> bool {
         if md.uid() != unsafe { libc::geteuid() } {
             return false;
         }
+        // runpod-ssh writes each backup as a new file: a second link is
+        // a file planted there (`ln /tmp/evil …`), not one of ours.
+        if md.nlink() != 1 {
+            return false;
+        }
     }
     true
 }
@@ -693,7 +698,7 @@ pub fn read_backup(b: &Backup) -> Result<Vec<u8>, FsError> {
         {
             use std::os::unix::fs::MetadataExt;
             // SAFETY: geteuid cannot fail.
-            md.uid() == unsafe { libc::geteuid() }
+            md.uid() == unsafe { libc::geteuid() } && md.nlink() == 1
         }
         #[cfg(not(unix))]
         {
@@ -703,7 +708,7 @@ pub fn read_backup(b: &Backup) -> Result<Vec<u8>, FsError> {
     if !md.file_type().is_file() || !owned {
         return Err(rerr(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "not a backup runpod-ssh wrote (not a regular file of yours)",
+            "not a backup runpod-ssh wrote (not a regular file of yours with one link)",
         )));
     }
     let mut bytes = Vec::new();
@@ -751,6 +756,9 @@ pub fn backups(target: &Path) -> Vec<Backup> {
         // Absent, or a symlink to someone else's folder: no backups of ours.
         return Vec::new();
     }
+    // A stamp later than now was not written by a run so far: planted
+    // to sort as "the newest" (the stamps sort as text).
+    let now = timestamp(SystemTime::now());
     let mut v: Vec<Backup> = fs::read_dir(dir)
         .into_iter()
         .flatten()
@@ -758,6 +766,9 @@ pub fn backups(target: &Path) -> Vec<Backup> {
         .filter_map(|e| {
             let n = e.file_name().to_string_lossy().into_owned();
             let (stamp, command) = parse_backup_name(n.strip_prefix(&prefix)?)?;
+            if stamp > now {
+                return None;
+            }
             trusted_backup(&e.path()).then(|| Backup {
                 path: e.path(),
                 stamp,
@@ -778,6 +789,10 @@ pub enum ModeError {
     NotRegular(PathBuf),
     #[error("{0} belongs to another user: its permissions were left alone")]
     NotOwned(PathBuf),
+    /// The open file failed the content check (another file was swapped
+    /// in, through a parent folder, since the rule looked).
+    #[error("{0} is not the file that was checked ({1}): its permissions were left alone")]
+    Content(PathBuf, &'static str),
     #[error("cannot change the permissions of {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
 }
@@ -788,6 +803,21 @@ pub enum ModeError {
 /// swap between them cannot redirect the chmod.
 #[cfg(unix)]
 pub fn set_mode_owned(path: &Path, mode: u32) -> Result<(), ModeError> {
+    set_mode_owned_if(path, mode, 0, |_| Ok(()))
+}
+
+/// Like [`set_mode_owned`], and the first `limit` bytes read from that
+/// same open file must pass `accept` (e.g. "is a private key"): a check
+/// made on the path and a chmod made on it later could meet two files
+/// (a parent folder swapped for a symlink in between), one open cannot.
+#[cfg(unix)]
+pub fn set_mode_owned_if(
+    path: &Path,
+    mode: u32,
+    limit: u64,
+    accept: impl FnOnce(&[u8]) -> Result<(), &'static str>,
+) -> Result<(), ModeError> {
+    use std::io::Read;
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
     let ioe = |source: io::Error| ModeError::Io {
         path: path.to_path_buf(),
@@ -813,11 +843,25 @@ pub fn set_mode_owned(path: &Path, mode: u32) -> Result<(), ModeError> {
     if md.uid() != unsafe { libc::geteuid() } {
         return Err(ModeError::NotOwned(path.to_path_buf()));
     }
+    let mut head = Vec::new();
+    (&f).take(limit).read_to_end(&mut head).map_err(ioe)?;
+    accept(&head).map_err(|why| ModeError::Content(path.to_path_buf(), why))?;
     if md.mode() & 0o7777 != mode {
         f.set_permissions(fs::Permissions::from_mode(mode))
             .map_err(ioe)?;
     }
     Ok(())
+}
+
+/// Windows has no mode bits; ACL repair lives elsewhere.
+#[cfg(not(unix))]
+pub fn set_mode_owned_if(
+    path: &Path,
+    mode: u32,
+    _limit: u64,
+    _accept: impl FnOnce(&[u8]) -> Result<(), &'static str>,
+) -> Result<(), ModeError> {
+    set_mode_owned(path, mode)
 }
 
 /// Windows has no mode bits; ACL repair lives elsewhere.
@@ -1204,6 +1248,51 @@ mod tests {
             fs::metadata(&fresh).unwrap().permissions().mode() & 0o777,
             0o600
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn set_mode_owned_if_judges_and_chmods_the_same_open_file_when_a_parent_is_swapped() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (keys, victims) = (dir.path().join("keys"), dir.path().join("victims"));
+        fs::create_dir(&keys).unwrap();
+        fs::create_dir(&victims).unwrap();
+        for (d, body) in [(&keys, "KEY"), (&victims, "root:x:0:0")] {
+            fs::write(d.join("f"), body).unwrap();
+            fs::set_permissions(d.join("f"), fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&keys, &link).unwrap();
+        let mode = |d: &Path| fs::metadata(d.join("f")).unwrap().permissions().mode() & 0o777;
+        // The parent is swapped to the victim folder after the open and
+        // before the chmod: the chmod still lands on the file judged.
+        set_mode_owned_if(&link.join("f"), 0o600, 64, |head| {
+            fs::remove_file(&link).unwrap();
+            std::os::unix::fs::symlink(&victims, &link).unwrap();
+            if head == b"KEY" {
+                Ok(())
+            } else {
+                Err("not a key")
+            }
+        })
+        .unwrap();
+        assert_eq!((mode(&keys), mode(&victims)), (0o600, 0o644));
+        // Now the path leads to the victim: its content is refused, mode kept.
+        fs::set_permissions(keys.join("f"), fs::Permissions::from_mode(0o644)).unwrap();
+        let err = set_mode_owned_if(&link.join("f"), 0o600, 64, |head| {
+            if head == b"KEY" {
+                Ok(())
+            } else {
+                Err("not a private key")
+            }
+        })
+        .unwrap_err();
+        assert!(
+            matches!(err, ModeError::Content(_, "not a private key")),
+            "{err}"
+        );
+        assert_eq!((mode(&keys), mode(&victims)), (0o644, 0o644));
     }
 
     #[cfg(unix)]

@@ -348,6 +348,9 @@ pub struct KeyInfo {
     pub encrypted: Option<bool>,
     pub problems: Vec<String>,
     pub used_by: Vec<String>,
+    /// On the RunPod account (`key list` with an API key), else unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registered: Option<bool>,
 }
 
 /// Permission problems ssh would refuse the private key for (authfile.c
@@ -392,6 +395,7 @@ pub fn inspect(path: &Path) -> Option<KeyInfo> {
         encrypted: None,
         problems: Vec::new(),
         used_by: Vec::new(),
+        registered: None,
     };
     let bytes = match read_small(path) {
         Ok(b) => b,

@@ -20,7 +20,9 @@
 //! - [`commands`]: one module per subcommand.
 //! - [`completion`]: shell completion, aliases offered from the config.
 
+pub mod account_keys;
 pub mod algorithms;
+pub mod api;
 pub mod cli;
 pub mod client;
 pub mod commands;

@@ -92,6 +92,11 @@ pub struct Target {
     /// vouch for is not trusted.
     pub known_hosts_command: bool,
     pub is_proxy: bool,
+    /// What the pod's own log says its host keys are (RunPod's start
+    /// script prints them): fed to `known_hosts::decide`, which then
+    /// refuses any other key. Empty: the config alone decides.
+    #[serde(skip)]
+    pub evidence: known_hosts::Evidence,
     /// The command that resets a changed pin, when runpod-ssh pinned it
     /// (set by the caller, which knows the entry and the command line);
     /// otherwise the hint names `ssh-keygen -R`.
@@ -225,6 +230,7 @@ pub fn target(alias: &str, r: &Resolved) -> Result<Target, ResolveFailure> {
         reset_pin: None,
         alias: alias.to_string(),
         is_proxy: hostname.eq_ignore_ascii_case(crate::runpod::PROXY_HOST),
+        evidence: Default::default(),
         hostname,
         port: r.port().0,
         user: r.user().0,
@@ -272,6 +278,9 @@ pub struct Options {
     /// Write newly accepted host keys to known_hosts (accept-new). Off for
     /// a dry run, which writes nothing anywhere.
     pub record_host_keys: bool,
+    /// After every stage passed, run this command and keep its exit status
+    /// and output in [`Report::command`] (`autostop`).
+    pub then_run: Option<String>,
 }
 
 /// One key offered at the `auth` stage.
@@ -331,6 +340,13 @@ pub struct Report {
     pub host_key: Option<HostKeyInfo>,
     pub offers: Vec<Offer>,
     pub facts: Option<Facts>,
+    /// Connections made: more than 1 when a busy server was tried again.
+    pub attempts: u32,
+    /// The server refused new connections for now (MaxStartups).
+    #[serde(skip)]
+    pub busy: bool,
+    /// The exit status and output of [`Options::then_run`].
+    pub command: Option<(u32, String)>,
     #[serde(skip)]
     pub source: Option<Source>,
 }
@@ -349,6 +365,9 @@ impl Report {
             host_key: None,
             offers: Vec::new(),
             facts: None,
+            attempts: 1,
+            busy: false,
+            command: None,
             source: None,
         }
     }
@@ -428,14 +447,41 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Probe one host. Never panics, never hangs past the per-stage deadlines.
+/// A busy server (sshd's MaxStartups) is tried again after a jittered
+/// pause, [`BUSY_TRIES`] times in all, while the timeout allows.
 pub async fn probe(t: &Target, opts: &Options) -> Report {
     let started = Instant::now();
-    let mut rep = Report::new(&t.alias);
-    rep.endpoint = Some(format!("{}:{}", t.hostname, t.port));
-    run_stages(t, opts, &mut rep).await;
-    rep.ok = rep.stage.is_none();
-    rep.total_ms = ms(started.elapsed());
-    rep
+    let mut attempt = 1;
+    loop {
+        let mut rep = Report::new(&t.alias);
+        rep.endpoint = Some(format!("{}:{}", t.hostname, t.port));
+        rep.attempts = attempt;
+        run_stages(t, opts, &mut rep).await;
+        rep.ok = rep.stage.is_none();
+        if rep.busy && attempt < BUSY_TRIES {
+            let pause = busy_pause(attempt);
+            let left = opts
+                .timeout
+                .saturating_sub(started.elapsed())
+                .min(opts.budget());
+            if pause < left {
+                tokio::time::sleep(pause).await;
+                attempt += 1;
+                continue;
+            }
+        }
+        if rep.busy
+            && let Some(e) = rep.error.as_mut()
+        {
+            e.push_str(&format!(
+                " ({attempt} {} within {}s)",
+                if attempt == 1 { "try" } else { "tries" },
+                opts.timeout.as_secs_f64()
+            ));
+        }
+        rep.total_ms = ms(started.elapsed());
+        return rep;
+    }
 }
 
 async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
@@ -564,8 +610,8 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
         entries: entries.clone(),
         lookup: lookup.clone(),
         strict: t.strict,
-        // The seam for a pod log's fingerprints; none are read yet.
-        evidence: known_hosts::Evidence::default(),
+        // A pod log's fingerprints, when the caller read them.
+        evidence: t.evidence.clone(),
     };
     let config = Arc::new(client::Config {
         nodelay: true,
@@ -599,9 +645,9 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
             _ = tokio::time::sleep_until(banner_end) => break None,
         }
     };
-    let (ident_at, bytes, eof, read_err) = match seen.lock() {
-        Ok(g) => (g.ident_at, g.bytes.clone(), g.eof, g.error.clone()),
-        Err(_) => (None, Vec::new(), false, None),
+    let (ident_at, bytes, eof, read_err, reset) = match seen.lock() {
+        Ok(g) => (g.ident_at, g.bytes.clone(), g.eof, g.error.clone(), g.reset),
+        Err(_) => (None, Vec::new(), false, None, false),
     };
     rep.timings.push((
         Stage::Banner,
@@ -610,7 +656,12 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
     let Some(ident_at) = ident_at else {
         let timed_out = early.is_none() && !eof && read_err.is_none();
         let russh_err = early.and_then(|r| r.err()).map(|e| e.to_string());
-        return banner_failed(rep, &bytes, read_err, russh_err, timed_out, secs);
+        let seen = Received {
+            bytes: &bytes,
+            read_err,
+            reset,
+        };
+        return banner_failed(rep, seen, russh_err, timed_out, secs);
     };
     // ssh speaks protocol 2 only (`SSH-2.0-`, or `SSH-1.99-` for both).
     if let Some(id) = lines_of(&bytes).into_iter().find(|l| l.starts_with("SSH-"))
@@ -761,16 +812,37 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
         }
     }
 
-    // exec
+    // exec + forward, opened together (one round trip for both channel
+    // opens); the facts run in the same exec as the `true` test, so a
+    // full probe costs no more round trips than a quick one.
+    let cmd = if opts.quick { "true" } else { FACTS_CMD };
     let s = Instant::now();
-    let exec = tokio::time::timeout(opts.budget(), run(&handle, "true")).await;
-    rep.timings.push((Stage::Exec, ms(s.elapsed())));
+    let budget = opts.budget();
+    let exec_fut = async {
+        let r = tokio::time::timeout(budget, run(&handle, cmd)).await;
+        (r, ms(s.elapsed()))
+    };
+    let fwd_fut = async {
+        let r = tokio::time::timeout(
+            budget,
+            handle.channel_open_direct_tcpip("127.0.0.1", 22, "127.0.0.1", 0),
+        )
+        .await;
+        (r, ms(s.elapsed()))
+    };
+    let ((exec, exec_ms), (fwd, fwd_ms)) = tokio::join!(exec_fut, fwd_fut);
+    // Both stages ran at once: each time is from the common start.
+    rep.timings.push((Stage::Exec, exec_ms));
     match exec {
-        Ok(Ok((0, _))) => {}
+        Ok(Ok((0, out))) => {
+            if !opts.quick {
+                rep.facts = Some(parse_facts(&out));
+            }
+        }
         Ok(Ok((code, _))) => {
             return rep.fail(
                 Stage::Exec,
-                format!("`true` exited with status {code}"),
+                format!("the test command (`true`) exited with status {code}"),
                 "the login shell fails: check ~/.bashrc on the pod, or a ForceCommand",
             );
         }
@@ -795,13 +867,7 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
     }
 
     // forward: what VS Code needs. Port 22 is the pod's own sshd.
-    let s = Instant::now();
-    let fwd = tokio::time::timeout(
-        opts.budget(),
-        handle.channel_open_direct_tcpip("127.0.0.1", 22, "127.0.0.1", 0),
-    )
-    .await;
-    rep.timings.push((Stage::Forward, ms(s.elapsed())));
+    rep.timings.push((Stage::Forward, fwd_ms));
     match fwd {
         Ok(Ok(ch)) => {
             let _ = ch.close().await;
@@ -836,17 +902,26 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
             );
         }
     }
-
-    if !opts.quick {
-        // `/` and `/workspace` apart: a missing /workspace prints no row,
-        // one on the container disk shows `/` as its mount point.
-        let cmd = "nvidia-smi -L 2>/dev/null | head -n 16; echo ::df; df -Pk / 2>/dev/null; echo ::ws; test -d /workspace && df -Pk /workspace 2>/dev/null";
-        if let Ok(Ok((_, out))) = tokio::time::timeout(opts.budget(), run(&handle, cmd)).await {
-            rep.facts = Some(parse_facts(&out));
+    if let Some(cmd) = &opts.then_run {
+        match tokio::time::timeout(opts.budget(), run(&handle, cmd)).await {
+            Ok(Ok(r)) => rep.command = Some(r),
+            Ok(Err(e)) => rep.fail(Stage::Exec, format!("running the command failed: {e}"), ""),
+            Err(_) => rep.fail(
+                Stage::Exec,
+                format!("the command did not finish within {secs}s"),
+                "",
+            ),
         }
     }
     let _ = handle.disconnect(Disconnect::ByApplication, "", "en").await;
 }
+
+/// The exec stage's command for a full probe: the pod's facts, ending in
+/// `true` so its status is the login shell's (a shell that cannot run a
+/// command fails before). `/` and `/workspace` apart: a missing
+/// /workspace prints no row, one on the container disk shows `/` as its
+/// mount point.
+const FACTS_CMD: &str = "nvidia-smi -L 2>/dev/null | head -n 16; echo ::df; df -Pk / 2>/dev/null; echo ::ws; test -d /workspace && df -Pk /workspace 2>/dev/null; true";
 
 impl Options {
     /// The time the next stage may take.
@@ -869,6 +944,31 @@ fn extra_for_prompt(opts: &Options) -> Duration {
     }
 }
 
+/// What the recording stream saw before the banner stage failed.
+struct Received<'a> {
+    bytes: &'a [u8],
+    read_err: Option<String>,
+    reset: bool,
+}
+
+/// A server whose sshd drops new connections (MaxStartups).
+pub const BUSY: &str =
+    "the server is refusing new connections for now (too many unauthenticated connections)";
+
+const BUSY_HINT: &str = "public pod ports are scanned constantly and sshd's MaxStartups (default 10:30:100) then drops new connections; try again in a minute. If it persists, in the pod's web terminal put `MaxStartups 100:30:200` and `LoginGraceTime 20` near the top of /etc/ssh/sshd_config (sshd keeps the first value it reads) and reload sshd: `kill -HUP $(cat /run/sshd.pid)`";
+
+/// How many times a busy server (see [`BUSY`]) is tried in all.
+const BUSY_TRIES: u32 = 3;
+
+/// The pause before try `n + 1` after a busy answer: `n` × 200–600 ms,
+/// jittered so many probes (or many users) do not come back in step.
+fn busy_pause(n: u32) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(n);
+    Duration::from_millis((200 + h.finish() % 400) * u64::from(n))
+}
+
 /// The server's identification line came after more (or longer) lines
 /// than the native client (russh) accepts before it, though within what
 /// ssh accepts (1024 lines): the reason, when so.
@@ -889,14 +989,36 @@ pub fn beyond_native_client(bytes: &[u8]) -> Option<String> {
 /// when the stage deadline passed.
 fn banner_failed(
     rep: &mut Report,
-    bytes: &[u8],
-    read_err: Option<String>,
+    seen: Received<'_>,
     russh_err: Option<String>,
     timed_out: bool,
     secs: f64,
 ) {
     const NOT_SSH_HINT: &str = "this port belongs to another service (HTTP?); use the port RunPod lists for SSH (internal port 22)";
+    let Received {
+        bytes,
+        read_err,
+        reset,
+    } = seen;
     let lines = lines_of(bytes);
+    // sshd's MaxStartups: it writes this line and closes, or the close
+    // resets the connection (our identification unread) before we read it.
+    let exceeded = lines.iter().any(|l| l.starts_with("Exceeded MaxStartups"));
+    if exceeded || (reset && bytes.is_empty()) {
+        rep.busy = true;
+        return rep.fail(
+            Stage::Banner,
+            format!(
+                "{BUSY}: {}",
+                if exceeded {
+                    "it answered \"Exceeded MaxStartups\""
+                } else {
+                    "the connection was reset before its SSH banner"
+                }
+            ),
+            BUSY_HINT,
+        );
+    }
     let partial = bytes
         .rsplit(|&b| b == b'\n')
         .next()
@@ -1083,12 +1205,9 @@ async fn authenticate(
     opts: &Options,
     offers: &mut Vec<Offer>,
 ) -> Result<bool, russh::Error> {
-    let rsa_hash = handle
-        .best_supported_rsa_hash()
-        .await
-        .ok()
-        .flatten()
-        .flatten();
+    // Only RSA keys need the server's hash choice, and asking can wait up
+    // to a second on a server that sends no EXT_INFO: ask once, lazily.
+    let mut rsa_hash: Option<Option<HashAlg>> = None;
     let sock = match &t.identity_agent {
         Some(choice) => choice.as_ref(),
         None => opts.agent.as_ref(),
@@ -1124,7 +1243,7 @@ async fn authenticate(
                         .iter()
                         .find(|i| i.public_key().key_data() == p.key_data())
                 {
-                    let hash = hash_for(&p.algorithm(), rsa_hash);
+                    let hash = rsa_hash_for(handle, &p.algorithm(), &mut rsa_hash).await;
                     let res = handle
                         .authenticate_publickey_with(&t.user, id.public_key().into_owned(), hash, a)
                         .await;
@@ -1171,7 +1290,7 @@ async fn authenticate(
         };
         let public = key.public_key().clone();
         let fp = public.fingerprint(HashAlg::Sha256).to_string();
-        let hash = hash_for(&public.algorithm(), rsa_hash);
+        let hash = rsa_hash_for(handle, &public.algorithm(), &mut rsa_hash).await;
         let res = handle
             .authenticate_publickey(&t.user, PrivateKeyWithHashAlg::new(Arc::new(key), hash))
             .await?;
@@ -1195,7 +1314,7 @@ async fn authenticate(
             if tried.iter().any(|k| k.key_data() == public.key_data()) {
                 continue;
             }
-            let hash = hash_for(&public.algorithm(), rsa_hash);
+            let hash = rsa_hash_for(handle, &public.algorithm(), &mut rsa_hash).await;
             let res = handle
                 .authenticate_publickey_with(&t.user, public.clone(), hash, a)
                 .await;
@@ -1215,6 +1334,29 @@ async fn authenticate(
         }
     }
     Ok(false)
+}
+
+/// The signature hash for a key of type `alg`: `None` unless RSA; the
+/// server's choice is asked once (`cache`).
+async fn rsa_hash_for(
+    handle: &Handle<Verifier>,
+    alg: &ssh_key::Algorithm,
+    cache: &mut Option<Option<HashAlg>>,
+) -> Option<HashAlg> {
+    if !matches!(alg, ssh_key::Algorithm::Rsa { .. }) {
+        return None;
+    }
+    if cache.is_none() {
+        *cache = Some(
+            handle
+                .best_supported_rsa_hash()
+                .await
+                .ok()
+                .flatten()
+                .flatten(),
+        );
+    }
+    hash_for(alg, cache.flatten())
 }
 
 /// Ask for the passphrase of an encrypted key on the terminal, once per

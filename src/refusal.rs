@@ -358,6 +358,64 @@ pub fn check(client: Client, path: &Path, doc: &Document, ctx: &Context) -> Refu
     judge(client, doc, path, UNRELATED_HOST, ctx)
 }
 
+/// The last line of defence when the own evaluator finds nothing: ask the
+/// real `ssh -G` once, for a host no block names, when the oracle may be
+/// asked (ssh installed, no `Match exec` anywhere in the tree). Its refusal
+/// comes back in its own words, with the file and line it names. `doc`
+/// must be what `path` holds on disk.
+pub fn ssh_backstop(path: &Path, doc: &Document, ctx: &Context) -> Refusal {
+    let Ok(oracle) = crate::oracle::Oracle::for_config(path, doc, &ctx.home) else {
+        return Refusal::default();
+    };
+    match oracle.ssh_g(path, UNRELATED_HOST) {
+        Ok(_) => Refusal::default(),
+        Err(text) => Refusal {
+            problems: parse_ssh_errors(path, &text),
+        },
+    }
+}
+
+/// ssh's `FILE line N: message` lines as diagnostics (the "terminating,
+/// N bad configuration options" summary only when nothing else is left).
+fn parse_ssh_errors(path: &Path, text: &str) -> Vec<Diagnostic> {
+    use crate::config::Source;
+    let mut lined = Vec::new();
+    for l in text.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
+        if let Some((file, rest)) = l.split_once(" line ")
+            && let Some((n, msg)) = rest.split_once(": ")
+            && let Ok(n) = n.parse::<usize>()
+        {
+            lined.push(Diagnostic {
+                source: Source {
+                    file: PathBuf::from(file),
+                    line: n,
+                },
+                message: msg.to_string(),
+            });
+        }
+    }
+    if lined.is_empty()
+        // ssh -G with no terminal may say so first: not the reason.
+        && let Some(first) = text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with("Pseudo-terminal will not be allocated"))
+    {
+        // `FILE: message` or a bare message.
+        let msg = first
+            .strip_prefix(&format!("{}: ", path.display()))
+            .unwrap_or(first);
+        lined.push(Diagnostic {
+            source: Source {
+                file: path.to_path_buf(),
+                line: 0,
+            },
+            message: msg.to_string(),
+        });
+    }
+    lined
+}
+
 /// What `client` refuses in `doc` (read from `path`) and what it includes,
 /// evaluating for `host`. Per line, the local evaluator's words come first;
 /// an older client's own problems are added for the lines it leaves.
@@ -655,6 +713,26 @@ pub fn render(refusal: &Refusal) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ssh_errors_are_read_with_their_file_and_line() {
+        let p = Path::new("/h/.ssh/config");
+        let d = parse_ssh_errors(
+            p,
+            "/h/.ssh/inc line 3: Bad forwarding specification.\n/h/.ssh/config: terminating, 1 bad configuration options\n",
+        );
+        assert_eq!(d.len(), 1);
+        assert_eq!(
+            d[0].to_string(),
+            "/h/.ssh/inc:3: Bad forwarding specification."
+        );
+        let d = parse_ssh_errors(
+            p,
+            "/h/.ssh/config: terminating, 1 bad configuration options\n",
+        );
+        assert_eq!(d[0].source.line, 0);
+        assert_eq!(d[0].message, "terminating, 1 bad configuration options");
+    }
 
     #[test]
     fn algorithm_lists_refuse_unknown_names_in_ssh_words() {

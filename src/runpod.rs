@@ -780,13 +780,16 @@ pub fn parse_paste(args: &[String]) -> Result<Endpoint, PasteError> {
 }
 
 fn split_option(v: &str) -> Result<(String, String), PasteError> {
-    let (k, val) = match v.split_once('=') {
-        Some((k, val)) => (k.trim(), val.trim()),
-        None => match v.trim().split_once([' ', '\t']) {
-            Some((k, val)) => (k.trim(), val.trim()),
-            None => return Err(PasteError::MissingValue(format!("-o {v}"))),
-        },
+    // As readconf.c's strdelim: the keyword ends at the first blank or
+    // '=', then blanks and at most one '=' separate it from the value
+    // (`SetEnv A=b` is SetEnv with the value `A=b`).
+    let t = v.trim();
+    let Some(end) = t.find([' ', '\t', '=']) else {
+        return Err(PasteError::MissingValue(format!("-o {v}")));
     };
+    let k = &t[..end];
+    let rest = t[end..].trim_start_matches([' ', '\t']);
+    let val = rest.strip_prefix('=').unwrap_or(rest).trim();
     if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(PasteError::Unsupported(format!("-o {v}")));
     }
@@ -874,6 +877,28 @@ pub fn choose_identity(e: &Endpoint, home: Option<&std::path::Path>) -> (String,
 
 /// The options of the entry for `e` under `alias`, in the order written.
 pub fn entry_options(e: &Endpoint, alias: &str, identity: &str) -> Vec<(String, String)> {
+    entry_options_pinned(e, &pin_name(e, alias), identity)
+}
+
+/// The name a pasted entry's host key is pinned under: the alias for the
+/// pod's own sshd; for the `ssh.runpod.io` proxy a name of its own
+/// (`runpod-proxy-<podid>`), never the `runpod-<podid>` that `sync` pins
+/// the pod's sshd under (two different servers, two different keys).
+pub fn pin_name(e: &Endpoint, alias: &str) -> String {
+    match &e.access {
+        Access::Proxy { pod_id } => format!("runpod-proxy-{}", pod_id.to_ascii_lowercase()),
+        Access::ExposedTcp => alias.to_string(),
+    }
+}
+
+/// The pin name `sync` uses for a pod's own sshd: stable across restarts,
+/// IP:port reuse and renames.
+pub fn pod_pin_name(pod_id: &str) -> String {
+    format!("runpod-{}", pod_id.to_ascii_lowercase())
+}
+
+/// The entry's options with host keys pinned under `pin`.
+pub fn entry_options_pinned(e: &Endpoint, pin: &str, identity: &str) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = vec![
         ("HostName".into(), e.host.clone()),
         ("Port".into(), e.port.to_string()),
@@ -882,7 +907,7 @@ pub fn entry_options(e: &Endpoint, alias: &str, identity: &str) -> Vec<(String, 
         ("IdentitiesOnly".into(), "yes".into()),
         ("ServerAliveInterval".into(), SERVER_ALIVE_INTERVAL.into()),
         ("ServerAliveCountMax".into(), SERVER_ALIVE_COUNT_MAX.into()),
-        ("HostKeyAlias".into(), alias.to_string()),
+        ("HostKeyAlias".into(), pin.to_string()),
         ("UserKnownHostsFile".into(), KNOWN_HOSTS_FILE.into()),
         ("StrictHostKeyChecking".into(), "accept-new".into()),
     ];
@@ -952,6 +977,8 @@ pub struct HostEntry {
 /// order.
 pub fn entries(files: &[ConfigFile], all: bool) -> Vec<HostEntry> {
     let mut out: Vec<HostEntry> = Vec::new();
+    // Seen aliases: a linear scan of `out` made this quadratic.
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     for f in files {
         for b in f.doc.blocks() {
             if b.kind != BlockKind::Host {
@@ -962,7 +989,7 @@ pub fn entries(files: &[ConfigFile], all: bool) -> Vec<HostEntry> {
                 continue;
             }
             for alias in b.patterns.iter().filter(|p| !pattern::is_wildcard(p)) {
-                if out.iter().any(|e| &e.alias == alias) {
+                if !seen.insert(alias.clone()) {
                     continue;
                 }
                 out.push(HostEntry {
@@ -978,6 +1005,35 @@ pub fn entries(files: &[ConfigFile], all: bool) -> Vec<HostEntry> {
         }
     }
     out
+}
+
+/// The comment `sync` writes above an entry it created for a pod.
+pub const SYNC_COMMENT: &str = "runpod-ssh sync: pod";
+
+/// The pod id of an entry `sync` (or `add --pod`) created: its marker and
+/// the `# runpod-ssh sync: pod ID` comment right above the header.
+pub fn synced_pod_id(doc: &Document, block: &Block) -> Option<String> {
+    if !has_marker(doc, block) {
+        return None;
+    }
+    let h = block.header?;
+    let mut i = h;
+    while i > 0 && doc.lines()[i - 1].is_comment() {
+        i -= 1;
+        let t = doc.lines()[i].text();
+        if let Some(id) = t
+            .trim()
+            .trim_start_matches('#')
+            .trim()
+            .strip_prefix(SYNC_COMMENT)
+        {
+            let id = id.trim();
+            if !id.is_empty() {
+                return Some(id.to_string());
+            }
+        }
+    }
+    None
 }
 
 /// Whether runpod-ssh wrote this block (its marker comment sits right above

@@ -700,14 +700,15 @@ fn add_refuses_when_ssh_refuses_the_config_and_never_runs_match_exec() {
     if require_tool("ssh").is_some() {
         // A line our evaluator lets through but ssh refuses: ssh -G is the
         // last line of defence.
-        // (`Ciphers bogus` was one; the evaluator knows it now.)
-        let original = b"Host other\n    LocalForward 8888 localhost:0\n".to_vec();
+        // (`Ciphers bogus` and `LocalForward 8888 localhost:0` were ones;
+        // the evaluator knows them now.)
+        let original = b"Host other\n    CanonicalDomains a/b\n".to_vec();
         std::fs::write(&cfg, &original).unwrap();
         let o = home.run(&["add", PASTE, "--no-vscode"]);
         assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
         let err = stderr(&o);
         assert!(
-            err.contains("ssh says") && err.contains("forwarding"),
+            err.contains("ssh says") && err.contains("invalid characters"),
             "{err}"
         );
         assert!(err.contains(&cfg.display().to_string()), "{err}");
@@ -726,4 +727,81 @@ fn add_refuses_when_ssh_refuses_the_config_and_never_runs_match_exec() {
         stderr(&o)
     );
     assert!(!marker.exists(), "Match exec was run");
+}
+
+#[test]
+fn re_adding_without_identity_keeps_the_entrys_working_key() {
+    let Some(ssh) = require_tool("ssh") else {
+        return;
+    };
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(home.ssh_dir().join("work_key"), "not read here").unwrap();
+    let entry = format!(
+        "Host {ALIAS}\n    HostName 203.0.113.7\n    Port 40123\n    User root\n    IdentityFile ~/.ssh/work_key\n    IdentityFile ~/.ssh/second_key\n"
+    );
+    std::fs::write(&cfg, &entry).unwrap();
+    let o = home.run(&["add", "ssh root@203.0.113.7 -p 40123", "--no-vscode"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = std::fs::read_to_string(&cfg).unwrap();
+    assert!(!after.contains("id_ed25519"), "{after}");
+    assert!(!stderr(&o).contains("was not found"), "{}", stderr(&o));
+    // ssh still tries the working key first, and the second one after it.
+    let p = g(&home, &ssh, &cfg, ALIAS);
+    assert_eq!(p["identityfile"], ["~/.ssh/work_key", "~/.ssh/second_key"]);
+    // An explicit -i still replaces it.
+    let o = home.run(&[
+        "add",
+        "ssh root@203.0.113.7 -p 40123 -i ~/.ssh/other",
+        "--no-vscode",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let p = g(&home, &ssh, &cfg, ALIAS);
+    assert_eq!(p["identityfile"][0], "~/.ssh/other");
+}
+
+#[test]
+fn vscode_settings_errors_are_said_once() {
+    let home = TempHome::new();
+    let user = home.path().join(".config/Code/User");
+    std::fs::create_dir_all(user.join("settings.json")).unwrap();
+    let o = home.run(&["add", PASTE]);
+    let err = stderr(&o);
+    assert!(err.contains("is a folder"), "{err}");
+    assert!(!err.contains("is a folder: is a folder"), "{err}");
+    std::fs::remove_dir(user.join("settings.json")).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(user.join("settings.json"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let o = home.run(&["add", "ssh root@203.0.113.8 -p 40123"]);
+    let err = stderr(&o);
+    assert_eq!(err.matches("reads only regular files").count(), 1, "{err}");
+    assert!(err.contains("FIFO"), "{err}");
+}
+
+#[test]
+fn list_and_show_escape_terminal_sequences_from_the_config() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(
+        &cfg,
+        "Host runpod-\x1b]0;PWNED\x07x\n  HostName 203.0.113.7\n  Port 40123\n  User root\n  IdentityFile ~/.ssh/k\x1b[2J\n",
+    )
+    .unwrap();
+    let o = home.run(&["list"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("runpod-\\u{1b}]0;PWNED\\u{7}x"), "{out}");
+    assert!(!out.contains('\x1b') && !out.contains('\x07'), "{out:?}");
+    let o = home.run(&["show", "runpod-\x1b]0;PWNED\x07x"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("k\\u{1b}[2J"), "{out}");
+    assert!(!out.contains('\x1b') && !out.contains('\x07'), "{out:?}");
+    // JSON stays data: the alias as written, JSON-escaped.
+    let o = home.run(&["--json", "list"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v[0]["alias"], "runpod-\x1b]0;PWNED\x07x");
 }

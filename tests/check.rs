@@ -459,3 +459,105 @@ fn fix_probe_offers_to_drop_a_changed_pin_and_does_with_yes() {
     let (code, v, _) = check(&home, &["runpod-pod"]);
     assert_eq!(code, Some(0), "{v:#}");
 }
+
+/// An sshd whose MaxStartups is full: `MaxStartups 1:100:1` and one idle
+/// TCP connection (no identification sent) held open by the test.
+fn full_sshd() -> Option<(Sshd, std::net::TcpStream)> {
+    let sshd = Sshd::start(&["MaxStartups 1:100:1", "LoginGraceTime 60"])?;
+    // The harness's readiness connection may hold the one slot for a
+    // moment: try until sshd answers with its banner (it then counts ours).
+    let start = Instant::now();
+    loop {
+        let idle = std::net::TcpStream::connect(("127.0.0.1", sshd.port)).unwrap();
+        let mut first = [0u8; 4];
+        if std::io::Read::read_exact(&mut &idle, &mut first).is_ok() && &first == b"SSH-" {
+            return Some((sshd, idle));
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "sshd never had a free slot"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn full_max_startups_is_reported_as_busy_after_three_tries() {
+    let Some((sshd, idle)) = full_sshd() else {
+        return;
+    };
+    let (home, key) = client_of(&sshd);
+    std::fs::write(
+        home.ssh_dir().join("config"),
+        entry(&home, &sshd, "pod", &key, &[]),
+    )
+    .unwrap();
+    let t = Instant::now();
+    let (code, v, _) = check(&home, &["pod", "--timeout", "5"]);
+    let took = t.elapsed();
+    assert_eq!(code, Some(1), "{v:#}");
+    let r = &v[0];
+    assert_eq!(r["stage"], "banner", "{r:#}");
+    let err = r["error"].as_str().unwrap();
+    assert!(
+        err.starts_with(
+            "the server is refusing new connections for now (too many unauthenticated connections)"
+        ) && err.contains("3 tries"),
+        "{err}"
+    );
+    assert_ne!(r["error"], serde_json::Value::Null);
+    assert!(!err.contains("not an SSH server"), "{err}");
+    assert_eq!(r["attempts"], 3, "{r:#}");
+    let hint = r["hint"].as_str().unwrap();
+    assert!(
+        hint.contains("MaxStartups") && hint.contains("/etc/ssh/sshd_config"),
+        "{hint}"
+    );
+    // Two jittered pauses (200–600 ms, then 400–1200 ms), within the timeout.
+    assert!(
+        took >= Duration::from_millis(600) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
+    // Every try reached sshd and was dropped there.
+    assert!(
+        sshd.log_text().matches("drop connection").count() >= 3,
+        "{}",
+        sshd.log_text()
+    );
+    drop(idle);
+}
+
+#[test]
+fn busy_server_is_tried_again_and_passes_once_a_slot_frees() {
+    let Some((sshd, idle)) = full_sshd() else {
+        return;
+    };
+    let (home, key) = client_of(&sshd);
+    std::fs::write(
+        home.ssh_dir().join("config"),
+        entry(&home, &sshd, "pod", &key, &[]),
+    )
+    .unwrap();
+    // The scanner goes away once sshd has dropped the probe's first try,
+    // while the probe waits to try again.
+    let log = sshd.log_path();
+    let drops = move || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("drop connection")
+            .count()
+    };
+    let before = drops();
+    let freer = std::thread::spawn(move || {
+        let start = Instant::now();
+        while drops() == before && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        drop(idle);
+    });
+    let (code, v, err) = check(&home, &["pod", "--timeout", "5"]);
+    freer.join().unwrap();
+    assert_eq!(code, Some(0), "{v:#} {err}");
+    assert_eq!(v[0]["ok"], true);
+    assert!(v[0]["attempts"].as_u64().unwrap() >= 2, "{v:#}");
+}

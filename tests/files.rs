@@ -454,6 +454,33 @@ fn restore_ignores_planted_symlinked_and_foreign_backups() {
 }
 
 #[test]
+fn restore_ignores_hard_linked_and_future_stamped_backups() {
+    let (home, cfg) = home_with_backups();
+    let dir = home.ssh_dir().join(".runpod-ssh-backups");
+    let before = std::fs::read(&cfg).unwrap();
+    let evil = home.path().join("evil");
+    std::fs::write(&evil, "Host evil\n  ProxyCommand sh -c 'echo pwned'\n").unwrap();
+    // A hard link to a file elsewhere, with a stamp in the past (so only
+    // its link count gives it away), and a plain copy stamped in the
+    // future (so it would sort as the newest).
+    let linked = "config.20000101-000000.000000000.add";
+    std::fs::hard_link(&evil, dir.join(linked)).unwrap();
+    let future = "config.29991231-235959.000000000.add";
+    std::fs::copy(&evil, dir.join(future)).unwrap();
+    for name in [linked, future] {
+        let o = home.run(&["restore", name]);
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", stderr(&o));
+        assert_eq!(std::fs::read(&cfg).unwrap(), before, "{name}");
+    }
+    let o = home.run(&["restore", "--list"]);
+    assert!(!stdout(&o).contains("2000"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("2999"), "{}", stdout(&o));
+    let o = home.run(&["restore"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!std::fs::read_to_string(&cfg).unwrap().contains("evil"));
+}
+
+#[test]
 fn restore_puts_the_whole_backup_set_back() {
     let home = TempHome::new();
     let cfg = home.ssh_dir().join("config");
@@ -722,5 +749,39 @@ fn check_pins_and_remove_forgets_in_the_password_database_home_whatever_home_say
             .count(),
         0,
         "nothing may land in $HOME/.ssh"
+    );
+}
+
+#[test]
+fn fix_says_an_identity_file_is_a_device_not_that_it_is_missing() {
+    let home = TempHome::new();
+    let Some(dev) = mknod(home.path(), "null", 1, 3) else {
+        return;
+    };
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(
+        &cfg,
+        format!(
+            "Host runpod-a\n  HostName 203.0.113.7\n  Port 40123\n  User root\n  IdentityFile {}\n",
+            dev.display()
+        ),
+    )
+    .unwrap();
+    let o = home.run(&["fix", "--no-vscode"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("is a character device, not a private key"),
+        "{out}"
+    );
+    assert!(!out.contains("does not exist"), "{out}");
+    // Reported once, and the device is left as it was.
+    assert_eq!(out.matches("is a character device").count(), 1, "{out}");
+    assert!(!out.contains("not a regular file"), "{out}");
+    assert!(
+        std::fs::symlink_metadata(&dev)
+            .unwrap()
+            .file_type()
+            .is_char_device()
     );
 }

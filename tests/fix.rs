@@ -1034,3 +1034,204 @@ fn non_ascii_space_rule_leaves_an_existing_key_path_alone() {
     home.run(&["fix"]);
     assert!(read(&cfg).contains("  Port 40123\n"), "{}", read(&cfg));
 }
+
+/// Lines `ssh -G` refuses that `fix`, `list` and `show` once passed as
+/// fine. `${RUNPOD_SSH_TEST_UNSET}` is never set.
+const SSH_REFUSES: &[&str] = &[
+    "LocalForward 0 localhost:22",
+    "LocalForward 8888 localhost:0",
+    "ForwardAgent ${RUNPOD_SSH_TEST_UNSET}",
+    "IdentityAgent ${RUNPOD_SSH_TEST_UNSET}",
+    "ControlPath ${RUNPOD_SSH_TEST_UNSET}",
+    "UserKnownHostsFile ~/.ssh/%z",
+    "ControlPath ~/.ssh/%z",
+    "IdentityAgent ~/.ssh/%z",
+    "RemoteCommand echo %z",
+    "HostName a%z",
+    "IPQoS bogus",
+    "IPQoS af11 300",
+    "RekeyLimit 1Q",
+    "RekeyLimit 8",
+    "TunnelDevice x:y:z",
+    "CanonicalDomains a..b",
+    "CanonicalDomains .a",
+    "PermitRemoteOpen x",
+    "StreamLocalBindMask 999",
+    "EscapeChar xx",
+    "EscapeChar ^?",
+];
+
+/// Their neighbours ssh accepts: the evaluator must not refuse them.
+const SSH_ACCEPTS: &[&str] = &[
+    "RemoteForward 0 localhost:22",
+    "ForwardAgent ${HOME}/agent.sock",
+    "ControlPath ~/.ssh/cm-%C-%h-%p-%r",
+    "UserKnownHostsFile ~/.ssh/kh_%k ${HOME}/kh",
+    "HostName %h.example.com",
+    "IPQoS af11 0x10",
+    "IPQoS lowdelay throughput",
+    "RekeyLimit 1.5G 1h",
+    "RekeyLimit default none",
+    "TunnelDevice any:5",
+    "CanonicalDomains a. a_b example.com",
+    "PermitRemoteOpen [::1]:* localhost:8080",
+    "StreamLocalBindMask 0177",
+    "EscapeChar ^a",
+    "EscapeChar none",
+];
+
+#[test]
+fn fix_list_and_the_evaluator_refuse_each_line_ssh_g_refuses_in_its_words() {
+    let Some(ssh) = require_tool("ssh") else {
+        return;
+    };
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    let inc = home.ssh_dir().join("inc.conf");
+    let ctx = runpod_ssh::config::Context {
+        home: home.path().to_path_buf(),
+        user_home: home.path().to_path_buf(),
+        check_include_permissions: false,
+        ..runpod_ssh::config::Context::current()
+    };
+    for line in SSH_REFUSES {
+        // At the top of the file, and in a file it includes.
+        for included in [false, true] {
+            let (text, at) = if included {
+                std::fs::write(&inc, format!("{line}\n")).unwrap();
+                (format!("Include {}\n", inc.display()), &inc)
+            } else {
+                (format!("{line}\n"), &cfg)
+            };
+            std::fs::write(&cfg, &text).unwrap();
+            let what = format!("{line:?} (included: {included})");
+            let ssh_err = ssh_g(&home, &ssh, &cfg, "runpod-ssh-unrelated-host")
+                .err()
+                .unwrap_or_else(|| panic!("ssh -G accepts {what}: the list is wrong"));
+            let r = runpod_ssh::config::resolve(
+                &Document::parse(text.as_bytes()),
+                &cfg,
+                "runpod-ssh-unrelated-host",
+                &ctx,
+            );
+            let d = r
+                .errors
+                .first()
+                .unwrap_or_else(|| panic!("the evaluator accepts {what}; ssh said {ssh_err}"));
+            assert!(
+                ssh_err.contains(&d.message),
+                "{what}: ours {d}, ssh {ssh_err}"
+            );
+            assert_eq!(&d.source.file, at, "{what}: {d}");
+            assert_eq!(d.source.line, 1, "{what}: {d}");
+            let o = home.run(&["fix", "--no-vscode"]);
+            let out = stdout(&o);
+            assert_eq!(
+                o.status.code(),
+                Some(1),
+                "fix on {what}: {out}{}",
+                stderr(&o)
+            );
+            assert!(out.contains(&d.message), "fix on {what}: {out}");
+            assert!(!out.contains("nothing to fix"), "fix on {what}: {out}");
+            let o = home.run(&["list"]);
+            assert_eq!(o.status.code(), Some(1), "list on {what}: {}", stderr(&o));
+            assert!(
+                stderr(&o).contains(&d.message),
+                "list on {what}: {}",
+                stderr(&o)
+            );
+            let o = home.run(&["show", "runpod-ssh-unrelated-host"]);
+            assert_eq!(o.status.code(), Some(1), "show on {what}: {}", stderr(&o));
+        }
+    }
+    for line in SSH_ACCEPTS {
+        let text = format!("{line}\n");
+        std::fs::write(&cfg, &text).unwrap();
+        ssh_g(&home, &ssh, &cfg, "runpod-ssh-unrelated-host")
+            .unwrap_or_else(|e| panic!("ssh -G refuses {line:?}: the list is wrong: {e}"));
+        let r = runpod_ssh::config::resolve(
+            &Document::parse(text.as_bytes()),
+            &cfg,
+            "runpod-ssh-unrelated-host",
+            &ctx,
+        );
+        assert!(r.errors.is_empty(), "{line:?}: {:?}", r.errors);
+    }
+}
+
+#[test]
+fn fix_and_list_ask_ssh_g_when_the_evaluator_finds_nothing() {
+    let Some(_ssh) = require_tool("ssh") else {
+        return;
+    };
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    // A check the own evaluator does not make (invalid characters in a
+    // domain name): ssh's own refusal is what reaches the user.
+    std::fs::write(&cfg, "Host a\n  User b\nCanonicalDomains a/b\n").unwrap();
+    let o = home.run(&["fix", "--no-vscode"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", stderr(&o));
+    assert!(
+        out.contains("domain name \"a/b\" contains invalid characters"),
+        "{out}"
+    );
+    assert!(out.contains(":3"), "the line ssh names: {out}");
+    assert!(!out.contains("nothing to fix"), "{out}");
+    let o = home.run(&["list", "--all"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("contains invalid characters"),
+        "{}",
+        stderr(&o)
+    );
+    // With `Match exec` anywhere, ssh -G is never asked: nothing runs.
+    let marker = home.path().join("ran");
+    std::fs::write(
+        &cfg,
+        format!(
+            "Match exec \"touch {}\"\n  User b\nCanonicalDomains a/b\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let o = home.run(&["fix", "--no-vscode"]);
+    assert!(!marker.exists(), "{}", stdout(&o));
+}
+
+#[test]
+fn stray_ff_fe_before_an_ascii_config_is_dropped_not_decoded_as_utf16() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    let text = b"Host runpod-a\n  HostName 203.0.113.7\n  User root\n";
+    let mut broken = vec![0xFF, 0xFE];
+    broken.extend_from_slice(text);
+    std::fs::write(&cfg, &broken).unwrap();
+    let ssh = require_tool("ssh");
+    if let Some(ssh) = &ssh {
+        let e = ssh_g(&home, ssh, &cfg, "runpod-a").unwrap_err();
+        assert!(e.contains("line 1:"), "ssh refuses only line 1: {e}");
+    }
+    let o = home.run(&["fix", "--no-vscode"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(std::fs::read(&cfg).unwrap(), text, "{}", stdout(&o));
+    assert!(stdout(&o).contains("two stray bytes"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("re-encode"), "{}", stdout(&o));
+    if let Some(ssh) = &ssh {
+        let g = ssh_g(&home, ssh, &cfg, "runpod-a").unwrap();
+        assert!(
+            g.contains(&("hostname".into(), "203.0.113.7".into())),
+            "{g:?}"
+        );
+    }
+    // A real UTF-16 file is still re-encoded.
+    let mut utf16 = vec![0xFF, 0xFE];
+    for u in std::str::from_utf8(text).unwrap().encode_utf16() {
+        utf16.extend_from_slice(&u.to_le_bytes());
+    }
+    std::fs::write(&cfg, &utf16).unwrap();
+    let o = home.run(&["fix", "--no-vscode"]);
+    assert!(o.status.success(), "{}", stdout(&o));
+    assert_eq!(std::fs::read(&cfg).unwrap(), text);
+}

@@ -19,7 +19,9 @@ fn users() -> bool {
     static READY: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *READY.get_or_init(|| {
         require_tool("sshd").is_some()
-            && create_login_users(&["rpka0", "rpka1", "rpka2", "rpkk0", "rpkk1", "rpkk2"])
+            && create_login_users(&[
+                "rpka0", "rpka1", "rpka2", "rpkk0", "rpkk1", "rpkk2", "rpkc0", "rpkc1", "rpkc2",
+            ])
     })
 }
 
@@ -742,4 +744,89 @@ fn key_list_and_show_read_security_key_files_as_ssh_keygen_does() {
     assert_eq!(k["comment"], "sk-key");
     let o = home.run(&["key", "show", "~/.ssh/id_ed25519_sk"]);
     assert_eq!(stdout(&o).trim(), line);
+}
+
+/// `key push`, `key list` and `key rotate --account` against a fake RunPod
+/// API on 127.0.0.1 (issue 11): the account keeps every other key.
+#[test]
+fn rotate_account_registers_the_new_key_and_remove_old_takes_only_the_old_one_off() {
+    use common::fake_api::FakeApi;
+    let ready = users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    let (_, old_line) = keygen(&d, "id_old", "");
+    let (_, other_line) = keygen(home.path(), "someone_else", "");
+    let Some(pods) = pods(ready, "c", &old_line, &other_line, |_, old, _| {
+        format!("{old}\n").into_bytes()
+    }) else {
+        return;
+    };
+    std::fs::write(
+        d.join("config"),
+        entry("runpod-0", &pods[0], "~/.ssh/id_old"),
+    )
+    .unwrap();
+    let api = FakeApi::start();
+    api.state.lock().unwrap().keys = vec![other_line.clone()];
+    let run = |args: &[&str]| {
+        let mut c = home.cmd(common::bin());
+        api.env(&mut c);
+        c.args(args).output().unwrap()
+    };
+    // push: the old key joins the account, the other key stays; twice is once.
+    let o = run(&["key", "push", "~/.ssh/id_old"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("is registered on your RunPod account (2 keys there"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&["key", "push", "~/.ssh/id_old.pub"]);
+    assert!(stdout(&o).contains("already registered"), "{}", stdout(&o));
+    assert_eq!(
+        api.state.lock().unwrap().keys,
+        vec![other_line.clone(), old_line.clone()]
+    );
+    // list: which local keys the account holds.
+    let o = run(&["key", "list"]);
+    let line = stdout(&o)
+        .lines()
+        .find(|l| l.contains("id_old"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(line.contains("registered"), "{}", stdout(&o));
+    let v: serde_json::Value =
+        serde_json::from_slice(&run(&["key", "list", "--json"]).stdout).unwrap();
+    assert!(
+        v.as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["registered"] == true)
+    );
+    // rotate --account --remove-old: new key on, old key off, the other kept.
+    let o = run(&[
+        "key",
+        "rotate",
+        "runpod-0",
+        "--new",
+        "~/.ssh/id_new",
+        "--account",
+        "--remove-old",
+    ]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("RunPod account:"), "{}", stdout(&o));
+    let new_line = std::fs::read_to_string(d.join("id_new.pub")).unwrap();
+    let keys = api.state.lock().unwrap().keys.clone();
+    let mats: Vec<String> = keys.iter().map(|k| material(k)).collect();
+    assert_eq!(
+        mats,
+        vec![material(&other_line), material(&new_line)],
+        "{keys:?}"
+    );
+    api.assert_schemas_held();
+    let text = format!("{}{}", stdout(&o), stderr(&o));
+    assert!(!text.contains(common::fake_api::KEY));
 }

@@ -632,3 +632,39 @@ fn forward_validator_agrees_with_ssh() {
         assert_eq!(we_say, ssh_says, "{k} {v}");
     }
 }
+
+#[test]
+fn dash_o_space_form_with_equals_in_the_value_is_read_as_ssh_reads_it() {
+    for (flag, line) in [
+        ("SetEnv A=b", "SetEnv A=b"),
+        ("SetEnv=A=b", "SetEnv A=b"),
+        ("SetEnv = A=b", "SetEnv A=b"),
+        ("SetEnv\tA=b", "SetEnv A=b"),
+    ] {
+        let e = parse_paste(&[
+            "ssh".into(),
+            "root@203.0.113.7".into(),
+            "-p".into(),
+            "40123".into(),
+            "-o".into(),
+            flag.into(),
+        ])
+        .unwrap_or_else(|err| panic!("{flag:?}: {err}"));
+        let opts: Vec<String> = e.options.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        assert_eq!(opts, [line], "{flag:?}");
+    }
+    // What ssh itself does with the line written for it.
+    let Some(ssh) = common::require_tool("ssh") else {
+        return;
+    };
+    let home = TempHome::new();
+    let o = home.run(&[
+        "add",
+        "ssh root@203.0.113.7 -p 40123 -o 'SetEnv A=b'",
+        "--no-vscode",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cfg = home.ssh_dir().join("config");
+    let g = common::ssh_g(&home, &ssh, &cfg, "runpod-203-0-113-7-40123").unwrap();
+    assert!(g.contains(&("setenv".into(), "A=b".into())), "{g:?}");
+}

@@ -176,3 +176,62 @@ proptest! {
         }
     }
 }
+
+/// Headers and settings that exercise which blocks apply to which host.
+fn lookup_config() -> impl Strategy<Value = String> {
+    let name = prop::sample::select(vec![
+        "web", "db", "Web", "web.x", "1.2.3.4", "executor", "w*", "*", "!web", "web,db", "!db,web",
+        "%h.x",
+    ]);
+    let line = (
+        prop::sample::select(vec![
+            "Host",
+            "Host web",
+            "Match host",
+            "Match originalhost",
+            "Match user root host",
+            "Match host web.x originalhost",
+            "Match !host",
+            "Match all host",
+            "Match final host",
+            "Match exec true host",
+            "HostName",
+            "User",
+            "Port 2222 #",
+            "IdentityFile",
+            "SendEnv",
+            "CanonicalizeHostname yes #",
+            "Bogus",
+            "Include",
+            "Compressionlevel",
+            "Port",
+            "IgnoreUnknown",
+            "User \"unterminated",
+        ]),
+        name,
+    )
+        .prop_map(|(k, n)| format!("{k} {n}\n"));
+    prop::collection::vec(line, 0..30).prop_map(|l| l.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn resolver_for_many_hosts_gives_what_resolve_gives(text in lookup_config()) {
+        let doc = Document::parse(text.as_bytes());
+        let empty = std::env::temp_dir().join("runpod-ssh-roundtrip-empty-home");
+        let ctx = Context { home: empty.clone(), user_home: empty, ..Context::current() };
+        let path = std::path::Path::new("/tmp/x");
+        let many = runpod_ssh::config::resolve::Resolver::new(&doc, path, &ctx);
+        for host in ["web", "db", "Web", "web.x", "1.2.3.4", "other", "root"] {
+            let one = runpod_ssh::config::resolve(&doc, path, host, &ctx);
+            let fast = many.resolve(host);
+            prop_assert_eq!(fast.settings(), one.settings(), "host {}", host);
+            prop_assert_eq!(&fast.errors, &one.errors, "host {}", host);
+            prop_assert_eq!(&fast.warnings, &one.warnings, "host {}", host);
+            prop_assert_eq!(&fast.not_evaluated, &one.not_evaluated, "host {}", host);
+            prop_assert_eq!(&fast.runs_commands, &one.runs_commands, "host {}", host);
+        }
+    }
+}

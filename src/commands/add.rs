@@ -33,6 +33,7 @@ fn take_trailing_flags(env: &Env, a: &AddArgs) -> anyhow::Result<(Env, AddArgs)>
         dry_run: a.dry_run,
         force: a.force,
         no_vscode: a.no_vscode,
+        pod: a.pod.clone(),
         reset_host_key: a.reset_host_key,
         command: Vec::new(),
     };
@@ -54,6 +55,7 @@ fn take_trailing_flags(env: &Env, a: &AddArgs) -> anyhow::Result<(Env, AddArgs)>
         };
         match flag {
             "--name" => out.name = Some(value("--name")?),
+            "--pod" => out.pod = Some(value("--pod")?),
             "--identity" => out.identity = Some(value("--identity")?),
             "--config" => global.config = Some(value("--config")?.into()),
             "--dry-run" => {
@@ -154,10 +156,15 @@ fn reset_pin_only(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             "{alias} is not a RunPod entry; its host key is not pinned by runpod-ssh (use `ssh-keygen -R`)"
         )));
     }
+    // The pin goes by the entry's HostKeyAlias (sync: runpod-<podid>).
+    let pin = s
+        .doc
+        .first_value(&s.doc.blocks()[bi], "hostkeyalias")
+        .unwrap_or_else(|| alias.to_string());
     let n = if a.dry_run {
-        edit::pinned_key_count(alias)
+        edit::pinned_key_count(&pin)
     } else {
-        edit::forget_pinned_key(alias)?
+        edit::forget_pinned_key(&pin)?
     };
     if env.global.json {
         let v = serde_json::json!({
@@ -185,6 +192,12 @@ fn reset_pin_only(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
 }
 
 fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
+    if a.pod.is_some() {
+        return super::sync::add_pod(env, a);
+    }
+    // VS Code reads another config (remote.SSH.configFile): write that one.
+    let (env, redirect) = edit::follow_vscode(env);
+    let env = &env;
     if a.command.is_empty() && a.reset_host_key {
         return reset_pin_only(env, a);
     }
@@ -211,7 +224,7 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
     // A hand-written block that is not a RunPod entry is never changed: a
     // `prod` block at the same IP and port gets a new entry beside it.
     let (by_endpoint, same_endpoint_foreign): (Vec<usize>, Vec<usize>) = (1..blocks.len())
-        .filter(|&i| blocks[i].kind == BlockKind::Host && points_at(&s.doc, i, &ep))
+        .filter(|&i| blocks[i].kind == BlockKind::Host && points_at(&s.doc, &blocks[i], &ep))
         .partition(|&i| runpod::is_runpod_block(&s.doc, &blocks[i]));
     if let Some(&i) = by_alias.first()
         && !runpod::is_runpod_block(&s.doc, &blocks[i])
@@ -260,10 +273,19 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
     });
     edit::refuse_broken(&s.resolve(&base, &alias))?;
 
+    // A paste without `-i` says nothing about the key: an entry that
+    // exists keeps the IdentityFile it has (its first one stays first,
+    // the others are left as they are), not a default that may be missing.
+    if ep.identity.is_none()
+        && let Some(i) = existing
+        && let Some(kept) = s.doc.first_value(&blocks[i], "IdentityFile")
+    {
+        ep.identity = Some(kept);
+    }
     let home = crate::platform::home_dir();
     let (identity, identity_found) = runpod::choose_identity(&ep, home.as_deref());
     let options = runpod::entry_options(&ep, &alias, &identity);
-    let (mut doc, bi) = apply(&base, existing, &alias, &options, &ep)?;
+    let (mut doc, bi) = apply(&base, existing, &alias, &options, &ep, &[])?;
 
     // The new entry must be what ssh uses: nothing earlier may override it.
     let r = s.resolve(&doc, &alias);
@@ -276,35 +298,7 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
     }
     let mut notes = Vec::new();
     cross_check(&s, &doc, &alias, &mut notes)?;
-    let range = doc.blocks()[bi].lines.clone();
-    let ours = |src: &crate::config::Source| src.file == s.path && range.contains(&(src.line - 1));
-    let mut overridden = Vec::new();
-    for (k, v) in &options {
-        let Some(kw) = keywords::lookup(k) else {
-            continue;
-        };
-        match kw.kind {
-            Kind::Forward | Kind::DynamicForward | Kind::SendEnv | Kind::LineList => {}
-            _ => match r.get(k) {
-                Some(got) if !ours(&got.source) => overridden.push(format!(
-                    "  {k}: ssh would use {:?} from {} instead of {v:?}",
-                    got.args.join(" "),
-                    got.source
-                )),
-                _ => {}
-            },
-        }
-    }
-    if overridden.is_empty() {
-        // IdentityFile accumulates: ours must be tried first.
-        if let Some((first, Some(src))) = r.identity_files().first()
-            && !ours(src)
-        {
-            overridden.push(format!(
-                "  IdentityFile: ssh would try {first:?} from {src} before {identity:?}"
-            ));
-        }
-    }
+    let overridden = overrides(&s, &doc, bi, &r, &options, &identity);
     if !overridden.is_empty() {
         return Err(bad_input(format!(
             "earlier lines of your config override the entry for {alias}, so it would not work; nothing was written:\n{}\nmove those lines below the entry, or into a `Host` block that does not match {alias}",
@@ -315,7 +309,7 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
     let renamed_from = existing
         .and_then(|i| blocks[i].patterns.first().cloned())
         .filter(|old| *old != alias);
-    let old = existing.map(|i| endpoint_of(&s.doc, i));
+    let old = existing.map(|i| endpoint_of(&s.doc, &blocks[i]));
     let endpoint_changed = old.as_ref() != Some(&(ep.host.clone(), ep.port));
     let action = if existing.is_none() {
         Action::Created
@@ -363,7 +357,7 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
         );
     }
     for &i in &same_endpoint_foreign {
-        let b = &s.doc.blocks()[i];
+        let b = &blocks[i];
         warnings.push(format!(
             "{} ({}:{}) points at the same endpoint {}:{}; it is not a RunPod entry, so it was left unchanged and {alias} was written beside it",
             b.patterns.join(" "),
@@ -374,6 +368,13 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
         ));
     }
     warnings.extend(notes);
+    if let Some((settings, other)) = &redirect {
+        warnings.push(format!(
+            "VS Code reads {} (remote.SSH.configFile in {}), so the entry was written there",
+            edit::tilde(other),
+            edit::tilde(settings)
+        ));
+    }
     for f in &ep.ignored {
         warnings.push(format!("ignored {f}: not a setting of a host entry"));
     }
@@ -387,7 +388,7 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
         warnings.push(format!(
             "{}:{} also defines {alias}; ssh ignores its values (the first block wins)",
             s.path.display(),
-            s.doc.blocks()[i].header.unwrap_or(0) + 1
+            blocks[i].header.unwrap_or(0) + 1
         ));
     }
 
@@ -401,13 +402,18 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
         ));
     }
     // A changed endpoint is a new server; --reset-host-key says the same
-    // endpoint now has a new key (a restarted pod).
+    // endpoint now has a new key (a restarted pod). Pins go under the
+    // entry's HostKeyAlias (the proxy form's is not its alias).
+    let pin = options
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("HostKeyAlias"))
+        .map_or(alias.as_str(), |(_, v)| v.as_str());
     let drop_pin = endpoint_changed || a.reset_host_key;
     if drop_pin {
         pins_removed = if a.dry_run {
-            edit::pinned_key_count(&alias)
+            edit::pinned_key_count(pin)
         } else {
-            edit::forget_pinned_key(&alias)?
+            edit::forget_pinned_key(pin)?
         };
     }
     let vscode = if a.no_vscode {
@@ -537,7 +543,7 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
 /// breaks every host in the file). Skipped, with a note, when the tree has
 /// `Match exec` (ssh -G would run it) or ssh is missing; the own evaluator
 /// has already judged the edit then.
-fn cross_check(
+pub(crate) fn cross_check(
     s: &Session,
     doc: &Document,
     alias: &str,
@@ -596,12 +602,13 @@ fn verb(a: Action) -> &'static str {
 /// Apply the entry to a copy of `doc`: update block `existing` in place, or
 /// insert a new block before the first block that would also apply to the
 /// alias. Returns the document and the entry's block index.
-fn apply(
+pub(crate) fn apply(
     doc: &Document,
     existing: Option<usize>,
     alias: &str,
     options: &[(String, String)],
     ep: &Endpoint,
+    extra_comment: &[&str],
 ) -> anyhow::Result<(Document, usize)> {
     let mut doc = doc.clone();
     if let Some(bi) = existing {
@@ -650,6 +657,7 @@ fn apply(
     if let Access::Proxy { .. } = ep.access {
         comment.push("ssh.runpod.io proxy: VS Code, scp, sftp and forwarding need the 'SSH over exposed TCP' command");
     }
+    comment.extend_from_slice(extra_comment);
     let header = doc
         .insert_host_block(at, &[alias], &opts, &comment)
         .map_err(bad_input)?;
@@ -662,8 +670,7 @@ fn apply(
 }
 
 /// The block's own HostName and Port (22 when unset).
-fn endpoint_of(doc: &Document, bi: usize) -> (String, u16) {
-    let block = &doc.blocks()[bi];
+pub(crate) fn endpoint_of(doc: &Document, block: &crate::config::Block) -> (String, u16) {
     let host = doc
         .first_value(block, "hostname")
         .unwrap_or_default()
@@ -675,7 +682,49 @@ fn endpoint_of(doc: &Document, bi: usize) -> (String, u16) {
     (host, port)
 }
 
-fn points_at(doc: &Document, bi: usize, ep: &Endpoint) -> bool {
-    let (h, p) = endpoint_of(doc, bi);
+fn points_at(doc: &Document, block: &crate::config::Block, ep: &Endpoint) -> bool {
+    let (h, p) = endpoint_of(doc, block);
     h == ep.host && p == ep.port
+}
+
+/// The entry's values that earlier lines of the config override (first
+/// value wins), as lines to show; empty when the entry is what ssh uses.
+pub(crate) fn overrides(
+    s: &Session,
+    doc: &Document,
+    bi: usize,
+    r: &crate::config::Resolved,
+    options: &[(String, String)],
+    identity: &str,
+) -> Vec<String> {
+    let range = doc.blocks()[bi].lines.clone();
+    let ours = |src: &crate::config::Source| src.file == s.path && range.contains(&(src.line - 1));
+    let mut overridden = Vec::new();
+    for (k, v) in options {
+        let Some(kw) = keywords::lookup(k) else {
+            continue;
+        };
+        match kw.kind {
+            Kind::Forward | Kind::DynamicForward | Kind::SendEnv | Kind::LineList => {}
+            _ => match r.get(k) {
+                Some(got) if !ours(&got.source) => overridden.push(format!(
+                    "  {k}: ssh would use {:?} from {} instead of {v:?}",
+                    got.args.join(" "),
+                    got.source
+                )),
+                _ => {}
+            },
+        }
+    }
+    if overridden.is_empty() {
+        // IdentityFile accumulates: ours must be tried first.
+        if let Some((first, Some(src))) = r.identity_files().first()
+            && !ours(src)
+        {
+            overridden.push(format!(
+                "  IdentityFile: ssh would try {first:?} from {src} before {identity:?}"
+            ));
+        }
+    }
+    overridden
 }

@@ -67,6 +67,7 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
         interactive,
         passphrases: Default::default(),
         record_host_keys: true,
+        then_run: None,
     };
     // Entries of this file (not an included one): `add` edits only it.
     let runpod_aliases: Vec<String> = runpod::entries(&load_tree(&path, &doc, &ctx.home), false)
@@ -81,8 +82,16 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
             probe::target(alias, &r)
                 .map(|mut t| {
                     // runpod-ssh pinned this entry's key: it resets the pin too.
+                    // So did sync, under runpod-<podid>.
+                    let synced_pin = doc
+                        .host_blocks_naming(alias)
+                        .first()
+                        .and_then(|&bi| runpod::synced_pod_id(&doc, &doc.blocks()[bi]))
+                        .map(|id| runpod::pod_pin_name(&id));
                     if runpod_aliases.contains(alias)
-                        && t.host_key_alias.as_deref() == Some(alias.as_str())
+                        && (t.host_key_alias.as_deref() == Some(alias.as_str())
+                            || (synced_pin.is_some()
+                                && t.host_key_alias.as_deref() == synced_pin.as_deref()))
                     {
                         t.reset_pin = Some(env.command(&format!(
                             "add --name {} --reset-host-key",
@@ -171,6 +180,7 @@ fn json_of(r: &Report, env: &Env) -> serde_json::Value {
         "host_key": r.host_key,
         "offers": r.offers,
         "facts": r.facts,
+        "attempts": r.attempts,
     })
 }
 

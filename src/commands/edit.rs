@@ -178,7 +178,7 @@ pub fn set_vscode_platform(
                 Err(e) => SettingsChange {
                     path,
                     changed: false,
-                    error: Some(format!("{e:#}")),
+                    error: Some(super::render(&e)),
                 },
             }
         })
@@ -235,6 +235,39 @@ pub fn is_managed(doc: &Document, block: usize) -> bool {
     doc.blocks()
         .get(block)
         .is_some_and(|b| runpod::has_marker(doc, b))
+}
+
+/// When VS Code reads another ssh config (`remote.SSH.configFile`) and no
+/// `--config` was given: the settings file that says so and that config,
+/// which `add`, `sync` and `fix` then write (an existing regular file only).
+pub fn vscode_config_file(env: &Env) -> Option<(PathBuf, PathBuf)> {
+    if env.global.config.is_some() {
+        return None;
+    }
+    let (settings, other) = vscode::settings_files().into_iter().find_map(|p| {
+        // Non-blocking and capped: a FIFO settings.json must not hang us.
+        let text = String::from_utf8(fsio::read_limited(&p).ok()?.bytes).ok()?;
+        Some((p, vscode::config_file(&text)?))
+    })?;
+    let other = Context::current().home_path(&other.replace('\\', "/"));
+    (Some(&other) != env.config_path().ok().as_ref() && other.is_file())
+        .then_some((settings, other))
+}
+
+/// `env` writing the file VS Code reads, when it reads another one.
+pub fn follow_vscode(env: &Env) -> (Env, Option<(PathBuf, PathBuf)>) {
+    let redirect = vscode_config_file(env);
+    let mut global = env.global.clone();
+    if let Some((_, other)) = &redirect {
+        global.config = Some(other.clone());
+    }
+    (
+        Env {
+            global,
+            style: env.style,
+        },
+        redirect,
+    )
 }
 
 /// How many host keys are pinned for `alias` (what `forget_pinned_key`

@@ -9,7 +9,7 @@ use super::edit::{self, Session};
 use super::{Env, Failure, OrFail, Outcome};
 use crate::cli::FixArgs;
 use crate::config::Document;
-use crate::doctor::{self, Auto, Cx, Finding, Severity, SideEffect};
+use crate::doctor::{self, Auto, ChmodCheck, Cx, Finding, Severity, SideEffect};
 use crate::fsio::{self, WriteOptions};
 use crate::known_hosts::{self, Verdict};
 use crate::probe::{self, Stage};
@@ -169,7 +169,7 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
             }
         }
         if !rolled_back {
-            apply_side_effects(&cx.side_effects, &mut cx.findings, &mut notes);
+            apply_side_effects(&cx.side_effects, &new_bytes, &mut cx.findings, &mut notes);
         }
     }
     if rolled_back {
@@ -248,15 +248,45 @@ fn print_rules(env: &Env) -> anyhow::Result<Outcome> {
 /// Apply what lies outside the config. A chmod the filesystem layer
 /// refuses (a symlink, a device, another user's file, swapped in since the
 /// rule looked) takes back its finding's "fixed".
-fn apply_side_effects(effects: &[SideEffect], findings: &mut [Finding], notes: &mut Vec<String>) {
+fn apply_side_effects(
+    effects: &[SideEffect],
+    config_bytes: &[u8],
+    findings: &mut [Finding],
+    notes: &mut Vec<String>,
+) {
     for e in effects {
         match e {
             SideEffect::Chmod {
                 path,
                 mode,
                 finding,
+                check,
             } => {
-                if let Err(err) = fsio::set_mode_owned(path, *mode) {
+                // The content is judged on the descriptor that is chmodded.
+                let res = match check {
+                    ChmodCheck::PrivateKey => {
+                        fsio::set_mode_owned_if(path, *mode, 1 << 20, |head| {
+                            if doctor::is_private_key(head) {
+                                Ok(())
+                            } else {
+                                Err("not a private key")
+                            }
+                        })
+                    }
+                    ChmodCheck::Config => fsio::set_mode_owned_if(
+                        path,
+                        *mode,
+                        config_bytes.len() as u64 + 1,
+                        |head| {
+                            if head == config_bytes {
+                                Ok(())
+                            } else {
+                                Err("not the config this run read")
+                            }
+                        },
+                    ),
+                };
+                if let Err(err) = res {
                     notes.push(err.to_string());
                     if let Some(f) = findings.get_mut(*finding) {
                         f.applied = false;
@@ -279,7 +309,12 @@ fn apply_side_effects(effects: &[SideEffect], findings: &mut [Finding], notes: &
 /// One finding per line ssh refuses in the repaired config (or what it
 /// includes), in ssh's words, with the line as read.
 fn refusal_findings(cx: &mut Cx) {
-    let refused = refusal::check(refusal::Client::local(), &cx.path, &cx.doc, cx.ctx);
+    let mut refused = refusal::check(refusal::Client::local(), &cx.path, &cx.doc, cx.ctx);
+    if refused.is_empty() && cx.findings.is_empty() {
+        // Nothing found and nothing changed (the file on disk is the one
+        // judged): before "nothing to fix", ask ssh -G itself once.
+        refused = refusal::ssh_backstop(&cx.path, &cx.doc, cx.ctx);
+    }
     for d in refused.problems {
         let line = match d.source.line {
             0 => None,
@@ -344,6 +379,7 @@ fn probe_findings(
         passphrases: Default::default(),
         // A dry run writes nothing anywhere, known_hosts included.
         record_host_keys: !a.dry_run,
+        then_run: None,
     };
     let reports = probe::probe_all(hosts, &opts, 32, || {}).or_fail(Failure::Io)?;
     for mut r in reports {

@@ -17,13 +17,13 @@ use ssh_key::{PrivateKey, PublicKey};
 
 use super::edit::tilde;
 use super::{Env, Failure, OrFail, Outcome, bad_input, fail};
-use crate::cli::{KeyArgs, KeyCommand, KeyNewArgs, KeyRotateArgs, KeyShowArgs};
+use crate::cli::{KeyArgs, KeyCommand, KeyNewArgs, KeyPushArgs, KeyRotateArgs, KeyShowArgs};
 use crate::client::{self, Connection};
 use crate::config::files::load_tree;
 use crate::config::{Context, Document, resolve};
 use crate::keys::{self, HostEntry, Journal, KeyError, KeyInfo, Kind, Step};
 use crate::probe::{self, Target};
-use crate::{fsio, output, runpod};
+use crate::{account_keys, api, fsio, output, runpod};
 
 pub fn run(env: &Env, a: &KeyArgs) -> anyhow::Result<Outcome> {
     match &a.command {
@@ -31,7 +31,63 @@ pub fn run(env: &Env, a: &KeyArgs) -> anyhow::Result<Outcome> {
         KeyCommand::List => list(env),
         KeyCommand::Show(s) => show(env, s),
         KeyCommand::Rotate(r) => rotate(env, r),
+        KeyCommand::Push(p) => push(env, p),
     }
+}
+
+// ---------------------------------------------------------------------------
+// key push (the RunPod account, issue 11)
+
+/// The public key line of `path` (a private key's `.pub` beside it).
+fn public_line_of(path: &Path) -> anyhow::Result<String> {
+    let pubp = if path.extension().is_some_and(|e| e == "pub") {
+        path.to_path_buf()
+    } else {
+        keys::pub_path(path)
+    };
+    let c = fsio::read_limited(&pubp).map_err(|e| {
+        bad_input(format!(
+            "cannot read {}: {e}. Create a key with `runpod-ssh key new`",
+            tilde(&pubp)
+        ))
+    })?;
+    account_keys::public_line(&String::from_utf8_lossy(&c.bytes))
+        .map_err(|e| bad_input(format!("{}: {e}", tilde(&pubp))))
+}
+
+fn push(env: &Env, a: &KeyPushArgs) -> anyhow::Result<Outcome> {
+    let path = match &a.file {
+        Some(p) => expand(p)?,
+        None => home()?.join(".ssh").join("id_ed25519.pub"),
+    };
+    let line = public_line_of(&path)?;
+    let client = api::Client::from_env().or_fail(Failure::Io)?;
+    let r = account_keys::push(&client, &line).or_fail(Failure::Io)?;
+    let fp = account_keys::material(&line)
+        .and_then(|m| ssh_key::PublicKey::from_openssh(&m).ok())
+        .map(|k| keys::fingerprint(&k))
+        .unwrap_or_default();
+    if env.global.json {
+        output::out(&format!(
+            "{}\n",
+            serde_json::json!({"key": tilde(&path), "fingerprint": fp, "added": r.added, "account_keys": r.total})
+        ))?;
+    } else if !env.global.quiet {
+        output::out(&if r.added {
+            format!(
+                "{} {fp} ({}) is registered on your RunPod account ({} keys there, every earlier one kept). Pods started or restarted from now on get it; running pods keep the keys they started with.\n",
+                env.style.green("✓"),
+                tilde(&path),
+                r.total
+            )
+        } else {
+            format!(
+                "{fp} ({}) is already registered on your RunPod account; nothing changed.\n",
+                tilde(&path)
+            )
+        })?;
+    }
+    Ok(Outcome::Ok)
 }
 
 fn home() -> anyhow::Result<PathBuf> {
@@ -192,6 +248,28 @@ fn identity_users(env: &Env) -> anyhow::Result<(Users, Option<String>)> {
     Ok((out, None))
 }
 
+/// SHA256 fingerprints of the account's keys, when an API key is set up
+/// (`None` without one; an API error is said once and the column left out).
+fn account_fingerprints(env: &Env) -> Option<Vec<String>> {
+    let client = api::Client::from_env().ok()?;
+    match account_keys::registered(&client) {
+        Ok(m) => Some(
+            m.iter()
+                .filter_map(|l| ssh_key::PublicKey::from_openssh(l).ok())
+                .map(|k| keys::fingerprint(&k))
+                .collect(),
+        ),
+        Err(e) => {
+            if !env.global.quiet && !env.global.json {
+                output::err(&format!(
+                    "note: the RunPod account's keys were not read: {e}\n"
+                ));
+            }
+            None
+        }
+    }
+}
+
 fn list(env: &Env) -> anyhow::Result<Outcome> {
     let ssh_dir = home()?.join(".ssh");
     let mut found: Vec<KeyInfo> = keys::scan_dir(&ssh_dir);
@@ -210,6 +288,7 @@ fn list(env: &Env) -> anyhow::Result<Outcome> {
                     encrypted: None,
                     problems: vec!["not a key file OpenSSH can read".into()],
                     used_by: Vec::new(),
+                    registered: None,
                 });
                 k.used_by = aliases;
                 found.push(k);
@@ -221,6 +300,13 @@ fn list(env: &Env) -> anyhow::Result<Outcome> {
         && !env.global.json
     {
         output::err(&format!("note: the config was not read: {w}\n"));
+    }
+    // With an API key: which of them the RunPod account holds.
+    let account = account_fingerprints(env);
+    if let Some(reg) = &account {
+        for k in found.iter_mut() {
+            k.registered = Some(k.fingerprint.as_ref().is_some_and(|f| reg.contains(f)));
+        }
     }
     if env.global.json {
         output::out(&format!("{}\n", serde_json::to_string_pretty(&found)?))?;
@@ -237,6 +323,7 @@ fn list(env: &Env) -> anyhow::Result<Outcome> {
         "FINGERPRINT".into(),
         "COMMENT".into(),
         "ENCRYPTED".into(),
+        "RUNPOD".into(),
         "USED BY".into(),
     ]];
     let esc = |s: &str| output::escape(s, false);
@@ -249,6 +336,11 @@ fn list(env: &Env) -> anyhow::Result<Outcome> {
             esc(k.comment.as_deref().unwrap_or("")),
             match k.encrypted {
                 Some(true) => "yes".into(),
+                Some(false) => "no".into(),
+                None => "-".into(),
+            },
+            match k.registered {
+                Some(true) => "registered".into(),
                 Some(false) => "no".into(),
                 None => "-".into(),
             },
@@ -656,6 +748,18 @@ fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
         return Err(bad_input("no new key"));
     };
     let new_line = new_key.public_key().to_openssh().or_fail(Failure::Io)?;
+    // The keys being replaced, for --account --remove-old.
+    let old_lines: Vec<String> = plans
+        .iter()
+        .filter_map(|p| p.old_key.public_key().to_openssh().ok())
+        .collect();
+    // Asked before any host changes: a missing API key stops here.
+    let account = if a.account {
+        let client = api::Client::from_env().or_fail(Failure::Io)?;
+        Some(client)
+    } else {
+        None
+    };
     let shared = Arc::new(Shared {
         journal: Mutex::new(journal),
         journal_path,
@@ -699,6 +803,18 @@ fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
         format!("Rotating to {}:\n", tilde(&new_path))
     };
     let fp = keys::fingerprint(shared.new_key.public_key());
+    if let Some(client) = &account {
+        return rotate_account(
+            env,
+            client,
+            &results,
+            &head,
+            &new_line,
+            &fp,
+            &old_lines,
+            a.remove_old,
+        );
+    }
     let mut tail = format!(
         "\nRunPod next: paste the new public key into RunPod → Settings → SSH Public Keys\n  {new_line}\n  ({fp}): a pod started or restarted later gets only the account's keys.\nUntil then each rotated entry keeps its old key as a second IdentityFile, so a restarted pod still lets you in.\n"
     );
@@ -1182,4 +1298,61 @@ async fn rotate_host(p: Plan, s: Arc<Shared>, remove_old: bool) -> HostResult {
     r.step = entry.step;
     r.note = Some(note);
     r
+}
+
+/// `key rotate --account`: the new key onto the RunPod account (kept keys
+/// verified by read-back); with --remove-old, the replaced keys off it once
+/// every host was rotated.
+#[allow(clippy::too_many_arguments)]
+fn rotate_account(
+    env: &Env,
+    client: &api::Client,
+    results: &[HostResult],
+    head: &str,
+    new_line: &str,
+    fp: &str,
+    old_lines: &[String],
+    remove_old: bool,
+) -> anyhow::Result<Outcome> {
+    let mut tail = String::new();
+    match account_keys::push(client, new_line) {
+        Ok(r) => tail.push_str(&format!(
+            "\nRunPod account: {fp} {} ({} keys there); pods started or restarted from now on get it.\n",
+            if r.added { "registered" } else { "was already registered" },
+            r.total
+        )),
+        Err(e) => {
+            tail.push_str(&format!(
+                "\nRunPod account: the new key could not be registered: {e}\nEach rotated entry keeps its old key as a second IdentityFile until `runpod-ssh key push` succeeds.\n"
+            ));
+            let _ = report(env, results, head, &tail, false);
+            return Err(super::fail(Failure::Io, anyhow::anyhow!("the RunPod account does not hold the new key")));
+        }
+    }
+    if remove_old {
+        if results.iter().all(|r| r.ok) {
+            let mut seen = Vec::new();
+            for l in old_lines {
+                let m = account_keys::material(l);
+                if seen.contains(&m) || m.as_deref() == account_keys::material(new_line).as_deref()
+                {
+                    continue;
+                }
+                seen.push(m);
+                match account_keys::remove(client, l) {
+                    Ok(true) => tail.push_str("RunPod account: the old key was removed.\n"),
+                    Ok(false) => {
+                        tail.push_str("RunPod account: the old key was not registered there.\n")
+                    }
+                    Err(e) => tail.push_str(&format!(
+                        "RunPod account: the old key could not be removed: {e}\n"
+                    )),
+                }
+            }
+        } else {
+            tail.push_str("RunPod account: the old key stays registered until every host is rotated (run the same command again).\n");
+        }
+    }
+    tail.push_str("The old private key was not deleted.\n");
+    report(env, results, head, &tail, false)
 }

@@ -4,7 +4,10 @@
 use super::{Env, Failure, OrFail, Outcome};
 use crate::cli::ListArgs;
 use crate::config::files::load_tree;
-use crate::config::{Document, Source, resolve};
+use std::collections::HashMap;
+
+use crate::config::resolve::Resolver;
+use crate::config::{Document, Source};
 use crate::{fsio, output, refusal, runpod};
 
 #[derive(Debug, serde::Serialize)]
@@ -21,12 +24,19 @@ struct Row {
 }
 
 pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
+    if a.live {
+        return super::live::list(env, a);
+    }
     let path = env.config_path()?;
     let snap = fsio::read(&path).or_fail(Failure::Io)?;
     let doc = Document::parse(snap.content());
     let ctx = env.context();
     // A file ssh refuses has no hosts for ssh: rows would mislead.
-    let refused = refusal::check(refusal::Client::local(), &path, &doc, &ctx);
+    let mut refused = refusal::check(refusal::Client::local(), &path, &doc, &ctx);
+    if refused.is_empty() {
+        // What the own evaluator missed, ssh -G still says (when it may be asked).
+        refused = refusal::ssh_backstop(&path, &doc, &ctx);
+    }
     if !refused.is_empty() {
         let client = refusal::Client::local();
         let hint = refusal::hint(client, &refused, refusal::UNRELATED_HOST, &ctx)
@@ -50,16 +60,24 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
             env.style.red("error:"),
             client.name(),
             path.display(),
-            refusal::render(&refused)
+            output::escape(&refusal::render(&refused), true)
         ));
         return Ok(Outcome::Problems);
     }
     let files = load_tree(&path, &doc, &ctx.home);
     let mut rows = Vec::new();
+    // One plan of the file for every alias: each is evaluated over its own
+    // blocks, not the whole file (linear, not quadratic, in the hosts).
+    let resolver = Resolver::new(&doc, &path, &ctx);
+    let mut key_exists: HashMap<String, bool> = HashMap::new();
     for e in runpod::entries(&files, a.all) {
-        let r = resolve(&doc, &path, &e.alias, &ctx);
+        let r = resolver.resolve(&e.alias);
         let identity = r.all("identityfile").first().map(|s| s.args[0].clone());
-        let exists = identity.as_deref().map(|i| ctx.home_path(i).is_file());
+        let exists = identity.as_deref().map(|i| {
+            *key_exists
+                .entry(i.to_string())
+                .or_insert_with(|| ctx.home_path(i).is_file())
+        });
         rows.push(Row {
             alias: e.alias,
             hostname: r.hostname().0,
@@ -96,7 +114,14 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
         "KEY".to_string(),
         "DEFINED AT".to_string(),
     ]];
+    // `~/…` of each source file once (finding the home reads the password
+    // database: once per row made `list` spend most of its time there).
+    let mut shown: HashMap<&std::path::Path, String> = HashMap::new();
     for r in &rows {
+        let file = shown
+            .entry(r.source.file.as_path())
+            .or_insert_with(|| super::edit::tilde(&r.source.file))
+            .clone();
         let key = match (&r.identity_file, r.identity_exists) {
             (Some(k), Some(false)) => format!("{k} (missing)"),
             (Some(k), _) => k.clone(),
@@ -107,8 +132,15 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
             format!("{}:{}", r.hostname, r.port),
             r.user.clone(),
             key,
-            format!("{}:{}", super::edit::tilde(&r.source.file), r.source.line),
+            format!("{file}:{}", r.source.line),
         ]);
+    }
+    // Aliases, paths and values come from the config: escaped, so a
+    // `Host` name carrying ESC sequences cannot drive the terminal.
+    for row in &mut table {
+        for cell in row.iter_mut() {
+            *cell = output::escape(cell, false);
+        }
     }
     let text = output::table(&table, |_, _, cell| cell);
     output::out(&text)?;

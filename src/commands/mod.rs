@@ -3,6 +3,7 @@
 //! [`Failure`] kind attached, which `main` maps to an exit code.
 
 pub mod add;
+pub mod autostop;
 pub mod check;
 pub mod completions;
 pub mod edit;
@@ -10,9 +11,12 @@ pub mod fix;
 pub mod hints;
 pub mod key;
 pub mod list;
+pub mod live;
+pub mod login;
 pub mod remove;
 pub mod restore;
 pub mod show;
+pub mod sync;
 
 pub use hints::{defined_aliases, did_you_mean, shell_quote, suggest};
 
@@ -163,6 +167,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Remove(a) => ("remove", a.force),
         Command::Restore(a) => ("restore", a.force),
         Command::Show(_) => ("show", false),
+        Command::Sync(a) => ("sync", a.force),
+        Command::Login => ("login", false),
+        Command::Up(_) => ("up", false),
+        Command::Open(_) => ("open", false),
+        Command::Stop(_) => ("stop", false),
+        Command::Autostop(_) => ("autostop", false),
         Command::Key(_) => ("key", false),
         Command::Completions(_) => ("completions", false),
         Command::Man => ("man", false),
@@ -187,6 +197,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Remove(a) => remove::run(&env, &a),
         Command::Restore(a) => restore::run(&env, &a),
         Command::Show(a) => show::run(&env, &a),
+        Command::Sync(a) => sync::run(&env, &a),
+        Command::Login => login::run(&env),
+        Command::Up(a) => live::up(&env, &a),
+        Command::Open(a) => live::open(&env, &a),
+        Command::Stop(a) => live::stop(&env, &a),
+        Command::Autostop(a) => autostop::run(&env, &a),
         Command::Key(a) => key::run(&env, &a),
         Command::Completions(a) => completions::run(&env, &a),
         Command::Man => completions::man(&env),

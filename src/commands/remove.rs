@@ -56,6 +56,12 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
             )));
         }
     }
+    // The pins go under the entry's HostKeyAlias (sync: runpod-<podid>).
+    let pins_of: Vec<String> = found
+        .iter()
+        .filter(|&&bi| blocks[bi].patterns.len() == 1)
+        .filter_map(|&bi| s.doc.first_value(&blocks[bi], "hostkeyalias"))
+        .collect();
     let mut doc = s.doc.clone();
     // From the last block up, so earlier indices stay valid.
     for &bi in found.iter().rev() {
@@ -67,7 +73,7 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
     }
     let diff = s.diff(&doc);
     let mut backup = None;
-    let pins;
+    let mut pins;
     let mut warnings = Vec::new();
     if !a.dry_run {
         backup = s.write(&doc)?;
@@ -76,8 +82,14 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
         ));
         // In the same backup set as the config: `restore` brings it back.
         pins = edit::forget_pinned_key(&a.alias)?;
+        for pin in pins_of.iter().filter(|p| !p.eq_ignore_ascii_case(&a.alias)) {
+            pins += edit::forget_pinned_key(pin)?;
+        }
     } else {
         pins = edit::pinned_key_count(&a.alias);
+        for pin in pins_of.iter().filter(|p| !p.eq_ignore_ascii_case(&a.alias)) {
+            pins += edit::pinned_key_count(pin);
+        }
     }
     let vscode = if a.no_vscode {
         Vec::new()

@@ -58,7 +58,12 @@ pub fn run(env: &Env, args: &ShowArgs) -> anyhow::Result<Outcome> {
     } else if resolved.ok() {
         let mut text = String::new();
         for p in &printed {
-            text.push_str(&format!("{} {}", p.keyword, p.value));
+            // Config-derived text: control characters shown, not obeyed.
+            text.push_str(&format!(
+                "{} {}",
+                p.keyword,
+                output::escape(&p.value, false)
+            ));
             if env.global.verbose
                 && let Some(s) = &p.source
             {
@@ -70,7 +75,11 @@ pub fn run(env: &Env, args: &ShowArgs) -> anyhow::Result<Outcome> {
     }
     let st = &env.style;
     for d in &resolved.errors {
-        output::err(&format!("{} {d}\n", st.red("error:")));
+        output::err(&format!(
+            "{} {}\n",
+            st.red("error:"),
+            output::escape(&d.to_string(), false)
+        ));
     }
     if !resolved.ok() {
         let refused = refusal::Refusal::from_resolved(&resolved);
@@ -88,11 +97,19 @@ pub fn run(env: &Env, args: &ShowArgs) -> anyhow::Result<Outcome> {
         && !env.global.quiet
         && let Some(note) = unnamed_note(&path, &args.alias, &ctx)
     {
-        output::err(&format!("{} {note}\n", st.yellow("note:")));
+        output::err(&format!(
+            "{} {}\n",
+            st.yellow("note:"),
+            output::escape(&note, false)
+        ));
     }
     if !env.global.quiet {
         for d in resolved.warnings.iter().chain(&resolved.not_evaluated) {
-            output::err(&format!("{} {d}\n", st.yellow("warning:")));
+            output::err(&format!(
+                "{} {}\n",
+                st.yellow("warning:"),
+                output::escape(&d.to_string(), false)
+            ));
         }
     }
     Ok(if resolved.ok() {

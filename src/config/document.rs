@@ -548,6 +548,37 @@ impl Document {
         self.lines.splice(at..at, new);
     }
 
+    /// Insert one text line before each given line (indices into the
+    /// document as it is, ascending), in one pass: the same as
+    /// [`Document::insert_lines`] for each, last first, without moving the
+    /// following lines once per insertion.
+    pub fn insert_lines_before(&mut self, inserts: Vec<(usize, String)>) {
+        if inserts.is_empty() {
+            return;
+        }
+        // Inserted lines take the dominant ending, so it stays dominant.
+        let ending = self.dominant_ending();
+        let n = self.lines.len();
+        if inserts.iter().any(|(at, _)| *at >= n)
+            && let Some(last) = self.lines.last_mut()
+            && last.ending == LineEnding::None
+        {
+            last.ending = ending;
+        }
+        let old = std::mem::take(&mut self.lines);
+        self.lines.reserve(n + inserts.len());
+        let mut it = inserts.into_iter().peekable();
+        for (i, line) in old.into_iter().enumerate() {
+            while let Some((_, text)) = it.next_if(|(at, _)| *at <= i) {
+                self.lines.push(Line::new(text.into_bytes(), ending));
+            }
+            self.lines.push(line);
+        }
+        for (_, text) in it {
+            self.lines.push(Line::new(text.into_bytes(), ending));
+        }
+    }
+
     /// The line a new block should go to so that it comes just before block
     /// `index`: above the comment lines attached to its header. Block 0 (the
     /// global section) cannot be preceded (a block there would capture the
@@ -760,6 +791,16 @@ pub fn valid_alias(alias: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
+/// Whether text decoded from UTF-16 looks like an ssh config: at least
+/// half of it ASCII (keywords, addresses, paths). Two stray `FF FE` bytes
+/// before an ASCII file decode to almost nothing but CJK.
+fn plausible_utf16_config(s: &str) -> bool {
+    let (ascii, all) = s.chars().fold((0usize, 0usize), |(a, n), c| {
+        (a + usize::from(c.is_ascii()), n + 1)
+    });
+    ascii * 2 >= all
+}
+
 fn decode(input: &[u8]) -> (Encoding, Vec<u8>) {
     if let Some(rest) = input.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
         return (Encoding::Utf8Bom, rest.to_vec());
@@ -776,8 +817,13 @@ fn decode(input: &[u8]) -> (Encoding, Vec<u8>) {
                 _ => u16::from_be_bytes([c[0], c[1]]),
             });
             let decoded: Result<String, _> = char::decode_utf16(units).collect();
-            // Only when it re-encodes to the same bytes; otherwise keep raw bytes.
-            if let Ok(s) = decoded {
+            // Only when it re-encodes to the same bytes, and reads as a
+            // config would: mostly ASCII. An ASCII file behind two stray
+            // bytes decodes to CJK; those stay raw bytes (ssh refuses
+            // only its line 1, the `bom` rule drops the two bytes).
+            if let Ok(s) = decoded
+                && plausible_utf16_config(&s)
+            {
                 return (enc, s.into_bytes());
             }
         }
@@ -846,6 +892,10 @@ mod tests {
         rt(b"\xEF\xBB\xBFHost a\n");
         rt(b"\xFF\xFEH\0o\0s\0t\0 \0a\0\n\0");
         rt(b"\xFF\xFEH\0"); // odd or invalid UTF-16 stays raw
+        // ASCII behind stray FF FE is no UTF-16: raw bytes, not CJK.
+        let stray = Document::parse(b"\xFF\xFEHost a\n  User b\n");
+        assert_eq!(stray.encoding(), Encoding::Utf8);
+        assert_eq!(stray.lines()[1].bytes(), b"  User b");
         rt(b"\xFF\xFE\x00\xD8");
         rt(b"a\rb\r\nc\0d\xff\n\n");
     }

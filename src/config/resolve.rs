@@ -219,23 +219,7 @@ pub fn resolve_as(
         ev.final_pass = true;
         run(&mut ev, true);
     }
-    // Entries dropped by `SendEnv -NAME` are no longer in the index.
-    let live: std::collections::HashSet<usize> = ev.index.values().flatten().copied().collect();
-    let settings = std::mem::take(&mut ev.settings)
-        .into_iter()
-        .enumerate()
-        .filter(|(i, _)| live.contains(i))
-        .map(|(_, s)| s)
-        .collect();
-    Resolved {
-        host: host.to_string(),
-        settings,
-        errors: ev.errors,
-        warnings: ev.warnings,
-        not_evaluated: ev.not_evaluated,
-        runs_commands: ev.runs_commands,
-        ctx: ctx.clone(),
-    }
+    ev.finish(host)
 }
 
 /// Read `path` and evaluate it for `host`. A missing file is an empty config.
@@ -251,6 +235,209 @@ pub fn resolve_file(path: &Path, host: &str, ctx: &Context) -> Result<Resolved, 
         }
     };
     Ok(resolve(&Document::parse(&bytes), path, host, ctx))
+}
+
+/// Evaluates one document for many hosts (`list`), in time linear in the
+/// size of the config for each host's own blocks rather than the whole
+/// file: a `Host` block whose patterns are literal names, or a `Match`
+/// block that needs a literal `host`/`originalhost`, is visited only for
+/// the names it lists. Blocks skipped that way are provably inactive for
+/// the host and set nothing, so the settings are exactly those of
+/// [`resolve`]; so are the diagnostics, since a block is skipped only
+/// when its lines report nothing whichever host it is evaluated for. A
+/// host that needs the final pass
+/// (`CanonicalizeHostname`, `Match final`) is evaluated by [`resolve`].
+pub struct Resolver<'a> {
+    doc: &'a Document,
+    path: &'a Path,
+    ctx: &'a Context,
+    plan: Plan,
+}
+
+/// Which blocks (line ranges of the top-level file) can apply to which name.
+#[derive(Default)]
+struct Plan {
+    /// Block line ranges; block 0 is the global section.
+    blocks: Vec<std::ops::Range<usize>>,
+    /// Blocks visited for every host.
+    always: Vec<usize>,
+    /// Literal `Host` pattern (case-sensitive, as OpenSSH) → blocks.
+    host: HashMap<String, Vec<usize>>,
+    /// Lowercased literal of a `Match originalhost` → blocks.
+    match_originalhost: HashMap<String, Vec<usize>>,
+    /// Lowercased literal of a `Match host` → blocks.
+    match_host: HashMap<String, Vec<usize>>,
+}
+
+impl Plan {
+    fn new(doc: &Document, path: &Path, ctx: &Context) -> Plan {
+        let mut plan = Plan::default();
+        let lines = doc.lines();
+        // Like `Document::blocks`: the global section, then each header up
+        // to the next one.
+        let headers: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].is_header()).collect();
+        plan.blocks
+            .push(0..headers.first().copied().unwrap_or(lines.len()));
+        for (k, &h) in headers.iter().enumerate() {
+            plan.blocks
+                .push(h..headers.get(k + 1).copied().unwrap_or(lines.len()));
+        }
+        for bi in 0..plan.blocks.len() {
+            let range = plan.blocks[bi].clone();
+            // An Include anywhere in a block reads other files: always visited.
+            let has_include = range.clone().any(|i| lines[i].keyword() == Some("include"));
+            let keyed = if bi == 0 || has_include {
+                None
+            } else {
+                let l = &lines[range.start];
+                l.directive()
+                    .filter(|d| d.error.is_none())
+                    .and_then(|d| index_key(&d.keyword_lc, d.values(l.bytes())))
+                    .filter(|_| silent_when_inactive(doc, path, ctx, range.clone()))
+                    .filter(|_| !names_exec(l))
+            };
+            match keyed {
+                None => plan.always.push(bi),
+                Some((which, names)) => {
+                    let map = match which {
+                        Key::Host => &mut plan.host,
+                        Key::MatchHost => &mut plan.match_host,
+                        Key::MatchOriginalHost => &mut plan.match_originalhost,
+                    };
+                    for n in names {
+                        let list = map.entry(n).or_default();
+                        if list.last() != Some(&bi) {
+                            list.push(bi);
+                        }
+                    }
+                }
+            }
+        }
+        plan
+    }
+}
+
+/// A `Match` line that may hold `exec` (the same test as
+/// [`crate::oracle::runs_commands`]).
+fn names_exec(line: &super::document::Line) -> bool {
+    line.keyword() == Some("match")
+        && line
+            .bytes()
+            .windows(4)
+            .any(|w| w.eq_ignore_ascii_case(b"exec"))
+}
+
+/// Whether the lines of a block report nothing when it does not apply, so
+/// skipping it changes no diagnostic either. What an inactive line reports
+/// does not depend on the host, except an unknown keyword that an
+/// `IgnoreUnknown` may excuse: with none in effect here, such a block is
+/// kept (always visited).
+fn silent_when_inactive(
+    doc: &Document,
+    path: &Path,
+    ctx: &Context,
+    range: std::ops::Range<usize>,
+) -> bool {
+    let mut ev = Evaluator::new("", ctx);
+    let mut active = false;
+    for i in range {
+        let line = &doc.lines()[i];
+        if let Some(d) = line.directive() {
+            ev.process_line(d, line.bytes(), path, i + 1, &mut active, false, 0);
+        }
+    }
+    !active && ev.errors.is_empty() && ev.warnings.is_empty() && ev.not_evaluated.is_empty()
+}
+
+enum Key {
+    Host,
+    MatchHost,
+    MatchOriginalHost,
+}
+
+/// The names a block header can only match, when it can be said from the
+/// line alone and evaluating it has no effect but setting `active`.
+fn index_key<'a>(keyword: &str, args: impl Iterator<Item = &'a str>) -> Option<(Key, Vec<String>)> {
+    let literal = |p: &str| !p.is_empty() && !p.contains(['*', '?']);
+    let args: Vec<&str> = args.collect();
+    if keyword == "host" {
+        // Negated entries only ever disable the block.
+        let positive: Vec<&str> = args
+            .iter()
+            .copied()
+            .filter(|a| !a.starts_with('!'))
+            .collect();
+        if args.iter().any(|a| a.is_empty())
+            || positive.is_empty()
+            || !positive.iter().all(|p| literal(p))
+        {
+            return None;
+        }
+        return Some((Key::Host, positive.iter().map(|p| p.to_string()).collect()));
+    }
+    if keyword != "match" || args.is_empty() || !args.len().is_multiple_of(2) {
+        return None;
+    }
+    // Only criteria that evaluate without side effects (no `all`,
+    // `canonical`, `final`, `exec`, `localnetwork`, `tagged`).
+    let mut key = None;
+    for pair in args.chunks(2) {
+        let (negated, attrib) = match pair[0].strip_prefix('!') {
+            Some(a) => (true, a.to_ascii_lowercase()),
+            None => (false, pair[0].to_ascii_lowercase()),
+        };
+        let arg = pair[1];
+        if arg.is_empty() || arg.starts_with('#') {
+            return None;
+        }
+        match attrib.as_str() {
+            "host" | "originalhost" => {
+                let entries: Vec<&str> = arg.split(',').collect();
+                if key.is_none()
+                    && !negated
+                    && entries.iter().all(|e| !e.starts_with('!') && literal(e))
+                {
+                    let which = if attrib == "host" {
+                        Key::MatchHost
+                    } else {
+                        Key::MatchOriginalHost
+                    };
+                    key = Some((
+                        which,
+                        entries.iter().map(|e| e.to_ascii_lowercase()).collect(),
+                    ));
+                }
+            }
+            "user" | "localuser" => {}
+            _ => return None,
+        }
+    }
+    key
+}
+
+impl<'a> Resolver<'a> {
+    pub fn new(doc: &'a Document, path: &'a Path, ctx: &'a Context) -> Resolver<'a> {
+        Resolver {
+            doc,
+            path,
+            ctx,
+            plan: Plan::new(doc, path, ctx),
+        }
+    }
+
+    /// What [`resolve`] gives `host`.
+    pub fn resolve(&self, host: &str) -> Resolved {
+        let mut ev = Evaluator::new(host, self.ctx);
+        ev.run_pass_planned(self.doc, self.path, false, Some(&self.plan));
+        let canon = matches!(
+            ev.first("canonicalizehostname").map(|s| s.args[0].to_ascii_lowercase()),
+            Some(ref v) if v == "yes" || v == "true" || v == "always"
+        );
+        if ev.want_final || canon {
+            return resolve(self.doc, self.path, host, self.ctx);
+        }
+        ev.finish(host)
+    }
 }
 
 struct Evaluator<'c> {
@@ -296,6 +483,10 @@ impl<'c> Evaluator<'c> {
     }
 
     fn run_pass(&mut self, doc: &Document, path: &Path, quiet: bool) {
+        self.run_pass_planned(doc, path, quiet, None);
+    }
+
+    fn run_pass_planned(&mut self, doc: &Document, path: &Path, quiet: bool, plan: Option<&Plan>) {
         self.quiet = quiet;
         let mut active = true;
         if matches!(doc.encoding(), Encoding::Utf16Le | Encoding::Utf16Be) {
@@ -315,7 +506,107 @@ impl<'c> Evaluator<'c> {
             );
             return;
         }
-        self.read_doc(doc, path, &mut active, false, 0);
+        match plan {
+            Some(plan) => self.read_planned(doc, path, plan, &mut active),
+            None => self.read_doc(doc, path, &mut active, false, 0),
+        }
+    }
+
+    /// [`Evaluator::read_doc`] of the top-level file, visiting only the
+    /// blocks that `plan` says can apply to the names being evaluated.
+    fn read_planned(&mut self, doc: &Document, path: &Path, plan: &Plan, active: &mut bool) {
+        let empty: &[usize] = &[];
+        let by_host = plan
+            .host
+            .get(self.host.as_str())
+            .map_or(empty, Vec::as_slice);
+        let original = self.original_host.to_ascii_lowercase();
+        let by_original = plan
+            .match_originalhost
+            .get(original.as_str())
+            .map_or(empty, Vec::as_slice);
+        let next_in = |list: &[usize], from: usize| -> Option<usize> {
+            list.get(list.partition_point(|&b| b < from)).copied()
+        };
+        let before = self.errors.len();
+        let mut from = 0;
+        loop {
+            // `Match host` compares the hostname known at that point, which
+            // an earlier block may have set: looked up afresh each time.
+            let hostname = self.match_host_value().to_ascii_lowercase();
+            let by_hostname = plan
+                .match_host
+                .get(hostname.as_str())
+                .map_or(empty, Vec::as_slice);
+            let Some(bi) = [
+                next_in(&plan.always, from),
+                next_in(by_host, from),
+                next_in(by_original, from),
+                next_in(by_hostname, from),
+            ]
+            .into_iter()
+            .flatten()
+            .min() else {
+                break;
+            };
+            if bi > from {
+                // The blocks skipped left `active` false (a header that is
+                // not even valid, such as `Match all host x`, keeps it).
+                *active = false;
+            }
+            for i in plan.blocks[bi].clone() {
+                let line = &doc.lines()[i];
+                if self.runs_commands.is_none() && names_exec(line) {
+                    self.runs_commands = Some(Source {
+                        file: path.to_path_buf(),
+                        line: i + 1,
+                    });
+                }
+                if let Some(d) = line.directive() {
+                    self.process_line(d, line.bytes(), path, i + 1, active, false, 0);
+                }
+            }
+            from = bi + 1;
+        }
+        self.count_bad(path, before);
+    }
+
+    /// What `Match host` is compared with (`readconf.c:match_cfg_line`).
+    fn match_host_value(&self) -> String {
+        if self.final_pass {
+            self.host.clone()
+        } else if let Some(h) = self.first("hostname") {
+            expand_hostname(&h.args[0], &self.host)
+        } else {
+            self.host.clone()
+        }
+    }
+
+    fn finish(mut self, host: &str) -> Resolved {
+        // What ssh expands after reading (unknown `%` tokens, unset
+        // `${VAR}`) stops it only when the config itself was accepted.
+        if self.errors.is_empty() {
+            self.quiet = false;
+            check_expansions(&mut self);
+        }
+        // Entries dropped by `SendEnv -NAME` are no longer in the index.
+        let live: std::collections::HashSet<usize> =
+            self.index.values().flatten().copied().collect();
+        let settings = std::mem::take(&mut self.settings)
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| live.contains(i))
+            .map(|(_, s)| s)
+            .collect();
+        Resolved {
+            host: host.to_string(),
+            settings,
+            errors: self.errors,
+            warnings: self.warnings,
+            not_evaluated: self.not_evaluated,
+            runs_commands: self.runs_commands,
+            ctx: self.ctx.clone(),
+        }
     }
 
     fn first(&self, kw: &str) -> Option<&Setting> {
@@ -387,14 +678,7 @@ impl<'c> Evaluator<'c> {
     ) {
         let before = self.errors.len();
         for (i, line) in doc.lines().iter().enumerate() {
-            if self.runs_commands.is_none()
-                && line.keyword() == Some("match")
-                && line
-                    .bytes()
-                    .to_ascii_lowercase()
-                    .windows(4)
-                    .any(|w| w == b"exec")
-            {
+            if self.runs_commands.is_none() && names_exec(line) {
                 self.runs_commands = Some(Source {
                     file: path.to_path_buf(),
                     line: i + 1,
@@ -404,6 +688,11 @@ impl<'c> Evaluator<'c> {
                 self.process_line(d, line.bytes(), path, i + 1, active, never_match, depth);
             }
         }
+        self.count_bad(path, before);
+    }
+
+    /// OpenSSH's closing line for a file with bad options.
+    fn count_bad(&mut self, path: &Path, before: usize) {
         let bad = self.errors.len() - before;
         if bad > 0 && !self.quiet {
             self.errors.push(Diagnostic {
@@ -651,6 +940,9 @@ impl<'c> Evaluator<'c> {
                         );
                     }
                 }
+                if let Some(m) = other_value_error(name, args) {
+                    return self.error(file, line, m);
+                }
                 if *active && !self.has(name) {
                     self.push(name, owned(args), src());
                 }
@@ -685,6 +977,9 @@ impl<'c> Evaluator<'c> {
                 if let Some(m) = self.client.bad_value(name, args[0]) {
                     return self.error(file, line, m);
                 }
+                if let Some(m) = other_value_error(name, args) {
+                    return self.error(file, line, m);
+                }
                 if *active && !self.has(name) {
                     self.push(name, owned(args), src());
                 }
@@ -707,6 +1002,16 @@ impl<'c> Evaluator<'c> {
                 if let Err(msg) = validate(kw.kind, &v) {
                     return self.error(file, line, msg);
                 }
+                // readconf.c expands an agent path while parsing, in any block.
+                let agent_path = name == "identityagent"
+                    || (name == "forwardagent"
+                        && !matches!(
+                            v.to_ascii_lowercase().as_str(),
+                            "yes" | "no" | "true" | "false"
+                        ));
+                if agent_path && v.contains("${") && dollar_unset(&v).is_some() {
+                    return self.error(file, line, format!("Invalid environment expansion {v}."));
+                }
                 if extra(self) {
                     return;
                 }
@@ -722,13 +1027,7 @@ impl<'c> Evaluator<'c> {
 
     /// `readconf.c:match_cfg_line`. `None` is "Bad Match condition".
     fn match_line(&mut self, args: &[&str], file: &Path, line: usize) -> Option<bool> {
-        let host = if self.final_pass {
-            self.host.clone()
-        } else if let Some(h) = self.first("hostname") {
-            expand_hostname(&h.args[0], &self.host)
-        } else {
-            self.host.clone()
-        };
+        let host = self.match_host_value();
         let ruser = self
             .first("user")
             .map(|s| s.args[0].clone())
@@ -902,6 +1201,228 @@ pub fn validate(kind: Kind, v: &str) -> Result<(), String> {
     }
 }
 
+/// ssh's refusal of a value it parses for a keyword the evaluator keeps
+/// as written (`readconf.c`), in its words; `None` when ssh accepts it.
+pub fn other_value_error(name: &str, args: &[&str]) -> Option<String> {
+    let v = args.first().copied().unwrap_or_default();
+    match name {
+        "ipqos" => {
+            // parse_ipqos: a name from its table, or a number 0–255.
+            const NAMES: &[&str] = &[
+                "af11",
+                "af12",
+                "af13",
+                "af21",
+                "af22",
+                "af23",
+                "af31",
+                "af32",
+                "af33",
+                "af41",
+                "af42",
+                "af43",
+                "cs0",
+                "cs1",
+                "cs2",
+                "cs3",
+                "cs4",
+                "cs5",
+                "cs6",
+                "cs7",
+                "ef",
+                "le",
+                "lowdelay",
+                "throughput",
+                "reliability",
+                "none",
+            ];
+            let ok = |a: &str| {
+                NAMES.contains(&a.to_ascii_lowercase().as_str())
+                    || c_strtol(a).is_some_and(|n| (0..=255).contains(&n))
+            };
+            args.iter()
+                .take(2)
+                .find(|a| !ok(a))
+                .map(|a| format!("Bad IPQoS value: {a}"))
+        }
+        "rekeylimit" => {
+            if v.eq_ignore_ascii_case("default") {
+                return None;
+            }
+            // scan_scaled: digits, an optional fraction, one unit letter.
+            let (num, unit) = match v.char_indices().last() {
+                Some((i, c)) if "BKMGTPEbkmgtpe".contains(c) => (&v[..i], &v[i..]),
+                _ => (v, ""),
+            };
+            let (whole, frac) = num.split_once('.').unwrap_or((num, ""));
+            let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+            if whole.is_empty()
+                || !digits(whole)
+                || !digits(frac)
+                || (!frac.is_empty() && unit.is_empty())
+            {
+                return Some(format!("Bad number '{v}': Invalid argument"));
+            }
+            let n: f64 = num.parse().unwrap_or(0.0);
+            let scale = match unit.to_ascii_uppercase().as_str() {
+                "K" => 1u64 << 10,
+                "M" => 1 << 20,
+                "G" => 1 << 30,
+                "T" => 1 << 40,
+                "P" => 1 << 50,
+                "E" => 1 << 60,
+                _ => 1,
+            };
+            let bytes = n * scale as f64;
+            (bytes != 0.0 && bytes < 16.0).then(|| "RekeyLimit too small".into())
+        }
+        "tunneldevice" => {
+            // a2tun: `any` or a number, optionally `:` and another.
+            let unit = |s: &str| {
+                s.eq_ignore_ascii_case("any")
+                    || (!s.is_empty()
+                        && s.bytes().all(|b| b.is_ascii_digit())
+                        && s.parse::<u32>().is_ok_and(|n| n <= 0x7fff_fffd))
+            };
+            let ok = match v.split_once(':') {
+                Some((l, r)) => unit(l) && unit(r),
+                None => unit(v),
+            };
+            (!ok).then(|| "Bad tun device.".into())
+        }
+        "canonicaldomains" => args.iter().find_map(|d| {
+            // misc.c:valid_domain, the checks ssh makes of a name as written.
+            let why = if !d.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                "starts with invalid character"
+            } else if d.contains("..") {
+                "contains consecutive separators"
+            } else {
+                return None;
+            };
+            Some(format!("domain name \"{d}\" {why}"))
+        }),
+        "permitremoteopen" => args.iter().find_map(|a| {
+            if args.len() == 1 && (a.eq_ignore_ascii_case("any") || a.eq_ignore_ascii_case("none"))
+            {
+                return None;
+            }
+            // hpdelim: `[host]:port` or `host:port`; the port `*` or 1–65535.
+            let port = if let Some(rest) = a.strip_prefix('[') {
+                rest.split_once(']').and_then(|(_, p)| p.strip_prefix(':'))
+            } else {
+                a.split_once(':').map(|(_, p)| p)
+            };
+            match port {
+                Some(p) if p == "*" || parse_port(p).is_some() => None,
+                _ => Some("bad port number in permitremoteopen".into()),
+            }
+        }),
+        "streamlocalbindmask" => {
+            // strtol(v, &end, 8): at least one octal digit, at most 0777.
+            let octal: String = v.chars().take_while(|c| ('0'..='7').contains(c)).collect();
+            let ok = !octal.is_empty() && u32::from_str_radix(&octal, 8).is_ok_and(|m| m <= 0o777);
+            (!ok).then(|| "Bad mask.".into())
+        }
+        "escapechar" => {
+            let b = v.as_bytes();
+            let ok = v.eq_ignore_ascii_case("none")
+                || b.len() == 1
+                || (b.len() == 2 && b[0] == b'^' && (64..127).contains(&b[1]));
+            (!ok).then(|| "Bad escape character.".into())
+        }
+        _ => None,
+    }
+}
+
+/// C `strtol(s, &end, 0)` with nothing left over: decimal, `0x` hex or
+/// `0` octal.
+fn c_strtol(s: &str) -> Option<i64> {
+    let (digits, radix) = if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        (h, 16)
+    } else if s.len() > 1 && s.starts_with('0') {
+        (&s[1..], 8)
+    } else {
+        (s, 10)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    i64::from_str_radix(digits, radix).ok()
+}
+
+/// The first `${NAME}` in `v` that ssh cannot expand (unset, or `${`
+/// unterminated), as written; `None` when every one expands.
+fn dollar_unset(v: &str) -> Option<String> {
+    let mut rest = v;
+    while let Some(i) = rest.find("${") {
+        let after = &rest[i + 2..];
+        let Some(end) = after.find('}') else {
+            return Some(rest[i..].to_string());
+        };
+        let name = &after[..end];
+        if std::env::var_os(name).is_none() {
+            return Some(format!("${{{name}}}"));
+        }
+        rest = &after[end + 1..];
+    }
+    None
+}
+
+/// The first `%` token in `v` that is not in `allowed` (`%%` always is),
+/// as `%c`; a trailing lone `%` too.
+fn unknown_percent(v: &str, allowed: &str) -> Option<String> {
+    let mut it = v.chars();
+    while let Some(c) = it.next() {
+        if c == '%' {
+            match it.next() {
+                Some('%') => {}
+                Some(t) if allowed.contains(t) => {}
+                Some(t) => return Some(format!("%{t}")),
+                None => return Some("%".into()),
+            }
+        }
+    }
+    None
+}
+
+/// What ssh expands after reading the config, for the host asked about:
+/// an unknown `%` token or an unset `${VAR}` stops it (ssh.c, without a
+/// line number; ours names the line that set the value).
+fn check_expansions(ev: &mut Evaluator) {
+    // DEFAULT_CLIENT_PERCENT_EXPAND_ARGS (ssh.c; %j is newer than 9.2 and
+    // allowed rather than refused where a newer ssh reads it); HostName
+    // knows only %h.
+    const CLIENT: &str = "CdhijkLlnpru";
+    let checks: [(&str, &str, bool); 5] = [
+        ("hostname", "h", false),
+        ("controlpath", CLIENT, true),
+        ("identityagent", CLIENT, true),
+        ("userknownhostsfile", CLIENT, true),
+        ("remotecommand", CLIENT, false),
+    ];
+    let mut found = Vec::new();
+    for (kw, allowed, env) in checks {
+        let Some(s) = ev.first(kw) else { continue };
+        if s.args.len() == 1 && s.args[0].eq_ignore_ascii_case("none") {
+            continue;
+        }
+        for a in &s.args {
+            let msg = if let Some(t) = unknown_percent(a, allowed) {
+                format!("vdollar_percent_expand: unknown key {t}")
+            } else if let Some(var) = env.then(|| dollar_unset(a)).flatten() {
+                format!("vdollar_percent_expand: env var {var} has no value")
+            } else {
+                continue;
+            };
+            found.push((s.source.clone(), msg));
+            break;
+        }
+    }
+    for (src, msg) in found {
+        ev.error(&src.file, src.line, msg);
+    }
+}
+
 /// `misc.c:a2port`: 1–65535, digits only.
 pub fn parse_port(v: &str) -> Option<u16> {
     if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
@@ -1040,6 +1561,11 @@ pub fn lower_unless_address(h: &str) -> String {
 /// A forward spec split into printable parts.
 fn parse_forward(name: &str, args: &[String]) -> Option<(String, Option<String>)> {
     let listen = fwd_listen(&args[0])?;
+    // readconf.c:parse_forward: listen port 0 only for remote forwards
+    // (the server picks one), connect port 0 never.
+    if name != "remoteforward" && listen.rsplit(':').next() == Some("0") {
+        return None;
+    }
     if name == "dynamicforward" {
         return Some((listen, None));
     }
@@ -1067,6 +1593,7 @@ fn fwd_target(s: &str) -> Option<String> {
         return Some(s.to_string());
     }
     match split_hostport(s)? {
+        (Some(_), 0) => None,
         (Some(h), port) => Some(format!("[{h}]:{port}")),
         (None, _) => None,
     }

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 #[cfg(unix)]
+pub mod fake_api;
+#[cfg(unix)]
 pub mod sshd;
 
 use std::path::{Path, PathBuf};
@@ -197,6 +199,9 @@ impl TempHome {
             .env("NO_COLOR", "1")
             .env("RUST_BACKTRACE", "0")
             .env_remove("SSH_AUTH_SOCK")
+            // Never the real RunPod API: only a test's fake API (set after).
+            .env_remove("RUNPOD_API_KEY")
+            .env("RUNPOD_API_URL", "http://127.0.0.1:9")
             .stdin(Stdio::null());
     }
 

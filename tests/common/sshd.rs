@@ -223,11 +223,27 @@ impl Sshd {
                 Some(_) => "%h/.ssh/authorized_keys".to_string(),
                 None => authorized_keys.display().to_string(),
             };
-            let mut conf = format!(
+            let defaults = format!(
                 "ListenAddress 127.0.0.1:{port}\nHostKey {}\nAuthorizedKeysFile {}\nPidFile none\nStrictModes no\nUsePAM no\nLogLevel DEBUG1\nMaxStartups 200\nMaxSessions 50\nPasswordAuthentication no\nKbdInteractiveAuthentication no\nAllowUsers {user}\n",
                 host_key.display(),
                 keys_file
             );
+            // sshd keeps the first value of a keyword: an `extra` line
+            // replaces the default of the same keyword.
+            let keyword = |l: &str| {
+                l.split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_ascii_lowercase()
+            };
+            let mut conf: String = defaults
+                .lines()
+                .filter(|d| {
+                    let k = keyword(d);
+                    k == "listenaddress" || !extra.iter().any(|e| keyword(e) == k)
+                })
+                .map(|d| format!("{d}\n"))
+                .collect();
             for l in extra {
                 conf.push_str(l);
                 conf.push('\n');
@@ -290,6 +306,10 @@ impl Sshd {
             .expect("host .pub")
             .trim()
             .to_string()
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.log.clone()
     }
 
     pub fn log_text(&self) -> String {

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""Whole-process timings of runpod-ssh commands beside `ssh -G` on the same
+config files, interleaved in one run (so machine load hits both alike).
+
+    whole_process.py BINARY ROUNDS CONFIG [CONFIG...]
+
+Run by bench/config.sh inside a private mount namespace whose password
+database names a temp dir as home (runpod-ssh and ssh take `~` from it),
+so nothing touches the real ~/.ssh. Each command runs on a fresh copy of
+the file (add and remove really write). Reports the median CPU time
+(user+sys, from wait4: robust on a shared machine) and the median wall
+time, and each command's ratio to `ssh -G` on the same file.
+"""
+import json, os, shutil, statistics, subprocess, sys, time
+
+binary, rounds, configs = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+home = os.environ["HOME"]
+work = os.path.join(home, "run")
+PASTE = "ssh root@203.0.113.5 -p 40022 -i ~/.ssh/id_ed25519"
+
+
+def commands(cfg, last):
+    # `ssh -G` on the last block (every block before it is read), then
+    # each runpod-ssh command on the same file.
+    return [
+        ("ssh -G", ["ssh", "-G", "-F", cfg, last]),
+        ("show", [binary, "--config", cfg, "show", last]),
+        ("list --all", [binary, "--config", cfg, "list", "--all"]),
+        ("add", [binary, "--config", cfg, "add", "--no-vscode", PASTE]),
+        ("remove", [binary, "--config", cfg, "remove", "--force", "--no-vscode", "runpod-5000"]),
+        ("fix --dry-run", [binary, "--config", cfg, "fix", "--dry-run"]),
+    ]
+
+
+def run_once(argv):
+    t0 = time.perf_counter()
+    # stderr to a file: a pipe nobody reads while waiting could fill up.
+    with open(os.path.join(home, "stderr"), "w+b") as ef:
+        p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=ef)
+        _, status, ru = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t0
+        ef.seek(0)
+        err = ef.read()
+    code = os.waitstatus_to_exitcode(status)
+    return ru.ru_utime + ru.ru_stime, wall, code, err
+
+
+for orig in configs:
+    # `add` refuses an entry that a global line would override (the
+    # generated file's global ServerAliveInterval): that line goes into
+    # the closing `Host *` block, where ssh -G gives every host the same.
+    src = os.path.join(home, os.path.basename(orig))
+    text = open(orig, "rb").read().replace(b"ServerAliveInterval 30\n", b"", 1)
+    open(src, "wb").write(text + b"    ServerAliveInterval 30\n")
+    lines = sum(1 for _ in open(src, "rb"))
+    hosts = sum(1 for l in open(src, "rb") if l.startswith(b"Host "))
+    last = [l.split()[1].decode() for l in open(src, "rb") if l.startswith(b"Host runpod-")][-1]
+    cfg = os.path.join(work, "config")
+    cmds = commands(cfg, last)
+    cpu = {n: [] for n, _ in cmds}
+    wall = {n: [] for n, _ in cmds}
+    for r in range(rounds):
+        for name, argv in cmds:
+            shutil.rmtree(work, ignore_errors=True)
+            os.makedirs(work)
+            shutil.copyfile(src, cfg)
+            c, w, code, err = run_once(argv)
+            if code not in (0, 1):
+                sys.exit(f"{name} exited {code}: {err.decode(errors='replace')[:500]}")
+            cpu[name].append(c)
+            wall[name].append(w)
+    base_c = statistics.median(cpu["ssh -G"])
+    base_w = statistics.median(wall["ssh -G"])
+    print(f"\n{os.path.basename(src)}: {lines} lines, {hosts} Host blocks; median of {rounds} interleaved rounds")
+    print(f"{'command':<16}{'cpu ms':>10}{'x ssh -G':>10}{'wall ms':>10}{'x ssh -G':>10}")
+    out = {"config": os.path.basename(src), "lines": lines, "host_blocks": hosts, "rounds": rounds}
+    for name, _ in cmds:
+        c, w = statistics.median(cpu[name]), statistics.median(wall[name])
+        print(f"{name:<16}{c*1000:10.1f}{c/base_c:10.2f}{w*1000:10.1f}{w/base_w:10.2f}")
+        out[name] = {"cpu_ms": round(c * 1000, 1), "wall_ms": round(w * 1000, 1),
+                     "cpu_ratio": round(c / base_c, 2), "wall_ratio": round(w / base_w, 2)}
+    print(json.dumps(out))
