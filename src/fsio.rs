@@ -154,7 +154,14 @@ fn open_nonblocking(path: &Path) -> io::Result<File> {
 
 #[cfg(not(unix))]
 fn open_nonblocking(path: &Path) -> io::Result<File> {
-    File::open(path)
+    // Windows opens a folder only with FILE_FLAG_BACKUP_SEMANTICS, so
+    // File::open says "Access denied"; say what it is instead.
+    match File::open(path) {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied && path.is_dir() => {
+            Err(io::Error::new(io::ErrorKind::IsADirectory, "is a folder"))
+        }
+        r => r,
+    }
 }
 
 /// The bytes of `path`, or `None` when it does not exist; refusals and
