@@ -235,9 +235,13 @@ pub(crate) async fn connect_agent(
 /// without end must not fill our memory.
 pub const OUTPUT_CAP: usize = 64 * 1024;
 
+/// The status [`exec`] reports when it stopped reading at the cap: not an
+/// exit status (those are 0–255); the command ran and kept talking.
+pub const CAPPED: u32 = 256;
+
 /// Run a command, feeding it `input` on stdin (then EOF); its exit status
 /// and stdout, at most `cap` bytes (past that the channel is closed and
-/// nothing more is kept, and the status is 255).
+/// nothing more is kept, and the status is [`CAPPED`]).
 pub(crate) async fn exec(
     handle: &Handle<Verifier>,
     cmd: &str,
@@ -261,7 +265,7 @@ pub(crate) async fn exec(
                 out.extend_from_slice(&data[..data.len().min(room)]);
                 if out.len() >= cap {
                     let _ = ch.close().await;
-                    return Ok((255, out));
+                    return Ok((CAPPED, out));
                 }
             }
             ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),

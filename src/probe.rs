@@ -834,7 +834,8 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
     // Both stages ran at once: each time is from the common start.
     rep.timings.push((Stage::Exec, exec_ms));
     match exec {
-        Ok(Ok((0, out))) => {
+        // Capped: the command ran and talked past 64 KiB; what came is kept.
+        Ok(Ok((0 | crate::client::CAPPED, out))) => {
             if !opts.quick {
                 rep.facts = Some(parse_facts(&out));
             }

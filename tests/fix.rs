@@ -1235,3 +1235,25 @@ fn stray_ff_fe_before_an_ascii_config_is_dropped_not_decoded_as_utf16() {
     assert!(o.status.success(), "{}", stdout(&o));
     assert_eq!(std::fs::read(&cfg).unwrap(), text);
 }
+
+#[test]
+fn fix_text_output_escapes_terminal_sequences_from_the_config() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(
+        &cfg,
+        b"Host runpod-b\n  HostName 203.0.113.7\n  Port 40123\n  User root\n  IdentityFile ~/.ssh/k\x1b]52;c;aGk=\x07\n",
+    )
+    .unwrap();
+    for args in [&["fix"][..], &["fix", "--dry-run"][..]] {
+        let o = home.run(args);
+        for stream in [&o.stdout, &o.stderr] {
+            assert!(
+                !stream.iter().any(|&b| b == 0x1b || b == 0x07),
+                "{args:?}: a raw control byte reached the terminal: {:?}",
+                String::from_utf8_lossy(stream)
+            );
+        }
+        assert!(stdout(&o).contains(r"\u{1b}]52"), "{}", stdout(&o));
+    }
+}

@@ -2,6 +2,7 @@
 //! safe repairs with a backup, check the result against ssh itself, and
 //! roll back if it got worse.
 
+use crate::output::escape;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -497,18 +498,19 @@ fn render(
                 Severity::Error => st.red(f.rule),
                 Severity::Warning => st.yellow(f.rule),
             };
+            // Findings quote the config, which may hold terminal sequences.
             t.push_str(&format!(
                 "{name} {} [{mark}]\n  {}\n",
-                locs.join(", "),
-                f.message
+                escape(&locs.join(", "), false),
+                escape(&f.message, true)
             ));
             if env.global.verbose || !f.applied {
-                t.push_str(&format!("  → {}\n", f.repair));
+                t.push_str(&format!("  → {}\n", escape(&f.repair, true)));
             }
         }
     }
     if a.dry_run && !diff.is_empty() {
-        t.push_str(&format!("\n{diff}"));
+        t.push_str(&format!("\n{}", escape(diff, true)));
     }
     if !a.dry_run && changed && !rolled_back {
         t.push_str(&format!(
@@ -519,7 +521,7 @@ fn render(
         ));
     }
     for n in notes {
-        t.push_str(&format!("{} {n}\n", st.yellow("note:")));
+        t.push_str(&format!("{} {}\n", st.yellow("note:"), escape(n, true)));
     }
     let left = findings.iter().filter(|f| !f.applied).count();
     if left > 0 && !a.dry_run {

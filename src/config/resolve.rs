@@ -1111,13 +1111,19 @@ impl<'c> Evaluator<'c> {
             } else {
                 include_path(arg, &self.ctx.home)
             };
-            let mut matches: Vec<PathBuf> = match glob::glob(&path) {
-                Ok(paths) => paths.filter_map(Result::ok).collect(),
-                Err(_) => {
-                    return self.error(file, line, format!("glob failed for {path}."));
-                }
+            // An argument that is not valid UTF-8 cannot be handed to glob
+            // as ssh hands its bytes: don't guess which files it names.
+            if arg.contains('\u{FFFD}') {
+                return self.error(
+                    file,
+                    line,
+                    format!("Include {arg}: the path is not valid UTF-8, so runpod-ssh cannot follow it as ssh does"),
+                );
+            }
+            let matches = match super::files::include_glob(&path) {
+                Ok(m) => m,
+                Err(e) => return self.error(file, line, e),
             };
-            matches.sort();
             let oactive = *active;
             for p in matches {
                 if depth + 1 > MAX_INCLUDE_DEPTH {
@@ -1509,7 +1515,8 @@ pub fn include_path(arg: &str, home: &Path) -> String {
         format!("{home}/{rest}")
     } else if arg == "~" {
         home.into_owned()
-    } else if is_absolute(arg) {
+    } else if arg.starts_with('~') || is_absolute(arg) {
+        // `~user/…` is glob(3)'s to expand (GLOB_TILDE), as in ssh.
         arg.to_string()
     } else {
         format!("{home}/.ssh/{arg}")
