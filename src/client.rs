@@ -38,6 +38,28 @@ pub(crate) struct Verifier {
     pub(crate) evidence: known_hosts::Evidence,
 }
 
+impl Verifier {
+    /// The handler for `t`, over `entries`, and the state it fills in as
+    /// the server shows its key (read after the handshake). One place for
+    /// `check` and `key rotate`, so both pass the target's evidence.
+    pub(crate) fn new(
+        t: &Target,
+        entries: Arc<Vec<known_hosts::Entry>>,
+        lookup: known_hosts::Lookup,
+    ) -> (Verifier, Arc<Mutex<KeyState>>) {
+        let state = Arc::new(Mutex::new(KeyState::default()));
+        let v = Verifier {
+            state: state.clone(),
+            entries,
+            lookup,
+            strict: t.strict,
+            // A pod log's fingerprints, when the caller read them.
+            evidence: t.evidence.clone(),
+        };
+        (v, state)
+    }
+}
+
 impl client::Handler for Verifier {
     type Error = russh::Error;
 
@@ -451,14 +473,7 @@ pub async fn connect(
         });
     }
     let entries = Arc::new(entries);
-    let state = Arc::new(Mutex::new(KeyState::default()));
-    let handler = Verifier {
-        state: state.clone(),
-        entries: entries.clone(),
-        lookup: lookup.clone(),
-        strict: t.strict,
-        evidence: known_hosts::Evidence::default(),
-    };
+    let (handler, state) = Verifier::new(t, entries.clone(), lookup.clone());
     let config = Arc::new(client::Config {
         nodelay: true,
         inactivity_timeout: Some(timeout * 2),

@@ -101,6 +101,28 @@ impl Oracle {
     pub fn ssh_g(&self, file: &Path, host: &str) -> Result<Printed, String> {
         run_ssh_g(&self.ssh, file, host)
     }
+
+    /// `ssh -G` on a version of the config that is not on disk: piped in as
+    /// `-F /dev/stdin` on Unix (no temp file), a private temp file
+    /// elsewhere. ssh's words name `shown` instead.
+    pub fn ssh_g_bytes(&self, bytes: &[u8], shown: &Path, host: &str) -> Result<Printed, String> {
+        let shown = shown.display().to_string();
+        #[cfg(unix)]
+        {
+            run_ssh_g_with(&self.ssh, Path::new("/dev/stdin"), host, Some(bytes))
+                .map_err(|e| e.replace("/dev/stdin", &shown))
+        }
+        #[cfg(not(unix))]
+        {
+            let mut tmp = tempfile::Builder::new()
+                .prefix("runpod-ssh-check-")
+                .tempfile()
+                .map_err(|e| e.to_string())?;
+            std::io::Write::write_all(&mut tmp, bytes).map_err(|e| e.to_string())?;
+            run_ssh_g(&self.ssh, tmp.path(), host)
+                .map_err(|e| e.replace(&tmp.path().display().to_string(), &shown))
+        }
+    }
 }
 
 /// `Ok` when `root` (content `doc`) and every file it includes provably
@@ -250,6 +272,17 @@ pub fn find_ssh() -> Option<PathBuf> {
 }
 
 fn run_ssh_g(ssh: &Path, file: &Path, host: &str) -> Result<Printed, String> {
+    run_ssh_g_with(ssh, file, host, None)
+}
+
+/// `ssh -G -F FILE HOST`, or with `input` the config piped in as
+/// `-F /dev/stdin` (nothing written to disk, as a dry run requires).
+fn run_ssh_g_with(
+    ssh: &Path,
+    file: &Path,
+    host: &str,
+    input: Option<&[u8]>,
+) -> Result<Printed, String> {
     let mut child = Command::new(ssh)
         // ssh runs `Match exec` through $SHELL and refuses when it is not
         // executable: a command the scan missed is never run.
@@ -259,11 +292,22 @@ fn run_ssh_g(ssh: &Path, file: &Path, host: &str) -> Result<Printed, String> {
         .arg(file)
         .arg("--")
         .arg(host)
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", ssh.display()))?;
+    if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
+        let bytes = bytes.to_vec();
+        // A thread, so a config larger than the pipe cannot block us.
+        std::thread::spawn(move || {
+            let _ = std::io::Write::write_all(&mut stdin, &bytes);
+        });
+    }
     // Read both pipes on threads so a chatty ssh cannot block on a full
     // pipe while we wait for it.
     let mut out = child.stdout.take();

@@ -20,7 +20,7 @@ use ssh_key::{HashAlg, PublicKey};
 use tokio::net::TcpStream;
 
 use crate::client::{
-    KeyState, Recorder, Seen, Verifier, connect_agent, hash_for, lines_of, preferred_host_keys, run,
+    Recorder, Seen, Verifier, connect_agent, hash_for, lines_of, preferred_host_keys, run,
 };
 use crate::config::resolve::{Resolved, Source};
 use crate::known_hosts::{self, Decision, Verdict};
@@ -604,15 +604,7 @@ async fn run_stages(t: &Target, opts: &Options, rep: &mut Report) {
         );
     }
     let entries = Arc::new(entries);
-    let state = Arc::new(Mutex::new(KeyState::default()));
-    let handler = Verifier {
-        state: state.clone(),
-        entries: entries.clone(),
-        lookup: lookup.clone(),
-        strict: t.strict,
-        // A pod log's fingerprints, when the caller read them.
-        evidence: t.evidence.clone(),
-    };
+    let (handler, state) = Verifier::new(t, entries.clone(), lookup.clone());
     let config = Arc::new(client::Config {
         nodelay: true,
         inactivity_timeout: Some(to * 2),

@@ -512,7 +512,13 @@ fn check_option_value(name: &str, v: &str) -> Result<(), PasteError> {
     let (ok, why): (bool, &'static str) = match name.to_ascii_lowercase().as_str() {
         "serveraliveinterval" => (time(), "not a time (e.g. 30, 1m)"),
         "connecttimeout" => (lc == "none" || time(), "not a time (e.g. 30, 1m)"),
-        "serveralivecountmax" | "connectionattempts" => (int(), "not a whole number"),
+        "serveralivecountmax" => (int(), "not a whole number"),
+        // ssh.c refuses 0 after reading the config ("Invalid number of
+        // ConnectionAttempts"), so every host in the file would break.
+        "connectionattempts" => (
+            int() && v.bytes().any(|b| b != b'0'),
+            "not a whole number of at least 1",
+        ),
         "loglevel" => (
             matches!(
                 lc.as_str(),
@@ -1067,6 +1073,23 @@ mod tests {
         );
         assert_eq!(e.identity.as_deref(), Some("~/.ssh/id_ed25519"));
         assert_eq!(default_alias(&e), "runpod-203-0-113-7-40123");
+    }
+
+    #[test]
+    fn connection_attempts_below_one_are_refused_as_ssh_does() {
+        for bad in ["0", "00", "-1", ""] {
+            assert!(
+                check_option_value("ConnectionAttempts", bad).is_err(),
+                "{bad:?}"
+            );
+        }
+        for good in ["1", "01", "2147483647"] {
+            assert!(
+                check_option_value("ConnectionAttempts", good).is_ok(),
+                "{good:?}"
+            );
+        }
+        assert!(check_option_value("ServerAliveCountMax", "0").is_ok());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::sshd::{Sshd, create_login_users, keygen, keygen_typed, login_user};
+use common::sshd::{Sshd, UserLock, create_login_users, keygen, keygen_typed, login_user};
 use common::{TempHome, require_tool, stderr, stdout};
 
 /// The login users of the rotate tests, created once before any test of
@@ -21,6 +21,7 @@ fn users() -> bool {
         require_tool("sshd").is_some()
             && create_login_users(&[
                 "rpka0", "rpka1", "rpka2", "rpkk0", "rpkk1", "rpkk2", "rpkc0", "rpkc1", "rpkc2",
+                "rpkd0", "rpkd1", "rpkd2",
             ])
     })
 }
@@ -323,6 +324,8 @@ struct Pod {
     home: PathBuf,
     sshd: Option<Sshd>,
     port: u16,
+    /// The login user is this test's alone (dropped last).
+    _user: UserLock,
 }
 
 impl Pod {
@@ -351,12 +354,13 @@ fn pods(
     let mut out = Vec::new();
     for i in 0..3 {
         let user = format!("rpk{tag}{i}");
-        let home = login_user(&user, &initial(i, old, other));
+        let (home, lock) = login_user(&user, &initial(i, old, other));
         let mut p = Pod {
             user,
             home,
             sshd: None,
             port: 0,
+            _user: lock,
         };
         p.start();
         out.push(p);
@@ -373,6 +377,11 @@ fn entry(alias: &str, pod: &Pod, identity: &str) -> String {
 
 /// `ssh` logs in to `pod` offering only `key`.
 fn ssh_with_key(home: &TempHome, pod: &Pod, key: &Path) -> bool {
+    ssh_with_key_output(home, pod, key).status.success()
+}
+
+/// [`ssh_with_key`], with ssh's output (why it failed).
+fn ssh_with_key_output(home: &TempHome, pod: &Pod, key: &Path) -> std::process::Output {
     home.cmd("ssh")
         .args([
             "-F",
@@ -397,8 +406,6 @@ fn ssh_with_key(home: &TempHome, pod: &Pod, key: &Path) -> bool {
         .arg("true")
         .output()
         .unwrap()
-        .status
-        .success()
 }
 
 /// The identity files `ssh -G` names for `alias`, in order.
@@ -624,6 +631,72 @@ impl Lcg {
     }
 }
 
+/// Every host logs in with the first key its config names (`ssh -G`).
+fn every_host_logs_in_with_its_first_key(home: &TempHome, pods: &[Pod], when: &str) {
+    for (i, p) in pods.iter().enumerate() {
+        let first = identities(home, &format!("runpod-{i}"))[0].clone();
+        assert_logs_in(home, p, &first, &format!("{when}: runpod-{i}"));
+    }
+}
+
+/// `ssh` logs in to `pod` with `key`; else a failure that says why.
+fn assert_logs_in(home: &TempHome, pod: &Pod, key: &Path, when: &str) {
+    let o = ssh_with_key_output(home, pod, key);
+    if !o.status.success() {
+        panic!(
+            "{when}: {} refuses {}: {}\n{}",
+            pod.user,
+            key.display(),
+            stderr(&o),
+            rotation_state(home, pod)
+        );
+    }
+}
+
+/// What a failed check saw: which keys the pod's authorized_keys holds,
+/// whether a second try logs in, the config and the journal.
+fn rotation_state(home: &TempHome, pod: &Pod) -> String {
+    let d = home.ssh_dir();
+    let ak = String::from_utf8_lossy(&pod.authorized_keys()).into_owned();
+    let mut held = Vec::new();
+    for name in ["id_old", "id_k1", "id_k2"] {
+        let Ok(line) = std::fs::read_to_string(d.join(format!("{name}.pub"))) else {
+            continue;
+        };
+        let m = material(&line);
+        held.push(format!(
+            "{name}: {}",
+            if ak.contains(&m) {
+                "in authorized_keys"
+            } else {
+                "absent"
+            }
+        ));
+        std::thread::sleep(Duration::from_millis(500));
+        held.push(format!(
+            "  {name} again: {}",
+            if ssh_with_key(home, pod, &d.join(name)) {
+                "logs in"
+            } else {
+                "refused"
+            }
+        ));
+    }
+    let log = pod
+        .sshd
+        .as_ref()
+        .and_then(|s| std::fs::read_to_string(&s.log).ok())
+        .unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(40).collect();
+    format!(
+        "{}\nauthorized_keys:\n{ak}\nsshd log (last lines, newest first):\n{}\nconfig:\n{}\njournal:\n{}",
+        held.join("\n"),
+        tail.join("\n"),
+        std::fs::read_to_string(d.join("config")).unwrap_or_default(),
+        std::fs::read_to_string(d.join("runpod-ssh-rotate.json")).unwrap_or_default()
+    )
+}
+
 #[test]
 fn rotate_killed_at_random_moments_never_locks_a_host_out_and_the_next_run_completes() {
     let ready = users();
@@ -668,15 +741,11 @@ fn rotate_killed_at_random_moments_never_locks_a_host_out_and_the_next_run_compl
                 kills += 1;
             }
             let _ = child.wait();
-            // Every host logs in with the first key its config names.
-            for (i, p) in pods.iter().enumerate() {
-                let first = identities(&home, &format!("runpod-{i}"))[0].clone();
-                assert!(
-                    ssh_with_key(&home, p, &first),
-                    "after a kill at {wait:?} runpod-{i} refuses {} (seed {seed})",
-                    first.display()
-                );
-            }
+            every_host_logs_in_with_its_first_key(
+                &home,
+                &pods,
+                &format!("after a kill at {wait:?} (seed {seed})"),
+            );
         }
         println!("{new}: {kills} kills");
         let o = home.run(&["key", "rotate", "--new", new]);
@@ -684,7 +753,7 @@ fn rotate_killed_at_random_moments_never_locks_a_host_out_and_the_next_run_compl
         let expect = home.path().join(new.trim_start_matches("~/"));
         for (i, p) in pods.iter().enumerate() {
             assert_eq!(identities(&home, &format!("runpod-{i}"))[0], expect);
-            assert!(ssh_with_key(&home, p, &expect));
+            assert_logs_in(&home, p, &expect, "after the run that completes");
             // Someone else's key survives every kill.
             assert!(String::from_utf8_lossy(&p.authorized_keys()).contains(&other_line));
         }
@@ -695,7 +764,7 @@ fn rotate_killed_at_random_moments_never_locks_a_host_out_and_the_next_run_compl
     assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
     for p in &pods {
         assert!(!ssh_with_key(&home, p, &d.join("id_k1")));
-        assert!(ssh_with_key(&home, p, &d.join("id_k2")));
+        assert_logs_in(&home, p, &d.join("id_k2"), "after the last run");
     }
 }
 
@@ -829,4 +898,68 @@ fn rotate_account_registers_the_new_key_and_remove_old_takes_only_the_old_one_of
     api.assert_schemas_held();
     let text = format!("{}{}", stdout(&o), stderr(&o));
     assert!(!text.contains(common::fake_api::KEY));
+}
+
+/// The same promise, step by step: a debug-build hook
+/// (`RUNPOD_SSH_TEST_KILL_AT`) kills the run the moment the first host
+/// reaches each named point (an action done, not yet recorded; a record
+/// written), over two rotations, the second with --remove-old. After
+/// every kill each host logs in with the key its config names, and a
+/// plain run then completes.
+#[test]
+fn rotate_killed_at_every_step_never_locks_a_host_out_and_the_next_run_completes() {
+    let ready = users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    let (_, old_line) = keygen(&d, "id_old", "");
+    let (_, other_line) = keygen(home.path(), "someone_else", "");
+    let Some(pods) = pods(ready, "d", &old_line, &other_line, |_, o, x| {
+        format!("{x}\n{o}\n").into_bytes()
+    }) else {
+        return;
+    };
+    let mut text = String::new();
+    for (i, p) in pods.iter().enumerate() {
+        text.push_str(&entry(&format!("runpod-{i}"), p, "~/.ssh/id_old"));
+    }
+    std::fs::write(d.join("config"), &text).unwrap();
+    let points = runpod_ssh::commands::key::KILL_POINTS;
+    for (new, extra) in [
+        ("~/.ssh/id_k1", None),
+        ("~/.ssh/id_k2", Some("--remove-old")),
+    ] {
+        let mut killed = Vec::new();
+        for point in points {
+            let mut c = home.cmd(common::bin());
+            c.args(["key", "rotate", "--new", new]).args(extra);
+            c.env("RUNPOD_SSH_TEST_KILL_AT", point);
+            c.stdout(Stdio::null()).stderr(Stdio::null());
+            let st = c.status().unwrap();
+            if st.code().is_none() {
+                killed.push(*point);
+            }
+            every_host_logs_in_with_its_first_key(
+                &home,
+                &pods,
+                &format!("{new} {extra:?}: after a kill at {point}"),
+            );
+        }
+        // The hook really stopped runs (else this test proves nothing).
+        assert!(killed.len() >= 3, "{new}: killed only at {killed:?}");
+        let o = home.run(&["key", "rotate", "--new", new]);
+        assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+        let expect = home.path().join(new.trim_start_matches("~/"));
+        for (i, p) in pods.iter().enumerate() {
+            assert_eq!(identities(&home, &format!("runpod-{i}"))[0], expect);
+            assert_logs_in(&home, p, &expect, "after the run that completes");
+            assert!(String::from_utf8_lossy(&p.authorized_keys()).contains(&other_line));
+        }
+        assert!(!d.join("runpod-ssh-rotate.json").exists());
+    }
+    for p in &pods {
+        assert!(!ssh_with_key(&home, p, &d.join("id_k1")));
+    }
 }

@@ -183,7 +183,12 @@ fn paste() -> impl Strategy<Value = Vec<String>> {
 
 proptest! {
     // Each case runs ssh -G up to three times and the binary once: keep CI fast.
-    #![proptest_config(ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() })]
+    // PROPTEST_CASES=5000 searches harder locally.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(128),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn every_accepted_paste_yields_a_config_ssh_accepts(words in paste()) {

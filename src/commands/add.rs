@@ -557,16 +557,9 @@ pub(crate) fn cross_check(
         }
         Err(Skip::NoSsh) => return Ok(()),
     };
+    // Piped to ssh, never written to disk: `--dry-run` writes nothing.
     let ask = |bytes: &[u8]| -> anyhow::Result<Result<(), String>> {
-        let mut tmp = tempfile::Builder::new()
-            .prefix("runpod-ssh-check-")
-            .tempfile()?;
-        std::io::Write::write_all(&mut tmp, bytes)?;
-        let shown = s.path.display().to_string();
-        Ok(oracle
-            .ssh_g(tmp.path(), alias)
-            .map(|_| ())
-            .map_err(|e| e.replace(&tmp.path().display().to_string(), &shown)))
+        Ok(oracle.ssh_g_bytes(bytes, &s.path, alias).map(|_| ()))
     };
     let Err(msg) = ask(&doc.to_utf8())? else {
         return Ok(());

@@ -1128,6 +1128,41 @@ fn switch_config(s: &Shared, alias: &str, old_raw: &str, old: &Path) -> Result<b
     Ok(true)
 }
 
+/// The points of a host's rotation where a test may stop the process
+/// (`RUNPOD_SSH_TEST_KILL_AT`): after each action and after each journal
+/// record, so every "done but not yet recorded" state is reached.
+pub const KILL_POINTS: &[&str] = &[
+    "started",
+    "added-remote",
+    "added",
+    "verified",
+    "switched-config",
+    "switched",
+    "removed-remote",
+    "old-removed",
+    "finished",
+];
+
+/// Test hook: `RUNPOD_SSH_TEST_KILL_AT=POINT` kills this process (SIGKILL
+/// on Unix: no destructor, no flush) the first time a host reaches POINT,
+/// so a test stops a rotation at every step instead of hoping a random
+/// kill lands there. Compiled into debug builds only.
+#[cfg(debug_assertions)]
+fn kill_point(point: &str) {
+    debug_assert!(KILL_POINTS.contains(&point));
+    if std::env::var("RUNPOD_SSH_TEST_KILL_AT").is_ok_and(|v| v == point) {
+        #[cfg(unix)]
+        // SAFETY: kill(2) on our own pid; no memory is touched.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+        std::process::abort();
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn kill_point(_point: &str) {}
+
 impl Shared {
     fn new_key_path(&self) -> PathBuf {
         self.ctx.home_path(&self.new_raw)
@@ -1168,6 +1203,7 @@ async fn rotate_host(p: Plan, s: Arc<Shared>, remove_old: bool) -> HostResult {
     }
     // Record the plan (the old key) before anything changes anywhere.
     step!(entry.step);
+    kill_point("started");
     let user = &t.user;
     let who = format!("{user}@{}:{}", t.hostname, t.port);
 
@@ -1209,8 +1245,10 @@ async fn rotate_host(p: Plan, s: Arc<Shared>, remove_old: bool) -> HostResult {
         c.close().await;
         bail!("add", e);
     }
+    kill_point("added-remote");
     c.close().await;
     step!(Step::Added);
+    kill_point("added");
 
     // 3. A fresh connection that offers only the new key, and `true`.
     let mut c = match client::connect(t, s.timeout, true).await {
@@ -1233,6 +1271,7 @@ async fn rotate_host(p: Plan, s: Arc<Shared>, remove_old: bool) -> HostResult {
         Err(e) => bail!("verify", e.to_string()),
     }
     step!(Step::Verified);
+    kill_point("verified");
 
     // 4. Only now the config names the new key (the old one second).
     let (s2, alias, old_raw, old) = (s.clone(), p.alias.clone(), p.old_raw.clone(), p.old.clone());
@@ -1249,7 +1288,9 @@ async fn rotate_host(p: Plan, s: Arc<Shared>, remove_old: bool) -> HostResult {
             bail!("switch", e.to_string())
         }
     }
+    kill_point("switched-config");
     step!(Step::Switched);
+    kill_point("switched");
 
     // 5. --remove-old: the old key's line goes, and the old key is refused.
     let mut note = format!(
@@ -1270,6 +1311,7 @@ async fn rotate_host(p: Plan, s: Arc<Shared>, remove_old: bool) -> HostResult {
         if let Err(e) = removed {
             bail!("remove-old", e);
         }
+        kill_point("removed-remote");
         let mut c3 = match client::connect(t, s.timeout, true).await {
             Ok(c) => c,
             Err(e) => bail!("remove-old", e.to_string()),
@@ -1287,6 +1329,7 @@ async fn rotate_host(p: Plan, s: Arc<Shared>, remove_old: bool) -> HostResult {
         }
         c3.close().await;
         step!(Step::OldRemoved);
+        kill_point("old-removed");
         note.push_str(&format!("; the server now refuses {}", tilde(&p.old)));
     } else {
         c.close().await;
@@ -1294,6 +1337,7 @@ async fn rotate_host(p: Plan, s: Arc<Shared>, remove_old: bool) -> HostResult {
     if let Err(e) = s.finish(&p.alias) {
         bail!("journal", e);
     }
+    kill_point("finished");
     r.ok = true;
     r.step = entry.step;
     r.note = Some(note);

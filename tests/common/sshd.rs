@@ -123,10 +123,39 @@ pub fn create_login_users(names: &[&str]) -> bool {
     true
 }
 
+/// Exclusive use of a login user by this process (an OS lock on
+/// `/tmp/runpod-ssh-users/NAME.lock`, released when dropped or when the
+/// process dies). The users and their homes are machine-wide: another
+/// run of the same tests (another worktree, or the same test twice) would
+/// otherwise wipe the home and its `authorized_keys` under a running
+/// test's sshd, and that test would see its keys refused.
+pub struct UserLock {
+    _file: std::fs::File,
+}
+
+fn lock_user(name: &str) -> UserLock {
+    use std::os::unix::io::AsRawFd;
+    let path = Path::new("/tmp/runpod-ssh-users").join(format!("{name}.lock"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .expect("login user lock");
+    // SAFETY: flock(2) on a descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        eprintln!("waiting for another test run to release login user {name}");
+        let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+        assert_eq!(r, 0, "flock {}", path.display());
+    }
+    UserLock { _file: file }
+}
+
 /// The home of a login user made by [`create_login_users`], made afresh
 /// and owned by it, with a 0700 `.ssh` holding `authorized_keys` (0600)
-/// = `content`.
-pub fn login_user(name: &str, content: &[u8]) -> PathBuf {
+/// = `content`; the user is this process's until the lock is dropped.
+pub fn login_user(name: &str, content: &[u8]) -> (PathBuf, UserLock) {
+    let lock = lock_user(name);
     let home = user_home(name);
     let _ = std::fs::remove_dir_all(&home);
     std::fs::create_dir_all(home.join(".ssh")).expect("home");
@@ -141,7 +170,7 @@ pub fn login_user(name: &str, content: &[u8]) -> PathBuf {
         .status()
         .expect("chown");
     assert!(st.success());
-    home
+    (home, lock)
 }
 
 /// A user's home from the password database (`getent passwd`).
