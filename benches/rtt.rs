@@ -18,208 +18,223 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::process::Stdio;
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+// The delay proxy fronts the test harness's sshd: a Unix program.
+#[cfg(unix)]
+mod unix {
 
-use common::sshd::{Sshd, keygen};
-use common::{TempHome, bin};
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
 
-/// Forward `from` → `to`, each chunk `delay` after it was read. The
-/// reader never waits for the writer, so the delay is added once per
-/// direction whatever the traffic (a pipe with latency, not a queue).
-fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
-    let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
-    std::thread::spawn(move || {
-        let mut buf = vec![0u8; 64 * 1024];
-        while let Ok(n) = from.read(&mut buf) {
-            if n == 0
-                || tx
-                    .send((Instant::now() + delay, buf[..n].to_vec()))
-                    .is_err()
-            {
-                break;
+    use super::common::sshd::{Sshd, keygen};
+    use super::common::{TempHome, bin};
+
+    /// Forward `from` → `to`, each chunk `delay` after it was read. The
+    /// reader never waits for the writer, so the delay is added once per
+    /// direction whatever the traffic (a pipe with latency, not a queue).
+    fn pipe(mut from: TcpStream, mut to: TcpStream, delay: Duration) {
+        let (tx, rx) = mpsc::channel::<(Instant, Vec<u8>)>();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            while let Ok(n) = from.read(&mut buf) {
+                if n == 0
+                    || tx
+                        .send((Instant::now() + delay, buf[..n].to_vec()))
+                        .is_err()
+                {
+                    break;
+                }
             }
-        }
-    });
-    std::thread::spawn(move || {
-        for (due, data) in rx {
-            if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                std::thread::sleep(wait);
+        });
+        std::thread::spawn(move || {
+            for (due, data) in rx {
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                if to.write_all(&data).is_err() {
+                    break;
+                }
             }
-            if to.write_all(&data).is_err() {
-                break;
-            }
-        }
-        let _ = to.shutdown(Shutdown::Write);
-    });
-}
-
-/// A proxy on 127.0.0.1 adding `one_way` each way in front of
-/// 127.0.0.1:`upstream`; its port.
-fn delay_proxy(upstream: u16, one_way: Duration) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
-    let port = listener.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for client in listener.incoming() {
-            let Ok(client) = client else { continue };
-            let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
-                continue;
-            };
-            let _ = client.set_nodelay(true);
-            let _ = server.set_nodelay(true);
-            let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-            pipe(client, server, one_way);
-            pipe(s2, c2, one_way);
-        }
-    });
-    port
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn time_ms(mut f: impl FnMut() -> bool, runs: usize) -> f64 {
-    assert!(f(), "warm-up run failed");
-    median(
-        (0..runs)
-            .map(|_| {
-                let t = Instant::now();
-                assert!(f(), "run failed");
-                t.elapsed().as_secs_f64() * 1000.0
-            })
-            .collect(),
-    )
-}
-
-fn main() {
-    let rtt_ms: f64 = std::env::var("RTT_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100.0);
-    let Some(sshd) = Sshd::start(&[]) else {
-        eprintln!("sshd not available; benchmark skipped");
-        return;
-    };
-    let ssh = common::require_tool("ssh").expect("ssh");
-    let proxy = delay_proxy(sshd.port, Duration::from_secs_f64(rtt_ms / 2000.0));
-
-    let home = TempHome::new();
-    let (key, public) = keygen(&home.ssh_dir(), "id_ed25519", "");
-    sshd.authorize(&public);
-    let kh = home.ssh_dir().join("known_hosts_runpod");
-    let opts = [
-        "IdentitiesOnly yes".to_string(),
-        format!("UserKnownHostsFile {}", kh.display()),
-        "StrictHostKeyChecking accept-new".to_string(),
-        "HostKeyAlias runpod-bench".to_string(),
-    ];
-    let refs: Vec<&str> = opts.iter().map(String::as_str).collect();
-    let via_proxy = |alias: &str| {
-        sshd.host_block(alias, &key, &refs)
-            .replace(&format!("Port {}\n", sshd.port), &format!("Port {proxy}\n"))
-    };
-    let mut blocks = vec![sshd.host_block("direct", &key, &refs), via_proxy("far")];
-    let all: Vec<String> = (0..50).map(|i| format!("runpod-far-{i}")).collect();
-    blocks.extend(all.iter().map(|a| via_proxy(a)));
-    let cfg = home.ssh_dir().join("config");
-    std::fs::write(&cfg, blocks.join("\n")).unwrap();
-
-    let ours = |args: &[&str]| {
-        home.cmd(bin())
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    let theirs = |alias: &str| {
-        home.cmd(&ssh)
-            .args(["-o", "BatchMode=yes", "-F"])
-            .arg(&cfg)
-            .args([alias, "true"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-
-    let runs = 9;
-    let rows = [
-        ("runpod-ssh check ALIAS", vec!["check"]),
-        ("runpod-ssh check --quick ALIAS", vec!["check", "--quick"]),
-    ];
-    println!(
-        "delay proxy 127.0.0.1:{proxy} -> sshd 127.0.0.1:{}, {rtt_ms} ms RTT; medians of {runs}",
-        sshd.port
-    );
-    println!(
-        "{:<36} {:>10} {:>10} {:>8} {:>10}",
-        "", "far ms", "direct ms", "RTT", "RTT (net)"
-    );
-    let line = |name: &str, far: f64, direct: f64| {
-        println!(
-            "{name:<36} {far:>10.1} {direct:>10.1} {:>8.2} {:>10.2}",
-            far / rtt_ms,
-            (far - direct) / rtt_ms
-        )
-    };
-    let mut one_full = 0.0;
-    for (name, args) in &rows {
-        let with = |alias: &str| {
-            let mut a = args.clone();
-            a.push(alias);
-            a.iter().map(|s| s.to_string()).collect::<Vec<String>>()
-        };
-        let far_args = with("far");
-        let direct_args = with("direct");
-        let far = time_ms(
-            || ours(&far_args.iter().map(String::as_str).collect::<Vec<_>>()),
-            runs,
-        );
-        let direct = time_ms(
-            || ours(&direct_args.iter().map(String::as_str).collect::<Vec<_>>()),
-            runs,
-        );
-        if one_full == 0.0 {
-            one_full = far;
-        }
-        line(name, far, direct);
+            let _ = to.shutdown(Shutdown::Write);
+        });
     }
-    let ssh_far = time_ms(|| theirs("far"), runs);
-    let ssh_direct = time_ms(|| theirs("direct"), runs);
-    line("ssh -o BatchMode=yes ALIAS true", ssh_far, ssh_direct);
 
-    let mut check50 = vec!["check", "--jobs", "50"];
-    check50.extend(all.iter().map(String::as_str));
-    let fifty = time_ms(|| ours(&check50), 3);
-    let xargs50 = time_ms(
-        || {
-            home.cmd("sh")
-                .arg("-c")
-                .arg(format!(
-                    "printf '%s\\n' {} | xargs -P 50 -I{{}} {} -o BatchMode=yes -F {} {{}} true",
-                    all.join(" "),
-                    ssh.display(),
-                    cfg.display()
-                ))
+    /// A proxy on 127.0.0.1 adding `one_way` each way in front of
+    /// 127.0.0.1:`upstream`; its port.
+    fn delay_proxy(upstream: u16, one_way: Duration) -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
+                let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                pipe(client, server, one_way);
+                pipe(s2, c2, one_way);
+            }
+        });
+        port
+    }
+
+    fn median(mut v: Vec<f64>) -> f64 {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    }
+
+    fn time_ms(mut f: impl FnMut() -> bool, runs: usize) -> f64 {
+        assert!(f(), "warm-up run failed");
+        median(
+            (0..runs)
+                .map(|_| {
+                    let t = Instant::now();
+                    assert!(f(), "run failed");
+                    t.elapsed().as_secs_f64() * 1000.0
+                })
+                .collect(),
+        )
+    }
+
+    pub fn main() {
+        let rtt_ms: f64 = std::env::var("RTT_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100.0);
+        let Some(sshd) = Sshd::start(&[]) else {
+            eprintln!("sshd not available; benchmark skipped");
+            return;
+        };
+        let ssh = super::common::require_tool("ssh").expect("ssh");
+        let proxy = delay_proxy(sshd.port, Duration::from_secs_f64(rtt_ms / 2000.0));
+
+        let home = TempHome::new();
+        let (key, public) = keygen(&home.ssh_dir(), "id_ed25519", "");
+        sshd.authorize(&public);
+        let kh = home.ssh_dir().join("known_hosts_runpod");
+        let opts = [
+            "IdentitiesOnly yes".to_string(),
+            format!("UserKnownHostsFile {}", kh.display()),
+            "StrictHostKeyChecking accept-new".to_string(),
+            "HostKeyAlias runpod-bench".to_string(),
+        ];
+        let refs: Vec<&str> = opts.iter().map(String::as_str).collect();
+        let via_proxy = |alias: &str| {
+            sshd.host_block(alias, &key, &refs)
+                .replace(&format!("Port {}\n", sshd.port), &format!("Port {proxy}\n"))
+        };
+        let mut blocks = vec![sshd.host_block("direct", &key, &refs), via_proxy("far")];
+        let all: Vec<String> = (0..50).map(|i| format!("runpod-far-{i}")).collect();
+        blocks.extend(all.iter().map(|a| via_proxy(a)));
+        let cfg = home.ssh_dir().join("config");
+        std::fs::write(&cfg, blocks.join("\n")).unwrap();
+
+        let ours = |args: &[&str]| {
+            home.cmd(bin())
+                .args(args)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
                 .is_ok_and(|s| s.success())
-        },
-        3,
-    );
-    println!(
-        "runpod-ssh check --jobs 50, 50 hosts  {fifty:>10.1} ms  {:>5.2}x one host   (target <= 1.5x)",
-        fifty / one_full
-    );
-    println!(
-        "xargs -P 50 ssh … true, 50 hosts      {xargs50:>10.1} ms  {:>5.2}x one ssh",
-        xargs50 / ssh_far
-    );
+        };
+        let theirs = |alias: &str| {
+            home.cmd(&ssh)
+                .args(["-o", "BatchMode=yes", "-F"])
+                .arg(&cfg)
+                .args([alias, "true"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+
+        let runs = 9;
+        let rows = [
+            ("runpod-ssh check ALIAS", vec!["check"]),
+            ("runpod-ssh check --quick ALIAS", vec!["check", "--quick"]),
+        ];
+        println!(
+            "delay proxy 127.0.0.1:{proxy} -> sshd 127.0.0.1:{}, {rtt_ms} ms RTT; medians of {runs}",
+            sshd.port
+        );
+        println!(
+            "{:<36} {:>10} {:>10} {:>8} {:>10}",
+            "", "far ms", "direct ms", "RTT", "RTT (net)"
+        );
+        let line = |name: &str, far: f64, direct: f64| {
+            println!(
+                "{name:<36} {far:>10.1} {direct:>10.1} {:>8.2} {:>10.2}",
+                far / rtt_ms,
+                (far - direct) / rtt_ms
+            )
+        };
+        let mut one_full = 0.0;
+        for (name, args) in &rows {
+            let with = |alias: &str| {
+                let mut a = args.clone();
+                a.push(alias);
+                a.iter().map(|s| s.to_string()).collect::<Vec<String>>()
+            };
+            let far_args = with("far");
+            let direct_args = with("direct");
+            let far = time_ms(
+                || ours(&far_args.iter().map(String::as_str).collect::<Vec<_>>()),
+                runs,
+            );
+            let direct = time_ms(
+                || ours(&direct_args.iter().map(String::as_str).collect::<Vec<_>>()),
+                runs,
+            );
+            if one_full == 0.0 {
+                one_full = far;
+            }
+            line(name, far, direct);
+        }
+        let ssh_far = time_ms(|| theirs("far"), runs);
+        let ssh_direct = time_ms(|| theirs("direct"), runs);
+        line("ssh -o BatchMode=yes ALIAS true", ssh_far, ssh_direct);
+
+        let mut check50 = vec!["check", "--jobs", "50"];
+        check50.extend(all.iter().map(String::as_str));
+        let fifty = time_ms(|| ours(&check50), 3);
+        let xargs50 = time_ms(
+            || {
+                home.cmd("sh")
+                    .arg("-c")
+                    .arg(format!(
+                        "printf '%s\\n' {} | xargs -P 50 -I{{}} {} -o BatchMode=yes -F {} {{}} true",
+                        all.join(" "),
+                        ssh.display(),
+                        cfg.display()
+                    ))
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .is_ok_and(|s| s.success())
+            },
+            3,
+        );
+        println!(
+            "runpod-ssh check --jobs 50, 50 hosts  {fifty:>10.1} ms  {:>5.2}x one host   (target <= 1.5x)",
+            fifty / one_full
+        );
+        println!(
+            "xargs -P 50 ssh … true, 50 hosts      {xargs50:>10.1} ms  {:>5.2}x one ssh",
+            xargs50 / ssh_far
+        );
+    }
+}
+
+#[cfg(unix)]
+fn main() {
+    unix::main()
+}
+
+#[cfg(not(unix))]
+fn main() {
+    eprintln!("the rtt bench needs sshd and ssh (the Linux lane); skipped");
 }
