@@ -70,6 +70,18 @@ pub enum SideEffect {
     },
     /// Set `remote.SSH.remotePlatform[alias] = "linux"` in VS Code settings.
     VscodePlatform { alias: String },
+    /// Rewrite a private key an editor mangled (F18) with `new`, only while
+    /// it still holds `old` (atomic, backed up, mode and owner kept; on
+    /// Windows the owner-only ACL is put back, see [`crate::platform`]).
+    RewriteKey {
+        path: PathBuf,
+        old: Vec<u8>,
+        new: Vec<u8>,
+        finding: usize,
+    },
+    /// Windows: give a regular file the owner-only ACL (the user, SYSTEM,
+    /// Administrators; inheritance off), read back to confirm (F16/F17).
+    OwnerOnlyAcl { path: PathBuf, finding: usize },
 }
 
 /// What a file must hold, read from the very file descriptor that is
@@ -242,6 +254,7 @@ pub static RULES: &[&dyn Rule] = &[
     &AppleKeywords,
     &IdentityPub,
     &IdentityMissing,
+    &KeyFormat,
     &KeyPermissions,
     &ConfigPermissions,
     &DuplicateAlias,
@@ -1141,19 +1154,186 @@ pub fn icacls_commands(path: &str) -> String {
     )
 }
 
+/// What an editor (Notepad) did to a private key, undone by
+/// [`normalise_key`]: the names, in the order they are undone.
+pub fn key_mangling(bytes: &[u8]) -> Vec<&'static str> {
+    normalise_key(bytes).map(|(_, m)| m).unwrap_or_default()
+}
+
+/// A private key saved by Notepad (F18): UTF-16 (with its byte-order
+/// mark), a UTF-8 byte-order mark, CRLF line ends, no final newline.
+/// Git's ssh and Win32 9.5 refuse such a key ("invalid format", "error in
+/// libcrypto"). Returns the key as ASCII with LF and a final newline, and
+/// what was undone; `None` when there is nothing to undo or the result
+/// would not be a private key ssh loads (then it is not ours to touch:
+/// the content must be exactly the key, only its encoding changes).
+pub fn normalise_key(bytes: &[u8]) -> Option<(Vec<u8>, Vec<&'static str>)> {
+    let mut undone = Vec::new();
+    let text = if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
+        undone.push("UTF-16");
+        utf16_text(rest, u16::from_le_bytes)?
+    } else if let Some(rest) = bytes.strip_prefix(&[0xFE, 0xFF]) {
+        undone.push("UTF-16");
+        utf16_text(rest, u16::from_be_bytes)?
+    } else {
+        String::from_utf8(bytes.to_vec()).ok()?
+    };
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(rest) => {
+            if undone.is_empty() {
+                undone.push("byte-order mark");
+            }
+            rest.to_string()
+        }
+        None => text,
+    };
+    if !text.is_ascii() {
+        return None;
+    }
+    let mut text = if text.contains("\r\n") {
+        undone.push("CRLF");
+        text.replace("\r\n", "\n")
+    } else {
+        text
+    };
+    if !text.is_empty() && !text.ends_with('\n') {
+        undone.push("no final newline");
+        text.push('\n');
+    }
+    if undone.is_empty() || !is_private_key(text.as_bytes()) {
+        return None;
+    }
+    Some((text.into_bytes(), undone))
+}
+
+fn utf16_text(b: &[u8], unit: fn([u8; 2]) -> u16) -> Option<String> {
+    if !b.len().is_multiple_of(2) {
+        return None;
+    }
+    String::from_utf16(
+        &b.chunks_exact(2)
+            .map(|c| unit([c[0], c[1]]))
+            .collect::<Vec<_>>(),
+    )
+    .ok()
+}
+
+/// A regular file at `p`, not reached through a final symlink (portable:
+/// the permission rules' [`stat`] is Unix-only).
+fn regular_not_link(p: &Path) -> bool {
+    std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file())
+}
+
+struct KeyFormat;
+impl Rule for KeyFormat {
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "key-format",
+            title: "private key saved by an editor (UTF-16, byte-order mark, CRLF or no final newline): Git's ssh and Windows' 9.5 refuse it (invalid format / error in libcrypto)",
+            repair: "rewrite it as ASCII with LF line ends and a final newline (the key itself unchanged; backed up; its permissions kept)",
+            auto: Auto::Safe,
+        }
+    }
+    fn run(&self, cx: &mut Cx) {
+        let mut seen = Vec::new();
+        for (li, v) in runpod_identity_lines(cx) {
+            let p = cx.ctx.home_path(&v);
+            // A link may point at any file: never rewritten through it.
+            if seen.contains(&p) || !regular_not_link(&p) {
+                continue;
+            }
+            let Some(old) = read_head(&p, 1 << 20) else {
+                continue;
+            };
+            let Some((new, undone)) = normalise_key(&old) else {
+                continue;
+            };
+            seen.push(p.clone());
+            let n = cx.line_no(li);
+            cx.side_effects.push(SideEffect::RewriteKey {
+                path: p.clone(),
+                old,
+                new,
+                finding: cx.findings.len(),
+            });
+            cx.report(
+                self,
+                n,
+                Severity::Error,
+                format!("{} ({}: {})", self.title(), p.display(), undone.join(", ")),
+                self.repair_text().into(),
+                true,
+            );
+        }
+    }
+}
+
+/// Windows (F16/F17): what OpenSSH for Windows refuses in the owner and
+/// DACL of `p`, as a finding with an owner-only repair (read back when
+/// applied). Elsewhere, and when the descriptor cannot be read, nothing.
+fn windows_acl(cx: &mut Cx, rule: &dyn Rule, p: &Path, line: Option<usize>) {
+    let Some(problems) = acl_problems(p) else {
+        return;
+    };
+    if problems.is_empty() {
+        return;
+    }
+    cx.side_effects.push(SideEffect::OwnerOnlyAcl {
+        path: p.to_path_buf(),
+        finding: cx.findings.len(),
+    });
+    let shown = p.display().to_string();
+    cx.report(
+        rule,
+        line,
+        Severity::Error,
+        format!("{} ({shown}: {})", rule.title(), problems.join("; ")),
+        format!(
+            "owner-only ACL: you, SYSTEM and Administrators, inheritance off (by hand: {})",
+            icacls_commands(&shown)
+        ),
+        true,
+    );
+}
+
+#[cfg(windows)]
+fn acl_problems(p: &Path) -> Option<Vec<String>> {
+    if !regular_not_link(p) {
+        return None;
+    }
+    let me = crate::winacl::current_user_sid().ok()?;
+    let d = crate::winacl::read(p).ok()?;
+    Some(crate::winacl::problems(&d, &me))
+}
+
+#[cfg(not(windows))]
+fn acl_problems(_p: &Path) -> Option<Vec<String>> {
+    None
+}
+
 struct KeyPermissions;
 impl Rule for KeyPermissions {
     fn meta(&self) -> &'static Meta {
         &Meta {
             id: "key-permissions",
             title: "private key readable by others: ssh ignores it (UNPROTECTED PRIVATE KEY FILE)",
-            repair: "chmod 600 (on Windows: the icacls commands shown)",
+            repair: "chmod 600 (on Windows: owner-only ACL, inheritance off)",
             auto: Auto::Safe,
         }
     }
     fn run(&self, cx: &mut Cx) {
         if cfg!(windows) {
-            // ACLs are not read here.
+            // The key's DACL, judged as OpenSSH for Windows judges it.
+            for (li, v) in runpod_identity_lines(cx) {
+                let p = cx.ctx.home_path(&v);
+                let key = read_head(&p, 1 << 20)
+                    .map(|h| normalise_key(&h).map_or(h, |(n, _)| n))
+                    .is_some_and(|h| is_private_key(&h));
+                if key {
+                    let n = cx.line_no(li);
+                    windows_acl(cx, self, &p, n);
+                }
+            }
             return;
         }
         for (li, v) in runpod_identity_lines(cx) {
@@ -1199,6 +1379,8 @@ impl Rule for KeyPermissions {
                 continue;
             }
             let head = read_head(&p, 1 << 20);
+            // A Notepad-mangled key is judged as key-format leaves it.
+            let head = head.map(|h| normalise_key(&h).map_or(h, |(n, _)| n));
             let Some(head) = head else {
                 manual(
                     cx,
@@ -1253,11 +1435,16 @@ impl Rule for ConfigPermissions {
         &Meta {
             id: "config-permissions",
             title: "config writable by others: ssh refuses it (Bad owner or permissions)",
-            repair: "chmod 600 (on Windows: the icacls commands shown)",
+            repair: "chmod 600 (on Windows: owner-only ACL, inheritance off)",
             auto: Auto::Safe,
         }
     }
     fn run(&self, cx: &mut Cx) {
+        if cfg!(windows) {
+            let p = cx.path.clone();
+            windows_acl(cx, self, &p, None);
+            return;
+        }
         let Some(st) = stat(&cx.path, false) else {
             return;
         };
@@ -2035,6 +2222,55 @@ pub fn catalogue() -> Vec<RuleInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A real key, each Notepad mangling alone and all together: the
+    /// result is the key byte for byte as written with LF; a clean key, a
+    /// public key and non-key text are never touched.
+    #[test]
+    fn notepad_mangled_keys_are_normalised_and_nothing_else_is() {
+        let key = crate::keys::generate(crate::keys::KeyType::Ed25519, "t").unwrap();
+        let clean = key.to_openssh(ssh_key::LineEnding::LF).unwrap().to_string();
+        let crlf = clean.replace('\n', "\r\n");
+        let utf16 = |t: &str| -> Vec<u8> {
+            [0xFF, 0xFE]
+                .into_iter()
+                .chain(t.encode_utf16().flat_map(u16::to_le_bytes))
+                .collect()
+        };
+        let utf16be: Vec<u8> = [0xFE, 0xFF]
+            .into_iter()
+            .chain(clean.encode_utf16().flat_map(u16::to_be_bytes))
+            .collect();
+        let cases: Vec<(Vec<u8>, &[&str])> = vec![
+            (crlf.clone().into_bytes(), &["CRLF"]),
+            (
+                [&b"\xEF\xBB\xBF"[..], clean.as_bytes()].concat(),
+                &["byte-order mark"],
+            ),
+            (clean.trim_end().as_bytes().to_vec(), &["no final newline"]),
+            (utf16(&clean), &["UTF-16"]),
+            (utf16be, &["UTF-16"]),
+            (
+                utf16(crlf.trim_end()),
+                &["UTF-16", "CRLF", "no final newline"],
+            ),
+        ];
+        for (bytes, want) in cases {
+            let (got, undone) = normalise_key(&bytes).expect("normalised");
+            assert_eq!(String::from_utf8(got).unwrap(), clean, "{want:?}");
+            assert_eq!(undone, want);
+        }
+        assert!(
+            normalise_key(clean.as_bytes()).is_none(),
+            "clean key touched"
+        );
+        let public = key.public_key().to_openssh().unwrap();
+        assert!(normalise_key(public.as_bytes()).is_none());
+        assert!(normalise_key(b"not a key\r\n").is_none());
+        // A key with one changed character is not a key: left alone.
+        let broken = crlf.replacen("b3BlbnNzaC1rZXk", "b3BlbnNzaC1rZXX", 1);
+        assert!(normalise_key(broken.as_bytes()).is_none());
+    }
 
     #[test]
     fn space_hash() {

@@ -461,6 +461,17 @@ pub fn write(snap: &Snapshot, new: &[u8], opts: WriteOptions) -> Result<WriteRep
     // The temp file is 0600 from creation; give it the old file's mode and
     // owner before any content lands in it.
     apply_meta(tmp.as_file(), meta.as_ref(), opts.new_mode).map_err(werr)?;
+    // Windows: the temp file got the folder's inherited ACL; a rename keeps
+    // the file's own, so an owner-only file (or a new one, as 0600 here)
+    // is made owner-only before it takes the target's place (F16).
+    #[cfg(windows)]
+    if meta.is_none()
+        || crate::winacl::current_user_sid().is_ok_and(|me| {
+            crate::winacl::read(target).is_ok_and(|d| crate::winacl::is_owner_only(&d, &me))
+        })
+    {
+        crate::winacl::write_owner_only(tmp.path()).map_err(werr)?;
+    }
     tmp.write_all(new).map_err(werr)?;
     tmp.as_file().sync_all().map_err(werr)?;
     replace(tmp, target).map_err(werr)?;

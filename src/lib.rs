@@ -40,6 +40,7 @@ pub mod refusal;
 pub mod runpod;
 pub mod sshpaths;
 pub mod vscode;
+pub mod winacl;
 
 /// `--version`: the package version and the commit it was built from
 /// (see build.rs; "unknown" when neither git nor the package knew it).

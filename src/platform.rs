@@ -143,3 +143,10 @@ pub fn system_config() -> Option<PathBuf> {
         Some(PathBuf::from("/etc/ssh/ssh_config"))
     }
 }
+
+/// Give `path` the owner-only ACL OpenSSH for Windows demands (the user,
+/// SYSTEM, Administrators; inheritance off): see [`crate::winacl`].
+#[cfg(windows)]
+pub fn set_owner_only(path: &Path) -> std::io::Result<()> {
+    crate::winacl::repair_owner_only(path)
+}

@@ -44,6 +44,11 @@ fn setup(dir: &Path) -> (TempHome, PathBuf) {
     }
     let cfg = home.ssh_dir().join("config");
     std::fs::copy(dir.join("broken.conf"), &cfg).unwrap();
+    for l in read(&dir.join("setup")).lines() {
+        if let ["notepad-key", p, how @ ..] = l.split_whitespace().collect::<Vec<_>>().as_slice() {
+            notepad_key(&home.path().join(p), how);
+        }
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -65,6 +70,33 @@ fn setup(dir: &Path) -> (TempHome, PathBuf) {
         }
     }
     (home, cfg)
+}
+
+/// A fresh ed25519 key (made in-process, so the Windows lane can too),
+/// saved as Notepad would mangle it: `utf16` (LE with its mark), `bom`,
+/// `crlf`, `no-final-newline`. The clean key goes to `PATH.clean`.
+fn notepad_key(path: &Path, how: &[&str]) {
+    let key = runpod_ssh::keys::generate(runpod_ssh::keys::KeyType::Ed25519, "test").unwrap();
+    let clean = key.to_openssh(ssh_key::LineEnding::LF).unwrap().to_string();
+    let mut text = clean.clone();
+    if how.contains(&"crlf") {
+        text = text.replace('\n', "\r\n");
+    }
+    if how.contains(&"no-final-newline") {
+        text = text.trim_end().to_string();
+    }
+    let bytes: Vec<u8> = if how.contains(&"utf16") {
+        [0xFF, 0xFE]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect()
+    } else if how.contains(&"bom") {
+        [&[0xEF, 0xBB, 0xBF][..], text.as_bytes()].concat()
+    } else {
+        text.into_bytes()
+    };
+    std::fs::write(path, bytes).unwrap();
+    std::fs::write(path.with_extension("clean"), clean).unwrap();
 }
 
 /// A fresh test key at `path` (no private key is kept in the repository).
@@ -214,15 +246,38 @@ fn every_fixture_is_repaired_as_expected() {
                 );
             }
         }
-        #[cfg(unix)]
         for l in read(&dir.join("after")).lines() {
             let w: Vec<&str> = l.split_whitespace().collect();
             match w.as_slice() {
+                // The key as ssh-keygen would write it: ASCII, LF, final
+                // newline, byte for byte the key that was mangled.
+                ["key-clean", p] => {
+                    let p = home.path().join(p);
+                    assert_eq!(
+                        read(&p),
+                        read(&p.with_extension("clean")),
+                        "{name}: key not normalised"
+                    );
+                    #[cfg(unix)]
+                    assert_eq!(mode(&p), 0o600, "{name}: key mode");
+                }
+                ["backup-of", p] => {
+                    let p = home.path().join(p);
+                    let backups = runpod_ssh::fsio::backups(&p);
+                    assert_eq!(backups.len(), 1, "{name}: backups of {}", p.display());
+                    assert_eq!(
+                        runpod_ssh::fsio::read_backup(&backups[0]).unwrap()[..2],
+                        [0xFF, 0xFE],
+                        "{name}: the backup is the file as it was"
+                    );
+                }
+                #[cfg(unix)]
                 ["mode", m, p] => assert_eq!(
                     format!("{:o}", mode(&home.path().join(p))),
                     *m,
                     "{name}: mode of {p}"
                 ),
+                #[cfg(unix)]
                 ["platform", alias, p] => {
                     let text = read(&home.path().join(p));
                     assert_eq!(

@@ -296,6 +296,35 @@ fn apply_side_effects(
                     }
                 }
             }
+            SideEffect::RewriteKey {
+                path,
+                old,
+                new,
+                finding,
+            } => {
+                if let Err(err) = rewrite_key(path, old, new) {
+                    notes.push(format!("{}: {err}", path.display()));
+                    if let Some(f) = findings.get_mut(*finding) {
+                        f.applied = false;
+                        f.auto = Auto::Manual;
+                        f.message = format!("{} ({err})", f.message);
+                    }
+                }
+            }
+            SideEffect::OwnerOnlyAcl { path, finding } => {
+                #[cfg(windows)]
+                let res = crate::platform::set_owner_only(path);
+                #[cfg(not(windows))]
+                let res: std::io::Result<()> = Err(std::io::Error::other("no ACLs here"));
+                if let Err(err) = res {
+                    notes.push(format!("{}: {err}", path.display()));
+                    if let Some(f) = findings.get_mut(*finding) {
+                        f.applied = false;
+                        f.auto = Auto::Manual;
+                        f.message = format!("{} (the ACL could not be set: {err})", f.message);
+                    }
+                }
+            }
             SideEffect::VscodePlatform { alias } => {
                 for c in edit::set_vscode_platform(alias, Some("linux"), false) {
                     if let Some(err) = c.error {
@@ -305,6 +334,21 @@ fn apply_side_effects(
             }
         }
     }
+}
+
+/// Rewrite a key `key-format` found mangled: only while the file still
+/// holds what the rule read (fsio refuses a change, a link, another
+/// user's or a hard-linked file), backed up, mode kept; on Windows the
+/// owner-only ACL goes back on (the new file would inherit the folder's).
+fn rewrite_key(path: &Path, old: &[u8], new: &[u8]) -> anyhow::Result<()> {
+    let _lock = fsio::Lock::for_file(path)?;
+    let snap = fsio::read(path)?;
+    if snap.target != path || snap.content() != old {
+        anyhow::bail!("the key changed since it was read (or is a link); left alone");
+    }
+    // fsio keeps an owner-only ACL on Windows (F16), the mode on Unix.
+    fsio::write(&snap, new, WriteOptions::default())?;
+    Ok(())
 }
 
 /// One finding per line ssh refuses in the repaired config (or what it
