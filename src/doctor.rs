@@ -111,6 +111,9 @@ pub struct Cx<'a> {
     pub side_effects: Vec<SideEffect>,
     /// VS Code settings texts: (path, text).
     pub vscode: Vec<(PathBuf, String)>,
+    /// The ANSI code page a config that is not UTF-8 was probably saved in
+    /// (the system's on Windows, none elsewhere; tests inject one).
+    pub ansi: Option<crate::platform::CodePage>,
 }
 
 impl<'a> Cx<'a> {
@@ -128,6 +131,7 @@ impl<'a> Cx<'a> {
             intended: Vec::new(),
             side_effects: Vec::new(),
             vscode: Vec::new(),
+            ansi: crate::platform::ansi_code_page(),
         }
     }
 
@@ -243,6 +247,8 @@ pub trait Rule: Sync {
 /// the text), then rules that edit within lines, then those that add, move
 /// or remove lines.
 pub static RULES: &[&dyn Rule] = &[
+    &ConfigTxt,
+    &LegacyCodePage,
     &Utf16,
     &Bom,
     &NonAsciiSpace,
@@ -272,7 +278,279 @@ pub fn run_all(cx: &mut Cx) {
     }
 }
 
+// ---------------------------------------------------------------- config.txt
+
+/// The non-wildcard aliases `Host` blocks of `doc` define.
+fn host_aliases(doc: &Document) -> Vec<String> {
+    doc.blocks()
+        .into_iter()
+        .filter(|b| b.kind == BlockKind::Host)
+        .flat_map(|b| b.patterns)
+        .filter(|p| !pattern::is_wildcard(p) && !p.starts_with('!'))
+        .collect()
+}
+
+/// F15: Notepad's "Save as" made `~/.ssh/config.txt`; ssh and VS Code read
+/// only `config`. Decided: when `config` is absent or holds nothing but
+/// blanks and comments, `config.txt`'s content becomes the config (written
+/// as every repair is: lock, backup, atomic, checked with `ssh -G`) and the
+/// later rules repair it too (Notepad's BOM, UTF-16); `config.txt` itself
+/// is left as it was (never delete a user's file). When both hold hosts,
+/// `--yes` appends `config.txt`'s `Host` blocks whose aliases the config
+/// lacks (its global lines and `Match` blocks are reported, never moved:
+/// appended after other blocks they would change meaning). Once every
+/// alias of `config.txt` is in the config, nothing is reported.
+struct ConfigTxt;
+impl Rule for ConfigTxt {
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "config-txt",
+            title: "config.txt beside the config (Notepad's \"Save as\" adds .txt): ssh and VS Code never read it",
+            repair: "config absent or empty: config.txt's content becomes the config (config.txt is left as it was); both hold hosts: with --yes, its Host blocks for aliases the config lacks are appended",
+            auto: Auto::Safe,
+        }
+    }
+    fn run(&self, cx: &mut Cx) {
+        if cx.path.file_name().is_none_or(|n| n != "config") {
+            return;
+        }
+        let txt = cx.path.with_file_name("config.txt");
+        if !regular_not_link(&txt) {
+            return;
+        }
+        let Ok(content) = crate::fsio::read_limited(&txt) else {
+            return;
+        };
+        let theirs = Document::parse(&content.bytes);
+        // Absent, empty or blank: config.txt's content becomes the config
+        // (a config with comments takes the merge below, comments kept).
+        if cx.doc.lines().iter().all(|l| l.is_blank()) {
+            if theirs
+                .lines()
+                .iter()
+                .all(|l| l.is_blank() || l.is_comment())
+            {
+                return;
+            }
+            let missing = !cx.path.exists();
+            cx.doc = theirs;
+            cx.intended.push(("*".into(), "*".into()));
+            cx.report(
+                self,
+                None,
+                Severity::Error,
+                format!(
+                    "{} ({}; the config is {})",
+                    self.title(),
+                    txt.display(),
+                    if missing { "missing" } else { "empty" }
+                ),
+                format!(
+                    "its content becomes {} ({} is left as it was: delete it when you like)",
+                    cx.path.display(),
+                    txt.display()
+                ),
+                true,
+            );
+            return;
+        }
+        let ours = host_aliases(&cx.doc);
+        let mut lines = Vec::new();
+        let mut added = Vec::new();
+        let mut skipped = 0;
+        for b in theirs.blocks() {
+            let header_only = b.header.is_none();
+            if header_only || b.kind != BlockKind::Host {
+                // Global lines and Match blocks: reported, not moved.
+                skipped += b
+                    .lines
+                    .clone()
+                    .filter(|&i| !theirs.lines()[i].is_blank() && !theirs.lines()[i].is_comment())
+                    .count();
+                continue;
+            }
+            let new: Vec<&String> = b
+                .patterns
+                .iter()
+                .filter(|p| !pattern::is_wildcard(p) && !p.starts_with('!'))
+                .filter(|p| !ours.contains(p))
+                .collect();
+            if new.is_empty() {
+                continue;
+            }
+            added.extend(new.into_iter().cloned());
+            lines.extend(b.lines.clone().map(|i| theirs.lines()[i].text()));
+        }
+        if added.is_empty() {
+            return;
+        }
+        let apply = cx.may(Auto::WithYes);
+        if apply {
+            let at = cx.doc.lines().len();
+            let mut texts = vec![
+                String::new(),
+                format!("# from {} (runpod-ssh fix --yes)", txt.display()),
+            ];
+            texts.extend(
+                lines
+                    .into_iter()
+                    .map(|l| l.trim_end_matches(['\r', '\n']).to_string()),
+            );
+            cx.doc.insert_lines(at, texts);
+            for a in &added {
+                cx.intended.push((a.clone(), "*".into()));
+            }
+        }
+        cx.findings.push(Finding {
+            rule: self.id(),
+            file: cx.path.clone(),
+            line: None,
+            severity: Severity::Warning,
+            message: format!(
+                "{} ({} defines {} that the config does not{})",
+                self.title(),
+                txt.display(),
+                added.join(", "),
+                if skipped > 0 {
+                    format!("; {skipped} line(s) outside Host blocks are not merged")
+                } else {
+                    String::new()
+                }
+            ),
+            repair: format!(
+                "append its Host blocks for {} to the config (config.txt is left as it was)",
+                added.join(", ")
+            ),
+            auto: Auto::WithYes,
+            applied: apply,
+        });
+    }
+}
+
 // ---------------------------------------------------------------- encoding
+
+/// Keywords whose value is a local file: a decoded one that exists shows
+/// the decoding is right.
+const PATH_KEYWORDS: &[&str] = &[
+    "identityfile",
+    "certificatefile",
+    "userknownhostsfile",
+    "globalknownhostsfile",
+    "include",
+    "identityagent",
+];
+
+/// A config saved in the legacy ANSI code page (Notepad before 2019 on
+/// Korean Windows: CP949) holding a non-ASCII path: not UTF-8, so Windows'
+/// ssh looks for a file that does not exist, and VS Code shows (and may
+/// write back) U+FFFD. Decided: re-encode only when decoding with the
+/// system's code page makes a path value name an existing file (the proof
+/// that this is the right code page); otherwise report and change nothing.
+struct LegacyCodePage;
+impl Rule for LegacyCodePage {
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "legacy-code-page",
+            title: "config is not UTF-8 (saved in the Windows ANSI code page, e.g. CP949): ssh cannot find the non-ASCII path it names",
+            repair: "re-encode as UTF-8 when decoding with the system's code page names an existing file; otherwise re-save it as UTF-8 yourself",
+            auto: Auto::Safe,
+        }
+    }
+    fn run(&self, cx: &mut Cx) {
+        if cx.doc.encoding() != Encoding::Utf8 {
+            return;
+        }
+        let bad: Vec<usize> = (0..cx.doc.lines().len())
+            .filter(|&i| std::str::from_utf8(cx.doc.lines()[i].bytes()).is_err())
+            .collect();
+        let Some(&first) = bad.first() else {
+            return;
+        };
+        let n = cx.line_no(first);
+        let manual = |cx: &mut Cx, why: String| {
+            cx.findings.push(Finding {
+                rule: "legacy-code-page",
+                file: cx.path.clone(),
+                line: n,
+                severity: Severity::Error,
+                message: format!("config is not UTF-8 ({} line(s)): {why}", bad.len()),
+                repair: "open it in an editor that shows the names right, save it as UTF-8, and run fix again".into(),
+                auto: Auto::Manual,
+                applied: false,
+            });
+        };
+        let Some(cp) = cx.ansi else {
+            manual(
+                cx,
+                "no Windows code page here to decode it with (run fix on the Windows side)".into(),
+            );
+            return;
+        };
+        let mut decoded = Vec::new();
+        for &i in &bad {
+            match (cp.decode)(cp.id, cx.doc.lines()[i].bytes()) {
+                Some(t) => decoded.push((i, t)),
+                None => {
+                    manual(
+                        cx,
+                        format!(
+                            "line {} is not valid in code page {} either",
+                            cx.line_no(i).unwrap_or(i + 1),
+                            cp.id
+                        ),
+                    );
+                    return;
+                }
+            }
+        }
+        let mut proof = None;
+        for (_, t) in &decoded {
+            let d = Document::parse(t.as_bytes());
+            let Some(l) = d.lines().first() else { continue };
+            if l.keyword().is_some_and(|k| PATH_KEYWORDS.contains(&k))
+                && let Some(v) = l.values().first()
+                && cx.ctx.home_path(v).exists()
+            {
+                proof = Some(v.to_string());
+                break;
+            }
+        }
+        let Some(proof) = proof else {
+            let sample = decoded
+                .first()
+                .map(|(_, t)| t.trim().to_string())
+                .unwrap_or_default();
+            manual(
+                cx,
+                format!(
+                    "decoded as code page {} it reads `{sample}`, which names no existing file, so it was not re-encoded",
+                    cp.id
+                ),
+            );
+            return;
+        };
+        for (i, t) in decoded {
+            if let Some(k) = cx.doc.lines()[i].keyword().map(str::to_string) {
+                cx.intend(i, &k);
+            }
+            if let Some(l) = cx.doc.line_mut(i) {
+                l.set_bytes(t.into_bytes());
+            }
+        }
+        cx.report(
+            self,
+            n,
+            Severity::Error,
+            format!(
+                "{} (decoded as code page {}, {proof} exists)",
+                self.title(),
+                cp.id
+            ),
+            "re-encoded as UTF-8 (backed up)".into(),
+            true,
+        );
+    }
+}
 
 struct Utf16;
 impl Rule for Utf16 {
@@ -2222,6 +2500,98 @@ pub fn catalogue() -> Vec<RuleInfo> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Context;
+
+    /// CP949 for the fixture's three syllables: the decision logic runs the
+    /// same on every platform with an injected code page (Windows decodes
+    /// with the system's, tested in the Windows lane).
+    fn fake_cp949(cp: u32, b: &[u8]) -> Option<String> {
+        assert_eq!(cp, 949);
+        let mut out = String::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] < 0x80 {
+                out.push(b[i] as char);
+                i += 1;
+                continue;
+            }
+            out.push(match b.get(i..i + 2)? {
+                [0xC8, 0xAB] => '홍',
+                [0xB1, 0xE6] => '길',
+                [0xB5, 0xBF] => '동',
+                _ => return None,
+            });
+            i += 2;
+        }
+        Some(out)
+    }
+
+    fn cp949_cx(home: &Path, cp: Option<crate::platform::CodePage>) -> Vec<(Finding, Vec<u8>)> {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/cp949");
+        let bytes = std::fs::read(fixtures.join("config")).unwrap();
+        let ctx = Context {
+            home: home.to_path_buf(),
+            user_home: home.to_path_buf(),
+            ..Context::current()
+        };
+        let path = home.join(".ssh/config");
+        let mut cx = Cx {
+            ansi: cp,
+            ..Cx::new(Document::parse(&bytes), &path, &ctx)
+        };
+        LegacyCodePage.run(&mut cx);
+        let out = cx.doc.to_bytes();
+        cx.findings.into_iter().map(|f| (f, out.clone())).collect()
+    }
+
+    #[test]
+    fn cp949_config_is_reencoded_only_when_the_decoded_path_exists() {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/cp949");
+        let original = std::fs::read(fixtures.join("config")).unwrap();
+        let expected = std::fs::read(fixtures.join("expected.conf")).unwrap();
+        let cp = Some(crate::platform::CodePage {
+            id: 949,
+            decode: fake_cp949,
+        });
+        let home = tempfile::tempdir().unwrap();
+        // The key is not there: reported with what the decoding reads, unchanged.
+        let got = cp949_cx(home.path(), cp);
+        assert_eq!(got.len(), 1);
+        let (f, out) = &got[0];
+        assert!(!f.applied && f.auto == Auto::Manual, "{f:?}");
+        assert!(
+            f.message.contains("~/.ssh/홍길동/id_ed25519"),
+            "{}",
+            f.message
+        );
+        assert_eq!(out, &original);
+        // No code page to decode with (Linux, macOS): reported, unchanged.
+        std::fs::create_dir_all(home.path().join(".ssh/홍길동")).unwrap();
+        std::fs::write(home.path().join(".ssh/홍길동/id_ed25519"), "k").unwrap();
+        let got = cp949_cx(home.path(), None);
+        assert!(!got[0].0.applied && got[0].1 == original);
+        // A page the bytes are not valid in: reported, unchanged.
+        let latin = |_: u32, b: &[u8]| -> Option<String> {
+            b.is_ascii().then(|| String::from_utf8(b.to_vec()).unwrap())
+        };
+        let got = cp949_cx(
+            home.path(),
+            Some(crate::platform::CodePage {
+                id: 949,
+                decode: latin,
+            }),
+        );
+        assert!(!got[0].0.applied && got[0].1 == original);
+        // The decoded path names the key: the file is re-encoded as UTF-8.
+        let got = cp949_cx(home.path(), cp);
+        assert_eq!(got.len(), 1);
+        assert!(got[0].0.applied, "{:?}", got[0].0);
+        assert_eq!(
+            String::from_utf8_lossy(&got[0].1),
+            String::from_utf8_lossy(&expected)
+        );
+        assert_eq!(got[0].1, expected);
+    }
 
     /// A real key, each Notepad mangling alone and all together: the
     /// result is the key byte for byte as written with LF; a clean key, a

@@ -150,3 +150,84 @@ pub fn system_config() -> Option<PathBuf> {
 pub fn set_owner_only(path: &Path) -> std::io::Result<()> {
     crate::winacl::repair_owner_only(path)
 }
+
+/// A legacy ("ANSI") code page and how to decode it: the system's on
+/// Windows; tests inject one (the decision logic is the same everywhere).
+#[derive(Debug, Clone, Copy)]
+pub struct CodePage {
+    /// The Windows code page number (949: Korean, 932: Japanese, 1252…).
+    pub id: u32,
+    /// Bytes → text, `None` when the bytes are not valid in that page.
+    pub decode: fn(u32, &[u8]) -> Option<String>,
+}
+
+/// The system's ANSI code page (GetACP), decoded with
+/// MultiByteToWideChar; `None` when it is UTF-8 (65001) already.
+#[cfg(windows)]
+pub fn ansi_code_page() -> Option<CodePage> {
+    // SAFETY: GetACP takes nothing and cannot fail.
+    let id = unsafe { windows_sys::Win32::Globalization::GetACP() };
+    (id != 65001).then_some(CodePage {
+        id,
+        decode: decode_code_page,
+    })
+}
+
+/// Elsewhere there is no system ANSI code page: a config that is not
+/// UTF-8 is reported, never re-encoded.
+#[cfg(not(windows))]
+pub fn ansi_code_page() -> Option<CodePage> {
+    None
+}
+
+/// `bytes` in code page `cp` as text (MultiByteToWideChar with
+/// MB_ERR_INVALID_CHARS: an invalid sequence is `None`, never a `?`).
+#[cfg(windows)]
+pub fn decode_code_page(cp: u32, bytes: &[u8]) -> Option<String> {
+    use windows_sys::Win32::Globalization::{MB_ERR_INVALID_CHARS, MultiByteToWideChar};
+    if bytes.is_empty() {
+        return Some(String::new());
+    }
+    let len = i32::try_from(bytes.len()).ok()?;
+    // SAFETY: sizes first (null output), then into a buffer of that size.
+    let n = unsafe {
+        MultiByteToWideChar(
+            cp,
+            MB_ERR_INVALID_CHARS,
+            bytes.as_ptr(),
+            len,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    if n <= 0 {
+        return None;
+    }
+    let mut w = vec![0u16; n as usize];
+    let got = unsafe {
+        MultiByteToWideChar(
+            cp,
+            MB_ERR_INVALID_CHARS,
+            bytes.as_ptr(),
+            len,
+            w.as_mut_ptr(),
+            n,
+        )
+    };
+    if got != n {
+        return None;
+    }
+    String::from_utf16(&w).ok()
+}
+
+#[cfg(all(test, windows))]
+mod tests {
+    /// Wine's and Windows' CP949 table: the fixture's bytes are 홍길동.
+    #[test]
+    fn cp949_decodes_through_multibytetowidechar() {
+        let got = super::decode_code_page(949, b"~/\xC8\xAB\xB1\xE6\xB5\xBF/id");
+        assert_eq!(got.as_deref(), Some("~/홍길동/id"));
+        // Invalid in the page: refused, never replaced by `?`.
+        assert_eq!(super::decode_code_page(949, b"\xC8"), None);
+    }
+}

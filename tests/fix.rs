@@ -1312,3 +1312,85 @@ fn fix_text_output_escapes_terminal_sequences_from_the_config() {
         assert!(stdout(&o).contains(r"\u{1b}]52"), "{}", stdout(&o));
     }
 }
+
+/// F15: Notepad saved `config.txt`. A missing config takes its content
+/// (config.txt kept as it was); when both hold hosts, only `--yes` appends
+/// config.txt's Host blocks the config lacks, and then nothing is left to
+/// report.
+#[test]
+fn config_txt_becomes_the_missing_config_and_merges_only_with_yes() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    let txt = home.ssh_dir().join("config.txt");
+    let pods = "Host runpod-a\n  HostName 203.0.113.7\n  Port 40123\n  User root\n";
+    std::fs::write(&txt, pods).unwrap();
+    assert!(!cfg.exists());
+    let o = home.run(&["fix"]);
+    assert_eq!(read(&cfg), pods, "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(read(&txt), pods, "config.txt must stay as it was");
+    assert!(stdout(&o).contains("config-txt"), "{}", stdout(&o));
+
+    // Both hold hosts: config.txt gains a pod the config lacks.
+    let more = format!("{pods}Host runpod-b\n  HostName 203.0.113.8\n  Port 40124\n  User root\n");
+    std::fs::write(&txt, &more).unwrap();
+    let o = home.run(&["fix"]);
+    assert_eq!(read(&cfg), pods, "merged without --yes: {}", stdout(&o));
+    assert!(stdout(&o).contains("runpod-b"), "{}", stdout(&o));
+    let o = home.run(&["fix", "--yes"]);
+    let merged = read(&cfg);
+    assert!(merged.starts_with(pods), "{merged}");
+    assert!(
+        merged.contains("# from ")
+            && merged
+                .ends_with("Host runpod-b\n  HostName 203.0.113.8\n  Port 40124\n  User root\n"),
+        "{merged}\n{}",
+        stdout(&o)
+    );
+    assert_eq!(merged.matches("Host runpod-a").count(), 1, "{merged}");
+    let v: serde_json::Value =
+        serde_json::from_slice(&home.run(&["fix", "--json", "--dry-run"]).stdout).unwrap();
+    assert!(
+        !v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "config-txt"),
+        "{v:#}"
+    );
+}
+
+/// The CP949 fixture under a Korean system code page (Wine gives Windows
+/// programs the ANSI code page of the Unix locale): decoding through
+/// MultiByteToWideChar names the key, so the config becomes UTF-8; with
+/// the key absent it is only reported.
+#[cfg(windows)]
+#[test]
+fn cp949_config_naming_an_existing_key_is_reencoded_with_the_system_code_page() {
+    let home = TempHome::new();
+    let fixtures = common::fixtures().join("cp949");
+    let cfg = home.ssh_dir().join("config");
+    std::fs::copy(fixtures.join("config"), &cfg).unwrap();
+    let original = std::fs::read(&cfg).unwrap();
+    let run = |args: &[&str]| {
+        home.cmd(common::bin())
+            .args(args)
+            .env("LANG", "ko_KR.UTF-8")
+            .env("LC_ALL", "ko_KR.UTF-8")
+            .output()
+            .unwrap()
+    };
+    let o = run(&["fix"]);
+    assert_eq!(std::fs::read(&cfg).unwrap(), original, "{}", stdout(&o));
+    assert!(stdout(&o).contains("legacy-code-page"), "{}", stdout(&o));
+    let key_dir = home.ssh_dir().join("홍길동");
+    std::fs::create_dir_all(&key_dir).unwrap();
+    std::fs::write(key_dir.join("id_ed25519"), "k").unwrap();
+    let o = run(&["fix"]);
+    assert_eq!(
+        String::from_utf8_lossy(&std::fs::read(&cfg).unwrap()),
+        read(&fixtures.join("expected.conf")),
+        "{}{}",
+        stdout(&o),
+        stderr(&o)
+    );
+}
