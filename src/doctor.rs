@@ -70,6 +70,8 @@ pub enum SideEffect {
     },
     /// Set `remote.SSH.remotePlatform[alias] = "linux"` in VS Code settings.
     VscodePlatform { alias: String },
+    /// Set `remote.SSH.path` in VS Code settings (F19).
+    VscodeSshPath { path: String },
     /// Rewrite a private key an editor mangled (F18) with `new`, only while
     /// it still holds `old` (atomic, backed up, mode and owner kept; on
     /// Windows the owner-only ACL is put back, see [`crate::platform`]).
@@ -114,6 +116,11 @@ pub struct Cx<'a> {
     /// The ANSI code page a config that is not UTF-8 was probably saved in
     /// (the system's on Windows, none elsewhere; tests inject one).
     pub ansi: Option<crate::platform::CodePage>,
+    /// The ssh clients VS Code may run and the ssh-agent service (gathered
+    /// by `fix` on Windows, [`WindowsFacts::gather`]; `None` elsewhere).
+    pub windows: Option<WindowsFacts>,
+    /// Advice that is no finding (printed with the result).
+    pub notes: Vec<String>,
 }
 
 impl<'a> Cx<'a> {
@@ -132,6 +139,8 @@ impl<'a> Cx<'a> {
             side_effects: Vec::new(),
             vscode: Vec::new(),
             ansi: crate::platform::ansi_code_page(),
+            windows: None,
+            notes: Vec::new(),
         }
     }
 
@@ -248,9 +257,9 @@ pub trait Rule: Sync {
 /// or remove lines.
 pub static RULES: &[&dyn Rule] = &[
     &ConfigTxt,
-    &LegacyCodePage,
     &Utf16,
     &Bom,
+    &LegacyCodePage,
     &NonAsciiSpace,
     &QuotedComment,
     &GluedComment,
@@ -269,6 +278,9 @@ pub static RULES: &[&dyn Rule] = &[
     &ProxyEntry,
     &VscodeConfigFile,
     &VscodePlatform,
+    &VscodeSshPath,
+    &NoSshClient,
+    &AgentDisabled,
 ];
 
 /// Run every rule on `cx`.
@@ -816,6 +828,7 @@ impl Rule for TrailingComment {
         }
     }
     fn run(&self, cx: &mut Cx) {
+        let start = cx.findings.len();
         split_lines(cx, self, Severity::Warning, false, |d, b| {
             let c = d.comment.as_ref()?;
             if COMMAND_KEYWORDS.contains(&d.keyword_lc.as_ref()) || d.args.is_empty() {
@@ -825,6 +838,13 @@ impl Rule for TrailingComment {
             let comment = String::from_utf8_lossy(&b[c.text.clone()]).into_owned();
             Some((value, comment))
         });
+        // Every ssh VS Code can run reads the comment (8.7+): say so, and
+        // why it is still moved.
+        if let Some(note) = cx.windows.as_ref().and_then(trailing_comment_note) {
+            for f in &mut cx.findings[start..] {
+                f.message = format!("{} ({note})", f.message);
+            }
+        }
     }
 }
 
@@ -2321,6 +2341,324 @@ impl Rule for VscodePlatform {
     }
 }
 
+// ---------------------------------------------------------------- Windows clients
+
+/// Where VS Code Remote-SSH finds an ssh (F19), in the order it tries them
+/// after `remote.SSH.path`: `ssh` on PATH, System32, Git's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientSource {
+    Setting,
+    Path,
+    System32,
+    Git,
+}
+
+/// An ssh.exe VS Code may run.
+#[derive(Debug, Clone, Serialize)]
+pub struct SshClient {
+    pub path: PathBuf,
+    pub source: ClientSource,
+    /// The first line `ssh -V` printed (`None`: it did not run).
+    pub version: Option<String>,
+}
+
+impl SshClient {
+    /// Win32-OpenSSH (the in-box client or its MSI): `OpenSSH_for_Windows_…`.
+    /// Git's is an MSYS build: its `~` and known_hosts are MSYS's, and it
+    /// refuses CRLF keys (F18, F26).
+    pub fn win32(&self) -> bool {
+        self.version
+            .as_deref()
+            .is_some_and(|v| v.starts_with("OpenSSH_for_Windows_"))
+    }
+
+    /// (major, minor) of `OpenSSH_9.5p1` / `OpenSSH_for_Windows_8.1p1`.
+    pub fn number(&self) -> Option<(u32, u32)> {
+        let v = self.version.as_deref()?;
+        let v = v
+            .strip_prefix("OpenSSH_for_Windows_")
+            .or_else(|| v.strip_prefix("OpenSSH_"))?;
+        let (major, rest) = v.split_once('.')?;
+        let minor: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        Some((major.parse().ok()?, minor.parse().ok()?))
+    }
+}
+
+/// The ssh-agent service's start type (F40).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum AgentService {
+    Disabled,
+    Manual,
+    Automatic,
+    /// No such service (no OpenSSH client installed).
+    Missing,
+}
+
+/// What `fix` learns about the Windows side: the clients VS Code may run
+/// and the agent service.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WindowsFacts {
+    /// In VS Code's order, the setting first; each path once.
+    pub clients: Vec<SshClient>,
+    pub agent: Option<AgentService>,
+    /// `%SystemRoot%\System32\OpenSSH\ssh.exe`.
+    pub inbox: Option<PathBuf>,
+}
+
+impl WindowsFacts {
+    /// The ssh VS Code runs: `remote.SSH.path`, else the first it finds.
+    pub fn vscode_client(&self) -> Option<&SshClient> {
+        self.clients.first()
+    }
+
+    /// Look: `remote.SSH.path` from the settings texts, `ssh.exe` on PATH,
+    /// System32's and Git's default; `-V` on each (ssh itself, nothing a
+    /// config names); the agent service's start type. Windows only.
+    pub fn gather(settings: &[(PathBuf, String)]) -> WindowsFacts {
+        let root = std::env::var_os("SystemRoot").map(PathBuf::from);
+        let inbox = root.map(|r| r.join("System32").join("OpenSSH").join("ssh.exe"));
+        let mut candidates: Vec<(PathBuf, ClientSource)> = Vec::new();
+        if let Some(p) = settings
+            .iter()
+            .find_map(|(_, t)| crate::vscode::ssh_path(t))
+        {
+            candidates.push((PathBuf::from(p), ClientSource::Setting));
+        }
+        if let Some(path) = std::env::var_os("PATH")
+            && let Some(p) = std::env::split_paths(&path)
+                .map(|d| d.join("ssh.exe"))
+                .find(|p| p.is_file())
+        {
+            candidates.push((p, ClientSource::Path));
+        }
+        if let Some(p) = &inbox {
+            candidates.push((p.clone(), ClientSource::System32));
+        }
+        if let Some(pf) = std::env::var_os("ProgramFiles") {
+            let git = PathBuf::from(pf)
+                .join("Git")
+                .join("usr")
+                .join("bin")
+                .join("ssh.exe");
+            candidates.push((git, ClientSource::Git));
+        }
+        let mut clients: Vec<SshClient> = Vec::new();
+        for (path, source) in candidates {
+            if !path.is_file() || clients.iter().any(|c| c.path == path) {
+                continue;
+            }
+            let version = std::process::Command::new(&path)
+                .arg("-V")
+                .stdin(std::process::Stdio::null())
+                .output()
+                .ok()
+                .and_then(|o| {
+                    let t = String::from_utf8_lossy(&o.stderr).into_owned()
+                        + &String::from_utf8_lossy(&o.stdout);
+                    t.lines().next().map(|l| l.trim().to_string())
+                })
+                .filter(|l| l.starts_with("OpenSSH"));
+            clients.push(SshClient {
+                path,
+                source,
+                version,
+            });
+        }
+        WindowsFacts {
+            clients,
+            agent: crate::platform::ssh_agent_service(),
+            inbox: inbox.filter(|p| p.is_file()),
+        }
+    }
+}
+
+/// The trailing-comment finding's note when every ssh VS Code can run is
+/// 8.7 or newer (those read `value # comment` as value and comment).
+fn trailing_comment_note(w: &WindowsFacts) -> Option<String> {
+    let c = w.vscode_client()?;
+    if w.clients
+        .iter()
+        .all(|c| c.number().is_some_and(|n| n >= (8, 7)))
+    {
+        Some(format!(
+            "VS Code's ssh here, {}, reads it as a comment; moved anyway: VS Code's own writer glues it to the value on its next edit",
+            c.version.as_deref().unwrap_or("?")
+        ))
+    } else {
+        None
+    }
+}
+
+/// F19: VS Code runs a client other than the in-box one, and that client
+/// is known to misread the config: an MSYS build (Git's: another `~`,
+/// another known_hosts, refuses CRLF keys) or one older than the in-box
+/// client. Then `remote.SSH.path` is set to the in-box client. The version
+/// VS Code will use is said either way (a note when nothing is wrong).
+struct VscodeSshPath;
+impl Rule for VscodeSshPath {
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "vscode-ssh-path",
+            title: "VS Code runs another ssh than Windows' own, one that reads the config differently",
+            repair: "set remote.SSH.path to C:\\Windows\\System32\\OpenSSH\\ssh.exe",
+            auto: Auto::Safe,
+        }
+    }
+    fn run(&self, cx: &mut Cx) {
+        let Some(w) = cx.windows.clone() else { return };
+        let Some(used) = w.vscode_client() else {
+            return;
+        };
+        let version = used
+            .version
+            .clone()
+            .unwrap_or_else(|| "version unknown".into());
+        let Some(inbox) = w
+            .clients
+            .iter()
+            .find(|c| c.source == ClientSource::System32)
+        else {
+            cx.notes
+                .push(format!("VS Code runs {} ({version})", used.path.display()));
+            return;
+        };
+        let older = matches!((used.number(), inbox.number()), (Some(a), Some(b)) if a < b);
+        let misreads = used.path != inbox.path && (!used.win32() || older);
+        if !misreads || cx.vscode.is_empty() {
+            cx.notes
+                .push(format!("VS Code runs {} ({version})", used.path.display()));
+            return;
+        }
+        let why = if used.win32() {
+            "older than Windows' own"
+        } else {
+            "an MSYS build: its ~ and known_hosts are not Windows', and it refuses keys with CRLF"
+        };
+        let target = inbox.path.display().to_string();
+        cx.side_effects.push(SideEffect::VscodeSshPath {
+            path: target.clone(),
+        });
+        cx.findings.push(Finding {
+            rule: self.id(),
+            file: cx.vscode[0].0.clone(),
+            line: None,
+            severity: Severity::Warning,
+            message: format!(
+                "{}: VS Code runs {} ({version}), {why}; Windows' own is {} ({})",
+                self.title(),
+                used.path.display(),
+                target,
+                inbox.version.as_deref().unwrap_or("version unknown")
+            ),
+            repair: format!("set remote.SSH.path to {target}"),
+            auto: self.auto(),
+            applied: true,
+        });
+    }
+}
+
+/// The PowerShell that installs Windows' OpenSSH client (F39), as
+/// Microsoft documents it. runpod-ssh never runs it.
+pub const INSTALL_OPENSSH: &str = "Add-WindowsCapability -Online -Name OpenSSH.Client~~~~0.0.1.0";
+
+/// F39: no ssh.exe VS Code could run. The exact PowerShell, never run.
+/// A finding when VS Code is set up here (its "An SSH installation
+/// couldn't be found"); otherwise the same advice as a note.
+struct NoSshClient;
+impl Rule for NoSshClient {
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "no-ssh-client",
+            title: "no ssh client found (remote.SSH.path, PATH, System32\\OpenSSH, Git): VS Code says \"An SSH installation couldn't be found\"",
+            repair: "in PowerShell as Administrator: Add-WindowsCapability -Online -Name OpenSSH.Client~~~~0.0.1.0 (runpod-ssh never runs it)",
+            auto: Auto::Manual,
+        }
+    }
+    fn run(&self, cx: &mut Cx) {
+        let Some(w) = &cx.windows else { return };
+        if !w.clients.is_empty() {
+            return;
+        }
+        let advice = format!(
+            "in PowerShell as Administrator (Start → type PowerShell → Run as administrator): {INSTALL_OPENSSH} ; then open a new terminal and check with: ssh -V"
+        );
+        if cx.vscode.is_empty() {
+            cx.notes.push(format!("no ssh client found: {advice}"));
+            return;
+        }
+        cx.report(
+            self,
+            None,
+            Severity::Error,
+            self.title().into(),
+            advice,
+            false,
+        );
+    }
+}
+
+/// Whether the private key at `p` asks for a passphrase.
+fn key_is_encrypted(p: &Path) -> bool {
+    let Some(head) = read_head(p, 1 << 20) else {
+        return false;
+    };
+    let head = normalise_key(&head).map_or(head, |(n, _)| n);
+    let Ok(t) = std::str::from_utf8(&head) else {
+        return false;
+    };
+    if t.contains("Proc-Type: 4,ENCRYPTED") || t.contains("BEGIN ENCRYPTED PRIVATE KEY") {
+        return true;
+    }
+    ssh_key::PrivateKey::from_openssh(t.trim_start_matches('\u{feff}'))
+        .is_ok_and(|k| k.is_encrypted())
+}
+
+/// The PowerShell that enables and starts the agent (F40, admin), then
+/// loads the key (as the user). runpod-ssh never runs either.
+pub fn agent_commands(key: &str) -> String {
+    format!(
+        "in PowerShell as Administrator: Get-Service ssh-agent | Set-Service -StartupType Automatic; Start-Service ssh-agent ; then in your own PowerShell: ssh-add \"{key}\" (or set \"remote.SSH.showLoginTerminal\": true in VS Code to type the passphrase there)"
+    )
+}
+
+/// F40: a RunPod entry's key has a passphrase and the ssh-agent service
+/// is disabled (Windows' default): VS Code waits on a hidden prompt.
+struct AgentDisabled;
+impl Rule for AgentDisabled {
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "agent-disabled",
+            title: "the key has a passphrase and the ssh-agent service is disabled: VS Code waits on a hidden passphrase prompt, then times out",
+            repair: "enable and start ssh-agent (PowerShell as Administrator), then ssh-add the key; runpod-ssh never runs these",
+            auto: Auto::Manual,
+        }
+    }
+    fn run(&self, cx: &mut Cx) {
+        if cx.windows.as_ref().and_then(|w| w.agent) != Some(AgentService::Disabled) {
+            return;
+        }
+        let mut seen = Vec::new();
+        for (li, v) in runpod_identity_lines(cx) {
+            let p = cx.ctx.home_path(&v);
+            if seen.contains(&p) || !key_is_encrypted(&p) {
+                continue;
+            }
+            seen.push(p.clone());
+            let n = cx.line_no(li);
+            let shown = p.display().to_string();
+            cx.report(
+                self,
+                n,
+                Severity::Error,
+                format!("{} ({shown})", self.title()),
+                agent_commands(&shown),
+                false,
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------- verification
 
 /// The result of comparing the config before and after a repair.
@@ -2591,6 +2929,245 @@ mod tests {
             String::from_utf8_lossy(&expected)
         );
         assert_eq!(got[0].1, expected);
+    }
+
+    fn client(path: &str, source: ClientSource, version: &str) -> SshClient {
+        SshClient {
+            path: PathBuf::from(path),
+            source,
+            version: Some(version.into()),
+        }
+    }
+
+    const GIT: &str = "C:\\Program Files\\Git\\usr\\bin\\ssh.exe";
+    const INBOX: &str = "C:\\Windows\\System32\\OpenSSH\\ssh.exe";
+
+    /// Run `rule` on `config` with the Windows facts `w` and a VS Code
+    /// settings file; `home` is `~`.
+    fn run_windows(rule: &dyn Rule, home: &Path, config: &str, w: WindowsFacts) -> Cx<'static> {
+        let ctx = Box::leak(Box::new(Context {
+            home: home.to_path_buf(),
+            user_home: home.to_path_buf(),
+            ..Context::current()
+        }));
+        let mut cx = Cx {
+            windows: Some(w),
+            vscode: vec![(home.join("settings.json"), "{}".into())],
+            ..Cx::new(
+                Document::parse(config.as_bytes()),
+                &home.join(".ssh/config"),
+                ctx,
+            )
+        };
+        rule.run(&mut cx);
+        cx
+    }
+
+    const POD: &str = "Host runpod-a\n  HostName 203.0.113.7\n  Port 40123\n  User root\n  IdentityFile ~/.ssh/id_ed25519\n";
+
+    #[test]
+    fn vscode_ssh_path_goes_to_the_inbox_client_when_vscode_runs_gits() {
+        let home = tempfile::tempdir().unwrap();
+        let facts = |first: SshClient| WindowsFacts {
+            clients: vec![
+                first,
+                client(
+                    INBOX,
+                    ClientSource::System32,
+                    "OpenSSH_for_Windows_9.5p1, LibreSSL 3.8.2",
+                ),
+            ],
+            agent: None,
+            inbox: Some(INBOX.into()),
+        };
+        // Git's MSYS ssh first on PATH: remote.SSH.path is set to System32's.
+        let git = client(
+            GIT,
+            ClientSource::Path,
+            "OpenSSH_9.6p1, OpenSSL 3.2.1 30 Jan 2024",
+        );
+        let cx = run_windows(&VscodeSshPath, home.path(), POD, facts(git));
+        assert_eq!(cx.findings.len(), 1);
+        let f = &cx.findings[0];
+        assert!(
+            f.applied && f.message.contains("OpenSSH_9.6p1") && f.message.contains("MSYS"),
+            "{f:?}"
+        );
+        assert!(
+            matches!(&cx.side_effects[..], [SideEffect::VscodeSshPath { path }] if path == INBOX)
+        );
+        // An older Win32 build from an MSI on PATH: also moved.
+        let old = client(
+            "C:\\OpenSSH\\ssh.exe",
+            ClientSource::Path,
+            "OpenSSH_for_Windows_8.1p1, LibreSSL 3.0.2",
+        );
+        assert_eq!(
+            run_windows(&VscodeSshPath, home.path(), POD, facts(old))
+                .side_effects
+                .len(),
+            1
+        );
+        // VS Code runs the in-box one: nothing to change, the version said.
+        let inbox = client(
+            INBOX,
+            ClientSource::Path,
+            "OpenSSH_for_Windows_9.5p1, LibreSSL 3.8.2",
+        );
+        let cx = run_windows(&VscodeSshPath, home.path(), POD, facts(inbox));
+        assert!(cx.findings.is_empty() && cx.side_effects.is_empty());
+        assert_eq!(
+            cx.notes,
+            [format!(
+                "VS Code runs {INBOX} (OpenSSH_for_Windows_9.5p1, LibreSSL 3.8.2)"
+            )]
+        );
+        // The settings edit keeps comments.
+        let got = crate::vscode::set_string_setting(
+            Path::new("s"),
+            "{\n  // mine\n  \"a\": 1\n}",
+            "remote.SSH.path",
+            INBOX,
+        )
+        .unwrap()
+        .unwrap();
+        assert!(got.contains("// mine"), "{got}");
+        assert_eq!(crate::vscode::ssh_path(&got).as_deref(), Some(INBOX));
+    }
+
+    #[test]
+    fn no_ssh_client_gives_the_exact_powershell_and_runs_nothing() {
+        let home = tempfile::tempdir().unwrap();
+        let cx = run_windows(&NoSshClient, home.path(), POD, WindowsFacts::default());
+        assert_eq!(cx.findings.len(), 1);
+        let f = &cx.findings[0];
+        assert_eq!(f.auto, Auto::Manual);
+        assert!(!f.applied && cx.side_effects.is_empty());
+        assert!(
+            f.repair.contains("PowerShell as Administrator"),
+            "{}",
+            f.repair
+        );
+        assert!(
+            f.repair
+                .contains("Add-WindowsCapability -Online -Name OpenSSH.Client~~~~0.0.1.0"),
+            "{}",
+            f.repair
+        );
+        // A client found: nothing.
+        let one = WindowsFacts {
+            clients: vec![client(
+                INBOX,
+                ClientSource::System32,
+                "OpenSSH_for_Windows_9.5p1",
+            )],
+            ..Default::default()
+        };
+        assert!(
+            run_windows(&NoSshClient, home.path(), POD, one)
+                .findings
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn encrypted_key_and_disabled_agent_get_the_exact_agent_commands() {
+        let home = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(home.path().join(".ssh")).unwrap();
+        let key = crate::keys::generate(crate::keys::KeyType::Ed25519, "t").unwrap();
+        let path = home.path().join(".ssh/id_ed25519");
+        std::fs::write(
+            &path,
+            key.to_openssh(ssh_key::LineEnding::LF).unwrap().as_bytes(),
+        )
+        .unwrap();
+        let facts = |agent| WindowsFacts {
+            agent: Some(agent),
+            ..Default::default()
+        };
+        // No passphrase: nothing, whatever the agent.
+        assert!(
+            run_windows(
+                &AgentDisabled,
+                home.path(),
+                POD,
+                facts(AgentService::Disabled)
+            )
+            .findings
+            .is_empty()
+        );
+        let mut rng = ssh_key::rand_core::UnwrapErr(ssh_key::getrandom::SysRng);
+        let enc = key.encrypt(&mut rng, "pw").unwrap();
+        std::fs::write(
+            &path,
+            enc.to_openssh(ssh_key::LineEnding::LF).unwrap().as_bytes(),
+        )
+        .unwrap();
+        assert!(
+            run_windows(
+                &AgentDisabled,
+                home.path(),
+                POD,
+                facts(AgentService::Automatic)
+            )
+            .findings
+            .is_empty()
+        );
+        let cx = run_windows(
+            &AgentDisabled,
+            home.path(),
+            POD,
+            facts(AgentService::Disabled),
+        );
+        assert_eq!(cx.findings.len(), 1);
+        let f = &cx.findings[0];
+        assert!(!f.applied && f.auto == Auto::Manual && cx.side_effects.is_empty());
+        assert!(
+            f.repair.contains("PowerShell as Administrator: Get-Service ssh-agent | Set-Service -StartupType Automatic; Start-Service ssh-agent"),
+            "{}",
+            f.repair
+        );
+        assert!(
+            f.repair
+                .contains(&format!("ssh-add \"{}\"", path.display())),
+            "{}",
+            f.repair
+        );
+    }
+
+    #[test]
+    fn trailing_comment_note_only_when_every_client_vscode_can_run_is_8_7_or_newer() {
+        let home = tempfile::tempdir().unwrap();
+        let cfg = "Host runpod-a\n  HostName 203.0.113.7 # pod\n";
+        let new = WindowsFacts {
+            clients: vec![client(
+                INBOX,
+                ClientSource::System32,
+                "OpenSSH_for_Windows_9.5p1, LibreSSL 3.8.2",
+            )],
+            ..Default::default()
+        };
+        let cx = run_windows(&TrailingComment, home.path(), cfg, new.clone());
+        assert_eq!(cx.findings.len(), 1);
+        assert!(cx.findings[0].applied, "still repaired");
+        assert!(
+            cx.findings[0]
+                .message
+                .contains("OpenSSH_for_Windows_9.5p1, LibreSSL 3.8.2, reads it as a comment"),
+            "{}",
+            cx.findings[0].message
+        );
+        // An 8.1 anywhere VS Code may run it: no such note.
+        let mut mixed = new;
+        mixed
+            .clients
+            .push(client(GIT, ClientSource::Git, "OpenSSH_8.1p1"));
+        let cx = run_windows(&TrailingComment, home.path(), cfg, mixed);
+        assert!(!cx.findings[0].message.contains("reads it as a comment"));
+        assert_eq!(
+            client(INBOX, ClientSource::Path, "OpenSSH_for_Windows_8.10p1").number(),
+            Some((8, 10))
+        );
     }
 
     /// A real key, each Notepad mangling alone and all together: the

@@ -231,3 +231,54 @@ mod tests {
         assert_eq!(super::decode_code_page(949, b"\xC8"), None);
     }
 }
+
+/// The ssh-agent service's start type (QueryServiceConfigW), `Missing`
+/// when there is no such service; `None` when the service manager cannot
+/// be asked.
+#[cfg(windows)]
+pub fn ssh_agent_service() -> Option<crate::doctor::AgentService> {
+    use crate::doctor::AgentService;
+    use windows_sys::Win32::System::Services::{
+        CloseServiceHandle, OpenSCManagerW, OpenServiceW, QUERY_SERVICE_CONFIGW,
+        QueryServiceConfigW, SC_MANAGER_CONNECT, SERVICE_AUTO_START, SERVICE_DISABLED,
+        SERVICE_QUERY_CONFIG,
+    };
+    let name: Vec<u16> = "ssh-agent".encode_utf16().chain([0]).collect();
+    // SAFETY: handles closed below; buffers sized by the first call.
+    unsafe {
+        let scm = OpenSCManagerW(std::ptr::null(), std::ptr::null(), SC_MANAGER_CONNECT);
+        if scm.is_null() {
+            return None;
+        }
+        let svc = OpenServiceW(scm, name.as_ptr(), SERVICE_QUERY_CONFIG);
+        if svc.is_null() {
+            CloseServiceHandle(scm);
+            return Some(AgentService::Missing);
+        }
+        let mut need = 0u32;
+        QueryServiceConfigW(svc, std::ptr::null_mut(), 0, &mut need);
+        let mut buf = vec![0u64; (need as usize).div_ceil(8).max(8)];
+        let ok = QueryServiceConfigW(
+            svc,
+            buf.as_mut_ptr().cast(),
+            (buf.len() * 8) as u32,
+            &mut need,
+        );
+        CloseServiceHandle(svc);
+        CloseServiceHandle(scm);
+        if ok == 0 {
+            return None;
+        }
+        let cfg = &*(buf.as_ptr() as *const QUERY_SERVICE_CONFIGW);
+        Some(match cfg.dwStartType {
+            SERVICE_DISABLED => AgentService::Disabled,
+            SERVICE_AUTO_START => AgentService::Automatic,
+            _ => AgentService::Manual,
+        })
+    }
+}
+
+#[cfg(not(windows))]
+pub fn ssh_agent_service() -> Option<crate::doctor::AgentService> {
+    None
+}

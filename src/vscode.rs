@@ -149,6 +149,35 @@ fn string_value(prop: &CstObjectProp) -> Option<String> {
     value.as_string_lit()?.decoded_value().ok()
 }
 
+/// Set the top-level string setting `key` (the last of duplicate keys, as
+/// VS Code reads it; comments and layout kept). `None`: already so.
+pub fn set_string_setting(
+    path: &Path,
+    text: &str,
+    key: &str,
+    value: &str,
+) -> Result<Option<String>, SettingsError> {
+    let root =
+        CstRootNode::parse(text, &ParseOptions::default()).map_err(|e| SettingsError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    let obj = root
+        .object_value_or_create()
+        .ok_or_else(|| SettingsError::NotObject {
+            path: path.to_path_buf(),
+            what: "the settings file".into(),
+        })?;
+    match props_named(&obj, key).last() {
+        Some(prop) if string_value(prop).as_deref() == Some(value) => return Ok(None),
+        Some(prop) => prop.set_value(CstInputValue::String(value.to_string())),
+        None => {
+            obj.append(key, CstInputValue::String(value.to_string()));
+        }
+    }
+    Ok(Some(root.to_string()))
+}
+
 /// The file `remote.SSH.configFile` points VS Code at, if set.
 pub fn config_file(text: &str) -> Option<String> {
     string_setting(text, "remote.SSH.configFile")

@@ -1359,38 +1359,54 @@ fn config_txt_becomes_the_missing_config_and_merges_only_with_yes() {
     );
 }
 
-/// The CP949 fixture under a Korean system code page (Wine gives Windows
-/// programs the ANSI code page of the Unix locale): decoding through
-/// MultiByteToWideChar names the key, so the config becomes UTF-8; with
-/// the key absent it is only reported.
+/// The CP949 fixture under the system's ANSI code page (Wine gives
+/// Windows programs the code page of the Unix locale). `.ci/run` runs this
+/// test twice: in the Windows lane (code page 1252: the decoded path names
+/// no file, so the config is only reported) and as Korean Windows
+/// (`LANG=ko_KR.UTF-8`, `RUNPOD_SSH_TEST_EXPECT_ACP=949`: decoded through
+/// MultiByteToWideChar, the path names the key and the config becomes
+/// UTF-8). Without the key it is only reported under either.
 #[cfg(windows)]
 #[test]
-fn cp949_config_naming_an_existing_key_is_reencoded_with_the_system_code_page() {
+fn cp949_config_is_reencoded_with_the_system_code_page_only_when_the_key_exists() {
     let home = TempHome::new();
     let fixtures = common::fixtures().join("cp949");
     let cfg = home.ssh_dir().join("config");
     std::fs::copy(fixtures.join("config"), &cfg).unwrap();
     let original = std::fs::read(&cfg).unwrap();
-    let run = |args: &[&str]| {
-        home.cmd(common::bin())
-            .args(args)
-            .env("LANG", "ko_KR.UTF-8")
-            .env("LC_ALL", "ko_KR.UTF-8")
-            .output()
-            .unwrap()
-    };
-    let o = run(&["fix"]);
+    let o = home.run(&["fix"]);
     assert_eq!(std::fs::read(&cfg).unwrap(), original, "{}", stdout(&o));
-    assert!(stdout(&o).contains("legacy-code-page"), "{}", stdout(&o));
+    let out = stdout(&o);
+    let acp: u32 = out
+        .split("decoded as code page ")
+        .nth(1)
+        .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no code page named: {out}"));
+    if let Ok(want) = std::env::var("RUNPOD_SSH_TEST_EXPECT_ACP") {
+        assert_eq!(acp.to_string(), want, "the system code page");
+    }
     let key_dir = home.ssh_dir().join("홍길동");
     std::fs::create_dir_all(&key_dir).unwrap();
     std::fs::write(key_dir.join("id_ed25519"), "k").unwrap();
-    let o = run(&["fix"]);
-    assert_eq!(
-        String::from_utf8_lossy(&std::fs::read(&cfg).unwrap()),
-        read(&fixtures.join("expected.conf")),
-        "{}{}",
-        stdout(&o),
-        stderr(&o)
-    );
+    let o = home.run(&["fix"]);
+    let got = std::fs::read(&cfg).unwrap();
+    if acp == 949 {
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            read(&fixtures.join("expected.conf")),
+            "{}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        assert_eq!(runpod_ssh::fsio::backups(&cfg).len(), 1, "backed up");
+    } else {
+        // Another page reads other characters: no file, no change.
+        assert_eq!(got, original, "{}", stdout(&o));
+        assert!(
+            stdout(&o).contains("names no existing file"),
+            "{}",
+            stdout(&o)
+        );
+    }
 }

@@ -82,10 +82,14 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
             s.path.display()
         ));
     }
+    // Windows: which ssh VS Code runs (F19), whether there is one (F39),
+    // the agent service (F40).
+    let windows = cfg!(windows).then(|| doctor::WindowsFacts::gather(&vs));
     let mut cx = Cx {
         yes: a.yes,
         only: a.aliases.clone(),
         vscode: vs,
+        windows,
         ..Cx::new(s.doc.clone(), &s.path, &s.ctx)
     };
     if let Some((settings, other)) = &redirected {
@@ -133,6 +137,7 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     };
 
     let mut notes: Vec<String> = vscode_note.into_iter().collect();
+    notes.append(&mut cx.notes);
     // `ssh -G` would run a `Match exec` command: say that the cross-check
     // is skipped, and why, whether or not this run writes.
     let runs = crate::oracle::prove(&s.path, &s.doc, &s.ctx.home)
@@ -325,6 +330,13 @@ fn apply_side_effects(
                     }
                 }
             }
+            SideEffect::VscodeSshPath { path } => {
+                for p in vscode::settings_files() {
+                    if let Err(err) = set_vscode_ssh_path(&p, path) {
+                        notes.push(format!("VS Code settings {}: {err}", p.display()));
+                    }
+                }
+            }
             SideEffect::VscodePlatform { alias } => {
                 for c in edit::set_vscode_platform(alias, Some("linux"), false) {
                     if let Some(err) = c.error {
@@ -334,6 +346,20 @@ fn apply_side_effects(
             }
         }
     }
+}
+
+/// `remote.SSH.path` = `ssh` in one settings file (JSONC kept, backed up).
+fn set_vscode_ssh_path(settings: &Path, ssh: &str) -> anyhow::Result<()> {
+    let snap = fsio::read(settings)?;
+    let text = std::str::from_utf8(snap.content())
+        .map_err(|_| anyhow::anyhow!("not UTF-8; left alone"))?;
+    let bom = text.starts_with('\u{feff}');
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(new) = vscode::set_string_setting(settings, text, "remote.SSH.path", ssh)? {
+        let bytes = [if bom { "\u{feff}" } else { "" }, new.as_str()].concat();
+        fsio::write(&snap, bytes.as_bytes(), WriteOptions::default())?;
+    }
+    Ok(())
 }
 
 /// Rewrite a key `key-format` found mangled: only while the file still
