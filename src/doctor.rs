@@ -281,6 +281,7 @@ pub static RULES: &[&dyn Rule] = &[
     &VscodeSshPath,
     &NoSshClient,
     &AgentDisabled,
+    &NonAsciiProfile,
 ];
 
 /// Run every rule on `cx`.
@@ -2659,6 +2660,34 @@ impl Rule for AgentDisabled {
     }
 }
 
+/// F20: a non-ASCII Windows profile path (`C:\\Users\\홍길동`). Older
+/// Win32 ssh builds and VS Code (vscode-remote-release#11029) fail to read
+/// `C:/Users/<name>/.ssh/config`; whether inbox 9.5 still does is not
+/// known (failures.md §8), so this is a note with the way out, not a
+/// finding. The `--yes` move to an ASCII folder is not built yet.
+struct NonAsciiProfile;
+impl Rule for NonAsciiProfile {
+    fn meta(&self) -> &'static Meta {
+        &Meta {
+            id: "non-ascii-profile",
+            title: "Windows profile path is not ASCII: some ssh builds and VS Code fail to read the config under it",
+            repair: "if VS Code cannot read it: copy config, key and known_hosts to an ASCII folder (e.g. C:\\ssh), use absolute IdentityFile/UserKnownHostsFile paths there, and set remote.SSH.configFile to it",
+            auto: Auto::Manual,
+        }
+    }
+    fn run(&self, cx: &mut Cx) {
+        if cx.windows.is_none() {
+            return;
+        }
+        let home = cx.ctx.user_home.display().to_string();
+        if home.is_ascii() {
+            return;
+        }
+        cx.notes
+            .push(format!("{} ({home}); {}", self.title(), self.repair_text()));
+    }
+}
+
 // ---------------------------------------------------------------- verification
 
 /// The result of comparing the config before and after a repair.
@@ -3167,6 +3196,24 @@ mod tests {
         assert_eq!(
             client(INBOX, ClientSource::Path, "OpenSSH_for_Windows_8.10p1").number(),
             Some((8, 10))
+        );
+    }
+
+    #[test]
+    fn non_ascii_profile_is_a_note_with_the_way_out_on_windows_only() {
+        let root = tempfile::tempdir().unwrap();
+        let home = root.path().join("홍길동");
+        std::fs::create_dir_all(&home).unwrap();
+        let cx = run_windows(&NonAsciiProfile, &home, POD, WindowsFacts::default());
+        assert!(cx.findings.is_empty());
+        assert_eq!(cx.notes.len(), 1);
+        assert!(cx.notes[0].contains("홍길동") && cx.notes[0].contains("remote.SSH.configFile"));
+        let ascii = root.path().join("hong");
+        std::fs::create_dir_all(&ascii).unwrap();
+        assert!(
+            run_windows(&NonAsciiProfile, &ascii, POD, WindowsFacts::default())
+                .notes
+                .is_empty()
         );
     }
 
