@@ -43,16 +43,26 @@ out=$(cd "$out" && pwd)
 commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 # Reproducible archive timestamps: the commit's time.
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}
+# zip stores local times: without this the zip (and the sum in the
+# manifests) would depend on the machine's time zone.
+export TZ=UTC
+# Where cargo puts what it builds (a stale target/ must never be packed).
+target_dir=${CARGO_TARGET_DIR:-target}
 release_date=$(date -u -d "@$SOURCE_DATE_EPOCH" +%Y-%m-%d)
 profile=dist
 docs=(README.md LICENSE-MIT LICENSE-APACHE)
 
 say() { printf '==> %s\n' "$*"; }
 
-stage() { # stage DIR FILE... : copy with fixed mtimes
+stage() { # stage DIR FILE... : copy with fixed modes and mtimes (the
+  # umask must not reach the archives: a 0700 binary runs for root only)
   local dir=$1; shift
   rm -rf "$dir"; mkdir -p "$dir"
   cp "$@" "$dir/"
+  chmod 0644 "$dir"/*
+  for f in "$dir/runpod-ssh" "$dir/runpod-ssh.exe"; do
+    [ ! -e "$f" ] || chmod 0755 "$f"
+  done
   touch -d "@$SOURCE_DATE_EPOCH" "$dir"/*
 }
 
@@ -74,12 +84,13 @@ man_page() { # the man page from a binary that runs here
 build_windows() {
   local t=x86_64-pc-windows-gnu
   say "$t"
+  rm -f "$out/runpod-ssh-$version-$t.zip" "$out/runpod-ssh-$version-$t.zip.sha256"
   rustup target add "$t" >/dev/null
   command -v x86_64-w64-mingw32-gcc >/dev/null || {
     echo "release.sh: x86_64-w64-mingw32-gcc missing (apt-get install gcc-mingw-w64-x86-64)" >&2; exit 1; }
   cargo build --locked --profile "$profile" --target "$t" --bin runpod-ssh
   local s="$out/.stage-windows"
-  stage "$s" "target/$t/$profile/runpod-ssh.exe" "${docs[@]}"
+  stage "$s" "$target_dir/$t/$profile/runpod-ssh.exe" "${docs[@]}"
   local zip="$out/runpod-ssh-$version-$t.zip"
   rm -f "$zip"
   (cd "$s" && zip -q -X -9 "$zip" runpod-ssh.exe "${docs[@]}")
@@ -90,6 +101,8 @@ musl_built=0
 build_musl() {
   local t=x86_64-unknown-linux-musl
   say "$t"
+  # An earlier run's archive must not pass for this one's if this fails.
+  rm -f "$out/runpod-ssh-$version-$t.tar.gz" "$out/runpod-ssh-$version-$t.tar.gz.sha256"
   local why
   if ! why=$(rustup target add "$t" 2>&1); then
     echo "########################################################################"
@@ -100,7 +113,7 @@ build_musl() {
     return 0
   fi
   cargo build --locked --profile "$profile" --target "$t" --bin runpod-ssh
-  local bin="target/$t/$profile/runpod-ssh"
+  local bin="$target_dir/$t/$profile/runpod-ssh"
   # Static means no program interpreter (no dynamic loader needed).
   if readelf -l "$bin" | grep -q 'Requesting program interpreter'; then
     echo "release.sh: $bin is not static" >&2; exit 1
@@ -108,6 +121,7 @@ build_musl() {
   local s="$out/.stage-musl"
   stage "$s" "$bin" "${docs[@]}"
   "$s/runpod-ssh" man > "$s/runpod-ssh.1"
+  chmod 0644 "$s/runpod-ssh.1"
   touch -d "@$SOURCE_DATE_EPOCH" "$s/runpod-ssh.1"
   tar --sort=name --owner=0 --group=0 --numeric-owner --mtime="@$SOURCE_DATE_EPOCH" \
     -C "$s" -czf "$out/runpod-ssh-$version-$t.tar.gz" runpod-ssh runpod-ssh.1 "${docs[@]}"

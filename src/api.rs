@@ -5,7 +5,7 @@
 //! and never appears in any message, log or `Debug` output: [`ApiKey`]
 //! redacts itself, and no error built here quotes a header.
 
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -255,8 +255,11 @@ impl Pod {
             Some(g) => format!(
                 "{}×{}",
                 g.count.unwrap_or(1),
-                g.id.trim_start_matches("NVIDIA ")
-                    .trim_start_matches("GeForce ")
+                crate::output::escape(
+                    g.id.trim_start_matches("NVIDIA ")
+                        .trim_start_matches("GeForce "),
+                    false
+                )
             ),
             None => "cpu".into(),
         }
@@ -310,9 +313,17 @@ impl Client {
     /// (the tests' fake API).
     pub fn new(base: &str, key: ApiKey, source: KeySource) -> Result<Client, ApiError> {
         let base = base.trim_end_matches('/').to_string();
-        let loopback = ["http://127.0.0.1:", "http://localhost:", "http://[::1]:"]
-            .iter()
-            .any(|p| base.starts_with(p));
+        let uri: Option<ureq::http::Uri> = base.parse().ok();
+        let authority = uri.as_ref().and_then(|u| u.authority());
+        // By the parsed host, not a prefix: `http://127.0.0.1:x@host` is
+        // `host` with a user name. No user info at all: it is never needed.
+        if authority.is_none_or(|a| a.as_str().contains('@')) {
+            return Err(ApiError::BadBase(base, "not an http(s) URL with a host"));
+        }
+        let loopback = uri.as_ref().is_some_and(|u| {
+            u.scheme_str() == Some("http")
+                && matches!(u.host(), Some("127.0.0.1" | "localhost" | "[::1]"))
+        });
         if !base.starts_with("https://") && !loopback {
             return Err(ApiError::BadBase(
                 base,
@@ -321,6 +332,9 @@ impl Client {
         }
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
+            // The API never redirects; a 3xx is an answer, not a hop to a
+            // host whose pods and log fingerprints would then be trusted.
+            .max_redirects(0)
             .timeout_connect(Some(Duration::from_secs(10)))
             .timeout_global(Some(Duration::from_secs(30)))
             .user_agent(concat!("runpod-ssh/", env!("CARGO_PKG_VERSION")))
@@ -387,7 +401,9 @@ impl Client {
             if status == 429 {
                 let wait = retry_after.unwrap_or(5).max(1);
                 let waited = started.elapsed();
-                if waited + Duration::from_secs(wait) <= self.max_rate_wait {
+                // Saturating: a server's `Retry-After: 18446744073709551615`
+                // must not overflow the sum.
+                if waited.saturating_add(Duration::from_secs(wait)) <= self.max_rate_wait {
                     std::thread::sleep(Duration::from_secs(wait));
                     continue;
                 }
@@ -426,6 +442,43 @@ impl Client {
         }
     }
 
+    /// A pod whose fields runpod-ssh prints, puts in URLs and writes into
+    /// the config must look like RunPod's: ids and statuses are words,
+    /// endpoints a host name or address and a user name. Anything else (an
+    /// escape sequence, a newline, a leading `-`) is refused here, once,
+    /// instead of being escaped in every place that shows it.
+    fn checked(p: Pod, what: &str) -> Result<Pod, ApiError> {
+        let bad = |field: &str, v: &str| ApiError::Malformed {
+            what: what.to_string(),
+            reason: format!(
+                "pod {field} {:?} is not one RunPod gives",
+                crate::output::escape(&v.chars().take(80).collect::<String>(), false)
+            ),
+        };
+        let word = |v: &str, extra: &[u8]| {
+            !v.is_empty()
+                && v.len() <= 253
+                && !v.starts_with('-')
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
+        };
+        if check_id(&p.id).is_err() {
+            return Err(bad("id", &p.id));
+        }
+        if !word(&p.status, b"_") {
+            return Err(bad("status", &p.status));
+        }
+        for e in [p.direct(), p.proxy()].into_iter().flatten() {
+            if !word(&e.host, b".-:") {
+                return Err(bad("ssh host", &e.host));
+            }
+            if !word(&e.username, b"._-") {
+                return Err(bad("ssh username", &e.username));
+            }
+        }
+        Ok(p)
+    }
+
     fn parse<T: serde::de::DeserializeOwned>(a: &Answer, what: &str) -> Result<T, ApiError> {
         serde_json::from_str(&a.body).map_err(|e| ApiError::Malformed {
             what: what.to_string(),
@@ -433,13 +486,19 @@ impl Client {
         })
     }
 
-    /// `GET /v2/pods`.
+    /// `GET /v2/pods`, cluster members included (the API leaves them out
+    /// by default, and `sync --prune` must not take a listed-elsewhere pod
+    /// for a gone one).
     pub fn pods(&self) -> Result<Vec<Pod>, ApiError> {
-        let a = self.request("GET", "/v2/pods", None)?;
+        let a = self.request("GET", "/v2/pods?includeClusterPods=true", None)?;
         if a.status != 200 {
             return Err(self.status_error(&a, "the pod list", "reading pods"));
         }
-        Ok(Self::parse::<PodList>(&a, "GET /v2/pods")?.pods)
+        Self::parse::<PodList>(&a, "GET /v2/pods")?
+            .pods
+            .into_iter()
+            .map(|p| Self::checked(p, "GET /v2/pods"))
+            .collect()
     }
 
     /// `GET /v2/pods/{id}`.
@@ -453,7 +512,7 @@ impl Client {
                 "reading pods",
             ));
         }
-        Self::parse(&a, "GET /v2/pods/{id}")
+        Self::checked(Self::parse(&a, "GET /v2/pods/{id}")?, "GET /v2/pods/{id}")
     }
 
     /// `POST /v2/pods/{id}/action` with `start` or `stop`.
@@ -462,7 +521,9 @@ impl Client {
         let body = serde_json::json!({ "action": action }).to_string();
         let a = self.request("POST", &format!("/v2/pods/{id}/action"), Some(&body))?;
         match a.status {
-            200 => Ok(Self::parse(&a, "POST /v2/pods/{id}/action").ok()),
+            200 => Ok(Self::parse(&a, "POST /v2/pods/{id}/action")
+                .ok()
+                .and_then(|p| Self::checked(p, "POST /v2/pods/{id}/action").ok())),
             204 => Ok(None),
             409 => Err(self.status_error(&a, &format!("{action} of pod {id}"), "")),
             _ => Err(self.status_error(
@@ -546,7 +607,10 @@ impl Client {
             let _ = a.retry_after;
             return Err(self.status_error(&a, &format!("the log of pod {id}"), "reading pods"));
         }
-        let reader = std::io::BufReader::new(resp.into_body().into_reader());
+        // Bounded: the start script's block sits near the start of the
+        // stream, and a stream that never ends (or one endless line) must
+        // not grow memory until `wait` passes.
+        let reader = std::io::BufReader::new(resp.into_body().into_reader().take(MAX_LOG_BYTES));
         let mut scan = HostKeyScan::default();
         for line in reader.lines() {
             // A timeout or a dropped stream ends the read with what we have.
@@ -564,6 +628,9 @@ impl Client {
         Ok(scan.found)
     }
 }
+
+/// At most this much of a pod's log stream is read for its host keys.
+pub const MAX_LOG_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Reads log lines for the `SSH host keys:` block: the header, then one
 /// `ssh-keygen -lf` line per key (`256 SHA256:… root@… (ED25519)`).
@@ -667,6 +734,19 @@ pub fn save_key(key: &ApiKey) -> Result<PathBuf, crate::fsio::FsError> {
         })?;
     }
     let snap = crate::fsio::read(&path)?;
+    // An existing file keeps its mode on write, and the path may be a
+    // symlink: make the file actually written private first, or refuse,
+    // so the key is never written into a file others can read.
+    if snap.bytes.is_some() {
+        crate::fsio::set_mode_owned(&snap.target, 0o600).map_err(|e| {
+            crate::fsio::FsError::Write {
+                path: snap.target.clone(),
+                source: std::io::Error::other(format!(
+                    "{e}; the API key was not written there (it could stay readable by others)"
+                )),
+            }
+        })?;
+    }
     crate::fsio::write(
         &snap,
         format!("{}\n", key.0).as_bytes(),
@@ -675,9 +755,6 @@ pub fn save_key(key: &ApiKey) -> Result<PathBuf, crate::fsio::FsError> {
             new_mode: 0o600,
         },
     )?;
-    // An existing file keeps its mode on write: make sure it is private.
-    #[cfg(unix)]
-    let _ = crate::fsio::set_mode_owned(&path, 0o600);
     Ok(path)
 }
 
@@ -740,7 +817,28 @@ mod tests {
         let k = ApiKey::new("k").unwrap();
         assert!(Client::new("http://203.0.113.9:80", k.clone(), KeySource::Env).is_err());
         assert!(Client::new("http://127.0.0.1:9", k.clone(), KeySource::Env).is_ok());
-        assert!(Client::new("https://api.runpod.io", k, KeySource::Env).is_ok());
+        assert!(Client::new("https://api.runpod.io", k.clone(), KeySource::Env).is_ok());
+        assert!(Client::new("http://[::1]:9", k.clone(), KeySource::Env).is_ok());
+        assert!(Client::new("http://localhost:9", k.clone(), KeySource::Env).is_ok());
+    }
+
+    #[test]
+    fn a_loopback_prefix_with_user_info_does_not_send_the_key_in_clear() {
+        let k = ApiKey::new("k").unwrap();
+        // `127.0.0.1:x` is a user name and password here; the host is not loopback.
+        for base in [
+            "http://127.0.0.1:x@203.0.113.9",
+            "http://127.0.0.1:80@203.0.113.9:80/",
+            "http://localhost:1@203.0.113.9",
+            "http://127.0.0.1.203.0.113.9.nip.example:80",
+            "https://user:pw@api.runpod.io",
+            "api.runpod.io",
+        ] {
+            assert!(
+                Client::new(base, k.clone(), KeySource::Env).is_err(),
+                "{base} accepted"
+            );
+        }
     }
 
     #[test]

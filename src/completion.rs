@@ -25,9 +25,9 @@ use crate::cli::{Cli, Shell};
 pub const ENV_VAR: &str = "RUNPOD_SSH_COMPLETE";
 
 /// Positional arguments with these ids take a host alias, in any
-/// subcommand (check, show, remove, fix, and later ones that follow the
-/// naming such as `key rotate` or `open`).
-const ALIAS_ARGS: &[&str] = &["alias", "aliases"];
+/// subcommand (check, show, remove, fix, key rotate, autostop; `target`
+/// of open, up and stop is an alias or a pod's id or name).
+const ALIAS_ARGS: &[&str] = &["alias", "aliases", "target"];
 
 /// The CLI definition with alias completers attached.
 pub fn command() -> clap::Command {
@@ -72,14 +72,32 @@ pub fn registration(shell: Shell, completer: &OsString) -> std::io::Result<Vec<u
     {
         path = cwd.join(path);
     }
+    let path = path.to_string_lossy();
+    // clap_complete fills its bash, zsh and elvish templates' words (VAR,
+    // BIN…) after putting the path in, and bash's double-quotes an already
+    // single-quoted path: those get a placeholder that means nothing to
+    // either, replaced here by the path quoted for the spot it lands in.
+    let quoted = match shell {
+        // Inside the template's "…".
+        Shell::Bash => Some(path.chars().fold(String::new(), |mut q, c| {
+            if matches!(c, '\\' | '"' | '$' | '`') {
+                q.push('\\');
+            }
+            q.push(c);
+            q
+        })),
+        Shell::Zsh => Some(format!("'{}'", path.replace('\'', r"'\''"))),
+        Shell::Elvish => Some(format!("'{}'", path.replace('\'', "''"))),
+        Shell::Fish | Shell::Powershell => None,
+    };
     let mut buf = Vec::new();
-    sh.write_registration(
-        ENV_VAR,
-        "runpod-ssh",
-        "runpod-ssh",
-        &path.to_string_lossy(),
-        &mut buf,
-    )?;
+    let placeholder = "/runpod-ssh-completer-path";
+    let completer = if quoted.is_some() { placeholder } else { &path };
+    sh.write_registration(ENV_VAR, "runpod-ssh", "runpod-ssh", completer, &mut buf)?;
+    if let Some(q) = quoted {
+        let text = String::from_utf8_lossy(&buf).replace(placeholder, &q);
+        buf = text.into_bytes();
+    }
     Ok(buf)
 }
 
@@ -141,6 +159,7 @@ pub fn aliases_in(path: &std::path::Path) -> Vec<CompletionCandidate> {
     entries.sort_by_key(|e| !e.runpod);
     entries
         .into_iter()
+        .filter(|e| offerable(&e.alias))
         .map(|e| {
             let c = CompletionCandidate::new(&e.alias);
             if e.runpod {
@@ -150,6 +169,22 @@ pub fn aliases_in(path: &std::path::Path) -> Vec<CompletionCandidate> {
             }
         })
         .collect()
+}
+
+/// Whether `alias` may be offered. Shells put a candidate on the command
+/// line as it is: bash does not quote it, so an alias such as `$(cmd)` or
+/// `a;cmd` from an included file would run at Enter, an escape sequence
+/// reaches the terminal when candidates are listed, and clap's bash script
+/// splits on \v and globs `[..]`. Only letters, digits and punctuation no
+/// shell reads specially pass (a superset of what `add` writes); the rest
+/// (ssh refuses most of it as a host name on its command line, and a
+/// non-UTF-8 alias arrives here altered) is left to be typed.
+fn offerable(alias: &str) -> bool {
+    !alias.starts_with(['-', '@'])
+        && !alias.is_empty()
+        && alias
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '@' | '%' | ':'))
 }
 
 #[cfg(test)]
@@ -183,6 +218,35 @@ mod tests {
     }
 
     #[test]
+    fn only_aliases_no_shell_reads_specially_are_offered() {
+        for ok in ["runpod-4090", "gpu.box_2", "a+b@c%d:1", "\u{fc}ber"] {
+            assert!(offerable(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "-oX=y",
+            "@x",
+            "$(id)",
+            "`id`",
+            "a;b",
+            "a b",
+            "a\x1bb",
+            "a\rb",
+            "a\u{b}b",
+            "a[1]",
+            "~x",
+            "{a,b}",
+            "a=b",
+            "a\u{fffd}",
+            "a\u{202e}b",
+            "a/b",
+            "a\\b",
+        ] {
+            assert!(!offerable(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn the_command_with_completers_attached_passes_claps_own_checks() {
         // Every subcommand, as completions and the man page build it.
         command().debug_assert();
@@ -196,6 +260,10 @@ mod tests {
             ("remove", "alias"),
             ("check", "aliases"),
             ("fix", "aliases"),
+            ("open", "target"),
+            ("up", "target"),
+            ("stop", "target"),
+            ("autostop", "alias"),
         ] {
             let s = cmd.find_subcommand(sub).expect(sub);
             let arg = s.get_arguments().find(|a| a.get_id() == id).expect(id);

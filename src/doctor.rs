@@ -741,27 +741,34 @@ fn keep_existing_path(ctx: &Context, code: &str, fixed: &str) -> Option<String> 
 /// (already rendered), dropping the comment from it.
 /// Returns the comment line to insert above line `i` (the caller inserts
 /// them all in one pass: one at a time made the rule quadratic).
-fn split_comment(cx: &mut Cx, i: usize, value: &str, comment: &str) -> Option<String> {
+fn split_comment(cx: &mut Cx, i: usize, value: &[u8], comment: &[u8]) -> Option<Vec<u8>> {
     let line = &cx.doc.lines()[i];
     let d = line.directive()?;
     let b = line.bytes();
-    let indent = String::from_utf8_lossy(&b[d.indent.clone()]).into_owned();
-    let mut new = b[..d.value.start].to_vec();
-    new.extend_from_slice(value.as_bytes());
-    let indent = if indent.chars().all(|c| c == ' ' || c == '\t') {
-        indent
+    let indent = &b[d.indent.clone()];
+    let indent = if indent.iter().all(|&c| c == b' ' || c == b'\t') {
+        indent.to_vec()
     } else {
-        String::new()
+        Vec::new()
     };
-    let comment = comment.trim_end().to_string();
+    let mut new = b[..d.value.start].to_vec();
+    new.extend_from_slice(value);
+    // Bytes, not text: a config in a Windows code page keeps its letters.
+    let comment = comment.trim_ascii_end();
     if let Some(l) = cx.doc.line_mut(i) {
         l.set_bytes(new);
     }
     // An empty comment (`40123#`) is just dropped.
-    if comment.trim_start_matches('#').trim().is_empty() {
+    let words = comment
+        .iter()
+        .position(|&c| c != b'#')
+        .map_or(&[][..], |k| &comment[k..]);
+    if words.trim_ascii().is_empty() {
         return None;
     }
-    Some(format!("{indent}{comment}"))
+    let mut text = indent;
+    text.extend_from_slice(comment);
+    Some(text)
 }
 
 /// For each directive line where `split` finds (new value text, comment):
@@ -772,7 +779,7 @@ fn split_lines(
     rule: &dyn Rule,
     severity: Severity,
     changes: bool,
-    split: impl Fn(&crate::config::lexer::Directive, &[u8]) -> Option<(String, String)>,
+    split: impl Fn(&crate::config::lexer::Directive, &[u8]) -> Option<(Vec<u8>, Vec<u8>)>,
 ) {
     let mut inserts = Vec::new();
     for i in 0..cx.doc.lines().len() {
@@ -835,9 +842,7 @@ impl Rule for TrailingComment {
             if COMMAND_KEYWORDS.contains(&d.keyword_lc.as_ref()) || d.args.is_empty() {
                 return None;
             }
-            let value = String::from_utf8_lossy(&b[d.value.clone()]).into_owned();
-            let comment = String::from_utf8_lossy(&b[c.text.clone()]).into_owned();
-            Some((value, comment))
+            Some((b[d.value.clone()].to_vec(), b[c.text.clone()].to_vec()))
         });
         // Every ssh VS Code can run reads the comment (8.7+): say so, and
         // why it is still moved.
@@ -881,17 +886,17 @@ impl Rule for GluedComment {
             // clearly value+comment (a Host pattern with '#' matches nothing
             // anyone types), and the repaired line is acceptable.
             let host_line = kw == "host";
-            let value = String::from_utf8_lossy(&b[d.value.start..at])
-                .trim_end()
-                .to_string();
+            let value = b[d.value.start..at].trim_ascii_end();
+            let text = String::from_utf8_lossy(value);
             let broken = line_is_broken(kw, &d.values(b).collect::<Vec<_>>());
             let fixed_ok =
-                host_line || !line_is_broken(kw, &value.split_whitespace().collect::<Vec<_>>());
+                host_line || !line_is_broken(kw, &text.split_whitespace().collect::<Vec<_>>());
             if (!broken && !host_line) || value.is_empty() || !fixed_ok {
                 return None;
             }
-            let comment = format!("# {}", String::from_utf8_lossy(&b[at + 1..]).trim());
-            Some((value, comment))
+            let mut comment = b"# ".to_vec();
+            comment.extend_from_slice(b[at + 1..].trim_ascii());
+            Some((value.to_vec(), comment))
         });
     }
 }
@@ -933,6 +938,7 @@ impl Rule for QuotedComment {
         }
     }
     fn run(&self, cx: &mut Cx) {
+        let ctx = cx.ctx;
         split_lines(cx, self, Severity::Error, true, |d, b| {
             let kw = d.keyword_lc.as_ref();
             if d.args.len() != 1
@@ -941,7 +947,15 @@ impl Rule for QuotedComment {
             {
                 return None;
             }
+            // Not UTF-8 (a Windows code page): the value is known only as
+            // lossy text, so the line stays as it is rather than lose bytes.
+            std::str::from_utf8(&b[d.args[0].span.clone()]).ok()?;
             let value = d.args[0].value(b);
+            // A path that names a file as written is that file
+            // (`"~/.ssh/my key #2"`), not a path and a comment.
+            if keywords::is_path_keyword(kw) && ctx.home_path(value).exists() {
+                return None;
+            }
             let (v, c) = value.split_at(find_space_hash(value)?);
             let v = v.trim_end();
             let v = if keywords::is_path_keyword(kw) {
@@ -951,8 +965,8 @@ impl Rule for QuotedComment {
             };
             let rendered = crate::config::lexer::render_value(&v)?;
             Some((
-                rendered,
-                format!("# {}", c.trim_start().trim_start_matches('#').trim()),
+                rendered.into_bytes(),
+                format!("# {}", c.trim_start().trim_start_matches('#').trim()).into_bytes(),
             ))
         });
     }
@@ -1125,12 +1139,13 @@ fn who_refuses(
 /// Make every ssh skip `names`: add them to the file's first
 /// `IgnoreUnknown` when it sits at the top (before any `Host`, `Match` or
 /// `Include`: ssh honours only the first one it meets), else put a new one
-/// on the first line, keeping the patterns of the file's later
-/// `IgnoreUnknown` lines (the new one shadows them). Applied, and `true`,
-/// only when the client here then reads the file past them.
+/// on the first line, keeping the patterns of every later `IgnoreUnknown`
+/// line, in this file or one it includes (the new one shadows them all).
+/// Applied, and `true`, only when the client here then reads the file past
+/// every Apple keyword, and neither it nor Apple's ssh refuses anything it
+/// did not refuse before.
 fn ignore_unknown(cx: &mut Cx, names: &[&str]) -> bool {
-    let mut doc = cx.doc.clone();
-    let lines = doc.lines();
+    let lines = cx.doc.lines();
     let top_end = lines
         .iter()
         .position(|l| matches!(l.keyword(), Some("host" | "match" | "include")))
@@ -1142,19 +1157,25 @@ fn ignore_unknown(cx: &mut Cx, names: &[&str]) -> bool {
             v
         }
     };
+    let mut candidates = Vec::new();
     let first = (0..top_end).find(|&i| lines[i].keyword() == Some("ignoreunknown"));
-    if let Some(i) = first {
-        let old = lines[i].values().first().map(|v| v.to_string());
-        let Some(old) = old else { return false };
+    if let Some(i) = first
+        && let Some(old) = lines[i].values().first().map(|v| v.to_string())
+    {
+        let mut doc = cx.doc.clone();
         let mut v = old;
         for n in names {
             v.push(',');
             v.push_str(n);
         }
         doc.replace_value(i, &quote(v));
-    } else {
-        let mut patterns: Vec<String> = names.iter().map(|n| n.to_string()).collect();
-        for l in lines {
+        candidates.push(doc);
+    }
+    // A new first line: needed when there is no top-level one, or when it
+    // comes after a use (`UseKeychain yes` then `IgnoreUnknown …`).
+    let mut patterns: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    for f in crate::config::files::load_tree(&cx.path, &cx.doc, &cx.ctx.home) {
+        for l in f.doc.lines() {
             if l.keyword() != Some("ignoreunknown") {
                 continue;
             }
@@ -1164,27 +1185,49 @@ fn ignore_unknown(cx: &mut Cx, names: &[&str]) -> bool {
                 }
             }
         }
-        // A blank line keeps it apart from a block or a comment that
-        // opens the file.
-        let apart = lines
-            .first()
-            .is_some_and(|l| l.is_header() || l.is_comment());
-        let mut new = vec![format!("IgnoreUnknown {}", quote(patterns.join(",")))];
-        if apart {
-            new.push(String::new());
+    }
+    // A blank line keeps it apart from a block or a comment that opens
+    // the file.
+    let apart = lines
+        .first()
+        .is_some_and(|l| l.is_header() || l.is_comment());
+    let mut new = vec![format!("IgnoreUnknown {}", quote(patterns.join(",")))];
+    if apart {
+        new.push(String::new());
+    }
+    let mut doc = cx.doc.clone();
+    doc.insert_lines(0, new);
+    candidates.push(doc);
+
+    // (file, words) of what `client` refuses: lines move with the insert.
+    let refused = |client: crate::refusal::Client, doc: &Document| -> Vec<(PathBuf, String)> {
+        crate::refusal::check(client, &cx.path, doc, cx.ctx)
+            .problems
+            .into_iter()
+            .map(|p| (p.source.file, p.message))
+            .collect()
+    };
+    let clients = [cx.client, crate::refusal::Client::Apple];
+    let before: Vec<Vec<(PathBuf, String)>> =
+        clients.iter().map(|&c| refused(c, &cx.doc)).collect();
+    let accepted = candidates.into_iter().find(|doc| {
+        let apple_left = crate::refusal::check(cx.client, &cx.path, doc, cx.ctx)
+            .problems
+            .iter()
+            .any(|p| crate::refusal::apple_keyword_refused(p).is_some());
+        !apple_left
+            && clients
+                .iter()
+                .zip(&before)
+                .all(|(&c, old)| refused(c, doc).iter().all(|p| old.contains(p)))
+    });
+    match accepted {
+        Some(doc) => {
+            cx.doc = doc;
+            true
         }
-        doc.insert_lines(0, new);
+        None => false,
     }
-    // Kept only when the client here then reads past every Apple keyword.
-    let after = crate::refusal::check(cx.client, &cx.path, &doc, cx.ctx);
-    let ok = !after
-        .problems
-        .iter()
-        .any(|p| crate::refusal::apple_keyword_refused(p).is_some());
-    if ok {
-        cx.doc = doc;
-    }
-    ok
 }
 
 struct UnquotedSpacePath;

@@ -149,7 +149,12 @@ pub fn open_private(path: &Path, passphrase: Option<&str>) -> Result<PrivateKey,
     let text = read_small(path)?;
     let key = PrivateKey::from_openssh(&text).map_err(|_| KeyError::Format {
         path: path.to_path_buf(),
-        what: describe(&classify(&text)).0,
+        what: match classify(&text) {
+            // An agent-held key is often named by its .pub alone.
+            Kind::Public(_) => "a public key; logging in needs its private key file (a key only an agent holds cannot be used here)".into(),
+            Kind::Private(_) => "a private key runpod-ssh cannot read".into(),
+            other => describe(&other).0,
+        },
     })?;
     if !key.is_encrypted() {
         return Ok(key);
@@ -260,11 +265,17 @@ pub fn public_of_line(line: &str) -> Option<PublicKey> {
     if let Ok(k) = PublicKey::from_openssh(&norm(l)) {
         return Some(k);
     }
-    // `options key…`: the options end at the first whitespace outside quotes.
+    // `options key…`: the options end at the first whitespace outside
+    // quotes; `\"` is a quote inside a quoted value (sshkey.c
+    // `sshkey_advance_past_options`), so it neither opens nor closes one.
     let mut quoted = false;
     let mut end = None;
-    for (i, c) in l.char_indices() {
+    let mut chars = l.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
         match c {
+            '\\' if chars.peek().is_some_and(|&(_, n)| n == '"') => {
+                chars.next();
+            }
             '"' => quoted = !quoted,
             ' ' | '\t' if !quoted => {
                 end = Some(i);
@@ -353,25 +364,37 @@ pub struct KeyInfo {
     pub registered: Option<bool>,
 }
 
-/// Permission problems ssh would refuse the private key for (authfile.c
-/// `sshkey_perm_ok`: group/other bits on a key the user owns).
+/// Why ssh would ignore the private key at `path` (authfile.c
+/// `sshkey_perm_ok`: group/other bits on a key the user owns; a key owned
+/// by someone else is not judged), or `None`.
 #[cfg(unix)]
-fn permission_problems(path: &Path) -> Vec<String> {
+pub fn ssh_refuses_private(path: &Path) -> Option<String> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let mut out = Vec::new();
-    let Ok(md) = fs::metadata(path) else {
-        return out;
-    };
+    let md = fs::metadata(path).ok()?;
     let mode = md.permissions().mode() & 0o777;
-    // SAFETY: geteuid cannot fail.
-    let mine = md.uid() == unsafe { libc::geteuid() };
-    if mine && mode & 0o077 != 0 {
-        out.push(format!(
+    // SAFETY: getuid cannot fail (ssh compares with the real uid).
+    let mine = md.uid() == unsafe { libc::getuid() };
+    (mine && mode & 0o077 != 0).then(|| {
+        format!(
             "permissions {mode:04o}: ssh refuses it (\"UNPROTECTED PRIVATE KEY FILE\"); run `chmod 600 {}`",
             path.display()
-        ));
-    }
-    if !mine {
+        )
+    })
+}
+
+/// Windows: ACLs, judged by `fix`, not here.
+#[cfg(not(unix))]
+pub fn ssh_refuses_private(_path: &Path) -> Option<String> {
+    None
+}
+
+/// Permission problems of a private key, for `key list`.
+#[cfg(unix)]
+fn permission_problems(path: &Path) -> Vec<String> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out: Vec<String> = ssh_refuses_private(path).into_iter().collect();
+    // SAFETY: geteuid cannot fail.
+    if fs::metadata(path).is_ok_and(|md| md.uid() != unsafe { libc::geteuid() }) {
         out.push("owned by another user".into());
     }
     out
@@ -594,10 +617,33 @@ pub fn cksum(data: &[u8]) -> String {
     format!("{} {}", !crc, data.len())
 }
 
-/// Read the login user's `~/.ssh/authorized_keys`: prints `present` and
-/// the content, or `missing`; exit 4 for a link or a non-regular file
-/// (never edited).
-pub const READ_SCRIPT: &str = r#"f="$HOME/.ssh/authorized_keys"; if [ -L "$f" ]; then echo link; exit 4; elif [ -f "$f" ]; then echo present; exec cat "$f"; elif [ -e "$f" ]; then echo special; exit 4; else echo missing; fi"#;
+/// Read the login user's `~/.ssh/authorized_keys`: prints
+/// [`READ_PRESENT`] and the content, or [`READ_MISSING`]; exit 4 for a
+/// link or a non-regular file (never edited).
+pub const READ_SCRIPT: &str = r#"f="$HOME/.ssh/authorized_keys"; if [ -L "$f" ]; then echo link; exit 4; elif [ -f "$f" ]; then echo runpod-ssh-authorized-keys: present; exec cat "$f"; elif [ -e "$f" ]; then echo special; exit 4; else echo runpod-ssh-authorized-keys: missing; fi"#;
+
+/// The line [`READ_SCRIPT`] prints before the file's content.
+pub const READ_PRESENT: &[u8] = b"runpod-ssh-authorized-keys: present\n";
+/// The line [`READ_SCRIPT`] prints when there is no file.
+pub const READ_MISSING: &[u8] = b"runpod-ssh-authorized-keys: missing\n";
+
+/// What [`READ_SCRIPT`] printed: `Some(Some(content))`, `Some(None)` for
+/// no file, `None` for an answer without its marker line. Lines a login
+/// script printed first (a `.bashrc` banner) are skipped: were they to
+/// fake the marker, the write still checks the file's real cksum.
+pub fn read_answer(out: &[u8]) -> Option<Option<Vec<u8>>> {
+    let mut at = 0;
+    loop {
+        let rest = &out[at..];
+        if let Some(body) = rest.strip_prefix(READ_PRESENT) {
+            return Some(Some(body.to_vec()));
+        }
+        if rest == READ_MISSING {
+            return Some(None);
+        }
+        at += rest.iter().position(|&b| b == b'\n')? + 1;
+    }
+}
 
 /// Replace `~/.ssh/authorized_keys` with stdin, atomically: only when the
 /// file is still what was read ($1: its cksum, or `missing`; else exit 3),
@@ -620,10 +666,12 @@ if [ -f "$f" ]; then chmod --reference="$f" "$t" 2>/dev/null; fi
 mv -f "$t" "$f" || { rm -f "$t"; exit 5; }"#;
 
 /// A script as one `sh -c` command line for any login shell (the script
-/// holds no single quote).
+/// holds no single quote). Its lines are joined with `;`: csh and tcsh
+/// end a quoted string at a newline (each line is a whole command).
 pub fn sh_command(script: &str, args: &[&str]) -> String {
     debug_assert!(!script.contains('\''));
-    let mut c = format!("/bin/sh -c '{script}' runpod-ssh");
+    let one_line = script.lines().collect::<Vec<_>>().join("; ");
+    let mut c = format!("/bin/sh -c '{one_line}' runpod-ssh");
     for a in args {
         c.push_str(&format!(" '{}'", a.replace('\'', "")));
     }
@@ -679,6 +727,24 @@ impl Journal {
         match fs::symlink_metadata(path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Journal::default()),
             _ => {}
+        }
+        // It names the key every pod gets: trusted only as ssh trusts a
+        // config (readconf.c: the user's own, not writable by others).
+        #[cfg(unix)]
+        if let Ok(md) = fs::metadata(path) {
+            use std::os::unix::fs::{MetadataExt, PermissionsExt};
+            let mode = md.permissions().mode() & 0o777;
+            // SAFETY: getuid cannot fail.
+            let uid = unsafe { libc::getuid() };
+            if (md.uid() != uid && md.uid() != 0) || mode & 0o022 != 0 {
+                return Err(KeyError::Format {
+                    path: path.to_path_buf(),
+                    what: format!(
+                        "bad owner or permissions ({mode:04o}, owner uid {}): another user could choose the key your pods get; check it, then `chmod 600` it or move it away",
+                        md.uid()
+                    ),
+                });
+            }
         }
         let b = read_small(path)?;
         serde_json::from_slice(&b).map_err(|e| KeyError::Format {
@@ -778,6 +844,30 @@ mod tests {
             String::from_utf8(out).unwrap(),
             format!("no-pty {b_other_comment}\n")
         );
+    }
+
+    #[test]
+    fn options_with_escaped_quotes_end_where_sshd_ends_them() {
+        let k = key(4);
+        let line = k.public_key().to_openssh().unwrap();
+        // sshd skips `\"` inside a quoted option value.
+        let content = format!("command=\"echo \\\"a b\\\" c\",no-pty {line}\n");
+        assert!(has_key(content.as_bytes(), k.public_key()), "{content}");
+        let (out, n) = remove_key(content.as_bytes(), k.public_key());
+        assert_eq!((out.as_slice(), n), (&b""[..], 1));
+    }
+
+    #[test]
+    fn read_answer_skips_what_a_login_script_printed_first() {
+        let body = b"ssh-ed25519 AAAA x\n";
+        let mut out = b"\x1b]0;title\x07Welcome!\npresent\n".to_vec();
+        out.extend_from_slice(READ_PRESENT);
+        out.extend_from_slice(body);
+        assert_eq!(read_answer(&out), Some(Some(body.to_vec())));
+        let mut out = b"motd\n".to_vec();
+        out.extend_from_slice(READ_MISSING);
+        assert_eq!(read_answer(&out), Some(None));
+        assert_eq!(read_answer(b"present\nssh-ed25519 AAAA\n"), None);
     }
 
     #[test]

@@ -1179,7 +1179,11 @@ fn hostkey_refused(
                     _ => "ask (the default)",
                 }
             ),
-            format!("compare the fingerprint with the pod's log (RunPod prints it at start), then connect once with `ssh {}`, or use an entry from `runpod-ssh add` (StrictHostKeyChecking accept-new)", crate::output::shell_quote(&t.alias)),
+            match t.strict {
+                // ssh refuses it too: connecting once would not record it.
+                Strict::Yes => "for a pod's entry, `runpod-ssh sync` verifies the key against the pod's log, pins it and reopens the entry; otherwise compare the fingerprint with the pod's log and add it to the known_hosts file yourself".to_string(),
+                _ => format!("compare the fingerprint with the pod's log (RunPod prints it at start), then connect once with `ssh {}`, or use an entry from `runpod-ssh add` (StrictHostKeyChecking accept-new)", crate::output::shell_quote(&t.alias)),
+            },
         ),
         // Known, yet refused: the key is not the one the evidence expects.
         Verdict::Known { .. } => rep.fail(

@@ -809,3 +809,136 @@ fn list_and_show_escape_terminal_sequences_from_the_config() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v[0]["alias"], "runpod-\x1b]0;PWNED\x07x");
 }
+
+/// A value `add` keeps as it is (the entry's own key path, here with a
+/// `#`, which runpod-ssh never writes itself) is not rewritten, so an
+/// update after a restart is not refused over a line it does not change.
+#[test]
+fn update_keeps_an_unchanged_value_it_would_not_write_itself() {
+    let Some(ssh) = require_tool("ssh") else {
+        return;
+    };
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(home.ssh_dir().join("id#1"), "not read here").unwrap();
+    let key_line = "    IdentityFile \"~/.ssh/id#1\"\n";
+    let entry = format!(
+        "Host {ALIAS}\n    HostName 203.0.113.7\n    Port 40100\n    User root\n{key_line}"
+    );
+    std::fs::write(&cfg, &entry).unwrap();
+    let o = home.run(&[
+        "add",
+        "--name",
+        ALIAS,
+        "ssh root@203.0.113.7 -p 40123",
+        "--no-vscode",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = std::fs::read_to_string(&cfg).unwrap();
+    assert!(
+        after.contains(&format!("    Port 40123\n    User root\n{key_line}")),
+        "{after}"
+    );
+    let p = g(&home, &ssh, &cfg, ALIAS);
+    assert_eq!(p["identityfile"][0], "~/.ssh/id#1");
+    assert_eq!(p["port"], ["40123"]);
+}
+
+/// The file:line a warning names is where the line is in the file as
+/// written, after the entry grew and its comments moved above their lines.
+#[test]
+fn update_warnings_name_lines_of_the_file_as_written() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(
+        &cfg,
+        format!(
+            "Host {ALIAS} # the pod\n    HostName 203.0.113.7 # its IP\n    User root\n    Port 40100\n\nHost {ALIAS}\n    User other\n\nHost prod\n    HostName 203.0.113.7\n    Port 40123\n    User deploy\n"
+        ),
+    )
+    .unwrap();
+    let o = home.run(&["add", "--name", ALIAS, PASTE, "--no-vscode"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = std::fs::read_to_string(&cfg).unwrap();
+    let at = |line: &str| after.lines().position(|l| l == line).unwrap() + 1;
+    let second = after
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| *l == format!("Host {ALIAS}"))
+        .nth(1)
+        .map(|(i, _)| i + 1)
+        .unwrap();
+    let e = stderr(&o);
+    assert!(
+        e.contains(&format!("{}:{second} also defines {ALIAS}", cfg.display())),
+        "{e}\n{after}"
+    );
+    assert!(
+        e.contains(&format!("prod ({}:{})", cfg.display(), at("Host prod"))),
+        "{e}\n{after}"
+    );
+}
+
+/// `"~/.ssh/my key #2"` is a key path (the file exists), not a path and a
+/// comment: updating the entry keeps it as the user wrote it.
+#[test]
+fn update_keeps_a_quoted_key_path_with_space_hash_that_exists() {
+    let Some(ssh) = require_tool("ssh") else {
+        return;
+    };
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(home.ssh_dir().join("my key #2"), "not read here").unwrap();
+    let key_line = "    IdentityFile \"~/.ssh/my key #2\"\n";
+    std::fs::write(
+        &cfg,
+        format!("Host {ALIAS}\n    HostName 203.0.113.7\n    Port 40100 # old\n    User root\n{key_line}"),
+    )
+    .unwrap();
+    let o = home.run(&[
+        "add",
+        "--name",
+        ALIAS,
+        "ssh root@203.0.113.7 -p 40123",
+        "--no-vscode",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = std::fs::read_to_string(&cfg).unwrap();
+    assert!(
+        after.contains(&format!(
+            "    # old\n    Port 40123\n    User root\n{key_line}"
+        )),
+        "{after}"
+    );
+    let p = g(&home, &ssh, &cfg, ALIAS);
+    assert_eq!(p["identityfile"][0], "~/.ssh/my key #2");
+}
+
+/// Updating an entry of a config saved in a Windows code page keeps the
+/// bytes of its key path and of the comments it moves.
+#[test]
+fn update_keeps_bytes_that_are_not_utf8() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    let mut before =
+        format!("Host {ALIAS}\n    HostName 203.0.113.7\n    Port 40100\n    User root\n")
+            .into_bytes();
+    before.extend_from_slice(b"    IdentityFile ~/.ssh/k\xe9y # cl\xe9\n");
+    std::fs::write(&cfg, &before).unwrap();
+    let o = home.run(&[
+        "add",
+        "--name",
+        ALIAS,
+        "ssh root@203.0.113.7 -p 40123",
+        "--no-vscode",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = std::fs::read(&cfg).unwrap();
+    let want: &[u8] =
+        b"    Port 40123\n    User root\n    # cl\xe9\n    IdentityFile ~/.ssh/k\xe9y\n";
+    assert!(
+        after.windows(want.len()).any(|w| w == want),
+        "{}",
+        String::from_utf8_lossy(&after)
+    );
+}

@@ -177,6 +177,186 @@ fn a_fingerprint_not_in_the_pod_log_is_refused_and_never_recorded() {
     assert_eq!(kh_text(&home), "", "a refused key was recorded");
 }
 
+/// Plain `ssh` (as the user would run it) against an entry, in batch mode.
+fn plain_ssh(home: &TempHome, alias: &str) -> Output {
+    home.cmd("ssh")
+        .args(["-F"])
+        .arg(config(home))
+        .args(["-o", "BatchMode=yes", alias, "echo", "in"])
+        .output()
+        .expect("run ssh")
+}
+
+/// The backups runpod-ssh kept of the config.
+fn config_backups(home: &TempHome) -> usize {
+    runpod_ssh::fsio::backups(&config(home)).len()
+}
+
+/// A loopback port nothing listens on (bound, then released).
+fn dead_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn a_refused_key_closes_the_entry_to_ssh_until_a_sync_verifies_the_pods_key() {
+    let Some(sshd) = sshd() else { return };
+    let home = client_of(&sshd);
+    let api = FakeApi::start();
+    api.set_pods(vec![running("abc123", "Trainer", &sshd)]);
+    api.set_log(
+        "abc123",
+        start_log(&["SHA256:Wrong0000000000000000000000000000000000000"]),
+    );
+
+    // A dry run contacts nothing and writes nothing; it says what would happen.
+    let dry = run(&home, &api, &["sync", "--dry-run"]);
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    assert!(
+        stdout(&dry).contains("would switch runpod-trainer to StrictHostKeyChecking yes"),
+        "{}",
+        stdout(&dry)
+    );
+    assert!(!config(&home).exists(), "dry run wrote");
+
+    // The impostor's key is refused, and the entry now refuses it too.
+    let o = run(&home, &api, &["sync", "--json"]);
+    no_key(&o);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = &v["pods"][0]["first_contact"];
+    assert_eq!(c["result"], "refused", "{v:#}");
+    assert_eq!(c["closed"], true, "{v:#}");
+    assert!(
+        c["message"]
+            .as_str()
+            .unwrap()
+            .contains("ssh and VS Code will refuse this host until `runpod-ssh sync` verifies it"),
+        "{v:#}"
+    );
+    assert_eq!(kh_text(&home), "", "a refused key was recorded");
+    let m = g(&home, "runpod-trainer");
+    assert_eq!(m["stricthostkeychecking"], "true", "{m:?}");
+    assert_eq!(m["hostkeyalias"], "runpod-abc123");
+    // The file created by this run has no in-between backup to restore
+    // (it would reopen the entry).
+    assert_eq!(config_backups(&home), 0);
+    let ssh = plain_ssh(&home, "runpod-trainer");
+    assert_eq!(ssh.status.code(), Some(255), "{}", stdout(&ssh));
+    assert!(
+        stderr(&ssh).contains("Host key verification failed"),
+        "{}",
+        stderr(&ssh)
+    );
+    assert_eq!(kh_text(&home), "", "plain ssh recorded the impostor's key");
+    // `check` refuses it as ssh does and points at sync, not at plain ssh.
+    let chk = run(&home, &api, &["check", "runpod-trainer"]);
+    assert!(!chk.status.success());
+    assert!(
+        stdout(&chk).contains("`runpod-ssh sync` verifies the key"),
+        "{}{}",
+        stdout(&chk),
+        stderr(&chk)
+    );
+    assert_eq!(kh_text(&home), "");
+
+    // Still wrong: it stays closed and nothing is rewritten.
+    let before = std::fs::read(config(&home)).unwrap();
+    let o = run(&home, &api, &["sync"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("still says StrictHostKeyChecking yes"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(std::fs::read(config(&home)).unwrap(), before);
+    assert_eq!(config_backups(&home), 0);
+
+    // The pod moved and cannot be reached: nothing verified, still closed,
+    // though the endpoint is updated.
+    let mut p = running("abc123", "Trainer", &sshd);
+    p["ssh"]["direct"]["port"] = json!(dead_port());
+    api.set_pods(vec![p]);
+    let o = run(&home, &api, &["sync", "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["pods"][0]["first_contact"]["result"], "failed", "{v:#}");
+    assert_eq!(v["pods"][0]["first_contact"]["closed"], true, "{v:#}");
+    assert_eq!(g(&home, "runpod-trainer")["stricthostkeychecking"], "true");
+    assert_eq!(config_backups(&home), 1, "the endpoint update is backed up");
+
+    // The log now lists the real key: a dry run says it would reopen, and
+    // changes nothing.
+    api.set_pods(vec![running("abc123", "Trainer", &sshd)]);
+    api.set_log("abc123", start_log(&[&fingerprint(&sshd)]));
+    let dry = run(&home, &api, &["sync", "--dry-run"]);
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    assert!(
+        stdout(&dry).contains("reopen the entry (accept-new) only if the pod's log lists the key"),
+        "{}",
+        stdout(&dry)
+    );
+    assert!(
+        !stdout(&dry).contains("-StrictHostKeyChecking"),
+        "{}",
+        stdout(&dry)
+    );
+    assert_eq!(g(&home, "runpod-trainer")["stricthostkeychecking"], "true");
+    assert_eq!(kh_text(&home), "");
+
+    // The next sync verifies it, pins it and restores the template.
+    let o = run(&home, &api, &["sync"]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("verified against the pod's log and pinned as runpod-abc123")
+            && out.contains("open again (StrictHostKeyChecking accept-new)"),
+        "{out}"
+    );
+    let m = g(&home, "runpod-trainer");
+    assert_eq!(m["stricthostkeychecking"], "accept-new");
+    assert_eq!(m["port"], sshd.port.to_string());
+    assert!(kh_text(&home).starts_with("runpod-abc123 ssh-ed25519 "));
+    // One backup for the run (the port), none for the in-between version.
+    assert_eq!(config_backups(&home), 2);
+    let ssh = plain_ssh(&home, "runpod-trainer");
+    assert_eq!(stdout(&ssh).trim(), "in", "{}", stderr(&ssh));
+    let before = std::fs::read(config(&home)).unwrap();
+    assert!(run(&home, &api, &["sync"]).status.success());
+    assert_eq!(std::fs::read(config(&home)).unwrap(), before);
+}
+
+#[test]
+fn a_first_contact_that_cannot_reach_the_pod_leaves_the_entry_accept_new() {
+    let api = FakeApi::start();
+    let home = TempHome::new();
+    let mut p = pod(
+        "abc123",
+        "Trainer",
+        "RUNNING",
+        Some(("127.0.0.1", dead_port())),
+        true,
+    );
+    p["ssh"]["direct"]["username"] = json!("root");
+    api.set_pods(vec![p]);
+    api.set_log(
+        "abc123",
+        start_log(&["SHA256:Wrong0000000000000000000000000000000000000"]),
+    );
+    let o = run(&home, &api, &["sync", "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = &v["pods"][0]["first_contact"];
+    assert_eq!(c["result"], "failed", "{v:#}");
+    assert_eq!(c["closed"], false, "{v:#}");
+    let text = std::fs::read_to_string(config(&home)).unwrap();
+    assert!(text.contains("StrictHostKeyChecking accept-new"), "{text}");
+    assert!(!text.contains("StrictHostKeyChecking yes"), "{text}");
+}
+
 #[test]
 fn a_log_without_fingerprints_falls_back_to_accept_new_and_says_it_was_not_verified() {
     let Some(sshd) = sshd() else { return };
@@ -784,4 +964,211 @@ fn a_changed_key_on_a_synced_entry_is_reset_by_its_own_pin_name() {
         "",
         "the pin under runpod-abc123 was not reset"
     );
+}
+
+// ---- hostile API (review of issue 11) ----
+
+#[test]
+fn a_huge_retry_after_after_a_wait_is_a_clear_error_not_a_panic() {
+    let home = TempHome::new();
+    let api = FakeApi::start();
+    api.set_pods(vec![]);
+    let body = r#"{"title":"Too Many Requests","status":429}"#;
+    api.force("GET", "/v2/pods", 429, &[("Retry-After", "1")], body, 1);
+    api.force(
+        "GET",
+        "/v2/pods",
+        429,
+        &[("Retry-After", "18446744073709551615")],
+        body,
+        1,
+    );
+    let o = run(&home, &api, &["list", "--live"]);
+    no_key(&o);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("rate limit"), "{}", stderr(&o));
+}
+
+#[test]
+fn pod_fields_a_terminal_or_the_config_would_obey_are_refused() {
+    let home = TempHome::new();
+    let api = FakeApi::start();
+    let mut esc = pod(
+        "abc123",
+        "evil",
+        "RUNNING",
+        Some(("127.0.0.1", 2222)),
+        false,
+    );
+    esc["id"] = json!("abc\u{1b}]0;PWNED\u{7}\u{1b}[31m");
+    let mut status = pod("abc123", "evil", "EXITED", None, false);
+    status["status"] = json!("EXITED\u{1b}[2J");
+    let mut host = pod(
+        "abc123",
+        "evil",
+        "RUNNING",
+        Some(("127.0.0.1", 2222)),
+        false,
+    );
+    host["ssh"]["direct"]["host"] = json!("-oProxyCommand=touch /tmp/x");
+    let mut user = pod(
+        "abc123",
+        "evil",
+        "RUNNING",
+        Some(("127.0.0.1", 2222)),
+        false,
+    );
+    user["ssh"]["direct"]["username"] = json!("root\n  ProxyCommand touch /tmp/x");
+    for (what, p) in [
+        ("id", esc),
+        ("status", status),
+        ("host", host),
+        ("user", user),
+    ] {
+        let body = json!({ "pods": [p] }).to_string();
+        for args in [
+            &["list", "--live"][..],
+            &["stop", "evil"][..],
+            &["sync"][..],
+        ] {
+            api.force("GET", "/v2/pods", 200, &[], &body, 1);
+            let o = run(&home, &api, args);
+            no_key(&o);
+            assert_eq!(o.status.code(), Some(3), "{what} {args:?}: {}", stderr(&o));
+            for text in [stdout(&o), stderr(&o)] {
+                assert!(
+                    !text.contains('\u{1b}'),
+                    "{what} {args:?}: raw escape: {text:?}"
+                );
+            }
+            assert!(
+                stderr(&o).contains("cannot read"),
+                "{what} {args:?}: {}",
+                stderr(&o)
+            );
+            assert!(!config(&home).exists(), "{what} {args:?}: wrote a config");
+        }
+    }
+}
+
+#[test]
+fn a_log_that_cannot_be_read_is_reported_as_such_not_as_a_custom_image() {
+    let Some(sshd) = sshd() else { return };
+    let home = client_of(&sshd);
+    let api = FakeApi::start();
+    api.set_pods(vec![running("abc123", "Trainer", &sshd)]);
+    api.set_log("abc123", start_log(&[&fingerprint(&sshd)]));
+    api.force(
+        "GET",
+        "/v2/pods/abc123/logs",
+        500,
+        &[],
+        r#"{"title":"Internal Server Error","status":500}"#,
+        1,
+    );
+    let o = run(&home, &api, &["sync", "--json"]);
+    no_key(&o);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = &v["pods"][0]["first_contact"];
+    assert_eq!(c["verified"], false, "{v:#}");
+    assert!(
+        c["log_error"].as_str().unwrap_or("").contains("500"),
+        "{v:#}"
+    );
+    let m = c["message"].as_str().unwrap();
+    assert!(m.contains("could not be read"), "{m}");
+    assert!(!m.contains("custom image"), "{m}");
+}
+
+#[test]
+fn an_endless_log_stream_is_read_to_a_bound() {
+    let Some(sshd) = sshd() else { return };
+    let home = client_of(&sshd);
+    let api = FakeApi::start();
+    api.set_pods(vec![running("abc123", "Trainer", &sshd)]);
+    api.state.lock().unwrap().flood.push("abc123".into());
+    let mut c = home.cmd(common::bin());
+    api.env(&mut c);
+    // Far longer than the test may take: only a byte bound ends the read.
+    c.env("RUNPOD_SSH_LOG_WAIT_MS", "60000");
+    let t = std::time::Instant::now();
+    let o = c.args(["sync"]).output().unwrap();
+    let took = t.elapsed();
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(
+        took < std::time::Duration::from_secs(40),
+        "read the endless log until the wait ran out ({took:?})"
+    );
+    assert!(
+        stdout(&o).contains("WITHOUT verification"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn a_redirect_is_not_followed_to_another_host() {
+    let home = TempHome::new();
+    let api = FakeApi::start();
+    let other = FakeApi::start();
+    other.set_pods(vec![]);
+    let to = format!("{}/v2/pods", other.url);
+    api.force("GET", "/v2/pods", 302, &[("Location", &to)], "", 1);
+    let o = run(&home, &api, &["list", "--live"]);
+    no_key(&o);
+    assert_eq!(o.status.code(), Some(3), "{}", stdout(&o));
+    assert!(stderr(&o).contains("302"), "{}", stderr(&o));
+    assert!(other.requests().is_empty(), "{:?}", other.requests());
+}
+
+#[test]
+fn the_pod_list_includes_cluster_pods_so_prune_never_takes_them_for_gone() {
+    let home = TempHome::new();
+    let api = FakeApi::start();
+    api.set_pods(vec![]);
+    assert!(run(&home, &api, &["list", "--live"]).status.success());
+    assert!(
+        api.requests()
+            .iter()
+            .any(|r| r.1 == "/v2/pods?includeClusterPods=true"),
+        "{:?}",
+        api.requests()
+    );
+}
+
+#[test]
+fn login_through_a_symlink_to_a_readable_file_keeps_the_key_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = TempHome::new();
+    let dir = home.path().join(".config/runpod-ssh");
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = home.path().join("keys-elsewhere");
+    std::fs::write(&target, "rpa_OLD\n").unwrap();
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::os::unix::fs::symlink(&target, dir.join("api-key")).unwrap();
+    let mut c = home.cmd(common::bin());
+    c.arg("login")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{KEY}\n").as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    no_key(&o);
+    let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode,
+        0o600,
+        "the key sits in a {mode:o} file: {}",
+        stdout(&o)
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::read_to_string(&target).unwrap().contains(KEY));
 }

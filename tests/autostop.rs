@@ -249,3 +249,102 @@ fn without_runpodctl_on_the_pod_idle_is_refused_with_the_reason() {
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
     assert!(stderr(&o).contains("has no runpodctl"), "{}", stderr(&o));
 }
+
+/// The schedule's state lives in /workspace, which outlives the container:
+/// after a stop and start, the pid it names may be any process (sshd, a
+/// training job). `--status`, `--cancel` and a new schedule must see a
+/// stale state for what it is and never signal that process (or its group).
+#[test]
+fn a_stale_schedule_from_before_a_restart_never_kills_another_process() {
+    if require_tool("ssh").is_none()
+        || require_tool("setsid").is_none()
+        || require_tool("setpriv").is_none()
+    {
+        return;
+    }
+    let pod = pod_side();
+    stub(&pod.bin, "runpodctl", "exit 0");
+    let setenv = format!(
+        "SetEnv PATH={}:/usr/bin:/bin HOME={} RUNPOD_POD_ID=abc123",
+        pod.bin.display(),
+        pod.home.display()
+    );
+    let Some(sshd) = Sshd::start(&[&setenv]) else {
+        return;
+    };
+    let home = TempHome::new();
+    let (key, public) = keygen(&home.ssh_dir(), "id_ed25519", "");
+    sshd.authorize(&public);
+    let kh = home.ssh_dir().join("known_hosts_runpod");
+    std::fs::write(
+        home.ssh_dir().join("config"),
+        sshd.host_block(
+            "gpu",
+            &key,
+            &[
+                "IdentitiesOnly yes",
+                "HostKeyAlias runpod-abc123",
+                &format!("UserKnownHostsFile {}", kh.display()),
+                "StrictHostKeyChecking accept-new",
+            ],
+        ),
+    )
+    .unwrap();
+    // Another process of the login user (on a pod everything is root),
+    // leading its own process group, holds the old pid. `setpriv` and
+    // `setsid` exec in place: the pid is the sleep's.
+    let mut victim = std::process::Command::new("setpriv")
+        .arg(format!("--reuid={}", sshd.user))
+        .arg(format!("--regid={}", sshd.user))
+        .args(["--clear-groups", "setsid", "sleep", "300"])
+        .spawn()
+        .unwrap();
+    let pid = victim.id().to_string();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let state = pod.home.join(".runpod-ssh-autostop");
+    std::fs::write(&state, format!("{pid}\nin\n{}\n{now}\n", now + 3600)).unwrap();
+    let ok = |args: &[&str]| {
+        let o = home.run(args);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}\n{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        stdout(&o)
+    };
+
+    let out = ok(&["autostop", "gpu", "--status"]);
+    assert!(
+        out.contains("nothing scheduled"),
+        "a stale state shown: {out}"
+    );
+    std::fs::write(&state, format!("{pid}\nin\n{}\n{now}\n", now + 3600)).unwrap();
+    let out = ok(&["autostop", "gpu", "--cancel"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        victim.try_wait().unwrap().is_none(),
+        "--cancel killed another process: {out}"
+    );
+    assert!(out.contains("nothing scheduled"), "{out}");
+    std::fs::write(&state, format!("{pid}\nin\n{}\n{now}\n", now + 3600)).unwrap();
+    let out = ok(&["autostop", "gpu", "1h"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        victim.try_wait().unwrap().is_none(),
+        "a new schedule killed another process: {out}"
+    );
+    assert!(!out.contains("replaced"), "{out}");
+    // The new schedule is ours and cancels as usual.
+    let ours = read(&state).lines().next().unwrap().to_string();
+    assert_ne!(ours, pid);
+    assert!(ok(&["autostop", "gpu", "--cancel"]).contains("schedule cancelled"));
+    wait_for("our schedule to end", Duration::from_secs(5), || {
+        !alive(&ours)
+    });
+    let _ = victim.kill();
+    let _ = victim.wait();
+}

@@ -14,8 +14,14 @@ use std::path::Path;
 fn bash_complete(home: &TempHome, bash: &Path, words: &[&str]) -> String {
     let o = home.run(&["completions", "bash"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let script = home.path().join("runpod-ssh.bash");
-    std::fs::write(&script, &o.stdout).unwrap();
+    bash_complete_with(home, bash, &o.stdout, words)
+}
+
+/// [`bash_complete`] with the registration script `script`.
+fn bash_complete_with(home: &TempHome, bash: &Path, script: &[u8], words: &[&str]) -> String {
+    let path = home.path().join("runpod-ssh.bash");
+    std::fs::write(&path, script).unwrap();
+    let script = path;
     let driver = r#"
 source "$1"; shift
 spec=$(complete -p runpod-ssh) || { echo "no completion registered" >&2; exit 9; }
@@ -81,6 +87,81 @@ fn bash_completion_offers_aliases_from_the_config() {
 }
 
 #[test]
+fn open_up_stop_and_autostop_complete_aliases_too() {
+    // The issue names `open`; up, stop and autostop take the same alias
+    // (`open`, `up` and `stop` call their argument `target`).
+    let Some(bash) = require_tool("bash") else {
+        return;
+    };
+    let home = home_with_fixture_config();
+    for sub in ["open", "up", "stop", "autostop"] {
+        let got = bash_complete(&home, &bash, &["runpod-ssh", sub, "runpod-"]);
+        let got: Vec<&str> = got.lines().collect();
+        assert_eq!(got, ["runpod-4090", "runpod-a100"], "{sub}");
+    }
+}
+
+#[test]
+fn aliases_a_shell_would_run_expand_or_split_are_not_offered() {
+    // bash puts a candidate on the command line as it is (no quoting): an
+    // alias like `$(...)` or `a;b` from an included file would run when
+    // the user presses Enter; escape sequences reach the terminal when
+    // bash lists candidates; the script's unquoted $(...) splits on \v
+    // and globs `[...]`. Only aliases made of characters no shell reads
+    // specially are offered (ssh refuses most of the others as a host
+    // name on its command line anyway).
+    let Some(bash) = require_tool("bash") else {
+        return;
+    };
+    let home = TempHome::new();
+    let mut cfg: Vec<u8> = Vec::new();
+    for alias in [
+        &b"runpod-ok"[..],
+        b"gpu.box_2+x@y%z:1",
+        "\u{fc}nic\u{f6}de".as_bytes(),
+        b"$(touch${IFS}pwned-dollar)",
+        b"`touch${IFS}pwned-tick`",
+        b"a;touch${IFS}pwned-semi",
+        b"a|b",
+        b"a&b",
+        b"a>b",
+        b"back\\slash",
+        b"esc\x1b]0;title\x07x",
+        b"cr\rx",
+        b"vt\x0bx",
+        b"ff\x0cx",
+        b"lab[1]",
+        b"~tilde",
+        b"{a,b}",
+        b"-oProxyCommand=x",
+        b"@splat",
+        b"eq=x",
+        b"bad\xff\xfe",
+    ] {
+        cfg.extend_from_slice(b"Host ");
+        cfg.extend_from_slice(alias);
+        cfg.extend_from_slice(b"\n  HostName 203.0.113.9\n");
+    }
+    std::fs::write(home.ssh_dir().join("config"), &cfg).unwrap();
+    // What `lab[1]` would glob to in the shell's folder.
+    std::fs::write(home.path().join("lab1"), "").unwrap();
+    let got = bash_complete(&home, &bash, &["runpod-ssh", "show", ""]);
+    let aliases: Vec<&str> = got.lines().filter(|l| !l.starts_with("--")).collect();
+    assert_eq!(
+        aliases,
+        ["runpod-ok", "gpu.box_2+x@y%z:1", "\u{fc}nic\u{f6}de"],
+        "{got:?}"
+    );
+    let ran: Vec<_> = std::fs::read_dir(home.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("pwned"))
+        .collect();
+    assert!(ran.is_empty(), "{ran:?}");
+}
+
+#[test]
 fn bash_completion_reads_the_config_named_on_the_line() {
     let Some(bash) = require_tool("bash") else {
         return;
@@ -97,6 +178,37 @@ fn bash_completion_reads_the_config_named_on_the_line() {
     // flags), and no error either.
     let got = bash_complete(&home, &bash, &["runpod-ssh", "show", ""]);
     assert!(got.lines().all(|l| l.starts_with("--")), "{got}");
+}
+
+#[cfg(unix)]
+#[test]
+fn scripts_call_back_a_binary_whose_path_has_spaces_or_template_words() {
+    // clap_complete fills its templates' VAR/BIN words after putting the
+    // path in, and bash's script double-quoted an already single-quoted
+    // path: `/opt/VAR x/runpod-ssh` became a program that does not exist.
+    let Some(bash) = require_tool("bash") else {
+        return;
+    };
+    let home = home_with_fixture_config();
+    let dir = home.path().join("My VAR BIN NAME COMPLETER it's $HOME");
+    std::fs::create_dir_all(&dir).unwrap();
+    let me = dir.join("runpod-ssh");
+    std::os::unix::fs::symlink(common::bin(), &me).unwrap();
+    let script = |shell: &str| {
+        let o = home.cmd(&me).args(["completions", shell]).output().unwrap();
+        assert!(o.status.success(), "{shell}: {}", stderr(&o));
+        o.stdout
+    };
+    let got = bash_complete_with(&home, &bash, &script("bash"), &["runpod-ssh", "show", "g"]);
+    assert_eq!(got.lines().collect::<Vec<_>>(), ["gpu-box"]);
+    let me = me.to_str().unwrap();
+    let posix = format!("'{}'", me.replace('\'', r"'\''"));
+    let zsh = String::from_utf8(script("zsh")).unwrap();
+    assert!(zsh.contains(&format!(" {posix} -- ")), "{zsh}");
+    assert!(zsh.contains("RUNPOD_SSH_COMPLETE=\"zsh\""), "{zsh}");
+    let elvish = String::from_utf8(script("elvish")).unwrap();
+    let quoted = format!("'{}'", me.replace('\'', "''"));
+    assert!(elvish.contains(&format!(" {quoted} -- ")), "{elvish}");
 }
 
 #[test]
@@ -185,4 +297,41 @@ fn man_writes_a_roff_page_naming_every_command() {
             "{sub} missing from the man page"
         );
     }
+}
+
+/// Completion time for a config including `n` small files (a folder of
+/// per-pod snippets), the fastest of three tries.
+fn completion_time_with_includes(n: usize) -> std::time::Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("conf.d");
+    std::fs::create_dir_all(&d).unwrap();
+    for i in 0..n {
+        std::fs::write(d.join(format!("pod{i}")), format!("Host pod-{i}\n")).unwrap();
+    }
+    let cfg = dir.path().join("config");
+    // Absolute, so nothing is read from this account's real ~/.ssh.
+    std::fs::write(&cfg, format!("Include {}/*\n", d.display())).unwrap();
+    (0..3)
+        .map(|_| {
+            let t = std::time::Instant::now();
+            let got = runpod_ssh::completion::aliases_in(&cfg);
+            let spent = t.elapsed();
+            assert_eq!(got.len(), n);
+            spent
+        })
+        .min()
+        .unwrap()
+}
+
+#[test]
+fn completion_time_grows_linearly_with_included_files() {
+    // At every TAB: 8x the files must not cost 64x the time (each newly
+    // included file was compared with every file before it).
+    let small = completion_time_with_includes(1000);
+    let large = completion_time_with_includes(8000);
+    let ratio = large.as_secs_f64() / small.as_secs_f64().max(1e-6);
+    assert!(
+        ratio < 24.0,
+        "1000 included files: {small:?}, 8000: {large:?} ({ratio:.1}x)"
+    );
 }

@@ -1410,3 +1410,27 @@ fn cp949_config_is_reencoded_with_the_system_code_page_only_when_the_key_exists(
         );
     }
 }
+
+/// A config saved in a Windows code page (`é` is the byte E9): moving a
+/// comment to its own line keeps every byte of the value and of the
+/// comment (they were turned into U+FFFD: a key path that no longer
+/// exists, and ssh -G's text could not tell); a quoted value known only
+/// as lossy text is left as it is.
+#[test]
+fn comment_rules_keep_bytes_that_are_not_utf8() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(
+        &cfg,
+        b"Host pc\n    IdentityFile ~/.ssh/k\xe9y # cl\xe9\n    User \"r\xe9mi   # the acc\xf6unt\"\n    Port 2201#p\xf6rt\n",
+    )
+    .unwrap();
+    let o = home.run(&["fix"]);
+    assert!(o.status.code().is_some(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&cfg).unwrap(),
+        b"Host pc\n    # cl\xe9\n    IdentityFile ~/.ssh/k\xe9y\n    User \"r\xe9mi   # the acc\xf6unt\"\n    # p\xf6rt\n    Port 2201\n",
+        "{}",
+        stdout(&o)
+    );
+}

@@ -963,3 +963,404 @@ fn rotate_killed_at_every_step_never_locks_a_host_out_and_the_next_run_completes
         assert!(!ssh_with_key(&home, p, &d.join("id_k1")));
     }
 }
+
+// ---------------------------------------------------------------------------
+// hostile review (issue 10): keys ssh would refuse, paths the config cannot
+// name, and a second alias on the same login
+
+/// The files under the home (names only when they differ), without the
+/// lock file every rotation takes: "nothing written" means no key, no
+/// journal, no config change.
+fn files_but_locks(home: &TempHome) -> Vec<(PathBuf, Vec<u8>)> {
+    tree(home.path())
+        .into_iter()
+        .filter(|(p, _)| !p.to_string_lossy().ends_with(".lock"))
+        .collect()
+}
+
+fn names(t: &[(PathBuf, Vec<u8>)]) -> Vec<&Path> {
+    t.iter().map(|(p, _)| p.as_path()).collect()
+}
+
+/// An entry for a host nothing listens on (the refusals below come before
+/// any connection).
+fn unreachable_entry(alias: &str, identity: &str) -> String {
+    format!(
+        "Host {alias}\n    HostName 127.0.0.1\n    Port 9\n    User root\n    IdentityFile {identity}\n"
+    )
+}
+
+#[test]
+fn rotate_refuses_a_new_key_ssh_would_refuse_for_its_permissions_before_any_host() {
+    users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    keygen(&d, "id_old", "");
+    keygen(&d, "id_loose", "");
+    std::fs::set_permissions(d.join("id_loose"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let config = unreachable_entry("runpod-0", "~/.ssh/id_old");
+    std::fs::write(d.join("config"), &config).unwrap();
+    let before = files_but_locks(&home);
+    // ssh ignores such a key ("UNPROTECTED PRIVATE KEY FILE"): naming it
+    // first, and with --remove-old taking the old key off, would lock ssh out.
+    let o = home.run(&["key", "rotate", "--new", "~/.ssh/id_loose", "--remove-old"]);
+    assert_eq!(o.status.code(), Some(2), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("0644"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("chmod 600"), "{}", stderr(&o));
+    let after = files_but_locks(&home);
+    assert!(
+        after == before,
+        "{:?} became {:?}",
+        names(&before),
+        names(&after)
+    );
+}
+
+#[test]
+fn rotate_refuses_a_new_key_path_the_config_cannot_name_before_any_host() {
+    users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    keygen(&d, "id_old", "");
+    std::fs::write(
+        d.join("config"),
+        unreachable_entry("runpod-0", "~/.ssh/id_old"),
+    )
+    .unwrap();
+    let before = files_but_locks(&home);
+    // A quote cannot be written portably, `%` would be expanded by ssh:
+    // either way the config would name another file than the key.
+    for new in ["~/.ssh/my \"q\" key", "~/.ssh/100%d"] {
+        let o = home.run(&["key", "rotate", "--new", new]);
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{new}: {}\n{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        assert!(stderr(&o).contains("IdentityFile"), "{new}: {}", stderr(&o));
+        let after = files_but_locks(&home);
+        assert!(
+            after == before,
+            "{new}: {:?} became {:?}",
+            names(&before),
+            names(&after)
+        );
+    }
+}
+
+/// One pod for `user` (a login user of `users()`), holding `content`.
+fn one_pod(ready: bool, user: &str, content: &[u8]) -> Option<Pod> {
+    if !ready {
+        return None;
+    }
+    let (home, lock) = login_user(user, content);
+    let mut p = Pod {
+        user: user.to_string(),
+        home,
+        sshd: None,
+        port: 0,
+        _user: lock,
+    };
+    p.start();
+    Some(p)
+}
+
+#[test]
+fn rotate_writes_a_relative_new_path_absolute_so_ssh_finds_it_from_any_folder() {
+    let ready = users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    let (_, old_line) = keygen(&d, "id_old", "");
+    let Some(pod) = one_pod(ready, "rpka0", format!("{old_line}\n").as_bytes()) else {
+        return;
+    };
+    std::fs::write(d.join("config"), entry("runpod-0", &pod, "~/.ssh/id_old")).unwrap();
+    let work = home.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    let o = home
+        .cmd(common::bin())
+        .args(["key", "rotate", "--new", "relkey"])
+        .current_dir(&work)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let key = work.join("relkey");
+    assert!(key.is_file());
+    // ssh reads a relative IdentityFile from the folder it runs in.
+    assert_eq!(identities(&home, "runpod-0")[0], key);
+    let cfg = std::fs::read_to_string(d.join("config")).unwrap();
+    assert!(cfg.contains("IdentityFile ~/work/relkey"), "{cfg}");
+}
+
+#[test]
+fn rotate_remove_old_keeps_the_old_line_while_another_alias_logs_in_to_the_same_account_with_it() {
+    let ready = users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    let (old, old_line) = keygen(&d, "id_old", "");
+    let Some(pod) = one_pod(ready, "rpka1", format!("{old_line}\n").as_bytes()) else {
+        return;
+    };
+    let both = format!(
+        "{}{}",
+        entry("runpod-0", &pod, "~/.ssh/id_old"),
+        entry("runpod-0-again", &pod, "~/.ssh/id_old")
+    );
+    std::fs::write(d.join("config"), &both).unwrap();
+    let o = home.run(&[
+        "key",
+        "rotate",
+        "runpod-0",
+        "--new",
+        "~/.ssh/id_new",
+        "--remove-old",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("runpod-0-again"), "{}", stdout(&o));
+    // The other entry still logs in with the key it names.
+    assert!(
+        ssh_alias(&home, "runpod-0-again"),
+        "runpod-0-again locked out"
+    );
+    assert!(ssh_with_key(&home, &pod, &old));
+    // runpod-0 itself did switch (the old key second).
+    assert_eq!(
+        identities(&home, "runpod-0"),
+        vec![d.join("id_new"), old.clone()]
+    );
+    // Both in one run: the old line goes only after runpod-0-again switched.
+    let o = home.run(&["key", "rotate", "--new", "~/.ssh/id_new", "--remove-old"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(!ssh_with_key(&home, &pod, &old));
+    assert!(ssh_alias(&home, "runpod-0") && ssh_alias(&home, "runpod-0-again"));
+}
+
+#[test]
+fn rotate_through_a_login_that_prints_a_banner_first_keeps_every_byte() {
+    let ready = users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    if !ready {
+        return;
+    }
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    let (_, old_line) = keygen(&d, "id_old", "");
+    let (_, other_line) = keygen(home.path(), "someone_else", "");
+    let initial = format!("{other_line}\r\n{old_line}");
+    let (user_home, lock) = login_user("rpka2", initial.as_bytes());
+    // A login that greets on stdout before every command, as a .bashrc or
+    // a ForceCommand wrapper may.
+    let sshd = Sshd::start_for(
+        "rpka2",
+        &[r#"ForceCommand printf '\033[31mWelcome to the pod\n'; eval "$SSH_ORIGINAL_COMMAND""#],
+    )
+    .expect("sshd");
+    let pod = Pod {
+        user: "rpka2".into(),
+        home: user_home,
+        port: sshd.port,
+        sshd: Some(sshd),
+        _user: lock,
+    };
+    std::fs::write(d.join("config"), entry("runpod-0", &pod, "~/.ssh/id_old")).unwrap();
+    let o = home.run(&["key", "rotate", "--new", "~/.ssh/id_new", "--remove-old"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let new_line = std::fs::read_to_string(d.join("id_new.pub")).unwrap();
+    assert_eq!(
+        String::from_utf8(pod.authorized_keys()).unwrap(),
+        format!("{other_line}\r\n{}\r\n", new_line.trim())
+    );
+    assert!(ssh_alias(&home, "runpod-0"));
+}
+
+#[test]
+fn rotate_escapes_the_new_keys_comment_and_explains_an_old_key_that_is_only_a_pub() {
+    users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    keygen(&d, "id_old", "");
+    // A key file's comment is text from a file: it must not drive the terminal.
+    let st = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "evil\x1b]0;owned\x07\x1b[2J",
+            "-f",
+        ])
+        .arg(d.join("id_evil"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    // An agent-held key: the config names only its .pub.
+    std::fs::write(
+        d.join("config"),
+        unreachable_entry("runpod-0", "~/.ssh/id_old.pub"),
+    )
+    .unwrap();
+    let o = home.run(&["key", "rotate", "--new", "~/.ssh/id_evil"]);
+    assert_eq!(o.status.code(), Some(1), "{}\n{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(!out.contains('\x1b') && !out.contains('\x07'), "{out:?}");
+    assert!(out.contains("evil"), "{out}");
+    assert!(out.contains("public key"), "{out}");
+    assert!(out.contains("private key"), "{out}");
+}
+
+#[test]
+fn rotate_refuses_a_journal_others_can_write_as_ssh_refuses_such_a_config() {
+    users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    keygen(&d, "id_old", "");
+    // Someone else's key, planted as "the key an unfinished run rotates to":
+    // without --new it would go onto every pod.
+    keygen(&d, "planted", "");
+    std::fs::write(
+        d.join("config"),
+        unreachable_entry("runpod-0", "~/.ssh/id_old"),
+    )
+    .unwrap();
+    let journal = d.join("runpod-ssh-rotate.json");
+    let body = serde_json::json!({"version": 0, "hosts": [{
+        "alias": "runpod-0",
+        "old_raw": "~/.ssh/id_old",
+        "old": d.join("id_old"),
+        "new": d.join("planted"),
+        "remove_old": false,
+        "step": "started"
+    }]});
+    std::fs::write(&journal, body.to_string()).unwrap();
+    std::fs::set_permissions(&journal, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let before = files_but_locks(&home);
+    let o = home.run(&["key", "rotate"]);
+    assert_eq!(o.status.code(), Some(2), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("0666"), "{}", stderr(&o));
+    let after = files_but_locks(&home);
+    assert!(
+        after == before,
+        "{:?} became {:?}",
+        names(&before),
+        names(&after)
+    );
+    // The same journal at 0600 is trusted (the run then fails to connect).
+    std::fs::set_permissions(&journal, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let o = home.run(&["key", "rotate"]);
+    assert_eq!(o.status.code(), Some(1), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("planted"), "{}", stdout(&o));
+}
+
+/// sshd runs a command as `LOGIN_SHELL -c COMMAND`: the edit must work
+/// whatever the account's shell is (csh and tcsh end a quoted string at a
+/// newline).
+#[test]
+fn authorized_keys_write_runs_under_every_login_shell_here() {
+    use runpod_ssh::keys::{WRITE_SCRIPT, cksum, sh_command};
+    let mut ran = Vec::new();
+    for shell in ["sh", "dash", "bash", "zsh", "tcsh", "csh", "fish"] {
+        let Ok(path) = which(shell) else {
+            continue;
+        };
+        let home = tempfile::tempdir().unwrap();
+        let new = b"ssh-ed25519 AAAA new\n";
+        let cmd = sh_command(WRITE_SCRIPT, &["missing", &cksum(new)]);
+        let mut child = Command::new(&path)
+            .arg("-c")
+            .arg(&cmd)
+            .env("HOME", home.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(new).unwrap();
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{shell}: {}", stderr(&o));
+        let ak = home.path().join(".ssh/authorized_keys");
+        assert_eq!(std::fs::read(&ak).unwrap(), new, "{shell}");
+        assert_eq!(mode(&ak), 0o600, "{shell}");
+        ran.push(shell);
+    }
+    assert!(ran.contains(&"sh"), "{ran:?}");
+    println!("shells: {ran:?}");
+}
+
+fn which(name: &str) -> Result<PathBuf, ()> {
+    let o = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .map_err(|_| ())?;
+    let p = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    if o.status.success() && p.starts_with('/') {
+        Ok(PathBuf::from(p))
+    } else {
+        Err(())
+    }
+}
+
+#[test]
+fn rotate_remove_old_on_a_server_that_accepts_any_key_says_the_refusal_cannot_be_proven() {
+    let ready = users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    if !ready {
+        return;
+    }
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    let (_, old_line) = keygen(&d, "id_old", "");
+    let (user_home, lock) = login_user("rpka2", format!("{old_line}\n").as_bytes());
+    // `echo %t %k` vouches for whatever key is offered.
+    let sshd = Sshd::start_for(
+        "rpka2",
+        &[
+            "AuthorizedKeysCommand /bin/echo %t %k",
+            "AuthorizedKeysCommandUser nobody",
+        ],
+    )
+    .expect("sshd");
+    let pod = Pod {
+        user: "rpka2".into(),
+        home: user_home,
+        port: sshd.port,
+        sshd: Some(sshd),
+        _user: lock,
+    };
+    std::fs::write(d.join("config"), entry("runpod-0", &pod, "~/.ssh/id_old")).unwrap();
+    let o = home.run(&["key", "rotate", "--new", "~/.ssh/id_new", "--remove-old"]);
+    assert_eq!(o.status.code(), Some(1), "{}\n{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("accepts any key"), "{out}");
+    // The line did go; the config names the new key first.
+    assert!(
+        !String::from_utf8_lossy(&pod.authorized_keys()).contains(material(&old_line).as_str())
+    );
+    assert_eq!(identities(&home, "runpod-0")[0], d.join("id_new"));
+}

@@ -137,3 +137,51 @@ fn on_apples_ssh_nothing_is_found_and_add_works() {
     assert!(text.contains(GUIDE) && text.contains(runpod), "{text}");
     assert!(text.len() > original.len());
 }
+
+/// ssh honours only the first `IgnoreUnknown` it meets, included files
+/// too: the line `fix` puts at the top must keep the patterns of one a
+/// file included below names, or the lines that one let through are
+/// refused now (on the Mac as well, which read the file before).
+#[test]
+fn fix_keeps_the_ignoreunknown_patterns_of_included_files() {
+    let home = TempHome::new();
+    let inc = home.ssh_dir().join("mac.conf");
+    std::fs::write(&inc, "IgnoreUnknown Foo\nFoo bar\n").unwrap();
+    let cfg = with_guide(&home, "Include ~/.ssh/mac.conf\n\n");
+    let o = home.run(&["fix"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let fixed = std::fs::read_to_string(&cfg).unwrap();
+    assert_eq!(
+        fixed,
+        format!("IgnoreUnknown UseKeychain,Foo\nInclude ~/.ssh/mac.conf\n\n{GUIDE}")
+    );
+    assert_eq!(
+        std::fs::read_to_string(&inc).unwrap(),
+        "IgnoreUnknown Foo\nFoo bar\n"
+    );
+    if let Some(ssh) = require_tool("ssh") {
+        ssh_g(&home, &ssh, &cfg, "github.com").expect("ssh reads the repaired file");
+    }
+}
+
+/// A top-level `IgnoreUnknown` below the first Apple keyword comes too
+/// late: the repair goes above the use, keeping that line's patterns.
+#[test]
+fn fix_puts_ignoreunknown_above_a_use_before_the_files_first_one() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    let before = "UseKeychain yes\nIgnoreUnknown Foo\nHost *\n  User u\n";
+    std::fs::write(&cfg, before).unwrap();
+    let o = home.run(&["fix"]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{}", stderr(&o));
+    assert!(
+        out.contains("apple-keywords ~/.ssh/config:1 [fixed]"),
+        "{out}"
+    );
+    let fixed = std::fs::read_to_string(&cfg).unwrap();
+    assert_eq!(fixed, format!("IgnoreUnknown UseKeychain,Foo\n{before}"));
+    if let Some(ssh) = require_tool("ssh") {
+        ssh_g(&home, &ssh, &cfg, "github.com").expect("ssh reads the repaired file");
+    }
+}

@@ -362,7 +362,7 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             "{} ({}:{}) points at the same endpoint {}:{}; it is not a RunPod entry, so it was left unchanged and {alias} was written beside it",
             b.patterns.join(" "),
             s.path.display(),
-            b.header.unwrap_or(0) + 1,
+            line_as_written(&doc, b),
             ep.host,
             ep.port
         ));
@@ -388,7 +388,7 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
         warnings.push(format!(
             "{}:{} also defines {alias}; ssh ignores its values (the first block wins)",
             s.path.display(),
-            blocks[i].header.unwrap_or(0) + 1
+            line_as_written(&doc, &blocks[i])
         ));
     }
 
@@ -660,6 +660,17 @@ pub(crate) fn apply(
         .position(|b| b.header == Some(header))
         .ok_or_else(|| anyhow::anyhow!("internal error: inserted block not found"))?;
     Ok((doc, bi))
+}
+
+/// The 1-based line where the header of `block` (a block of the file as
+/// read) is in `doc`, the file as written: the entry grew and its comments
+/// moved above their lines, so the lines below it moved down.
+fn line_as_written(doc: &Document, block: &crate::config::Block) -> usize {
+    let read = block.header.unwrap_or(0) + 1;
+    doc.lines()
+        .iter()
+        .position(|l| l.original_line() == Some(read))
+        .map_or(read, |i| i + 1)
 }
 
 /// The block's own HostName and Port (22 when unset).

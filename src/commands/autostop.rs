@@ -57,18 +57,28 @@ log="$d/runpod-ssh-autostop.log"; state="$d/.runpod-ssh-autostop"; worker="$d/.r
 # Non-interactive shells do not source it; RUNPOD_POD_ID and the pod's PATH live there.
 [ -r /etc/rp_environment ] && . /etc/rp_environment
 say() { echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $*" >> "$log"; }
+# The state sits in /workspace, which outlives the container: after a stop
+# and start its pid may name any process (sshd, a training job). Only a pid
+# still running our worker is ours to signal.
+ours() {
+  case "$1" in ''|*[!0-9]*) return 1 ;; esac
+  a=$(tr '\0' ' ' 2>/dev/null < "/proc/$1/cmdline") || a=$(ps -o args= -p "$1" 2>/dev/null)
+  case "$a" in *.runpod-ssh-autostop.sh*) return 0 ;; esac
+  return 1
+}
 cancel() {
   [ -f "$state" ] || return 1
   pid=$(sed -n 1p "$state")
-  case "$pid" in ''|*[!0-9]*) ;; *) kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null ;; esac
   rm -f "$state" "$state.idle"
+  ours "$pid" || return 1
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
   return 0
 }
 case "$mode" in
 status)
   if [ -f "$state" ]; then
     kind=$(sed -n 2p "$state"); val=$(sed -n 3p "$state"); pid=$(sed -n 1p "$state")
-    if ! kill -0 "$pid" 2>/dev/null; then echo "RESULT none"; exit 0; fi
+    if ! ours "$pid"; then echo "RESULT none"; exit 0; fi
     if [ "$kind" = in ]; then echo "RESULT status in $(( val - $(date +%s) ))";
     else echo "RESULT status idle $val $(cat "$state.idle" 2>/dev/null || echo 0)"; fi
   else echo "RESULT none"; fi

@@ -73,9 +73,29 @@ impl Session {
         tilde(&self.path)
     }
 
+    /// Read the file again under the lock the session still holds: after
+    /// our own write (whose snapshot is then stale), edits go on top of
+    /// what is on disk now, so a concurrent edit is kept, never clobbered.
+    pub fn reread(&mut self) -> anyhow::Result<()> {
+        self.snap = fsio::read(&self.path).or_fail(Failure::Io)?;
+        self.doc = Document::parse(self.snap.content());
+        Ok(())
+    }
+
     /// Write `doc` over the config (atomic, backed up). Creates `~/.ssh`
     /// 0700 when needed. Returns the backup's path.
     pub fn write(&self, doc: &Document) -> anyhow::Result<Option<PathBuf>> {
+        self.write_with(doc, WriteOptions::default())
+    }
+
+    /// [`Session::write`] with the caller's options (a second write in one
+    /// run may skip the backup: the run's first one already holds the
+    /// user's version).
+    pub fn write_with(
+        &self,
+        doc: &Document,
+        opts: WriteOptions,
+    ) -> anyhow::Result<Option<PathBuf>> {
         if self.snap.target != self.snap.path {
             // Through a symlink: never create the folders it points into.
         } else if let Some(dir) = self
@@ -91,8 +111,7 @@ impl Session {
                 })
                 .or_fail(Failure::Io)?;
         }
-        let r = fsio::write(&self.snap, &doc.to_bytes(), WriteOptions::default())
-            .or_fail(Failure::Io)?;
+        let r = fsio::write(&self.snap, &doc.to_bytes(), opts).or_fail(Failure::Io)?;
         Ok(r.backup)
     }
 }

@@ -488,9 +488,20 @@ struct Shared {
     new_line: String,
     new_raw: String,
     timeout: Duration,
+    /// One `authorized_keys` edit at a time per login (user@host:port):
+    /// two aliases of one account share the file and the server script's
+    /// temp file.
+    logins: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Shared {
+    /// The edit lock of `t`'s login.
+    fn login_lock(&self, t: &Target) -> Arc<tokio::sync::Mutex<()>> {
+        let key = format!("{}@{}:{}", t.user, t.hostname, t.port);
+        let mut m = self.logins.lock().unwrap_or_else(|p| p.into_inner());
+        m.entry(key).or_default().clone()
+    }
+
     fn save(&self, e: &HostEntry) -> Result<(), String> {
         let mut j = self.journal.lock().unwrap_or_else(|p| p.into_inner());
         j.put(e.clone());
@@ -508,6 +519,35 @@ impl Shared {
 fn raw_path(p: &Path) -> String {
     let s = tilde(p);
     s.replace('\\', "/")
+}
+
+/// Whether `IdentityFile RAW` in the config makes ssh read `path`: it can
+/// be written (no quotes, `#`, backslashes), and ssh's expansion (`~`,
+/// `%` tokens, `${VAR}`) leads back to the same file.
+fn config_names(raw: &str, path: &Path, config: &Path, ctx: &Context) -> Result<(), String> {
+    const PROBE: &str = "runpod-ssh-identity-check";
+    let mut doc = Document::parse(format!("Host {PROBE}\n").as_bytes());
+    let bi = *doc
+        .host_blocks_naming(PROBE)
+        .first()
+        .ok_or("no block to try it in")?;
+    doc.add_option(bi, "IdentityFile", raw)
+        .map_err(|e| e.to_string())?;
+    let r = resolve(&doc, config, PROBE, ctx);
+    let named = r
+        .identity_files()
+        .first()
+        .map(|(raw, _)| PathBuf::from(r.expand_path(raw)));
+    if named.as_deref() == Some(path) {
+        Ok(())
+    } else {
+        Err(format!(
+            "ssh would read `IdentityFile {raw}` as {}",
+            named
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "nothing".into())
+        ))
+    }
 }
 
 fn today() -> String {
@@ -564,12 +604,30 @@ fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
         .filter(|h| aliases.contains(&h.alias))
         .collect();
     let new_path = match &a.new {
-        Some(p) => expand(p)?,
+        // ssh reads a relative IdentityFile from whatever folder it runs
+        // in: the config names the key by its full path.
+        Some(p) => std::path::absolute(expand(p)?).or_fail(Failure::Io)?,
         None => match pending.first() {
             Some(h) if pending.iter().all(|x| x.new == h.new) => h.new.clone(),
             _ => ssh_dir.join(format!("id_ed25519_runpod-{}", today())),
         },
     };
+    let new_raw = raw_path(&new_path);
+    // Refused before any host changes: a key the config cannot name, or
+    // one ssh ignores, would be proven with our client and then fail ssh
+    // (and with --remove-old leave it no key at all).
+    if let Err(why) = config_names(&new_raw, &new_path, &config, &ctx) {
+        return Err(bad_input(format!(
+            "{} cannot be named in the config: {why}; choose another --new path",
+            tilde(&new_path)
+        )));
+    }
+    if let Some(why) = keys::ssh_refuses_private(&new_path) {
+        return Err(bad_input(format!(
+            "ssh would not use {}: {why}",
+            tilde(&new_path)
+        )));
+    }
     let mut created = false;
     let new_key = if new_path.exists() {
         Some(open_key(&new_path)?)
@@ -581,7 +639,6 @@ fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
         created = true;
         Some(k)
     };
-    let new_raw = raw_path(&new_path);
 
     // Plans: the key each host logs in with now.
     let mut results: Vec<HostResult> = Vec::new();
@@ -771,6 +828,7 @@ fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
         new_line: new_line.clone(),
         new_raw,
         timeout,
+        logins: Default::default(),
     });
     let done: Vec<HostResult> = rt.block_on(async {
         let sem = Arc::new(tokio::sync::Semaphore::new(a.jobs.min(64)));
@@ -784,6 +842,24 @@ fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
             }));
         }
         let mut out = Vec::new();
+        let mut switched = Vec::new();
+        for t in tasks {
+            match t.await {
+                Ok((p, r, entry)) if !r.ok && r.failed_at.is_none() => switched.push((p, r, entry)),
+                Ok((_, r, _)) => out.push(r),
+                Err(_) => {}
+            }
+        }
+        // Only once every host of the run has switched (or failed): an
+        // alias on the same login then names the new key, or says why not.
+        let mut tasks = Vec::new();
+        for (p, r, entry) in switched {
+            let (sem, shared) = (sem.clone(), shared.clone());
+            tasks.push(tokio::spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                remove_old_host(p, shared, entry, r).await
+            }));
+        }
         for t in tasks {
             if let Ok(r) = t.await {
                 out.push(r);
@@ -815,8 +891,10 @@ fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
             a.remove_old,
         );
     }
+    // The comment is a file's text: escaped like anything else shown.
+    let shown_line = output::escape(&new_line, false);
     let mut tail = format!(
-        "\nRunPod next: paste the new public key into RunPod → Settings → SSH Public Keys\n  {new_line}\n  ({fp}): a pod started or restarted later gets only the account's keys.\nUntil then each rotated entry keeps its old key as a second IdentityFile, so a restarted pod still lets you in.\n"
+        "\nRunPod next: paste the new public key into RunPod → Settings → SSH Public Keys\n  {shown_line}\n  ({fp}): a pod started or restarted later gets only the account's keys.\nUntil then each rotated entry keeps its old key as a second IdentityFile, so a restarted pod still lets you in.\n"
     );
     if a.remove_old {
         tail.push_str(
@@ -858,7 +936,16 @@ fn report(
                     r.failed_at.unwrap_or("?"),
                     esc(r.error.as_deref().unwrap_or(""))
                 ));
-                if !dry {
+                if !dry && r.step >= Step::Switched {
+                    text.push_str(&format!(
+                        "  → its config names {} first and {} second\n",
+                        tilde(&r.new),
+                        r.old
+                            .as_deref()
+                            .map(tilde)
+                            .unwrap_or_else(|| "its old key".into()),
+                    ));
+                } else if !dry {
                     text.push_str(&format!(
                         "  → it keeps {} and its config entry{}\n",
                         r.old
@@ -984,16 +1071,10 @@ async fn read_authorized_keys(c: &Connection) -> Result<Option<Vec<u8>>, String>
             format!("reading ~/.ssh/authorized_keys failed (exit status {st})")
         });
     }
-    if let Some(rest) = out.strip_prefix(b"present\n") {
-        Ok(Some(rest.to_vec()))
-    } else if out.starts_with(b"missing\n") {
-        Ok(None)
-    } else {
-        Err(
-            "unexpected answer while reading ~/.ssh/authorized_keys (a login script that prints?)"
-                .into(),
-        )
-    }
+    keys::read_answer(&out).ok_or_else(|| {
+        "unexpected answer while reading ~/.ssh/authorized_keys (a login script that prints?)"
+            .into()
+    })
 }
 
 /// Edit `~/.ssh/authorized_keys` on the server with `f` (which returns
@@ -1169,7 +1250,7 @@ impl Shared {
     }
 }
 
-async fn rotate_host(p: Plan, s: Arc<Shared>, remove_old: bool) -> HostResult {
+async fn rotate_host(p: Plan, s: Arc<Shared>, remove_old: bool) -> (Plan, HostResult, HostEntry) {
     let t = &p.target;
     let mut entry = p.entry.clone();
     entry.remove_old = entry.remove_old || remove_old;
@@ -1188,7 +1269,7 @@ async fn rotate_host(p: Plan, s: Arc<Shared>, remove_old: bool) -> HostResult {
             r.failed_at = Some($at);
             r.error = Some($e);
             r.step = entry.step;
-            return r;
+            return (p, r, entry);
         }};
     }
     macro_rules! step {
@@ -1239,9 +1320,12 @@ async fn rotate_host(p: Plan, s: Arc<Shared>, remove_old: bool) -> HostResult {
     // 2. Add the new key (idempotent).
     let new_pub = s.new_key.public_key().clone();
     let line = s.new_line.clone();
-    if let Err(e) =
+    let login = s.login_lock(t);
+    let edited = {
+        let _one = login.lock().await;
         edit_authorized_keys(&c, |content| keys::add_key(content, &new_pub, &line)).await
-    {
+    };
+    if let Err(e) = edited {
         c.close().await;
         bail!("add", e);
     }
@@ -1292,55 +1376,171 @@ async fn rotate_host(p: Plan, s: Arc<Shared>, remove_old: bool) -> HostResult {
     step!(Step::Switched);
     kill_point("switched");
 
-    // 5. --remove-old: the old key's line goes, and the old key is refused.
-    let mut note = format!(
+    c.close().await;
+    let note = format!(
         "rotated: logs in with {} ({}); IdentityFile {} first, {} kept second",
         s.new_raw,
         keys::fingerprint(&new_pub),
         s.new_raw,
         p.old_raw
     );
+    r.step = entry.step;
+    r.note = Some(note);
     if entry.remove_old {
-        let old_pub = p.old_key.public_key().clone();
-        let removed = edit_authorized_keys(&c, |content| {
-            let (out, n) = keys::remove_key(content, &old_pub);
-            (n > 0).then_some(out)
-        })
-        .await;
-        c.close().await;
-        if let Err(e) = removed {
-            bail!("remove-old", e);
-        }
-        kill_point("removed-remote");
-        let mut c3 = match client::connect(t, s.timeout, true).await {
-            Ok(c) => c,
-            Err(e) => bail!("remove-old", e.to_string()),
-        };
-        match c3.authenticate(user, &p.old_key).await {
-            Ok(false) => {}
-            Ok(true) => bail!(
-                "remove-old",
-                format!(
-                    "the old key's line is gone from ~/.ssh/authorized_keys, yet {who} still accepts {} (another AuthorizedKeysFile?)",
-                    tilde(&p.old)
-                )
-            ),
-            Err(e) => bail!("remove-old", e.to_string()),
-        }
-        c3.close().await;
-        step!(Step::OldRemoved);
-        kill_point("old-removed");
-        note.push_str(&format!("; the server now refuses {}", tilde(&p.old)));
-    } else {
-        c.close().await;
+        // Phase two (after every host of the run switched) removes the
+        // old key's line.
+        return (p, r, entry);
     }
     if let Err(e) = s.finish(&p.alias) {
         bail!("journal", e);
     }
     kill_point("finished");
     r.ok = true;
+    (p, r, entry)
+}
+
+/// Other aliases of the config that log in to the same account (HostName,
+/// Port, User) with the old key and do not name the new one: taking the
+/// old key's line off would lock them out.
+fn same_login_with_old_key(s: &Shared, p: &Plan) -> Result<Vec<String>, String> {
+    let snap = fsio::read(&s.config).map_err(|e| e.to_string())?;
+    let doc = Document::parse(snap.content());
+    let new_path = s.new_key_path();
+    let mut out = Vec::new();
+    for e in runpod::entries(&load_tree(&s.config, &doc, &s.ctx.home), true) {
+        if e.alias == p.alias {
+            continue;
+        }
+        let r = resolve(&doc, &s.config, &e.alias, &s.ctx);
+        let Ok(t) = probe::target(&e.alias, &r) else {
+            continue;
+        };
+        let same =
+            t.hostname == p.target.hostname && t.port == p.target.port && t.user == p.target.user;
+        let names = |k: &Path| t.identity_files.iter().any(|(_, q)| q == k);
+        if same && names(&p.old) && !names(&new_path) {
+            out.push(e.alias);
+        }
+    }
+    Ok(out)
+}
+
+/// Whether `t` lets `user` in with a key made just now.
+async fn accepts_a_throwaway_key(t: &Target, user: &str, timeout: Duration) -> bool {
+    let Ok(k) = keys::generate(keys::KeyType::Ed25519, "runpod-ssh-throwaway") else {
+        return false;
+    };
+    let Ok(mut c) = client::connect(t, timeout, false).await else {
+        return false;
+    };
+    let ok = c.authenticate(user, &k).await.unwrap_or(false);
+    c.close().await;
+    ok
+}
+
+/// `--remove-old` for a host phase one switched: its old key's line goes
+/// from the server, and a fresh connection proves the old key refused.
+async fn remove_old_host(
+    p: Plan,
+    s: Arc<Shared>,
+    mut entry: HostEntry,
+    mut r: HostResult,
+) -> HostResult {
+    let t = &p.target;
+    let user = &t.user;
+    let who = format!("{user}@{}:{}", t.hostname, t.port);
+    macro_rules! bail {
+        ($e:expr) => {{
+            r.failed_at = Some("remove-old");
+            r.error = Some($e);
+            r.step = entry.step;
+            return r;
+        }};
+    }
+    match same_login_with_old_key(&s, &p) {
+        Ok(v) if v.is_empty() => {}
+        Ok(v) => bail!(format!(
+            "{} also log{} in to {who} with {} and do{} not name {}: the old key's line stays until {} rotated too (`runpod-ssh key rotate {} --new {}`), then run this again",
+            v.join(", "),
+            if v.len() == 1 { "s" } else { "" },
+            tilde(&p.old),
+            if v.len() == 1 { "es" } else { "" },
+            s.new_raw,
+            if v.len() == 1 { "it is" } else { "they are" },
+            v.join(" "),
+            s.new_raw
+        )),
+        Err(e) => bail!(e),
+    }
+    let mut c = match client::connect(t, s.timeout, true).await {
+        Ok(c) => c,
+        Err(e) => bail!(e.to_string()),
+    };
+    match c.authenticate(user, &s.new_key).await {
+        Ok(true) => {}
+        Ok(false) => bail!(format!(
+            "{who} now refuses the new key; the old key's line stays"
+        )),
+        Err(e) => bail!(e.to_string()),
+    }
+    let old_pub = p.old_key.public_key().clone();
+    let login = s.login_lock(t);
+    let removed = {
+        let _one = login.lock().await;
+        edit_authorized_keys(&c, |content| {
+            let (out, n) = keys::remove_key(content, &old_pub);
+            (n > 0).then_some(out)
+        })
+        .await
+    };
+    c.close().await;
+    if let Err(e) = removed {
+        bail!(e);
+    }
+    kill_point("removed-remote");
+    let mut c3 = match client::connect(t, s.timeout, true).await {
+        Ok(c) => c,
+        Err(e) => bail!(e.to_string()),
+    };
+    match c3.authenticate(user, &p.old_key).await {
+        Ok(false) => {}
+        Ok(true) => {
+            c3.close().await;
+            // A key nobody ever installed tells a server that vouches for
+            // every key from one that reads another file.
+            let any = accepts_a_throwaway_key(t, user, s.timeout).await;
+            bail!(if any {
+                format!(
+                    "the old key's line is gone from ~/.ssh/authorized_keys, but {who} accepts any key (a freshly made one too): that the old key is refused cannot be proven there"
+                )
+            } else {
+                format!(
+                    "the old key's line is gone from ~/.ssh/authorized_keys, yet {who} still accepts {} (another AuthorizedKeysFile?)",
+                    tilde(&p.old)
+                )
+            })
+        }
+        Err(e) => bail!(e.to_string()),
+    }
+    c3.close().await;
+    entry.step = Step::OldRemoved;
+    if let Err(e) = s.save(&entry) {
+        r.failed_at = Some("journal");
+        r.error = Some(e);
+        return r;
+    }
+    kill_point("old-removed");
+    if let Err(e) = s.finish(&p.alias) {
+        r.failed_at = Some("journal");
+        r.error = Some(e);
+        return r;
+    }
+    kill_point("finished");
+    if let Some(n) = r.note.as_mut() {
+        n.push_str(&format!("; the server now refuses {}", tilde(&p.old)));
+    }
+    r.ok = true;
     r.step = entry.step;
-    r.note = Some(note);
     r
 }
 

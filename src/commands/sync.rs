@@ -40,6 +40,9 @@ pub struct Contact {
     pub result: &'static str,
     /// The key was checked against the fingerprints in the pod's log.
     pub verified: bool,
+    /// Why the pod's log could not be read (then nothing was verified; not
+    /// the same as a log without fingerprints).
+    pub log_error: Option<String>,
     pub fingerprint: Option<String>,
     pub expected: Vec<String>,
     pub message: String,
@@ -49,7 +52,17 @@ pub struct Contact {
     pub hint: Option<String>,
     /// When the whole check passed: its time and what the pod has.
     pub check: Option<String>,
+    /// The entry says `StrictHostKeyChecking yes` after this contact: a key
+    /// not in the pod's log was refused (now or by an earlier sync that no
+    /// contact has verified since), so ssh and VS Code refuse the host
+    /// instead of accepting the impostor's key as new.
+    pub closed: bool,
 }
+
+/// What an entry says while a refused key keeps it closed.
+const CLOSED: &str = "yes";
+/// The template's value, back once a contact verifies the key.
+const OPEN: &str = "accept-new";
 
 /// What sync needs to know.
 pub struct SyncOpts {
@@ -254,14 +267,13 @@ pub fn sync_pods(
     o: &SyncOpts,
 ) -> anyhow::Result<Synced> {
     let (env, redirect) = edit::follow_vscode(env);
-    let s = Session::open(&env)?;
+    let mut s = Session::open(&env)?;
     let mut doc = s.doc.clone();
     let mut state = load_state();
     let home = crate::platform::home_dir();
     let mut results = Vec::new();
     let mut warnings = Vec::new();
-    // (result index, pin, pod) to contact after writing.
-    let mut contacts: Vec<(usize, String, Pod)> = Vec::new();
+    let mut contacts: Vec<Due> = Vec::new();
     let mut reset_pins: Vec<String> = Vec::new();
     let mut new_aliases: Vec<String> = Vec::new();
 
@@ -350,7 +362,28 @@ pub fn sync_pods(
         let identity = existing
             .and_then(|i| doc.first_value(&doc.blocks()[i], "identityfile"))
             .unwrap_or_else(|| runpod::choose_identity(&ep, home.as_deref()).0);
-        let options = runpod::entry_options_pinned(&ep, &pin, &identity);
+        let pinned = is_pinned(&pin);
+        // Closed by an earlier refusal and not verified since: it stays
+        // closed until a contact verifies the key (a sync that cannot reach
+        // the pod learns nothing that would reopen it).
+        let was_closed = !pinned
+            && existing.is_some_and(|i| {
+                let b = &doc.blocks()[i];
+                entry_of(&doc, &pod.id) == Some(i)
+                    && doc
+                        .first_value(b, "stricthostkeychecking")
+                        .is_some_and(|v| {
+                            v.eq_ignore_ascii_case("yes") || v.eq_ignore_ascii_case("true")
+                        })
+            });
+        let mut options = runpod::entry_options_pinned(&ep, &pin, &identity);
+        if was_closed {
+            for o in options.iter_mut() {
+                if o.0.eq_ignore_ascii_case("stricthostkeychecking") {
+                    o.1 = CLOSED.into();
+                }
+            }
+        }
         let comment = format!("{} {}", runpod::SYNC_COMMENT, pod.id);
         let before = doc.to_bytes();
         let (next, bi) = super::add::apply(&doc, existing, &alias, &options, &ep, &[&comment])?;
@@ -393,7 +426,6 @@ pub fn sync_pods(
         if existing.is_none() {
             new_aliases.push(alias.clone());
         }
-        let pinned = is_pinned(&pin);
         r.pin_reset = existing.is_some() && pinned && (endpoint_changed || restarted);
         if r.pin_reset {
             r.note = Some(if endpoint_changed {
@@ -405,7 +437,27 @@ pub fn sync_pods(
         }
         let first = !pinned || r.pin_reset;
         if pod.status == "RUNNING" && (first || o.probe_all) {
-            contacts.push((results.len(), pin.clone(), pod.clone()));
+            if o.dry_run {
+                let would = if was_closed {
+                    format!(
+                        "{alias} refuses this host (StrictHostKeyChecking yes: an earlier sync refused a key not in the pod's log); a sync would contact it and reopen the entry (accept-new) only if the pod's log lists the key"
+                    )
+                } else {
+                    format!(
+                        "a sync would make the first contact and pin the host key only if the pod's log lists it; a key the log does not list would switch {alias} to StrictHostKeyChecking yes"
+                    )
+                };
+                r.note = Some(match r.note.take() {
+                    Some(n) => format!("{n}; {would}"),
+                    None => would,
+                });
+            }
+            contacts.push(Due {
+                index: results.len(),
+                pin: pin.clone(),
+                pod: pod.clone(),
+                was_closed,
+            });
         }
         if !o.dry_run {
             state.pods.insert(pod.id.clone(), rec);
@@ -488,6 +540,13 @@ pub fn sync_pods(
         // unverified one.
         if !contacts.is_empty() {
             let done = contact(client, &doc, &s, &contacts, o.facts);
+            let done = guard_entries(
+                &mut s,
+                &contacts,
+                done,
+                (&doc.to_bytes(), changed, &mut backup),
+                &mut warnings,
+            );
             for (i, c) in done {
                 results[i].first_contact = Some(c);
             }
@@ -510,6 +569,112 @@ pub fn sync_pods(
     })
 }
 
+/// A pod to contact after the write.
+struct Due {
+    /// Its index in the results.
+    index: usize,
+    pin: String,
+    pod: Pod,
+    /// Its entry was closed (`StrictHostKeyChecking yes`) before this run.
+    was_closed: bool,
+}
+
+/// After the contacts: close the entries whose key was refused against the
+/// pod's log (so plain ssh and VS Code do not accept it as new), reopen
+/// closed ones whose key is now pinned, and say so in each message. One
+/// write on top of the file as it is now (see [`Session::reread`]).
+fn guard_entries(
+    s: &mut Session,
+    due: &[Due],
+    done: Vec<(usize, Contact)>,
+    (ours, wrote, run_backup): (&[u8], bool, &mut Option<PathBuf>),
+    warnings: &mut Vec<String>,
+) -> Vec<(usize, Contact)> {
+    let mut changes: Vec<(usize, &str, &'static str)> = Vec::new();
+    for (k, (d, (_, c))) in due.iter().zip(&done).enumerate() {
+        let value = if c.closed || (d.was_closed && !matches!(c.result, "pinned" | "known")) {
+            CLOSED
+        } else if d.was_closed {
+            OPEN
+        } else {
+            continue;
+        };
+        changes.push((k, d.pod.id.as_str(), value));
+    }
+    if changes.is_empty() {
+        return done;
+    }
+    let outcome = s.reread().and_then(|()| {
+        let mut doc = s.doc.clone();
+        let mut missing = Vec::new();
+        for &(k, id, value) in &changes {
+            match entry_of(&doc, id) {
+                Some(bi) => {
+                    doc.set_option(bi, "StrictHostKeyChecking", value)
+                        .map_err(bad_input)?;
+                }
+                None => missing.push(k),
+            }
+        }
+        if doc.to_bytes() != s.snap.content() {
+            // Back up only a version this run did not write itself: the
+            // run's first write already saved the user's file (or created
+            // it), and restoring the in-between version would reopen the
+            // door this write closes.
+            let backup = !wrote || s.snap.content() != ours;
+            let b = s.write_with(
+                &doc,
+                fsio::WriteOptions {
+                    backup,
+                    ..Default::default()
+                },
+            )?;
+            if run_backup.is_none() {
+                *run_backup = b;
+            }
+        }
+        Ok(missing)
+    });
+    let mut done = done;
+    for &(k, _, value) in &changes {
+        let (_, c) = &mut done[k];
+        let was = due[k].was_closed;
+        match (&outcome, value) {
+            (Ok(missing), _) if missing.contains(&k) => {
+                // Removed meanwhile: nothing left that could connect.
+                c.closed = false;
+            }
+            (Ok(_), CLOSED) => {
+                c.closed = true;
+                c.message.push_str(if was {
+                    ". The entry still says StrictHostKeyChecking yes (a key not in the pod's log was refused earlier): ssh and VS Code will refuse this host until `runpod-ssh sync` verifies it"
+                } else {
+                    ". The entry now says StrictHostKeyChecking yes: ssh and VS Code will refuse this host until `runpod-ssh sync` verifies it"
+                });
+            }
+            (Ok(_), _) => {
+                c.closed = false;
+                c.message
+                    .push_str("; the entry is open again (StrictHostKeyChecking accept-new)");
+            }
+            (Err(e), CLOSED) => {
+                c.closed = false;
+                c.message.push_str(&format!(
+                    ". COULD NOT switch the entry to StrictHostKeyChecking yes ({e:#}): do not connect with ssh or VS Code until `runpod-ssh sync` verifies this host"
+                ));
+            }
+            (Err(e), _) => {
+                c.closed = true;
+                warnings.push(format!(
+                    "the entry for pod {} stays closed (StrictHostKeyChecking yes) although its key is now pinned: {e:#}; run `runpod-ssh sync` again",
+                    due[k].pod.id
+                ));
+            }
+        }
+    }
+    done
+}
+
 /// How long to read a pod's log for its host keys.
 fn log_wait() -> Duration {
     std::env::var("RUNPOD_SSH_LOG_WAIT_MS")
@@ -524,27 +689,42 @@ fn contact(
     client: &api::Client,
     doc: &Document,
     s: &Session,
-    which: &[(usize, String, Pod)],
+    which: &[Due],
     facts: bool,
 ) -> Vec<(usize, Contact)> {
     let mut hosts = Vec::new();
     let mut expected = Vec::new();
-    for (_, pin, pod) in which {
+    let mut log_errors = Vec::new();
+    for Due {
+        pin,
+        pod,
+        was_closed,
+        ..
+    } in which
+    {
         let alias = entry_of(doc, &pod.id)
             .and_then(|i| doc.blocks()[i].patterns.first().cloned())
             .unwrap_or_else(|| pin.clone());
-        let fps = if is_pinned(pin) {
-            Vec::new()
+        let (fps, log_error) = if is_pinned(pin) {
+            (Vec::new(), None)
         } else {
-            client
-                .host_key_fingerprints(&pod.id, pod.started_at.as_deref(), log_wait())
-                .unwrap_or_default()
+            match client.host_key_fingerprints(&pod.id, pod.started_at.as_deref(), log_wait()) {
+                Ok(f) => (f, None),
+                Err(e) => (Vec::new(), Some(e.to_string())),
+            }
         };
+        log_errors.push(log_error);
         let mut t = probe::target(&alias, &resolve(doc, &s.path, &alias, &s.ctx));
         if let Ok(t) = &mut t {
             t.evidence = Evidence {
                 expected_sha256: fps.clone(),
             };
+            if *was_closed {
+                // Our own contact runs as the template would (accept-new,
+                // with the log as evidence): the file's `yes` is what keeps
+                // ssh and VS Code out until this contact verifies the key.
+                t.strict = known_hosts::Strict::AcceptNew;
+            }
         }
         expected.push(fps);
         hosts.push((alias, t));
@@ -564,12 +744,13 @@ fn contact(
         Err(e) => {
             return which
                 .iter()
-                .map(|(i, _, _)| {
+                .map(|d| {
                     (
-                        *i,
+                        d.index,
                         Contact {
                             result: "failed",
                             verified: false,
+                            log_error: None,
                             fingerprint: None,
                             expected: Vec::new(),
                             message: format!("cannot start the probe: {e}"),
@@ -577,6 +758,7 @@ fn contact(
                             error: Some(e.to_string()),
                             hint: None,
                             check: None,
+                            closed: false,
                         },
                     )
                 })
@@ -587,16 +769,18 @@ fn contact(
         .iter()
         .zip(reports)
         .zip(expected)
-        .map(|(((i, pin, _), rep), fps)| (*i, judge(&rep, pin, fps)))
+        .zip(log_errors)
+        .map(|(((d, rep), fps), le)| (d.index, judge(&rep, &d.pin, fps, le)))
         .collect()
 }
 
-fn judge(rep: &probe::Report, pin: &str, fps: Vec<String>) -> Contact {
+fn judge(rep: &probe::Report, pin: &str, fps: Vec<String>, log_error: Option<String>) -> Contact {
     let fp = rep.host_key.as_ref().map(|h| h.fingerprint.clone());
     let verified = !fps.is_empty();
     let mut c = Contact {
         result: "failed",
         verified,
+        log_error: log_error.clone(),
         fingerprint: fp.clone(),
         expected: fps.clone(),
         message: String::new(),
@@ -618,6 +802,7 @@ fn judge(rep: &probe::Report, pin: &str, fps: Vec<String>) -> Contact {
             }
             t
         }),
+        closed: false,
     };
     let Some(h) = &rep.host_key else {
         c.message = format!(
@@ -634,6 +819,7 @@ fn judge(rep: &probe::Report, pin: &str, fps: Vec<String>) -> Contact {
             fps.join(", ")
         );
         c.ok = false;
+        c.closed = true;
         return c;
     }
     if rep.stage == Some(Stage::Hostkey) {
@@ -650,6 +836,10 @@ fn judge(rep: &probe::Report, pin: &str, fps: Vec<String>) -> Contact {
             c.result = "pinned";
             c.message = if verified {
                 format!("host key {fp} verified against the pod's log and pinned as {pin}")
+            } else if let Some(e) = &log_error {
+                format!(
+                    "host key {fp} pinned as {pin} WITHOUT verification: the pod's log could not be read ({e}), so first contact trusted it as ssh's accept-new would. Compare {fp} with the \"SSH host keys:\" lines of the pod's log in the RunPod console"
+                )
             } else {
                 format!(
                     "host key {fp} pinned as {pin} WITHOUT verification: the pod's log has no \"SSH host keys:\" lines (a custom image?), so first contact trusted it as ssh's accept-new would"

@@ -139,6 +139,21 @@ impl Line {
         matches!(self.keyword(), Some("host" | "match"))
     }
 
+    /// Whether this directive line gives exactly the one value `value`,
+    /// with no comment, split alike by every OpenSSH version (7.7's
+    /// `strdelim` and 9.x's `argv_split`).
+    fn reads_as(&self, value: &str) -> bool {
+        let Some(d) = self.directive() else {
+            return false;
+        };
+        let b = self.bytes();
+        d.error.is_none()
+            && d.comment.is_none()
+            && d.args.len() == 1
+            && d.args[0].value(b) == value
+            && lexer::strdelim_args(b, d).is_some_and(|old| old == [value])
+    }
+
     /// Replace the whole line's bytes (terminator kept), re-lexing it.
     pub fn set_bytes(&mut self, bytes: Vec<u8>) {
         let origin = self.origin;
@@ -366,9 +381,19 @@ impl Document {
         value: &str,
     ) -> Result<usize, EditError> {
         let block = self.block(index)?;
+        let first = self.option_lines(&block, keyword).first().copied();
+        // Already that value, read alike by OpenSSH 7.7 and 9.x: the line
+        // stays as the user wrote it (a value runpod-ssh would not write
+        // itself, such as a key path with '#', is not refused over an edit
+        // that does not change it).
+        if let Some(li) = first
+            && self.lines[li].reads_as(value)
+        {
+            return Ok(li);
+        }
         let rendered = render(keyword, value)?;
-        match self.option_lines(&block, keyword).first() {
-            Some(&li) => {
+        match first {
+            Some(li) => {
                 self.replace_value(li, &rendered);
                 Ok(li)
             }
@@ -552,7 +577,7 @@ impl Document {
     /// document as it is, ascending), in one pass: the same as
     /// [`Document::insert_lines`] for each, last first, without moving the
     /// following lines once per insertion.
-    pub fn insert_lines_before(&mut self, inserts: Vec<(usize, String)>) {
+    pub fn insert_lines_before(&mut self, inserts: Vec<(usize, Vec<u8>)>) {
         if inserts.is_empty() {
             return;
         }
@@ -570,12 +595,12 @@ impl Document {
         let mut it = inserts.into_iter().peekable();
         for (i, line) in old.into_iter().enumerate() {
             while let Some((_, text)) = it.next_if(|(at, _)| *at <= i) {
-                self.lines.push(Line::new(text.into_bytes(), ending));
+                self.lines.push(Line::new(text, ending));
             }
             self.lines.push(line);
         }
         for (_, text) in it {
-            self.lines.push(Line::new(text.into_bytes(), ending));
+            self.lines.push(Line::new(text, ending));
         }
     }
 

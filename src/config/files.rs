@@ -65,6 +65,9 @@ pub fn load_tree(root: &Path, doc: &Document, home: &Path) -> Vec<ConfigFile> {
         path: root.to_path_buf(),
         doc: doc.clone(),
     }];
+    // Paths already read: a scan of `out` per file made a folder of
+    // thousands of included snippets quadratic.
+    let mut seen: std::collections::HashSet<PathBuf> = [root.to_path_buf()].into();
     let mut i = 0;
     let mut depth = vec![0usize];
     while i < out.len() {
@@ -84,12 +87,13 @@ pub fn load_tree(root: &Path, doc: &Document, home: &Path) -> Vec<ConfigFile> {
             for arg in includes {
                 let paths = include_glob(&include_path(&arg, home)).unwrap_or_default();
                 for p in paths {
-                    if out.iter().any(|f| f.path == p) {
+                    if seen.contains(&p) {
                         continue;
                     }
                     // Non-blocking and capped: a FIFO or /dev/zero here
                     // must not hang or exhaust us.
                     if let Ok(c) = crate::fsio::read_limited(&p) {
+                        seen.insert(p.clone());
                         out.push(ConfigFile {
                             path: p,
                             doc: Document::parse(&c.bytes),

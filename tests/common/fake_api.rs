@@ -35,6 +35,8 @@ pub struct State {
     pub violations: Vec<String>,
     /// After `start`: (id, GETs until RUNNING, the direct endpoint, startedAt).
     pub starting: Vec<(String, usize, Value, String)>,
+    /// Pods whose log stream is one endless line (a hostile or broken API).
+    pub flood: Vec<String>,
 }
 
 pub struct FakeApi {
@@ -369,6 +371,20 @@ fn serve(mut conn: TcpStream, st: &Arc<Mutex<State>>) -> std::io::Result<()> {
                     "ErrorResponse",
                 ),
             }
+        }
+        ("GET", ["v2", "pods", id, "logs"]) if s.flood.iter().any(|f| f == id) => {
+            drop(s);
+            let head =
+                "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
+            conn.write_all(head.as_bytes())?;
+            conn.write_all(b"data: {\"line\":\"")?;
+            let chunk = vec![b'a'; 64 * 1024];
+            let t = std::time::Instant::now();
+            // Until the client hangs up (or a minute, for a client that never does).
+            while t.elapsed() < std::time::Duration::from_secs(60) {
+                conn.write_all(&chunk)?;
+            }
+            return Ok(());
         }
         ("GET", ["v2", "pods", id, "logs"]) => {
             let lines = s.logs.get(*id).cloned().unwrap_or_default();
