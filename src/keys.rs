@@ -255,6 +255,17 @@ pub fn classify(bytes: &[u8]) -> Kind {
     Kind::Other
 }
 
+/// The public key a key file holds (its `.pub` beside it when the file
+/// itself says nothing): what ssh offers when a config names `path`.
+pub fn public_of_file(path: &Path) -> Option<PublicKey> {
+    let from = |p: &Path| match read_small(p).map(|b| classify(&b)) {
+        Ok(Kind::Private(k)) => Some(k.public_key().clone()),
+        Ok(Kind::Public(k)) => Some(*k),
+        _ => None,
+    };
+    from(path).or_else(|| from(&pub_path(path)))
+}
+
 /// The public key of one `authorized_keys`/`.pub` line, options allowed.
 pub fn public_of_line(line: &str) -> Option<PublicKey> {
     let l = line.trim();
@@ -535,6 +546,27 @@ pub fn scan_dir(dir: &Path) -> Vec<KeyInfo> {
 // ---------------------------------------------------------------------------
 // authorized_keys edits (computed here, applied on the server atomically)
 
+/// `key`'s line for an `authorized_keys` file: one line whatever its
+/// comment holds (a key file's comment may carry a newline and, after it,
+/// another key that sshd would then accept too).
+pub fn authorized_line(key: &PublicKey) -> Result<String, ssh_key::Error> {
+    let mut k = key.clone();
+    k.set_comment("");
+    let material = k.to_openssh()?.trim().to_string();
+    let comment: String = key
+        .comment()
+        .as_str_lossy()
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let comment = comment.trim();
+    Ok(if comment.is_empty() {
+        material
+    } else {
+        format!("{material} {comment}")
+    })
+}
+
 /// The line ending a file uses (CRLF when any line ends so).
 fn ending(content: &[u8]) -> &'static [u8] {
     if content.windows(2).any(|w| w == b"\r\n") {
@@ -628,9 +660,10 @@ pub const READ_PRESENT: &[u8] = b"runpod-ssh-authorized-keys: present\n";
 pub const READ_MISSING: &[u8] = b"runpod-ssh-authorized-keys: missing\n";
 
 /// What [`READ_SCRIPT`] printed: `Some(Some(content))`, `Some(None)` for
-/// no file, `None` for an answer without its marker line. Lines a login
-/// script printed first (a `.bashrc` banner) are skipped: were they to
-/// fake the marker, the write still checks the file's real cksum.
+/// no file, `None` for an answer without its marker line. What a login
+/// script printed first (a `.bashrc` banner, a title escape without a
+/// newline) is skipped: were it to fake the marker, the write still checks
+/// the file's real cksum.
 pub fn read_answer(out: &[u8]) -> Option<Option<Vec<u8>>> {
     let mut at = 0;
     loop {
@@ -641,7 +674,8 @@ pub fn read_answer(out: &[u8]) -> Option<Option<Vec<u8>>> {
         if rest == READ_MISSING {
             return Some(None);
         }
-        at += rest.iter().position(|&b| b == b'\n')? + 1;
+        // The next place a marker may start.
+        at += 1 + rest.iter().skip(1).position(|&b| b == READ_PRESENT[0])?;
     }
 }
 
@@ -858,6 +892,23 @@ mod tests {
     }
 
     #[test]
+    fn authorized_line_is_one_line_whatever_the_comment_holds() {
+        let mut k = key(5);
+        let other = key(6).public_key().to_openssh().unwrap();
+        k.set_comment(format!("me\r\n{other}\n"));
+        let line = authorized_line(k.public_key()).unwrap();
+        assert!(!line.contains(['\n', '\r']), "{line:?}");
+        let content = add_key(b"", k.public_key(), &line).unwrap();
+        assert!(has_key(&content, k.public_key()));
+        assert!(!has_key(&content, key(6).public_key()), "{line}");
+        k.set_comment("");
+        assert_eq!(
+            authorized_line(k.public_key()).unwrap(),
+            k.public_key().to_openssh().unwrap()
+        );
+    }
+
+    #[test]
     fn read_answer_skips_what_a_login_script_printed_first() {
         let body = b"ssh-ed25519 AAAA x\n";
         let mut out = b"\x1b]0;title\x07Welcome!\npresent\n".to_vec();
@@ -868,6 +919,14 @@ mod tests {
         out.extend_from_slice(READ_MISSING);
         assert_eq!(read_answer(&out), Some(None));
         assert_eq!(read_answer(b"present\nssh-ed25519 AAAA\n"), None);
+        // A banner without a final newline (a title escape).
+        let mut out = b"\x1b]0;pod\x07".to_vec();
+        out.extend_from_slice(READ_PRESENT);
+        out.extend_from_slice(body);
+        assert_eq!(read_answer(&out), Some(Some(body.to_vec())));
+        let mut out = b"rr".to_vec();
+        out.extend_from_slice(READ_MISSING);
+        assert_eq!(read_answer(&out), Some(None));
     }
 
     #[test]

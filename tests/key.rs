@@ -1364,3 +1364,125 @@ fn rotate_remove_old_on_a_server_that_accepts_any_key_says_the_refusal_cannot_be
     );
     assert_eq!(identities(&home, "runpod-0")[0], d.join("id_new"));
 }
+
+#[test]
+fn rotate_writes_one_authorized_keys_line_whatever_the_new_keys_comment_holds() {
+    let ready = users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    let (_, old_line) = keygen(&d, "id_old", "");
+    let (_, intruder_line) = keygen(home.path(), "intruder", "");
+    // A key file from elsewhere whose comment smuggles a second line (an
+    // intruder's key) and csh/sh metacharacters.
+    let st = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C"])
+        .arg(format!(
+            "it's $HOME `id` !! \\\r\n{}\nno-pty ",
+            intruder_line.trim()
+        ))
+        .arg("-f")
+        .arg(d.join("id_new"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let Some(pod) = one_pod(ready, "rpka0", format!("{old_line}\n").as_bytes()) else {
+        return;
+    };
+    std::fs::write(d.join("config"), entry("runpod-0", &pod, "~/.ssh/id_old")).unwrap();
+    let o = home.run(&["key", "rotate", "--new", "~/.ssh/id_new"]);
+    assert_eq!(o.status.code(), Some(0), "{}\n{}", stdout(&o), stderr(&o));
+    let ak = String::from_utf8(pod.authorized_keys()).unwrap();
+    assert_eq!(ak.lines().count(), 2, "{ak:?}");
+    assert!(
+        !ak.lines().any(|l| l.starts_with(&material(&intruder_line))),
+        "{ak:?}"
+    );
+    assert!(!ssh_with_key(&home, &pod, &home.path().join("intruder")));
+    assert!(ssh_alias(&home, "runpod-0"));
+}
+
+#[test]
+fn rotate_remove_old_sees_an_alias_on_the_same_login_by_another_name_or_key_path() {
+    let ready = users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    let (old, old_line) = keygen(&d, "id_old", "");
+    // The same key under another name (a symlink), as a user may keep it.
+    std::os::unix::fs::symlink("id_old", d.join("runpod_key")).unwrap();
+    let Some(pod) = one_pod(ready, "rpka1", format!("{old_line}\n").as_bytes()) else {
+        return;
+    };
+    let other = |hostname: &str, identity: &str| {
+        format!(
+            "Host gpu-box\n    HostName {hostname}\n    Port {}\n    User {}\n    IdentityFile {identity}\n    IdentitiesOnly yes\n    StrictHostKeyChecking accept-new\n",
+            pod.port, pod.user
+        )
+    };
+    // The same login through `localhost` (not 127.0.0.1) with the old
+    // key's path; then through 127.0.0.1 with the old key by another path.
+    for second in [
+        other("LocalHost", "~/.ssh/id_old"),
+        other("127.0.0.1", "~/.ssh/runpod_key"),
+        other("127.0.0.1", "~/.ssh/../.ssh/id_old"),
+    ] {
+        let cfg = format!("{}{second}", entry("runpod-0", &pod, "~/.ssh/id_old"));
+        std::fs::write(d.join("config"), &cfg).unwrap();
+        let o = home.run(&[
+            "key",
+            "rotate",
+            "runpod-0",
+            "--new",
+            "~/.ssh/id_new",
+            "--remove-old",
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{second}\n{}\n{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        assert!(stdout(&o).contains("gpu-box"), "{second}\n{}", stdout(&o));
+        assert!(
+            ssh_with_key(&home, &pod, &old),
+            "{second}: gpu-box locked out"
+        );
+        assert!(ssh_alias(&home, "gpu-box"), "{second}: gpu-box locked out");
+    }
+}
+
+#[test]
+fn rotate_an_alias_named_twice_rotates_and_reports_it_once() {
+    users();
+    let Some(_) = require_tool("ssh-keygen") else {
+        return;
+    };
+    let home = TempHome::new();
+    let d = home.ssh_dir();
+    keygen(&d, "id_old", "");
+    std::fs::write(
+        d.join("config"),
+        unreachable_entry("runpod-0", "~/.ssh/id_old"),
+    )
+    .unwrap();
+    let o = home.run(&[
+        "key",
+        "rotate",
+        "runpod-0",
+        "runpod-0",
+        "--new",
+        "~/.ssh/id_new",
+        "--timeout",
+        "3",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}\n{}", stdout(&o), stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v.as_array().map(|a| a.len()), Some(1), "{v}");
+}

@@ -589,7 +589,15 @@ fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
             .map(|e| e.alias)
             .collect()
     } else {
-        a.aliases.clone()
+        // An alias named twice is rotated once (two runs of one host
+        // raced on its journal entry and reported it twice).
+        let mut v: Vec<String> = Vec::new();
+        for x in &a.aliases {
+            if !v.contains(x) {
+                v.push(x.clone());
+            }
+        }
+        v
     };
     if aliases.is_empty() {
         return Err(bad_input(
@@ -804,7 +812,9 @@ fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
     let Some(new_key) = new_key else {
         return Err(bad_input("no new key"));
     };
-    let new_line = new_key.public_key().to_openssh().or_fail(Failure::Io)?;
+    // One line, whatever the key file's comment holds: it goes into every
+    // server's authorized_keys (and the account's keys).
+    let new_line = keys::authorized_line(new_key.public_key()).or_fail(Failure::Io)?;
     // The keys being replaced, for --account --remove-old.
     let old_lines: Vec<String> = plans
         .iter()
@@ -1399,13 +1409,25 @@ async fn rotate_host(p: Plan, s: Arc<Shared>, remove_old: bool) -> (Plan, HostRe
     (p, r, entry)
 }
 
-/// Other aliases of the config that log in to the same account (HostName,
-/// Port, User) with the old key and do not name the new one: taking the
-/// old key's line off would lock them out.
+/// Other aliases of the config that log in to the same account (User,
+/// Port, and HostName alike or reaching the same address) with the old key
+/// and do not name the new one: taking the old key's line off would lock
+/// them out. Keys are told by their material (a symlink, a copy or
+/// another spelling of the path is the same key).
 fn same_login_with_old_key(s: &Shared, p: &Plan) -> Result<Vec<String>, String> {
     let snap = fsio::read(&s.config).map_err(|e| e.to_string())?;
     let doc = Document::parse(snap.content());
     let new_path = s.new_key_path();
+    let old_pub = p.old_key.public_key().key_data().clone();
+    let new_pub = s.new_key.public_key().key_data().clone();
+    let addrs = |host: &str, port: u16| -> Vec<std::net::IpAddr> {
+        use std::net::ToSocketAddrs;
+        (host, port)
+            .to_socket_addrs()
+            .map(|a| a.map(|a| a.ip()).collect())
+            .unwrap_or_default()
+    };
+    let mut ours: Option<Vec<std::net::IpAddr>> = None;
     let mut out = Vec::new();
     for e in runpod::entries(&load_tree(&s.config, &doc, &s.ctx.home), true) {
         if e.alias == p.alias {
@@ -1415,10 +1437,22 @@ fn same_login_with_old_key(s: &Shared, p: &Plan) -> Result<Vec<String>, String> 
         let Ok(t) = probe::target(&e.alias, &r) else {
             continue;
         };
-        let same =
-            t.hostname == p.target.hostname && t.port == p.target.port && t.user == p.target.user;
-        let names = |k: &Path| t.identity_files.iter().any(|(_, q)| q == k);
-        if same && names(&p.old) && !names(&new_path) {
+        if t.port != p.target.port || t.user != p.target.user {
+            continue;
+        }
+        let names = |path: &Path, key: &ssh_key::public::KeyData| {
+            t.identity_files.iter().any(|(_, q)| {
+                q == path || keys::public_of_file(q).is_some_and(|k| k.key_data() == key)
+            })
+        };
+        if !names(&p.old, &old_pub) || names(&new_path, &new_pub) {
+            continue;
+        }
+        let same = t.hostname == p.target.hostname || {
+            let ours = ours.get_or_insert_with(|| addrs(&p.target.hostname, p.target.port));
+            addrs(&t.hostname, t.port).iter().any(|a| ours.contains(a))
+        };
+        if same {
             out.push(e.alias);
         }
     }
@@ -1446,6 +1480,7 @@ async fn remove_old_host(
     mut entry: HostEntry,
     mut r: HostResult,
 ) -> HostResult {
+    let p = Arc::new(p);
     let t = &p.target;
     let user = &t.user;
     let who = format!("{user}@{}:{}", t.hostname, t.port);
@@ -1457,7 +1492,12 @@ async fn remove_old_host(
             return r;
         }};
     }
-    match same_login_with_old_key(&s, &p) {
+    // Blocking: it reads files and resolves host names.
+    let (s2, p2) = (s.clone(), p.clone());
+    let others = tokio::task::spawn_blocking(move || same_login_with_old_key(&s2, &p2))
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+    match others {
         Ok(v) if v.is_empty() => {}
         Ok(v) => bail!(format!(
             "{} also log{} in to {who} with {} and do{} not name {}: the old key's line stays until {} rotated too (`runpod-ssh key rotate {} --new {}`), then run this again",
