@@ -9,11 +9,17 @@
 //!   and as (wall time through the proxy − wall time direct) / RTT, the
 //!   round trips alone;
 //! - 50 hosts behind the proxy: `check --jobs 50` (one wave) against one
-//!   host (target ≤ 1.5×), and `xargs -P 50 ssh … true` for scale.
+//!   host (target ≤ 1.5×), and `xargs -P 50 ssh … true` for scale; the
+//!   same 50 direct, the CPU per host of runpod-ssh and of sshd with its
+//!   login shells (all on this machine, where a real pod's are its own),
+//!   and the round trips of the 50 (through the proxy minus direct)
+//!   against one host's.
 //!
 //! Run: `cargo bench --bench rtt` (needs sshd and ssh; as root it logs in
 //! a dedicated test user). `RTT_MS=200 cargo bench --bench rtt` for
-//! another delay (the proxy adds half of it each way).
+//! another delay (the proxy adds half of it each way); `RTT_BIN=PATH` to
+//! measure another runpod-ssh build (one against upstream russh, as the
+//! crates.io package builds, see README "The patched russh").
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -21,7 +27,6 @@ mod common;
 // The delay proxy fronts the test harness's sshd: a Unix program.
 #[cfg(unix)]
 mod unix {
-
     use std::io::{Read, Write};
     use std::net::{Shutdown, TcpListener, TcpStream};
     use std::process::Stdio;
@@ -82,6 +87,45 @@ mod unix {
         port
     }
 
+    /// CPU seconds (user + system) of the children this process has waited
+    /// for: the runpod-ssh or ssh runs.
+    fn children_cpu() -> f64 {
+        // SAFETY: getrusage fills the struct it is given.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) } != 0 {
+            return 0.0;
+        }
+        let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        secs(ru.ru_utime) + secs(ru.ru_stime)
+    }
+
+    /// CPU seconds of sshd and every connection process it has reaped (the
+    /// per-connection sshd, the login shell and its commands).
+    fn sshd_cpu(pid: u32) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the command name (which may hold spaces): utime is the
+        // 14th field, stime, cutime, cstime follow.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<f64> = rest
+            .split_whitespace()
+            .skip(11)
+            .take(4)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        f.iter().sum::<f64>() / tick.max(1.0)
+    }
+
+    /// The 1-minute load average, for the record.
+    fn load() -> String {
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .next()
+            .unwrap_or("?")
+            .to_string()
+    }
+
     fn median(mut v: Vec<f64>) -> f64 {
         v.sort_by(|a, b| a.total_cmp(b));
         v[v.len() / 2]
@@ -130,11 +174,16 @@ mod unix {
         let mut blocks = vec![sshd.host_block("direct", &key, &refs), via_proxy("far")];
         let all: Vec<String> = (0..50).map(|i| format!("runpod-far-{i}")).collect();
         blocks.extend(all.iter().map(|a| via_proxy(a)));
+        let near: Vec<String> = (0..50).map(|i| format!("runpod-near-{i}")).collect();
+        blocks.extend(near.iter().map(|a| sshd.host_block(a, &key, &refs)));
         let cfg = home.ssh_dir().join("config");
         std::fs::write(&cfg, blocks.join("\n")).unwrap();
 
+        // RTT_BIN: another runpod-ssh build to measure (e.g. one against
+        // upstream russh, as the crates.io package builds).
+        let exe = std::env::var_os("RTT_BIN").map_or_else(bin, std::path::PathBuf::from);
         let ours = |args: &[&str]| {
-            home.cmd(bin())
+            home.cmd(&exe)
                 .args(args)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -158,8 +207,10 @@ mod unix {
             ("runpod-ssh check --quick ALIAS", vec!["check", "--quick"]),
         ];
         println!(
-            "delay proxy 127.0.0.1:{proxy} -> sshd 127.0.0.1:{}, {rtt_ms} ms RTT; medians of {runs}",
-            sshd.port
+            "{}\ndelay proxy 127.0.0.1:{proxy} -> sshd 127.0.0.1:{}, {rtt_ms} ms RTT; medians of {runs}; load {}",
+            exe.display(),
+            sshd.port,
+            load()
         );
         println!(
             "{:<36} {:>10} {:>10} {:>8} {:>10}",
@@ -172,7 +223,7 @@ mod unix {
                 (far - direct) / rtt_ms
             )
         };
-        let mut one_full = 0.0;
+        let (mut one_full, mut one_full_direct) = (0.0, 0.0);
         for (name, args) in &rows {
             let with = |alias: &str| {
                 let mut a = args.clone();
@@ -190,7 +241,7 @@ mod unix {
                 runs,
             );
             if one_full == 0.0 {
-                one_full = far;
+                (one_full, one_full_direct) = (far, direct);
             }
             line(name, far, direct);
         }
@@ -200,21 +251,32 @@ mod unix {
 
         let mut check50 = vec!["check", "--jobs", "50"];
         check50.extend(all.iter().map(String::as_str));
+        let (cpu0, sshd0) = (children_cpu(), sshd_cpu(sshd.pid()));
         let fifty = time_ms(|| ours(&check50), 3);
+        // Per host and run (a warm-up and 3 timed runs): where the time goes
+        // besides the round trips, all on this machine's cores.
+        let per = |d: f64| d * 1000.0 / (4.0 * 50.0);
+        let (client_ms, server_ms) = (
+            per(children_cpu() - cpu0),
+            per(sshd_cpu(sshd.pid()) - sshd0),
+        );
+        let mut near50 = vec!["check", "--jobs", "50"];
+        near50.extend(near.iter().map(String::as_str));
+        let fifty_direct = time_ms(|| ours(&near50), 3);
         let xargs50 = time_ms(
             || {
                 home.cmd("sh")
-                    .arg("-c")
-                    .arg(format!(
-                        "printf '%s\\n' {} | xargs -P 50 -I{{}} {} -o BatchMode=yes -F {} {{}} true",
-                        all.join(" "),
-                        ssh.display(),
-                        cfg.display()
-                    ))
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status()
-                    .is_ok_and(|s| s.success())
+                .arg("-c")
+                .arg(format!(
+                    "printf '%s\\n' {} | xargs -P 50 -I{{}} {} -o BatchMode=yes -F {} {{}} true",
+                    all.join(" "),
+                    ssh.display(),
+                    cfg.display()
+                ))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
             },
             3,
         );
@@ -223,9 +285,21 @@ mod unix {
             fifty / one_full
         );
         println!(
+            "  the same 50 without the proxy       {fifty_direct:>10.1} ms   CPU per host: runpod-ssh {client_ms:.1} ms, sshd + login shell {server_ms:.1} ms"
+        );
+        // The sshd and login shells of all 50 "hosts" run on this machine's
+        // cores, a real pod's on its own: the round trips alone (through the
+        // proxy minus direct) tell whether the 50 overlap.
+        println!(
+            "  round trips (net), 50 hosts vs one  {:>10.2} RTT {:>5.2}x one host",
+            (fifty - fifty_direct) / rtt_ms,
+            (fifty - fifty_direct) / (one_full - one_full_direct)
+        );
+        println!(
             "xargs -P 50 ssh … true, 50 hosts      {xargs50:>10.1} ms  {:>5.2}x one ssh",
             xargs50 / ssh_far
         );
+        println!("load at the end {}", load());
     }
 }
 

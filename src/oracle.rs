@@ -197,12 +197,20 @@ pub fn prove(root: &Path, doc: &Document, home: &Path) -> Result<(), Skip> {
 /// once quotes, backslashes and NULs are dropped and case is folded (ssh
 /// splits lines on `\n` only, as this does).
 fn mentions_exec(bytes: &[u8]) -> Option<usize> {
+    // One buffer for every line, not an allocation per line.
+    let mut folded: Vec<u8> = Vec::new();
     for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-        let folded: Vec<u8> = line
-            .iter()
-            .filter(|b| !matches!(b, b'"' | b'\'' | b'\\' | 0))
-            .map(u8::to_ascii_lowercase)
-            .collect();
+        // `exec` needs an `x` (only `X` lowercases to it): most lines have
+        // none and need no folding.
+        if !line.iter().any(|&b| b == b'x' || b == b'X') {
+            continue;
+        }
+        folded.clear();
+        folded.extend(
+            line.iter()
+                .filter(|b| !matches!(b, b'"' | b'\'' | b'\\' | 0))
+                .map(u8::to_ascii_lowercase),
+        );
         if folded.windows(5).any(|w| w == b"match") && folded.windows(4).any(|w| w == b"exec") {
             return Some(i + 1);
         }
@@ -222,6 +230,14 @@ fn include_args(bytes: &[u8]) -> Vec<(usize, String)> {
     }
     let plain: Vec<u8> = raw.iter().copied().filter(|&b| b != 0).collect();
     let mut out = Vec::new();
+    // An `Include` keyword is one run of bytes in the line (quotes end a
+    // token, they are not removed from inside it), and in either reading
+    // those bytes are in `plain` (UTF-16's ASCII units lose their NULs
+    // there): without the word anywhere, neither reading has one, and
+    // the file need not be lexed at all.
+    if !plain.windows(7).any(|w| w.eq_ignore_ascii_case(b"include")) {
+        return out;
+    }
     for doc in [Document::parse(&plain), Document::parse(bytes)] {
         for (i, l) in doc.lines().iter().enumerate() {
             if l.keyword() == Some("include") {

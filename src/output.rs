@@ -94,6 +94,13 @@ pub fn err(text: &str) {
 /// cursor. With `lines`, newline and tab are kept where text is laid out
 /// in lines. Everything printed from a server goes through here.
 pub fn escape(text: &str, lines: bool) -> String {
+    // Printable ASCII (most text) has nothing to escape: copied as is.
+    if text
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) || (lines && (b == b'\n' || b == b'\t')))
+    {
+        return text.to_string();
+    }
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         let keep = lines && (c == '\n' || c == '\t');

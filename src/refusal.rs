@@ -422,9 +422,13 @@ fn parse_ssh_errors(path: &Path, text: &str) -> Vec<Diagnostic> {
 fn judge(client: Client, doc: &Document, path: &Path, host: &str, ctx: &Context) -> Refusal {
     let mut r = Refusal::from_resolved(&resolve_as(client, doc, path, host, ctx));
     if client == Client::OpenSsh77 {
+        // A set, not a scan of the list: a file with a problem on every
+        // line made this quadratic.
+        let mut seen: std::collections::HashSet<crate::config::Source> =
+            r.problems.iter().map(|q| q.source.clone()).collect();
         for f in crate::config::files::load_tree(path, doc, &ctx.home) {
             for p in old_client_lines(&f.path, &f.doc, ctx) {
-                if !r.problems.iter().any(|q| q.source == p.source) {
+                if seen.insert(p.source.clone()) {
                     r.problems.push(p);
                 }
             }
@@ -463,8 +467,16 @@ fn old_client_lines(file: &Path, doc: &Document, ctx: &Context) -> Vec<Diagnosti
         // harmless); a path value naming a file that exists as written
         // is what the user meant (`fix`'s non-ascii-space keeps it too).
         let code_end = d.comment.as_ref().map_or(b.len(), |c| c.gap.start);
-        let text = String::from_utf8_lossy(&b[..code_end.min(b.len())]);
-        if let Some(c) = text.chars().find(|&c| crate::doctor::is_odd_space(c)) {
+        let code = &b[..code_end.min(b.len())];
+        // Every odd space is non-ASCII: an ASCII line (most) has none.
+        let odd = if code.is_ascii() {
+            None
+        } else {
+            String::from_utf8_lossy(code)
+                .chars()
+                .find(|&c| crate::doctor::is_odd_space(c))
+        };
+        if let Some(c) = odd {
             let kept_path = keywords::is_path_keyword(kw)
                 && d.args.len() == 1
                 && !String::from_utf8_lossy(&b[..d.value.start])
@@ -571,7 +583,19 @@ pub fn fix_repairs(client: Client, file: &Path, host: &str, ctx: &Context) -> Re
     let Ok(bytes) = crate::fsio::read(file).map(|s| s.content().to_vec()) else {
         return Repair::None;
     };
-    let doc = Document::parse(&bytes);
+    repairs_of(client, file, host, ctx, Document::parse(&bytes), None)
+}
+
+/// [`fix_repairs`] of `doc`, what `file` holds; `before`: the messages
+/// `judge` already gave for `file` in it, when the caller has them.
+fn repairs_of(
+    client: Client,
+    file: &Path,
+    host: &str,
+    ctx: &Context,
+    doc: Document,
+    before: Option<Vec<String>>,
+) -> Repair {
     // The problems' words: line numbers move when a rule adds lines, and
     // one line may hold two problems (a comment after a quoted value).
     let in_file = |d: &Document| -> Vec<String> {
@@ -582,11 +606,11 @@ pub fn fix_repairs(client: Client, file: &Path, host: &str, ctx: &Context) -> Re
             .map(|p| p.message)
             .collect()
     };
-    let before = in_file(&doc);
+    let before = before.unwrap_or_else(|| in_file(&doc));
     if before.is_empty() {
         return Repair::None;
     }
-    let mut cx = crate::doctor::Cx::new(doc.clone(), file, ctx);
+    let mut cx = crate::doctor::Cx::new(doc, file, ctx);
     crate::doctor::run_all(&mut cx);
     let mut after = in_file(&cx.doc);
     if after.is_empty() {
@@ -650,6 +674,25 @@ pub fn strictest_after_write(
 ) -> Option<String> {
     let client = Client::OpenSsh77;
     let mut r = check(client, path, doc, ctx);
+    // `fix_repairs` of the file just written would read, parse and judge
+    // it again: when the disk holds exactly `doc`, this judgement is that
+    // one (the whole file again, on a large config, was most of an edit's
+    // time).
+    let judged: Vec<Diagnostic> = r.problems.clone();
+    let written = |f: &Path| -> Option<(Document, Vec<String>)> {
+        if f != path || !doc.reparses_identically() {
+            return None;
+        }
+        let on_disk = crate::fsio::read(path).ok()?;
+        (on_disk.content() == doc.to_bytes().as_slice()).then(|| {
+            let before = judged
+                .iter()
+                .filter(|p| p.source.file == f)
+                .map(|p| p.message.clone())
+                .collect();
+            (doc.clone(), before)
+        })
+    };
     // This note is about how old clients split lines; on a Mac whose ssh
     // is Apple's, Apple's own keywords are that ssh's business.
     if Client::local().knows_apple_keywords() {
@@ -657,8 +700,9 @@ pub fn strictest_after_write(
     }
     if !with_local {
         let local = check(Client::OpenSsh, path, doc, ctx);
-        r.problems
-            .retain(|p| !local.problems.iter().any(|q| q.source == p.source));
+        let known: std::collections::HashSet<&crate::config::Source> =
+            local.problems.iter().map(|q| &q.source).collect();
+        r.problems.retain(|p| !known.contains(&p.source));
     }
     if r.is_empty() {
         return None;
@@ -674,7 +718,11 @@ pub fn strictest_after_write(
             } else {
                 String::new()
             };
-            match fix_repairs(client, f, UNRELATED_HOST, ctx) {
+            let repair = match written(f) {
+                Some((d, before)) => repairs_of(client, f, UNRELATED_HOST, ctx, d, Some(before)),
+                None => fix_repairs(client, f, UNRELATED_HOST, ctx),
+            };
+            match repair {
                 Repair::All => format!("`{cmd}` repairs the lines{which}"),
                 Repair::Some => {
                     format!("`{cmd}` repairs some of the lines{which}; the rest is for you")
@@ -711,190 +759,4 @@ pub fn render(refusal: &Refusal) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ssh_errors_are_read_with_their_file_and_line() {
-        let p = Path::new("/h/.ssh/config");
-        let d = parse_ssh_errors(
-            p,
-            "/h/.ssh/inc line 3: Bad forwarding specification.\n/h/.ssh/config: terminating, 1 bad configuration options\n",
-        );
-        assert_eq!(d.len(), 1);
-        assert_eq!(
-            d[0].to_string(),
-            "/h/.ssh/inc:3: Bad forwarding specification."
-        );
-        let d = parse_ssh_errors(
-            p,
-            "/h/.ssh/config: terminating, 1 bad configuration options\n",
-        );
-        assert_eq!(d[0].source.line, 0);
-        assert_eq!(d[0].message, "terminating, 1 bad configuration options");
-    }
-
-    #[test]
-    fn algorithm_lists_refuse_unknown_names_in_ssh_words() {
-        let c = Client::OpenSsh;
-        assert_eq!(
-            c.bad_value("ciphers", "bogus").as_deref(),
-            Some("Bad SSH2 cipher spec 'bogus'.")
-        );
-        assert_eq!(c.bad_value("ciphers", "+aes128-cbc,aes256-ctr"), None);
-        assert_eq!(c.bad_value("ciphers", "-whatever"), None);
-        assert!(c.bad_value("macs", "hmac-sha9").is_some());
-        assert!(c.bad_value("kexalgorithms", "^nope").is_some());
-        assert_eq!(
-            c.bad_value("hostkeyalgorithms", "ssh-ed25519*,rsa-sha2-*"),
-            None
-        );
-        assert!(c.bad_value("pubkeyacceptedalgorithms", "nokey*").is_some());
-        assert_eq!(c.bad_value("user", "bogus"), None);
-    }
-
-    fn ctx(home: &Path) -> Context {
-        Context {
-            local_user: "u".into(),
-            home: home.to_path_buf(),
-            user_home: home.to_path_buf(),
-            uid: 1,
-            check_include_permissions: false,
-            system_config: None,
-        }
-    }
-
-    /// (line, message) of what `client` refuses in `text`.
-    fn refused(client: Client, text: &[u8]) -> Vec<(usize, String)> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("config");
-        check(client, &path, &Document::parse(text), &ctx(dir.path()))
-            .problems
-            .into_iter()
-            .map(|d| (d.source.line, d.message))
-            .collect()
-    }
-
-    const GUIDE: &str = "\tHost RunPod-4090            # alias shown in VS Code\n    HostName 127.0.0.1    # the IP after @\n    User root               # the account after ssh\n    Port 40022              # the number after -p\n    IdentityFile ~/.ssh/id_ed25519  # the path after -i\n";
-
-    #[test]
-    fn openssh77_refuses_the_guides_trailing_comments_that_9x_accepts() {
-        assert!(refused(Client::OpenSsh, GUIDE.as_bytes()).is_empty());
-        let r = refused(Client::OpenSsh77, GUIDE.as_bytes());
-        let lines: Vec<usize> = r.iter().map(|(l, _)| *l).collect();
-        assert_eq!(lines, [1, 2, 3, 4, 5], "{r:?}");
-        assert_eq!(
-            r[0].1,
-            r##"OpenSSH 7.7 and 8.1 read the comment as more host patterns ("#" "alias" "shown" "in" "VS" "Code")"##
-        );
-        for (_, m) in &r[1..] {
-            assert_eq!(m, r##"garbage at end of line; "#"."##);
-        }
-    }
-
-    #[test]
-    fn openssh77_reads_quotes_backslashes_and_odd_spaces_as_part_of_values() {
-        let r = refused(
-            Client::OpenSsh77,
-            "Host a\n  User 'bob'\n  IdentityFile \"C:\\\\Users\\\\me\\\\id\"\n  HostName h\u{a0}x\n  LocalForward 8888 localhost:8888 # jupyter\n  Host b # any* host\n  Match host x # c\n"
-                .as_bytes(),
-        );
-        let by_line = |n: usize| r.iter().find(|(l, _)| *l == n).map(|(_, m)| m.as_str());
-        assert_eq!(
-            by_line(2),
-            Some(r#"OpenSSH 7.7 and 8.1 read the value as "'bob'", not "bob""#)
-        );
-        assert_eq!(
-            by_line(3),
-            Some(
-                r#"OpenSSH 7.7 and 8.1 read the value as "C:\\Users\\me\\id", not "C:\Users\me\id""#
-            )
-        );
-        assert_eq!(
-            by_line(4),
-            Some("a non-ASCII space (U+00A0): every ssh reads it as a letter, not a space")
-        );
-        assert_eq!(by_line(5), Some(r##"garbage at end of line; "#"."##));
-        assert!(
-            by_line(6)
-                .unwrap()
-                .ends_with("one a wildcard that matches other hosts")
-        );
-        assert_eq!(by_line(7), Some("Unsupported Match attribute #"));
-    }
-
-    #[test]
-    fn openssh77_accepts_what_every_version_reads_alike() {
-        let text = "Host a b\n  HostName 1.2.3.4\n  User root\n  IdentityFile \"C:/Users/John Doe/.ssh/id\"\n  IdentityFile C:\\Users\\me\\id\n  ProxyCommand ssh -W %h:%p jump # the shell ignores this\n  SetEnv A=b\n  Port=22\n# a comment line\n";
-        assert!(refused(Client::OpenSsh77, text.as_bytes()).is_empty());
-    }
-
-    #[test]
-    fn openssh77_refuses_a_bom_on_every_platform() {
-        let r = refused(Client::OpenSsh77, b"\xEF\xBB\xBFHost a\n  User root\n");
-        assert_eq!(r.len(), 1, "{r:?}");
-        assert_eq!(r[0].0, 1);
-        assert!(r[0].1.contains("byte-order mark"));
-    }
-
-    #[test]
-    fn apple_keywords_are_valid_for_apples_ssh_only() {
-        let text = b"Host *\n  AddKeysToAgent yes\n  UseKeychain yes\n";
-        assert!(refused(Client::Apple, text).is_empty());
-        for c in [Client::OpenSsh, Client::OpenSsh77] {
-            assert_eq!(
-                refused(c, text),
-                [(3, "Bad configuration option: usekeychain".to_string())]
-            );
-        }
-        // Apple's ssh checks the value like any flag.
-        assert_eq!(refused(Client::Apple, b"UseKeychain maybe\n").len(), 1);
-        // IgnoreUnknown met first makes upstream skip it.
-        assert!(
-            refused(
-                Client::OpenSsh,
-                b"IgnoreUnknown UseKeychain\nHost *\n  UseKeychain yes\n"
-            )
-            .is_empty()
-        );
-    }
-
-    #[test]
-    fn macos_detection_follows_the_first_ssh_on_path() {
-        let apple = detect_macos(Some(PathBuf::from(APPLE_SSH)), None, true);
-        assert_eq!((apple.client, apple.apple_shadowed), (Client::Apple, false));
-        let apple_banner = detect_macos(
-            Some(PathBuf::from("/usr/local/bin/ssh")),
-            Some("OpenSSH_9.8p1, LibreSSL 3.3.6".into()),
-            true,
-        );
-        assert_eq!(apple_banner.client, Client::Apple);
-        let brew = detect_macos(
-            Some(PathBuf::from("/opt/homebrew/bin/ssh")),
-            Some("OpenSSH_10.0p2, OpenSSL 3.5.0 8 Apr 2025".into()),
-            true,
-        );
-        assert_eq!((brew.client, brew.apple_shadowed), (Client::OpenSsh, true));
-        assert_eq!(detect_macos(None, None, true).client, Client::Apple);
-    }
-
-    #[test]
-    fn fix_command_names_the_file_unless_default() {
-        let ctx = Context {
-            local_user: "u".into(),
-            home: PathBuf::from("/h"),
-            user_home: PathBuf::from("/h"),
-            uid: 1,
-            check_include_permissions: false,
-            system_config: None,
-        };
-        assert_eq!(
-            fix_command(Path::new("/h/.ssh/config"), &ctx),
-            "runpod-ssh fix"
-        );
-        assert_eq!(
-            fix_command(Path::new("/tmp/my config"), &ctx),
-            "runpod-ssh fix --config '/tmp/my config'"
-        );
-    }
-}
+mod tests;

@@ -244,6 +244,97 @@ fn agent_key_logs_in_when_the_file_key_is_not_authorized() {
     );
 }
 
+/// The publickey requests sshd has read so far.
+fn publickey_requests(sshd: &Sshd) -> usize {
+    // The privsep child logs through the monitor: give it a moment.
+    std::thread::sleep(Duration::from_millis(200));
+    sshd.log_text()
+        .lines()
+        .filter(|l| l.contains("userauth-request for user") && l.contains("method publickey"))
+        .count()
+}
+
+/// The russh patch (vendor/russh, patches/): a key read from a file goes
+/// out signed in one request, no query first; a key in an agent is still
+/// asked about first (an agent may make the user confirm each signature),
+/// and both log in with the request pipelined behind SERVICE_REQUEST.
+#[test]
+fn file_key_is_sent_signed_at_once_and_agent_key_is_queried_first() {
+    let Some(sshd) = Sshd::start(&[]) else { return };
+    let Some(agent) = Agent::start() else { return };
+    let home = TempHome::new();
+    let (file_key, file_public) = keygen(&home.ssh_dir(), "id_file", "");
+    let (agent_key, agent_public) = keygen(&home.ssh_dir(), "id_agent", "");
+    sshd.authorize(&file_public);
+    sshd.authorize(&agent_public);
+    std::fs::write(
+        home.ssh_dir().join("config"),
+        entry(&home, &sshd, "pod", &file_key, &[]),
+    )
+    .unwrap();
+    let (code, v, _) = check(&home, &["pod"]);
+    assert_eq!(code, Some(0), "{v:#}");
+    assert_eq!(publickey_requests(&sshd), 1, "{}", sshd.log_text());
+    assert!(!sshd.log_text().contains("Postponed publickey"));
+
+    agent.add(&agent_key);
+    std::fs::remove_file(&agent_key).unwrap();
+    let block = entry(&home, &sshd, "pod", &agent_key, &[])
+        .replace("IdentitiesOnly yes", "IdentitiesOnly no");
+    std::fs::write(home.ssh_dir().join("config"), block).unwrap();
+    let o = home
+        .cmd(common::bin())
+        .args(["check", "pod", "--json", "--quick"])
+        .env("SSH_AUTH_SOCK", &agent.sock)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(o.status.code(), Some(0), "{v:#}");
+    assert!(
+        v[0]["offers"].as_array().unwrap().last().unwrap()["key"]
+            .as_str()
+            .unwrap()
+            .starts_with("agent:"),
+        "{v:#}"
+    );
+    // Query, PK_OK, then the signed request.
+    assert_eq!(publickey_requests(&sshd), 3, "{}", sshd.log_text());
+    assert!(sshd.log_text().contains("Postponed publickey"));
+}
+
+/// Signed at once for every key type, a refused key then an accepted one
+/// on the same connection: one request each.
+#[test]
+fn refused_key_then_rsa_and_ecdsa_keys_each_take_one_signed_request() {
+    let Some(sshd) = Sshd::start(&[]) else { return };
+    let home = TempHome::new();
+    let (wrong, _) = keygen(&home.ssh_dir(), "id_wrong", "");
+    for (n, kind) in ["rsa", "ecdsa"].into_iter().enumerate() {
+        let (key, public) =
+            common::sshd::keygen_typed(&home.ssh_dir(), &format!("id_{kind}"), kind, "");
+        sshd.authorize(&public);
+        let also = format!("IdentityFile {}", key.display());
+        std::fs::write(
+            home.ssh_dir().join("config"),
+            entry(&home, &sshd, "pod", &wrong, &[also.as_str()]),
+        )
+        .unwrap();
+        let (code, v, _) = check(&home, &["pod"]);
+        assert_eq!(code, Some(0), "{kind}: {v:#}");
+        let offers = v[0]["offers"].as_array().unwrap();
+        assert_eq!(offers.len(), 2, "{kind}: {v:#}");
+        assert_eq!(offers[0]["result"], "rejected", "{kind}: {v:#}");
+        assert_eq!(offers[1]["result"], "accepted", "{kind}: {v:#}");
+        assert_eq!(
+            publickey_requests(&sshd),
+            2 * (n + 1),
+            "{}",
+            sshd.log_text()
+        );
+    }
+    assert!(!sshd.log_text().contains("Postponed publickey"));
+}
+
 #[test]
 fn encrypted_key_without_agent_or_terminal_fails_at_auth_clearly() {
     let Some(sshd) = Sshd::start(&[]) else { return };

@@ -536,6 +536,15 @@ fn render(
             order.push(f.rule);
         }
     }
+    // `~/…` of each file once: finding the home reads the password
+    // database, and a large config has a finding per line.
+    let mut shown: std::collections::HashMap<PathBuf, String> = std::collections::HashMap::new();
+    let mut tilde = |p: &Path| -> String {
+        shown
+            .entry(p.to_path_buf())
+            .or_insert_with(|| edit::tilde(p))
+            .clone()
+    };
     for rule in order {
         let group: Vec<&Finding> = findings.iter().filter(|f| f.rule == rule).collect();
         let same_message = group.iter().all(|f| f.message == group[0].message);
@@ -550,9 +559,9 @@ fn render(
                 .iter()
                 .enumerate()
                 .map(|(i, f)| match (f.line, i) {
-                    (Some(l), 0) => format!("{}:{l}", edit::tilde(&f.file)),
+                    (Some(l), 0) => format!("{}:{l}", tilde(&f.file)),
                     (Some(l), _) => format!(":{l}"),
-                    (None, _) => edit::tilde(&f.file),
+                    (None, _) => tilde(&f.file),
                 })
                 .collect();
             let mark = if f.applied && !a.dry_run {

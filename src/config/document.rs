@@ -257,6 +257,35 @@ impl Document {
         d.to_bytes()
     }
 
+    /// Whether [`Document::parse`] of [`Document::to_bytes`] gives back
+    /// these very lines: true for a parsed document and the edits
+    /// runpod-ssh makes; false for a line holding a newline, an LF line
+    /// ending in CR, a line without a newline before the last, a first
+    /// line that would read as a byte-order mark, or UTF-16 (whose
+    /// encoding may replace bytes). Lets a caller use the document it has
+    /// instead of reading back what it wrote.
+    pub fn reparses_identically(&self) -> bool {
+        if matches!(self.encoding, Encoding::Utf16Le | Encoding::Utf16Be) {
+            return false;
+        }
+        let n = self.lines.len();
+        let first_ok = self.encoding != Encoding::Utf8
+            || self
+                .lines
+                .first()
+                .is_none_or(|l| !matches!(l.bytes().first(), Some(0xEF | 0xFE | 0xFF)));
+        first_ok
+            && self.lines.iter().enumerate().all(|(i, l)| {
+                let b = l.bytes();
+                !b.contains(&b'\n')
+                    && match l.ending {
+                        LineEnding::Lf => !b.ends_with(b"\r"),
+                        LineEnding::CrLf => true,
+                        LineEnding::None => i + 1 == n && !b.is_empty(),
+                    }
+            })
+    }
+
     pub fn encoding(&self) -> Encoding {
         self.encoding
     }
@@ -923,6 +952,29 @@ mod tests {
         assert_eq!(stray.lines()[1].bytes(), b"  User b");
         rt(b"\xFF\xFE\x00\xD8");
         rt(b"a\rb\r\nc\0d\xff\n\n");
+    }
+
+    #[test]
+    fn reparses_identically_only_when_parse_gives_the_same_lines() {
+        for text in [
+            &b""[..],
+            b"Host a\r\n  User x # c\r\nHost b\n  Port 22",
+            b"\xEF\xBB\xBFHost a\n",
+            b"a\rb\r\nc\0d\xff\n\n",
+        ] {
+            let d = Document::parse(text);
+            assert!(d.reparses_identically(), "{text:?}");
+            assert_eq!(Document::parse(&d.to_bytes()), d);
+        }
+        // UTF-16 may not carry an edited line's bytes: always read back.
+        assert!(!Document::parse(b"\xFF\xFEH\0o\0s\0t\0 \0a\0\n\0").reparses_identically());
+        // A line an edit gave a newline or a CR before LF reads back otherwise.
+        for bytes in [&b"Host a\nHost b"[..], b"Host a\r"] {
+            let mut d = Document::parse(b"Host x\nUser y\n");
+            d.line_mut(0).unwrap().set_bytes(bytes.to_vec());
+            assert!(!d.reparses_identically());
+            assert_ne!(Document::parse(&d.to_bytes()), d);
+        }
     }
 
     #[test]

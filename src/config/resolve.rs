@@ -22,7 +22,7 @@ use super::pattern;
 pub const MAX_INCLUDE_DEPTH: usize = 16;
 
 /// Where a value came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Source {
     pub file: PathBuf,
     /// 1-based line number.

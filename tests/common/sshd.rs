@@ -321,6 +321,12 @@ impl Sshd {
         panic!("sshd did not start:\n{last_log}");
     }
 
+    /// The listening sshd's process id (its CPU time, with every
+    /// connection's it has reaped, is in `/proc/PID/stat`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Allow a public key line to log in.
     pub fn authorize(&self, public_line: &str) {
         let mut text = std::fs::read_to_string(&self.authorized_keys).unwrap_or_default();

@@ -1,0 +1,191 @@
+//! The host entry itself, shared with `sync` and `live`: write it into a
+//! copy of the config ([`apply`]), read an entry's endpoint, and prove the
+//! edit — nothing earlier overrides it ([`overrides`]) and `ssh -G`
+//! accepts the file ([`cross_check`]).
+
+use super::super::bad_input;
+use super::super::edit::Session;
+use crate::config::keywords::{self, Kind};
+use crate::config::{BlockKind, Document, pattern};
+use crate::oracle::{Oracle, Skip};
+use crate::runpod::{self, Access, Endpoint};
+
+/// The last line of defence: ask `ssh -G` about the edited config before
+/// writing it, and refuse when ssh would refuse it (a refused config
+/// breaks every host in the file). Skipped, with a note, when the tree has
+/// `Match exec` (ssh -G would run it) or ssh is missing; the own evaluator
+/// has already judged the edit then.
+pub(crate) fn cross_check(
+    s: &Session,
+    doc: &Document,
+    alias: &str,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let oracle = match Oracle::for_versions(&s.path, &[&s.doc, doc], &s.ctx.home) {
+        Ok(o) => o,
+        Err(skip @ (Skip::RunsCommands { .. } | Skip::Unprovable { .. })) => {
+            notes.push(skip.to_string());
+            return Ok(());
+        }
+        Err(Skip::NoSsh) => return Ok(()),
+    };
+    // Piped to ssh, never written to disk: `--dry-run` writes nothing.
+    let ask = |bytes: &[u8]| -> anyhow::Result<Result<(), String>> {
+        Ok(oracle.ssh_g_bytes(bytes, &s.path, alias).map(|_| ()))
+    };
+    let Err(msg) = ask(&doc.to_utf8())? else {
+        return Ok(());
+    };
+    let msg = msg.trim_end();
+    let already = ask(&s.doc.to_utf8())?.is_err();
+    Err(bad_input(if already {
+        format!(
+            "ssh already refuses this config, so a new entry would not work either; nothing was written. ssh says:\n{msg}"
+        )
+    } else {
+        format!(
+            "ssh would refuse the edited config (which breaks every host in it); nothing was written. ssh says:\n{msg}"
+        )
+    }))
+}
+
+/// Apply the entry to a copy of `doc`: update block `existing` in place, or
+/// insert a new block before the first block that would also apply to the
+/// alias. Returns the document and the entry's block index.
+pub(crate) fn apply(
+    doc: &Document,
+    existing: Option<usize>,
+    alias: &str,
+    options: &[(String, String)],
+    ep: &Endpoint,
+    extra_comment: &[&str],
+) -> anyhow::Result<(Document, usize)> {
+    let mut doc = doc.clone();
+    if let Some(bi) = existing {
+        if doc.blocks()[bi].patterns.first().map(String::as_str) != Some(alias) {
+            doc.rename_host(bi, alias).map_err(bad_input)?;
+        }
+        for (k, v) in options {
+            let multi = keywords::lookup(k).is_some_and(|kw| {
+                matches!(
+                    kw.kind,
+                    Kind::Forward | Kind::DynamicForward | Kind::SendEnv
+                )
+            });
+            if multi {
+                let block = doc.blocks()[bi].clone();
+                let present = doc
+                    .option_lines(&block, k)
+                    .iter()
+                    .any(|&li| doc.lines()[li].values().join(" ") == *v);
+                if !present {
+                    doc.add_option(bi, k, v).map_err(bad_input)?;
+                }
+            } else {
+                doc.set_option(bi, k, v).map_err(bad_input)?;
+            }
+        }
+        return Ok((doc, bi));
+    }
+    let blocks = doc.blocks();
+    let first_applying = (1..blocks.len()).find(|&i| match blocks[i].kind {
+        BlockKind::Host => {
+            pattern::host_line_matches(alias, blocks[i].patterns.iter().map(String::as_str))
+        }
+        // A Match may apply to anything: stay above it.
+        _ => true,
+    });
+    let at = match first_applying {
+        Some(i) => doc.position_before_block(i),
+        None => doc.lines().len(),
+    };
+    let opts: Vec<(&str, &str)> = options
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut comment = vec![runpod::MARKER.trim_start_matches("# ")];
+    if let Access::Proxy { .. } = ep.access {
+        comment.push("ssh.runpod.io proxy: VS Code, scp, sftp and forwarding need the 'SSH over exposed TCP' command");
+    }
+    comment.extend_from_slice(extra_comment);
+    let header = doc
+        .insert_host_block(at, &[alias], &opts, &comment)
+        .map_err(bad_input)?;
+    let bi = doc
+        .blocks()
+        .iter()
+        .position(|b| b.header == Some(header))
+        .ok_or_else(|| anyhow::anyhow!("internal error: inserted block not found"))?;
+    Ok((doc, bi))
+}
+
+/// The 1-based line where the header of `block` (a block of the file as
+/// read) is in `doc`, the file as written: the entry grew and its comments
+/// moved above their lines, so the lines below it moved down.
+pub(super) fn line_as_written(doc: &Document, block: &crate::config::Block) -> usize {
+    let read = block.header.unwrap_or(0) + 1;
+    doc.lines()
+        .iter()
+        .position(|l| l.original_line() == Some(read))
+        .map_or(read, |i| i + 1)
+}
+
+/// The block's own HostName and Port (22 when unset).
+pub(crate) fn endpoint_of(doc: &Document, block: &crate::config::Block) -> (String, u16) {
+    let host = doc
+        .first_value(block, "hostname")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let port = doc
+        .first_value(block, "port")
+        .and_then(|p| crate::config::resolve::parse_port(&p))
+        .unwrap_or(22);
+    (host, port)
+}
+
+pub(super) fn points_at(doc: &Document, block: &crate::config::Block, ep: &Endpoint) -> bool {
+    let (h, p) = endpoint_of(doc, block);
+    h == ep.host && p == ep.port
+}
+
+/// The entry's values that earlier lines of the config override (first
+/// value wins), as lines to show; empty when the entry is what ssh uses.
+pub(crate) fn overrides(
+    s: &Session,
+    doc: &Document,
+    bi: usize,
+    r: &crate::config::Resolved,
+    options: &[(String, String)],
+    identity: &str,
+) -> Vec<String> {
+    let range = doc.blocks()[bi].lines.clone();
+    let ours = |src: &crate::config::Source| src.file == s.path && range.contains(&(src.line - 1));
+    let mut overridden = Vec::new();
+    for (k, v) in options {
+        let Some(kw) = keywords::lookup(k) else {
+            continue;
+        };
+        match kw.kind {
+            Kind::Forward | Kind::DynamicForward | Kind::SendEnv | Kind::LineList => {}
+            _ => match r.get(k) {
+                Some(got) if !ours(&got.source) => overridden.push(format!(
+                    "  {k}: ssh would use {:?} from {} instead of {v:?}",
+                    got.args.join(" "),
+                    got.source
+                )),
+                _ => {}
+            },
+        }
+    }
+    if overridden.is_empty() {
+        // IdentityFile accumulates: ours must be tried first.
+        if let Some((first, Some(src))) = r.identity_files().first()
+            && !ours(src)
+        {
+            overridden.push(format!(
+                "  IdentityFile: ssh would try {first:?} from {src} before {identity:?}"
+            ));
+        }
+    }
+    overridden
+}

@@ -1,0 +1,502 @@
+//! `runpod-ssh add COMMAND…`: paste RunPod's ssh command, get a host entry
+//! that ssh and VS Code use as intended; run it again after a restart and
+//! the same entry is updated in place.
+//!
+//! `run` goes in named steps: the paste as an endpoint, the entry it is
+//! ([`find_entry`]), the edited config proven before anything is written
+//! ([`plan`]), then the write. What the user is told is in `report`; the
+//! entry itself (shared with `sync` and `live`) in `entry`.
+
+use std::path::PathBuf;
+
+use super::edit::{self, Session};
+use super::{Env, Outcome, bad_input};
+use crate::cli::AddArgs;
+use crate::config::{BlockKind, Document};
+use crate::output;
+use crate::runpod::{self, Endpoint};
+
+mod entry;
+mod report;
+
+use entry::points_at;
+pub(crate) use entry::{apply, cross_check, endpoint_of, overrides};
+
+/// What `add` did to the entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Action {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+/// Our own long options written after the pasted command (`add 'ssh …'
+/// --dry-run`) are taken out of it: ssh has no long options, so this is
+/// never ambiguous.
+fn take_trailing_flags(env: &Env, a: &AddArgs) -> anyhow::Result<(Env, AddArgs)> {
+    let mut global = env.global.clone();
+    let mut out = AddArgs {
+        name: a.name.clone(),
+        identity: a.identity.clone(),
+        dry_run: a.dry_run,
+        force: a.force,
+        no_vscode: a.no_vscode,
+        pod: a.pod.clone(),
+        reset_host_key: a.reset_host_key,
+        command: Vec::new(),
+    };
+    let mut it = a.command.iter();
+    while let Some(t) = it.next() {
+        if !t.starts_with("--") {
+            out.command.push(t.clone());
+            continue;
+        }
+        let (flag, inline) = match t.split_once('=') {
+            Some((f, v)) => (f, Some(v.to_string())),
+            None => (t.as_str(), None),
+        };
+        let mut value = |name: &str| -> anyhow::Result<String> {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or_else(|| bad_input(format!("{name} needs a value")))
+        };
+        match flag {
+            "--name" => out.name = Some(value("--name")?),
+            "--pod" => out.pod = Some(value("--pod")?),
+            "--identity" => out.identity = Some(value("--identity")?),
+            "--config" => global.config = Some(value("--config")?.into()),
+            "--dry-run" => {
+                out.dry_run = true;
+                crate::fsio::set_dry_run(true);
+            }
+            "--no-vscode" => out.no_vscode = true,
+            "--reset-host-key" => out.reset_host_key = true,
+            "--force" => {
+                out.force = true;
+                crate::fsio::begin_run("add", true);
+            }
+            "--json" => global.json = true,
+            "--quiet" => global.quiet = true,
+            "--verbose" => global.verbose = true,
+            _ => {
+                let hint = super::suggest(flag, OWN_FLAGS.iter().copied())
+                    .map(|s| format!("; did you mean {s}?"))
+                    .unwrap_or_default();
+                return Err(bad_input(format!(
+                    "unknown option {t} (ssh has no long options){hint}"
+                )));
+            }
+        }
+    }
+    let style = crate::output::Style::new(global.quiet, global.verbose);
+    Ok((Env { global, style }, out))
+}
+
+/// `add`'s long options, for "did you mean" on a typo.
+const OWN_FLAGS: &[&str] = &[
+    "--name",
+    "--identity",
+    "--config",
+    "--dry-run",
+    "--no-vscode",
+    "--reset-host-key",
+    "--force",
+    "--json",
+    "--quiet",
+    "--verbose",
+];
+
+pub fn run(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
+    let json = env.global.json || a.command.iter().any(|t| t == "--json");
+    let r = take_trailing_flags(env, a).and_then(|(env, a)| run_parsed(&env, &a));
+    if json && let Err(e) = &r {
+        // With --json the answer on stdout is JSON, failures included.
+        let v = serde_json::json!({
+            "error": super::render(e),
+            "exit_code": super::exit_code(e),
+        });
+        output::out(&output::json(&v)?)?;
+    }
+    r
+}
+
+/// `-i KEY.pub`: ssh needs the private key. Use the one beside it (with a
+/// note), or refuse when there is none.
+fn private_key_for(identity: &str, notes: &mut Vec<String>) -> anyhow::Result<String> {
+    let Some(private) = identity.strip_suffix(".pub") else {
+        return Ok(identity.to_string());
+    };
+    let ctx = crate::config::Context::current();
+    if ctx.home_path(private).is_file() {
+        notes.push(format!(
+            "{identity} is a public key; using the private key {private} beside it (ssh offers the private one)"
+        ));
+        Ok(private.to_string())
+    } else {
+        Err(bad_input(format!(
+            "{identity} is a public key, and there is no private key {private} beside it; ssh needs the private key: pass -i with its path"
+        )))
+    }
+}
+
+/// `add --name ALIAS --reset-host-key` without a command: forget the pin of
+/// an existing entry (a pod restarted on the same IP and port), change
+/// nothing else.
+fn reset_pin_only(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
+    let Some(alias) = a.name.as_deref() else {
+        return Err(bad_input(
+            "--reset-host-key without a pasted command needs --name ALIAS (the entry whose pin to reset)",
+        ));
+    };
+    edit::check_alias(alias)?;
+    let s = Session::open(env)?;
+    let Some(&bi) = s.doc.host_blocks_naming(alias).first() else {
+        let files = crate::config::files::load_tree(&s.path, &s.doc, &s.ctx.home);
+        return Err(bad_input(format!(
+            "no host entry named {alias} in {}{}",
+            s.path.display(),
+            super::did_you_mean(alias, &files)
+        )));
+    };
+    if !runpod::is_runpod_block(&s.doc, &s.doc.blocks()[bi]) {
+        return Err(bad_input(format!(
+            "{alias} is not a RunPod entry; its host key is not pinned by runpod-ssh (use `ssh-keygen -R`)"
+        )));
+    }
+    // The pin goes by the entry's HostKeyAlias (sync: runpod-<podid>).
+    let pin = s
+        .doc
+        .first_value(&s.doc.blocks()[bi], "hostkeyalias")
+        .unwrap_or_else(|| alias.to_string());
+    let n = if a.dry_run {
+        edit::pinned_key_count(&pin)
+    } else {
+        edit::forget_pinned_key(&pin)?
+    };
+    if env.global.json {
+        let v = serde_json::json!({
+            "alias": alias,
+            "action": "reset_host_key",
+            "dry_run": a.dry_run,
+            "pinned_keys_removed": n,
+        });
+        output::out(&output::json(&v)?)?;
+    } else if !env.global.quiet {
+        output::out(&match (n, a.dry_run) {
+            (0, _) => {
+                format!("No host key is pinned for {alias}; the next connection records one.\n")
+            }
+            (_, true) => format!("Would forget the pinned host key of {alias}.\n"),
+            // No undo hint: `restore` puts configs back, and this run wrote
+            // only the pin file.
+            (_, false) => format!(
+                "{} Forgot the pinned host key of {alias}; the next connection records the new one\n",
+                env.style.green("✓"),
+            ),
+        })?;
+    }
+    Ok(Outcome::Ok)
+}
+
+fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
+    if a.pod.is_some() {
+        return super::sync::add_pod(env, a);
+    }
+    // VS Code reads another config (remote.SSH.configFile): write that one.
+    let (env, redirect) = edit::follow_vscode(env);
+    let env = &env;
+    if a.command.is_empty() && a.reset_host_key {
+        return reset_pin_only(env, a);
+    }
+    let (ep, key_notes) = pasted_endpoint(a)?;
+    let s = Session::open(env)?;
+    let found = find_entry(&s, a, &ep)?;
+    let p = plan(&s, found, ep)?;
+    let mut warnings = key_notes;
+    warnings.extend(p.warnings(env, a, &s, redirect.as_ref()));
+    let diff = s.diff(&p.doc);
+    let done = p.write(a, &s, &mut warnings)?;
+    if env.global.json {
+        let v = serde_json::json!({
+            "alias": p.alias,
+            "action": p.action,
+            "dry_run": a.dry_run,
+            "endpoint": p.ep,
+            "config": s.path,
+            "backup": done.backup,
+            "diff": diff,
+            "pinned_keys_removed": done.pins_removed,
+            "renamed_from": p.renamed_from,
+            "comments_moved": p.moved,
+            "vscode": done.vscode,
+            "warnings": warnings,
+        });
+        output::out(&output::json(&v)?)?;
+        return Ok(Outcome::Ok);
+    }
+    let text = if a.dry_run {
+        p.dry_run_text(&s, &diff, &done)
+    } else if !env.global.quiet {
+        p.done_text(env, &s, &done)
+    } else {
+        String::new()
+    };
+    output::out(&text)?;
+    let st = &env.style;
+    for w in &warnings {
+        output::err(&format!("{} {w}\n", st.yellow("warning:")));
+    }
+    for c in done.vscode.iter().filter_map(|c| c.error.as_ref()) {
+        output::err(&format!(
+            "{} VS Code settings: {c}\n",
+            st.yellow("warning:")
+        ));
+    }
+    Ok(Outcome::Ok)
+}
+
+/// The pasted command as an endpoint, with `--identity` applied and a
+/// `.pub` key replaced by the private one beside it (the notes say so).
+fn pasted_endpoint(a: &AddArgs) -> anyhow::Result<(Endpoint, Vec<String>)> {
+    let mut key_notes = Vec::new();
+    let mut ep = runpod::parse_paste(&a.command).map_err(bad_input)?;
+    if let Some(id) = &a.identity {
+        // The same validator as the pasted `-i`.
+        ep.identity = Some(runpod::identity_path(id).map_err(bad_input)?);
+    }
+    if let Some(id) = ep.identity.clone() {
+        ep.identity = Some(private_key_for(&id, &mut key_notes)?);
+    }
+    if let Some(n) = &a.name {
+        edit::check_alias(n)?;
+    }
+    Ok((ep, key_notes))
+}
+
+/// Which entry the paste is: found by `--name`, by endpoint, or by the
+/// default alias.
+struct Found {
+    blocks: Vec<crate::config::Block>,
+    /// The RunPod entry to update, if any.
+    existing: Option<usize>,
+    alias: String,
+    /// Hand-written blocks at the same endpoint (left alone).
+    same_endpoint_foreign: Vec<usize>,
+}
+
+/// Find the entry to update (or none: a new one) and its alias; refuse a
+/// `--name` that names a hand-written block or an entry shared with other
+/// hosts.
+fn find_entry(s: &Session, a: &AddArgs, ep: &Endpoint) -> anyhow::Result<Found> {
+    let blocks = s.doc.blocks();
+    let by_alias = a
+        .name
+        .as_deref()
+        .map(|n| s.doc.host_blocks_naming(n))
+        .unwrap_or_default();
+    // A hand-written block that is not a RunPod entry is never changed: a
+    // `prod` block at the same IP and port gets a new entry beside it.
+    let (by_endpoint, same_endpoint_foreign): (Vec<usize>, Vec<usize>) = (1..blocks.len())
+        .filter(|&i| blocks[i].kind == BlockKind::Host && points_at(&s.doc, &blocks[i], ep))
+        .partition(|&i| runpod::is_runpod_block(&s.doc, &blocks[i]));
+    if let Some(&i) = by_alias.first()
+        && !runpod::is_runpod_block(&s.doc, &blocks[i])
+    {
+        return Err(bad_input(format!(
+            "{} at {}:{} is a hand-written block that is not a RunPod entry; runpod-ssh does not change it. Choose another --name",
+            a.name.as_deref().unwrap_or_default(),
+            s.path.display(),
+            blocks[i].header.unwrap_or(0) + 1
+        )));
+    }
+    // Without --name, an entry under the default alias is the same entry.
+    let by_default = s.doc.host_blocks_naming(&runpod::default_alias(ep));
+    let existing = by_alias
+        .first()
+        .or(by_endpoint.first())
+        .or(if a.name.is_none() {
+            by_default.first()
+        } else {
+            None
+        })
+        .copied()
+        .filter(|&i| runpod::is_runpod_block(&s.doc, &blocks[i]));
+    let alias = match (&a.name, existing) {
+        (Some(n), _) => n.clone(),
+        (None, Some(i)) if blocks[i].patterns.len() == 1 => blocks[i].patterns[0].clone(),
+        _ => runpod::default_alias(ep),
+    };
+    edit::check_alias(&alias)?;
+    if let Some(i) = existing
+        && blocks[i].patterns.len() > 1
+    {
+        let line = blocks[i].header.unwrap_or(0) + 1;
+        return Err(bad_input(format!(
+            "the entry at {}:{line} also names other hosts ({}); runpod-ssh will not change their settings. Use --name with an alias of its own",
+            s.path.display(),
+            blocks[i].patterns.join(" ")
+        )));
+    }
+    Ok(Found {
+        blocks,
+        existing,
+        alias,
+        same_endpoint_foreign,
+    })
+}
+
+/// The edited config and everything decided on the way, before anything
+/// is written.
+struct Plan {
+    ep: Endpoint,
+    alias: String,
+    blocks: Vec<crate::config::Block>,
+    existing: Option<usize>,
+    same_endpoint_foreign: Vec<usize>,
+    doc: Document,
+    identity: String,
+    identity_found: bool,
+    options: Vec<(String, String)>,
+    /// Comments of the entry moved to their own lines.
+    moved: usize,
+    /// What the `ssh -G` cross-check had to say.
+    notes: Vec<String>,
+    action: Action,
+    renamed_from: Option<String>,
+    endpoint_changed: bool,
+}
+
+/// Write the entry into a copy of the config and prove it: ssh must
+/// accept the result, and nothing earlier may override the entry.
+fn plan(s: &Session, found: Found, mut ep: Endpoint) -> anyhow::Result<Plan> {
+    let Found {
+        blocks,
+        existing,
+        alias,
+        same_endpoint_foreign,
+    } = found;
+    // The entry's own comments go on their own lines first (a glued one is
+    // repaired rather than refused): what add leaves, Windows' ssh reads.
+    let mut base = s.doc.clone();
+    let moved = existing.map_or(0, |i| {
+        let range = base.blocks()[i].lines.clone();
+        crate::doctor::portable_comments(&mut base, range, &s.path, &s.ctx)
+    });
+    edit::refuse_broken(&s.resolve(&base, &alias))?;
+
+    // A paste without `-i` says nothing about the key: an entry that
+    // exists keeps the IdentityFile it has (its first one stays first,
+    // the others are left as they are), not a default that may be missing.
+    if ep.identity.is_none()
+        && let Some(i) = existing
+        && let Some(kept) = s.doc.first_value(&blocks[i], "IdentityFile")
+    {
+        ep.identity = Some(kept);
+    }
+    let home = crate::platform::home_dir();
+    let (identity, identity_found) = runpod::choose_identity(&ep, home.as_deref());
+    let options = runpod::entry_options(&ep, &alias, &identity);
+    let (mut doc, bi) = apply(&base, existing, &alias, &options, &ep, &[])?;
+
+    // The new entry must be what ssh uses: nothing earlier may override it.
+    let r = s.resolve(&doc, &alias);
+    if !r.ok() {
+        let list: Vec<String> = r.errors.iter().map(|d| format!("  {d}")).collect();
+        return Err(bad_input(format!(
+            "the edited config would not be accepted by ssh; nothing was written:\n{}",
+            list.join("\n")
+        )));
+    }
+    let mut notes = Vec::new();
+    cross_check(s, &doc, &alias, &mut notes)?;
+    let overridden = overrides(s, &doc, bi, &r, &options, &identity);
+    if !overridden.is_empty() {
+        return Err(bad_input(format!(
+            "earlier lines of your config override the entry for {alias}, so it would not work; nothing was written:\n{}\nmove those lines below the entry, or into a `Host` block that does not match {alias}",
+            overridden.join("\n")
+        )));
+    }
+
+    let renamed_from = existing
+        .and_then(|i| blocks[i].patterns.first().cloned())
+        .filter(|old| *old != alias);
+    let old = existing.map(|i| endpoint_of(&s.doc, &blocks[i]));
+    let endpoint_changed = old.as_ref() != Some(&(ep.host.clone(), ep.port));
+    let action = if existing.is_none() {
+        Action::Created
+    } else if doc.to_bytes() == s.snap.content() {
+        Action::Unchanged
+    } else {
+        Action::Updated
+    };
+    // Keep the file's own encoding; a UTF-16 or BOM file was refused above
+    // by `refuse_broken` on Linux, so this only matters on Windows.
+    doc.set_encoding(s.doc.encoding());
+    Ok(Plan {
+        ep,
+        alias,
+        blocks,
+        existing,
+        same_endpoint_foreign,
+        doc,
+        identity,
+        identity_found,
+        options,
+        moved,
+        notes,
+        action,
+        renamed_from,
+        endpoint_changed,
+    })
+}
+
+/// What writing did: the backup, the pins forgotten, VS Code's settings.
+struct Done {
+    backup: Option<PathBuf>,
+    pins_removed: usize,
+    vscode: Vec<edit::SettingsChange>,
+}
+
+impl Plan {
+    /// Write the config (unless `--dry-run` or unchanged), forget the
+    /// pin a new endpoint or `--reset-host-key` makes stale, and set VS
+    /// Code's platform. What ssh now says of the file joins `warnings`.
+    fn write(&self, a: &AddArgs, s: &Session, warnings: &mut Vec<String>) -> anyhow::Result<Done> {
+        let mut backup: Option<PathBuf> = None;
+        let mut pins_removed = 0;
+        if !a.dry_run && self.action != Action::Unchanged {
+            backup = s.write(&self.doc)?;
+            warnings.extend(crate::refusal::strictest_after_write(
+                &s.path, &self.doc, &s.ctx, true,
+            ));
+        }
+        // A changed endpoint is a new server; --reset-host-key says the same
+        // endpoint now has a new key (a restarted pod). Pins go under the
+        // entry's HostKeyAlias (the proxy form's is not its alias).
+        let pin = self
+            .options
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("HostKeyAlias"))
+            .map_or(self.alias.as_str(), |(_, v)| v.as_str());
+        let drop_pin = self.endpoint_changed || a.reset_host_key;
+        if drop_pin {
+            pins_removed = if a.dry_run {
+                edit::pinned_key_count(pin)
+            } else {
+                edit::forget_pinned_key(pin)?
+            };
+        }
+        let vscode = if a.no_vscode {
+            Vec::new()
+        } else {
+            edit::set_vscode_platform(&self.alias, Some("linux"), a.dry_run)
+        };
+        Ok(Done {
+            backup,
+            pins_removed,
+            vscode,
+        })
+    }
+}

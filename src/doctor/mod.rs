@@ -1,0 +1,378 @@
+//! The repair rules behind `runpod-ssh fix`: each rule finds problems in the
+//! lossless config document (and the files it names) and repairs them as
+//! edits that touch only the lines at fault.
+//!
+//! Rules run in [`RULES`] order on a working copy. A rule's repair is
+//! [`Auto::Safe`] (applied by default: the meaning the user intended is
+//! kept), [`Auto::WithYes`] (changes which values win, so only with
+//! `--yes`) or [`Auto::Manual`] (we explain; the user decides).
+//!
+//! Not failures, never touched: CRLF, tabs, `Key=Value`, keyword case,
+//! comments on their own lines.
+//!
+//! This module holds what every rule shares: the [`Rule`] trait and its
+//! [`Meta`] (id, what it detects, what its repair does — the catalogue is
+//! built from them), the state rules work on ([`Cx`]), the registry
+//! ([`RULES`]) and the runner. The rules live one family per file, each
+//! rule's metadata beside its code:
+//! - `encoding`: UTF-16, byte-order marks, Unicode spaces;
+//! - `comments`: comments after, glued to or quoted in a value;
+//! - `paths`: Windows paths ssh splits or reads differently;
+//! - `apple`: keywords only Apple's ssh knows;
+//! - `keys`: identity files and file permissions;
+//! - `blocks`: duplicate aliases, overriding wildcard blocks, `Include`
+//!   placement, proxy entries;
+//! - `vscode`: VS Code's Remote-SSH settings;
+//! - `windows`: what only Windows users meet — Notepad's `config.txt`, no
+//!   ssh client, a disabled ssh-agent service, a non-ASCII profile — and
+//!   the facts `fix` gathers there ([`WindowsFacts`]);
+//! - `verify`: the before/after check of a repair.
+//!
+//! The other Windows rows live with their family: `legacy-code-page` in
+//! `encoding`, `key-format` and the owner-only ACLs in `keys`,
+//! `vscode-ssh-path` in `vscode`, the version note on `trailing-comment`
+//! in `comments`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::config::Context;
+use crate::config::document::Document;
+
+mod apple;
+mod blocks;
+mod comments;
+mod encoding;
+mod keys;
+mod paths;
+mod verify;
+mod vscode;
+mod windows;
+
+pub use comments::portable_comments;
+pub(crate) use encoding::is_odd_space;
+pub use keys::{icacls_commands, is_private_key, key_mangling, normalise_key};
+pub use verify::{Verification, regression, verify};
+pub use windows::{
+    AgentService, ClientSource, INSTALL_OPENSSH, SshClient, WindowsFacts, agent_commands,
+};
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// ssh refuses the file, or this host cannot work.
+    Error,
+    /// Works here, breaks elsewhere (older Windows ssh, VS Code's writer).
+    Warning,
+}
+
+/// Whether a repair is applied without asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Auto {
+    Safe,
+    WithYes,
+    Manual,
+}
+
+/// One problem found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub file: PathBuf,
+    /// 1-based, as in the file that was read.
+    pub line: Option<usize>,
+    pub severity: Severity,
+    pub message: String,
+    /// What the repair does (or what the user should do).
+    pub repair: String,
+    pub auto: Auto,
+    /// Whether the repair is in the result.
+    pub applied: bool,
+}
+
+/// Something to do outside the config when the repair is written.
+#[derive(Debug, Clone, Serialize)]
+pub enum SideEffect {
+    /// chmod a regular file the user owns, never through a symlink (Unix);
+    /// `finding` is the index in [`Cx::findings`] that reports it, so a
+    /// refusal at write time can take back its "fixed".
+    Chmod {
+        path: PathBuf,
+        mode: u32,
+        finding: usize,
+        /// What the open file must hold when it is chmodded.
+        check: ChmodCheck,
+    },
+    /// Set `remote.SSH.remotePlatform[alias] = "linux"` in VS Code settings.
+    VscodePlatform { alias: String },
+    /// Set `remote.SSH.path` in VS Code settings (F19).
+    VscodeSshPath { path: String },
+    /// Rewrite a private key an editor mangled (F18) with `new`, only while
+    /// it still holds `old` (atomic, backed up, mode and owner kept; on
+    /// Windows the owner-only ACL is put back, see [`crate::platform`]).
+    RewriteKey {
+        path: PathBuf,
+        old: Vec<u8>,
+        new: Vec<u8>,
+        finding: usize,
+    },
+    /// Windows: give a regular file the owner-only ACL (the user, SYSTEM,
+    /// Administrators; inheritance off), read back to confirm (F16/F17).
+    OwnerOnlyAcl { path: PathBuf, finding: usize },
+}
+
+/// What a file must hold, read from the very file descriptor that is
+/// chmodded (see [`crate::fsio::set_mode_owned_if`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ChmodCheck {
+    /// A private key ssh can load.
+    PrivateKey,
+    /// The config exactly as this run wrote (or left) it.
+    Config,
+}
+
+/// The state rules work on.
+pub struct Cx<'a> {
+    pub doc: Document,
+    pub path: PathBuf,
+    pub ctx: &'a Context,
+    /// The ssh that reads the file here ([`crate::refusal::Client::local`]).
+    pub client: crate::refusal::Client,
+    /// `--yes`: apply [`Auto::WithYes`] repairs too.
+    pub yes: bool,
+    /// Only these aliases' entries (empty: all).
+    pub only: Vec<String>,
+    pub findings: Vec<Finding>,
+    /// (alias, keyword) pairs whose evaluated value a repair means to change.
+    pub intended: Vec<(String, String)>,
+    pub side_effects: Vec<SideEffect>,
+    /// VS Code settings texts: (path, text).
+    pub vscode: Vec<(PathBuf, String)>,
+    /// The ANSI code page a config that is not UTF-8 was probably saved in
+    /// (the system's on Windows, none elsewhere; tests inject one).
+    pub ansi: Option<crate::platform::CodePage>,
+    /// The ssh clients VS Code may run and the ssh-agent service (gathered
+    /// by `fix` on Windows, [`WindowsFacts::gather`]; `None` elsewhere).
+    pub windows: Option<WindowsFacts>,
+    /// Advice that is no finding (printed with the result).
+    pub notes: Vec<String>,
+}
+
+impl<'a> Cx<'a> {
+    /// A context for the rules over `doc` (read from `path`), with no
+    /// `--yes`, every alias, and nothing found yet.
+    pub fn new(doc: Document, path: &Path, ctx: &'a Context) -> Cx<'a> {
+        Cx {
+            doc,
+            path: path.to_path_buf(),
+            ctx,
+            client: crate::refusal::Client::local(),
+            yes: false,
+            only: Vec::new(),
+            findings: Vec::new(),
+            intended: Vec::new(),
+            side_effects: Vec::new(),
+            vscode: Vec::new(),
+            ansi: crate::platform::ansi_code_page(),
+            windows: None,
+            notes: Vec::new(),
+        }
+    }
+
+    fn line_no(&self, i: usize) -> Option<usize> {
+        self.doc.lines().get(i).and_then(|l| l.original_line())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn report(
+        &mut self,
+        rule: &dyn Rule,
+        line: Option<usize>,
+        severity: Severity,
+        message: String,
+        repair: String,
+        applied: bool,
+    ) {
+        self.findings.push(Finding {
+            rule: rule.id(),
+            file: self.path.clone(),
+            line,
+            severity,
+            message,
+            repair,
+            auto: rule.auto(),
+            applied,
+        });
+    }
+
+    /// Report a finding of `rule` whose repair was applied, in the rule's words.
+    fn fixed(&mut self, rule: &dyn Rule, line: Option<usize>, severity: Severity) {
+        self.report(
+            rule,
+            line,
+            severity,
+            rule.title().into(),
+            rule.repair_text().into(),
+            true,
+        );
+    }
+
+    /// Whether a repair of this kind may be applied now.
+    fn may(&self, auto: Auto) -> bool {
+        match auto {
+            Auto::Safe => true,
+            Auto::WithYes => self.yes,
+            Auto::Manual => false,
+        }
+    }
+
+    /// The aliases a block's repair affects.
+    /// The header of the block holding line `i` (`None` in the global
+    /// section): the nearest header at or above it, found without listing
+    /// every block (rules call this once per line they repair).
+    fn header_of_line(&self, i: usize) -> Option<usize> {
+        let lines = self.doc.lines();
+        (0..=i.min(lines.len().saturating_sub(1)))
+            .rev()
+            .find(|&k| lines[k].is_header())
+    }
+
+    fn aliases_of_line(&self, i: usize) -> Vec<String> {
+        if i >= self.doc.lines().len() {
+            return Vec::new();
+        }
+        self.header_of_line(i)
+            .map(|h| {
+                self.doc.lines()[h]
+                    .values()
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn intend(&mut self, line: usize, keyword: &str) {
+        for a in self.aliases_of_line(line) {
+            self.intended.push((a, keyword.to_string()));
+        }
+        // Global lines affect every host.
+        if line < self.doc.lines().len() && self.header_of_line(line).is_none() {
+            self.intended.push(("*".into(), keyword.to_string()));
+        }
+    }
+
+    fn in_scope(&self, patterns: &[String]) -> bool {
+        self.only.is_empty() || patterns.iter().any(|p| self.only.contains(p))
+    }
+}
+
+/// What a rule is, for reports and the catalogue.
+#[derive(Debug)]
+pub struct Meta {
+    pub id: &'static str,
+    /// What it detects, in a few words.
+    pub title: &'static str,
+    /// What its repair does.
+    pub repair: &'static str,
+    pub auto: Auto,
+}
+
+/// A repair rule.
+pub trait Rule: Sync {
+    fn meta(&self) -> &'static Meta;
+    /// Find and (when allowed) repair, on `cx.doc`.
+    fn run(&self, cx: &mut Cx);
+
+    fn id(&self) -> &'static str {
+        self.meta().id
+    }
+    fn title(&self) -> &'static str {
+        self.meta().title
+    }
+    fn repair_text(&self) -> &'static str {
+        self.meta().repair
+    }
+    fn auto(&self) -> Auto {
+        self.meta().auto
+    }
+}
+
+/// Every rule, in the order they run: encoding first (so the rest can read
+/// the text), then rules that edit within lines, then those that add, move
+/// or remove lines.
+pub static RULES: &[&dyn Rule] = &[
+    &windows::ConfigTxt,
+    &encoding::Utf16,
+    &encoding::Bom,
+    &encoding::LegacyCodePage,
+    &encoding::NonAsciiSpace,
+    &comments::QuotedComment,
+    &comments::GluedComment,
+    &comments::TrailingComment,
+    &paths::UnquotedSpacePath,
+    &paths::BackslashPath,
+    &apple::AppleKeywords,
+    &keys::IdentityPub,
+    &keys::IdentityMissing,
+    &keys::KeyFormat,
+    &keys::KeyPermissions,
+    &keys::ConfigPermissions,
+    &blocks::DuplicateAlias,
+    &blocks::CatchAllOverride,
+    &blocks::IncludeAfterHost,
+    &blocks::ProxyEntry,
+    &vscode::VscodeConfigFile,
+    &vscode::VscodePlatform,
+    &vscode::VscodeSshPath,
+    &windows::NoSshClient,
+    &windows::AgentDisabled,
+    &windows::NonAsciiProfile,
+];
+
+/// Run every rule on `cx`.
+pub fn run_all(cx: &mut Cx) {
+    for r in RULES {
+        r.run(cx);
+    }
+}
+
+/// One row of the rule catalogue, for `fix --rules` and the docs.
+#[derive(Debug, Serialize)]
+pub struct RuleInfo {
+    pub id: &'static str,
+    pub detects: &'static str,
+    pub repair: &'static str,
+    pub auto: Auto,
+}
+
+/// The catalogue.
+pub fn catalogue() -> Vec<RuleInfo> {
+    RULES
+        .iter()
+        .map(|r| RuleInfo {
+            id: r.id(),
+            detects: r.title(),
+            repair: r.repair_text(),
+            auto: r.auto(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn catalogue_ids_are_unique() {
+        let c = catalogue();
+        let mut ids: Vec<&str> = c.iter().map(|r| r.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), c.len());
+        assert!(c.len() >= 15);
+    }
+}

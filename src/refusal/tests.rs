@@ -1,0 +1,185 @@
+//! Unit tests of [`super`]: the lines each ssh client refuses (OpenSSH 7.7, 9.x, Apple's) and in ssh's words, and how the local ssh is detected.
+
+use super::*;
+
+#[test]
+fn ssh_errors_are_read_with_their_file_and_line() {
+    let p = Path::new("/h/.ssh/config");
+    let d = parse_ssh_errors(
+        p,
+        "/h/.ssh/inc line 3: Bad forwarding specification.\n/h/.ssh/config: terminating, 1 bad configuration options\n",
+    );
+    assert_eq!(d.len(), 1);
+    assert_eq!(
+        d[0].to_string(),
+        "/h/.ssh/inc:3: Bad forwarding specification."
+    );
+    let d = parse_ssh_errors(
+        p,
+        "/h/.ssh/config: terminating, 1 bad configuration options\n",
+    );
+    assert_eq!(d[0].source.line, 0);
+    assert_eq!(d[0].message, "terminating, 1 bad configuration options");
+}
+
+#[test]
+fn algorithm_lists_refuse_unknown_names_in_ssh_words() {
+    let c = Client::OpenSsh;
+    assert_eq!(
+        c.bad_value("ciphers", "bogus").as_deref(),
+        Some("Bad SSH2 cipher spec 'bogus'.")
+    );
+    assert_eq!(c.bad_value("ciphers", "+aes128-cbc,aes256-ctr"), None);
+    assert_eq!(c.bad_value("ciphers", "-whatever"), None);
+    assert!(c.bad_value("macs", "hmac-sha9").is_some());
+    assert!(c.bad_value("kexalgorithms", "^nope").is_some());
+    assert_eq!(
+        c.bad_value("hostkeyalgorithms", "ssh-ed25519*,rsa-sha2-*"),
+        None
+    );
+    assert!(c.bad_value("pubkeyacceptedalgorithms", "nokey*").is_some());
+    assert_eq!(c.bad_value("user", "bogus"), None);
+}
+
+fn ctx(home: &Path) -> Context {
+    Context {
+        local_user: "u".into(),
+        home: home.to_path_buf(),
+        user_home: home.to_path_buf(),
+        uid: 1,
+        check_include_permissions: false,
+        system_config: None,
+    }
+}
+
+/// (line, message) of what `client` refuses in `text`.
+fn refused(client: Client, text: &[u8]) -> Vec<(usize, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config");
+    check(client, &path, &Document::parse(text), &ctx(dir.path()))
+        .problems
+        .into_iter()
+        .map(|d| (d.source.line, d.message))
+        .collect()
+}
+
+const GUIDE: &str = "\tHost RunPod-4090            # alias shown in VS Code\n    HostName 127.0.0.1    # the IP after @\n    User root               # the account after ssh\n    Port 40022              # the number after -p\n    IdentityFile ~/.ssh/id_ed25519  # the path after -i\n";
+
+#[test]
+fn openssh77_refuses_the_guides_trailing_comments_that_9x_accepts() {
+    assert!(refused(Client::OpenSsh, GUIDE.as_bytes()).is_empty());
+    let r = refused(Client::OpenSsh77, GUIDE.as_bytes());
+    let lines: Vec<usize> = r.iter().map(|(l, _)| *l).collect();
+    assert_eq!(lines, [1, 2, 3, 4, 5], "{r:?}");
+    assert_eq!(
+        r[0].1,
+        r##"OpenSSH 7.7 and 8.1 read the comment as more host patterns ("#" "alias" "shown" "in" "VS" "Code")"##
+    );
+    for (_, m) in &r[1..] {
+        assert_eq!(m, r##"garbage at end of line; "#"."##);
+    }
+}
+
+#[test]
+fn openssh77_reads_quotes_backslashes_and_odd_spaces_as_part_of_values() {
+    let r = refused(
+        Client::OpenSsh77,
+        "Host a\n  User 'bob'\n  IdentityFile \"C:\\\\Users\\\\me\\\\id\"\n  HostName h\u{a0}x\n  LocalForward 8888 localhost:8888 # jupyter\n  Host b # any* host\n  Match host x # c\n"
+            .as_bytes(),
+    );
+    let by_line = |n: usize| r.iter().find(|(l, _)| *l == n).map(|(_, m)| m.as_str());
+    assert_eq!(
+        by_line(2),
+        Some(r#"OpenSSH 7.7 and 8.1 read the value as "'bob'", not "bob""#)
+    );
+    assert_eq!(
+        by_line(3),
+        Some(r#"OpenSSH 7.7 and 8.1 read the value as "C:\\Users\\me\\id", not "C:\Users\me\id""#)
+    );
+    assert_eq!(
+        by_line(4),
+        Some("a non-ASCII space (U+00A0): every ssh reads it as a letter, not a space")
+    );
+    assert_eq!(by_line(5), Some(r##"garbage at end of line; "#"."##));
+    assert!(
+        by_line(6)
+            .unwrap()
+            .ends_with("one a wildcard that matches other hosts")
+    );
+    assert_eq!(by_line(7), Some("Unsupported Match attribute #"));
+}
+
+#[test]
+fn openssh77_accepts_what_every_version_reads_alike() {
+    let text = "Host a b\n  HostName 1.2.3.4\n  User root\n  IdentityFile \"C:/Users/John Doe/.ssh/id\"\n  IdentityFile C:\\Users\\me\\id\n  ProxyCommand ssh -W %h:%p jump # the shell ignores this\n  SetEnv A=b\n  Port=22\n# a comment line\n";
+    assert!(refused(Client::OpenSsh77, text.as_bytes()).is_empty());
+}
+
+#[test]
+fn openssh77_refuses_a_bom_on_every_platform() {
+    let r = refused(Client::OpenSsh77, b"\xEF\xBB\xBFHost a\n  User root\n");
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].0, 1);
+    assert!(r[0].1.contains("byte-order mark"));
+}
+
+#[test]
+fn apple_keywords_are_valid_for_apples_ssh_only() {
+    let text = b"Host *\n  AddKeysToAgent yes\n  UseKeychain yes\n";
+    assert!(refused(Client::Apple, text).is_empty());
+    for c in [Client::OpenSsh, Client::OpenSsh77] {
+        assert_eq!(
+            refused(c, text),
+            [(3, "Bad configuration option: usekeychain".to_string())]
+        );
+    }
+    // Apple's ssh checks the value like any flag.
+    assert_eq!(refused(Client::Apple, b"UseKeychain maybe\n").len(), 1);
+    // IgnoreUnknown met first makes upstream skip it.
+    assert!(
+        refused(
+            Client::OpenSsh,
+            b"IgnoreUnknown UseKeychain\nHost *\n  UseKeychain yes\n"
+        )
+        .is_empty()
+    );
+}
+
+#[test]
+fn macos_detection_follows_the_first_ssh_on_path() {
+    let apple = detect_macos(Some(PathBuf::from(APPLE_SSH)), None, true);
+    assert_eq!((apple.client, apple.apple_shadowed), (Client::Apple, false));
+    let apple_banner = detect_macos(
+        Some(PathBuf::from("/usr/local/bin/ssh")),
+        Some("OpenSSH_9.8p1, LibreSSL 3.3.6".into()),
+        true,
+    );
+    assert_eq!(apple_banner.client, Client::Apple);
+    let brew = detect_macos(
+        Some(PathBuf::from("/opt/homebrew/bin/ssh")),
+        Some("OpenSSH_10.0p2, OpenSSL 3.5.0 8 Apr 2025".into()),
+        true,
+    );
+    assert_eq!((brew.client, brew.apple_shadowed), (Client::OpenSsh, true));
+    assert_eq!(detect_macos(None, None, true).client, Client::Apple);
+}
+
+#[test]
+fn fix_command_names_the_file_unless_default() {
+    let ctx = Context {
+        local_user: "u".into(),
+        home: PathBuf::from("/h"),
+        user_home: PathBuf::from("/h"),
+        uid: 1,
+        check_include_permissions: false,
+        system_config: None,
+    };
+    assert_eq!(
+        fix_command(Path::new("/h/.ssh/config"), &ctx),
+        "runpod-ssh fix"
+    );
+    assert_eq!(
+        fix_command(Path::new("/tmp/my config"), &ctx),
+        "runpod-ssh fix --config '/tmp/my config'"
+    );
+}

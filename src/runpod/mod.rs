@@ -1,0 +1,247 @@
+//! What RunPod hands a user, turned into an [`Endpoint`]; the host entry
+//! runpod-ssh writes for it; and what counts as a RunPod entry.
+//!
+//! Accepted: `ssh root@203.0.113.7 -p 40123 -i ~/.ssh/id_ed25519` (options
+//! in any order, `-p` before the destination too), `ssh://user@host:port`,
+//! the proxy form `ssh <podid>-<hex>@ssh.runpod.io -i KEY`, a leading `$ `,
+//! the line as one argument or as many. Anything that would run a command
+//! or send the connection elsewhere (`ProxyCommand`, `-J`, …) is refused by
+//! name, and so is every value that cannot be written back portably.
+//!
+//! The paste is parsed in `paste` (its forwards checked in `forward`);
+//! this module holds RunPod's constants, the entry runpod-ssh writes for
+//! an endpoint, and what counts as a RunPod entry in a config.
+
+use std::net::Ipv4Addr;
+
+use crate::config::document::{Block, BlockKind, Document};
+use crate::config::files::ConfigFile;
+use crate::config::keywords::{self, Kind};
+use crate::config::pattern;
+use crate::config::resolve::{self, Source};
+
+mod forward;
+mod paste;
+
+pub use forward::{ssh_accepts_forward, ssh_accepts_forward_line};
+pub use paste::{Access, Endpoint, PasteError, identity_path, parse_paste, split_line};
+
+/// RunPod's SSH proxy ("Basic SSH"): no scp, sftp, port forwarding or VS Code.
+pub const PROXY_HOST: &str = "ssh.runpod.io";
+
+/// The comment line runpod-ssh puts above the blocks it writes.
+pub const MARKER: &str = "# managed by runpod-ssh";
+
+/// Where runpod-ssh pins pod host keys (under each entry's `HostKeyAlias`),
+/// so a recycled IP:port never collides with the main known_hosts.
+pub const KNOWN_HOSTS_FILE: &str = "~/.ssh/known_hosts_runpod";
+
+/// Keepalives: RunPod's proxy and NATs drop idle connections.
+pub const SERVER_ALIVE_INTERVAL: &str = "30";
+pub const SERVER_ALIVE_COUNT_MAX: &str = "4";
+
+/// The alias runpod-ssh proposes when none is given: `runpod-<pod id>` for
+/// the proxy form, `runpod-<ip with dashes>-<port>` for exposed TCP (one
+/// per pod and port, readable in VS Code's list).
+pub fn default_alias(e: &Endpoint) -> String {
+    match &e.access {
+        Access::Proxy { pod_id } => format!("runpod-{}", pod_id.to_ascii_lowercase()),
+        Access::ExposedTcp => {
+            let h: String = e
+                .host
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .collect();
+            format!("runpod-{}-{}", h.trim_matches('-'), e.port)
+        }
+    }
+}
+
+/// The identity file to write: the pasted one, else the first of the usual
+/// keys that exists, else `~/.ssh/id_ed25519` (and a warning from the caller).
+pub fn choose_identity(e: &Endpoint, home: Option<&std::path::Path>) -> (String, bool) {
+    if let Some(i) = &e.identity {
+        return (i.clone(), true);
+    }
+    for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {
+        if home.is_some_and(|h| h.join(".ssh").join(name).is_file()) {
+            return (format!("~/.ssh/{name}"), true);
+        }
+    }
+    ("~/.ssh/id_ed25519".to_string(), false)
+}
+
+/// The options of the entry for `e` under `alias`, in the order written.
+pub fn entry_options(e: &Endpoint, alias: &str, identity: &str) -> Vec<(String, String)> {
+    entry_options_pinned(e, &pin_name(e, alias), identity)
+}
+
+/// The name a pasted entry's host key is pinned under: the alias for the
+/// pod's own sshd; for the `ssh.runpod.io` proxy a name of its own
+/// (`runpod-proxy-<podid>`), never the `runpod-<podid>` that `sync` pins
+/// the pod's sshd under (two different servers, two different keys).
+pub fn pin_name(e: &Endpoint, alias: &str) -> String {
+    match &e.access {
+        Access::Proxy { pod_id } => format!("runpod-proxy-{}", pod_id.to_ascii_lowercase()),
+        Access::ExposedTcp => alias.to_string(),
+    }
+}
+
+/// The pin name `sync` uses for a pod's own sshd: stable across restarts,
+/// IP:port reuse and renames.
+pub fn pod_pin_name(pod_id: &str) -> String {
+    format!("runpod-{}", pod_id.to_ascii_lowercase())
+}
+
+/// The entry's options with host keys pinned under `pin`.
+pub fn entry_options_pinned(e: &Endpoint, pin: &str, identity: &str) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = vec![
+        ("HostName".into(), e.host.clone()),
+        ("Port".into(), e.port.to_string()),
+        ("User".into(), e.user.clone()),
+        ("IdentityFile".into(), identity.to_string()),
+        ("IdentitiesOnly".into(), "yes".into()),
+        ("ServerAliveInterval".into(), SERVER_ALIVE_INTERVAL.into()),
+        ("ServerAliveCountMax".into(), SERVER_ALIVE_COUNT_MAX.into()),
+        ("HostKeyAlias".into(), pin.to_string()),
+        ("UserKnownHostsFile".into(), KNOWN_HOSTS_FILE.into()),
+        ("StrictHostKeyChecking".into(), "accept-new".into()),
+    ];
+    for (k, val) in &e.options {
+        let single = keywords::lookup(k).is_some_and(|kw| {
+            !matches!(
+                kw.kind,
+                Kind::Forward | Kind::DynamicForward | Kind::SendEnv | Kind::LineList
+            )
+        });
+        if single && let Some(slot) = v.iter_mut().find(|(x, _)| x.eq_ignore_ascii_case(k)) {
+            slot.1 = val.clone();
+        } else {
+            v.push((k.clone(), val.clone()));
+        }
+    }
+    v
+}
+
+/// Whether a block is a RunPod entry: written by runpod-ssh, or an alias
+/// containing "runpod", or HostName `ssh.runpod.io`, or a bare IPv4
+/// HostName with `User root` and a Port other than 22.
+pub fn is_runpod_block(doc: &Document, block: &Block) -> bool {
+    if block.kind != BlockKind::Host {
+        return false;
+    }
+    if has_marker(doc, block) {
+        return true;
+    }
+    if block
+        .patterns
+        .iter()
+        .any(|p| p.to_ascii_lowercase().contains("runpod"))
+    {
+        return true;
+    }
+    let first = |kw: &str| doc.first_value(block, kw);
+    let hostname = first("hostname");
+    if hostname
+        .as_deref()
+        .is_some_and(|h| h.eq_ignore_ascii_case(PROXY_HOST))
+    {
+        return true;
+    }
+    let ipv4 = hostname
+        .as_deref()
+        .is_some_and(|h| h.parse::<Ipv4Addr>().is_ok());
+    let root = first("user").as_deref() == Some("root");
+    let port = first("port").and_then(|p| resolve::parse_port(&p));
+    ipv4 && root && port.is_some_and(|p| p != 22)
+}
+
+/// A host alias found in the config files.
+#[derive(Debug, Clone)]
+pub struct HostEntry {
+    pub alias: String,
+    /// Where its `Host` line is.
+    pub source: Source,
+    /// A RunPod entry (see [`is_runpod_block`]).
+    pub runpod: bool,
+    /// Written by runpod-ssh.
+    pub managed: bool,
+}
+
+/// The aliases `list`, `check` and `fix --probe` cover: the literal patterns
+/// of RunPod entries (of every `Host` block with `all`), each once, in file
+/// order.
+pub fn entries(files: &[ConfigFile], all: bool) -> Vec<HostEntry> {
+    let mut out: Vec<HostEntry> = Vec::new();
+    // Seen aliases: a linear scan of `out` made this quadratic.
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for f in files {
+        for b in f.doc.blocks() {
+            if b.kind != BlockKind::Host {
+                continue;
+            }
+            let runpod = is_runpod_block(&f.doc, &b);
+            if !all && !runpod {
+                continue;
+            }
+            for alias in b.patterns.iter().filter(|p| !pattern::is_wildcard(p)) {
+                if !seen.insert(alias.clone()) {
+                    continue;
+                }
+                out.push(HostEntry {
+                    alias: alias.clone(),
+                    source: Source {
+                        file: f.path.clone(),
+                        line: b.header.unwrap_or(0) + 1,
+                    },
+                    runpod,
+                    managed: has_marker(&f.doc, &b),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The comment `sync` writes above an entry it created for a pod.
+pub const SYNC_COMMENT: &str = "runpod-ssh sync: pod";
+
+/// The pod id of an entry `sync` (or `add --pod`) created: its marker and
+/// the `# runpod-ssh sync: pod ID` comment right above the header.
+pub fn synced_pod_id(doc: &Document, block: &Block) -> Option<String> {
+    if !has_marker(doc, block) {
+        return None;
+    }
+    let h = block.header?;
+    let mut i = h;
+    while i > 0 && doc.lines()[i - 1].is_comment() {
+        i -= 1;
+        let t = doc.lines()[i].text();
+        if let Some(id) = t
+            .trim()
+            .trim_start_matches('#')
+            .trim()
+            .strip_prefix(SYNC_COMMENT)
+        {
+            let id = id.trim();
+            if !id.is_empty() {
+                return Some(id.to_string());
+            }
+        }
+    }
+    None
+}
+
+/// Whether runpod-ssh wrote this block (its marker comment sits right above
+/// the header).
+pub fn has_marker(doc: &Document, block: &Block) -> bool {
+    let Some(h) = block.header else { return false };
+    let mut i = h;
+    while i > 0 && doc.lines()[i - 1].is_comment() {
+        i -= 1;
+        if doc.lines()[i].text().trim() == MARKER {
+            return true;
+        }
+    }
+    false
+}
