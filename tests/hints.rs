@@ -364,9 +364,18 @@ fn typos_get_suggestions_for_flags_and_aliases() {
 fn small_messages_say_what_they_mean() {
     let (home, _) = home_with_key(None);
     // --timeout 0: no "between 0 and …" that 0 seems to satisfy.
-    let o = home.run(&["check", "--timeout", "0", "x"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("more than 0"), "{}", stderr(&o));
+    for args in [
+        &["check", "--timeout", "0", "x"][..],
+        &["key", "rotate", "--timeout", "0", "x"][..],
+    ] {
+        let o = home.run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr(&o).contains("more than 0"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
 
     // add --json: failures are JSON too.
     let o = home.run(&["add", "--json", "ssh"]);

@@ -69,7 +69,7 @@ ours() {
 cancel() {
   [ -f "$state" ] || return 1
   pid=$(sed -n 1p "$state")
-  rm -f "$state" "$state.idle"
+  rm -f "$state" "$state.idle" "$state.idle.new"
   ours "$pid" || return 1
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
   return 0
@@ -80,7 +80,7 @@ status)
     kind=$(sed -n 2p "$state"); val=$(sed -n 3p "$state"); pid=$(sed -n 1p "$state")
     if ! ours "$pid"; then echo "RESULT none"; exit 0; fi
     if [ "$kind" = in ]; then echo "RESULT status in $(( val - $(date +%s) ))";
-    else echo "RESULT status idle $val $(cat "$state.idle" 2>/dev/null || echo 0)"; fi
+    else so=$(cat "$state.idle" 2>/dev/null); echo "RESULT status idle $val ${so:-0}"; fi
   else echo "RESULT none"; fi
   exit 0 ;;
 cancel)
@@ -111,7 +111,7 @@ stop_pod() {
   elif runpodctl stop pod "$id" >> "$log" 2>&1; then say "stopped pod $id (runpodctl stop pod, the deprecated form)"
   else say "runpodctl could not stop pod $id"; fi
   # Only our own schedule's state (a newer one may have replaced it).
-  [ "$(sed -n 1p "$state" 2>/dev/null)" = "$$" ] && rm -f "$state" "$state.idle"
+  [ "$(sed -n 1p "$state" 2>/dev/null)" = "$$" ] && rm -f "$state" "$state.idle" "$state.idle.new"
 }
 sessions() {
   ps -eo pid=,ppid=,args= 2>/dev/null | awk -v L="$listener" '
@@ -134,7 +134,8 @@ idle=0
 while :; do
   sleep "$iv"
   if busy; then idle=0; else idle=$((idle + iv)); fi
-  echo "$idle" > "$state.idle"
+  # Written aside then renamed: a status read never sees it empty.
+  echo "$idle" > "$state.idle.new" && mv -f "$state.idle.new" "$state.idle"
   if [ "$idle" -ge "$secs" ]; then say "idle (no SSH session, GPU under 5%) for ${idle}s"; stop_pod; exit 0; fi
 done
 WORKER
@@ -336,6 +337,34 @@ fn laptop_fallback(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `status` while the worker is between truncating and writing its
+    /// idle count: the count reads as 0, never as a missing word (a CI run
+    /// saw "RESULT status idle 2" and failed the command).
+    #[cfg(unix)]
+    #[test]
+    fn status_reads_an_idle_count_being_written_as_zero() {
+        let home = tempfile::tempdir().unwrap();
+        // A process whose command line names the worker, as `ours` asks.
+        let mut worker = std::process::Command::new("sh")
+            .args(["-c", "sleep 30; :", "x/.runpod-ssh-autostop.sh"])
+            .spawn()
+            .unwrap();
+        let state = home.path().join(".runpod-ssh-autostop");
+        std::fs::write(&state, format!("{}\nidle\n120\n0\n", worker.id())).unwrap();
+        std::fs::write(home.path().join(".runpod-ssh-autostop.idle"), "").unwrap();
+        // Never the machine's /workspace: the state lives in the temp home.
+        let script = SCRIPT.replace("d=/workspace", "d=/nonexistent-runpod-ssh-test");
+        let out = std::process::Command::new("sh")
+            .args(["-c", &script, "sh", "status", "0", "0", "x"])
+            .env("HOME", home.path())
+            .output()
+            .unwrap();
+        let _ = worker.kill();
+        let _ = worker.wait();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("RESULT status idle 120 0"), "{text}");
+    }
 
     #[test]
     fn durations() {

@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
-use super::{Env, Failure, OrFail, Outcome, bad_input};
+use super::{Env, Failure, OrFail, Outcome};
 use crate::cli::CheckArgs;
 use crate::config::files::load_tree;
 use crate::config::{Document, resolve};
@@ -12,22 +12,7 @@ use crate::probe::{self, Options, Report};
 use crate::{fsio, output, refusal, runpod};
 
 pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
-    if !(a.timeout > 0.0 && a.timeout <= 3600.0) {
-        return Err(bad_input(format!(
-            "--timeout must be more than 0 and at most 3600 seconds (got {})",
-            a.timeout
-        )));
-    }
-    if a.jobs == 0 {
-        return Err(bad_input("--jobs must be at least 1"));
-    }
-    for alias in &a.aliases {
-        if alias.is_empty() || alias.contains(char::is_whitespace) {
-            return Err(bad_input(format!(
-                "host alias {alias:?} is not valid: it must be one word"
-            )));
-        }
-    }
+    super::check_connect_args(a.timeout, a.jobs, &a.aliases)?;
     let path = env.config_path()?;
     let snap = fsio::read(&path).or_fail(Failure::Io)?;
     let doc = Document::parse(snap.content());

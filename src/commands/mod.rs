@@ -72,6 +72,27 @@ pub fn bad_input(msg: impl std::fmt::Display) -> anyhow::Error {
     fail(Failure::BadInput, anyhow::anyhow!("{msg}"))
 }
 
+/// The arguments every command that connects takes alike (`check`, `key
+/// rotate`), refused before anything is read.
+pub fn check_connect_args(timeout: f64, jobs: usize, aliases: &[String]) -> anyhow::Result<()> {
+    if !(timeout > 0.0 && timeout <= 3600.0) {
+        return Err(bad_input(format!(
+            "--timeout must be more than 0 and at most 3600 seconds (got {timeout})"
+        )));
+    }
+    if jobs == 0 {
+        return Err(bad_input("--jobs must be at least 1"));
+    }
+    for alias in aliases {
+        if alias.is_empty() || alias.contains(char::is_whitespace) {
+            return Err(bad_input(format!(
+                "host alias {alias:?} is not valid: it must be one word"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Tag the error of a `Result`.
 pub trait OrFail<T> {
     fn or_fail(self, kind: Failure) -> anyhow::Result<T>;

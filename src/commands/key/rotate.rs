@@ -128,7 +128,7 @@ fn today() -> String {
 }
 
 pub(super) fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
-    check_rotate_args(a)?;
+    crate::commands::check_connect_args(a.timeout, a.jobs, &a.aliases)?;
     let home = home()?;
     let ssh_dir = home.join(".ssh");
     let journal_path = keys::journal_path(&ssh_dir);
@@ -283,24 +283,6 @@ fn rotate_targets(
         ));
     }
     Ok((config, doc, ctx, aliases))
-}
-
-/// Refuse bad `key rotate` arguments before anything is read.
-fn check_rotate_args(a: &KeyRotateArgs) -> anyhow::Result<()> {
-    if !(a.timeout > 0.0 && a.timeout <= 3600.0) {
-        return Err(bad_input("--timeout must be between 0 and 3600 seconds"));
-    }
-    if a.jobs == 0 {
-        return Err(bad_input("--jobs must be at least 1"));
-    }
-    for alias in &a.aliases {
-        if alias.is_empty() || alias.contains(char::is_whitespace) {
-            return Err(bad_input(format!(
-                "host alias {alias:?} is not valid: it must be one word"
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// The new key: --new, else the one an unfinished run was rotating to,
