@@ -163,7 +163,18 @@ pub fn set_vscode_platform(
     platform: Option<&str>,
     dry_run: bool,
 ) -> Vec<SettingsChange> {
-    vscode::settings_files()
+    set_vscode_platform_in(vscode::settings_files(), alias, platform, dry_run)
+}
+
+/// [`set_vscode_platform`] in the given settings files (the Windows side's
+/// from WSL).
+pub fn set_vscode_platform_in(
+    files: Vec<PathBuf>,
+    alias: &str,
+    platform: Option<&str>,
+    dry_run: bool,
+) -> Vec<SettingsChange> {
+    files
         .into_iter()
         .map(|path| {
             let result = (|| -> anyhow::Result<bool> {

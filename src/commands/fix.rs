@@ -190,6 +190,10 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
         ));
     }
 
+    // WSL: VS Code runs on Windows and reads the Windows user's config.
+    if !rolled_back {
+        super::wsl::fix_findings(env, a, &cx.doc, &mut cx.findings, &mut notes);
+    }
     let findings = &cx.findings;
     let left: Vec<&Finding> = findings.iter().filter(|f| !f.applied).collect();
     if env.global.json {
