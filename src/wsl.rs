@@ -83,12 +83,11 @@ impl WindowsHome {
         let windows = match var(USERPROFILE_VAR) {
             Some(w) => w,
             None => {
-                let out = run_tool(
-                    "cmd.exe",
-                    &["/d", "/u", "/c", "echo", "%USERPROFILE%"],
-                )?;
+                let out = run_tool("cmd.exe", &["/d", "/u", "/c", "echo", "%USERPROFILE%"])?;
                 decode_cmd_output(&out).ok_or_else(|| {
-                    WslError::NoHome("cmd.exe printed no %USERPROFILE% runpod-ssh could read".into())
+                    WslError::NoHome(
+                        "cmd.exe printed no %USERPROFILE% runpod-ssh could read".into(),
+                    )
                 })?
             }
         };
@@ -188,7 +187,10 @@ fn looks_like_windows_path(s: &str) -> bool {
 /// taken as it is, for a cmd that ignored `/u`); `None` for anything else
 /// or an unset variable (cmd echoes `%USERPROFILE%` back).
 pub fn decode_cmd_output(bytes: &[u8]) -> Option<String> {
-    let text = if bytes.len() >= 2 && bytes.len() % 2 == 0 && bytes.iter().skip(1).step_by(2).any(|&b| b == 0) {
+    let text = if bytes.len() >= 2
+        && bytes.len() % 2 == 0
+        && bytes.iter().skip(1).step_by(2).any(|&b| b == 0)
+    {
         let units: Vec<u16> = bytes
             .chunks_exact(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
@@ -199,8 +201,11 @@ pub fn decode_cmd_output(bytes: &[u8]) -> Option<String> {
     } else {
         return None;
     };
-    let line = text.trim_start_matches('\u{feff}').trim_end_matches(['\r', '\n', ' ']);
-    (!line.is_empty() && !line.contains('%') && !line.contains(['\r', '\n'])).then(|| line.to_string())
+    let line = text
+        .trim_start_matches('\u{feff}')
+        .trim_end_matches(['\r', '\n', ' ']);
+    (!line.is_empty() && !line.contains('%') && !line.contains(['\r', '\n']))
+        .then(|| line.to_string())
 }
 
 /// Run a WSL tool (by name, from PATH as the shell would) with nothing on
@@ -280,7 +285,12 @@ const COMMANDS: &[&str] = &[
 ];
 /// Left out on Windows: OpenSSH for Windows has no connection sharing
 /// (failures.md F42), and an agent socket path is WSL's.
-const DROPPED: &[&str] = &["controlmaster", "controlpath", "controlpersist", "identityagent"];
+const DROPPED: &[&str] = &[
+    "controlmaster",
+    "controlpath",
+    "controlpersist",
+    "identityagent",
+];
 
 /// Plan the Windows-side copy of the `Host alias` entry of `doc` (WSL's
 /// config, `~` being `wsl.user_home`). `existing` reads a Windows-side
@@ -333,7 +343,8 @@ pub fn plan_entry(
             )));
         }
         if DROPPED.contains(&lower.as_str()) {
-            m.notes.push(format!("{alias}: {kw} left out (not for Windows' ssh)"));
+            m.notes
+                .push(format!("{alias}: {kw} left out (not for Windows' ssh)"));
             continue;
         }
         let forward = keywords::lookup(kw).is_some_and(|k| k.kind == Kind::Forward);

@@ -23,7 +23,11 @@ fn sides() -> Sides {
         .as_bytes()
         .to_vec();
     std::fs::write(wsl_home.join(".ssh/id_ed25519"), &key).unwrap();
-    std::fs::write(wsl_home.join(".ssh/id_ed25519.pub"), b"ssh-ed25519 AAAA t\n").unwrap();
+    std::fs::write(
+        wsl_home.join(".ssh/id_ed25519.pub"),
+        b"ssh-ed25519 AAAA t\n",
+    )
+    .unwrap();
     let wsl = Context {
         home: wsl_home.clone(),
         user_home: wsl_home,
@@ -58,7 +62,10 @@ fn cmd_output_is_read_as_utf16_and_an_unset_variable_is_refused() {
         .encode_utf16()
         .flat_map(u16::to_le_bytes)
         .collect();
-    assert_eq!(decode_cmd_output(&utf16).as_deref(), Some("C:\\Users\\홍길동"));
+    assert_eq!(
+        decode_cmd_output(&utf16).as_deref(),
+        Some("C:\\Users\\홍길동")
+    );
     assert_eq!(
         decode_cmd_output(b"C:\\Users\\hong\r\n").as_deref(),
         Some("C:\\Users\\hong")
@@ -86,7 +93,10 @@ fn windows_paths_are_spelled_from_the_home_both_ways() {
         Some(s.win.path.join(".ssh").join("alt"))
     );
     // A prefix that is not a whole folder name is another folder.
-    assert_eq!(s.win.to_linux("C:\\Users\\홍길동2\\config").is_some(), false);
+    assert_eq!(
+        s.win.to_linux("C:\\Users\\홍길동2\\config").is_some(),
+        false
+    );
 }
 
 #[test]
@@ -125,7 +135,10 @@ fn a_different_key_of_that_name_on_windows_is_never_overwritten() {
     let m = plan_entry(&doc, "runpod-a", &s.wsl, &s.win, &read).unwrap();
     let k = m.copies.iter().find(|c| c.private).unwrap();
     assert_eq!(k.to, dir.join("id_ed25519-wsl"));
-    assert!(m.options.contains(&("IdentityFile".into(), "~/.ssh/id_ed25519-wsl".into())));
+    assert!(
+        m.options
+            .contains(&("IdentityFile".into(), "~/.ssh/id_ed25519-wsl".into()))
+    );
     // The same key already there: used as it is, nothing to copy.
     std::fs::write(dir.join("id_ed25519-wsl"), &s.key).unwrap();
     let m = plan_entry(&doc, "runpod-a", &s.wsl, &s.win, &read).unwrap();
@@ -143,13 +156,34 @@ fn a_different_key_of_that_name_on_windows_is_never_overwritten() {
 fn entries_running_linux_commands_are_refused_and_control_lines_left_out() {
     let s = sides();
     let cmd = format!("{ENTRY}    ProxyCommand nc %h %p\n");
-    let e = plan_entry(&Document::parse(cmd.as_bytes()), "runpod-a", &s.wsl, &s.win, &read)
-        .unwrap_err()
-        .to_string();
-    assert!(e.to_ascii_lowercase().contains("proxycommand runs a linux command"), "{e}");
+    let e = plan_entry(
+        &Document::parse(cmd.as_bytes()),
+        "runpod-a",
+        &s.wsl,
+        &s.win,
+        &read,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.to_ascii_lowercase()
+            .contains("proxycommand runs a linux command"),
+        "{e}"
+    );
     let ctl = format!("{ENTRY}    ControlMaster auto\n    ControlPath ~/.ssh/cm-%C\n");
-    let m = plan_entry(&Document::parse(ctl.as_bytes()), "runpod-a", &s.wsl, &s.win, &read).unwrap();
-    assert!(!m.options.iter().any(|(k, _)| k.to_ascii_lowercase().starts_with("control")));
+    let m = plan_entry(
+        &Document::parse(ctl.as_bytes()),
+        "runpod-a",
+        &s.wsl,
+        &s.win,
+        &read,
+    )
+    .unwrap();
+    assert!(
+        !m.options
+            .iter()
+            .any(|(k, _)| k.to_ascii_lowercase().starts_with("control"))
+    );
     assert_eq!(m.notes.len(), 2);
 }
 
@@ -163,7 +197,10 @@ fn upsert_inserts_above_a_catch_all_and_updates_a_runpod_entry_in_place() {
     let text = String::from_utf8(new.to_bytes()).unwrap();
     let at = text.find("Host runpod-a").unwrap();
     assert!(at < text.find("Host *").unwrap(), "{text}");
-    assert!(text.starts_with("Host work\n  HostName w.example\n"), "{text}");
+    assert!(
+        text.starts_with("Host work\n  HostName w.example\n"),
+        "{text}"
+    );
     assert!(text.contains("# managed by runpod-ssh"), "{text}");
     // Again after a restart (new port): the same block, updated; a line
     // the user added there on Windows stays.
@@ -172,7 +209,14 @@ fn upsert_inserts_above_a_catch_all_and_updates_a_runpod_entry_in_place() {
         "    StrictHostKeyChecking accept-new\n    ForwardX11 no\n",
     );
     let moved = ENTRY.replace("40123", "40999");
-    let m2 = plan_entry(&Document::parse(moved.as_bytes()), "runpod-a", &s.wsl, &s.win, &read).unwrap();
+    let m2 = plan_entry(
+        &Document::parse(moved.as_bytes()),
+        "runpod-a",
+        &s.wsl,
+        &s.win,
+        &read,
+    )
+    .unwrap();
     let (again, _) = upsert(&Document::parse(with_own.as_bytes()), &m2).unwrap();
     let t2 = String::from_utf8(again.to_bytes()).unwrap();
     assert_eq!(t2.matches("Host runpod-a").count(), 1, "{t2}");
@@ -183,7 +227,14 @@ fn upsert_inserts_above_a_catch_all_and_updates_a_runpod_entry_in_place() {
 #[test]
 fn upsert_leaves_a_hand_written_block_of_that_alias_alone() {
     let s = sides();
-    let m = plan_entry(&Document::parse(ENTRY.as_bytes()), "runpod-a", &s.wsl, &s.win, &read).unwrap();
+    let m = plan_entry(
+        &Document::parse(ENTRY.as_bytes()),
+        "runpod-a",
+        &s.wsl,
+        &s.win,
+        &read,
+    )
+    .unwrap();
     let mine = MirrorEntry {
         alias: "gpu".into(),
         ..m
@@ -195,7 +246,9 @@ fn upsert_leaves_a_hand_written_block_of_that_alias_alone() {
 
 #[test]
 fn missing_on_windows_lists_absent_and_stale_runpod_entries_only() {
-    let wsl = format!("{ENTRY}\nHost prod\n  HostName 10.0.0.5\n  User me\n\nHost runpod-b\n  HostName 203.0.113.8\n  Port 40001\n  User root\n");
+    let wsl = format!(
+        "{ENTRY}\nHost prod\n  HostName 10.0.0.5\n  User me\n\nHost runpod-b\n  HostName 203.0.113.8\n  Port 40001\n  User root\n"
+    );
     let win = "Host runpod-b\n  HostName 203.0.113.8\n  Port 40002\n  User root\n";
     let got = missing_on_windows(
         &Document::parse(wsl.as_bytes()),
@@ -203,7 +256,10 @@ fn missing_on_windows_lists_absent_and_stale_runpod_entries_only() {
     );
     assert_eq!(
         got,
-        vec![("runpod-a".to_string(), false), ("runpod-b".to_string(), true)]
+        vec![
+            ("runpod-a".to_string(), false),
+            ("runpod-b".to_string(), true)
+        ]
     );
     let same = "Host runpod-b\n  HostName 203.0.113.8\n  Port 40001\n";
     let got = missing_on_windows(

@@ -145,7 +145,8 @@ pub fn mirror(
                     .unwrap_or_default();
                 let over = super::add::overrides(&s, &next, bi, &r, &m.options, &identity);
                 if !r.ok() || !over.is_empty() {
-                    let why: Vec<String> = r.errors.iter().map(|d| d.to_string()).chain(over).collect();
+                    let why: Vec<String> =
+                        r.errors.iter().map(|d| d.to_string()).chain(over).collect();
                     out.failed.push(format!(
                         "{alias}: in {} it would not work:\n{}",
                         out.config_windows,
@@ -368,7 +369,11 @@ pub fn fix_findings(
         || (may_ask(env.global.json, a.dry_run)
             && ask(&format!(
                 "This is WSL: VS Code runs on Windows and reads {shown}, which lacks {}. Copy them there (with their keys)?",
-                missing.iter().map(|(al, _)| al.as_str()).collect::<Vec<_>>().join(", ")
+                missing
+                    .iter()
+                    .map(|(al, _)| al.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
     let result = apply.then(|| {
         let aliases: Vec<String> = missing.iter().map(|(al, _)| al.clone()).collect();
@@ -387,7 +392,11 @@ pub fn fix_findings(
         let written = w.as_ref().is_some_and(|w| w.written.contains(alias));
         let why = w
             .as_ref()
-            .and_then(|w| w.failed.iter().find(|f| f.starts_with(&format!("{alias}:"))))
+            .and_then(|w| {
+                w.failed
+                    .iter()
+                    .find(|f| f.starts_with(&format!("{alias}:")))
+            })
             .cloned()
             .or_else(|| failed_all.clone());
         findings.push(Finding {
