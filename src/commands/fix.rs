@@ -334,6 +334,16 @@ fn apply_side_effects(
                     }
                 }
             }
+            SideEffect::AsciiFolder(m) => {
+                if let Err(err) = m.apply() {
+                    notes.push(format!("{}: {err}", m.folder.display()));
+                    if let Some(f) = findings.get_mut(m.finding) {
+                        f.applied = false;
+                        f.auto = Auto::Manual;
+                        f.message = format!("{} (not done: {err})", f.message);
+                    }
+                }
+            }
             SideEffect::VscodeSshPath { path } => {
                 for p in vscode::settings_files() {
                     if let Err(err) = set_vscode_ssh_path(&p, path) {

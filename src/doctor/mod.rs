@@ -46,6 +46,7 @@ mod comments;
 mod encoding;
 mod keys;
 mod paths;
+mod profile;
 mod verify;
 mod vscode;
 mod windows;
@@ -53,6 +54,7 @@ mod windows;
 pub use comments::portable_comments;
 pub(crate) use encoding::is_odd_space;
 pub use keys::{icacls_commands, is_private_key, key_mangling, normalise_key};
+pub use profile::{AsciiMove, MoveError, folder_name};
 pub use verify::{Verification, regression, verify};
 pub use windows::{
     AgentService, ClientSource, INSTALL_OPENSSH, SshClient, WindowsFacts, agent_commands,
@@ -122,6 +124,9 @@ pub enum SideEffect {
     /// Windows: give a regular file the owner-only ACL (the user, SYSTEM,
     /// Administrators; inheritance off), read back to confirm (F16/F17).
     OwnerOnlyAcl { path: PathBuf, finding: usize },
+    /// F20 with `--yes`: config, keys and known_hosts copied to an ASCII
+    /// folder and VS Code's `remote.SSH.configFile` pointed at it.
+    AsciiFolder(Box<AsciiMove>),
 }
 
 /// What a file must hold, read from the very file descriptor that is

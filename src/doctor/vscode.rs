@@ -188,6 +188,7 @@ mod tests {
             ],
             agent: None,
             inbox: Some(INBOX.into()),
+            ..Default::default()
         };
         // Git's MSYS ssh first on PATH: remote.SSH.path is set to System32's.
         let git = client(

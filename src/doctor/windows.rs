@@ -4,7 +4,8 @@
 //! Notepad's `config.txt` beside a missing or empty config (F15), no ssh
 //! client at all (F39) and a passphrase key with the agent service
 //! disabled (F40) — both answered with the exact PowerShell, never run —
-//! and a non-ASCII profile folder (F20, a note). Without facts (Linux,
+//! and a non-ASCII profile folder (F20: a note, or with `--yes` the move
+//! to an ASCII folder in `profile`). Without facts (Linux,
 //! macOS, WSL) the fact-driven rules say nothing. The Windows rows that
 //! belong to a family live there: `legacy-code-page` in `encoding`,
 //! `key-format` and owner-only ACLs in `keys`, `vscode-ssh-path` in
@@ -83,6 +84,10 @@ pub struct WindowsFacts {
     pub agent: Option<AgentService>,
     /// `%SystemRoot%\System32\OpenSSH\ssh.exe`.
     pub inbox: Option<PathBuf>,
+    /// `%ProgramData%`: where F20's ASCII folder goes.
+    pub program_data: Option<PathBuf>,
+    /// `%USERNAME%`: names that folder.
+    pub user: Option<String>,
 }
 
 impl WindowsFacts {
@@ -148,6 +153,8 @@ impl WindowsFacts {
             clients,
             agent: crate::platform::ssh_agent_service(),
             inbox: inbox.filter(|p| p.is_file()),
+            program_data: std::env::var_os("ProgramData").map(PathBuf::from),
+            user: std::env::var("USERNAME").ok(),
         }
     }
 }
@@ -424,28 +431,22 @@ impl Rule for AgentDisabled {
 /// F20: a non-ASCII Windows profile path (`C:\\Users\\홍길동`). Older
 /// Win32 ssh builds and VS Code (vscode-remote-release#11029) fail to read
 /// `C:/Users/<name>/.ssh/config`; whether inbox 9.5 still does is not
-/// known (failures.md §8), so this is a note with the way out, not a
-/// finding. The `--yes` move to an ASCII folder is not built yet.
+/// known (failures.md §8), so without `--yes` this is a note saying
+/// exactly what `--yes` does; with it, config, keys and known_hosts are
+/// copied to an ASCII folder and `remote.SSH.configFile` points there
+/// (see `profile`).
 pub(super) struct NonAsciiProfile;
 impl Rule for NonAsciiProfile {
     fn meta(&self) -> &'static Meta {
         &Meta {
             id: "non-ascii-profile",
             title: "Windows profile path is not ASCII: some ssh builds and VS Code fail to read the config under it",
-            repair: "if VS Code cannot read it: copy config, key and known_hosts to an ASCII folder (e.g. C:\\ssh), use absolute IdentityFile/UserKnownHostsFile paths there, and set remote.SSH.configFile to it",
-            auto: Auto::Manual,
+            repair: "with --yes: copy config, keys and known_hosts to %ProgramData%\\ssh-<name> (owner-only), with absolute paths there, and set remote.SSH.configFile to it; by hand: the same in any ASCII folder only you can read",
+            auto: Auto::WithYes,
         }
     }
     fn run(&self, cx: &mut Cx) {
-        if cx.windows.is_none() {
-            return;
-        }
-        let home = cx.ctx.user_home.display().to_string();
-        if home.is_ascii() {
-            return;
-        }
-        cx.notes
-            .push(format!("{} ({home}); {}", self.title(), self.repair_text()));
+        super::profile::offer(self, cx);
     }
 }
 
