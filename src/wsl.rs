@@ -188,7 +188,7 @@ fn looks_like_windows_path(s: &str) -> bool {
 /// or an unset variable (cmd echoes `%USERPROFILE%` back).
 pub fn decode_cmd_output(bytes: &[u8]) -> Option<String> {
     let text = if bytes.len() >= 2
-        && bytes.len() % 2 == 0
+        && bytes.len().is_multiple_of(2)
         && bytes.iter().skip(1).step_by(2).any(|&b| b == 0)
     {
         let units: Vec<u16> = bytes

@@ -92,10 +92,12 @@ fn windows_paths_are_spelled_from_the_home_both_ways() {
         s.win.to_linux("~/.ssh/alt"),
         Some(s.win.path.join(".ssh").join("alt"))
     );
-    // A prefix that is not a whole folder name is another folder.
-    assert_eq!(
-        s.win.to_linux("C:\\Users\\홍길동2\\config").is_some(),
-        false
+    // A prefix that is not a whole folder name is another folder (never
+    // mapped under this home).
+    assert!(
+        s.win
+            .to_linux("C:\\Users\\홍길동2\\config")
+            .is_none_or(|p| !p.starts_with(&s.win.path))
     );
 }
 
