@@ -158,6 +158,15 @@ fn add_without_windows_in_wsl_writes_only_wsl_and_says_how() {
     let o = w.run(&["add", PASTE]);
     assert!(o.status.success());
     assert!(!stderr(&o).contains("WSL"), "{}", stderr(&o));
+    // --windows there: said, nothing written.
+    let o = w.run(&["add", PASTE, "--windows"]);
+    assert!(o.status.success());
+    assert!(
+        stderr(&o).contains("--windows: this is not WSL"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!w.win_config().exists());
 }
 
 #[test]

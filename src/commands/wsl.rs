@@ -43,6 +43,9 @@ pub struct WindowsWrite {
     pub diff: String,
 }
 
+/// `--windows` outside WSL.
+const NOT_WSL: &str = "--windows: this is not WSL (the kernel release names no Microsoft kernel); no Windows config was written";
+
 /// Whether a yes/no question may be asked: both ends a terminal, no JSON,
 /// not a dry run.
 pub fn may_ask(json: bool, dry_run: bool) -> bool {
@@ -252,6 +255,9 @@ pub fn after_add(
     warnings: &mut Vec<String>,
 ) -> Option<WindowsWrite> {
     if !wsl::detect() {
+        if windows {
+            warnings.push(NOT_WSL.into());
+        }
         return None;
     }
     let target = WindowsHome::find().map(|w| w.windows_path(&w.config()));
@@ -336,6 +342,9 @@ pub fn fix_findings(
     notes: &mut Vec<String>,
 ) {
     if !wsl::detect() {
+        if a.windows {
+            notes.push(NOT_WSL.into());
+        }
         return;
     }
     let win = match WindowsHome::find() {
