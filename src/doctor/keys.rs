@@ -261,6 +261,24 @@ pub fn normalise_key(bytes: &[u8]) -> Option<(Vec<u8>, Vec<&'static str>)> {
     } else {
         text
     };
+    // CRs left over: `\r\r\n` (line ends converted twice) or CR alone (old
+    // Mac). ssh refuses either ("error in libcrypto"); in a key a CR is
+    // never content, so each run of them before a LF, or alone, is a LF.
+    if text.contains('\r') {
+        undone.push("CR line ends");
+        let mut out = String::with_capacity(text.len());
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c != '\r' {
+                out.push(c);
+                continue;
+            }
+            while chars.next_if_eq(&'\r').is_some() {}
+            chars.next_if_eq(&'\n');
+            out.push('\n');
+        }
+        text = out;
+    }
     if !text.is_empty() && !text.ends_with('\n') {
         undone.push("no final newline");
         text.push('\n');
@@ -629,5 +647,22 @@ mod tests {
         // A key with one changed character is not a key: left alone.
         let broken = crlf.replacen("b3BlbnNzaC1rZXk", "b3BlbnNzaC1rZXX", 1);
         assert!(normalise_key(broken.as_bytes()).is_none());
+    }
+
+    /// Hostile review: `\r\r\n` (line ends converted twice) and CR alone
+    /// (old Mac) were "repaired" with CRs left in, a key ssh still refuses
+    /// ("error in libcrypto", ssh-keygen -y 9.2) while fix said fixed.
+    #[test]
+    fn key_format_leaves_no_cr_that_ssh_refuses() {
+        let key = crate::keys::generate(crate::keys::KeyType::Ed25519, "t").unwrap();
+        let clean = key.to_openssh(ssh_key::LineEnding::LF).unwrap().to_string();
+        for (mangled, want) in [
+            (clean.replace('\n', "\r\r\n"), &["CRLF", "CR line ends"][..]),
+            (clean.replace('\n', "\r"), &["CR line ends"][..]),
+        ] {
+            let (got, undone) = normalise_key(mangled.as_bytes()).expect("normalised");
+            assert_eq!(String::from_utf8(got).unwrap(), clean, "{want:?}");
+            assert_eq!(undone, want);
+        }
     }
 }
