@@ -355,17 +355,52 @@ impl Rule for KeyFormat {
 /// DACL of `p`, as a finding with an owner-only repair (read back when
 /// applied). Elsewhere, and when the descriptor cannot be read, nothing.
 fn windows_acl(cx: &mut Cx, rule: &dyn Rule, p: &Path, line: Option<usize>) {
-    let Some(problems) = acl_problems(p) else {
-        return;
-    };
+    if let Some((d, me)) = acl_of(p) {
+        acl_finding(cx, rule, p, line, &d, &me);
+    }
+}
+
+/// The finding for `p`'s descriptor `d` (`me`: the user's SID): repaired
+/// only when [`crate::winacl::may_repair`] allows (the user's or
+/// Administrators' file), else the commands for its owner.
+fn acl_finding(
+    cx: &mut Cx,
+    rule: &dyn Rule,
+    p: &Path,
+    line: Option<usize>,
+    d: &crate::winacl::Descriptor,
+    me: &str,
+) {
+    let problems = crate::winacl::problems(d, me);
     if problems.is_empty() {
+        return;
+    }
+    let shown = p.display().to_string();
+    if !crate::winacl::may_repair(d, me) {
+        cx.findings.push(Finding {
+            rule: rule.id(),
+            file: cx.path.clone(),
+            line,
+            severity: Severity::Error,
+            message: format!(
+                "{} ({shown}: {}; it belongs to another account, {}: its ACL was left alone)",
+                rule.title(),
+                problems.join("; "),
+                crate::winacl::well_known_name(&d.owner).unwrap_or(&d.owner)
+            ),
+            repair: format!(
+                "if it is yours, in PowerShell as Administrator: takeown /F \"{shown}\" ; then {}",
+                icacls_commands(&shown)
+            ),
+            auto: Auto::Manual,
+            applied: false,
+        });
         return;
     }
     cx.side_effects.push(SideEffect::OwnerOnlyAcl {
         path: p.to_path_buf(),
         finding: cx.findings.len(),
     });
-    let shown = p.display().to_string();
     cx.report(
         rule,
         line,
@@ -379,18 +414,19 @@ fn windows_acl(cx: &mut Cx, rule: &dyn Rule, p: &Path, line: Option<usize>) {
     );
 }
 
+/// The descriptor of a regular file `p` (not a link) and the user's SID.
 #[cfg(windows)]
-fn acl_problems(p: &Path) -> Option<Vec<String>> {
+fn acl_of(p: &Path) -> Option<(crate::winacl::Descriptor, String)> {
     if !regular_not_link(p) {
         return None;
     }
     let me = crate::winacl::current_user_sid().ok()?;
     let d = crate::winacl::read(p).ok()?;
-    Some(crate::winacl::problems(&d, &me))
+    Some((d, me))
 }
 
 #[cfg(not(windows))]
-fn acl_problems(_p: &Path) -> Option<Vec<String>> {
+fn acl_of(_p: &Path) -> Option<(crate::winacl::Descriptor, String)> {
     None
 }
 
@@ -664,5 +700,44 @@ mod tests {
             assert_eq!(String::from_utf8(got).unwrap(), clean, "{want:?}");
             assert_eq!(undone, want);
         }
+    }
+
+    /// Hostile review: a key or config owned by another account was given
+    /// to the user (owner changed, that account cut out). Now it is
+    /// reported with the commands, never repaired; the user's own is.
+    #[test]
+    fn windows_acl_of_a_file_another_account_owns_is_reported_not_repaired() {
+        use crate::winacl::{Ace, Descriptor};
+        const ME: &str = "S-1-5-21-1-2-3-1001";
+        let home = tempfile::tempdir().unwrap();
+        let ctx = crate::config::Context {
+            home: home.path().to_path_buf(),
+            user_home: home.path().to_path_buf(),
+            ..crate::config::Context::current()
+        };
+        let path = home.path().join(".ssh/config");
+        let open = |owner: &str| Descriptor {
+            owner: owner.into(),
+            protected: false,
+            aces: vec![Ace {
+                sid: "S-1-5-11".into(),
+                allow: true,
+                mask: crate::winacl::FULL,
+                inherited: true,
+            }],
+        };
+        let run = |d: &Descriptor| {
+            let mut cx = Cx::new(crate::config::Document::parse(b""), &path, &ctx);
+            acl_finding(&mut cx, &ConfigPermissions, &path, None, d, ME);
+            (cx.findings, cx.side_effects.len())
+        };
+        let (f, effects) = run(&open("S-1-5-21-1-2-3-1002"));
+        assert_eq!((f.len(), effects), (1, 0), "{f:?}");
+        assert!(f[0].auto == Auto::Manual && !f[0].applied, "{f:?}");
+        assert!(f[0].message.contains("another account"), "{}", f[0].message);
+        assert!(f[0].repair.contains("icacls"), "{}", f[0].repair);
+        let (f, effects) = run(&open(ME));
+        assert_eq!((f.len(), effects), (1, 1), "{f:?}");
+        assert!(f[0].applied, "{f:?}");
     }
 }
