@@ -376,6 +376,26 @@ fn guard(shown: &Path, meta: &fs::Metadata) -> Result<(), FsError> {
     Ok(())
 }
 
+/// Windows: the replace puts our file in place of `target`, so (as the
+/// Unix owner check) refuse another account's file unless `--force`; the
+/// user's and Administrators' (an elevated prompt's) are written. A
+/// descriptor that cannot be read is not a refusal (FAT, network shares).
+#[cfg(windows)]
+fn guard_owner(shown: &Path, target: &Path) -> Result<(), FsError> {
+    use crate::winacl;
+    if run_settings().is_some_and(|r| r.force) {
+        return Ok(());
+    }
+    match (winacl::current_user_sid(), winacl::read(target)) {
+        (Ok(me), Ok(d)) if !winacl::may_repair(&d, &me) => Err(FsError::Guarded {
+            path: shown.to_path_buf(),
+            reason: "belongs to another user",
+            extra: "",
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// What a write did.
 #[derive(Debug, Clone, Default)]
 pub struct WriteReport {
@@ -440,6 +460,8 @@ pub fn write(snap: &Snapshot, new: &[u8], opts: WriteOptions) -> Result<WriteRep
     }
     if let Some(m) = &meta {
         guard(&snap.path, m)?;
+        #[cfg(windows)]
+        guard_owner(&snap.path, target)?;
     }
     let dir = target
         .parent()

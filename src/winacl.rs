@@ -72,6 +72,14 @@ pub fn is_owner_only(d: &Descriptor, user: &str) -> bool {
     problems(d, user).is_empty() && d.protected && d.aces.iter().all(|a| !a.inherited)
 }
 
+/// Whether runpod-ssh may change `d`'s ACL for `user`: the user owns the
+/// file, or Administrators does (what an elevated prompt creates in the
+/// user's profile). Never another account's file, and never by taking
+/// ownership (WRITE_OWNER alone allows that): "only files the user owns".
+pub fn may_repair(d: &Descriptor, user: &str) -> bool {
+    d.owner == user || d.owner == ADMINISTRATORS
+}
+
 /// The owner-only descriptor for `user`: owner the user, inheritance off,
 /// full control for the user, SYSTEM and Administrators, nothing else
 /// (what OpenSSH for Windows demands and its docs' icacls lines make).
@@ -320,39 +328,38 @@ mod win {
         unsafe { aces_of(buf.as_ptr() as *const ACL) }
     }
 
-    /// Give `path` the owner-only descriptor for the current user: owner
-    /// set only when it is not already trusted (setting another owner
-    /// needs a privilege), DACL replaced with inheritance off.
+    /// Give `path` the owner-only DACL for the current user, inheritance
+    /// off. Only a regular file (not a link: it may point anywhere) that
+    /// [`super::may_repair`] allows, checked again here, at the moment of
+    /// the change; the owner is never changed.
     pub fn write_owner_only(path: &Path) -> io::Result<()> {
+        if !std::fs::symlink_metadata(path)?.file_type().is_file() {
+            return Err(io::Error::other(
+                "not a regular file (a link or a folder): its ACL was left alone",
+            ));
+        }
         let user = current_user_sid()?;
+        let current = read(path)?;
+        if !super::may_repair(&current, &user) {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!(
+                    "it belongs to another account ({}): its ACL was left alone",
+                    current.owner
+                ),
+            ));
+        }
         let want = super::owner_only(&user);
         let (buf, _sids) = build_acl(&want)?;
-        let current = read(path)?;
-        let owner = Sid::parse(&user)?;
-        let set_owner = !super::problems(
-            &Descriptor {
-                aces: Vec::new(),
-                ..current
-            },
-            &user,
-        )
-        .is_empty();
-        let mut what = DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION;
-        if set_owner {
-            what |= OWNER_SECURITY_INFORMATION;
-        }
+        let what = DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION;
         let w = wide(path);
-        // SAFETY: valid path, SID and ACL for the call's duration.
+        // SAFETY: valid path and ACL for the call's duration.
         let rc = unsafe {
             SetNamedSecurityInfoW(
                 w.as_ptr(),
                 SE_FILE_OBJECT,
                 what,
-                if set_owner {
-                    owner.0
-                } else {
-                    std::ptr::null_mut()
-                },
+                std::ptr::null_mut(),
                 std::ptr::null_mut(),
                 buf.as_ptr() as *const ACL,
                 std::ptr::null(),
@@ -453,6 +460,42 @@ mod tests {
             },
             ME
         ));
+    }
+
+    /// Hostile review: the repair took ownership of a file another account
+    /// owns (setting the owner needs only WRITE_OWNER, which a DACL that
+    /// grants Everyone full control gives) and cut that account out. Only
+    /// a file the user owns, or Administrators (what an elevated prompt
+    /// creates), is repaired.
+    #[test]
+    fn acl_repair_only_touches_files_the_user_or_administrators_own() {
+        let of = |owner: &str| Descriptor {
+            owner: owner.into(),
+            protected: false,
+            aces: vec![ace("S-1-1-0", true)],
+        };
+        assert!(may_repair(&of(ME), ME));
+        assert!(may_repair(&of(ADMINISTRATORS), ME));
+        assert!(!may_repair(
+            &of("S-1-5-21-1004336348-1177238915-682003330-1002"),
+            ME
+        ));
+        assert!(!may_repair(&of(SYSTEM), ME));
+        assert!(!may_repair(&of(""), ME));
+    }
+
+    /// Wine makes a file's descriptor up from its Unix owner: a file this
+    /// process creates must read as the user's own, or the guard above
+    /// would refuse every repair in the Windows lane (and on Windows).
+    #[cfg(windows)]
+    #[test]
+    fn a_new_file_reads_as_owned_by_the_current_user() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config");
+        std::fs::write(&p, "x").unwrap();
+        let user = current_user_sid().unwrap();
+        let d = read(&p).unwrap();
+        assert!(may_repair(&d, &user), "{d:?} (user {user})");
     }
 
     /// The descriptor is built with the real Win32 calls and read back:

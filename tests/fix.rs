@@ -1359,6 +1359,66 @@ fn config_txt_becomes_the_missing_config_and_merges_only_with_yes() {
     );
 }
 
+/// Hostile review: a config.txt block naming an alias the config (or a
+/// file it includes) already has, or a wildcard, was appended whole: the
+/// existing host gained its options (User, Port, ProxyJump) after the
+/// config's own block, and `Host *` reached every host. With `Match exec`
+/// in the config the `ssh -G` cross-check is skipped, so nothing caught
+/// it. Now only blocks of aliases that are all new and plain move; the
+/// rest is reported.
+#[test]
+fn config_txt_merge_never_changes_a_host_the_config_already_has() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    let txt = home.ssh_dir().join("config.txt");
+    let inc = home.ssh_dir().join("pods.conf");
+    let mine = "Include pods.conf\nHost a\n  HostName 198.51.100.1\nMatch exec \"true\"\n  ForwardAgent no\n";
+    std::fs::write(&cfg, mine).unwrap();
+    std::fs::write(&inc, "Host p\n  HostName 198.51.100.2\n").unwrap();
+    std::fs::write(
+        &txt,
+        "Host a b\n  User evil\n  ProxyJump evil.example\nHost p\n  Port 2222\nHost * c\n  User star\nHost !x y*\n  Port 1\nHost d\n  HostName 203.0.113.9\n",
+    )
+    .unwrap();
+    let o = home.run(&["fix", "--yes"]);
+    let got = read(&cfg);
+    assert!(got.starts_with(mine), "{got}\n{}", stdout(&o));
+    assert!(
+        got.ends_with("Host d\n  HostName 203.0.113.9\n"),
+        "{got}\n{}",
+        stdout(&o)
+    );
+    for bad in ["evil", "star", "2222", "Port 1"] {
+        assert!(!got.contains(bad), "{bad} merged:\n{got}");
+    }
+    let out = stdout(&o);
+    assert!(
+        out.contains("config.txt") && out.contains("not merged"),
+        "{out}"
+    );
+}
+
+/// Hostile review: config.txt's lines were merged as lossy text, so a
+/// path saved in a Windows code page became U+FFFD in the config (and
+/// `legacy-code-page` could no longer decode it). Its bytes are kept.
+#[test]
+fn config_txt_merge_keeps_bytes_that_are_not_utf8() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    let txt = home.ssh_dir().join("config.txt");
+    std::fs::write(&cfg, "Host a\n  HostName 198.51.100.1\n").unwrap();
+    let block = b"Host b\n  HostName 203.0.113.9\n  IdentityFile ~/.ssh/\xC8\xAB\xB1\xE6/id\n";
+    std::fs::write(&txt, block).unwrap();
+    let o = home.run(&["fix", "--yes"]);
+    let got = std::fs::read(&cfg).unwrap();
+    assert!(
+        got.ends_with(block),
+        "{}\n{}",
+        String::from_utf8_lossy(&got),
+        stdout(&o)
+    );
+}
+
 /// The CP949 fixture under the system's ANSI code page (Wine gives
 /// Windows programs the code page of the Unix locale). `.ci/run` runs this
 /// test twice: in the Windows lane (code page 1252: the decoded path names

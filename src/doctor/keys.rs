@@ -261,6 +261,24 @@ pub fn normalise_key(bytes: &[u8]) -> Option<(Vec<u8>, Vec<&'static str>)> {
     } else {
         text
     };
+    // CRs left over: `\r\r\n` (line ends converted twice) or CR alone (old
+    // Mac). ssh refuses either ("error in libcrypto"); in a key a CR is
+    // never content, so each run of them before a LF, or alone, is a LF.
+    if text.contains('\r') {
+        undone.push("CR line ends");
+        let mut out = String::with_capacity(text.len());
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c != '\r' {
+                out.push(c);
+                continue;
+            }
+            while chars.next_if_eq(&'\r').is_some() {}
+            chars.next_if_eq(&'\n');
+            out.push('\n');
+        }
+        text = out;
+    }
     if !text.is_empty() && !text.ends_with('\n') {
         undone.push("no final newline");
         text.push('\n');
@@ -337,17 +355,52 @@ impl Rule for KeyFormat {
 /// DACL of `p`, as a finding with an owner-only repair (read back when
 /// applied). Elsewhere, and when the descriptor cannot be read, nothing.
 fn windows_acl(cx: &mut Cx, rule: &dyn Rule, p: &Path, line: Option<usize>) {
-    let Some(problems) = acl_problems(p) else {
-        return;
-    };
+    if let Some((d, me)) = acl_of(p) {
+        acl_finding(cx, rule, p, line, &d, &me);
+    }
+}
+
+/// The finding for `p`'s descriptor `d` (`me`: the user's SID): repaired
+/// only when [`crate::winacl::may_repair`] allows (the user's or
+/// Administrators' file), else the commands for its owner.
+fn acl_finding(
+    cx: &mut Cx,
+    rule: &dyn Rule,
+    p: &Path,
+    line: Option<usize>,
+    d: &crate::winacl::Descriptor,
+    me: &str,
+) {
+    let problems = crate::winacl::problems(d, me);
     if problems.is_empty() {
+        return;
+    }
+    let shown = p.display().to_string();
+    if !crate::winacl::may_repair(d, me) {
+        cx.findings.push(Finding {
+            rule: rule.id(),
+            file: cx.path.clone(),
+            line,
+            severity: Severity::Error,
+            message: format!(
+                "{} ({shown}: {}; it belongs to another account, {}: its ACL was left alone)",
+                rule.title(),
+                problems.join("; "),
+                crate::winacl::well_known_name(&d.owner).unwrap_or(&d.owner)
+            ),
+            repair: format!(
+                "if it is yours, in PowerShell as Administrator: takeown /F \"{shown}\" ; then {}",
+                icacls_commands(&shown)
+            ),
+            auto: Auto::Manual,
+            applied: false,
+        });
         return;
     }
     cx.side_effects.push(SideEffect::OwnerOnlyAcl {
         path: p.to_path_buf(),
         finding: cx.findings.len(),
     });
-    let shown = p.display().to_string();
     cx.report(
         rule,
         line,
@@ -361,18 +414,19 @@ fn windows_acl(cx: &mut Cx, rule: &dyn Rule, p: &Path, line: Option<usize>) {
     );
 }
 
+/// The descriptor of a regular file `p` (not a link) and the user's SID.
 #[cfg(windows)]
-fn acl_problems(p: &Path) -> Option<Vec<String>> {
+fn acl_of(p: &Path) -> Option<(crate::winacl::Descriptor, String)> {
     if !regular_not_link(p) {
         return None;
     }
     let me = crate::winacl::current_user_sid().ok()?;
     let d = crate::winacl::read(p).ok()?;
-    Some(crate::winacl::problems(&d, &me))
+    Some((d, me))
 }
 
 #[cfg(not(windows))]
-fn acl_problems(_p: &Path) -> Option<Vec<String>> {
+fn acl_of(_p: &Path) -> Option<(crate::winacl::Descriptor, String)> {
     None
 }
 
@@ -629,5 +683,61 @@ mod tests {
         // A key with one changed character is not a key: left alone.
         let broken = crlf.replacen("b3BlbnNzaC1rZXk", "b3BlbnNzaC1rZXX", 1);
         assert!(normalise_key(broken.as_bytes()).is_none());
+    }
+
+    /// Hostile review: `\r\r\n` (line ends converted twice) and CR alone
+    /// (old Mac) were "repaired" with CRs left in, a key ssh still refuses
+    /// ("error in libcrypto", ssh-keygen -y 9.2) while fix said fixed.
+    #[test]
+    fn key_format_leaves_no_cr_that_ssh_refuses() {
+        let key = crate::keys::generate(crate::keys::KeyType::Ed25519, "t").unwrap();
+        let clean = key.to_openssh(ssh_key::LineEnding::LF).unwrap().to_string();
+        for (mangled, want) in [
+            (clean.replace('\n', "\r\r\n"), &["CRLF", "CR line ends"][..]),
+            (clean.replace('\n', "\r"), &["CR line ends"][..]),
+        ] {
+            let (got, undone) = normalise_key(mangled.as_bytes()).expect("normalised");
+            assert_eq!(String::from_utf8(got).unwrap(), clean, "{want:?}");
+            assert_eq!(undone, want);
+        }
+    }
+
+    /// Hostile review: a key or config owned by another account was given
+    /// to the user (owner changed, that account cut out). Now it is
+    /// reported with the commands, never repaired; the user's own is.
+    #[test]
+    fn windows_acl_of_a_file_another_account_owns_is_reported_not_repaired() {
+        use crate::winacl::{Ace, Descriptor};
+        const ME: &str = "S-1-5-21-1-2-3-1001";
+        let home = tempfile::tempdir().unwrap();
+        let ctx = crate::config::Context {
+            home: home.path().to_path_buf(),
+            user_home: home.path().to_path_buf(),
+            ..crate::config::Context::current()
+        };
+        let path = home.path().join(".ssh/config");
+        let open = |owner: &str| Descriptor {
+            owner: owner.into(),
+            protected: false,
+            aces: vec![Ace {
+                sid: "S-1-5-11".into(),
+                allow: true,
+                mask: crate::winacl::FULL,
+                inherited: true,
+            }],
+        };
+        let run = |d: &Descriptor| {
+            let mut cx = Cx::new(crate::config::Document::parse(b""), &path, &ctx);
+            acl_finding(&mut cx, &ConfigPermissions, &path, None, d, ME);
+            (cx.findings, cx.side_effects.len())
+        };
+        let (f, effects) = run(&open("S-1-5-21-1-2-3-1002"));
+        assert_eq!((f.len(), effects), (1, 0), "{f:?}");
+        assert!(f[0].auto == Auto::Manual && !f[0].applied, "{f:?}");
+        assert!(f[0].message.contains("another account"), "{}", f[0].message);
+        assert!(f[0].repair.contains("icacls"), "{}", f[0].repair);
+        let (f, effects) = run(&open(ME));
+        assert_eq!((f.len(), effects), (1, 1), "{f:?}");
+        assert!(f[0].applied, "{f:?}");
     }
 }

@@ -133,7 +133,10 @@ impl Rule for VscodeSshPath {
             return;
         };
         let older = matches!((used.number(), inbox.number()), (Some(a), Some(b)) if a < b);
-        let misreads = used.path != inbox.path && (!used.win32() || older);
+        // Known to misread: an MSYS build or an older Win32 one. A client
+        // whose `-V` could not be read is not known to: left as it is.
+        let misreads =
+            used.path != inbox.path && used.version.is_some() && (!used.win32() || older);
         if !misreads || cx.vscode.is_empty() {
             cx.notes
                 .push(format!("VS Code runs {} ({version})", used.path.display()));
@@ -243,5 +246,37 @@ mod tests {
         .unwrap();
         assert!(got.contains("// mine"), "{got}");
         assert_eq!(crate::vscode::ssh_path(&got).as_deref(), Some(INBOX));
+    }
+
+    /// Hostile review: a `remote.SSH.path` whose `-V` could not be read (a
+    /// wrapper, a build that prints something else, one that failed to
+    /// start) was called "an MSYS build" and replaced with System32's. Not
+    /// known to misread the config: the user's setting is kept, and said.
+    #[test]
+    fn vscode_ssh_path_of_unknown_version_is_not_replaced() {
+        let home = tempfile::tempdir().unwrap();
+        let mine = SshClient {
+            path: "C:\\tools\\ssh-wrapper.exe".into(),
+            source: ClientSource::Setting,
+            version: None,
+        };
+        let facts = WindowsFacts {
+            clients: vec![
+                mine,
+                client(INBOX, ClientSource::System32, "OpenSSH_for_Windows_9.5p1"),
+            ],
+            agent: None,
+            inbox: Some(INBOX.into()),
+        };
+        let cx = run_windows(&VscodeSshPath, home.path(), POD, facts);
+        assert!(cx.side_effects.is_empty(), "{:?}", cx.findings);
+        assert!(cx.findings.is_empty(), "{:?}", cx.findings);
+        assert!(
+            cx.notes
+                .iter()
+                .any(|n| n.contains("ssh-wrapper.exe") && n.contains("version unknown")),
+            "{:?}",
+            cx.notes
+        );
     }
 }

@@ -190,14 +190,16 @@ fn host_aliases(doc: &Document) -> Vec<String> {
 
 /// F15: Notepad's "Save as" made `~/.ssh/config.txt`; ssh and VS Code read
 /// only `config`. Decided: when `config` is absent or holds nothing but
-/// blanks and comments, `config.txt`'s content becomes the config (written
+/// blank lines, `config.txt`'s content becomes the config (written
 /// as every repair is: lock, backup, atomic, checked with `ssh -G`) and the
 /// later rules repair it too (Notepad's BOM, UTF-16); `config.txt` itself
 /// is left as it was (never delete a user's file). When both hold hosts,
-/// `--yes` appends `config.txt`'s `Host` blocks whose aliases the config
-/// lacks (its global lines and `Match` blocks are reported, never moved:
-/// appended after other blocks they would change meaning). Once every
-/// alias of `config.txt` is in the config, nothing is reported.
+/// `--yes` appends `config.txt`'s `Host` blocks whose aliases are all
+/// plain and new to the config's tree (global lines, `Match` blocks and
+/// blocks that also name a wildcard or a known host are reported, never
+/// moved: appended after other blocks they would change those hosts; see
+/// [`merge_plan`]). Once every alias of `config.txt` is in the config,
+/// nothing is reported.
 pub(super) struct ConfigTxt;
 impl Rule for ConfigTxt {
     fn meta(&self) -> &'static Meta {
@@ -252,50 +254,51 @@ impl Rule for ConfigTxt {
             );
             return;
         }
-        let ours = host_aliases(&cx.doc);
-        let mut lines = Vec::new();
-        let mut added = Vec::new();
-        let mut skipped = 0;
-        for b in theirs.blocks() {
-            let header_only = b.header.is_none();
-            if header_only || b.kind != BlockKind::Host {
-                // Global lines and Match blocks: reported, not moved.
-                skipped += b
-                    .lines
-                    .clone()
-                    .filter(|&i| !theirs.lines()[i].is_blank() && !theirs.lines()[i].is_comment())
-                    .count();
-                continue;
-            }
-            let new: Vec<&String> = b
-                .patterns
-                .iter()
-                .filter(|p| !pattern::is_wildcard(p) && !p.starts_with('!'))
-                .filter(|p| !ours.contains(p))
-                .collect();
-            if new.is_empty() {
-                continue;
-            }
-            added.extend(new.into_iter().cloned());
-            lines.extend(b.lines.clone().map(|i| theirs.lines()[i].text()));
+        let plan = merge_plan(cx, &theirs);
+        if plan.added.is_empty() && plan.missed.is_empty() {
+            // Every host of config.txt is in the config already.
+            return;
         }
-        if added.is_empty() {
+        let not_merged = if plan.skipped > 0 {
+            format!(
+                "; {} line(s) not merged (options outside Host blocks, Match blocks, Host blocks that also name a wildcard or a host the config has{}): appended, they would change the config's hosts",
+                plan.skipped,
+                if plan.missed.is_empty() {
+                    String::new()
+                } else {
+                    format!(", among them {}", plan.missed.join(", "))
+                }
+            )
+        } else {
+            String::new()
+        };
+        if plan.added.is_empty() {
+            cx.findings.push(Finding {
+                rule: self.id(),
+                file: cx.path.clone(),
+                line: None,
+                severity: Severity::Warning,
+                message: format!("{} ({}{not_merged})", self.title(), txt.display()),
+                repair: format!(
+                    "copy what {} needs into the config by hand",
+                    plan.missed.join(", ")
+                ),
+                auto: Auto::Manual,
+                applied: false,
+            });
             return;
         }
         let apply = cx.may(Auto::WithYes);
         if apply {
             let at = cx.doc.lines().len();
             let mut texts = vec![
-                String::new(),
-                format!("# from {} (runpod-ssh fix --yes)", txt.display()),
+                Vec::new(),
+                format!("# from {} (runpod-ssh fix --yes)", txt.display()).into_bytes(),
             ];
-            texts.extend(
-                lines
-                    .into_iter()
-                    .map(|l| l.trim_end_matches(['\r', '\n']).to_string()),
-            );
-            cx.doc.insert_lines(at, texts);
-            for a in &added {
+            texts.extend(plan.lines);
+            cx.doc
+                .insert_lines_before(texts.into_iter().map(|t| (at, t)).collect());
+            for a in &plan.added {
                 cx.intended.push((a.clone(), "*".into()));
             }
         }
@@ -305,24 +308,84 @@ impl Rule for ConfigTxt {
             line: None,
             severity: Severity::Warning,
             message: format!(
-                "{} ({} defines {} that the config does not{})",
+                "{} ({} defines {} that the config does not{not_merged})",
                 self.title(),
                 txt.display(),
-                added.join(", "),
-                if skipped > 0 {
-                    format!("; {skipped} line(s) outside Host blocks are not merged")
-                } else {
-                    String::new()
-                }
+                plan.added.join(", "),
             ),
             repair: format!(
                 "append its Host blocks for {} to the config (config.txt is left as it was)",
-                added.join(", ")
+                plan.added.join(", ")
             ),
             auto: Auto::WithYes,
             applied: apply,
         });
     }
+}
+
+/// What of config.txt can be appended to the config without changing
+/// any host the config already has.
+struct MergePlan {
+    /// The lines to append, as read (bytes, never lossy text: a path in a
+    /// Windows code page stays for `legacy-code-page`).
+    lines: Vec<Vec<u8>>,
+    /// The aliases they define.
+    added: Vec<String>,
+    /// New plain aliases in blocks that cannot move.
+    missed: Vec<String>,
+    /// Option lines left in config.txt.
+    skipped: usize,
+}
+
+/// Only `Host` blocks whose every pattern is a plain alias that the
+/// config's tree (its includes too) does not name move: appended after the
+/// config's blocks, a block that also names a known host or a wildcard
+/// would give those hosts its options, and global lines and `Match`
+/// blocks would apply to every host.
+fn merge_plan(cx: &Cx, theirs: &Document) -> MergePlan {
+    let ours: std::collections::HashSet<String> =
+        crate::config::files::load_tree(&cx.path, &cx.doc, &cx.ctx.home)
+            .iter()
+            .flat_map(|f| host_aliases(&f.doc))
+            .collect();
+    let plain_new =
+        |p: &String| !pattern::is_wildcard(p) && !p.starts_with('!') && !ours.contains(p);
+    let mut plan = MergePlan {
+        lines: Vec::new(),
+        added: Vec::new(),
+        missed: Vec::new(),
+        skipped: 0,
+    };
+    for b in theirs.blocks() {
+        let host = b.kind == BlockKind::Host && b.header.is_some();
+        if host && b.patterns.iter().all(plain_new) {
+            plan.added.extend(b.patterns.iter().cloned());
+            plan.lines
+                .extend(b.lines.clone().map(|i| theirs.lines()[i].bytes().to_vec()));
+            continue;
+        }
+        // A Match block's words are criteria, not aliases.
+        let missed: Vec<String> = if host {
+            b.patterns
+                .iter()
+                .filter(|p| plain_new(p))
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if host && missed.is_empty() {
+            // Its hosts are all in the config already.
+            continue;
+        }
+        plan.missed.extend(missed);
+        plan.skipped += b
+            .lines
+            .clone()
+            .filter(|&i| !theirs.lines()[i].is_blank() && !theirs.lines()[i].is_comment())
+            .count();
+    }
+    plan
 }
 
 // ---------------------------------------------------------------- client, agent, profile
