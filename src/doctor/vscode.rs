@@ -267,6 +267,7 @@ mod tests {
             ],
             agent: None,
             inbox: Some(INBOX.into()),
+            ..Default::default()
         };
         let cx = run_windows(&VscodeSshPath, home.path(), POD, facts);
         assert!(cx.side_effects.is_empty(), "{:?}", cx.findings);
