@@ -64,6 +64,19 @@ pub fn home_dir() -> Option<PathBuf> {
         .or_else(dirs::home_dir)
 }
 
+/// `base` joined with a relative path as a config writes it (`.ssh/id`):
+/// one component at a time, so the result is spelled with the platform's
+/// separator only — on Windows `C:\Users\hong\.ssh\id`, never
+/// `…\.ssh/id` in a message (issue 12). The file named is the same.
+pub fn join_written(base: &Path, rel: &str) -> PathBuf {
+    let mut p = base.to_path_buf();
+    p.extend(
+        rel.split(|c| c == '/' || (cfg!(windows) && c == '\\'))
+            .filter(|c| !c.is_empty()),
+    );
+    p
+}
+
 /// OpenSSH's check on included config files: owned by root or the user,
 /// and not writable by others. Debian relaxes group-write for a user's
 /// private group; we only flag world-writable files and foreign owners so
@@ -281,4 +294,45 @@ pub fn ssh_agent_service() -> Option<crate::doctor::AgentService> {
 #[cfg(not(windows))]
 pub fn ssh_agent_service() -> Option<crate::doctor::AgentService> {
     None
+}
+
+#[cfg(test)]
+mod shown_path_tests {
+    use std::path::{MAIN_SEPARATOR, PathBuf};
+
+    use crate::config::Context;
+
+    fn home() -> PathBuf {
+        PathBuf::from(if cfg!(windows) {
+            r"C:\Users\홍길동"
+        } else {
+            "/home/홍길동"
+        })
+    }
+
+    /// Issue 12 part 2: a path is shown with one separator style. `~/…`
+    /// from a config became `C:\Users\홍길동\.ssh/id_ed25519` on Windows
+    /// (in key-format, agent-disabled's `ssh-add "…"`, the icacls lines).
+    #[test]
+    fn tilde_paths_are_spelled_with_the_platform_separator_only() {
+        let ctx = Context {
+            home: home(),
+            user_home: home(),
+            ..Context::current()
+        };
+        let s = MAIN_SEPARATOR;
+        for (written, want) in [
+            ("~/.ssh/id_ed25519", format!("{s}.ssh{s}id_ed25519")),
+            ("~/.ssh//keys/id", format!("{s}.ssh{s}keys{s}id")),
+            ("~", String::new()),
+        ] {
+            let got = ctx.home_path(written).display().to_string();
+            assert_eq!(got, format!("{}{want}", home().display()), "{written}");
+        }
+        // Other paths are the user's spelling, as ssh opens them.
+        assert_eq!(
+            ctx.home_path("C:/keys/id").display().to_string(),
+            "C:/keys/id"
+        );
+    }
 }

@@ -112,7 +112,10 @@ pub fn well_known_name(sid: &str) -> Option<&'static str> {
 }
 
 #[cfg(windows)]
-pub use win::{current_user_sid, read, repair_owner_only, to_acl_and_back, write_owner_only};
+pub use win::{
+    current_user_sid, read, repair_owner_only, to_acl_and_back, write_owner_only,
+    write_owner_only_folder,
+};
 
 #[cfg(windows)]
 mod win {
@@ -338,6 +341,23 @@ mod win {
                 "not a regular file (a link or a folder): its ACL was left alone",
             ));
         }
+        set_owner_only(path)
+    }
+
+    /// [`write_owner_only`] for a folder runpod-ssh made (F20's
+    /// `%ProgramData%\ssh-<name>`): a real folder, never a link or a
+    /// junction (either may point anywhere).
+    pub fn write_owner_only_folder(path: &Path) -> io::Result<()> {
+        let ft = std::fs::symlink_metadata(path)?.file_type();
+        if !ft.is_dir() || ft.is_symlink() {
+            return Err(io::Error::other(
+                "not a folder (a link or a file): its ACL was left alone",
+            ));
+        }
+        set_owner_only(path)
+    }
+
+    fn set_owner_only(path: &Path) -> io::Result<()> {
         let user = current_user_sid()?;
         let current = read(path)?;
         if !super::may_repair(&current, &user) {
@@ -508,6 +528,22 @@ mod tests {
         assert!(user.starts_with("S-1-"), "{user}");
         let d = owner_only(&user);
         assert_eq!(to_acl_and_back(&d).unwrap(), d.aces);
+    }
+
+    /// F20's `%ProgramData%\ssh-<name>`: the folder's own ACL is set (the
+    /// file-only guard made `fix --yes` stop after the mkdir on Windows);
+    /// a file is still refused here, a folder by `write_owner_only`.
+    #[cfg(windows)]
+    #[test]
+    fn owner_only_folder_takes_a_folder_and_refuses_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("ssh-hong");
+        std::fs::create_dir(&f).unwrap();
+        write_owner_only_folder(&f).expect("a folder");
+        assert!(write_owner_only(&f).is_err());
+        let file = f.join("config");
+        std::fs::write(&file, "x").unwrap();
+        assert!(write_owner_only_folder(&file).is_err());
     }
 
     /// A file with the folder's inherited ACL, repaired and read back from

@@ -104,7 +104,7 @@ impl Context {
     /// one home for every command); other paths as written.
     pub fn home_path(&self, p: &str) -> PathBuf {
         match p.strip_prefix("~/") {
-            Some(rest) => self.user_home.join(rest),
+            Some(rest) => crate::platform::join_written(&self.user_home, rest),
             None if p == "~" => self.user_home.clone(),
             None => PathBuf::from(p),
         }

@@ -263,12 +263,14 @@ impl AsciiMove {
                 )));
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                fsio::create_private_dir_one(&self.folder).map_err(io(&self.folder))?;
-                #[cfg(windows)]
-                crate::winacl::write_owner_only(&self.folder).map_err(io(&self.folder))?;
+                fsio::create_private_dir_one(&self.folder).map_err(io(&self.folder))?
             }
             Err(e) => return Err(io(&self.folder)(e)),
         }
+        // Owner-only on every run, not just when created: a run stopped
+        // after the mkdir left %ProgramData%'s inherited entries.
+        #[cfg(windows)]
+        crate::winacl::write_owner_only_folder(&self.folder).map_err(io(&self.folder))?;
         for (from, to) in &self.copies {
             let c = fsio::read_limited(from).map_err(io(from))?;
             put(to, &c.bytes)?;

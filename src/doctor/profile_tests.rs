@@ -99,7 +99,7 @@ fn without_yes_the_note_says_exactly_what_yes_would_do_and_nothing_moves() {
     assert!(
         n.contains(&format!(
             "{} → {}",
-            p.home.join(".ssh/id_ed25519").display(),
+            p.home.join(".ssh").join("id_ed25519").display(),
             f.join("id_ed25519").display()
         )),
         "{n}"

@@ -606,7 +606,7 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(home.path().join(".ssh")).unwrap();
         let key = crate::keys::generate(crate::keys::KeyType::Ed25519, "t").unwrap();
-        let path = home.path().join(".ssh/id_ed25519");
+        let path = home.path().join(".ssh").join("id_ed25519");
         std::fs::write(
             &path,
             key.to_openssh(ssh_key::LineEnding::LF).unwrap().as_bytes(),
@@ -658,11 +658,18 @@ mod tests {
             "{}",
             f.repair
         );
+        // One separator style (issue 12 part 2): on Windows
+        // `C:\…\.ssh\id_ed25519`, never `…\.ssh/id_ed25519`.
         assert!(
             f.repair
                 .contains(&format!("ssh-add \"{}\"", path.display())),
             "{}",
             f.repair
+        );
+        let shown = path.display().to_string();
+        assert!(
+            !shown.contains(if cfg!(windows) { '/' } else { '\\' }),
+            "{shown}"
         );
     }
 
