@@ -342,6 +342,13 @@ pub fn plan_entry(
                 "its {kw} runs a Linux command, which Windows' ssh cannot"
             )));
         }
+        if lower == "include" {
+            // It names WSL's files; on Windows the same words read
+            // whatever is at that path there.
+            return Err(err(format!(
+                "its {kw} names WSL's files, which Windows' ssh does not read; copy it by hand"
+            )));
+        }
         if DROPPED.contains(&lower.as_str()) {
             m.notes
                 .push(format!("{alias}: {kw} left out (not for Windows' ssh)"));
@@ -392,20 +399,33 @@ fn key_value(
         _ => return Ok(format!("~/.ssh/{name}")),
     };
     let dir = win.path.join(".ssh");
+    let private = crate::doctor::is_private_key(&content);
+    // The public half beside it, when it is there: ssh and `key push`
+    // use it; never required.
+    let pub_from = PathBuf::from(format!("{}.pub", from.display()));
+    let pub_bytes = private
+        .then(|| crate::fsio::read_limited(&pub_from).ok())
+        .flatten()
+        .filter(|c| !c.device)
+        .map(|c| c.bytes);
     let mut chosen = None;
     for candidate in [name.clone(), format!("{name}-wsl")] {
         let to = dir.join(&candidate);
-        match existing(&to) {
-            None => {
-                chosen = Some((candidate, to, false));
-                break;
-            }
-            Some(b) if b == content => {
-                chosen = Some((candidate, to, true));
-                break;
-            }
-            Some(_) => {}
+        let present = match existing(&to) {
+            None => false,
+            Some(b) if b == content => true,
+            Some(_) => continue,
+        };
+        // Windows' ssh takes the public half from NAME.pub: another key's
+        // there makes a pair that does not match, so the name is taken.
+        if private
+            && existing(&dir.join(format!("{candidate}.pub")))
+                .is_some_and(|b| !same_public(&b, pub_bytes.as_deref(), &content))
+        {
+            continue;
         }
+        chosen = Some((candidate, to, present));
+        break;
     }
     let Some((name, to, present)) = chosen else {
         return Err(format!(
@@ -414,25 +434,17 @@ fn key_value(
             win.windows_path(&dir.join(&name)),
         ));
     };
-    let private = crate::doctor::is_private_key(&content);
-    // The public half beside it, when it is there and its name is free (or
-    // already the same): ssh and `key push` use it; never required.
-    let pub_from = PathBuf::from(format!("{}.pub", from.display()));
-    if private
-        && let Ok(c) = crate::fsio::read_limited(&pub_from)
-        && !c.device
-    {
+    if let Some(bytes) = pub_bytes {
         let pub_to = dir.join(format!("{name}.pub"));
-        match existing(&pub_to) {
-            None => copies.push(KeyCopy {
+        // Absent: copied; there, it is the same key (checked above).
+        if existing(&pub_to).is_none() {
+            copies.push(KeyCopy {
                 from: pub_from,
                 to: pub_to,
-                bytes: c.bytes,
+                bytes,
                 private: false,
                 present: false,
-            }),
-            Some(b) if b == c.bytes => {}
-            Some(_) => {}
+            });
         }
     }
     copies.push(KeyCopy {
@@ -443,6 +455,22 @@ fn key_value(
         present,
     });
     Ok(format!("~/.ssh/{name}"))
+}
+
+/// Whether a `.pub` on the Windows side is the public half of `private`:
+/// the same bytes as WSL's `.pub`, or the same key (any comment, CRLF).
+fn same_public(win_pub: &[u8], wsl_pub: Option<&[u8]>, private: &[u8]) -> bool {
+    if wsl_pub == Some(win_pub) {
+        return true;
+    }
+    let theirs = std::str::from_utf8(win_pub)
+        .ok()
+        .and_then(|t| t.lines().find(|l| !l.trim().is_empty()))
+        .and_then(|l| ssh_key::PublicKey::from_openssh(l.trim()).ok());
+    let ours = std::str::from_utf8(private)
+        .ok()
+        .and_then(|t| ssh_key::PrivateKey::from_openssh(t.replace("\r\n", "\n")).ok());
+    matches!((theirs, ours), (Some(t), Some(o)) if t.key_data() == o.public_key().key_data())
 }
 
 /// A known_hosts value on the Windows side: `~/…` stays (Windows' ssh

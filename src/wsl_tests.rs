@@ -279,3 +279,56 @@ fn the_icacls_line_names_system_and_administrators_by_sid() {
         "icacls \"C:\\Users\\홍길동\\.ssh\\id_ed25519\" /inheritance:r /grant:r \"%USERNAME%\":F *S-1-5-18:F *S-1-5-32-544:F"
     );
 }
+
+/// Windows' ssh takes a key's public half from `NAME.pub`: a private key
+/// copied beside another key's `.pub` made a pair that does not match
+/// (the `.pub` was silently skipped). The name counts as taken.
+#[test]
+fn another_pub_of_that_name_on_windows_sends_the_key_to_name_wsl() {
+    let s = sides();
+    let dir = s.win.path.join(".ssh");
+    std::fs::create_dir_all(&dir).unwrap();
+    let other = crate::keys::generate(crate::keys::KeyType::Ed25519, "win")
+        .unwrap()
+        .public_key()
+        .to_openssh()
+        .unwrap();
+    std::fs::write(dir.join("id_ed25519.pub"), format!("{other}\n")).unwrap();
+    let doc = Document::parse(ENTRY.as_bytes());
+    let m = plan_entry(&doc, "runpod-a", &s.wsl, &s.win, &read).unwrap();
+    let k = m.copies.iter().find(|c| c.private).unwrap();
+    assert_eq!(k.to, dir.join("id_ed25519-wsl"));
+    assert!(
+        m.copies
+            .iter()
+            .all(|c| c.to != dir.join("id_ed25519.pub"))
+    );
+    // The same public key there (another comment, CRLF): the pair fits.
+    let mine = ssh_key::PrivateKey::from_openssh(&s.key)
+        .unwrap()
+        .public_key()
+        .to_openssh()
+        .unwrap();
+    std::fs::write(dir.join("id_ed25519.pub"), format!("{mine} me@win\r\n")).unwrap();
+    let m = plan_entry(&doc, "runpod-a", &s.wsl, &s.win, &read).unwrap();
+    let k = m.copies.iter().find(|c| c.private).unwrap();
+    assert_eq!(k.to, dir.join("id_ed25519"));
+}
+
+/// An `Include` in the entry names WSL's files; on Windows the same words
+/// read whatever is at that path there. Refused, never copied.
+#[test]
+fn an_include_in_the_entry_is_refused_not_copied() {
+    let s = sides();
+    let text = format!("{ENTRY}    Include ~/.ssh/runpod-extra\n");
+    let e = plan_entry(
+        &Document::parse(text.as_bytes()),
+        "runpod-a",
+        &s.wsl,
+        &s.win,
+        &read,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("Include"), "{e}");
+}

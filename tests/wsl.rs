@@ -240,3 +240,28 @@ fn fix_reports_a_wsl_only_entry_and_fix_windows_repairs_it() {
     assert!(f["message"].as_str().unwrap().contains("stale"), "{f}");
     assert_eq!(f["applied"], false);
 }
+
+/// A link at the key's name on the Windows side (dangling, or to another
+/// file) is never written through: the private key went to wherever the
+/// link pointed. The name counts as taken.
+#[test]
+fn add_windows_never_writes_the_key_through_a_link_on_the_windows_side() {
+    let w = Wsl::new(WSL2);
+    let dir = w.win().join(".ssh");
+    std::fs::create_dir_all(&dir).unwrap();
+    let elsewhere = w.win_root.path().join("elsewhere");
+    std::os::unix::fs::symlink(&elsewhere, dir.join("id_ed25519")).unwrap();
+    let o = w.run(&["add", PASTE, "--windows"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert!(
+        !elsewhere.exists(),
+        "the key was written through the link"
+    );
+    assert!(dir.join("id_ed25519").is_symlink());
+    assert_eq!(std::fs::read(dir.join("id_ed25519-wsl")).unwrap(), w.key);
+    let doc = Document::parse(&std::fs::read(w.win_config()).unwrap());
+    assert_eq!(
+        block_value(&doc, ALIAS, "identityfile").as_deref(),
+        Some("~/.ssh/id_ed25519-wsl")
+    );
+}

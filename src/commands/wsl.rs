@@ -121,11 +121,17 @@ pub fn mirror(
     s.ctx.check_include_permissions = false;
     s.ctx.system_config = None;
     let wsl_ctx = crate::config::Context::current();
+    // What is at a name on the Windows side. Anything there that is not a
+    // readable regular file (a dangling link, a folder, a device) counts
+    // as taken (`Some(empty)`): a key is never written through a link.
     let existing = |p: &std::path::Path| {
-        fsio::read_limited(p)
-            .ok()
-            .filter(|c| !c.device)
-            .map(|c| c.bytes)
+        std::fs::symlink_metadata(p).ok().map(|_| {
+            fsio::read_limited(p)
+                .ok()
+                .filter(|c| !c.device)
+                .map(|c| c.bytes)
+                .unwrap_or_default()
+        })
     };
     let mut out = WindowsWrite {
         config_windows: win.windows_path(&config),
@@ -222,8 +228,16 @@ fn copy_file(c: &KeyCopy) -> anyhow::Result<()> {
     }
     let _lock = fsio::Lock::for_file(&c.to).or_fail(Failure::Io)?;
     let snap = fsio::read(&c.to).or_fail(Failure::Io)?;
+    let link = std::fs::symlink_metadata(&c.to).is_ok_and(|m| m.file_type().is_symlink());
     match &snap.bytes {
         Some(b) if *b == c.bytes => Ok(()),
+        Some(_) | None if link => Err(super::fail(
+            Failure::Io,
+            anyhow::anyhow!(
+                "{} became a link while runpod-ssh worked; nothing was written through it",
+                c.to.display()
+            ),
+        )),
         Some(_) => Err(super::fail(
             Failure::Io,
             anyhow::anyhow!(
