@@ -265,3 +265,31 @@ fn add_windows_never_writes_the_key_through_a_link_on_the_windows_side() {
         Some("~/.ssh/id_ed25519-wsl")
     );
 }
+
+/// The entry says `StrictHostKeyChecking accept-new`: without WSL's pin
+/// (made by `sync`/`up` or a first `ssh`), VS Code on Windows made an
+/// unverified first contact with a host WSL had already verified. The
+/// pinned key goes with the entry.
+#[test]
+fn fix_windows_carries_the_pinned_host_key_to_the_windows_known_hosts() {
+    let w = Wsl::new(WSL2);
+    let o = w.run(&["add", PASTE]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let key = runpod_ssh::keys::generate(runpod_ssh::keys::KeyType::Ed25519, "host")
+        .unwrap()
+        .public_key()
+        .to_openssh()
+        .unwrap();
+    let pin = format!("{ALIAS} {key}\n");
+    std::fs::write(w.home.ssh_dir().join("known_hosts_runpod"), &pin).unwrap();
+    let o = w.run(&["fix", "--windows"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let win_kh = w.win().join(".ssh").join("known_hosts_runpod");
+    let got = std::fs::read_to_string(&win_kh).unwrap_or_default();
+    let want = key.split_whitespace().nth(1).unwrap();
+    assert!(
+        got.lines().any(|l| l.starts_with(ALIAS) && l.contains(want)),
+        "{got}"
+    );
+    assert_eq!(mode(&win_kh), 0o600);
+}

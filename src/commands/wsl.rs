@@ -140,6 +140,7 @@ pub fn mirror(
     };
     let mut new = s.doc.clone();
     let mut copies: Vec<KeyCopy> = Vec::new();
+    let mut entries: Vec<Vec<(String, String)>> = Vec::new();
     for alias in aliases {
         let m = match wsl::plan_entry(doc, alias, &wsl_ctx, &win, &existing)
             .and_then(|m| wsl::upsert(&new, &m).map(|r| (m, r)))
@@ -172,6 +173,7 @@ pub fn mirror(
             }
         };
         out.notes.extend(m.notes.iter().cloned());
+        entries.push(m.options.clone());
         for c in m.copies {
             if !c.present && !copies.iter().any(|x| x.to == c.to) {
                 copies.push(c);
@@ -201,6 +203,9 @@ pub fn mirror(
             out.backup = s.write(&new)?;
         }
     }
+    for options in &entries {
+        carry_pins(options, &wsl_ctx, &win, dry_run, &mut out.notes);
+    }
     if vscode {
         for a in &out.written {
             out.vscode.extend(edit::set_vscode_platform_in(
@@ -212,6 +217,61 @@ pub fn mirror(
         }
     }
     Ok(out)
+}
+
+/// The host keys WSL pinned for a copied entry, recorded in the
+/// known_hosts file the Windows entry names: the entry accepts a new key
+/// on first contact, so without them VS Code on Windows would make an
+/// unverified first contact with a host WSL had verified. A different key
+/// pinned there is left alone and said.
+fn carry_pins(
+    options: &[(String, String)],
+    wsl_ctx: &crate::config::Context,
+    win: &WindowsHome,
+    dry_run: bool,
+    notes: &mut Vec<String>,
+) {
+    use crate::known_hosts::{self, Recorded};
+    let get = |k: &str| {
+        options
+            .iter()
+            .find(|(x, _)| x.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.as_str())
+    };
+    let name = match get("HostKeyAlias") {
+        Some(a) => a.to_string(),
+        None => {
+            let port = get("Port").and_then(|p| p.parse().ok()).unwrap_or(22);
+            known_hosts::host_key_name(get("HostName").unwrap_or_default(), port)
+        }
+    };
+    // Windows-side values are `~/…` (see wsl::plan_entry); others name
+    // nothing to carry (`/dev/null`, `none`).
+    let file = get("UserKnownHostsFile").unwrap_or("~/.ssh/known_hosts");
+    let Some(rest) = file.strip_prefix("~/") else {
+        return;
+    };
+    let from = crate::platform::join_written(&wsl_ctx.user_home, rest);
+    let to = crate::platform::join_written(&win.path, rest);
+    let Ok(pins) = known_hosts::load(&[from]) else {
+        return;
+    };
+    let shown = win.windows_path(&to);
+    for e in pins.iter().filter(|e| e.marker.is_none() && e.names(&name)) {
+        if dry_run {
+            notes.push(format!("would record WSL's pinned host key for {name} in {shown}"));
+            continue;
+        }
+        match known_hosts::record(&to, &[&name], &e.key, false) {
+            Ok(Recorded::Changed(_)) => notes.push(format!(
+                "{shown} pins another host key for {name} than WSL's; left alone (check which is right before connecting from VS Code)"
+            )),
+            Err(err) => notes.push(format!(
+                "WSL's pinned host key for {name} was not recorded in {shown}: {err}"
+            )),
+            Ok(_) => {}
+        }
+    }
 }
 
 /// Write one file on the Windows side, only where none is (or the same
