@@ -176,9 +176,15 @@ impl WindowsHome {
     }
 }
 
-/// `C:\…`, `C:/…` or a UNC path.
+/// `C:\…`, `C:/…` or a UNC path, with no character a Windows path
+/// cannot hold (the value is quoted in the printed `icacls` line).
 fn looks_like_windows_path(s: &str) -> bool {
     let b = s.as_bytes();
+    if s.chars()
+        .any(|c| c.is_control() || matches!(c, '"' | '<' | '>' | '|' | '?' | '*'))
+    {
+        return false;
+    }
     (b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && matches!(b[2], b'\\' | b'/'))
         || s.starts_with("\\\\")
 }

@@ -332,3 +332,22 @@ fn an_include_in_the_entry_is_refused_not_copied() {
     .to_string();
     assert!(e.contains("Include"), "{e}");
 }
+
+/// `%USERPROFILE%` ends up inside the quoted `icacls "…"` line the user
+/// is told to paste into cmd.exe: an answer with a character no Windows
+/// path holds (`"`, `<`, `>`, `|`, `?`, `*`, a control character) is not
+/// a home, and would break out of the quotes.
+#[test]
+fn a_userprofile_no_windows_path_could_be_is_refused() {
+    for bad in [
+        "C:\\Users\\a\" & calc & \"",
+        "C:\\Users\\a|b",
+        "C:\\Users\\a<b>",
+        "C:\\Users\\a\tb",
+        "C:\\Users\\a?",
+    ] {
+        assert!(!looks_like_windows_path(bad), "{bad}");
+    }
+    assert!(looks_like_windows_path("C:\\Users\\Tom & Jerry"));
+    assert!(looks_like_windows_path("C:\\Users\\홍길동"));
+}
