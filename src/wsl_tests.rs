@@ -298,11 +298,7 @@ fn another_pub_of_that_name_on_windows_sends_the_key_to_name_wsl() {
     let m = plan_entry(&doc, "runpod-a", &s.wsl, &s.win, &read).unwrap();
     let k = m.copies.iter().find(|c| c.private).unwrap();
     assert_eq!(k.to, dir.join("id_ed25519-wsl"));
-    assert!(
-        m.copies
-            .iter()
-            .all(|c| c.to != dir.join("id_ed25519.pub"))
-    );
+    assert!(m.copies.iter().all(|c| c.to != dir.join("id_ed25519.pub")));
     // The same public key there (another comment, CRLF): the pair fits.
     let mine = ssh_key::PrivateKey::from_openssh(&s.key)
         .unwrap()

@@ -253,10 +253,7 @@ fn add_windows_never_writes_the_key_through_a_link_on_the_windows_side() {
     std::os::unix::fs::symlink(&elsewhere, dir.join("id_ed25519")).unwrap();
     let o = w.run(&["add", PASTE, "--windows"]);
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-    assert!(
-        !elsewhere.exists(),
-        "the key was written through the link"
-    );
+    assert!(!elsewhere.exists(), "the key was written through the link");
     assert!(dir.join("id_ed25519").is_symlink());
     assert_eq!(std::fs::read(dir.join("id_ed25519-wsl")).unwrap(), w.key);
     let doc = Document::parse(&std::fs::read(w.win_config()).unwrap());
@@ -288,7 +285,8 @@ fn fix_windows_carries_the_pinned_host_key_to_the_windows_known_hosts() {
     let got = std::fs::read_to_string(&win_kh).unwrap_or_default();
     let want = key.split_whitespace().nth(1).unwrap();
     assert!(
-        got.lines().any(|l| l.starts_with(ALIAS) && l.contains(want)),
+        got.lines()
+            .any(|l| l.starts_with(ALIAS) && l.contains(want)),
         "{got}"
     );
     assert_eq!(mode(&win_kh), 0o600);

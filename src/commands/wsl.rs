@@ -259,7 +259,9 @@ fn carry_pins(
     let shown = win.windows_path(&to);
     for e in pins.iter().filter(|e| e.marker.is_none() && e.names(&name)) {
         if dry_run {
-            notes.push(format!("would record WSL's pinned host key for {name} in {shown}"));
+            notes.push(format!(
+                "would record WSL's pinned host key for {name} in {shown}"
+            ));
             continue;
         }
         match known_hosts::record(&to, &[&name], &e.key, false) {
