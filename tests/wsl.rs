@@ -291,3 +291,25 @@ fn fix_windows_carries_the_pinned_host_key_to_the_windows_known_hosts() {
     );
     assert_eq!(mode(&win_kh), 0o600);
 }
+
+#[test]
+fn add_windows_whose_windows_side_is_refused_exits_1_and_leaves_that_file_alone() {
+    // The WSL config is written; the Windows one (a BOM that ssh there
+    // refuses to edit around) is not: a partial success a script must see.
+    let w = Wsl::new(WSL2);
+    std::fs::create_dir_all(w.win().join(".ssh")).unwrap();
+    let theirs = "\u{feff}Host work\r\n    HostName w.example\r\n";
+    std::fs::write(w.win_config(), theirs).unwrap();
+    let o = w.run(&["add", PASTE, "--windows"]);
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(std::fs::read_to_string(w.win_config()).unwrap(), theirs);
+    let mine = std::fs::read_to_string(w.home.ssh_dir().join("config")).unwrap();
+    assert!(mine.contains(&format!("Host {ALIAS}")), "{mine}");
+    let j = w.run(&["--json", "add", PASTE, "--windows"]);
+    assert_eq!(j.status.code(), Some(1), "{}", stderr(&j));
+    let v: serde_json::Value = serde_json::from_slice(&j.stdout).unwrap();
+    assert!(
+        !v["windows"]["failed"].as_array().unwrap().is_empty(),
+        "{v}"
+    );
+}
