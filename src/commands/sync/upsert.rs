@@ -88,8 +88,12 @@ struct Entry {
     pin: String,
     alias: String,
     ep: Endpoint,
-    /// The block it replaces (the pod's own, or one pasted for its endpoint).
+    /// The block it replaces (the pod's own, or one pasted for its endpoint),
+    /// as an index into the working copy before this pod's upsert.
     existing: Option<usize>,
+    /// That block's endpoint, read then: later indexes shift as entries
+    /// are inserted above it.
+    old_endpoint: Option<(String, u16)>,
     /// A key is pinned under `pin` already.
     pinned: bool,
     /// Closed by an earlier refusal (`StrictHostKeyChecking yes`).
@@ -135,36 +139,27 @@ impl Plan {
             .unwrap_or_else(|| runpod::choose_identity(&ep, home).0);
         let pinned = is_pinned(&pin);
         let was_closed = !pinned && stays_closed(doc, pod, existing);
+        let old_endpoint = existing.map(|i| add::endpoint_of(doc, &doc.blocks()[i]));
         let e = Entry {
             pin,
             alias,
             ep,
             existing,
+            old_endpoint,
             pinned,
             was_closed,
         };
         let (next, changed) = checked_entry(s, doc, pod, &e, &identity)?;
         self.doc = next;
-        self.record(s, pod, &e, changed, r, o);
+        self.record(pod, &e, changed, r, o);
         Ok(())
     }
 
     /// What the upsert of `e` means: created, updated or unchanged, a pin
     /// reset, a contact due; and the pod's record for the next run.
-    fn record(
-        &mut self,
-        s: &Session,
-        pod: &Pod,
-        e: &Entry,
-        changed: bool,
-        mut r: PodResult,
-        o: &SyncOpts,
-    ) {
+    fn record(&mut self, pod: &Pod, e: &Entry, changed: bool, mut r: PodResult, o: &SyncOpts) {
         let Entry { pin, alias, ep, .. } = e;
-        let old = e
-            .existing
-            .map(|i| add::endpoint_of(&s.doc, &s.doc.blocks()[i]));
-        let endpoint_changed = old.as_ref() != Some(&(ep.host.clone(), ep.port));
+        let endpoint_changed = e.old_endpoint.as_ref() != Some(&(ep.host.clone(), ep.port));
         let rec = PodRecord {
             started_at: pod.started_at.clone(),
             host: ep.host.clone(),
