@@ -113,8 +113,8 @@ pub fn well_known_name(sid: &str) -> Option<&'static str> {
 
 #[cfg(windows)]
 pub use win::{
-    current_user_sid, read, repair_owner_only, to_acl_and_back, write_owner_only,
-    write_owner_only_folder,
+    create_owner_only_folder, current_user_sid, owner_only_sd_and_back, read, repair_owner_only,
+    to_acl_and_back, write_owner_only, write_owner_only_folder,
 };
 
 #[cfg(windows)]
@@ -131,11 +131,14 @@ mod win {
     use windows_sys::Win32::Security::{
         ACCESS_ALLOWED_ACE, ACE_HEADER, ACL, ACL_REVISION, ACL_SIZE_INFORMATION,
         AclSizeInformation, AddAccessAllowedAceEx, DACL_SECURITY_INFORMATION, GetAce,
-        GetAclInformation, GetLengthSid, GetSecurityDescriptorControl, GetTokenInformation,
-        INHERITED_ACE, InitializeAcl, OWNER_SECURITY_INFORMATION,
+        GetAclInformation, GetLengthSid, GetSecurityDescriptorControl, GetSecurityDescriptorDacl,
+        GetSecurityDescriptorOwner, GetTokenInformation, INHERITED_ACE, InitializeAcl,
+        InitializeSecurityDescriptor, OWNER_SECURITY_INFORMATION,
         PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID, SE_DACL_PROTECTED,
-        TOKEN_QUERY, TOKEN_USER, TokenUser,
+        SECURITY_ATTRIBUTES, SECURITY_DESCRIPTOR, SetSecurityDescriptorControl,
+        SetSecurityDescriptorDacl, SetSecurityDescriptorOwner, TOKEN_QUERY, TOKEN_USER, TokenUser,
     };
+    use windows_sys::Win32::Storage::FileSystem::CreateDirectoryW;
     use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
 
     const ACCESS_ALLOWED_ACE_TYPE: u8 = 0;
@@ -329,6 +332,95 @@ mod win {
         let (buf, _sids) = build_acl(d)?;
         // SAFETY: a valid ACL built above.
         unsafe { aces_of(buf.as_ptr() as *const ACL) }
+    }
+
+    /// [`super::owner_only`] for `user` as an absolute security descriptor
+    /// (owner the user, the DACL, `SE_DACL_PROTECTED`); the ACL and SIDs it
+    /// points into live as long as it does.
+    struct OwnerOnlySd {
+        sd: Box<SECURITY_DESCRIPTOR>,
+        _acl: Vec<u64>,
+        _sids: Vec<Sid>,
+        _owner: Sid,
+    }
+
+    impl OwnerOnlySd {
+        fn new(user: &str) -> io::Result<OwnerOnlySd> {
+            const SECURITY_DESCRIPTOR_REVISION: u32 = 1;
+            let (acl, sids) = build_acl(&super::owner_only(user))?;
+            let owner = Sid::parse(user)?;
+            let mut sd: Box<SECURITY_DESCRIPTOR> = Box::default();
+            let p: PSECURITY_DESCRIPTOR = (&mut *sd as *mut SECURITY_DESCRIPTOR).cast();
+            // SAFETY: `p` is a boxed SECURITY_DESCRIPTOR; the owner SID and
+            // the ACL it is made to point at are moved into the result with
+            // it (heap buffers: their addresses do not change).
+            let ok = unsafe {
+                InitializeSecurityDescriptor(p, SECURITY_DESCRIPTOR_REVISION) != 0
+                    && SetSecurityDescriptorOwner(p, owner.0, 0) != 0
+                    && SetSecurityDescriptorDacl(p, 1, acl.as_ptr() as *const ACL, 0) != 0
+                    && SetSecurityDescriptorControl(p, SE_DACL_PROTECTED, SE_DACL_PROTECTED) != 0
+            };
+            if !ok {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(OwnerOnlySd {
+                sd,
+                _acl: acl,
+                _sids: sids,
+                _owner: owner,
+            })
+        }
+
+        fn as_ptr(&self) -> PSECURITY_DESCRIPTOR {
+            (&*self.sd as *const SECURITY_DESCRIPTOR).cast_mut().cast()
+        }
+    }
+
+    /// The descriptor [`create_owner_only_folder`] hands to
+    /// `CreateDirectoryW`, read back field by field (owner, control, DACL):
+    /// the building logic, without a file system that keeps descriptors.
+    pub fn owner_only_sd_and_back(user: &str) -> io::Result<Descriptor> {
+        let sd = OwnerOnlySd::new(user)?;
+        let p = sd.as_ptr();
+        let (mut owner, mut dacl): (PSID, *mut ACL) = (std::ptr::null_mut(), std::ptr::null_mut());
+        let (mut defaulted, mut present, mut control, mut rev) = (0, 0, 0u16, 0u32);
+        // SAFETY: `p` is the valid descriptor built above.
+        let ok = unsafe {
+            GetSecurityDescriptorOwner(p, &mut owner, &mut defaulted) != 0
+                && GetSecurityDescriptorDacl(p, &mut present, &mut dacl, &mut defaulted) != 0
+                && GetSecurityDescriptorControl(p, &mut control, &mut rev) != 0
+        };
+        if !ok || present == 0 || owner.is_null() {
+            return Err(io::Error::other("the descriptor lacks an owner or a DACL"));
+        }
+        Ok(Descriptor {
+            owner: sid_string(owner)?,
+            protected: control & SE_DACL_PROTECTED != 0,
+            aces: unsafe { aces_of(dacl)? },
+        })
+    }
+
+    /// Create the folder `path` with the owner-only descriptor already set
+    /// (`CreateDirectoryW` with SECURITY_ATTRIBUTES): no moment in which
+    /// what `%ProgramData%` hands down lets another user add a file.
+    /// `Ok(false)`: it exists already (made by someone, maybe another
+    /// user, since we looked): the caller checks whose it is.
+    pub fn create_owner_only_folder(path: &Path) -> io::Result<bool> {
+        let sd = OwnerOnlySd::new(&current_user_sid()?)?;
+        let sa = SECURITY_ATTRIBUTES {
+            nLength: std::mem::size_of::<SECURITY_ATTRIBUTES>() as u32,
+            lpSecurityDescriptor: sd.as_ptr(),
+            bInheritHandle: 0,
+        };
+        let w = wide(path);
+        // SAFETY: NUL-terminated path; `sa` and the descriptor outlive the call.
+        if unsafe { CreateDirectoryW(w.as_ptr(), &sa) } != 0 {
+            return Ok(true);
+        }
+        match io::Error::last_os_error() {
+            e if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            e => Err(e),
+        }
     }
 
     /// Give `path` the owner-only DACL for the current user, inheritance
@@ -544,6 +636,51 @@ mod tests {
         let file = f.join("config");
         std::fs::write(&file, "x").unwrap();
         assert!(write_owner_only_folder(&file).is_err());
+    }
+
+    /// Hostile review (F20): the folder was made with what `%ProgramData%`
+    /// hands down and locked afterwards. The descriptor `CreateDirectoryW`
+    /// now gets is built with the real Win32 calls and read back from
+    /// memory: owner the user, inheritance off, the user, SYSTEM and
+    /// Administrators only.
+    #[cfg(windows)]
+    #[test]
+    fn folder_create_descriptor_is_owner_only_from_the_first_moment() {
+        let user = current_user_sid().unwrap();
+        let got = owner_only_sd_and_back(&user).expect("build the descriptor");
+        assert_eq!(got, owner_only(&user));
+        assert!(is_owner_only(&got, &user), "{got:?}");
+    }
+
+    /// The create path itself: `CreateDirectoryW` takes the descriptor
+    /// (Wine too) and makes a folder the user owns; one already there is
+    /// `Ok(false)` (the caller then judges whose it is), never an error or
+    /// a second "made it".
+    #[cfg(windows)]
+    #[test]
+    fn create_owner_only_folder_makes_the_users_folder_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("ssh-u1a2b3c4d");
+        assert!(create_owner_only_folder(&f).expect("CreateDirectoryW"));
+        assert!(f.is_dir());
+        let user = current_user_sid().unwrap();
+        assert_eq!(read(&f).unwrap().owner, user);
+        assert!(!create_owner_only_folder(&f).unwrap());
+        assert!(create_owner_only_folder(&dir.path().join("no/such")).is_err());
+    }
+
+    /// What Wine cannot show: the folder keeps the descriptor it was made
+    /// with. Run with `--ignored` on Windows.
+    #[cfg(windows)]
+    #[test]
+    #[ignore = "Wine keeps no file security descriptors; run on Windows"]
+    fn a_created_folder_reads_back_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("ssh-hong");
+        assert!(create_owner_only_folder(&f).unwrap());
+        let user = current_user_sid().unwrap();
+        let d = read(&f).unwrap();
+        assert!(is_owner_only(&d, &user), "{d:?}");
     }
 
     /// A file with the folder's inherited ACL, repaired and read back from

@@ -255,17 +255,13 @@ impl AsciiMove {
             move |source| MoveError::Io { path, source }
         };
         match std::fs::symlink_metadata(&self.folder) {
-            Ok(md) if md.is_dir() => check_ours(&self.folder, &md)?,
-            Ok(_) => {
-                return Err(MoveError::Refused(format!(
-                    "{} exists and is not a folder",
-                    self.folder.display()
-                )));
-            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                fsio::create_private_dir_one(&self.folder).map_err(io(&self.folder))?
+                // `false`: someone made it since we looked; judged as found.
+                if !create_folder(&self.folder).map_err(io(&self.folder))? {
+                    check_ours(&self.folder)?;
+                }
             }
-            Err(e) => return Err(io(&self.folder)(e)),
+            _ => check_ours(&self.folder)?,
         }
         // Owner-only on every run, not just when created: a run stopped
         // after the mkdir left %ProgramData%'s inherited entries.
@@ -283,37 +279,87 @@ impl AsciiMove {
     }
 }
 
-/// A folder someone else made (or a link) is not used.
-fn check_ours(folder: &Path, md: &std::fs::Metadata) -> Result<(), MoveError> {
+/// Create the folder private from its first moment. On Windows with its
+/// owner-only descriptor already set (`CreateDirectoryW`): made first and
+/// locked down after, `%ProgramData%`'s inherited entries let any local
+/// user add files in between. `Ok(false)`: it exists already.
+fn create_folder(folder: &Path) -> std::io::Result<bool> {
+    #[cfg(windows)]
+    return crate::winacl::create_owner_only_folder(folder);
+    #[cfg(not(windows))]
+    fsio::create_private_dir_one(folder).map(|()| true)
+}
+
+/// A folder someone else made (or a link, or not a folder) is not used.
+fn check_ours(folder: &Path) -> Result<(), MoveError> {
     let refuse = |why: &str| {
         Err(MoveError::Refused(format!(
             "{} exists and {why}: it is not used",
             folder.display()
         )))
     };
+    let md = std::fs::symlink_metadata(folder).map_err(|source| MoveError::Io {
+        path: folder.to_path_buf(),
+        source,
+    })?;
+    if !md.is_dir() {
+        return refuse("is not a folder");
+    }
+    match owner_is_me(folder, &md) {
+        Ok(true) => Ok(()),
+        Ok(false) => refuse("belongs to another user"),
+        Err(source) => Err(MoveError::Io {
+            path: folder.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Whether the user owns `path` (as found by `symlink_metadata`). On
+/// Windows a file may also be owned by Administrators: what an elevated
+/// prompt creates, and an owner no other user can give a file.
+fn owner_is_me(path: &Path, md: &std::fs::Metadata) -> std::io::Result<bool> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
+        let _ = path;
         // SAFETY: geteuid cannot fail.
-        if md.uid() != unsafe { libc::geteuid() } {
-            return refuse("belongs to another user");
-        }
+        Ok(md.uid() == unsafe { libc::geteuid() })
     }
     #[cfg(windows)]
     {
-        let _ = md;
-        let me = crate::winacl::current_user_sid().map_err(|source| MoveError::Io {
-            path: folder.to_path_buf(),
-            source,
-        })?;
-        match crate::winacl::read(folder) {
-            Ok(d) if d.owner == me => {}
-            _ => return refuse("is not yours"),
-        }
+        let me = crate::winacl::current_user_sid()?;
+        let d = crate::winacl::read(path)?;
+        Ok(if md.is_dir() {
+            d.owner == me
+        } else {
+            crate::winacl::may_repair(&d, &me)
+        })
     }
     #[cfg(not(any(unix, windows)))]
-    let _ = (md, refuse);
-    Ok(())
+    {
+        let _ = (path, md);
+        Ok(true)
+    }
+}
+
+/// A file found with exactly our bytes is taken as ours only when it is a
+/// regular file the user owns: another user who planted it (an empty
+/// known_hosts, before the folder was owner-only) would keep the right to
+/// change it.
+fn check_file_ours(to: &Path) -> Result<(), MoveError> {
+    let io = |source| MoveError::Io {
+        path: to.to_path_buf(),
+        source,
+    };
+    let md = std::fs::symlink_metadata(to).map_err(io)?;
+    if md.file_type().is_file() && owner_is_me(to, &md).map_err(io)? {
+        return Ok(());
+    }
+    Err(MoveError::Refused(format!(
+        "{} already exists with the same content but is not a file of yours (another user may have put it there): it is not used",
+        to.display()
+    )))
 }
 
 /// Write `bytes` to `to` where there is nothing (or the same already);
@@ -322,7 +368,7 @@ fn put(to: &Path, bytes: &[u8]) -> Result<(), MoveError> {
     let _lock = fsio::Lock::for_file(to)?;
     let snap = fsio::read(to)?;
     match &snap.bytes {
-        Some(b) if b == bytes => Ok(()),
+        Some(b) if b == bytes => check_file_ours(to),
         Some(_) => Err(MoveError::Refused(format!(
             "{} already exists with other content (never overwritten)",
             to.display()
