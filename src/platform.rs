@@ -77,6 +77,19 @@ pub fn join_written(base: &Path, rel: &str) -> PathBuf {
     p
 }
 
+/// A path or an `Include` pattern as a message shows it: on Windows with
+/// `\\` only (issue 12: one separator style; `{home}/{rest}` patterns
+/// read `C:\\Users\\hong/.ssh/x` otherwise), elsewhere as it is. Display
+/// only: what is globbed and opened keeps its spelling (OpenSSH for
+/// Windows takes either separator).
+pub fn shown(p: &str) -> std::borrow::Cow<'_, str> {
+    if cfg!(windows) && p.contains('/') {
+        p.replace('/', "\\").into()
+    } else {
+        p.into()
+    }
+}
+
 /// OpenSSH's check on included config files: owned by root or the user,
 /// and not writable by others. Debian relaxes group-write for a user's
 /// private group; we only flag world-writable files and foreign owners so
@@ -235,6 +248,38 @@ pub fn decode_code_page(cp: u32, bytes: &[u8]) -> Option<String> {
 
 #[cfg(all(test, windows))]
 mod tests {
+    /// Hostile review (issue 12 part 2): the pattern of an `Include` that
+    /// failed was shown as built, `C:\\Users\\홍길동/.ssh/bad[`. Shown with
+    /// `\\` only; the files an `Include` reads (glob's results) are too.
+    #[test]
+    fn include_paths_are_shown_with_one_separator() {
+        use crate::config::{Context, document::Document, resolve::resolve};
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("홍길동");
+        std::fs::create_dir_all(home.join(".ssh").join("conf.d")).unwrap();
+        std::fs::write(home.join(".ssh").join("conf.d").join("a"), "Port 2222\n").unwrap();
+        let ctx = Context {
+            home: home.clone(),
+            user_home: home.clone(),
+            ..Context::current()
+        };
+        let doc = Document::parse(b"Include conf.d/*\nInclude ~/.ssh/bad[\n");
+        let r = resolve(&doc, &home.join(".ssh").join("config"), "h", &ctx);
+        let port = r.get("port").expect("the included file was read");
+        let shown = port.source.to_string();
+        assert!(
+            shown.contains("홍길동\\.ssh\\conf.d\\a") && !shown.contains('/'),
+            "{shown}"
+        );
+        let e = r
+            .errors
+            .iter()
+            .map(|d| d.message.as_str())
+            .find(|m| m.contains("glob failed"))
+            .expect("the bad pattern is reported");
+        assert!(e.contains("홍길동\\.ssh\\bad[") && !e.contains('/'), "{e}");
+    }
+
     /// Wine's and Windows' CP949 table: the fixture's bytes are 홍길동.
     #[test]
     fn cp949_decodes_through_multibytetowidechar() {
