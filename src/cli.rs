@@ -306,6 +306,10 @@ pub struct AddArgs {
     /// Do not touch VS Code settings
     #[arg(long)]
     pub no_vscode: bool,
+    /// Inside WSL: also write the entry to the Windows user's config (the
+    /// one VS Code on Windows reads) and copy its key there
+    #[arg(long)]
+    pub windows: bool,
     /// Take the endpoint from the RunPod API for this pod (id or name)
     /// instead of a pasted command
     #[arg(long, value_name = "ID|NAME")]
@@ -478,6 +482,10 @@ pub struct FixArgs {
     /// does not read
     #[arg(long)]
     pub vscode: bool,
+    /// Inside WSL: copy RunPod entries the Windows user's config lacks
+    /// (VS Code on Windows reads that one) there, with their keys
+    #[arg(long)]
+    pub windows: bool,
     /// Write even a read-only, foreign-owned or hard-linked file (the
     /// refusal names which)
     #[arg(long)]

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 mod backup;
 mod lock;
+mod replace;
 
 use backup::backup;
 pub use backup::{Backup, backup_dir, backups, read_backup};
@@ -161,7 +162,14 @@ fn open_nonblocking(path: &Path) -> io::Result<File> {
 
 #[cfg(not(unix))]
 fn open_nonblocking(path: &Path) -> io::Result<File> {
-    File::open(path)
+    // Windows opens a folder only with FILE_FLAG_BACKUP_SEMANTICS, so
+    // File::open says "Access denied"; say what it is instead.
+    match File::open(path) {
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied && path.is_dir() => {
+            Err(io::Error::new(io::ErrorKind::IsADirectory, "is a folder"))
+        }
+        r => r,
+    }
 }
 
 /// The bytes of `path`, or `None` when it does not exist; refusals and
@@ -368,6 +376,26 @@ fn guard(shown: &Path, meta: &fs::Metadata) -> Result<(), FsError> {
     Ok(())
 }
 
+/// Windows: the replace puts our file in place of `target`, so (as the
+/// Unix owner check) refuse another account's file unless `--force`; the
+/// user's and Administrators' (an elevated prompt's) are written. A
+/// descriptor that cannot be read is not a refusal (FAT, network shares).
+#[cfg(windows)]
+fn guard_owner(shown: &Path, target: &Path) -> Result<(), FsError> {
+    use crate::winacl;
+    if run_settings().is_some_and(|r| r.force) {
+        return Ok(());
+    }
+    match (winacl::current_user_sid(), winacl::read(target)) {
+        (Ok(me), Ok(d)) if !winacl::may_repair(&d, &me) => Err(FsError::Guarded {
+            path: shown.to_path_buf(),
+            reason: "belongs to another user",
+            extra: "",
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// What a write did.
 #[derive(Debug, Clone, Default)]
 pub struct WriteReport {
@@ -432,6 +460,8 @@ pub fn write(snap: &Snapshot, new: &[u8], opts: WriteOptions) -> Result<WriteRep
     }
     if let Some(m) = &meta {
         guard(&snap.path, m)?;
+        #[cfg(windows)]
+        guard_owner(&snap.path, target)?;
     }
     let dir = target
         .parent()
@@ -461,9 +491,11 @@ pub fn write(snap: &Snapshot, new: &[u8], opts: WriteOptions) -> Result<WriteRep
     // The temp file is 0600 from creation; give it the old file's mode and
     // owner before any content lands in it.
     apply_meta(tmp.as_file(), meta.as_ref(), opts.new_mode).map_err(werr)?;
+    #[cfg(windows)]
+    replace::owner_only_like(tmp.path(), target, meta.is_none()).map_err(werr)?;
     tmp.write_all(new).map_err(werr)?;
     tmp.as_file().sync_all().map_err(werr)?;
-    tmp.persist(target).map_err(|e| werr(e.error))?;
+    replace::replace(tmp, target).map_err(werr)?;
     sync_dir(dir);
     remember_written(target);
     Ok(report)

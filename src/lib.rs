@@ -43,6 +43,8 @@ pub mod runpod;
 pub mod ssh_client;
 pub mod sshpaths;
 pub mod vscode;
+pub mod winacl;
+pub mod wsl;
 
 /// `--version`: the package version and the commit it was built from
 /// (see build.rs; "unknown" when neither git nor the package knew it).

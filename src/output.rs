@@ -137,11 +137,20 @@ pub fn json<T: serde::Serialize + ?Sized>(v: &T) -> serde_json::Result<String> {
 /// only of characters no shell treats specially, else in single quotes.
 /// Every config-derived value in a printed command goes through here.
 pub fn shell_quote(s: &str) -> String {
+    // Windows users paste into PowerShell: `\` is a plain path character
+    // there, and inside '…' only `'` is special (doubled).
+    let safe: &[u8] = if cfg!(windows) {
+        b"-_./,:@%+=\\"
+    } else {
+        b"-_./,:@%+="
+    };
     let plain = !s.is_empty()
         && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./,:@%+=".contains(&b));
+            .all(|b| b.is_ascii_alphanumeric() || safe.contains(&b));
     if plain {
         s.to_string()
+    } else if cfg!(windows) {
+        format!("'{}'", s.replace('\'', "''"))
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
     }
@@ -178,7 +187,19 @@ mod tests {
             super::shell_quote("x;touch${IFS}/tmp/pwn;"),
             "'x;touch${IFS}/tmp/pwn;'"
         );
-        assert_eq!(super::shell_quote("it's"), "'it'\\''s'");
+        // sh ends the quote around `'`; PowerShell doubles it.
+        let want = if cfg!(windows) {
+            "'it''s'"
+        } else {
+            "'it'\\''s'"
+        };
+        assert_eq!(super::shell_quote("it's"), want);
+        if cfg!(windows) {
+            assert_eq!(
+                super::shell_quote(r"C:\Users\a\.ssh\config"),
+                r"C:\Users\a\.ssh\config"
+            );
+        }
         assert_eq!(super::shell_quote(""), "''");
     }
 

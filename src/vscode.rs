@@ -35,10 +35,21 @@ pub fn settings_candidates(config_dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Where VS Code keeps its `User` folders: Electron's `appData`, which is
+/// `%APPDATA%` on Windows (the known folder only when the variable is
+/// unset), `dirs::config_dir()` elsewhere.
+fn config_dir() -> Option<PathBuf> {
+    #[cfg(windows)]
+    if let Some(d) = std::env::var_os("APPDATA").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    dirs::config_dir()
+}
+
 /// The settings files to edit: those whose product is installed for this
 /// user (its `User` folder exists).
 pub fn settings_files() -> Vec<PathBuf> {
-    let Some(dir) = dirs::config_dir() else {
+    let Some(dir) = config_dir() else {
         return Vec::new();
     };
     settings_candidates(&dir)
@@ -136,6 +147,35 @@ fn props_named(obj: &CstObject, name: &str) -> Vec<CstObjectProp> {
 fn string_value(prop: &CstObjectProp) -> Option<String> {
     let value: CstNode = prop.value()?;
     value.as_string_lit()?.decoded_value().ok()
+}
+
+/// Set the top-level string setting `key` (the last of duplicate keys, as
+/// VS Code reads it; comments and layout kept). `None`: already so.
+pub fn set_string_setting(
+    path: &Path,
+    text: &str,
+    key: &str,
+    value: &str,
+) -> Result<Option<String>, SettingsError> {
+    let root =
+        CstRootNode::parse(text, &ParseOptions::default()).map_err(|e| SettingsError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    let obj = root
+        .object_value_or_create()
+        .ok_or_else(|| SettingsError::NotObject {
+            path: path.to_path_buf(),
+            what: "the settings file".into(),
+        })?;
+    match props_named(&obj, key).last() {
+        Some(prop) if string_value(prop).as_deref() == Some(value) => return Ok(None),
+        Some(prop) => prop.set_value(CstInputValue::String(value.to_string())),
+        None => {
+            obj.append(key, CstInputValue::String(value.to_string()));
+        }
+    }
+    Ok(Some(root.to_string()))
 }
 
 /// The file `remote.SSH.configFile` points VS Code at, if set.

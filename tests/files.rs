@@ -176,7 +176,7 @@ fn fifo_include_is_refused_promptly() {
 #[test]
 fn fifo_settings_json_is_refused_promptly_and_left_alone() {
     let home = TempHome::new();
-    let user = home.path().join(".config/Code/User");
+    let user = home.vscode_user_dir();
     std::fs::create_dir_all(&user).unwrap();
     let settings = user.join("settings.json");
     mkfifo(&settings);
@@ -604,7 +604,7 @@ fn an_os_error_is_printed_once() {
 #[test]
 fn fix_with_a_fifo_settings_json_does_not_hang() {
     let home = TempHome::new();
-    let user = home.path().join(".config/Code/User");
+    let user = home.vscode_user_dir();
     std::fs::create_dir_all(&user).unwrap();
     let settings = user.join("settings.json");
     mkfifo(&settings);

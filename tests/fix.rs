@@ -44,6 +44,11 @@ fn setup(dir: &Path) -> (TempHome, PathBuf) {
     }
     let cfg = home.ssh_dir().join("config");
     std::fs::copy(dir.join("broken.conf"), &cfg).unwrap();
+    for l in read(&dir.join("setup")).lines() {
+        if let ["notepad-key", p, how @ ..] = l.split_whitespace().collect::<Vec<_>>().as_slice() {
+            notepad_key(&home.path().join(p), how);
+        }
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -67,7 +72,35 @@ fn setup(dir: &Path) -> (TempHome, PathBuf) {
     (home, cfg)
 }
 
+/// A fresh ed25519 key (made in-process, so the Windows lane can too),
+/// saved as Notepad would mangle it: `utf16` (LE with its mark), `bom`,
+/// `crlf`, `no-final-newline`. The clean key goes to `PATH.clean`.
+fn notepad_key(path: &Path, how: &[&str]) {
+    let key = runpod_ssh::keys::generate(runpod_ssh::keys::KeyType::Ed25519, "test").unwrap();
+    let clean = key.to_openssh(ssh_key::LineEnding::LF).unwrap().to_string();
+    let mut text = clean.clone();
+    if how.contains(&"crlf") {
+        text = text.replace('\n', "\r\n");
+    }
+    if how.contains(&"no-final-newline") {
+        text = text.trim_end().to_string();
+    }
+    let bytes: Vec<u8> = if how.contains(&"utf16") {
+        [0xFF, 0xFE]
+            .into_iter()
+            .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+            .collect()
+    } else if how.contains(&"bom") {
+        [&[0xEF, 0xBB, 0xBF][..], text.as_bytes()].concat()
+    } else {
+        text.into_bytes()
+    };
+    std::fs::write(path, bytes).unwrap();
+    std::fs::write(path.with_extension("clean"), clean).unwrap();
+}
+
 /// A fresh test key at `path` (no private key is kept in the repository).
+#[cfg(unix)]
 fn keygen(path: &Path) {
     let keygen = require_tool("ssh-keygen").expect("ssh-keygen is needed to make a test key");
     let _ = std::fs::remove_file(path);
@@ -133,6 +166,15 @@ fn every_fixture_is_repaired_as_expected() {
     assert!(dirs.len() >= 18, "fixtures: {}", dirs.len());
     for dir in dirs {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        // Fixtures that set Unix modes or make a key with ssh-keygen are
+        // the Linux lane's (the Windows lane has neither).
+        if cfg!(windows)
+            && std::fs::read_to_string(dir.join("setup"))
+                .is_ok_and(|s| s.contains("chmod") || s.contains("keygen"))
+        {
+            eprintln!("SKIPPED on Windows: fixture {name} sets Unix modes or needs ssh-keygen");
+            continue;
+        }
         let (home, cfg) = setup(&dir);
         let broken = std::fs::read(&cfg).unwrap();
         let mut args = vec!["fix".to_string()];
@@ -204,15 +246,38 @@ fn every_fixture_is_repaired_as_expected() {
                 );
             }
         }
-        #[cfg(unix)]
         for l in read(&dir.join("after")).lines() {
             let w: Vec<&str> = l.split_whitespace().collect();
             match w.as_slice() {
+                // The key as ssh-keygen would write it: ASCII, LF, final
+                // newline, byte for byte the key that was mangled.
+                ["key-clean", p] => {
+                    let p = home.path().join(p);
+                    assert_eq!(
+                        read(&p),
+                        read(&p.with_extension("clean")),
+                        "{name}: key not normalised"
+                    );
+                    #[cfg(unix)]
+                    assert_eq!(mode(&p), 0o600, "{name}: key mode");
+                }
+                ["backup-of", p] => {
+                    let p = home.path().join(p);
+                    let backups = runpod_ssh::fsio::backups(&p);
+                    assert_eq!(backups.len(), 1, "{name}: backups of {}", p.display());
+                    assert_eq!(
+                        runpod_ssh::fsio::read_backup(&backups[0]).unwrap()[..2],
+                        [0xFF, 0xFE],
+                        "{name}: the backup is the file as it was"
+                    );
+                }
+                #[cfg(unix)]
                 ["mode", m, p] => assert_eq!(
                     format!("{:o}", mode(&home.path().join(p))),
                     *m,
                     "{name}: mode of {p}"
                 ),
+                #[cfg(unix)]
                 ["platform", alias, p] => {
                     let text = read(&home.path().join(p));
                     assert_eq!(
@@ -390,14 +455,14 @@ fn the_regression_check_catches_what_no_rule_meant() {
 #[test]
 fn repairs_the_file_vscode_reads() {
     let home = TempHome::new();
-    let user = home.path().join(".config/Code/User");
+    let user = home.vscode_user_dir();
     std::fs::create_dir_all(&user).unwrap();
     let other = home.path().join("vscode_ssh_config");
     std::fs::write(
         user.join("settings.json"),
         format!(
-            "{{\n  \"remote.SSH.configFile\": \"{}\",\n}}\n",
-            other.display()
+            "{{\n  \"remote.SSH.configFile\": {},\n}}\n",
+            serde_json::to_string(&other).unwrap()
         ),
     )
     .unwrap();
@@ -446,7 +511,11 @@ fn fix_never_runs_match_exec_and_says_the_cross_check_was_skipped() {
             std::fs::write(&inc, format!("Host other\n  Port 2\n{exec}")).unwrap();
             std::fs::write(
                 &cfg,
-                format!("{FIXABLE}\nHost *\n  Include {}\n", inc.display()),
+                // `/` even on Windows (a `\` in Include is unprovable).
+                format!(
+                    "{FIXABLE}\nHost *\n  Include {}\n",
+                    inc.display().to_string().replace('\\', "/")
+                ),
             )
             .unwrap();
             (inc, 3)
@@ -465,9 +534,12 @@ fn fix_never_runs_match_exec_and_says_the_cross_check_was_skipped() {
                 secs < 4.0,
                 "{args:?} took {secs:.1}s: `Match exec \"sleep 5\"` was waited for"
             );
+            // Without OpenSSH (the Windows lane) there is no cross-check
+            // to skip: fix says ssh was not asked instead.
             assert!(
-                out.contains("cross-check was skipped")
-                    && out.contains(&format!("{}:{line}", holder.display())),
+                cfg!(windows)
+                    || out.contains("cross-check was skipped")
+                        && out.contains(&format!("{}:{line}", holder.display())),
                 "{args:?} must say the cross-check was skipped and where the Match exec is: {out}"
             );
         }
@@ -537,8 +609,10 @@ fn verify_never_asks_ssh_about_a_tree_with_match_exec() {
     )
     .unwrap();
     let cfg = dir.path().join("config");
-    let old = format!("Include {}\nHost a\n  Port 2201\n", inc.display());
-    let new = format!("Include {}\nHost a\n  Port 2202\n", inc.display());
+    // `/` even on Windows: a `\` in Include is refused as unprovable.
+    let inc_arg = inc.display().to_string().replace('\\', "/");
+    let old = format!("Include {inc_arg}\nHost a\n  Port 2201\n");
+    let new = format!("Include {inc_arg}\nHost a\n  Port 2202\n");
     std::fs::write(&cfg, &new).unwrap();
     let ctx = Context {
         local_user: "tester".into(),
@@ -582,6 +656,7 @@ fn test_key(dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
 }
 
 /// A RunPod entry whose IdentityFile is `identity`.
+#[cfg(unix)]
 fn entry_with_identity(identity: &str) -> String {
     format!(
         "Host runpod-k\n  HostName 203.0.113.7\n  User root\n  Port 40123\n  IdentityFile {identity}\n"
@@ -852,7 +927,8 @@ fn fix_reports_what_ssh_refuses_in_its_words_and_exits_1() {
 /// How fix prints a path: `~/…` under the (temp) home.
 fn edit_tilde(home: &TempHome, p: &Path) -> String {
     match p.strip_prefix(home.path()) {
-        Ok(rel) => format!("~/{}", rel.display()),
+        // `/` throughout, as runpod-ssh shows it on every platform.
+        Ok(rel) => format!("~/{}", rel.display()).replace('\\', "/"),
         Err(_) => p.display().to_string(),
     }
 }
@@ -1234,6 +1310,164 @@ fn fix_text_output_escapes_terminal_sequences_from_the_config() {
             );
         }
         assert!(stdout(&o).contains(r"\u{1b}]52"), "{}", stdout(&o));
+    }
+}
+
+/// F15: Notepad saved `config.txt`. A missing config takes its content
+/// (config.txt kept as it was); when both hold hosts, only `--yes` appends
+/// config.txt's Host blocks the config lacks, and then nothing is left to
+/// report.
+#[test]
+fn config_txt_becomes_the_missing_config_and_merges_only_with_yes() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    let txt = home.ssh_dir().join("config.txt");
+    let pods = "Host runpod-a\n  HostName 203.0.113.7\n  Port 40123\n  User root\n";
+    std::fs::write(&txt, pods).unwrap();
+    assert!(!cfg.exists());
+    let o = home.run(&["fix"]);
+    assert_eq!(read(&cfg), pods, "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(read(&txt), pods, "config.txt must stay as it was");
+    assert!(stdout(&o).contains("config-txt"), "{}", stdout(&o));
+
+    // Both hold hosts: config.txt gains a pod the config lacks.
+    let more = format!("{pods}Host runpod-b\n  HostName 203.0.113.8\n  Port 40124\n  User root\n");
+    std::fs::write(&txt, &more).unwrap();
+    let o = home.run(&["fix"]);
+    assert_eq!(read(&cfg), pods, "merged without --yes: {}", stdout(&o));
+    assert!(stdout(&o).contains("runpod-b"), "{}", stdout(&o));
+    let o = home.run(&["fix", "--yes"]);
+    let merged = read(&cfg);
+    assert!(merged.starts_with(pods), "{merged}");
+    assert!(
+        merged.contains("# from ")
+            && merged
+                .ends_with("Host runpod-b\n  HostName 203.0.113.8\n  Port 40124\n  User root\n"),
+        "{merged}\n{}",
+        stdout(&o)
+    );
+    assert_eq!(merged.matches("Host runpod-a").count(), 1, "{merged}");
+    let v: serde_json::Value =
+        serde_json::from_slice(&home.run(&["fix", "--json", "--dry-run"]).stdout).unwrap();
+    assert!(
+        !v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "config-txt"),
+        "{v:#}"
+    );
+}
+
+/// Hostile review: a config.txt block naming an alias the config (or a
+/// file it includes) already has, or a wildcard, was appended whole: the
+/// existing host gained its options (User, Port, ProxyJump) after the
+/// config's own block, and `Host *` reached every host. With `Match exec`
+/// in the config the `ssh -G` cross-check is skipped, so nothing caught
+/// it. Now only blocks of aliases that are all new and plain move; the
+/// rest is reported.
+#[test]
+fn config_txt_merge_never_changes_a_host_the_config_already_has() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    let txt = home.ssh_dir().join("config.txt");
+    let inc = home.ssh_dir().join("pods.conf");
+    let mine = "Include pods.conf\nHost a\n  HostName 198.51.100.1\nMatch exec \"true\"\n  ForwardAgent no\n";
+    std::fs::write(&cfg, mine).unwrap();
+    std::fs::write(&inc, "Host p\n  HostName 198.51.100.2\n").unwrap();
+    std::fs::write(
+        &txt,
+        "Host a b\n  User evil\n  ProxyJump evil.example\nHost p\n  Port 2222\nHost * c\n  User star\nHost !x y*\n  Port 1\nHost d\n  HostName 203.0.113.9\n",
+    )
+    .unwrap();
+    let o = home.run(&["fix", "--yes"]);
+    let got = read(&cfg);
+    assert!(got.starts_with(mine), "{got}\n{}", stdout(&o));
+    assert!(
+        got.ends_with("Host d\n  HostName 203.0.113.9\n"),
+        "{got}\n{}",
+        stdout(&o)
+    );
+    for bad in ["evil", "star", "2222", "Port 1"] {
+        assert!(!got.contains(bad), "{bad} merged:\n{got}");
+    }
+    let out = stdout(&o);
+    assert!(
+        out.contains("config.txt") && out.contains("not merged"),
+        "{out}"
+    );
+}
+
+/// Hostile review: config.txt's lines were merged as lossy text, so a
+/// path saved in a Windows code page became U+FFFD in the config (and
+/// `legacy-code-page` could no longer decode it). Its bytes are kept.
+#[test]
+fn config_txt_merge_keeps_bytes_that_are_not_utf8() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    let txt = home.ssh_dir().join("config.txt");
+    std::fs::write(&cfg, "Host a\n  HostName 198.51.100.1\n").unwrap();
+    let block = b"Host b\n  HostName 203.0.113.9\n  IdentityFile ~/.ssh/\xC8\xAB\xB1\xE6/id\n";
+    std::fs::write(&txt, block).unwrap();
+    let o = home.run(&["fix", "--yes"]);
+    let got = std::fs::read(&cfg).unwrap();
+    assert!(
+        got.ends_with(block),
+        "{}\n{}",
+        String::from_utf8_lossy(&got),
+        stdout(&o)
+    );
+}
+
+/// The CP949 fixture under the system's ANSI code page (Wine gives
+/// Windows programs the code page of the Unix locale). `.ci/run` runs this
+/// test twice: in the Windows lane (code page 1252: the decoded path names
+/// no file, so the config is only reported) and as Korean Windows
+/// (`LANG=ko_KR.UTF-8`, `RUNPOD_SSH_TEST_EXPECT_ACP=949`: decoded through
+/// MultiByteToWideChar, the path names the key and the config becomes
+/// UTF-8). Without the key it is only reported under either.
+#[cfg(windows)]
+#[test]
+fn cp949_config_is_reencoded_with_the_system_code_page_only_when_the_key_exists() {
+    let home = TempHome::new();
+    let fixtures = common::fixtures().join("cp949");
+    let cfg = home.ssh_dir().join("config");
+    std::fs::copy(fixtures.join("config"), &cfg).unwrap();
+    let original = std::fs::read(&cfg).unwrap();
+    let o = home.run(&["fix"]);
+    assert_eq!(std::fs::read(&cfg).unwrap(), original, "{}", stdout(&o));
+    let out = stdout(&o);
+    let acp: u32 = out
+        .split("decoded as code page ")
+        .nth(1)
+        .and_then(|t| t.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no code page named: {out}"));
+    if let Ok(want) = std::env::var("RUNPOD_SSH_TEST_EXPECT_ACP") {
+        assert_eq!(acp.to_string(), want, "the system code page");
+    }
+    let key_dir = home.ssh_dir().join("홍길동");
+    std::fs::create_dir_all(&key_dir).unwrap();
+    std::fs::write(key_dir.join("id_ed25519"), "k").unwrap();
+    let o = home.run(&["fix"]);
+    let got = std::fs::read(&cfg).unwrap();
+    if acp == 949 {
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            read(&fixtures.join("expected.conf")),
+            "{}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        assert_eq!(runpod_ssh::fsio::backups(&cfg).len(), 1, "backed up");
+    } else {
+        // Another page reads other characters: no file, no change.
+        assert_eq!(got, original, "{}", stdout(&o));
+        assert!(
+            stdout(&o).contains("names no existing file"),
+            "{}",
+            stdout(&o)
+        );
     }
 }
 

@@ -453,7 +453,7 @@ fn small_messages_say_what_they_mean() {
 #[test]
 fn fix_leaves_vscode_settings_alone_with_no_vscode_or_another_config_unless_asked() {
     let (home, _) = home_with_key(None);
-    let settings = home.path().join(".config/Code/User/settings.json");
+    let settings = home.vscode_user_dir().join("settings.json");
     std::fs::create_dir_all(settings.parent().unwrap()).unwrap();
     std::fs::write(&settings, "{}\n").unwrap();
     let other = home.path().join("other");

@@ -76,8 +76,9 @@ fn setup_home(conf: &Path) -> TempHome {
     let extra = conf.with_extension("ssh");
     if extra.is_dir() {
         common::copy_tree(&extra, &home.ssh_dir());
-        let perm = home.ssh_dir().join("perm.inc");
-        if perm.exists() {
+        // A group-writable Include (ssh refuses it); modes are Unix-only.
+        #[cfg(unix)]
+        if let Some(perm) = Some(home.ssh_dir().join("perm.inc")).filter(|p| p.exists()) {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&perm, std::fs::Permissions::from_mode(0o666)).expect("chmod");
         }

@@ -163,7 +163,18 @@ pub fn set_vscode_platform(
     platform: Option<&str>,
     dry_run: bool,
 ) -> Vec<SettingsChange> {
-    vscode::settings_files()
+    set_vscode_platform_in(vscode::settings_files(), alias, platform, dry_run)
+}
+
+/// [`set_vscode_platform`] in the given settings files (the Windows side's
+/// from WSL).
+pub fn set_vscode_platform_in(
+    files: Vec<PathBuf>,
+    alias: &str,
+    platform: Option<&str>,
+    dry_run: bool,
+) -> Vec<SettingsChange> {
+    files
         .into_iter()
         .map(|path| {
             let result = (|| -> anyhow::Result<bool> {
@@ -233,10 +244,18 @@ pub fn check_alias(alias: &str) -> anyhow::Result<()> {
     }
 }
 
-/// `~/.ssh/...` for display.
+/// `~/.ssh/...` for display: one separator style, `/`, on every platform
+/// (OpenSSH for Windows and PowerShell both read `~/.ssh/config`; `~/.ssh\config`
+/// was a mix).
 pub fn tilde(p: &Path) -> String {
     match crate::platform::home_dir().and_then(|h| p.strip_prefix(h).ok().map(Path::to_path_buf)) {
-        Some(rel) => format!("~/{}", rel.display()),
+        Some(rel) => {
+            let parts: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            format!("~/{}", parts.join("/"))
+        }
         None => p.display().to_string(),
     }
 }

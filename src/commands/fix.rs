@@ -82,10 +82,14 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
             s.path.display()
         ));
     }
+    // Windows: which ssh VS Code runs (F19), whether there is one (F39),
+    // the agent service (F40).
+    let windows = cfg!(windows).then(|| doctor::WindowsFacts::gather(&vs));
     let mut cx = Cx {
         yes: a.yes,
         only: a.aliases.clone(),
         vscode: vs,
+        windows,
         ..Cx::new(s.doc.clone(), &s.path, &s.ctx)
     };
     if let Some((settings, other)) = &redirected {
@@ -133,6 +137,7 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     };
 
     let mut notes: Vec<String> = vscode_note.into_iter().collect();
+    notes.append(&mut cx.notes);
     // `ssh -G` would run a `Match exec` command: say that the cross-check
     // is skipped, and why, whether or not this run writes.
     let runs = crate::oracle::prove(&s.path, &s.doc, &s.ctx.home)
@@ -185,6 +190,10 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
         ));
     }
 
+    // WSL: VS Code runs on Windows and reads the Windows user's config.
+    if !rolled_back {
+        super::wsl::fix_findings(env, a, &cx.doc, &mut cx.findings, &mut notes);
+    }
     let findings = &cx.findings;
     let left: Vec<&Finding> = findings.iter().filter(|f| !f.applied).collect();
     if env.global.json {
@@ -296,6 +305,52 @@ fn apply_side_effects(
                     }
                 }
             }
+            SideEffect::RewriteKey {
+                path,
+                old,
+                new,
+                finding,
+            } => {
+                if let Err(err) = rewrite_key(path, old, new) {
+                    notes.push(format!("{}: {err}", path.display()));
+                    if let Some(f) = findings.get_mut(*finding) {
+                        f.applied = false;
+                        f.auto = Auto::Manual;
+                        f.message = format!("{} ({err})", f.message);
+                    }
+                }
+            }
+            SideEffect::OwnerOnlyAcl { path, finding } => {
+                #[cfg(windows)]
+                let res = crate::platform::set_owner_only(path);
+                #[cfg(not(windows))]
+                let res: std::io::Result<()> = Err(std::io::Error::other("no ACLs here"));
+                if let Err(err) = res {
+                    notes.push(format!("{}: {err}", path.display()));
+                    if let Some(f) = findings.get_mut(*finding) {
+                        f.applied = false;
+                        f.auto = Auto::Manual;
+                        f.message = format!("{} (the ACL could not be set: {err})", f.message);
+                    }
+                }
+            }
+            SideEffect::AsciiFolder(m) => {
+                if let Err(err) = m.apply() {
+                    notes.push(format!("{}: {err}", m.folder.display()));
+                    if let Some(f) = findings.get_mut(m.finding) {
+                        f.applied = false;
+                        f.auto = Auto::Manual;
+                        f.message = format!("{} (not done: {err})", f.message);
+                    }
+                }
+            }
+            SideEffect::VscodeSshPath { path } => {
+                for p in vscode::settings_files() {
+                    if let Err(err) = set_vscode_ssh_path(&p, path) {
+                        notes.push(format!("VS Code settings {}: {err}", p.display()));
+                    }
+                }
+            }
             SideEffect::VscodePlatform { alias } => {
                 for c in edit::set_vscode_platform(alias, Some("linux"), false) {
                     if let Some(err) = c.error {
@@ -305,6 +360,35 @@ fn apply_side_effects(
             }
         }
     }
+}
+
+/// `remote.SSH.path` = `ssh` in one settings file (JSONC kept, backed up).
+fn set_vscode_ssh_path(settings: &Path, ssh: &str) -> anyhow::Result<()> {
+    let snap = fsio::read(settings)?;
+    let text = std::str::from_utf8(snap.content())
+        .map_err(|_| anyhow::anyhow!("not UTF-8; left alone"))?;
+    let bom = text.starts_with('\u{feff}');
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(new) = vscode::set_string_setting(settings, text, "remote.SSH.path", ssh)? {
+        let bytes = [if bom { "\u{feff}" } else { "" }, new.as_str()].concat();
+        fsio::write(&snap, bytes.as_bytes(), WriteOptions::default())?;
+    }
+    Ok(())
+}
+
+/// Rewrite a key `key-format` found mangled: only while the file still
+/// holds what the rule read (fsio refuses a change, a link, another
+/// user's or a hard-linked file), backed up, mode kept; on Windows the
+/// owner-only ACL goes back on (the new file would inherit the folder's).
+fn rewrite_key(path: &Path, old: &[u8], new: &[u8]) -> anyhow::Result<()> {
+    let _lock = fsio::Lock::for_file(path)?;
+    let snap = fsio::read(path)?;
+    if snap.target != path || snap.content() != old {
+        anyhow::bail!("the key changed since it was read (or is a link); left alone");
+    }
+    // fsio keeps an owner-only ACL on Windows (F16), the mode on Unix.
+    fsio::write(&snap, new, WriteOptions::default())?;
+    Ok(())
 }
 
 /// One finding per line ssh refuses in the repaired config (or what it

@@ -17,6 +17,7 @@ pub mod remove;
 pub mod restore;
 pub mod show;
 pub mod sync;
+pub mod wsl;
 
 pub use hints::{defined_aliases, did_you_mean, shell_quote, suggest};
 

@@ -42,7 +42,10 @@ pub fn include_glob(pattern: &str) -> Result<Vec<PathBuf>, String> {
     unsafe { libc::globfree(&mut g) };
     match rc {
         0 | libc::GLOB_NOMATCH => Ok(out),
-        _ => Err(format!("include {pattern} glob failed")),
+        _ => Err(format!(
+            "include {} glob failed",
+            crate::platform::shown(pattern)
+        )),
     }
 }
 
@@ -51,7 +54,7 @@ pub fn include_glob(pattern: &str) -> Result<Vec<PathBuf>, String> {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn include_glob(pattern: &str) -> Result<Vec<PathBuf>, String> {
     let mut v: Vec<PathBuf> = glob::glob(pattern)
-        .map_err(|_| format!("include {pattern} glob failed"))?
+        .map_err(|_| format!("include {} glob failed", crate::platform::shown(pattern)))?
         .filter_map(Result::ok)
         .collect();
     v.sort();
@@ -108,11 +111,11 @@ pub fn load_tree(root: &Path, doc: &Document, home: &Path) -> Vec<ConfigFile> {
     out
 }
 
-#[cfg(test)]
+// glob(3) as glibc does it: the only test is Linux-gnu's.
+#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
 mod tests {
     use super::*;
 
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[test]
     fn include_glob_finds_what_ssh_finds_in_its_order() {
         let dir = tempfile::tempdir().unwrap();

@@ -78,7 +78,13 @@ impl Context {
     pub fn current() -> Context {
         // `Include ~/…` goes through glob(3) GLOB_TILDE, which reads $HOME;
         // every other `~` is the password database's (see platform::home_dir).
-        let home = dirs::home_dir().unwrap_or_else(|| PathBuf::from("."));
+        // OpenSSH for Windows has one `~`, %USERPROFILE%, for both.
+        let home = if cfg!(windows) {
+            crate::platform::home_dir()
+        } else {
+            dirs::home_dir()
+        }
+        .unwrap_or_else(|| PathBuf::from("."));
         let account = crate::platform::account();
         Context {
             local_user: account.name,
@@ -98,7 +104,7 @@ impl Context {
     /// one home for every command); other paths as written.
     pub fn home_path(&self, p: &str) -> PathBuf {
         match p.strip_prefix("~/") {
-            Some(rest) => self.user_home.join(rest),
+            Some(rest) => crate::platform::join_written(&self.user_home, rest),
             None if p == "~" => self.user_home.clone(),
             None => PathBuf::from(p),
         }

@@ -2,7 +2,9 @@
 //! value (Windows' ssh refuses the file), glued to it (`40123# the port`)
 //! or inside quotes. Each repair moves the comment, as bytes, to its own
 //! line above and keeps the value. [`portable_comments`] runs the same
-//! three rules on one entry for `add`.
+//! three rules on one entry for `add`. On Windows, when every ssh VS Code
+//! can run is 8.7 or newer, the trailing-comment finding says so (the
+//! repair stays: VS Code's own writer glues such comments to the value).
 
 use std::path::Path;
 
@@ -11,6 +13,7 @@ use crate::config::keywords::{self, Kind};
 use crate::config::lexer::COMMAND_KEYWORDS;
 use crate::config::{Context, resolve};
 
+use super::windows::trailing_comment_note;
 use super::{Auto, Cx, Meta, Rule, Severity};
 
 /// Put `comment` (starting with `#`) on its own line above line `i`, with
@@ -113,6 +116,7 @@ impl Rule for TrailingComment {
         }
     }
     fn run(&self, cx: &mut Cx) {
+        let start = cx.findings.len();
         split_lines(cx, self, Severity::Warning, false, |d, b| {
             let c = d.comment.as_ref()?;
             if COMMAND_KEYWORDS.contains(&d.keyword_lc.as_ref()) || d.args.is_empty() {
@@ -120,6 +124,13 @@ impl Rule for TrailingComment {
             }
             Some((b[d.value.clone()].to_vec(), b[c.text.clone()].to_vec()))
         });
+        // Every ssh VS Code can run reads the comment (8.7+): say so, and
+        // why it is still moved.
+        if let Some(note) = cx.windows.as_ref().and_then(trailing_comment_note) {
+            for f in &mut cx.findings[start..] {
+                f.message = format!("{} ({note})", f.message);
+            }
+        }
     }
 }
 

@@ -23,7 +23,15 @@
 //! - `blocks`: duplicate aliases, overriding wildcard blocks, `Include`
 //!   placement, proxy entries;
 //! - `vscode`: VS Code's Remote-SSH settings;
+//! - `windows`: what only Windows users meet — Notepad's `config.txt`, no
+//!   ssh client, a disabled ssh-agent service, a non-ASCII profile — and
+//!   the facts `fix` gathers there ([`WindowsFacts`]);
 //! - `verify`: the before/after check of a repair.
+//!
+//! The other Windows rows live with their family: `legacy-code-page` in
+//! `encoding`, `key-format` and the owner-only ACLs in `keys`,
+//! `vscode-ssh-path` in `vscode`, the version note on `trailing-comment`
+//! in `comments`.
 
 use std::path::{Path, PathBuf};
 
@@ -38,13 +46,19 @@ mod comments;
 mod encoding;
 mod keys;
 mod paths;
+mod profile;
 mod verify;
 mod vscode;
+mod windows;
 
 pub use comments::portable_comments;
 pub(crate) use encoding::is_odd_space;
-pub use keys::{icacls_commands, is_private_key};
+pub use keys::{icacls_commands, is_private_key, key_mangling, normalise_key};
+pub use profile::{AsciiMove, MoveError, folder_name};
 pub use verify::{Verification, regression, verify};
+pub use windows::{
+    AgentService, ClientSource, INSTALL_OPENSSH, SshClient, WindowsFacts, agent_commands,
+};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -96,6 +110,23 @@ pub enum SideEffect {
     },
     /// Set `remote.SSH.remotePlatform[alias] = "linux"` in VS Code settings.
     VscodePlatform { alias: String },
+    /// Set `remote.SSH.path` in VS Code settings (F19).
+    VscodeSshPath { path: String },
+    /// Rewrite a private key an editor mangled (F18) with `new`, only while
+    /// it still holds `old` (atomic, backed up, mode and owner kept; on
+    /// Windows the owner-only ACL is put back, see [`crate::platform`]).
+    RewriteKey {
+        path: PathBuf,
+        old: Vec<u8>,
+        new: Vec<u8>,
+        finding: usize,
+    },
+    /// Windows: give a regular file the owner-only ACL (the user, SYSTEM,
+    /// Administrators; inheritance off), read back to confirm (F16/F17).
+    OwnerOnlyAcl { path: PathBuf, finding: usize },
+    /// F20 with `--yes`: config, keys and known_hosts copied to an ASCII
+    /// folder and VS Code's `remote.SSH.configFile` pointed at it.
+    AsciiFolder(Box<AsciiMove>),
 }
 
 /// What a file must hold, read from the very file descriptor that is
@@ -125,6 +156,14 @@ pub struct Cx<'a> {
     pub side_effects: Vec<SideEffect>,
     /// VS Code settings texts: (path, text).
     pub vscode: Vec<(PathBuf, String)>,
+    /// The ANSI code page a config that is not UTF-8 was probably saved in
+    /// (the system's on Windows, none elsewhere; tests inject one).
+    pub ansi: Option<crate::platform::CodePage>,
+    /// The ssh clients VS Code may run and the ssh-agent service (gathered
+    /// by `fix` on Windows, [`WindowsFacts::gather`]; `None` elsewhere).
+    pub windows: Option<WindowsFacts>,
+    /// Advice that is no finding (printed with the result).
+    pub notes: Vec<String>,
 }
 
 impl<'a> Cx<'a> {
@@ -142,6 +181,9 @@ impl<'a> Cx<'a> {
             intended: Vec::new(),
             side_effects: Vec::new(),
             vscode: Vec::new(),
+            ansi: crate::platform::ansi_code_page(),
+            windows: None,
+            notes: Vec::new(),
         }
     }
 
@@ -268,8 +310,10 @@ pub trait Rule: Sync {
 /// the text), then rules that edit within lines, then those that add, move
 /// or remove lines.
 pub static RULES: &[&dyn Rule] = &[
+    &windows::ConfigTxt,
     &encoding::Utf16,
     &encoding::Bom,
+    &encoding::LegacyCodePage,
     &encoding::NonAsciiSpace,
     &comments::QuotedComment,
     &comments::GluedComment,
@@ -279,6 +323,7 @@ pub static RULES: &[&dyn Rule] = &[
     &apple::AppleKeywords,
     &keys::IdentityPub,
     &keys::IdentityMissing,
+    &keys::KeyFormat,
     &keys::KeyPermissions,
     &keys::ConfigPermissions,
     &blocks::DuplicateAlias,
@@ -287,6 +332,10 @@ pub static RULES: &[&dyn Rule] = &[
     &blocks::ProxyEntry,
     &vscode::VscodeConfigFile,
     &vscode::VscodePlatform,
+    &vscode::VscodeSshPath,
+    &windows::NoSshClient,
+    &windows::AgentDisabled,
+    &windows::NonAsciiProfile,
 ];
 
 /// Run every rule on `cx`.

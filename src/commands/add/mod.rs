@@ -42,6 +42,7 @@ fn take_trailing_flags(env: &Env, a: &AddArgs) -> anyhow::Result<(Env, AddArgs)>
         dry_run: a.dry_run,
         force: a.force,
         no_vscode: a.no_vscode,
+        windows: a.windows,
         pod: a.pod.clone(),
         reset_host_key: a.reset_host_key,
         command: Vec::new(),
@@ -72,6 +73,7 @@ fn take_trailing_flags(env: &Env, a: &AddArgs) -> anyhow::Result<(Env, AddArgs)>
                 crate::fsio::set_dry_run(true);
             }
             "--no-vscode" => out.no_vscode = true,
+            "--windows" => out.windows = true,
             "--reset-host-key" => out.reset_host_key = true,
             "--force" => {
                 out.force = true;
@@ -101,6 +103,7 @@ const OWN_FLAGS: &[&str] = &[
     "--config",
     "--dry-run",
     "--no-vscode",
+    "--windows",
     "--reset-host-key",
     "--force",
     "--json",
@@ -218,6 +221,21 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
     warnings.extend(p.warnings(env, a, &s, redirect.as_ref()));
     let diff = s.diff(&p.doc);
     let done = p.write(a, &s, &mut warnings)?;
+    // WSL: VS Code runs on Windows and reads the Windows user's config.
+    let windows = super::wsl::after_add(
+        env,
+        a.windows,
+        a.dry_run,
+        a.no_vscode,
+        &p.doc,
+        &p.alias,
+        &mut warnings,
+    );
+    let outcome = if windows.as_ref().is_some_and(|w| !w.failed.is_empty()) {
+        Outcome::Problems
+    } else {
+        Outcome::Ok
+    };
     if env.global.json {
         let v = serde_json::json!({
             "alias": p.alias,
@@ -231,10 +249,11 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             "renamed_from": p.renamed_from,
             "comments_moved": p.moved,
             "vscode": done.vscode,
+            "windows": windows,
             "warnings": warnings,
         });
         output::out(&output::json(&v)?)?;
-        return Ok(Outcome::Ok);
+        return Ok(outcome);
     }
     let text = if a.dry_run {
         p.dry_run_text(&s, &diff, &done)
@@ -244,6 +263,11 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
         String::new()
     };
     output::out(&text)?;
+    if let Some(w) = &windows
+        && !env.global.quiet
+    {
+        output::out(&super::wsl::render(w, a.dry_run))?;
+    }
     let st = &env.style;
     for w in &warnings {
         output::err(&format!("{} {w}\n", st.yellow("warning:")));
@@ -254,7 +278,7 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             st.yellow("warning:")
         ));
     }
-    Ok(Outcome::Ok)
+    Ok(outcome)
 }
 
 /// The pasted command as an endpoint, with `--identity` applied and a
