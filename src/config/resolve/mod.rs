@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::document::Document;
 
 mod eval;
+mod lines;
 mod matching;
 mod plan;
 mod print;

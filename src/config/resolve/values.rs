@@ -54,132 +54,150 @@ pub fn validate(kind: Kind, v: &str) -> Result<(), String> {
 pub fn other_value_error(name: &str, args: &[&str]) -> Option<String> {
     let v = args.first().copied().unwrap_or_default();
     match name {
-        "ipqos" => {
-            // parse_ipqos: a name from its table, or a number 0–255.
-            const NAMES: &[&str] = &[
-                "af11",
-                "af12",
-                "af13",
-                "af21",
-                "af22",
-                "af23",
-                "af31",
-                "af32",
-                "af33",
-                "af41",
-                "af42",
-                "af43",
-                "cs0",
-                "cs1",
-                "cs2",
-                "cs3",
-                "cs4",
-                "cs5",
-                "cs6",
-                "cs7",
-                "ef",
-                "le",
-                "lowdelay",
-                "throughput",
-                "reliability",
-                "none",
-            ];
-            let ok = |a: &str| {
-                NAMES.contains(&a.to_ascii_lowercase().as_str())
-                    || c_strtol(a).is_some_and(|n| (0..=255).contains(&n))
-            };
-            args.iter()
-                .take(2)
-                .find(|a| !ok(a))
-                .map(|a| format!("Bad IPQoS value: {a}"))
-        }
-        "rekeylimit" => {
-            if v.eq_ignore_ascii_case("default") {
-                return None;
-            }
-            // scan_scaled: digits, an optional fraction, one unit letter.
-            let (num, unit) = match v.char_indices().last() {
-                Some((i, c)) if "BKMGTPEbkmgtpe".contains(c) => (&v[..i], &v[i..]),
-                _ => (v, ""),
-            };
-            let (whole, frac) = num.split_once('.').unwrap_or((num, ""));
-            let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-            if whole.is_empty()
-                || !digits(whole)
-                || !digits(frac)
-                || (!frac.is_empty() && unit.is_empty())
-            {
-                return Some(format!("Bad number '{v}': Invalid argument"));
-            }
-            let n: f64 = num.parse().unwrap_or(0.0);
-            let scale = match unit.to_ascii_uppercase().as_str() {
-                "K" => 1u64 << 10,
-                "M" => 1 << 20,
-                "G" => 1 << 30,
-                "T" => 1 << 40,
-                "P" => 1 << 50,
-                "E" => 1 << 60,
-                _ => 1,
-            };
-            let bytes = n * scale as f64;
-            (bytes != 0.0 && bytes < 16.0).then(|| "RekeyLimit too small".into())
-        }
-        "tunneldevice" => {
-            // a2tun: `any` or a number, optionally `:` and another.
-            let unit = |s: &str| {
-                s.eq_ignore_ascii_case("any")
-                    || (!s.is_empty()
-                        && s.bytes().all(|b| b.is_ascii_digit())
-                        && s.parse::<u32>().is_ok_and(|n| n <= 0x7fff_fffd))
-            };
-            let ok = match v.split_once(':') {
-                Some((l, r)) => unit(l) && unit(r),
-                None => unit(v),
-            };
-            (!ok).then(|| "Bad tun device.".into())
-        }
-        "canonicaldomains" => args.iter().find_map(|d| {
-            // misc.c:valid_domain, the checks ssh makes of a name as written.
-            let why = if !d.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-                "starts with invalid character"
-            } else if d.contains("..") {
-                "contains consecutive separators"
-            } else {
-                return None;
-            };
-            Some(format!("domain name \"{d}\" {why}"))
-        }),
-        "permitremoteopen" => args.iter().find_map(|a| {
-            if args.len() == 1 && (a.eq_ignore_ascii_case("any") || a.eq_ignore_ascii_case("none"))
-            {
-                return None;
-            }
-            // hpdelim: `[host]:port` or `host:port`; the port `*` or 1–65535.
-            let port = if let Some(rest) = a.strip_prefix('[') {
-                rest.split_once(']').and_then(|(_, p)| p.strip_prefix(':'))
-            } else {
-                a.split_once(':').map(|(_, p)| p)
-            };
-            match port {
-                Some(p) if p == "*" || parse_port(p).is_some() => None,
-                _ => Some("bad port number in permitremoteopen".into()),
-            }
-        }),
-        "streamlocalbindmask" => {
-            // strtol(v, &end, 8): at least one octal digit, at most 0777.
-            let octal: String = v.chars().take_while(|c| ('0'..='7').contains(c)).collect();
-            let ok = !octal.is_empty() && u32::from_str_radix(&octal, 8).is_ok_and(|m| m <= 0o777);
-            (!ok).then(|| "Bad mask.".into())
-        }
-        "escapechar" => {
-            let b = v.as_bytes();
-            let ok = v.eq_ignore_ascii_case("none")
-                || b.len() == 1
-                || (b.len() == 2 && b[0] == b'^' && (64..127).contains(&b[1]));
-            (!ok).then(|| "Bad escape character.".into())
-        }
+        "ipqos" => ipqos_error(args),
+        "rekeylimit" => rekeylimit_error(v),
+        "tunneldevice" => tunneldevice_error(v),
+        "canonicaldomains" => canonicaldomains_error(args),
+        "permitremoteopen" => permitremoteopen_error(args),
+        "streamlocalbindmask" => streamlocalbindmask_error(v),
+        "escapechar" => escapechar_error(v),
         _ => None,
     }
+}
+
+/// `parse_ipqos`: a name from its table, or a number 0–255 (two at most).
+fn ipqos_error(args: &[&str]) -> Option<String> {
+    const NAMES: &[&str] = &[
+        "af11",
+        "af12",
+        "af13",
+        "af21",
+        "af22",
+        "af23",
+        "af31",
+        "af32",
+        "af33",
+        "af41",
+        "af42",
+        "af43",
+        "cs0",
+        "cs1",
+        "cs2",
+        "cs3",
+        "cs4",
+        "cs5",
+        "cs6",
+        "cs7",
+        "ef",
+        "le",
+        "lowdelay",
+        "throughput",
+        "reliability",
+        "none",
+    ];
+    let ok = |a: &str| {
+        NAMES.contains(&a.to_ascii_lowercase().as_str())
+            || c_strtol(a).is_some_and(|n| (0..=255).contains(&n))
+    };
+    args.iter()
+        .take(2)
+        .find(|a| !ok(a))
+        .map(|a| format!("Bad IPQoS value: {a}"))
+}
+
+/// `RekeyLimit`: `default`, or `scan_scaled` bytes of at least 16.
+fn rekeylimit_error(v: &str) -> Option<String> {
+    if v.eq_ignore_ascii_case("default") {
+        return None;
+    }
+    // scan_scaled: digits, an optional fraction, one unit letter.
+    let (num, unit) = match v.char_indices().last() {
+        Some((i, c)) if "BKMGTPEbkmgtpe".contains(c) => (&v[..i], &v[i..]),
+        _ => (v, ""),
+    };
+    let (whole, frac) = num.split_once('.').unwrap_or((num, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(frac) || (!frac.is_empty() && unit.is_empty())
+    {
+        return Some(format!("Bad number '{v}': Invalid argument"));
+    }
+    let n: f64 = num.parse().unwrap_or(0.0);
+    let scale = match unit.to_ascii_uppercase().as_str() {
+        "K" => 1u64 << 10,
+        "M" => 1 << 20,
+        "G" => 1 << 30,
+        "T" => 1 << 40,
+        "P" => 1 << 50,
+        "E" => 1 << 60,
+        _ => 1,
+    };
+    let bytes = n * scale as f64;
+    (bytes != 0.0 && bytes < 16.0).then(|| "RekeyLimit too small".into())
+}
+
+/// `a2tun`: `any` or a number, optionally `:` and another.
+fn tunneldevice_error(v: &str) -> Option<String> {
+    let unit = |s: &str| {
+        s.eq_ignore_ascii_case("any")
+            || (!s.is_empty()
+                && s.bytes().all(|b| b.is_ascii_digit())
+                && s.parse::<u32>().is_ok_and(|n| n <= 0x7fff_fffd))
+    };
+    let ok = match v.split_once(':') {
+        Some((l, r)) => unit(l) && unit(r),
+        None => unit(v),
+    };
+    (!ok).then(|| "Bad tun device.".into())
+}
+
+/// `misc.c:valid_domain`, the checks ssh makes of a name as written.
+fn canonicaldomains_error(args: &[&str]) -> Option<String> {
+    args.iter().find_map(|d| {
+        let why = if !d.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+            "starts with invalid character"
+        } else if d.contains("..") {
+            "contains consecutive separators"
+        } else {
+            return None;
+        };
+        Some(format!("domain name \"{d}\" {why}"))
+    })
+}
+
+/// `PermitRemoteOpen`: `any`, `none`, or `host:port` entries.
+fn permitremoteopen_error(args: &[&str]) -> Option<String> {
+    args.iter().find_map(|a| {
+        if args.len() == 1 && (a.eq_ignore_ascii_case("any") || a.eq_ignore_ascii_case("none")) {
+            return None;
+        }
+        // hpdelim: `[host]:port` or `host:port`; the port `*` or 1–65535.
+        let port = if let Some(rest) = a.strip_prefix('[') {
+            rest.split_once(']').and_then(|(_, p)| p.strip_prefix(':'))
+        } else {
+            a.split_once(':').map(|(_, p)| p)
+        };
+        match port {
+            Some(p) if p == "*" || parse_port(p).is_some() => None,
+            _ => Some("bad port number in permitremoteopen".into()),
+        }
+    })
+}
+
+/// `StreamLocalBindMask`: an octal mask up to 0777.
+fn streamlocalbindmask_error(v: &str) -> Option<String> {
+    // strtol(v, &end, 8): at least one octal digit, at most 0777.
+    let octal: String = v.chars().take_while(|c| ('0'..='7').contains(c)).collect();
+    let ok = !octal.is_empty() && u32::from_str_radix(&octal, 8).is_ok_and(|m| m <= 0o777);
+    (!ok).then(|| "Bad mask.".into())
+}
+
+/// `EscapeChar`: `none`, one character, or `^` and a letter.
+fn escapechar_error(v: &str) -> Option<String> {
+    let b = v.as_bytes();
+    let ok = v.eq_ignore_ascii_case("none")
+        || b.len() == 1
+        || (b.len() == 2 && b[0] == b'^' && (64..127).contains(&b[1]));
+    (!ok).then(|| "Bad escape character.".into())
 }
 
 /// C `strtol(s, &end, 0)` with nothing left over: decimal, `0x` hex or
