@@ -7,6 +7,7 @@
 //! indentation, separator and comment. Blocks (`Host`, `Match`, and the
 //! global section before them) are views over line ranges, never owners.
 
+use std::borrow::Cow;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -211,31 +212,12 @@ impl Document {
     /// it is and reported by evaluation.
     pub fn parse(input: &[u8]) -> Document {
         let (encoding, text) = decode(input);
-        let buf: Arc<[u8]> = Arc::from(text);
+        let buf: Arc<[u8]> = Arc::from(&*text);
         let mut lines = Vec::with_capacity(buf.iter().filter(|&&b| b == b'\n').count() + 1);
-        let mut start = 0;
-        while start < buf.len() {
-            match buf[start..].iter().position(|&b| b == b'\n') {
-                Some(i) => {
-                    let nl = start + i;
-                    let (end, ending) = if nl > start && buf[nl - 1] == b'\r' {
-                        (nl - 1, LineEnding::CrLf)
-                    } else {
-                        (nl, LineEnding::Lf)
-                    };
-                    let mut l = Line::shared(buf.clone(), start..end, ending);
-                    l.origin = Some(lines.len());
-                    lines.push(l);
-                    start = nl + 1;
-                }
-                None => {
-                    // The last line without a newline is the user's too.
-                    let mut l = Line::shared(buf.clone(), start..buf.len(), LineEnding::None);
-                    l.origin = Some(lines.len());
-                    lines.push(l);
-                    start = buf.len();
-                }
-            }
+        for (range, ending) in line_spans(&buf) {
+            let mut l = Line::shared(buf.clone(), range, ending);
+            l.origin = Some(lines.len());
+            lines.push(l);
         }
         Document { encoding, lines }
     }
@@ -855,9 +837,41 @@ fn plausible_utf16_config(s: &str) -> bool {
     ascii * 2 >= all
 }
 
-fn decode(input: &[u8]) -> (Encoding, Vec<u8>) {
+/// The lines of decoded text as [`Document::parse`] splits them: each
+/// line's bytes (without its terminator) and its terminator. What the
+/// evaluator reads a file by when it keeps no document.
+pub fn line_spans(buf: &[u8]) -> impl Iterator<Item = (Range<usize>, LineEnding)> + '_ {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= buf.len() {
+            return None;
+        }
+        Some(match buf[start..].iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                let nl = start + i;
+                let span = if nl > start && buf[nl - 1] == b'\r' {
+                    (start..nl - 1, LineEnding::CrLf)
+                } else {
+                    (start..nl, LineEnding::Lf)
+                };
+                start = nl + 1;
+                span
+            }
+            None => {
+                // The last line without a newline is the user's too.
+                let span = (start..buf.len(), LineEnding::None);
+                start = buf.len();
+                span
+            }
+        })
+    })
+}
+
+/// The file's encoding and its text as UTF-8 (borrowed unless it had to
+/// be decoded).
+pub fn decode(input: &[u8]) -> (Encoding, Cow<'_, [u8]>) {
     if let Some(rest) = input.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
-        return (Encoding::Utf8Bom, rest.to_vec());
+        return (Encoding::Utf8Bom, Cow::Borrowed(rest));
     }
     for (bom, enc) in [
         ([0xFF, 0xFE], Encoding::Utf16Le),
@@ -878,11 +892,11 @@ fn decode(input: &[u8]) -> (Encoding, Vec<u8>) {
             if let Ok(s) = decoded
                 && plausible_utf16_config(&s)
             {
-                return (enc, s.into_bytes());
+                return (enc, Cow::Owned(s.into_bytes()));
             }
         }
     }
-    (Encoding::Utf8, input.to_vec())
+    (Encoding::Utf8, Cow::Borrowed(input))
 }
 
 fn encode(encoding: Encoding, utf8: Vec<u8>) -> Vec<u8> {

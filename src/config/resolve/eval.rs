@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::super::document::{Document, Encoding};
+use super::super::document::{Document, Encoding, line_spans};
+use super::super::lexer::{LineKind, lex_line};
 use super::plan::{Plan, names_exec};
 use super::values::{dollar_unset, expand_hostname, lower_unless_address, unknown_percent};
-use super::{Context, Diagnostic, Resolved, Setting, Source};
+use super::{Context, Diagnostic, Input, Resolved, Setting, Source};
 
 pub(super) struct Evaluator<'c> {
     pub(super) ctx: &'c Context,
@@ -50,43 +51,38 @@ impl<'c> Evaluator<'c> {
         }
     }
 
-    pub(super) fn run_pass(&mut self, doc: &Document, path: &Path, quiet: bool) {
-        self.run_pass_planned(doc, path, quiet, None);
-    }
-
-    pub(super) fn run_pass_planned(
-        &mut self,
-        doc: &Document,
-        path: &Path,
-        quiet: bool,
-        plan: Option<&Plan>,
-    ) {
+    pub(super) fn run_pass(&mut self, input: Input, path: &Path, quiet: bool) {
         self.quiet = quiet;
-        let mut active = true;
-        if matches!(doc.encoding(), Encoding::Utf16Le | Encoding::Utf16Be) {
-            self.error(
-                path,
-                1,
-                "file is UTF-16 (as PowerShell's `>` writes it): ssh cannot read it".into(),
-            );
+        if self.refuses_encoding(input.encoding(), path) {
             return;
         }
-        if doc.encoding() == Encoding::Utf8Bom && !cfg!(windows) {
-            self.error(
-                path,
-                1,
-                "file starts with a UTF-8 byte-order mark: ssh on Linux and macOS cannot read it"
-                    .into(),
-            );
-            return;
-        }
-        match plan {
-            Some(plan) => self.read_planned(doc, path, plan, &mut active),
-            None => self.read_doc(doc, path, &mut active, false, 0),
-        }
+        self.read_input(input, path, &mut true, false, 0);
     }
 
-    /// [`Evaluator::read_doc`] of the top-level file, visiting only the
+    pub(super) fn run_pass_planned(&mut self, doc: &Document, path: &Path, plan: &Plan) {
+        self.quiet = false;
+        if self.refuses_encoding(doc.encoding(), path) {
+            return;
+        }
+        self.read_planned(doc, path, plan, &mut true);
+    }
+
+    /// A file no ssh (UTF-16) or no ssh outside Windows (a BOM) reads.
+    fn refuses_encoding(&mut self, encoding: Encoding, path: &Path) -> bool {
+        let why = match encoding {
+            Encoding::Utf16Le | Encoding::Utf16Be => {
+                "file is UTF-16 (as PowerShell's `>` writes it): ssh cannot read it"
+            }
+            Encoding::Utf8Bom if !cfg!(windows) => {
+                "file starts with a UTF-8 byte-order mark: ssh on Linux and macOS cannot read it"
+            }
+            _ => return false,
+        };
+        self.error(path, 1, why.into());
+        true
+    }
+
+    /// [`Evaluator::read_input`] of the top-level file, visiting only the
     /// blocks that `plan` says can apply to the names being evaluated.
     pub(super) fn read_planned(
         &mut self,
@@ -136,15 +132,7 @@ impl<'c> Evaluator<'c> {
             }
             for i in plan.blocks[bi].clone() {
                 let line = &doc.lines()[i];
-                if self.runs_commands.is_none() && names_exec(line) {
-                    self.runs_commands = Some(Source {
-                        file: path.to_path_buf(),
-                        line: i + 1,
-                    });
-                }
-                if let Some(d) = line.directive() {
-                    self.process_line(d, line.bytes(), path, i + 1, active, false, 0);
-                }
+                self.visit(i, line.bytes(), line.kind(), path, active, false, 0);
             }
             from = bi + 1;
         }
@@ -248,27 +236,64 @@ impl<'c> Evaluator<'c> {
         lower_unless_address(&raw)
     }
 
-    pub(super) fn read_doc(
+    /// Every line of a file, in order.
+    pub(super) fn read_input(
         &mut self,
-        doc: &Document,
+        input: Input,
         path: &Path,
         active: &mut bool,
         never_match: bool,
         depth: usize,
     ) {
         let before = self.errors.len();
-        for (i, line) in doc.lines().iter().enumerate() {
-            if self.runs_commands.is_none() && names_exec(line) {
-                self.runs_commands = Some(Source {
-                    file: path.to_path_buf(),
-                    line: i + 1,
-                });
+        match input {
+            Input::Doc(doc) => {
+                for (i, line) in doc.lines().iter().enumerate() {
+                    self.visit(
+                        i,
+                        line.bytes(),
+                        line.kind(),
+                        path,
+                        active,
+                        never_match,
+                        depth,
+                    );
+                }
             }
-            if let Some(d) = line.directive() {
-                self.process_line(d, line.bytes(), path, i + 1, active, never_match, depth);
+            Input::Text(_, text) => {
+                // Lexed as read and dropped: no document is kept.
+                for (i, (range, _)) in line_spans(text).enumerate() {
+                    let bytes = &text[range];
+                    let kind = lex_line(bytes);
+                    self.visit(i, bytes, &kind, path, active, never_match, depth);
+                }
             }
         }
         self.count_bad(path, before);
+    }
+
+    /// Line `i` (0-based) of `path`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn visit(
+        &mut self,
+        i: usize,
+        bytes: &[u8],
+        kind: &LineKind,
+        path: &Path,
+        active: &mut bool,
+        never_match: bool,
+        depth: usize,
+    ) {
+        let LineKind::Directive(d) = kind else {
+            return;
+        };
+        if self.runs_commands.is_none() && names_exec(&d.keyword_lc, bytes) {
+            self.runs_commands = Some(Source {
+                file: path.to_path_buf(),
+                line: i + 1,
+            });
+        }
+        self.process_line(d, bytes, path, i + 1, active, never_match, depth);
     }
 
     /// OpenSSH's closing line for a file with bad options.

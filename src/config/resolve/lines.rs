@@ -8,7 +8,7 @@ use std::path::Path;
 use super::super::keywords::{self, Keyword, Kind};
 use super::super::lexer::{Directive, LexError};
 use super::super::pattern;
-use super::values::{addkeys_print, dollar_unset, other_value_error, parse_forward, validate};
+use super::values::{addkeys_print, dollar_unset, forward_ok, other_value_error, validate};
 use super::{Evaluator, Source};
 
 /// Where a line is and how its keyword was written: what its diagnostics
@@ -131,9 +131,9 @@ impl<'c> Evaluator<'c> {
     }
 
     /// The first argument; a missing one is OpenSSH's "Missing argument".
-    fn first_arg(&mut self, at: &At, args: &[&str]) -> Option<String> {
+    fn first_arg<'a>(&mut self, at: &At, args: &[&'a str]) -> Option<&'a str> {
         match args.first() {
-            Some(a) if !a.is_empty() => Some(a.to_string()),
+            Some(a) if !a.is_empty() => Some(a),
             _ => {
                 self.at_error(at, "Missing argument.".into());
                 None
@@ -198,7 +198,7 @@ impl<'c> Evaluator<'c> {
                 .get(name)
                 .is_some_and(|ix| ix.iter().any(|&i| self.settings[i].args[0] == v));
             if !dup {
-                self.push(name, vec![v], at.source());
+                self.push(name, vec![v.to_string()], at.source());
             }
         }
     }
@@ -223,7 +223,7 @@ impl<'c> Evaluator<'c> {
             }
             _ => false,
         };
-        if !ok || parse_forward(name, &owned()).is_none() {
+        if !ok || !forward_ok(name, args) {
             return self.at_error(
                 at,
                 if args.is_empty() || (need == 2 && args.len() == 1) {
@@ -337,7 +337,7 @@ impl<'c> Evaluator<'c> {
             return;
         }
         if active && !self.has("proxyjump") && !self.has("proxycommand") {
-            self.push(name, vec![v], at.source());
+            self.push(name, vec![v.to_string()], at.source());
         }
     }
 
@@ -382,7 +382,7 @@ impl<'c> Evaluator<'c> {
         let Some(v) = self.first_arg(at, args) else {
             return;
         };
-        if let Err(msg) = validate(kw.kind, &v) {
+        if let Err(msg) = validate(kw.kind, v) {
             return self.at_error(at, msg);
         }
         // readconf.c expands an agent path while parsing, in any block.
@@ -392,7 +392,7 @@ impl<'c> Evaluator<'c> {
                     v.to_ascii_lowercase().as_str(),
                     "yes" | "no" | "true" | "false"
                 ));
-        if agent_path && v.contains("${") && dollar_unset(&v).is_some() {
+        if agent_path && v.contains("${") && dollar_unset(v).is_some() {
             return self.at_error(at, format!("Invalid environment expansion {v}."));
         }
         if self.extra_args(at, args) {
@@ -402,7 +402,7 @@ impl<'c> Evaluator<'c> {
             return;
         }
         if active && !self.has(name) {
-            self.push(name, vec![v], at.source());
+            self.push(name, vec![v.to_string()], at.source());
         }
     }
 }

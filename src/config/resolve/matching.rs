@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use super::super::document::Document;
+use super::super::document::decode;
 use super::super::pattern;
-use super::{Diagnostic, Evaluator, MAX_INCLUDE_DEPTH, Source};
+use super::{Diagnostic, Evaluator, Input, MAX_INCLUDE_DEPTH, Source};
 
 impl<'c> Evaluator<'c> {
     /// `readconf.c:match_cfg_line`. `None` is "Bad Match condition".
@@ -132,9 +132,10 @@ impl<'c> Evaluator<'c> {
                 {
                     return self.error(file, line, msg);
                 }
-                let doc = Document::parse(&bytes);
+                let (encoding, text) = decode(&bytes);
                 let errors_before = self.errors.len();
-                self.read_doc(&doc, &p, active, never_match || !oactive, depth + 1);
+                let input = Input::Text(encoding, &text);
+                self.read_input(input, &p, active, never_match || !oactive, depth + 1);
                 *active = oactive;
                 if self.errors.len() > errors_before {
                     // OpenSSH stops at the end of a bad included file.

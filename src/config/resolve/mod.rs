@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::document::Document;
+use super::document::{Document, Encoding, decode};
 
 mod eval;
 mod lines;
@@ -183,16 +183,44 @@ pub fn resolve_as(
     host: &str,
     ctx: &Context,
 ) -> Resolved {
+    resolve_input(client, Input::Doc(doc), path, host, ctx)
+}
+
+/// What a pass reads: a parsed document, or a file's text lexed line by
+/// line as it is read (nothing kept: what `show` and Includes need).
+#[derive(Clone, Copy)]
+enum Input<'a> {
+    Doc(&'a Document),
+    /// The encoding the file had and its text as UTF-8 ([`decode`]).
+    Text(Encoding, &'a [u8]),
+}
+
+impl Input<'_> {
+    fn encoding(&self) -> Encoding {
+        match self {
+            Input::Doc(d) => d.encoding(),
+            Input::Text(e, _) => *e,
+        }
+    }
+}
+
+fn resolve_input(
+    client: crate::refusal::Client,
+    input: Input,
+    path: &Path,
+    host: &str,
+    ctx: &Context,
+) -> Resolved {
     let mut ev = Evaluator::new(host, ctx);
     ev.client = client;
     // ssh without -F reads the system config after the user's (first
     // value wins); a missing one is empty. Relative Includes in it are
     // under /etc/ssh, as readconf.c does for a non-user config.
-    let system: Option<(PathBuf, Document)> =
+    let system: Option<(PathBuf, Vec<u8>)> =
         ctx.system_config
             .as_ref()
             .and_then(|p| match crate::fsio::read_limited(p) {
-                Ok(c) => Some((p.clone(), Document::parse(&c.bytes))),
+                Ok(c) => Some((p.clone(), c.bytes)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
                 Err(e) => {
                     ev.error(
@@ -203,11 +231,12 @@ pub fn resolve_as(
                     None
                 }
             });
+    let system = system.as_ref().map(|(p, b)| (p, decode(b)));
     let run = |ev: &mut Evaluator, quiet: bool| {
-        ev.run_pass(doc, path, quiet);
-        if let Some((p, d)) = &system {
+        ev.run_pass(input, path, quiet);
+        if let Some((p, (encoding, text))) = &system {
             ev.system = true;
-            ev.run_pass(d, p, quiet);
+            ev.run_pass(Input::Text(*encoding, text), p, quiet);
             ev.system = false;
         }
     };
@@ -237,7 +266,16 @@ pub fn resolve_file(path: &Path, host: &str, ctx: &Context) -> Result<Resolved, 
             });
         }
     };
-    Ok(resolve(&Document::parse(&bytes), path, host, ctx))
+    // Lexed line by line as evaluated: no document is built.
+    let (encoding, text) = decode(&bytes);
+    let input = Input::Text(encoding, &text);
+    Ok(resolve_input(
+        crate::refusal::Client::local(),
+        input,
+        path,
+        host,
+        ctx,
+    ))
 }
 
 /// Default identity files of OpenSSH 9.2–10.0 when none is configured.

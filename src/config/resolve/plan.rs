@@ -64,7 +64,7 @@ impl Plan {
                     .filter(|d| d.error.is_none())
                     .and_then(|d| index_key(&d.keyword_lc, d.values(l.bytes())))
                     .filter(|_| silent_when_inactive(doc, path, ctx, range.clone()))
-                    .filter(|_| !names_exec(l))
+                    .filter(|_| !l.keyword().is_some_and(|k| names_exec(k, l.bytes())))
             };
             match keyed {
                 None => plan.always.push(bi),
@@ -89,12 +89,8 @@ impl Plan {
 
 /// A `Match` line that may hold `exec` (the same test as
 /// [`crate::oracle::runs_commands`]).
-pub(super) fn names_exec(line: &super::super::document::Line) -> bool {
-    line.keyword() == Some("match")
-        && line
-            .bytes()
-            .windows(4)
-            .any(|w| w.eq_ignore_ascii_case(b"exec"))
+pub(super) fn names_exec(keyword_lc: &str, bytes: &[u8]) -> bool {
+    keyword_lc == "match" && bytes.windows(4).any(|w| w.eq_ignore_ascii_case(b"exec"))
 }
 
 /// Whether the lines of a block report nothing when it does not apply, so
@@ -198,7 +194,7 @@ impl<'a> Resolver<'a> {
     /// What [`resolve`] gives `host`.
     pub fn resolve(&self, host: &str) -> Resolved {
         let mut ev = Evaluator::new(host, self.ctx);
-        ev.run_pass_planned(self.doc, self.path, false, Some(&self.plan));
+        ev.run_pass_planned(self.doc, self.path, &self.plan);
         let canon = matches!(
             ev.first("canonicalizehostname").map(|s| s.args[0].to_ascii_lowercase()),
             Some(ref v) if v == "yes" || v == "true" || v == "always"

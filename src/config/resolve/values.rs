@@ -362,13 +362,14 @@ pub fn lower_unless_address(h: &str) -> String {
 }
 
 /// A forward spec split into printable parts.
-pub(super) fn parse_forward(name: &str, args: &[String]) -> Option<(String, Option<String>)> {
-    let listen = fwd_listen(&args[0])?;
-    // readconf.c:parse_forward: listen port 0 only for remote forwards
-    // (the server picks one), connect port 0 never.
-    if name != "remoteforward" && listen.rsplit(':').next() == Some("0") {
+pub(super) fn parse_forward<S: AsRef<str>>(
+    name: &str,
+    args: &[S],
+) -> Option<(String, Option<String>)> {
+    if !forward_ok(name, args) {
         return None;
     }
+    let listen = fwd_listen(args[0].as_ref())?;
     if name == "dynamicforward" {
         return Some((listen, None));
     }
@@ -376,18 +377,42 @@ pub(super) fn parse_forward(name: &str, args: &[String]) -> Option<(String, Opti
         // A remote dynamic (SOCKS) forward.
         return Some((listen, Some("[socks]:0".to_string())));
     }
-    let target = fwd_target(&args[1])?;
+    let target = fwd_target(args[1].as_ref())?;
     Some((listen, Some(target)))
+}
+
+/// Whether [`parse_forward`] takes the spec, without building its parts:
+/// every `LocalForward` line is checked, active or not.
+pub(super) fn forward_ok<S: AsRef<str>>(name: &str, args: &[S]) -> bool {
+    let listen = args[0].as_ref();
+    // readconf.c:parse_forward: listen port 0 only for remote forwards
+    // (the server picks one), connect port 0 never.
+    let port_zero = if listen.contains('/') {
+        listen.rsplit(':').next() == Some("0")
+    } else {
+        match split_hostport(listen) {
+            Some((_, port)) => port == 0,
+            None => return false,
+        }
+    };
+    if name != "remoteforward" && port_zero {
+        return false;
+    }
+    if name == "dynamicforward" || args.len() == 1 {
+        return true;
+    }
+    let target = args[1].as_ref();
+    (target.contains('/') && !target.contains(':'))
+        || matches!(split_hostport(target), Some((Some(_), port)) if port != 0)
 }
 
 pub(super) fn fwd_listen(s: &str) -> Option<String> {
     if s.contains('/') {
         return Some(s.to_string());
     }
-    let parts = split_hostport(s)?;
-    match parts {
+    match split_hostport(s)? {
         (None, port) => Some(port.to_string()),
-        (Some(h), port) => Some(format!("[{h}]:{port}")),
+        (Some(h), port) => Some(format!("[{}]:{port}", any_host(h))),
     }
 }
 
@@ -397,20 +422,25 @@ pub(super) fn fwd_target(s: &str) -> Option<String> {
     }
     match split_hostport(s)? {
         (Some(_), 0) => None,
-        (Some(h), port) => Some(format!("[{h}]:{port}")),
+        (Some(h), port) => Some(format!("[{}]:{port}", any_host(h))),
         (None, _) => None,
     }
 }
 
+/// An empty bind address is every address.
+fn any_host(h: &str) -> &str {
+    if h.is_empty() { "*" } else { h }
+}
+
 /// `[host]:port`, `host:port` or `port`; the port may be 0 only for listens.
-pub(super) fn split_hostport(s: &str) -> Option<(Option<String>, u16)> {
+pub(super) fn split_hostport(s: &str) -> Option<(Option<&str>, u16)> {
     let (host, port) = if let Some(rest) = s.strip_prefix('[') {
         let end = rest.find(']')?;
         let h = &rest[..end];
         let p = rest[end + 1..].strip_prefix(':')?;
-        (Some(h.to_string()), p)
+        (Some(h), p)
     } else if let Some(i) = s.rfind(':') {
-        (Some(s[..i].to_string()), &s[i + 1..])
+        (Some(&s[..i]), &s[i + 1..])
     } else {
         (None, s)
     };
@@ -418,6 +448,5 @@ pub(super) fn split_hostport(s: &str) -> Option<(Option<String>, u16)> {
         return None;
     }
     let p: u16 = port.parse().ok()?;
-    let host = host.map(|h| if h.is_empty() { "*".to_string() } else { h });
     Some((host, p))
 }
