@@ -15,11 +15,19 @@
 //!   and the round trips of the 50 (through the proxy minus direct)
 //!   against one host's.
 //!
+//! The sshd the hosts sit behind runs with `-r` (no re-exec of sshd and its
+//! ~25 libraries per connection) and `LogLevel INFO`: 50 pods' sshds each
+//! run on their own machine, here they share the client's 2 cores, and
+//! neither changes a byte on the wire. The 50 hosts are also measured
+//! behind the harness's stock sshd (re-exec, `LogLevel DEBUG1`) to show
+//! what that costs.
+//!
 //! Run: `cargo bench --bench rtt` (needs sshd and ssh; as root it logs in
 //! a dedicated test user). `RTT_MS=200 cargo bench --bench rtt` for
-//! another delay (the proxy adds half of it each way); `RTT_BIN=PATH` to
-//! measure another runpod-ssh build (one against upstream russh, as the
-//! crates.io package builds, see README "The patched russh").
+//! another delay (the proxy adds half of it each way). `RTT_ALT=PATH` (or
+//! several, comma-separated) measures other runpod-ssh builds in the same
+//! run, in columns beside this one: README "The russh-rtt-patch feature"
+//! builds one with the patched russh.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -141,159 +149,254 @@ fn time_ms(mut f: impl FnMut() -> bool, runs: usize) -> f64 {
     )
 }
 
-fn main() {
-    let rtt_ms: f64 = std::env::var("RTT_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100.0);
-    let Some(sshd) = Sshd::start(&[]) else {
-        eprintln!("sshd not available; benchmark skipped");
-        return;
-    };
-    let ssh = common::require_tool("ssh").expect("ssh");
-    let proxy = delay_proxy(sshd.port, Duration::from_secs_f64(rtt_ms / 2000.0));
+/// One runpod-ssh build's figures (milliseconds, medians).
+struct Figures {
+    full: (f64, f64),
+    quick: (f64, f64),
+    fifty: f64,
+    fifty_direct: f64,
+    fifty_stock: f64,
+    client_cpu_ms: f64,
+    sshd_cpu_ms: f64,
+    stock_sshd_cpu_ms: f64,
+}
 
+/// Where the bench's hosts are: one sshd (trimmed: `-r`, INFO) and a
+/// stock one (the harness's defaults), each behind its own delay proxy.
+struct Rig {
+    home: TempHome,
+    cfg: std::path::PathBuf,
+    sshd: Sshd,
+    stock: Sshd,
+    far50: Vec<String>,
+    near50: Vec<String>,
+    stock50: Vec<String>,
+}
+
+const RUNS: usize = 9;
+
+fn rig(rtt_ms: f64) -> Option<Rig> {
+    let sshd = Sshd::start_with_args(&["LogLevel INFO"], &["-r"])?;
+    let stock = Sshd::start(&[])?;
+    let one_way = Duration::from_secs_f64(rtt_ms / 2000.0);
+    let (proxy, stock_proxy) = (
+        delay_proxy(sshd.port, one_way),
+        delay_proxy(stock.port, one_way),
+    );
     let home = TempHome::new();
     let (key, public) = keygen(&home.ssh_dir(), "id_ed25519", "");
     sshd.authorize(&public);
+    stock.authorize(&public);
     let kh = home.ssh_dir().join("known_hosts_runpod");
     let opts = [
         "IdentitiesOnly yes".to_string(),
         format!("UserKnownHostsFile {}", kh.display()),
         "StrictHostKeyChecking accept-new".to_string(),
-        "HostKeyAlias runpod-bench".to_string(),
     ];
     let refs: Vec<&str> = opts.iter().map(String::as_str).collect();
-    let via_proxy = |alias: &str| {
-        sshd.host_block(alias, &key, &refs)
-            .replace(&format!("Port {}\n", sshd.port), &format!("Port {proxy}\n"))
+    let block = |d: &Sshd, alias: &str, port: u16, pin: &str| {
+        let mut b = d.host_block(alias, &key, &refs);
+        b = b.replace(&format!("Port {}\n", d.port), &format!("Port {port}\n"));
+        format!("{b}    HostKeyAlias {pin}\n")
     };
-    let mut blocks = vec![sshd.host_block("direct", &key, &refs), via_proxy("far")];
-    let all: Vec<String> = (0..50).map(|i| format!("runpod-far-{i}")).collect();
-    blocks.extend(all.iter().map(|a| via_proxy(a)));
-    let near: Vec<String> = (0..50).map(|i| format!("runpod-near-{i}")).collect();
-    blocks.extend(near.iter().map(|a| sshd.host_block(a, &key, &refs)));
+    let names = |p: &str| {
+        (0..50)
+            .map(|i| format!("runpod-{p}-{i}"))
+            .collect::<Vec<_>>()
+    };
+    let (far50, near50, stock50) = (names("far"), names("near"), names("stock"));
+    let mut blocks = vec![
+        block(&sshd, "direct", sshd.port, "runpod-bench"),
+        block(&sshd, "far", proxy, "runpod-bench"),
+    ];
+    blocks.extend(far50.iter().map(|a| block(&sshd, a, proxy, "runpod-bench")));
+    blocks.extend(
+        near50
+            .iter()
+            .map(|a| block(&sshd, a, sshd.port, "runpod-bench")),
+    );
+    blocks.extend(
+        stock50
+            .iter()
+            .map(|a| block(&stock, a, stock_proxy, "runpod-stock")),
+    );
     let cfg = home.ssh_dir().join("config");
     std::fs::write(&cfg, blocks.join("\n")).unwrap();
+    Some(Rig {
+        home,
+        cfg,
+        sshd,
+        stock,
+        far50,
+        near50,
+        stock50,
+    })
+}
 
-    // RTT_BIN: another runpod-ssh build to measure (e.g. one against
-    // upstream russh, as the crates.io package builds).
-    let exe = std::env::var_os("RTT_BIN").map_or_else(bin, std::path::PathBuf::from);
-    let ours = |args: &[&str]| {
-        home.cmd(&exe)
+impl Rig {
+    fn ours(&self, exe: &std::path::Path, args: &[&str]) -> bool {
+        self.home
+            .cmd(exe)
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success())
-    };
-    let theirs = |alias: &str| {
-        home.cmd(&ssh)
+    }
+
+    /// `check --jobs 50` of `hosts`, medians of 3.
+    fn fifty(&self, exe: &std::path::Path, hosts: &[String]) -> f64 {
+        let mut args = vec!["check", "--jobs", "50"];
+        args.extend(hosts.iter().map(String::as_str));
+        time_ms(|| self.ours(exe, &args), 3)
+    }
+
+    fn measure(&self, exe: &std::path::Path) -> Figures {
+        let one = |args: &[&str]| {
+            let with = |alias: &'static str| {
+                let mut v = args.to_vec();
+                v.push(alias);
+                v
+            };
+            let (far, direct) = (with("far"), with("direct"));
+            (
+                time_ms(|| self.ours(exe, &far), RUNS),
+                time_ms(|| self.ours(exe, &direct), RUNS),
+            )
+        };
+        let full = one(&["check"]);
+        let quick = one(&["check", "--quick"]);
+        let (cpu0, sshd0) = (children_cpu(), sshd_cpu(self.sshd.pid()));
+        let fifty = self.fifty(exe, &self.far50);
+        // Per host and run (a warm-up and 3 timed runs): where the time
+        // goes besides the round trips, all on this machine's cores.
+        let per = |d: f64| d * 1000.0 / (4.0 * 50.0);
+        let client_cpu_ms = per(children_cpu() - cpu0);
+        let sshd_cpu_ms = per(sshd_cpu(self.sshd.pid()) - sshd0);
+        let fifty_direct = self.fifty(exe, &self.near50);
+        let stock0 = sshd_cpu(self.stock.pid());
+        let fifty_stock = self.fifty(exe, &self.stock50);
+        Figures {
+            full,
+            quick,
+            fifty,
+            fifty_direct,
+            fifty_stock,
+            client_cpu_ms,
+            sshd_cpu_ms,
+            stock_sshd_cpu_ms: per(sshd_cpu(self.stock.pid()) - stock0),
+        }
+    }
+
+    fn ssh_true(&self, ssh: &std::path::Path, alias: &str) -> bool {
+        self.home
+            .cmd(ssh)
             .args(["-o", "BatchMode=yes", "-F"])
-            .arg(&cfg)
+            .arg(&self.cfg)
             .args([alias, "true"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|s| s.success())
-    };
+    }
 
-    let runs = 9;
-    let rows = [
-        ("runpod-ssh check ALIAS", vec!["check"]),
-        ("runpod-ssh check --quick ALIAS", vec!["check", "--quick"]),
-    ];
+    fn xargs_ssh(&self, ssh: &std::path::Path) -> bool {
+        self.home
+            .cmd("sh")
+            .arg("-c")
+            .arg(format!(
+                "printf '%s\\n' {} | xargs -P 50 -I{{}} {} -o BatchMode=yes -F {} {{}} true",
+                self.far50.join(" "),
+                ssh.display(),
+                self.cfg.display()
+            ))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+fn main() {
+    let rtt_ms: f64 = std::env::var("RTT_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100.0);
+    let Some(rig) = rig(rtt_ms) else {
+        eprintln!("sshd not available; benchmark skipped");
+        return;
+    };
+    let ssh = common::require_tool("ssh").expect("ssh");
+    let this = if cfg!(feature = "russh-rtt-patch") {
+        "patched"
+    } else {
+        "upstream"
+    };
+    let mut builds = vec![(format!("this ({this})"), bin())];
+    if let Some(alt) = std::env::var_os("RTT_ALT") {
+        for p in alt.to_string_lossy().split(',').filter(|p| !p.is_empty()) {
+            builds.push((p.to_string(), std::path::PathBuf::from(p)));
+        }
+    }
     println!(
-        "{}\ndelay proxy 127.0.0.1:{proxy} -> sshd 127.0.0.1:{}, {rtt_ms} ms RTT; medians of {runs}; load {}",
-        exe.display(),
-        sshd.port,
+        "{rtt_ms} ms RTT delay proxies -> sshd -r (LogLevel INFO) 127.0.0.1:{} and stock sshd 127.0.0.1:{}; medians of {RUNS} (50 hosts: of 3); load {}",
+        rig.sshd.port,
+        rig.stock.port,
         load()
     );
-    println!(
-        "{:<36} {:>10} {:>10} {:>8} {:>10}",
-        "", "far ms", "direct ms", "RTT", "RTT (net)"
-    );
-    let line = |name: &str, far: f64, direct: f64| {
-        println!(
-            "{name:<36} {far:>10.1} {direct:>10.1} {:>8.2} {:>10.2}",
-            far / rtt_ms,
-            (far - direct) / rtt_ms
-        )
-    };
-    let (mut one_full, mut one_full_direct) = (0.0, 0.0);
-    for (name, args) in &rows {
-        let with = |alias: &str| {
-            let mut a = args.clone();
-            a.push(alias);
-            a.iter().map(|s| s.to_string()).collect::<Vec<String>>()
-        };
-        let far_args = with("far");
-        let direct_args = with("direct");
-        let far = time_ms(
-            || ours(&far_args.iter().map(String::as_str).collect::<Vec<_>>()),
-            runs,
-        );
-        let direct = time_ms(
-            || ours(&direct_args.iter().map(String::as_str).collect::<Vec<_>>()),
-            runs,
-        );
-        if one_full == 0.0 {
-            (one_full, one_full_direct) = (far, direct);
-        }
-        line(name, far, direct);
+    for (i, (label, exe)) in builds.iter().enumerate() {
+        println!("[{i}] {label}: {}", exe.display());
     }
-    let ssh_far = time_ms(|| theirs("far"), runs);
-    let ssh_direct = time_ms(|| theirs("direct"), runs);
-    line("ssh -o BatchMode=yes ALIAS true", ssh_far, ssh_direct);
+    let figs: Vec<Figures> = builds.iter().map(|(_, exe)| rig.measure(exe)).collect();
+    let row = |name: &str, f: &dyn Fn(&Figures) -> String| {
+        let cols: Vec<String> = figs.iter().map(|g| format!("{:>12}", f(g))).collect();
+        println!("{name:<44}{}", cols.join(""));
+    };
+    let head: Vec<String> = (0..figs.len())
+        .map(|i| format!("{:>12}", format!("[{i}]")))
+        .collect();
+    println!("{:<44}{}", "", head.join(""));
+    let rtt = |(far, _): (f64, f64)| format!("{:.2}", far / rtt_ms);
+    let net = |(far, direct): (f64, f64)| format!("{:.2}", (far - direct) / rtt_ms);
+    row("check ALIAS: RTT (wall / RTT)", &|g| rtt(g.full));
+    row("check ALIAS: RTT (net: far - direct)", &|g| net(g.full));
+    row("check --quick ALIAS: RTT", &|g| rtt(g.quick));
+    row("check --quick ALIAS: RTT (net)", &|g| net(g.quick));
+    row("check --jobs 50, 50 hosts: ms", &|g| {
+        format!("{:.0}", g.fifty)
+    });
+    row("  x one host (target <= 1.5)", &|g| {
+        format!("{:.2}", g.fifty / g.full.0)
+    });
+    row("  the same 50 direct: ms", &|g| {
+        format!("{:.0}", g.fifty_direct)
+    });
+    row("  RTT (net) of the 50, x one host's", &|g| {
+        format!("{:.2}", (g.fifty - g.fifty_direct) / (g.full.0 - g.full.1))
+    });
+    row("  CPU ms per host: runpod-ssh", &|g| {
+        format!("{:.1}", g.client_cpu_ms)
+    });
+    row("  CPU ms per host: sshd + login shell", &|g| {
+        format!("{:.1}", g.sshd_cpu_ms)
+    });
+    row("50 hosts, stock sshd: x one host", &|g| {
+        format!("{:.2}", g.fifty_stock / g.full.0)
+    });
+    row("  CPU ms per host: stock sshd + shell", &|g| {
+        format!("{:.1}", g.stock_sshd_cpu_ms)
+    });
 
-    let mut check50 = vec!["check", "--jobs", "50"];
-    check50.extend(all.iter().map(String::as_str));
-    let (cpu0, sshd0) = (children_cpu(), sshd_cpu(sshd.pid()));
-    let fifty = time_ms(|| ours(&check50), 3);
-    // Per host and run (a warm-up and 3 timed runs): where the time goes
-    // besides the round trips, all on this machine's cores.
-    let per = |d: f64| d * 1000.0 / (4.0 * 50.0);
-    let (client_ms, server_ms) = (
-        per(children_cpu() - cpu0),
-        per(sshd_cpu(sshd.pid()) - sshd0),
-    );
-    let mut near50 = vec!["check", "--jobs", "50"];
-    near50.extend(near.iter().map(String::as_str));
-    let fifty_direct = time_ms(|| ours(&near50), 3);
-    let xargs50 = time_ms(
-        || {
-            home.cmd("sh")
-                .arg("-c")
-                .arg(format!(
-                    "printf '%s\\n' {} | xargs -P 50 -I{{}} {} -o BatchMode=yes -F {} {{}} true",
-                    all.join(" "),
-                    ssh.display(),
-                    cfg.display()
-                ))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        },
-        3,
-    );
+    let ssh_far = time_ms(|| rig.ssh_true(&ssh, "far"), RUNS);
+    let ssh_direct = time_ms(|| rig.ssh_true(&ssh, "direct"), RUNS);
     println!(
-        "runpod-ssh check --jobs 50, 50 hosts  {fifty:>10.1} ms  {:>5.2}x one host   (target <= 1.5x)",
-        fifty / one_full
+        "ssh -o BatchMode=yes ALIAS true: RTT {:.2}, RTT (net) {:.2}",
+        ssh_far / rtt_ms,
+        (ssh_far - ssh_direct) / rtt_ms
     );
+    let xargs50 = time_ms(|| rig.xargs_ssh(&ssh), 3);
     println!(
-        "  the same 50 without the proxy       {fifty_direct:>10.1} ms   CPU per host: runpod-ssh {client_ms:.1} ms, sshd + login shell {server_ms:.1} ms"
-    );
-    // The sshd and login shells of all 50 "hosts" run on this machine's
-    // cores, a real pod's on its own: the round trips alone (through the
-    // proxy minus direct) tell whether the 50 overlap.
-    println!(
-        "  round trips (net), 50 hosts vs one  {:>10.2} RTT {:>5.2}x one host",
-        (fifty - fifty_direct) / rtt_ms,
-        (fifty - fifty_direct) / (one_full - one_full_direct)
-    );
-    println!(
-        "xargs -P 50 ssh … true, 50 hosts      {xargs50:>10.1} ms  {:>5.2}x one ssh",
+        "xargs -P 50 ssh … true, 50 hosts: {xargs50:.0} ms, {:.2}x one ssh",
         xargs50 / ssh_far
     );
     println!("load at the end {}", load());

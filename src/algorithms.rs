@@ -5,6 +5,7 @@
 //! The probe offers only what the config allows, so it never accepts a
 //! host key type ssh would not.
 
+use crate::ssh_client;
 use serde::Serialize;
 
 use crate::config::pattern::match_pattern;
@@ -80,7 +81,7 @@ pub fn assemble(value: &str, default: &[String], all: &[String]) -> Vec<String> 
 /// The allowed lists for the evaluated host, against what the native
 /// client supports. `Err` when a configured list leaves nothing.
 pub fn allowed(r: &Resolved) -> Result<Allowed, String> {
-    let d = russh::Preferred::DEFAULT;
+    let d = ssh_client::Preferred::DEFAULT;
     let names = |v: Vec<&str>| -> Vec<String> { v.into_iter().map(str::to_string).collect() };
     let one =
         |kw: &str, default: Vec<String>, all: Vec<String>| -> Result<Option<Vec<String>>, String> {
@@ -104,7 +105,7 @@ pub fn allowed(r: &Resolved) -> Result<Allowed, String> {
             "kexalgorithms",
             names(d.kex.iter().map(|n| n.as_ref()).collect()),
             names(
-                russh::kex::ALL_KEX_ALGORITHMS
+                ssh_client::kex::ALL_KEX_ALGORITHMS
                     .iter()
                     .map(|n| n.as_ref())
                     .collect(),
@@ -114,7 +115,7 @@ pub fn allowed(r: &Resolved) -> Result<Allowed, String> {
             "ciphers",
             names(d.cipher.iter().map(|n| n.as_ref()).collect()),
             names(
-                russh::cipher::ALL_CIPHERS
+                ssh_client::cipher::ALL_CIPHERS
                     .iter()
                     .map(|n| n.as_ref())
                     .collect(),
@@ -124,7 +125,7 @@ pub fn allowed(r: &Resolved) -> Result<Allowed, String> {
             "macs",
             names(d.mac.iter().map(|n| n.as_ref()).collect()),
             names(
-                russh::mac::ALL_MAC_ALGORITHMS
+                ssh_client::mac::ALL_MAC_ALGORITHMS
                     .iter()
                     .map(|n| n.as_ref())
                     .collect(),
@@ -136,8 +137,8 @@ pub fn allowed(r: &Resolved) -> Result<Allowed, String> {
 impl Allowed {
     /// russh's preferences restricted to what the config allows, keeping
     /// `hostkeys` (already ordered known-types-first) in that order.
-    pub fn preferred(&self, hostkeys: Vec<ssh_key::Algorithm>) -> russh::Preferred {
-        let d = russh::Preferred::DEFAULT;
+    pub fn preferred(&self, hostkeys: Vec<ssh_key::Algorithm>) -> ssh_client::Preferred {
+        let d = ssh_client::Preferred::DEFAULT;
         let key: Vec<ssh_key::Algorithm> = match &self.host_key {
             Some(ok) => {
                 // Configured: every allowed type the client supports, in
@@ -159,9 +160,9 @@ impl Allowed {
         };
         let kex = match &self.kex {
             Some(ok) => {
-                let mut v: Vec<russh::kex::Name> = ok
+                let mut v: Vec<ssh_client::kex::Name> = ok
                     .iter()
-                    .filter_map(|n| russh::kex::Name::try_from(n.as_str()).ok())
+                    .filter_map(|n| ssh_client::kex::Name::try_from(n.as_str()).ok())
                     .collect();
                 // The protocol extensions are not algorithms: keep them.
                 for n in d.kex.iter() {
@@ -179,7 +180,7 @@ impl Allowed {
         let cipher = match &self.cipher {
             Some(ok) => ok
                 .iter()
-                .filter_map(|n| russh::cipher::Name::try_from(n.as_str()).ok())
+                .filter_map(|n| ssh_client::cipher::Name::try_from(n.as_str()).ok())
                 .collect::<Vec<_>>()
                 .into(),
             None => d.cipher.clone(),
@@ -187,12 +188,12 @@ impl Allowed {
         let mac = match &self.mac {
             Some(ok) => ok
                 .iter()
-                .filter_map(|n| russh::mac::Name::try_from(n.as_str()).ok())
+                .filter_map(|n| ssh_client::mac::Name::try_from(n.as_str()).ok())
                 .collect::<Vec<_>>()
                 .into(),
             None => d.mac.clone(),
         };
-        russh::Preferred {
+        ssh_client::Preferred {
             kex,
             key: key.into(),
             cipher,

@@ -11,9 +11,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use russh::client::{self, Handle};
-use russh::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
-use russh::{ChannelMsg, Disconnect};
+use crate::ssh_client;
+use crate::ssh_client::client::{self, Handle};
+use crate::ssh_client::keys::{PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use crate::ssh_client::{ChannelMsg, Disconnect};
 use ssh_key::{HashAlg, PublicKey};
 use tokio::net::TcpStream;
 
@@ -61,7 +62,7 @@ impl Verifier {
 }
 
 impl client::Handler for Verifier {
-    type Error = russh::Error;
+    type Error = ssh_client::Error;
 
     async fn check_server_key(
         &mut self,
@@ -211,7 +212,7 @@ pub(crate) fn preferred_host_keys(
     entries: &[known_hosts::Entry],
     name: &str,
 ) -> Vec<ssh_key::Algorithm> {
-    let default = russh::Preferred::DEFAULT.key.to_vec();
+    let default = ssh_client::Preferred::DEFAULT.key.to_vec();
     let known: Vec<ssh_key::Algorithm> = entries
         .iter()
         .filter(|e| e.marker.is_none() && e.names(name))
@@ -239,8 +240,8 @@ pub(crate) fn hash_for(alg: &ssh_key::Algorithm, rsa: Option<HashAlg>) -> Option
 #[cfg(unix)]
 pub(crate) async fn connect_agent(
     sock: &std::path::Path,
-) -> Option<russh::keys::agent::client::AgentClient<tokio::net::UnixStream>> {
-    russh::keys::agent::client::AgentClient::connect_uds(sock)
+) -> Option<ssh_client::keys::agent::client::AgentClient<tokio::net::UnixStream>> {
+    ssh_client::keys::agent::client::AgentClient::connect_uds(sock)
         .await
         .ok()
 }
@@ -248,7 +249,7 @@ pub(crate) async fn connect_agent(
 #[cfg(not(unix))]
 pub(crate) async fn connect_agent(
     _sock: &std::path::Path,
-) -> Option<russh::keys::agent::client::AgentClient<tokio::net::TcpStream>> {
+) -> Option<ssh_client::keys::agent::client::AgentClient<tokio::net::TcpStream>> {
     // Windows' agent speaks over a named pipe; not probed here yet.
     None
 }
@@ -269,7 +270,7 @@ pub(crate) async fn exec(
     cmd: &str,
     input: &[u8],
     cap: usize,
-) -> Result<(u32, Vec<u8>), russh::Error> {
+) -> Result<(u32, Vec<u8>), ssh_client::Error> {
     let ch = handle.channel_open_session().await?;
     ch.exec(true, cmd).await?;
     if !input.is_empty() {
@@ -302,7 +303,7 @@ pub(crate) async fn exec(
 pub(crate) async fn run(
     handle: &Handle<Verifier>,
     cmd: &str,
-) -> Result<(u32, String), russh::Error> {
+) -> Result<(u32, String), ssh_client::Error> {
     let (status, out) = exec(handle, cmd, &[], OUTPUT_CAP).await?;
     Ok((status, String::from_utf8_lossy(&out).into_owned()))
 }
@@ -389,7 +390,7 @@ pub enum ClientError {
     Ssh {
         what: String,
         #[source]
-        source: russh::Error,
+        source: ssh_client::Error,
     },
 }
 

@@ -12,6 +12,8 @@
 //! - [`vscode`]: VS Code-family settings, edited losslessly.
 //! - [`client`]: the native SSH client (deadlines, our host-key verdicts,
 //!   chosen keys, commands).
+//! - [`ssh_client`]: which russh the client is built on (upstream, or the
+//!   patched copy behind the `russh-rtt-patch` feature).
 //! - [`probe`]: the staged native reachability probe.
 //! - [`keys`]: key files: create, inspect, authorized_keys edits, the rotation journal.
 //! - [`doctor`]: the repair rules behind `fix`.
@@ -38,6 +40,7 @@ pub mod platform;
 pub mod probe;
 pub mod refusal;
 pub mod runpod;
+pub mod ssh_client;
 pub mod sshpaths;
 pub mod vscode;
 

@@ -1172,3 +1172,44 @@ fn login_through_a_symlink_to_a_readable_file_keeps_the_key_private() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(std::fs::read_to_string(&target).unwrap().contains(KEY));
 }
+
+#[test]
+fn a_new_pod_listed_first_never_resets_the_pin_of_an_existing_entry_it_shifts() {
+    // The new entry goes in above the user's `Host *` at the top, moving
+    // the existing entry down a block: its old endpoint must still be read
+    // from its own block (an index into the file as read was one off: a
+    // wrongly forgotten pin, or a panic when the entry was the last block).
+    let Some(a) = sshd() else { return };
+    let home = client_of(&a);
+    let api = FakeApi::start();
+    api.set_pods(vec![running("abc123", "Trainer", &a)]);
+    api.set_log("abc123", start_log(&[&fingerprint(&a)]));
+    assert!(run(&home, &api, &["sync"]).status.success());
+    let pin = kh_text(&home);
+    assert!(pin.starts_with("runpod-abc123 "), "{pin}");
+    let text = std::fs::read_to_string(config(&home)).unwrap();
+    std::fs::write(
+        config(&home),
+        format!("Host *\n    Compression yes\n\n{text}"),
+    )
+    .unwrap();
+
+    let b = Sshd::start(&[]).unwrap();
+    b.authorize(&std::fs::read_to_string(home.ssh_dir().join("id_ed25519.pub")).unwrap());
+    api.set_pods(vec![
+        running("new001", "Second", &b),
+        running("abc123", "Trainer", &a),
+    ]);
+    api.set_log("new001", start_log(&[&fingerprint(&b)]));
+    let o = run(&home, &api, &["sync"]);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    assert!(
+        !stdout(&o).contains("the endpoint changed"),
+        "{}",
+        stdout(&o)
+    );
+    let kh = kh_text(&home);
+    assert!(kh.contains(pin.trim_end()), "the old pin was dropped: {kh}");
+    assert_eq!(g(&home, "runpod-trainer")["port"], a.port.to_string());
+    assert_eq!(g(&home, "runpod-second")["port"], b.port.to_string());
+}

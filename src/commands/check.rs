@@ -2,12 +2,13 @@
 //! host, the first failing stage with what to do about it.
 
 use std::io::IsTerminal;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::{Env, Failure, OrFail, Outcome};
 use crate::cli::CheckArgs;
 use crate::config::files::load_tree;
-use crate::config::{Document, resolve};
+use crate::config::{Context, Document, Resolved, resolve};
 use crate::probe::{self, Options, Report};
 use crate::{fsio, output, refusal, runpod};
 
@@ -17,115 +18,15 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
     let snap = fsio::read(&path).or_fail(Failure::Io)?;
     let doc = Document::parse(snap.content());
     let ctx = env.context();
-    let aliases = if a.aliases.is_empty() {
-        runpod::entries(&load_tree(&path, &doc, &ctx.home), a.all)
-            .into_iter()
-            .map(|e| e.alias)
-            .collect()
-    } else {
-        a.aliases.clone()
-    };
+    let aliases = aliases_to_check(a, &path, &doc, &ctx);
     if aliases.is_empty() {
-        if !env.global.quiet {
-            output::err(&format!(
-                "Nothing to check: no RunPod entries. Add one with: {}\n",
-                env.command("add 'ssh root@IP -p PORT -i ~/.ssh/id_ed25519'")
-            ));
-        }
-        if env.global.json {
-            output::out("[]\n")?;
-        }
-        return Ok(Outcome::Ok);
+        return nothing_to_check(env);
     }
-
-    let interactive =
-        std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && !env.global.json;
-    // One overall deadline: every stage of every host, queued ones included.
-    let per_stage = Duration::from_secs_f64(a.timeout);
-    let waves = aliases.len().div_ceil(a.jobs.min(256)) as u32;
-    let deadline = Instant::now() + per_stage * 8 * waves.max(1);
-    let opts = Options {
-        timeout: per_stage,
-        deadline: Some(deadline),
-        quick: a.quick,
-        agent: std::env::var_os("SSH_AUTH_SOCK").map(Into::into),
-        interactive,
-        passphrases: Default::default(),
-        record_host_keys: true,
-        then_run: None,
-    };
-    // Entries of this file (not an included one): `add` edits only it.
-    let runpod_aliases: Vec<String> = runpod::entries(&load_tree(&path, &doc, &ctx.home), false)
-        .into_iter()
-        .filter(|e| e.source.file == path)
-        .map(|e| e.alias)
-        .collect();
-    let targets: Vec<Result<probe::Target, probe::ResolveFailure>> = aliases
-        .iter()
-        .map(|alias| {
-            let r = resolve(&doc, &path, alias, &ctx);
-            probe::target(alias, &r)
-                .map(|mut t| {
-                    // runpod-ssh pinned this entry's key: it resets the pin too.
-                    // So did sync, under runpod-<podid>.
-                    let synced_pin = doc
-                        .host_blocks_naming(alias)
-                        .first()
-                        .and_then(|&bi| runpod::synced_pod_id(&doc, &doc.blocks()[bi]))
-                        .map(|id| runpod::pod_pin_name(&id));
-                    if runpod_aliases.contains(alias)
-                        && (t.host_key_alias.as_deref() == Some(alias.as_str())
-                            || (synced_pin.is_some()
-                                && t.host_key_alias.as_deref() == synced_pin.as_deref()))
-                    {
-                        t.reset_pin = Some(env.command(&format!(
-                            "add --name {} --reset-host-key",
-                            output::shell_quote(alias)
-                        )));
-                    }
-                    t
-                })
-                .map_err(|mut f| {
-                    if f.error.starts_with("no host entry for") {
-                        let files = load_tree(&path, &doc, &ctx.home);
-                        f.error.push_str(&super::did_you_mean(alias, &files));
-                    }
-                    // A config ssh refuses: name the `fix` that repairs it.
-                    if !r.ok() {
-                        let refused = refusal::Refusal::from_resolved(&r);
-                        if let Some(h) =
-                            refusal::hint(refusal::Client::local(), &refused, alias, &ctx)
-                        {
-                            f.hint = h;
-                        }
-                    }
-                    f
-                })
-        })
-        .collect();
-
-    let spinner =
-        (std::io::stderr().is_terminal() && !env.global.json && !env.global.quiet).then(|| {
-            let pb = indicatif::ProgressBar::new(aliases.len() as u64);
-            pb.set_style(
-                indicatif::ProgressStyle::with_template("{spinner} checking {pos}/{len} {msg}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-            );
-            pb.enable_steady_tick(Duration::from_millis(100));
-            pb
-        });
-    let started = Instant::now();
-    let pb = spinner.clone();
+    let opts = probe_options(env, a, aliases.len());
+    let targets = targets(env, &path, &doc, &ctx, &aliases);
     let hosts: Vec<_> = aliases.iter().cloned().zip(targets).collect();
-    let reports: Vec<Report> = probe::probe_all(hosts, &opts, a.jobs, move || {
-        if let Some(pb) = &pb {
-            pb.inc(1);
-        }
-    })
-    .or_fail(Failure::Io)?;
-    if let Some(pb) = spinner {
-        pb.finish_and_clear();
-    }
+    let started = Instant::now();
+    let reports = probe_with_spinner(env, hosts, &opts, a.jobs)?;
     let wall = started.elapsed();
     let all_ok = reports.iter().all(|r| r.ok);
 
@@ -140,6 +41,144 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Problems
     })
+}
+
+/// The aliases named, or else the RunPod entries (all of them with `--all`).
+fn aliases_to_check(a: &CheckArgs, path: &Path, doc: &Document, ctx: &Context) -> Vec<String> {
+    if !a.aliases.is_empty() {
+        return a.aliases.clone();
+    }
+    runpod::entries(&load_tree(path, doc, &ctx.home), a.all)
+        .into_iter()
+        .map(|e| e.alias)
+        .collect()
+}
+
+/// No alias given and no RunPod entry: say how to add one; `[]` in JSON.
+fn nothing_to_check(env: &Env) -> anyhow::Result<Outcome> {
+    if !env.global.quiet {
+        output::err(&format!(
+            "Nothing to check: no RunPod entries. Add one with: {}\n",
+            env.command("add 'ssh root@IP -p PORT -i ~/.ssh/id_ed25519'")
+        ));
+    }
+    if env.global.json {
+        output::out("[]\n")?;
+    }
+    Ok(Outcome::Ok)
+}
+
+fn probe_options(env: &Env, a: &CheckArgs, hosts: usize) -> Options {
+    let interactive =
+        std::io::stdin().is_terminal() && std::io::stderr().is_terminal() && !env.global.json;
+    // One overall deadline: every stage of every host, queued ones included.
+    let per_stage = Duration::from_secs_f64(a.timeout);
+    let waves = hosts.div_ceil(a.jobs.min(256)) as u32;
+    let deadline = Instant::now() + per_stage * 8 * waves.max(1);
+    Options {
+        timeout: per_stage,
+        deadline: Some(deadline),
+        quick: a.quick,
+        agent: std::env::var_os("SSH_AUTH_SOCK").map(Into::into),
+        interactive,
+        passphrases: Default::default(),
+        record_host_keys: true,
+        then_run: None,
+    }
+}
+
+type Targets = Vec<Result<probe::Target, probe::ResolveFailure>>;
+
+/// What each alias resolves to, or why it cannot be probed.
+fn targets(env: &Env, path: &Path, doc: &Document, ctx: &Context, aliases: &[String]) -> Targets {
+    // Entries of this file (not an included one): `add` edits only it.
+    let runpod_aliases: Vec<String> = runpod::entries(&load_tree(path, doc, &ctx.home), false)
+        .into_iter()
+        .filter(|e| e.source.file == path)
+        .map(|e| e.alias)
+        .collect();
+    aliases
+        .iter()
+        .map(|alias| {
+            let r = resolve(doc, path, alias, ctx);
+            probe::target(alias, &r)
+                .map(|mut t| {
+                    if runpod_aliases.contains(alias) && pinned_by_us(doc, alias, &t) {
+                        t.reset_pin = Some(env.command(&format!(
+                            "add --name {} --reset-host-key",
+                            output::shell_quote(alias)
+                        )));
+                    }
+                    t
+                })
+                .map_err(|f| unresolved_hint(f, &r, path, doc, ctx, alias))
+        })
+        .collect()
+}
+
+/// runpod-ssh pinned this entry's key (under its alias, or under
+/// runpod-<podid> for a synced entry): it resets the pin too.
+fn pinned_by_us(doc: &Document, alias: &str, t: &probe::Target) -> bool {
+    let synced_pin = doc
+        .host_blocks_naming(alias)
+        .first()
+        .and_then(|&bi| runpod::synced_pod_id(doc, &doc.blocks()[bi]))
+        .map(|id| runpod::pod_pin_name(&id));
+    t.host_key_alias.as_deref() == Some(alias)
+        || (synced_pin.is_some() && t.host_key_alias.as_deref() == synced_pin.as_deref())
+}
+
+/// An alias that cannot be probed: suggest a near name, or name the `fix`
+/// that repairs a config ssh refuses.
+fn unresolved_hint(
+    mut f: probe::ResolveFailure,
+    r: &Resolved,
+    path: &Path,
+    doc: &Document,
+    ctx: &Context,
+    alias: &str,
+) -> probe::ResolveFailure {
+    if f.error.starts_with("no host entry for") {
+        let files = load_tree(path, doc, &ctx.home);
+        f.error.push_str(&super::did_you_mean(alias, &files));
+    }
+    if !r.ok() {
+        let refused = refusal::Refusal::from_resolved(r);
+        if let Some(h) = refusal::hint(refusal::Client::local(), &refused, alias, ctx) {
+            f.hint = h;
+        }
+    }
+    f
+}
+
+/// Probe every host, `jobs` at a time, with a spinner on a terminal.
+fn probe_with_spinner(
+    env: &Env,
+    hosts: Vec<(String, Result<probe::Target, probe::ResolveFailure>)>,
+    opts: &Options,
+    jobs: usize,
+) -> anyhow::Result<Vec<Report>> {
+    let spinner =
+        (std::io::stderr().is_terminal() && !env.global.json && !env.global.quiet).then(|| {
+            let pb = indicatif::ProgressBar::new(hosts.len() as u64);
+            pb.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} checking {pos}/{len} {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            pb.enable_steady_tick(Duration::from_millis(100));
+            pb
+        });
+    let pb = spinner.clone();
+    let reports = probe::probe_all(hosts, opts, jobs, move || {
+        if let Some(pb) = &pb {
+            pb.inc(1);
+        }
+    })
+    .or_fail(Failure::Io)?;
+    if let Some(pb) = spinner {
+        pb.finish_and_clear();
+    }
+    Ok(reports)
 }
 
 /// Milliseconds to 0.1 ms: finer digits are noise.

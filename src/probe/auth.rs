@@ -5,9 +5,10 @@
 
 use std::sync::Arc;
 
-use russh::client::{AuthResult, Handle};
-use russh::keys::PrivateKeyWithHashAlg;
-use russh::keys::agent::AgentIdentity;
+use crate::ssh_client;
+use crate::ssh_client::client::{AuthResult, Handle};
+use crate::ssh_client::keys::PrivateKeyWithHashAlg;
+use crate::ssh_client::keys::agent::AgentIdentity;
 use ssh_key::{HashAlg, PublicKey};
 
 use crate::client::{Verifier, connect_agent, hash_for};
@@ -21,7 +22,7 @@ pub(super) async fn authenticate(
     t: &Target,
     opts: &Options,
     offers: &mut Vec<Offer>,
-) -> Result<bool, russh::Error> {
+) -> Result<bool, ssh_client::Error> {
     // Only RSA keys need the server's hash choice, and asking can wait up
     // to a second on a server that sends no EXT_INFO: ask once, lazily.
     let mut rsa_hash: Option<Option<HashAlg>> = None;
@@ -50,9 +51,9 @@ pub(super) async fn authenticate(
             }
             continue;
         }
-        let key = match russh::keys::load_secret_key(path, None) {
+        let key = match ssh_client::keys::load_secret_key(path, None) {
             Ok(k) => k,
-            Err(russh::keys::Error::KeyIsEncrypted) => {
+            Err(ssh_client::keys::Error::KeyIsEncrypted) => {
                 // The agent may hold it already; else ask for the passphrase.
                 let public = ssh_key::PublicKey::read_openssh_file(path.with_extension("pub")).ok();
                 if let (Some(p), Some(a)) = (&public, agent.as_mut())
@@ -134,7 +135,7 @@ pub(super) async fn authenticate(
 
 /// The agent's keys not tried already, in its order. `true` when one was
 /// accepted.
-async fn try_agent_keys<S: russh::Signer>(
+async fn try_agent_keys<S: ssh_client::Signer>(
     handle: &mut Handle<Verifier>,
     t: &Target,
     agent: &mut S,
@@ -219,5 +220,5 @@ async fn passphrase_key(
         }
     };
     let pass = pass?;
-    Some(russh::keys::load_secret_key(path, Some(&pass)).map_err(|_| ()))
+    Some(ssh_client::keys::load_secret_key(path, Some(&pass)).map_err(|_| ()))
 }

@@ -7,58 +7,38 @@ use super::Facts;
 
 /// The exec stage's command for a full probe: the pod's facts, ending in
 /// `true` so its status is the login shell's (a shell that cannot run a
-/// command fails before). `/` and `/workspace` apart: a missing
-/// /workspace prints no row, one on the container disk shows `/` as its
-/// mount point.
-pub(super) const FACTS_CMD: &str = "nvidia-smi -L 2>/dev/null | head -n 16; echo ::df; df -Pk / 2>/dev/null; echo ::ws; test -d /workspace && df -Pk /workspace 2>/dev/null; true";
+/// command fails before). Few processes on the pod: the shell, then
+/// `nvidia-smi` only where there is one (`command -v` is a builtin), and
+/// one `df` for `/` and `/workspace`: GNU df prints a row per operand in
+/// order, none for a missing one, and `/` as the mount point of a
+/// `/workspace` on the container disk.
+pub(super) const FACTS_CMD: &str = "command -v nvidia-smi >/dev/null && nvidia-smi -L 2>/dev/null; echo ::df; df -Pk / /workspace 2>/dev/null; true";
 
-/// Parse the facts command's output.
+/// GPU lines kept (an 8-GPU pod with MIG slices prints a few more).
+const MAX_GPU_LINES: usize = 16;
+
+/// Parse the facts command's output: GPU lines, then after `::df` the row
+/// of `/` and, when it exists, the row of `/workspace`.
 pub fn parse_facts(out: &str) -> Facts {
     let (gpu, df) = out.split_once("::df").unwrap_or((out, ""));
-    if let Some((root, ws)) = df.split_once("::ws") {
-        let gpus = gpu
-            .lines()
-            .map(str::trim)
-            .filter(|l| l.starts_with("GPU "))
-            .map(str::to_string)
-            .collect();
-        let root = df_rows(root);
-        let ws = df_rows(ws);
-        let on_root = ws.first().is_some_and(|(m, _)| m == "/");
-        return Facts {
-            gpus,
-            root_free: root.iter().find(|(m, _)| m == "/").and_then(|r| r.1),
-            workspace_free: ws.first().filter(|_| !on_root).and_then(|r| r.1),
-            workspace_missing: ws.is_empty(),
-            workspace_on_container_disk: on_root,
-        };
-    }
     let gpus = gpu
         .lines()
         .map(str::trim)
         .filter(|l| l.starts_with("GPU "))
+        .take(MAX_GPU_LINES)
         .map(str::to_string)
         .collect();
-    let mut f = Facts {
+    let rows = df_rows(df);
+    let root = rows.first().filter(|(m, _)| m == "/");
+    let ws = rows.get(usize::from(root.is_some()));
+    let on_root = ws.is_some_and(|(m, _)| m == "/");
+    Facts {
         gpus,
-        ..Default::default()
-    };
-    for l in df
-        .lines()
-        .skip_while(|l| !l.starts_with("Filesystem"))
-        .skip(1)
-    {
-        let cols: Vec<&str> = l.split_whitespace().collect();
-        if cols.len() >= 6 {
-            let avail = cols[3].parse::<u64>().ok().map(|k| k.saturating_mul(1024));
-            match cols[5] {
-                "/workspace" => f.workspace_free = avail,
-                "/" => f.root_free = avail,
-                _ => {}
-            }
-        }
+        root_free: root.and_then(|r| r.1),
+        workspace_free: ws.filter(|_| !on_root).and_then(|r| r.1),
+        workspace_missing: ws.is_none(),
+        workspace_on_container_disk: on_root,
     }
-    f
 }
 
 /// `(mount point, free bytes)` per row of `df -Pk`.
@@ -86,18 +66,20 @@ mod tests {
     fn facts_tell_a_missing_workspace_and_one_on_the_container_disk_apart() {
         let head = "Filesystem 1024-blocks Used Available Capacity Mounted on\n";
         let root = format!("{head}overlay 20971520 1048576 19922944 5% /\n");
-        let volume = format!("::df\n{root}::ws\n{head}mfs 104857600 0 104857600 0% /workspace\n");
+        let volume = format!("::df\n{root}mfs 104857600 0 104857600 0% /workspace\n");
         let f = parse_facts(&volume);
         assert_eq!(f.root_free, Some(19922944 * 1024));
         assert_eq!(f.workspace_free, Some(104857600 * 1024));
         assert!(!f.workspace_missing && !f.workspace_on_container_disk);
 
-        let missing = parse_facts(&format!("::df\n{root}::ws\n"));
+        let missing = parse_facts(&format!("::df\n{root}"));
         assert!(missing.workspace_missing);
         assert_eq!(missing.workspace_free, None);
         assert_eq!(missing.root_free, Some(19922944 * 1024));
 
-        let on_disk = parse_facts(&format!("::df\n{root}::ws\n{root}"));
+        let on_disk = parse_facts(&format!(
+            "::df\n{root}overlay 20971520 1048576 19922944 5% /\n"
+        ));
         assert!(on_disk.workspace_on_container_disk && !on_disk.workspace_missing);
         assert_eq!(on_disk.workspace_free, None);
     }
@@ -114,5 +96,29 @@ mod tests {
         );
         assert!(none.gpus.is_empty());
         assert_eq!(none.workspace_free, None);
+    }
+
+    /// The command as a login shell runs it, here: `/` has a row, and
+    /// `/workspace` is missing exactly when this machine has none.
+    #[cfg(unix)]
+    #[test]
+    fn facts_command_reads_root_and_workspace_in_one_df() {
+        let o = std::process::Command::new("sh")
+            .args(["-c", FACTS_CMD])
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        let f = parse_facts(&String::from_utf8_lossy(&o.stdout));
+        assert!(f.root_free.is_some(), "{f:?}");
+        assert_eq!(
+            f.workspace_missing,
+            !std::path::Path::new("/workspace").is_dir()
+        );
+    }
+
+    #[test]
+    fn at_most_sixteen_gpu_lines_are_kept() {
+        let many: String = (0..40).map(|i| format!("GPU {i}: H100\n")).collect();
+        assert_eq!(parse_facts(&format!("{many}::df\n")).gpus.len(), 16);
     }
 }

@@ -11,8 +11,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use russh::client::{self, Handle};
-use russh::{ChannelOpenFailure, Disconnect};
+use crate::ssh_client;
+use crate::ssh_client::client::{self, Handle};
+use crate::ssh_client::{ChannelOpenFailure, Disconnect};
 use ssh_key::HashAlg;
 use tokio::net::TcpStream;
 
@@ -74,7 +75,7 @@ impl Report {
 
 /// What the handshake left for the hostkey stage: russh's result (or a
 /// timeout) and the key state the handler filled in.
-type Conn = Result<Result<Handle<Verifier>, russh::Error>, tokio::time::error::Elapsed>;
+type Conn = Result<Result<Handle<Verifier>, ssh_client::Error>, tokio::time::error::Elapsed>;
 
 impl Run<'_> {
     /// resolve: the name to addresses.
@@ -238,7 +239,7 @@ impl Run<'_> {
         &mut self,
         seen: &Mutex<Seen>,
         s: Instant,
-        early: Option<&Result<Handle<Verifier>, russh::Error>>,
+        early: Option<&Result<Handle<Verifier>, ssh_client::Error>>,
     ) -> Option<(Instant, Vec<u8>)> {
         let (ident_at, bytes, eof, read_err, reset) = match seen.lock() {
             Ok(g) => (g.ident_at, g.bytes.clone(), g.eof, g.error.clone(), g.reset),
@@ -429,7 +430,7 @@ impl Run<'_> {
     /// exec: the test command (with the facts, unless `--quick`).
     fn exec(
         &mut self,
-        exec: Result<Result<(u32, String), russh::Error>, tokio::time::error::Elapsed>,
+        exec: Result<Result<(u32, String), ssh_client::Error>, tokio::time::error::Elapsed>,
     ) -> Option<()> {
         let (t, secs) = (self.t, self.secs);
         match exec {
@@ -465,7 +466,10 @@ impl Run<'_> {
     /// forward: what VS Code needs. Port 22 is the pod's own sshd.
     async fn forward(
         &mut self,
-        fwd: Result<Result<russh::Channel<client::Msg>, russh::Error>, tokio::time::error::Elapsed>,
+        fwd: Result<
+            Result<ssh_client::Channel<client::Msg>, ssh_client::Error>,
+            tokio::time::error::Elapsed,
+        >,
     ) -> Option<()> {
         let (t, secs) = (self.t, self.secs);
         match fwd {
@@ -474,10 +478,10 @@ impl Run<'_> {
                 Some(())
             }
             // The server tried to connect: forwarding is allowed.
-            Ok(Err(russh::Error::ChannelOpenFailure(ChannelOpenFailure::ConnectFailed))) => {
+            Ok(Err(ssh_client::Error::ChannelOpenFailure(ChannelOpenFailure::ConnectFailed))) => {
                 Some(())
             }
-            Ok(Err(russh::Error::ChannelOpenFailure(
+            Ok(Err(ssh_client::Error::ChannelOpenFailure(
                 ChannelOpenFailure::AdministrativelyProhibited,
             ))) => self.rep.stop(
                 Stage::Forward,

@@ -212,16 +212,27 @@ impl Sshd {
     /// Start sshd whose only host key is of type `kind` (`rsa`: the
     /// impostor of a pod pinned with an ed25519 key).
     pub fn start_with_key(kind: &str, extra: &[&str]) -> Option<Sshd> {
-        Sshd::start_inner(kind, None, extra)
+        Sshd::start_inner(kind, None, extra, &[])
+    }
+
+    /// Start sshd with `extra` config lines and command-line `args` (the
+    /// rtt bench's `-r`: no re-exec per connection).
+    pub fn start_with_args(extra: &[&str], args: &[&str]) -> Option<Sshd> {
+        Sshd::start_inner("ed25519", None, extra, args)
     }
 
     /// Start sshd for the dedicated login `user` (see [`login_user`]),
     /// reading that user's own `~/.ssh/authorized_keys` (`%h`).
     pub fn start_for(user: &str, extra: &[&str]) -> Option<Sshd> {
-        Sshd::start_inner("ed25519", Some(user), extra)
+        Sshd::start_inner("ed25519", Some(user), extra, &[])
     }
 
-    fn start_inner(kind: &str, for_user: Option<&str>, extra: &[&str]) -> Option<Sshd> {
+    fn start_inner(
+        kind: &str,
+        for_user: Option<&str>,
+        extra: &[&str],
+        args: &[&str],
+    ) -> Option<Sshd> {
         let sshd = require_tool("sshd")?;
         require_tool("ssh-keygen")?;
         let root = is_root();
@@ -285,6 +296,7 @@ impl Sshd {
                 .arg(&conf_path)
                 .arg("-E")
                 .arg(&log)
+                .args(args)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())

@@ -296,12 +296,14 @@ impl Shared {
     }
 }
 
+/// One host's rotation: each step below runs only after the one before
+/// was recorded in the journal, so a killed run resumes where it stopped
+/// and no state leaves the host reachable with neither key.
 pub(super) async fn rotate_host(
     p: Plan,
     s: Arc<Shared>,
     remove_old: bool,
 ) -> (Plan, HostResult, HostEntry) {
-    let t = &p.target;
     let mut entry = p.entry.clone();
     entry.remove_old = entry.remove_old || remove_old;
     let mut r = HostResult {
@@ -335,47 +337,15 @@ pub(super) async fn rotate_host(
     // Record the plan (the old key) before anything changes anywhere.
     step!(entry.step);
     kill_point("started");
-    let user = &t.user;
-    let who = format!("{user}@{}:{}", t.hostname, t.port);
 
     // 1. Log in with the current key (after --remove-old only the new one works).
-    let mut c = match client::connect(t, s.timeout, true).await {
+    let c = match log_in_to_rotate(&p, &s).await {
         Ok(c) => c,
-        Err(e) => bail!("connect", e.to_string()),
+        Err(e) => bail!("connect", e),
     };
-    let with_old = match c.authenticate(user, &p.old_key).await {
-        Ok(ok) => ok,
-        Err(e) => bail!("connect", e.to_string()),
-    };
-    if !with_old {
-        // A fresh connection: a server may stop after the first refusal.
-        c.close().await;
-        c = match client::connect(t, s.timeout, true).await {
-            Ok(c) => c,
-            Err(e) => bail!("connect", e.to_string()),
-        };
-        match c.authenticate(user, &s.new_key).await {
-            Ok(true) => {}
-            Ok(false) => bail!(
-                "connect",
-                format!(
-                    "{who} refuses {} (the key the config names) and the new key",
-                    tilde(&p.old)
-                )
-            ),
-            Err(e) => bail!("connect", e.to_string()),
-        }
-    }
 
     // 2. Add the new key (idempotent).
-    let new_pub = s.new_key.public_key().clone();
-    let line = s.new_line.clone();
-    let login = s.login_lock(t);
-    let edited = {
-        let _one = login.lock().await;
-        edit_authorized_keys(&c, |content| keys::add_key(content, &new_pub, &line)).await
-    };
-    if let Err(e) = edited {
+    if let Err(e) = add_new_key(&c, &p.target, &s).await {
         c.close().await;
         bail!("add", e);
     }
@@ -385,42 +355,17 @@ pub(super) async fn rotate_host(
     kill_point("added");
 
     // 3. A fresh connection that offers only the new key, and `true`.
-    let mut c = match client::connect(t, s.timeout, true).await {
+    let c = match prove_new_key(&p.target, &s).await {
         Ok(c) => c,
-        Err(e) => bail!("verify", e.to_string()),
+        Err(e) => bail!("verify", e),
     };
-    match c.authenticate(user, &s.new_key).await {
-        Ok(true) => {}
-        Ok(false) => bail!(
-            "verify",
-            format!(
-                "the new key is in ~/.ssh/authorized_keys, yet {who} refuses it (does sshd read another AuthorizedKeysFile?)"
-            )
-        ),
-        Err(e) => bail!("verify", e.to_string()),
-    }
-    match c.exec("true", &[], 4096).await {
-        Ok((0, _)) => {}
-        Ok((st, _)) => bail!("verify", format!("`true` exited with status {st} on {who}")),
-        Err(e) => bail!("verify", e.to_string()),
-    }
     step!(Step::Verified);
     kill_point("verified");
 
     // 4. Only now the config names the new key (the old one second).
-    let (s2, alias, old_raw, old) = (s.clone(), p.alias.clone(), p.old_raw.clone(), p.old.clone());
-    let switched =
-        tokio::task::spawn_blocking(move || switch_config(&s2, &alias, &old_raw, &old)).await;
-    match switched {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => {
-            c.close().await;
-            bail!("switch", e)
-        }
-        Err(e) => {
-            c.close().await;
-            bail!("switch", e.to_string())
-        }
+    if let Err(e) = switch_config_blocking(&p, &s).await {
+        c.close().await;
+        bail!("switch", e);
     }
     kill_point("switched-config");
     step!(Step::Switched);
@@ -430,7 +375,7 @@ pub(super) async fn rotate_host(
     let note = format!(
         "rotated: logs in with {} ({}); IdentityFile {} first, {} kept second",
         s.new_raw,
-        keys::fingerprint(&new_pub),
+        keys::fingerprint(s.new_key.public_key()),
         s.new_raw,
         p.old_raw
     );
@@ -447,6 +392,92 @@ pub(super) async fn rotate_host(
     kill_point("finished");
     r.ok = true;
     (p, r, entry)
+}
+
+/// `user@host:port`, as messages name a login.
+fn who(t: &Target) -> String {
+    format!("{}@{}:{}", t.user, t.hostname, t.port)
+}
+
+/// Step 1: a logged-in connection, with the current key or, when the
+/// server refuses it (a run killed after `--remove-old` took its line
+/// off), with the new key.
+async fn log_in_to_rotate(p: &Plan, s: &Shared) -> Result<Connection, String> {
+    let t = &p.target;
+    let user = &t.user;
+    let mut c = client::connect(t, s.timeout, true)
+        .await
+        .map_err(|e| e.to_string())?;
+    let with_old = c
+        .authenticate(user, &p.old_key)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !with_old {
+        // A fresh connection: a server may stop after the first refusal.
+        c.close().await;
+        c = client::connect(t, s.timeout, true)
+            .await
+            .map_err(|e| e.to_string())?;
+        match c.authenticate(user, &s.new_key).await {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(format!(
+                    "{} refuses {} (the key the config names) and the new key",
+                    who(t),
+                    tilde(&p.old)
+                ));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    Ok(c)
+}
+
+/// Step 2: the new key's line in the server's `authorized_keys` (kept
+/// when already there). One edit per login at a time: two aliases of the
+/// same account must not write over each other's edit.
+async fn add_new_key(c: &Connection, t: &Target, s: &Shared) -> Result<(), String> {
+    let new_pub = s.new_key.public_key().clone();
+    let line = s.new_line.clone();
+    let login = s.login_lock(t);
+    let _one = login.lock().await;
+    edit_authorized_keys(c, |content| keys::add_key(content, &new_pub, &line))
+        .await
+        .map(|_| ())
+}
+
+/// Step 3: the proof: a fresh connection that offers only the new key
+/// logs in and runs `true`. The connection stays open for step 4.
+async fn prove_new_key(t: &Target, s: &Shared) -> Result<Connection, String> {
+    let mut c = client::connect(t, s.timeout, true)
+        .await
+        .map_err(|e| e.to_string())?;
+    match c.authenticate(&t.user, &s.new_key).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(format!(
+                "the new key is in ~/.ssh/authorized_keys, yet {} refuses it (does sshd read another AuthorizedKeysFile?)",
+                who(t)
+            ));
+        }
+        Err(e) => return Err(e.to_string()),
+    }
+    match c.exec("true", &[], 4096).await {
+        Ok((0, _)) => Ok(c),
+        Ok((st, _)) => Err(format!("`true` exited with status {st} on {}", who(t))),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Step 4: [`switch_config`] off the async threads (it reads, locks and
+/// writes files).
+async fn switch_config_blocking(p: &Plan, s: &Arc<Shared>) -> Result<(), String> {
+    let (s2, alias, old_raw, old) = (s.clone(), p.alias.clone(), p.old_raw.clone(), p.old.clone());
+    match tokio::task::spawn_blocking(move || switch_config(&s2, &alias, &old_raw, &old)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(e),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Other aliases of the config that log in to the same account (User,
