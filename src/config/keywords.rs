@@ -286,10 +286,35 @@ pub fn lookup(keyword: &str) -> Option<Keyword> {
     }
 }
 
-fn map() -> &'static std::collections::HashMap<&'static str, Keyword> {
-    static MAP: std::sync::OnceLock<std::collections::HashMap<&'static str, Keyword>> =
-        std::sync::OnceLock::new();
+type Map = std::collections::HashMap<&'static str, Keyword, std::hash::BuildHasherDefault<Fnv>>;
+
+fn map() -> &'static Map {
+    static MAP: std::sync::OnceLock<Map> = std::sync::OnceLock::new();
     MAP.get_or_init(|| TABLE.iter().copied().collect())
+}
+
+/// FNV-1a: every config line looks its keyword up (twice), and SipHash's
+/// flooding resistance buys nothing for a fixed table of short keys.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
 }
 
 /// Keywords only Apple's build of ssh knows (macOS `/usr/bin/ssh`,

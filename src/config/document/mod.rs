@@ -1,0 +1,503 @@
+//! A lossless `ssh_config` document.
+//!
+//! Any byte sequence parses, and [`Document::to_bytes`] gives back the
+//! identical bytes until an edit touches a line. Each line keeps its own
+//! bytes and terminator; the lexer's overlay says where its keyword, value
+//! and trailing comment are, so an edit rewrites just the value and copies
+//! indentation, separator and comment. Blocks (`Host`, `Match`, and the
+//! global section before them) are views over line ranges, never owners.
+
+use std::borrow::Cow;
+use std::ops::Range;
+use std::sync::Arc;
+
+use super::keywords;
+use super::lexer::{self, Directive, LineKind};
+
+mod edit;
+
+/// How the file's bytes encode its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Encoding {
+    /// UTF-8 (or any bytes) without a byte-order mark.
+    Utf8,
+    /// UTF-8 behind `EF BB BF`: Windows' ssh strips it, Linux and macOS ssh
+    /// refuse the first line.
+    Utf8Bom,
+    /// UTF-16 little-endian with `FF FE` (PowerShell 5.1 `>`): no ssh reads it.
+    Utf16Le,
+    /// UTF-16 big-endian with `FE FF`.
+    Utf16Be,
+}
+
+/// The terminator a line had on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum LineEnding {
+    Lf,
+    CrLf,
+    /// The last line of a file without a final newline.
+    None,
+}
+
+impl LineEnding {
+    pub fn as_bytes(self) -> &'static [u8] {
+        match self {
+            LineEnding::Lf => b"\n",
+            LineEnding::CrLf => b"\r\n",
+            LineEnding::None => b"",
+        }
+    }
+}
+
+/// One line: its bytes (without terminator), terminator and lexed overlay.
+///
+/// Unedited lines share the file's buffer (one allocation for the whole
+/// file, not one per line); an edited line gets its own.
+#[derive(Debug, Clone)]
+pub struct Line {
+    buf: Arc<[u8]>,
+    range: Range<usize>,
+    pub ending: LineEnding,
+    kind: LineKind,
+    /// The 0-based line this came from in the parsed file (`None` for a
+    /// line an edit added), so reports can name the user's line numbers.
+    origin: Option<usize>,
+}
+
+impl PartialEq for Line {
+    fn eq(&self, other: &Self) -> bool {
+        self.bytes() == other.bytes() && self.ending == other.ending
+    }
+}
+
+impl Eq for Line {}
+
+impl Line {
+    fn new(bytes: Vec<u8>, ending: LineEnding) -> Self {
+        let len = bytes.len();
+        Line::shared(Arc::from(bytes), 0..len, ending)
+    }
+
+    fn shared(buf: Arc<[u8]>, range: Range<usize>, ending: LineEnding) -> Self {
+        let kind = lexer::lex_line(&buf[range.clone()]);
+        Line {
+            buf,
+            range,
+            ending,
+            kind,
+            origin: None,
+        }
+    }
+
+    /// The 1-based line number this line had in the file as read.
+    pub fn original_line(&self) -> Option<usize> {
+        self.origin.map(|o| o + 1)
+    }
+
+    /// The line's bytes without its terminator.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf[self.range.clone()]
+    }
+
+    /// The line as (lossy) text, for messages.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(self.bytes()).into_owned()
+    }
+
+    pub fn kind(&self) -> &LineKind {
+        &self.kind
+    }
+
+    /// The directive overlay, when the line is one.
+    pub fn directive(&self) -> Option<&Directive> {
+        match &self.kind {
+            LineKind::Directive(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The lowercased keyword of a directive line.
+    pub fn keyword(&self) -> Option<&str> {
+        self.directive().map(|d| d.keyword_lc.as_ref())
+    }
+
+    pub fn is_blank(&self) -> bool {
+        self.kind == LineKind::Blank
+    }
+
+    pub fn is_comment(&self) -> bool {
+        self.kind == LineKind::Comment
+    }
+
+    /// Whether this line starts a block (`Host` or `Match`).
+    /// The argument values of a directive line (empty for other lines).
+    pub fn values(&self) -> Vec<&str> {
+        self.directive()
+            .map(|d| d.values(self.bytes()).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn is_header(&self) -> bool {
+        matches!(self.keyword(), Some("host" | "match"))
+    }
+
+    /// Whether this directive line gives exactly the one value `value`,
+    /// with no comment, split alike by every OpenSSH version (7.7's
+    /// `strdelim` and 9.x's `argv_split`).
+    fn reads_as(&self, value: &str) -> bool {
+        let Some(d) = self.directive() else {
+            return false;
+        };
+        let b = self.bytes();
+        d.error.is_none()
+            && d.comment.is_none()
+            && d.args.len() == 1
+            && d.args[0].value(b) == value
+            && lexer::strdelim_args(b, d).is_some_and(|old| old == [value])
+    }
+
+    /// Replace the whole line's bytes (terminator kept), re-lexing it.
+    pub fn set_bytes(&mut self, bytes: Vec<u8>) {
+        let origin = self.origin;
+        *self = Line::new(bytes, self.ending);
+        self.origin = origin;
+    }
+}
+
+/// What starts a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlockKind {
+    /// Lines before the first `Host`/`Match`: they apply to every host.
+    Global,
+    Host,
+    Match,
+}
+
+/// A view over a run of lines: a header and what follows up to the next one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    pub kind: BlockKind,
+    /// Index of the `Host`/`Match` line (`None` for the global section).
+    pub header: Option<usize>,
+    /// Line indices covered, header included.
+    pub lines: Range<usize>,
+    /// The header's arguments (Host patterns or Match criteria).
+    pub patterns: Vec<String>,
+}
+
+/// Why an edit was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EditError {
+    #[error(
+        "value {value:?} for {keyword} cannot be written portably (quotes, '#', backslashes, control characters or empty)"
+    )]
+    Unrepresentable { keyword: String, value: String },
+    #[error("keyword {0:?} is not one runpod-ssh writes")]
+    UnknownKeyword(String),
+    #[error("no block {0}")]
+    NoSuchBlock(usize),
+    #[error("alias {0:?} is not a valid host alias (letters, digits, '.', '_', '-' only)")]
+    BadAlias(String),
+}
+
+/// A lossless ssh_config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    encoding: Encoding,
+    lines: Vec<Line>,
+}
+
+impl Document {
+    /// Parse any bytes. Never fails: what OpenSSH would reject is kept as
+    /// it is and reported by evaluation.
+    pub fn parse(input: &[u8]) -> Document {
+        let (encoding, text) = decode(input);
+        let buf: Arc<[u8]> = Arc::from(&*text);
+        let mut lines = Vec::with_capacity(buf.iter().filter(|&&b| b == b'\n').count() + 1);
+        for (range, ending) in line_spans(&buf) {
+            let mut l = Line::shared(buf.clone(), range, ending);
+            l.origin = Some(lines.len());
+            lines.push(l);
+        }
+        Document { encoding, lines }
+    }
+
+    /// The document's bytes, in its original encoding.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.lines.iter().map(|l| l.range.len() + 2).sum());
+        for l in &self.lines {
+            out.extend_from_slice(l.bytes());
+            out.extend_from_slice(l.ending.as_bytes());
+        }
+        encode(self.encoding, out)
+    }
+
+    /// The text as UTF-8 (BOM and UTF-16 removed), what OpenSSH should see.
+    pub fn to_utf8(&self) -> Vec<u8> {
+        let mut d = self.clone();
+        d.encoding = Encoding::Utf8;
+        d.to_bytes()
+    }
+
+    /// Whether [`Document::parse`] of [`Document::to_bytes`] gives back
+    /// these very lines: true for a parsed document and the edits
+    /// runpod-ssh makes; false for a line holding a newline, an LF line
+    /// ending in CR, a line without a newline before the last, a first
+    /// line that would read as a byte-order mark, or UTF-16 (whose
+    /// encoding may replace bytes). Lets a caller use the document it has
+    /// instead of reading back what it wrote.
+    pub fn reparses_identically(&self) -> bool {
+        if matches!(self.encoding, Encoding::Utf16Le | Encoding::Utf16Be) {
+            return false;
+        }
+        let n = self.lines.len();
+        let first_ok = self.encoding != Encoding::Utf8
+            || self
+                .lines
+                .first()
+                .is_none_or(|l| !matches!(l.bytes().first(), Some(0xEF | 0xFE | 0xFF)));
+        first_ok
+            && self.lines.iter().enumerate().all(|(i, l)| {
+                let b = l.bytes();
+                !b.contains(&b'\n')
+                    && match l.ending {
+                        LineEnding::Lf => !b.ends_with(b"\r"),
+                        LineEnding::CrLf => true,
+                        LineEnding::None => i + 1 == n && !b.is_empty(),
+                    }
+            })
+    }
+
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    /// Change how the document is written (e.g. UTF-16 → UTF-8), keeping
+    /// every line and line ending.
+    pub fn set_encoding(&mut self, encoding: Encoding) {
+        self.encoding = encoding;
+    }
+
+    pub fn lines(&self) -> &[Line] {
+        &self.lines
+    }
+
+    pub fn line_mut(&mut self, index: usize) -> Option<&mut Line> {
+        self.lines.get_mut(index)
+    }
+
+    /// The ending new lines get: the file's most common one (LF on a tie or
+    /// an empty file).
+    pub fn dominant_ending(&self) -> LineEnding {
+        let crlf = self
+            .lines
+            .iter()
+            .filter(|l| l.ending == LineEnding::CrLf)
+            .count();
+        let lf = self
+            .lines
+            .iter()
+            .filter(|l| l.ending == LineEnding::Lf)
+            .count();
+        if crlf > lf {
+            LineEnding::CrLf
+        } else {
+            LineEnding::Lf
+        }
+    }
+
+    /// The blocks, in file order; the first is always the global section.
+    pub fn blocks(&self) -> Vec<Block> {
+        let mut blocks = vec![Block {
+            kind: BlockKind::Global,
+            header: None,
+            lines: 0..0,
+            patterns: Vec::new(),
+        }];
+        for (i, l) in self.lines.iter().enumerate() {
+            if l.is_header() {
+                let d = l.directive().expect("header is a directive");
+                blocks.push(Block {
+                    kind: if d.keyword_lc == "host" {
+                        BlockKind::Host
+                    } else {
+                        BlockKind::Match
+                    },
+                    header: Some(i),
+                    lines: i..i,
+                    patterns: d.values(l.bytes()).map(str::to_string).collect(),
+                });
+            }
+        }
+        let n = blocks.len();
+        for b in 0..n {
+            let start = blocks[b].header.unwrap_or(0);
+            let end = if b + 1 < n {
+                blocks[b + 1].header.unwrap_or(self.lines.len())
+            } else {
+                self.lines.len()
+            };
+            blocks[b].lines = start..end;
+        }
+        blocks
+    }
+
+    /// Indices (into [`Document::blocks`]) of the `Host` blocks that list
+    /// `alias` literally as one of their patterns.
+    pub fn host_blocks_naming(&self, alias: &str) -> Vec<usize> {
+        self.blocks()
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.kind == BlockKind::Host && b.patterns.iter().any(|p| p == alias))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    fn block(&self, index: usize) -> Result<Block, EditError> {
+        self.blocks()
+            .into_iter()
+            .nth(index)
+            .ok_or(EditError::NoSuchBlock(index))
+    }
+
+    /// The lines of `block` that set `keyword` (any alias of it).
+    pub fn option_lines(&self, block: &Block, keyword: &str) -> Vec<usize> {
+        let want = keywords::lookup(keyword).map(|k| k.name);
+        block
+            .lines
+            .clone()
+            .filter(|&i| Some(i) != block.header)
+            .filter(|&i| {
+                self.lines[i]
+                    .keyword()
+                    .is_some_and(|k| keywords::lookup(k).map(|x| x.name) == want && want.is_some())
+            })
+            .collect()
+    }
+
+    /// The first value `block` gives `keyword` on its own lines, if any.
+    pub fn first_value(&self, block: &Block, keyword: &str) -> Option<String> {
+        let li = *self.option_lines(block, keyword).first()?;
+        self.lines[li].values().first().map(|s| s.to_string())
+    }
+}
+
+/// `C:\Users\me\.ssh\id` → `C:/Users/me/.ssh/id`: the one spelling every
+/// OpenSSH version reads the same.
+pub fn portable_path(path: &str) -> String {
+    path.replace('\\', "/")
+}
+
+/// An alias VS Code and every OpenSSH accept as a single `Host` pattern
+/// that matches only itself.
+pub fn valid_alias(alias: &str) -> bool {
+    !alias.is_empty()
+        && alias.len() <= 253
+        && !alias.starts_with('-')
+        && alias
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Whether text decoded from UTF-16 looks like an ssh config: at least
+/// half of it ASCII (keywords, addresses, paths). Two stray `FF FE` bytes
+/// before an ASCII file decode to almost nothing but CJK.
+fn plausible_utf16_config(s: &str) -> bool {
+    let (ascii, all) = s.chars().fold((0usize, 0usize), |(a, n), c| {
+        (a + usize::from(c.is_ascii()), n + 1)
+    });
+    ascii * 2 >= all
+}
+
+/// The lines of decoded text as [`Document::parse`] splits them: each
+/// line's bytes (without its terminator) and its terminator. What the
+/// evaluator reads a file by when it keeps no document.
+pub fn line_spans(buf: &[u8]) -> impl Iterator<Item = (Range<usize>, LineEnding)> + '_ {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= buf.len() {
+            return None;
+        }
+        Some(match buf[start..].iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                let nl = start + i;
+                let span = if nl > start && buf[nl - 1] == b'\r' {
+                    (start..nl - 1, LineEnding::CrLf)
+                } else {
+                    (start..nl, LineEnding::Lf)
+                };
+                start = nl + 1;
+                span
+            }
+            None => {
+                // The last line without a newline is the user's too.
+                let span = (start..buf.len(), LineEnding::None);
+                start = buf.len();
+                span
+            }
+        })
+    })
+}
+
+/// The file's encoding and its text as UTF-8 (borrowed unless it had to
+/// be decoded).
+pub fn decode(input: &[u8]) -> (Encoding, Cow<'_, [u8]>) {
+    if let Some(rest) = input.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
+        return (Encoding::Utf8Bom, Cow::Borrowed(rest));
+    }
+    for (bom, enc) in [
+        ([0xFF, 0xFE], Encoding::Utf16Le),
+        ([0xFE, 0xFF], Encoding::Utf16Be),
+    ] {
+        if let Some(rest) = input.strip_prefix(&bom)
+            && rest.len() % 2 == 0
+        {
+            let units = rest.chunks_exact(2).map(|c| match enc {
+                Encoding::Utf16Le => u16::from_le_bytes([c[0], c[1]]),
+                _ => u16::from_be_bytes([c[0], c[1]]),
+            });
+            let decoded: Result<String, _> = char::decode_utf16(units).collect();
+            // Only when it re-encodes to the same bytes, and reads as a
+            // config would: mostly ASCII. An ASCII file behind two stray
+            // bytes decodes to CJK; those stay raw bytes (ssh refuses
+            // only its line 1, the `bom` rule drops the two bytes).
+            if let Ok(s) = decoded
+                && plausible_utf16_config(&s)
+            {
+                return (enc, Cow::Owned(s.into_bytes()));
+            }
+        }
+    }
+    (Encoding::Utf8, Cow::Borrowed(input))
+}
+
+fn encode(encoding: Encoding, utf8: Vec<u8>) -> Vec<u8> {
+    match encoding {
+        Encoding::Utf8 => utf8,
+        Encoding::Utf8Bom => {
+            let mut out = vec![0xEF, 0xBB, 0xBF];
+            out.extend(utf8);
+            out
+        }
+        Encoding::Utf16Le | Encoding::Utf16Be => {
+            // Lines decoded from UTF-16 are valid UTF-8 unless an edit put
+            // other bytes in; those are replaced rather than lost silently.
+            let text = String::from_utf8_lossy(&utf8);
+            let le = encoding == Encoding::Utf16Le;
+            let mut out = if le {
+                vec![0xFF, 0xFE]
+            } else {
+                vec![0xFE, 0xFF]
+            };
+            for u in text.encode_utf16() {
+                out.extend(if le { u.to_le_bytes() } else { u.to_be_bytes() });
+            }
+            out
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,350 @@
+//! The evaluator: one pass over the lines, first value wins.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::super::document::{Document, Encoding, line_spans};
+use super::super::lexer::{LineKind, lex_line};
+use super::plan::{Plan, names_exec};
+use super::values::{dollar_unset, expand_hostname, lower_unless_address, unknown_percent};
+use super::{Context, Diagnostic, Input, Resolved, Setting, Source};
+
+pub(super) struct Evaluator<'c> {
+    pub(super) ctx: &'c Context,
+    /// Which ssh reads the file.
+    pub(super) client: crate::refusal::Client,
+    /// What `Host` patterns are matched against.
+    pub(super) host: String,
+    pub(super) original_host: String,
+    pub(super) settings: Vec<Setting>,
+    pub(super) index: HashMap<&'static str, Vec<usize>>,
+    pub(super) errors: Vec<Diagnostic>,
+    pub(super) warnings: Vec<Diagnostic>,
+    pub(super) not_evaluated: Vec<Diagnostic>,
+    pub(super) want_final: bool,
+    pub(super) final_pass: bool,
+    /// Reading the system config (relative Includes are under /etc/ssh).
+    pub(super) system: bool,
+    pub(super) runs_commands: Option<Source>,
+    /// Per-file error counts are folded into `errors`; this keeps messages
+    /// from being reported twice across passes.
+    pub(super) quiet: bool,
+}
+
+impl<'c> Evaluator<'c> {
+    pub(super) fn new(host: &str, ctx: &'c Context) -> Self {
+        Evaluator {
+            ctx,
+            client: crate::refusal::Client::OpenSsh,
+            host: host.to_string(),
+            original_host: host.to_string(),
+            settings: Vec::new(),
+            index: HashMap::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            not_evaluated: Vec::new(),
+            want_final: false,
+            final_pass: false,
+            system: false,
+            runs_commands: None,
+            quiet: false,
+        }
+    }
+
+    pub(super) fn run_pass(&mut self, input: Input, path: &Path, quiet: bool) {
+        self.quiet = quiet;
+        if self.refuses_encoding(input.encoding(), path) {
+            return;
+        }
+        self.read_input(input, path, &mut true, false, 0);
+    }
+
+    pub(super) fn run_pass_planned(&mut self, doc: &Document, path: &Path, plan: &Plan) {
+        self.quiet = false;
+        if self.refuses_encoding(doc.encoding(), path) {
+            return;
+        }
+        self.read_planned(doc, path, plan, &mut true);
+    }
+
+    /// A file no ssh (UTF-16) or no ssh outside Windows (a BOM) reads.
+    fn refuses_encoding(&mut self, encoding: Encoding, path: &Path) -> bool {
+        let why = match encoding {
+            Encoding::Utf16Le | Encoding::Utf16Be => {
+                "file is UTF-16 (as PowerShell's `>` writes it): ssh cannot read it"
+            }
+            Encoding::Utf8Bom if !cfg!(windows) => {
+                "file starts with a UTF-8 byte-order mark: ssh on Linux and macOS cannot read it"
+            }
+            _ => return false,
+        };
+        self.error(path, 1, why.into());
+        true
+    }
+
+    /// [`Evaluator::read_input`] of the top-level file, visiting only the
+    /// blocks that `plan` says can apply to the names being evaluated.
+    pub(super) fn read_planned(
+        &mut self,
+        doc: &Document,
+        path: &Path,
+        plan: &Plan,
+        active: &mut bool,
+    ) {
+        let empty: &[usize] = &[];
+        let by_host = plan
+            .host
+            .get(self.host.as_str())
+            .map_or(empty, Vec::as_slice);
+        let original = self.original_host.to_ascii_lowercase();
+        let by_original = plan
+            .match_originalhost
+            .get(original.as_str())
+            .map_or(empty, Vec::as_slice);
+        let next_in = |list: &[usize], from: usize| -> Option<usize> {
+            list.get(list.partition_point(|&b| b < from)).copied()
+        };
+        let before = self.errors.len();
+        let mut from = 0;
+        loop {
+            // `Match host` compares the hostname known at that point, which
+            // an earlier block may have set: looked up afresh each time.
+            let hostname = self.match_host_value().to_ascii_lowercase();
+            let by_hostname = plan
+                .match_host
+                .get(hostname.as_str())
+                .map_or(empty, Vec::as_slice);
+            let Some(bi) = [
+                next_in(&plan.always, from),
+                next_in(by_host, from),
+                next_in(by_original, from),
+                next_in(by_hostname, from),
+            ]
+            .into_iter()
+            .flatten()
+            .min() else {
+                break;
+            };
+            if bi > from {
+                // The blocks skipped left `active` false (a header that is
+                // not even valid, such as `Match all host x`, keeps it).
+                *active = false;
+            }
+            for i in plan.blocks[bi].clone() {
+                let line = &doc.lines()[i];
+                self.visit(i, line.bytes(), line.kind(), path, active, false, 0);
+            }
+            from = bi + 1;
+        }
+        self.count_bad(path, before);
+    }
+
+    /// What `Match host` is compared with (`readconf.c:match_cfg_line`).
+    pub(super) fn match_host_value(&self) -> String {
+        if self.final_pass {
+            self.host.clone()
+        } else if let Some(h) = self.first("hostname") {
+            expand_hostname(&h.args[0], &self.host)
+        } else {
+            self.host.clone()
+        }
+    }
+
+    pub(super) fn finish(mut self, host: &str) -> Resolved {
+        // What ssh expands after reading (unknown `%` tokens, unset
+        // `${VAR}`) stops it only when the config itself was accepted.
+        if self.errors.is_empty() {
+            self.quiet = false;
+            check_expansions(&mut self);
+        }
+        // Entries dropped by `SendEnv -NAME` are no longer in the index.
+        let live: std::collections::HashSet<usize> =
+            self.index.values().flatten().copied().collect();
+        let settings = std::mem::take(&mut self.settings)
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| live.contains(i))
+            .map(|(_, s)| s)
+            .collect();
+        Resolved {
+            host: host.to_string(),
+            settings,
+            errors: self.errors,
+            warnings: self.warnings,
+            not_evaluated: self.not_evaluated,
+            runs_commands: self.runs_commands,
+            ctx: self.ctx.clone(),
+        }
+    }
+
+    pub(super) fn first(&self, kw: &str) -> Option<&Setting> {
+        self.index
+            .get(kw)
+            .and_then(|v| v.first())
+            .map(|&i| &self.settings[i])
+    }
+
+    pub(super) fn has(&self, kw: &str) -> bool {
+        self.index.get(kw).is_some_and(|v| !v.is_empty())
+    }
+
+    pub(super) fn push(&mut self, keyword: &'static str, args: Vec<String>, source: Source) {
+        self.index
+            .entry(keyword)
+            .or_default()
+            .push(self.settings.len());
+        self.settings.push(Setting {
+            keyword,
+            args,
+            source,
+        });
+    }
+
+    pub(super) fn error(&mut self, file: &Path, line: usize, message: String) {
+        if self.quiet {
+            return;
+        }
+        self.errors.push(Diagnostic {
+            source: Source {
+                file: file.to_path_buf(),
+                line,
+            },
+            message,
+        });
+    }
+
+    pub(super) fn warn(&mut self, file: &Path, line: usize, message: String) {
+        if self.quiet {
+            return;
+        }
+        self.warnings.push(Diagnostic {
+            source: Source {
+                file: file.to_path_buf(),
+                line,
+            },
+            message,
+        });
+    }
+
+    /// The hostname as `ssh` uses it after the first pass: HostName with
+    /// `%h` expanded, lowercased unless an address.
+    pub(super) fn final_hostname(&self) -> String {
+        let raw = match self.first("hostname") {
+            Some(s) => expand_hostname(&s.args[0], &self.host),
+            None => self.host.clone(),
+        };
+        lower_unless_address(&raw)
+    }
+
+    /// Every line of a file, in order.
+    pub(super) fn read_input(
+        &mut self,
+        input: Input,
+        path: &Path,
+        active: &mut bool,
+        never_match: bool,
+        depth: usize,
+    ) {
+        let before = self.errors.len();
+        match input {
+            Input::Doc(doc) => {
+                for (i, line) in doc.lines().iter().enumerate() {
+                    self.visit(
+                        i,
+                        line.bytes(),
+                        line.kind(),
+                        path,
+                        active,
+                        never_match,
+                        depth,
+                    );
+                }
+            }
+            Input::Text(_, text) => {
+                // Lexed as read and dropped: no document is kept.
+                for (i, (range, _)) in line_spans(text).enumerate() {
+                    let bytes = &text[range];
+                    let kind = lex_line(bytes);
+                    self.visit(i, bytes, &kind, path, active, never_match, depth);
+                }
+            }
+        }
+        self.count_bad(path, before);
+    }
+
+    /// Line `i` (0-based) of `path`.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn visit(
+        &mut self,
+        i: usize,
+        bytes: &[u8],
+        kind: &LineKind,
+        path: &Path,
+        active: &mut bool,
+        never_match: bool,
+        depth: usize,
+    ) {
+        let LineKind::Directive(d) = kind else {
+            return;
+        };
+        if self.runs_commands.is_none() && names_exec(&d.keyword_lc, bytes) {
+            self.runs_commands = Some(Source {
+                file: path.to_path_buf(),
+                line: i + 1,
+            });
+        }
+        self.process_line(d, bytes, path, i + 1, active, never_match, depth);
+    }
+
+    /// OpenSSH's closing line for a file with bad options.
+    pub(super) fn count_bad(&mut self, path: &Path, before: usize) {
+        let bad = self.errors.len() - before;
+        if bad > 0 && !self.quiet {
+            self.errors.push(Diagnostic {
+                source: Source {
+                    file: path.to_path_buf(),
+                    line: 0,
+                },
+                message: format!("terminating, {bad} bad configuration options"),
+            });
+        }
+    }
+}
+
+/// What ssh expands after reading the config, for the host asked about:
+/// an unknown `%` token or an unset `${VAR}` stops it (ssh.c, without a
+/// line number; ours names the line that set the value).
+fn check_expansions(ev: &mut Evaluator) {
+    // DEFAULT_CLIENT_PERCENT_EXPAND_ARGS (ssh.c; %j is newer than 9.2 and
+    // allowed rather than refused where a newer ssh reads it); HostName
+    // knows only %h.
+    const CLIENT: &str = "CdhijkLlnpru";
+    let checks: [(&str, &str, bool); 5] = [
+        ("hostname", "h", false),
+        ("controlpath", CLIENT, true),
+        ("identityagent", CLIENT, true),
+        ("userknownhostsfile", CLIENT, true),
+        ("remotecommand", CLIENT, false),
+    ];
+    let mut found = Vec::new();
+    for (kw, allowed, env) in checks {
+        let Some(s) = ev.first(kw) else { continue };
+        if s.args.len() == 1 && s.args[0].eq_ignore_ascii_case("none") {
+            continue;
+        }
+        for a in &s.args {
+            let msg = if let Some(t) = unknown_percent(a, allowed) {
+                format!("vdollar_percent_expand: unknown key {t}")
+            } else if let Some(var) = env.then(|| dollar_unset(a)).flatten() {
+                format!("vdollar_percent_expand: env var {var} has no value")
+            } else {
+                continue;
+            };
+            found.push((s.source.clone(), msg));
+            break;
+        }
+    }
+    for (src, msg) in found {
+        ev.error(&src.file, src.line, msg);
+    }
+}

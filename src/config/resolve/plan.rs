@@ -1,0 +1,207 @@
+//! [`Resolver`]: one document evaluated for many hosts, visiting only the
+//! blocks that can apply to each.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::super::document::Document;
+use super::{Context, Evaluator, Resolved, resolve};
+
+/// Evaluates one document for many hosts (`list`), in time linear in the
+/// size of the config for each host's own blocks rather than the whole
+/// file: a `Host` block whose patterns are literal names, or a `Match`
+/// block that needs a literal `host`/`originalhost`, is visited only for
+/// the names it lists. Blocks skipped that way are provably inactive for
+/// the host and set nothing, so the settings are exactly those of
+/// [`resolve`]; so are the diagnostics, since a block is skipped only
+/// when its lines report nothing whichever host it is evaluated for. A
+/// host that needs the final pass
+/// (`CanonicalizeHostname`, `Match final`) is evaluated by [`resolve`].
+pub struct Resolver<'a> {
+    doc: &'a Document,
+    path: &'a Path,
+    ctx: &'a Context,
+    plan: Plan,
+}
+
+/// Which blocks (line ranges of the top-level file) can apply to which name.
+#[derive(Default)]
+pub(super) struct Plan {
+    /// Block line ranges; block 0 is the global section.
+    pub(super) blocks: Vec<std::ops::Range<usize>>,
+    /// Blocks visited for every host.
+    pub(super) always: Vec<usize>,
+    /// Literal `Host` pattern (case-sensitive, as OpenSSH) → blocks.
+    pub(super) host: HashMap<String, Vec<usize>>,
+    /// Lowercased literal of a `Match originalhost` → blocks.
+    pub(super) match_originalhost: HashMap<String, Vec<usize>>,
+    /// Lowercased literal of a `Match host` → blocks.
+    pub(super) match_host: HashMap<String, Vec<usize>>,
+}
+
+impl Plan {
+    fn new(doc: &Document, path: &Path, ctx: &Context) -> Plan {
+        let mut plan = Plan::default();
+        let lines = doc.lines();
+        // Like `Document::blocks`: the global section, then each header up
+        // to the next one.
+        let headers: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].is_header()).collect();
+        plan.blocks
+            .push(0..headers.first().copied().unwrap_or(lines.len()));
+        for (k, &h) in headers.iter().enumerate() {
+            plan.blocks
+                .push(h..headers.get(k + 1).copied().unwrap_or(lines.len()));
+        }
+        for bi in 0..plan.blocks.len() {
+            let range = plan.blocks[bi].clone();
+            // An Include anywhere in a block reads other files: always visited.
+            let has_include = range.clone().any(|i| lines[i].keyword() == Some("include"));
+            let keyed = if bi == 0 || has_include {
+                None
+            } else {
+                let l = &lines[range.start];
+                l.directive()
+                    .filter(|d| d.error.is_none())
+                    .and_then(|d| index_key(&d.keyword_lc, d.values(l.bytes())))
+                    .filter(|_| silent_when_inactive(doc, path, ctx, range.clone()))
+                    .filter(|_| !l.keyword().is_some_and(|k| names_exec(k, l.bytes())))
+            };
+            match keyed {
+                None => plan.always.push(bi),
+                Some((which, names)) => {
+                    let map = match which {
+                        Key::Host => &mut plan.host,
+                        Key::MatchHost => &mut plan.match_host,
+                        Key::MatchOriginalHost => &mut plan.match_originalhost,
+                    };
+                    for n in names {
+                        let list = map.entry(n).or_default();
+                        if list.last() != Some(&bi) {
+                            list.push(bi);
+                        }
+                    }
+                }
+            }
+        }
+        plan
+    }
+}
+
+/// A `Match` line that may hold `exec` (the same test as
+/// [`crate::oracle::runs_commands`]).
+pub(super) fn names_exec(keyword_lc: &str, bytes: &[u8]) -> bool {
+    keyword_lc == "match" && bytes.windows(4).any(|w| w.eq_ignore_ascii_case(b"exec"))
+}
+
+/// Whether the lines of a block report nothing when it does not apply, so
+/// skipping it changes no diagnostic either. What an inactive line reports
+/// does not depend on the host, except an unknown keyword that an
+/// `IgnoreUnknown` may excuse: with none in effect here, such a block is
+/// kept (always visited).
+fn silent_when_inactive(
+    doc: &Document,
+    path: &Path,
+    ctx: &Context,
+    range: std::ops::Range<usize>,
+) -> bool {
+    let mut ev = Evaluator::new("", ctx);
+    let mut active = false;
+    for i in range {
+        let line = &doc.lines()[i];
+        if let Some(d) = line.directive() {
+            ev.process_line(d, line.bytes(), path, i + 1, &mut active, false, 0);
+        }
+    }
+    !active && ev.errors.is_empty() && ev.warnings.is_empty() && ev.not_evaluated.is_empty()
+}
+
+enum Key {
+    Host,
+    MatchHost,
+    MatchOriginalHost,
+}
+
+/// The names a block header can only match, when it can be said from the
+/// line alone and evaluating it has no effect but setting `active`.
+fn index_key<'a>(keyword: &str, args: impl Iterator<Item = &'a str>) -> Option<(Key, Vec<String>)> {
+    let literal = |p: &str| !p.is_empty() && !p.contains(['*', '?']);
+    let args: Vec<&str> = args.collect();
+    if keyword == "host" {
+        // Negated entries only ever disable the block.
+        let positive: Vec<&str> = args
+            .iter()
+            .copied()
+            .filter(|a| !a.starts_with('!'))
+            .collect();
+        if args.iter().any(|a| a.is_empty())
+            || positive.is_empty()
+            || !positive.iter().all(|p| literal(p))
+        {
+            return None;
+        }
+        return Some((Key::Host, positive.iter().map(|p| p.to_string()).collect()));
+    }
+    if keyword != "match" || args.is_empty() || !args.len().is_multiple_of(2) {
+        return None;
+    }
+    // Only criteria that evaluate without side effects (no `all`,
+    // `canonical`, `final`, `exec`, `localnetwork`, `tagged`).
+    let mut key = None;
+    for pair in args.chunks(2) {
+        let (negated, attrib) = match pair[0].strip_prefix('!') {
+            Some(a) => (true, a.to_ascii_lowercase()),
+            None => (false, pair[0].to_ascii_lowercase()),
+        };
+        let arg = pair[1];
+        if arg.is_empty() || arg.starts_with('#') {
+            return None;
+        }
+        match attrib.as_str() {
+            "host" | "originalhost" => {
+                let entries: Vec<&str> = arg.split(',').collect();
+                if key.is_none()
+                    && !negated
+                    && entries.iter().all(|e| !e.starts_with('!') && literal(e))
+                {
+                    let which = if attrib == "host" {
+                        Key::MatchHost
+                    } else {
+                        Key::MatchOriginalHost
+                    };
+                    key = Some((
+                        which,
+                        entries.iter().map(|e| e.to_ascii_lowercase()).collect(),
+                    ));
+                }
+            }
+            "user" | "localuser" => {}
+            _ => return None,
+        }
+    }
+    key
+}
+
+impl<'a> Resolver<'a> {
+    pub fn new(doc: &'a Document, path: &'a Path, ctx: &'a Context) -> Resolver<'a> {
+        Resolver {
+            doc,
+            path,
+            ctx,
+            plan: Plan::new(doc, path, ctx),
+        }
+    }
+
+    /// What [`resolve`] gives `host`.
+    pub fn resolve(&self, host: &str) -> Resolved {
+        let mut ev = Evaluator::new(host, self.ctx);
+        ev.run_pass_planned(self.doc, self.path, &self.plan);
+        let canon = matches!(
+            ev.first("canonicalizehostname").map(|s| s.args[0].to_ascii_lowercase()),
+            Some(ref v) if v == "yes" || v == "true" || v == "always"
+        );
+        if ev.want_final || canon {
+            return resolve(self.doc, self.path, host, self.ctx);
+        }
+        ev.finish(host)
+    }
+}
