@@ -302,6 +302,12 @@ impl<'c> Evaluator<'c> {
                 );
             }
         }
+        self.keep_checked(at, name, args, active);
+    }
+
+    /// The arguments as written, once ssh's value checks pass: the first
+    /// active occurrence wins.
+    fn keep_checked(&mut self, at: &At, name: &'static str, args: &[&str], active: bool) {
         if let Some(m) = other_value_error(name, args) {
             return self.at_error(at, m);
         }
@@ -350,16 +356,7 @@ impl<'c> Evaluator<'c> {
         if let Some(m) = self.client.bad_value(name, args[0]) {
             return self.at_error(at, m);
         }
-        if let Some(m) = other_value_error(name, args) {
-            return self.at_error(at, m);
-        }
-        if active && !self.has(name) {
-            self.push(
-                name,
-                args.iter().map(|s| s.to_string()).collect(),
-                at.source(),
-            );
-        }
+        self.keep_checked(at, name, args, active);
     }
 
     fn add_keys_to_agent(&mut self, at: &At, name: &'static str, args: &[&str], active: bool) {
