@@ -14,6 +14,8 @@
 #
 #   bash bench/config.sh                 # everything
 #   bash bench/config.sh whole [ROUNDS]  # only the whole-process timings
+#   BENCH_ONLY="add,remove" BENCH_SKIP_100K=1 bash bench/config.sh whole 3
+#                                        # only those commands, 10,000 blocks
 #
 # Prints one JSON line per tool, then the ratios.
 set -euo pipefail
@@ -29,11 +31,13 @@ whole() {
   cargo build --release --quiet
   local bin rounds=${1:-7}
   bin=$(pwd)/target/release/runpod-ssh
+  local configs=("$work/bench.conf")
+  [ -n "${BENCH_SKIP_100K:-}" ] || configs+=("$work/bench100k.conf")
   mkdir -p "$work/home/.ssh" && chmod 700 "$work/home"
   # The same isolation as the tests' TempHome (tests/common/mod.rs).
   unshare -m sh -c 'awk -F: -v OFS=: -v u="$(id -u)" -v h="$1" '"'"'$3==u{$6=h}1'"'"' /etc/passwd > "$1/.passwd" && mount --bind "$1/.passwd" /etc/passwd && shift && exec "$@"' \
     sh "$work/home" env HOME="$work/home" XDG_CONFIG_HOME="$work/home/.config" \
-    python3 bench/whole_process.py "$bin" "$rounds" "$work/bench.conf" "$work/bench100k.conf"
+    python3 bench/whole_process.py "$bin" "$rounds" "${configs[@]}"
 }
 if [ "${1:-}" = whole ]; then
   whole "${2:-7}"

@@ -4,6 +4,10 @@ config files, interleaved in one run (so machine load hits both alike).
 
     whole_process.py BINARY ROUNDS CONFIG [CONFIG...]
 
+BENCH_ONLY (comma-separated command names, e.g. "add,list --all") times only
+those beside `ssh -G`; BENCH_SKIP_100K=1 (read by bench/config.sh) leaves out
+the 100,000-block file.
+
 Run by bench/config.sh inside a private mount namespace whose password
 database names a temp dir as home (runpod-ssh and ssh take `~` from it),
 so nothing touches the real ~/.ssh. Each command runs on a fresh copy of
@@ -22,7 +26,7 @@ PASTE = "ssh root@203.0.113.5 -p 40022 -i ~/.ssh/id_ed25519"
 def commands(cfg, last):
     # `ssh -G` on the last block (every block before it is read), then
     # each runpod-ssh command on the same file.
-    return [
+    every = [
         ("ssh -G", ["ssh", "-G", "-F", cfg, last]),
         ("show", [binary, "--config", cfg, "show", last]),
         ("list --all", [binary, "--config", cfg, "list", "--all"]),
@@ -30,6 +34,10 @@ def commands(cfg, last):
         ("remove", [binary, "--config", cfg, "remove", "--force", "--no-vscode", "runpod-5000"]),
         ("fix --dry-run", [binary, "--config", cfg, "fix", "--dry-run"]),
     ]
+    # BENCH_ONLY="add,remove" times only those beside ssh -G (a quicker loop
+    # while working on one command).
+    only = [o.strip() for o in os.environ.get("BENCH_ONLY", "").split(",") if o.strip()]
+    return [c for c in every if not only or c[0] == "ssh -G" or c[0] in only]
 
 
 def run_once(argv):
