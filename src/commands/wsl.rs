@@ -15,7 +15,7 @@
 //! Windows repairs it too).
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::edit::{self, Session, SettingsChange};
 use super::{Env, Failure, OrFail};
@@ -99,88 +99,18 @@ pub fn mirror(
 ) -> anyhow::Result<WindowsWrite> {
     let win = WindowsHome::find().or_fail(Failure::Io)?;
     let config = windows_config(&win)?;
-    if !dry_run && let Some(dir) = config.parent() {
-        // Before the session: its lock sits in this folder.
-        fsio::create_private_dir(dir)
-            .map_err(|source| fsio::FsError::Write {
-                path: dir.to_path_buf(),
-                source,
-            })
-            .or_fail(Failure::Io)?;
-    }
-    let mut global = env.global.clone();
-    global.config = Some(config.clone());
-    let wenv = Env {
-        global,
-        style: env.style,
-    };
-    let mut s = Session::open(&wenv)?;
-    // `~` in the Windows config is %USERPROFILE% (one home for every keyword).
-    s.ctx.home = win.path.clone();
-    s.ctx.user_home = win.path.clone();
-    s.ctx.check_include_permissions = false;
-    s.ctx.system_config = None;
+    let s = windows_session(env, &win, &config, dry_run)?;
     let wsl_ctx = crate::config::Context::current();
-    // What is at a name on the Windows side. Anything there that is not a
-    // readable regular file (a dangling link, a folder, a device) counts
-    // as taken (`Some(empty)`): a key is never written through a link.
-    let existing = |p: &std::path::Path| {
-        std::fs::symlink_metadata(p).ok().map(|_| {
-            fsio::read_limited(p)
-                .ok()
-                .filter(|c| !c.device)
-                .map(|c| c.bytes)
-                .unwrap_or_default()
-        })
-    };
     let mut out = WindowsWrite {
         config_windows: win.windows_path(&config),
         config,
         ..Default::default()
     };
-    let mut new = s.doc.clone();
-    let mut copies: Vec<KeyCopy> = Vec::new();
-    let mut entries: Vec<Vec<(String, String)>> = Vec::new();
-    for alias in aliases {
-        let m = match wsl::plan_entry(doc, alias, &wsl_ctx, &win, &existing)
-            .and_then(|m| wsl::upsert(&new, &m).map(|r| (m, r)))
-        {
-            Ok((m, (next, bi))) => {
-                let r = s.resolve(&next, alias);
-                let identity = m
-                    .options
-                    .iter()
-                    .find(|(k, _)| k == "IdentityFile")
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default();
-                let over = super::add::overrides(&s, &next, bi, &r, &m.options, &identity);
-                if !r.ok() || !over.is_empty() {
-                    let why: Vec<String> =
-                        r.errors.iter().map(|d| d.to_string()).chain(over).collect();
-                    out.failed.push(format!(
-                        "{alias}: in {} it would not work:\n{}",
-                        out.config_windows,
-                        why.join("\n")
-                    ));
-                    continue;
-                }
-                new = next;
-                m
-            }
-            Err(e) => {
-                out.failed.push(e.to_string());
-                continue;
-            }
-        };
-        out.notes.extend(m.notes.iter().cloned());
-        entries.push(m.options.clone());
-        for c in m.copies {
-            if !c.present && !copies.iter().any(|x| x.to == c.to) {
-                copies.push(c);
-            }
-        }
-        out.written.push(alias.clone());
-    }
+    let Planned {
+        new,
+        copies,
+        entries,
+    } = plan_entries(&s, doc, aliases, &wsl_ctx, &win, &mut out);
     if let Some(first) = out.written.first() {
         // ssh must accept the whole Windows file (a refused one breaks
         // every host in it).
@@ -217,6 +147,120 @@ pub fn mirror(
         }
     }
     Ok(out)
+}
+
+/// An edit session on the Windows config, judged as Windows' ssh reads
+/// it. Its folder is made first (unless a dry run): the lock sits there.
+fn windows_session(
+    env: &Env,
+    win: &WindowsHome,
+    config: &Path,
+    dry_run: bool,
+) -> anyhow::Result<Session> {
+    if !dry_run && let Some(dir) = config.parent() {
+        // Before the session: its lock sits in this folder.
+        fsio::create_private_dir(dir)
+            .map_err(|source| fsio::FsError::Write {
+                path: dir.to_path_buf(),
+                source,
+            })
+            .or_fail(Failure::Io)?;
+    }
+    let mut global = env.global.clone();
+    global.config = Some(config.to_path_buf());
+    let wenv = Env {
+        global,
+        style: env.style,
+    };
+    let mut s = Session::open(&wenv)?;
+    // `~` in the Windows config is %USERPROFILE% (one home for every keyword).
+    s.ctx.home = win.path.clone();
+    s.ctx.user_home = win.path.clone();
+    s.ctx.check_include_permissions = false;
+    s.ctx.system_config = None;
+    Ok(s)
+}
+
+/// What is at a name on the Windows side. Anything there that is not a
+/// readable regular file (a dangling link, a folder, a device) counts as
+/// taken (`Some(empty)`): a key is never written through a link.
+fn existing(p: &Path) -> Option<Vec<u8>> {
+    std::fs::symlink_metadata(p).ok().map(|_| {
+        fsio::read_limited(p)
+            .ok()
+            .filter(|c| !c.device)
+            .map(|c| c.bytes)
+            .unwrap_or_default()
+    })
+}
+
+/// The Windows config with the entries that can go, the keys to copy
+/// (each once) and each entry's options.
+struct Planned {
+    new: Document,
+    copies: Vec<KeyCopy>,
+    entries: Vec<Vec<(String, String)>>,
+}
+
+/// Plan each alias's entry into the Windows config in turn: an entry ssh
+/// would refuse there, or that an earlier line overrides, is in
+/// `out.failed` and left out; the others in `out.written`.
+fn plan_entries(
+    s: &Session,
+    doc: &Document,
+    aliases: &[String],
+    wsl_ctx: &crate::config::Context,
+    win: &WindowsHome,
+    out: &mut WindowsWrite,
+) -> Planned {
+    let mut new = s.doc.clone();
+    let mut copies: Vec<KeyCopy> = Vec::new();
+    let mut entries: Vec<Vec<(String, String)>> = Vec::new();
+    for alias in aliases {
+        let m = match wsl::plan_entry(doc, alias, wsl_ctx, win, &existing)
+            .and_then(|m| wsl::upsert(&new, &m).map(|r| (m, r)))
+        {
+            Ok((m, (next, bi))) => {
+                let r = s.resolve(&next, alias);
+                let identity = m
+                    .options
+                    .iter()
+                    .find(|(k, _)| k == "IdentityFile")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                let over = super::add::overrides(s, &next, bi, &r, &m.options, &identity);
+                if !r.ok() || !over.is_empty() {
+                    let why: Vec<String> =
+                        r.errors.iter().map(|d| d.to_string()).chain(over).collect();
+                    out.failed.push(format!(
+                        "{alias}: in {} it would not work:\n{}",
+                        out.config_windows,
+                        why.join("\n")
+                    ));
+                    continue;
+                }
+                new = next;
+                m
+            }
+            Err(e) => {
+                out.failed.push(e.to_string());
+                continue;
+            }
+        };
+        out.notes.extend(m.notes.iter().cloned());
+        entries.push(m.options.clone());
+        for c in m.copies {
+            if !c.present && !copies.iter().any(|x| x.to == c.to) {
+                copies.push(c);
+            }
+        }
+        out.written.push(alias.clone());
+    }
+    Planned {
+        new,
+        copies,
+        entries,
+    }
 }
 
 /// The host keys WSL pinned for a copied entry, recorded in the
