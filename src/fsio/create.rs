@@ -8,7 +8,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::{FsError, Lock, clean_stale_temps, special_kind, sync_dir};
+use super::{FsError, Lock, clean_stale_temps, remember_written, special_kind, sync_dir};
 
 /// Why [`write_new`] wrote nothing.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +64,8 @@ pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<bool, NewFileEr
     tmp.as_file().sync_all().map_err(werr)?;
     move_into_place(tmp, path, bytes)?;
     sync_dir(dir);
+    // As after `fsio::write`: read again in this run, it needs no pause.
+    remember_written(path);
     Ok(true)
 }
 
