@@ -180,7 +180,7 @@ pub fn target(alias: &str, r: &Resolved) -> Result<Target, ResolveFailure> {
     if hsrc.is_none() && !from_config && !looks_like_address(alias) {
         return Err(ResolveFailure {
             error: format!("no host entry for {alias} in the config"),
-            hint: "add it: runpod-ssh add 'ssh root@IP -p PORT -i ~/.ssh/id_ed25519' (the line from RunPod's Connect tab)".into(),
+            hint: "add it: `runpod-ssh add 'ssh root@IP -p PORT -i ~/.ssh/id_ed25519'` (the line from RunPod's Connect tab)".into(),
         });
     }
     for k in ["proxycommand", "proxyjump"] {

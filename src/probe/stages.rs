@@ -436,7 +436,9 @@ impl Run<'_> {
         match exec {
             // Capped: the command ran and talked past 64 KiB; what came is kept.
             Ok(Ok((0 | crate::client::CAPPED, out))) => {
-                if !self.opts.quick {
+                // No `::df` marker: something else answered (a ForceCommand),
+                // so nothing is known of the pod's GPUs or disks.
+                if !self.opts.quick && out.contains("::df") {
                     self.rep.facts = Some(parse_facts(&out));
                 }
                 Some(())
