@@ -20,7 +20,7 @@ pub(super) struct Received<'a> {
 pub const BUSY: &str =
     "the server is refusing new connections for now (too many unauthenticated connections)";
 
-const BUSY_HINT: &str = "public pod ports are scanned constantly and sshd's MaxStartups (default 10:30:100) then drops new connections; try again in a minute. If it persists, in the pod's web terminal put `MaxStartups 100:30:200` and `LoginGraceTime 20` near the top of /etc/ssh/sshd_config (sshd keeps the first value it reads) and reload sshd: `kill -HUP $(cat /run/sshd.pid)`";
+pub(super) const BUSY_HINT: &str = "public pod ports are scanned constantly and sshd's MaxStartups (default 10:30:100) then drops new connections; try again in a minute. If it persists, in the pod's web terminal put `MaxStartups 100:30:200` and `LoginGraceTime 20` near the top of /etc/ssh/sshd_config (sshd keeps the first value it reads) and reload sshd: `kill -HUP $(cat /run/sshd.pid)`";
 
 /// The server's identification line came after more (or longer) lines
 /// than the native client (russh) accepts before it, though within what
