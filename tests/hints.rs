@@ -186,6 +186,33 @@ fn add_with_a_public_key_uses_the_private_key_beside_it_or_refuses() {
     );
 }
 
+/// An entry written before that (or by hand) names the `.pub`: check's
+/// hint is the `fix` that repairs it, not "create a key" (item 4), and
+/// it works as printed.
+#[test]
+fn check_on_an_entry_naming_the_public_key_hints_fix_and_fix_makes_it_pass() {
+    let Some(sshd) = Sshd::start(&[]) else { return };
+    let (home, key) = home_with_key(Some(&sshd));
+    let kh = kh(&home);
+    let extra = [
+        "IdentitiesOnly yes".to_string(),
+        format!("UserKnownHostsFile {}", kh.display()),
+        "StrictHostKeyChecking accept-new".to_string(),
+    ];
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let block = sshd.host_block("gpu", &key.with_extension("pub"), &extra);
+    std::fs::write(home.ssh_dir().join("config"), block).unwrap();
+    let (code, v) = check_json(&home, &["gpu", "--quick"]);
+    assert_eq!(code, Some(1), "{v:#}");
+    assert_eq!(v[0]["stage"], "auth", "{v:#}");
+    let hint = v[0]["hint"].as_str().unwrap();
+    assert!(hint.contains("`runpod-ssh fix`"), "{hint}");
+    assert!(!hint.contains("ssh-keygen"), "{hint}");
+    ok(&run_words(&home, &quoted_command(hint)));
+    let (code, v) = check_json(&home, &["gpu", "--quick"]);
+    assert_eq!(code, Some(0), "{v:#}");
+}
+
 // Items 3 and 4 ---------------------------------------------------------------
 
 #[test]

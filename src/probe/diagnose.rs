@@ -276,8 +276,18 @@ pub(super) fn auth_refused(rep: &mut Report, t: &Target) {
     if !problems.is_empty() {
         error.push_str(&format!("; not offered: {}", problems.join(", ")));
     }
+    // An IdentityFile naming a public key with its private key beside it:
+    // `fix` points it at that one (a new key would be a long detour).
+    let public = t
+        .identity_files
+        .iter()
+        .find(|(raw, path)| raw.ends_with(".pub") && path.with_extension("").is_file());
     let hint = if rep.offers.iter().any(|o| o.result == "encrypted") {
         "the key is encrypted: load it with `ssh-add KEY` (then check again), or run check in a terminal to type its passphrase".to_string()
+    } else if let (true, Some((raw, _))) = (offered.is_empty(), public) {
+        format!(
+            "IdentityFile {raw} is the public key: `runpod-ssh fix` points it at the private key beside it"
+        )
     } else if offered.is_empty() {
         "no usable key: create one with `ssh-keygen -t ed25519`, add the .pub in RunPod → Settings → SSH Public Keys, and restart the pod".to_string()
     } else {
