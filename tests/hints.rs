@@ -378,6 +378,60 @@ fn add_name_over_an_entry_under_another_alias_says_renamed() {
     );
 }
 
+/// A rename at the same endpoint keeps the pin: HostKeyAlias follows the
+/// alias, so a pin left under the old name would leave the entry unpinned
+/// and the next connection would accept any key (plain and hashed lines).
+#[test]
+fn add_name_over_an_entry_under_another_alias_keeps_its_pinned_host_key() {
+    let (home, _) = home_with_key(None);
+    ok(&home.run(&["add", "--no-vscode", PASTE]));
+    let old = "runpod-203-0-113-7-40123";
+    let (_, public) = keygen(home.path(), "pod_host_key", "");
+    let key = public
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    // The same pin, hashed as with HashKnownHosts yes.
+    let hashed = {
+        use std::process::Command;
+        let kh = home.path().join("h");
+        std::fs::write(&kh, format!("{old} {key}\n")).unwrap();
+        assert!(
+            Command::new("ssh-keygen")
+                .args(["-q", "-H", "-f"])
+                .arg(&kh)
+                .status()
+                .unwrap()
+                .success()
+        );
+        std::fs::read_to_string(&kh).unwrap()
+    };
+    for pins in [format!("{old} {key}\n"), hashed] {
+        std::fs::write(kh(&home), &pins).unwrap();
+        let o = home.run(&["add", "--no-vscode", "--name", "gpu", PASTE]);
+        ok(&o);
+        let after = std::fs::read_to_string(kh(&home)).unwrap();
+        // ssh-keygen -F finds the key under the new name, not the old.
+        let found = |name: &str| {
+            std::process::Command::new("ssh-keygen")
+                .args(["-F", name, "-f"])
+                .arg(kh(&home))
+                .output()
+                .unwrap()
+                .status
+                .success()
+        };
+        assert!(found("gpu"), "{after}");
+        assert!(!found(old), "{after}");
+        let body = key.split(' ').nth(1).unwrap();
+        assert!(after.contains(body), "{after}");
+        // Back to the old name for the next round.
+        ok(&home.run(&["add", "--no-vscode", "--name", old, PASTE]));
+        assert!(found(old));
+    }
+}
+
 // Item 8 -------------------------------------------------------------------
 
 #[test]
