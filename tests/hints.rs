@@ -734,3 +734,26 @@ fn readme_install_says_locked_path_install_cargo_bin_on_path_and_build_time() {
     assert!(readme.contains("~/.cargo/bin"), "PATH note");
     assert!(readme.contains("first build"), "build time");
 }
+
+/// `fix --probe --config F`: the probe's hints name `runpod-ssh --config F
+/// …` (item 5), not a bare `runpod-ssh add` that writes `~/.ssh/config`.
+#[test]
+fn fix_probe_hints_carry_the_given_config() {
+    let (home, _) = home_with_key(None);
+    let cfg = home.path().join("my_config");
+    let c = cfg.to_str().unwrap();
+    // A closed port on loopback: the probe stops at tcp (endpoint stale).
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let paste = format!("ssh root@127.0.0.1 -p {port} -i ~/.ssh/id_ed25519");
+    ok(&home.run(&["--config", c, "add", "--no-vscode", "--name", "gpu", &paste]));
+    let o = home.run(&["--config", c, "fix", "--probe", "--dry-run", "--no-vscode"]);
+    let out = stdout(&o);
+    assert!(out.contains("endpoint stale"), "{out}\n{}", stderr(&o));
+    assert!(
+        out.contains(&format!("`runpod-ssh --config {c} add --name gpu ")),
+        "{out}"
+    );
+}

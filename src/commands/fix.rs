@@ -123,7 +123,7 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
         // Probing resolves hosts as ssh would: with the system config
         // unless a file was named (`-F`).
         let system = env.context().system_config;
-        probe_findings(&mut cx, a, system)?;
+        probe_findings(&mut cx, a, system, env)?;
     }
     // What ssh still refuses once the rules did what they can: its words,
     // the file and line, left to the user.
@@ -432,6 +432,7 @@ fn probe_findings(
     cx: &mut Cx,
     a: &FixArgs,
     system_config: Option<std::path::PathBuf>,
+    env: &Env,
 ) -> anyhow::Result<()> {
     let ctx = crate::config::Context {
         system_config,
@@ -471,7 +472,10 @@ fn probe_findings(
         let Some(stage) = r.stage else { continue };
         // The error and hint may quote the server: safe to print.
         r.error = r.error.map(|e| crate::output::escape(&e, false));
-        r.hint = r.hint.map(|h| crate::output::escape(&h, false));
+        // Its commands carry --config as given (`ssh -F F`, item 5).
+        r.hint = r
+            .hint
+            .map(|h| crate::output::escape(&env.carry_options(&h), false));
         let mut f = Finding {
             rule: "probe",
             file: cx.path.clone(),
