@@ -827,3 +827,38 @@ fn busy_then_silent_try_keeps_the_busy_answer_in_the_report() {
     assert!(!hint.contains("not an SSH server"), "{hint}");
     assert_eq!(server.join().unwrap(), 2);
 }
+
+/// The busy retry is "two more tries within the timeout": a first try that
+/// spent most of the budget before sshd said it is busy leaves the next
+/// try only what is left, not a fresh per-stage timeout (was 3 s + the
+/// pause + 3 s). The report still says busy, and no stage claims it
+/// waited the whole timeout when it waited less.
+#[test]
+fn busy_retry_shares_the_first_tries_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        // A slow busy answer, then a try that hears nothing.
+        let (mut s, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        let _ = s.write_all(b"Exceeded MaxStartups\r\n");
+        drop(s);
+        let held = listener.accept();
+        std::thread::sleep(Duration::from_secs(6));
+        drop(held);
+    });
+    let home = busy_home(port);
+    let t = Instant::now();
+    let (code, v, _) = check(&home, &["runpod-busy", "--timeout", "3"]);
+    let took = t.elapsed();
+    assert!(took < Duration::from_millis(3600), "{took:?} {v:#}");
+    assert_eq!(code, Some(1));
+    assert_eq!(v[0]["stage"], "banner", "{v:#}");
+    assert_eq!(v[0]["attempts"], 2, "{v:#}");
+    let err = v[0]["error"].as_str().unwrap();
+    assert!(err.contains("Exceeded MaxStartups"), "{v:#}");
+    assert!(!err.contains("within 3s"), "{v:#}");
+    let hint = v[0]["hint"].as_str().unwrap();
+    assert!(hint.contains("MaxStartups"), "{hint}");
+    server.join().unwrap();
+}

@@ -734,3 +734,66 @@ fn readme_install_says_locked_path_install_cargo_bin_on_path_and_build_time() {
     assert!(readme.contains("~/.cargo/bin"), "PATH note");
     assert!(readme.contains("first build"), "build time");
 }
+
+/// `fix --probe --config F`: the probe's hints name `runpod-ssh --config F
+/// …` (item 5), not a bare `runpod-ssh add` that writes `~/.ssh/config`.
+#[test]
+fn fix_probe_hints_carry_the_given_config() {
+    let (home, _) = home_with_key(None);
+    let cfg = home.path().join("my_config");
+    let c = cfg.to_str().unwrap();
+    // A closed port on loopback: the probe stops at tcp (endpoint stale).
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let paste = format!("ssh root@127.0.0.1 -p {port} -i ~/.ssh/id_ed25519");
+    ok(&home.run(&["--config", c, "add", "--no-vscode", "--name", "gpu", &paste]));
+    let o = home.run(&["--config", c, "fix", "--probe", "--dry-run", "--no-vscode"]);
+    let out = stdout(&o);
+    assert!(out.contains("endpoint stale"), "{out}\n{}", stderr(&o));
+    assert!(
+        out.contains(&format!("`runpod-ssh --config {c} add --name gpu ")),
+        "{out}"
+    );
+}
+
+/// Item 1: `add --name pod --reset-host-key` on a hand-written RunPod entry
+/// whose key ssh pinned in `~/.ssh/known_hosts` (not runpod-ssh's file)
+/// must not claim "No host key is pinned": it names the file and the
+/// `ssh-keygen -R` that resets it there, exits non-zero and leaves the
+/// user's known_hosts alone.
+#[test]
+fn reset_host_key_names_a_pin_in_the_users_own_known_hosts() {
+    let (home, _) = home_with_key(None);
+    std::fs::write(
+        home.ssh_dir().join("config"),
+        "Host pod\n    HostName 203.0.113.7\n    Port 40123\n    User root\n",
+    )
+    .unwrap();
+    let users = home.ssh_dir().join("known_hosts");
+    let pin = "[203.0.113.7]:40123 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPin\n";
+    std::fs::write(&users, pin).unwrap();
+    for extra in [&["--dry-run"][..], &[][..]] {
+        let mut args = vec!["add", "--no-vscode", "--name", "pod", "--reset-host-key"];
+        args.extend_from_slice(extra);
+        let o = home.run(&args);
+        let all = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(!o.status.success(), "{all}");
+        assert!(!all.contains("No host key is pinned"), "{all}");
+        assert!(all.contains("~/.ssh/known_hosts"), "{all}");
+        assert!(
+            all.contains("`ssh-keygen -R '[203.0.113.7]:40123' -f "),
+            "{all}"
+        );
+        assert_eq!(std::fs::read_to_string(&users).unwrap(), pin);
+    }
+    // The printed command does reset it.
+    let o = home.run(&["add", "--no-vscode", "--name", "pod", "--reset-host-key"]);
+    let all = stderr(&o);
+    let start = all.find("`ssh-keygen ").unwrap() + 1;
+    let cmd = &all[start..start + all[start..].find('`').unwrap()];
+    let st = home.cmd("sh").args(["-c", cmd]).output().unwrap();
+    assert!(st.status.success(), "{cmd}: {}", stderr(&st));
+    assert_eq!(std::fs::read_to_string(&users).unwrap(), "");
+}
