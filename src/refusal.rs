@@ -611,7 +611,11 @@ fn repairs_of(
         return Repair::None;
     }
     let mut cx = crate::doctor::Cx::new(doc, file, ctx);
-    crate::doctor::run_all(&mut cx);
+    // Only the text of the repaired file is judged: the rules that never
+    // change it without `--yes` are left out (they were most of the time).
+    for r in text_rules() {
+        r.run(&mut cx);
+    }
     let mut after = in_file(&cx.doc);
     if after.is_empty() {
         return Repair::All;
@@ -627,6 +631,36 @@ fn repairs_of(
             None => true,
         });
     if repaired { Repair::Some } else { Repair::None }
+}
+
+/// The rules of [`crate::doctor::RULES`] that never change the config's
+/// text without `--yes`: they report, or act on other files (keys, VS Code
+/// settings, the Windows side), and no other rule reads what they leave in
+/// the context. `doctor_text_rules_change_what_run_all_changes` holds the
+/// two runs to the same text on every fix fixture.
+const REPORT_ONLY_RULES: &[&str] = &[
+    "identity-missing",
+    "key-format",
+    "key-permissions",
+    "config-permissions",
+    // Edit only with `--yes` (`Auto::WithYes`).
+    "duplicate-alias",
+    "include-after-host",
+    "proxy-entry",
+    "vscode-config-file",
+    "vscode-platform",
+    "vscode-ssh-path",
+    "no-ssh-client",
+    "agent-disabled",
+    "non-ascii-profile",
+];
+
+/// The rules `fix` (no `--yes`) runs that may change the config's text,
+/// in `fix`'s order.
+fn text_rules() -> impl Iterator<Item = &'static &'static dyn crate::doctor::Rule> {
+    crate::doctor::RULES
+        .iter()
+        .filter(|r| !REPORT_ONLY_RULES.contains(&r.id()))
 }
 
 /// The command that repairs `file`: `runpod-ssh fix`, with `--config FILE`
