@@ -441,7 +441,7 @@ fn judge(client: Client, doc: &Document, path: &Path, host: &str, ctx: &Context)
 /// the lexer (≥ 8.7) does: its arguments are split by `strdelim`, so a
 /// comment's words, quotes and backslashes become part of the values.
 fn old_client_lines(file: &Path, doc: &Document, ctx: &Context) -> Vec<Diagnostic> {
-    use crate::config::keywords::{self, Kind};
+    use crate::config::keywords;
     use crate::config::lexer::{COMMAND_KEYWORDS, strdelim_args};
 
     let at = |line: usize, message: String| Diagnostic {
@@ -511,62 +511,72 @@ fn old_client_lines(file: &Path, doc: &Document, ctx: &Context) -> Vec<Diagnosti
         if old == new {
             continue;
         }
-        let quoted = |v: &[String]| {
-            v.iter()
-                .map(|x| format!("\"{x}\""))
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        let kind = keywords::lookup(kw).map(|k| k.kind);
-        // How many arguments 7.7 takes before its "garbage" check.
-        let max = match kind {
-            Some(Kind::Forward) => Some(2),
-            Some(
-                Kind::Host
-                | Kind::Match
-                | Kind::Include
-                | Kind::SendEnv
-                | Kind::LineList
-                | Kind::PathLineList
-                | Kind::OneLineList
-                | Kind::Other
-                | Kind::Ignored,
-            )
-            | None => None,
-            Some(_) => Some(1),
-        };
-        let message = if let Some(m) = max.filter(|&m| old.len() > m) {
-            format!("garbage at end of line; \"{}\".", old[m])
-        } else if kw == "match"
-            && let Some(h) = old.iter().find(|t| t.starts_with('#'))
-        {
-            format!("Unsupported Match attribute {h}")
-        } else if d.comment.is_some() && old.len() > new.len() {
-            let extra = &old[new.len()..];
-            let what = if kw == "host" {
-                "more host patterns"
-            } else {
-                "more values"
-            };
-            let wild = if kw == "host" && extra.iter().any(|t| t.contains(['*', '?'])) {
-                ", one a wildcard that matches other hosts"
-            } else {
-                ""
-            };
-            format!(
-                "OpenSSH 7.7 and 8.1 read the comment as {what} ({}){wild}",
-                quoted(extra)
-            )
-        } else {
-            format!(
-                "OpenSSH 7.7 and 8.1 read the value as {}, not {}",
-                quoted(&old),
-                quoted(&new.iter().map(|x| x.to_string()).collect::<Vec<_>>())
-            )
-        };
-        out.push(at(i + 1, message));
+        out.push(at(
+            i + 1,
+            misread_message(kw, d.comment.is_some(), &old, &new),
+        ));
     }
     out
+}
+
+/// ssh 7.7's words for a line it splits into `old` where the lexer reads
+/// `new` (`kw`: the keyword, lowercase; `has_comment`: a comment follows
+/// the value).
+fn misread_message(kw: &str, has_comment: bool, old: &[String], new: &[&str]) -> String {
+    use crate::config::keywords::{self, Kind};
+    let quoted = |v: &[String]| {
+        v.iter()
+            .map(|x| format!("\"{x}\""))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let kind = keywords::lookup(kw).map(|k| k.kind);
+    // How many arguments 7.7 takes before its "garbage" check.
+    let max = match kind {
+        Some(Kind::Forward) => Some(2),
+        Some(
+            Kind::Host
+            | Kind::Match
+            | Kind::Include
+            | Kind::SendEnv
+            | Kind::LineList
+            | Kind::PathLineList
+            | Kind::OneLineList
+            | Kind::Other
+            | Kind::Ignored,
+        )
+        | None => None,
+        Some(_) => Some(1),
+    };
+    if let Some(m) = max.filter(|&m| old.len() > m) {
+        format!("garbage at end of line; \"{}\".", old[m])
+    } else if kw == "match"
+        && let Some(h) = old.iter().find(|t| t.starts_with('#'))
+    {
+        format!("Unsupported Match attribute {h}")
+    } else if has_comment && old.len() > new.len() {
+        let extra = &old[new.len()..];
+        let what = if kw == "host" {
+            "more host patterns"
+        } else {
+            "more values"
+        };
+        let wild = if kw == "host" && extra.iter().any(|t| t.contains(['*', '?'])) {
+            ", one a wildcard that matches other hosts"
+        } else {
+            ""
+        };
+        format!(
+            "OpenSSH 7.7 and 8.1 read the comment as {what} ({}){wild}",
+            quoted(extra)
+        )
+    } else {
+        format!(
+            "OpenSSH 7.7 and 8.1 read the value as {}, not {}",
+            quoted(old),
+            quoted(&new.iter().map(|x| x.to_string()).collect::<Vec<_>>())
+        )
+    }
 }
 
 /// How much of a refusal `runpod-ssh fix` repairs in one file.

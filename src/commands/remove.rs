@@ -10,52 +10,8 @@ use crate::{output, runpod};
 pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
     edit::check_alias(&a.alias)?;
     let s = Session::open(env)?;
-    let found = s.doc.host_blocks_naming(&a.alias);
-    if found.is_empty() {
-        // Defined in an included file? Say where, rather than "not found".
-        let files = load_tree(&s.path, &s.doc, &s.ctx.home);
-        for f in files.iter().skip(1) {
-            if let Some(&bi) = f.doc.host_blocks_naming(&a.alias).first() {
-                let line = f.doc.blocks()[bi].header.unwrap_or(0) + 1;
-                return Err(bad_input(format!(
-                    "{} is defined in {}:{line}, an included file; runpod-ssh only edits {} (use --config to edit that file)",
-                    a.alias,
-                    f.path.display(),
-                    s.path.display()
-                )));
-            }
-        }
-        return Err(bad_input(format!(
-            "no host entry named {} in {}{}",
-            a.alias,
-            s.path.display(),
-            super::did_you_mean(&a.alias, &files)
-        )));
-    }
+    let found = removable(&s, a)?;
     let blocks = s.doc.blocks();
-    for &bi in &found {
-        // Hand-written blocks (`github.com`, `prod`) are the user's own:
-        // only a RunPod entry goes without --force.
-        if !a.force && !runpod::is_runpod_block(&s.doc, &blocks[bi]) {
-            return Err(bad_input(format!(
-                "{} at {}:{} is not a RunPod entry (no runpod-ssh marker, no \"runpod\" in its name, not ssh.runpod.io, not root at an IPv4 address on a port other than 22); nothing was removed. Use --force to remove it anyway",
-                a.alias,
-                s.path.display(),
-                blocks[bi].header.unwrap_or(0) + 1
-            )));
-        }
-    }
-    for &bi in &found {
-        if blocks[bi].patterns.len() > 1 && !a.force {
-            return Err(bad_input(format!(
-                "the block at {}:{} also names other hosts ({}); nothing was removed. Use --force to drop just {} from that line",
-                s.path.display(),
-                blocks[bi].header.unwrap_or(0) + 1,
-                blocks[bi].patterns.join(" "),
-                a.alias
-            )));
-        }
-    }
     // The pins go under the entry's HostKeyAlias (sync: runpod-<podid>).
     let pins_of: Vec<String> = found
         .iter()
@@ -111,6 +67,77 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
         output::out(&output::json(&v)?)?;
         return Ok(Outcome::Ok);
     }
+    let text = done_text(env, a, &s, &diff, backup.as_deref(), pins, &vscode);
+    output::out(&text)?;
+    for w in &warnings {
+        output::err(&format!("{} {w}\n", env.style.yellow("warning:")));
+    }
+    Ok(Outcome::Ok)
+}
+
+/// The blocks naming `a.alias` that may be removed; an error when there is
+/// none here (with where it is defined, or a suggestion), or one is the
+/// user's own or names other hosts too (without `--force`).
+fn removable(s: &Session, a: &RemoveArgs) -> anyhow::Result<Vec<usize>> {
+    let found = s.doc.host_blocks_naming(&a.alias);
+    if found.is_empty() {
+        // Defined in an included file? Say where, rather than "not found".
+        let files = load_tree(&s.path, &s.doc, &s.ctx.home);
+        for f in files.iter().skip(1) {
+            if let Some(&bi) = f.doc.host_blocks_naming(&a.alias).first() {
+                let line = f.doc.blocks()[bi].header.unwrap_or(0) + 1;
+                return Err(bad_input(format!(
+                    "{} is defined in {}:{line}, an included file; runpod-ssh only edits {} (use --config to edit that file)",
+                    a.alias,
+                    f.path.display(),
+                    s.path.display()
+                )));
+            }
+        }
+        return Err(bad_input(format!(
+            "no host entry named {} in {}{}",
+            a.alias,
+            s.path.display(),
+            super::did_you_mean(&a.alias, &files)
+        )));
+    }
+    let blocks = s.doc.blocks();
+    for &bi in &found {
+        // Hand-written blocks (`github.com`, `prod`) are the user's own:
+        // only a RunPod entry goes without --force.
+        if !a.force && !runpod::is_runpod_block(&s.doc, &blocks[bi]) {
+            return Err(bad_input(format!(
+                "{} at {}:{} is not a RunPod entry (no runpod-ssh marker, no \"runpod\" in its name, not ssh.runpod.io, not root at an IPv4 address on a port other than 22); nothing was removed. Use --force to remove it anyway",
+                a.alias,
+                s.path.display(),
+                blocks[bi].header.unwrap_or(0) + 1
+            )));
+        }
+    }
+    for &bi in &found {
+        if blocks[bi].patterns.len() > 1 && !a.force {
+            return Err(bad_input(format!(
+                "the block at {}:{} also names other hosts ({}); nothing was removed. Use --force to drop just {} from that line",
+                s.path.display(),
+                blocks[bi].header.unwrap_or(0) + 1,
+                blocks[bi].patterns.join(" "),
+                a.alias
+            )));
+        }
+    }
+    Ok(found)
+}
+
+/// What `remove` tells the user on stdout (nothing with `--quiet`).
+fn done_text(
+    env: &Env,
+    a: &RemoveArgs,
+    s: &Session,
+    diff: &str,
+    backup: Option<&std::path::Path>,
+    pins: usize,
+    vscode: &[edit::SettingsChange],
+) -> String {
     let mut text = String::new();
     if a.dry_run {
         text.push_str(&format!(
@@ -153,9 +180,5 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
             ));
         }
     }
-    output::out(&text)?;
-    for w in &warnings {
-        output::err(&format!("{} {w}\n", env.style.yellow("warning:")));
-    }
-    Ok(Outcome::Ok)
+    text
 }
