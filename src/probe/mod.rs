@@ -180,7 +180,7 @@ pub fn target(alias: &str, r: &Resolved) -> Result<Target, ResolveFailure> {
     if hsrc.is_none() && !from_config && !looks_like_address(alias) {
         return Err(ResolveFailure {
             error: format!("no host entry for {alias} in the config"),
-            hint: "add it: runpod-ssh add 'ssh root@IP -p PORT -i ~/.ssh/id_ed25519' (the line from RunPod's Connect tab)".into(),
+            hint: "add it: `runpod-ssh add 'ssh root@IP -p PORT -i ~/.ssh/id_ed25519'` (the line from RunPod's Connect tab)".into(),
         });
     }
     for k in ["proxycommand", "proxyjump"] {
@@ -458,12 +458,23 @@ fn ms(d: Duration) -> f64 {
 pub async fn probe(t: &Target, opts: &Options) -> Report {
     let started = Instant::now();
     let mut attempt = 1;
+    let mut was_busy = None;
     loop {
         let mut rep = Report::new(&t.alias);
         rep.endpoint = Some(format!("{}:{}", t.hostname, t.port));
         rep.attempts = attempt;
         run_stages(t, opts, &mut rep).await;
         rep.ok = rep.stage.is_none();
+        if rep.busy {
+            was_busy = rep.error.clone();
+        } else if rep.stage == Some(Stage::Banner)
+            && let (Some(e), Some(busy)) = (rep.error.as_mut(), &was_busy)
+        {
+            // The last try heard nothing it could read, but an earlier one
+            // was sshd saying it is busy: not "another service".
+            e.push_str(&format!(" (try {attempt}; an earlier try: {busy})"));
+            rep.hint = Some(diagnose::BUSY_HINT.into());
+        }
         if rep.busy && attempt < BUSY_TRIES {
             let pause = busy_pause(attempt);
             let left = opts

@@ -511,6 +511,10 @@ impl Plan {
             } else {
                 edit::forget_pinned_key(pin)?
             };
+        } else if let Some(old) = self.renamed_from.as_deref().filter(|_| !a.dry_run) {
+            // Same endpoint, new name: the pin follows, or the entry would
+            // be unpinned (accept-new would take any key next time).
+            edit::rename_pinned_key(old, pin)?;
         }
         let vscode = if a.no_vscode {
             Vec::new()
