@@ -426,8 +426,19 @@ fn judge(client: Client, doc: &Document, path: &Path, host: &str, ctx: &Context)
         // line made this quadratic.
         let mut seen: std::collections::HashSet<crate::config::Source> =
             r.problems.iter().map(|q| q.source.clone()).collect();
-        for f in crate::config::files::load_tree(path, doc, &ctx.home) {
-            for p in old_client_lines(&f.path, &f.doc, ctx) {
+        // The file itself as given (the tree's first file is a copy of it,
+        // which on a large config cost as much as judging it); the files it
+        // includes, when it has an Include line, after it in reading order.
+        let includes = doc.lines().iter().any(|l| l.keyword() == Some("include"));
+        let tree = if includes {
+            crate::config::files::load_tree(path, doc, &ctx.home)
+        } else {
+            Vec::new()
+        };
+        let files = std::iter::once((path, doc))
+            .chain(tree.iter().skip(1).map(|f| (f.path.as_path(), &f.doc)));
+        for (file, d) in files {
+            for p in old_client_lines(file, d, ctx) {
                 if seen.insert(p.source.clone()) {
                     r.problems.push(p);
                 }

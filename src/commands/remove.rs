@@ -27,7 +27,12 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
             doc.remove_block(bi).map_err(bad_input)?;
         }
     }
-    let diff = s.diff(&doc);
+    // Shown by --dry-run and --json only: a diff of a large file is not free.
+    let diff = if a.dry_run || env.global.json {
+        s.diff(&doc)
+    } else {
+        String::new()
+    };
     let mut backup = None;
     let mut pins;
     let mut warnings = Vec::new();
