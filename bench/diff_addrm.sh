@@ -5,7 +5,7 @@
 # each config. Compares stdout, stderr, exit code, the config as written, the
 # backups and known_hosts (cmp). Backup names carry a timestamp: normalized.
 #
-#   bash diff_addrm.sh BASE NEW CONFIG...
+#   bash bench/diff_addrm.sh BASE NEW CONFIG...
 # CONFIG may have a sibling NAME.ssh/ (copied into ~/.ssh, for Includes) or be
 # a fixtures/fix/RULE/broken.conf (its home/ copied into the temp home).
 set -u
