@@ -72,7 +72,7 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
     let mut key_exists: HashMap<String, bool> = HashMap::new();
     for e in runpod::entries(&files, a.all) {
         let r = resolver.resolve(&e.alias);
-        let identity = r.all("identityfile").first().map(|s| s.args[0].clone());
+        let identity = r.get("identityfile").map(|s| s.args[0].clone());
         let exists = identity.as_deref().map(|i| {
             *key_exists
                 .entry(i.to_string())
