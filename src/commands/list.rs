@@ -3,7 +3,7 @@
 
 use super::{Env, Failure, OrFail, Outcome};
 use crate::cli::ListArgs;
-use crate::config::files::{ConfigFile, load_tree};
+use crate::config::files::{ConfigFile, load_tree_owned};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -35,8 +35,10 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
     if let Some(outcome) = refused(env, &path, &doc, &ctx)? {
         return Ok(outcome);
     }
-    let files = load_tree(&path, &doc, &ctx.home);
-    let rows = rows(&files, &doc, &path, &ctx, a.all);
+    // The tree takes the document (no copy of every line); the root's is
+    // the first file.
+    let files = load_tree_owned(&path, doc, &ctx.home);
+    let rows = rows(&files, &path, &ctx, a.all);
     if env.global.json {
         output::out(&output::json(&rows)?)?;
         return Ok(Outcome::Ok);
@@ -102,8 +104,9 @@ fn refused(
 }
 
 /// One row per alias, with what ssh will use for it.
-fn rows(files: &[ConfigFile], doc: &Document, path: &Path, ctx: &Context, all: bool) -> Vec<Row> {
-    let mut rows = Vec::new();
+fn rows(files: &[ConfigFile], path: &Path, ctx: &Context, all: bool) -> Vec<Row> {
+    let doc = &files[0].doc;
+    let mut rows = Vec::with_capacity(files.iter().map(|f| f.doc.lines().len() / 4).sum());
     // One plan of the file for every alias: each is evaluated over its own
     // blocks, not the whole file (linear, not quadratic, in the hosts).
     let resolver = Resolver::new(doc, path, ctx);
@@ -144,21 +147,23 @@ fn table(rows: &[Row]) -> String {
     // database: once per row made `list` spend most of its time there).
     let mut shown: HashMap<&std::path::Path, String> = HashMap::new();
     for r in rows {
-        let file = shown
+        let file: &str = shown
             .entry(r.source.file.as_path())
-            .or_insert_with(|| super::edit::tilde(&r.source.file))
-            .clone();
+            .or_insert_with(|| super::edit::tilde(&r.source.file));
         let key = match (&r.identity_file, r.identity_exists) {
-            (Some(k), Some(false)) => format!("{k} (missing)"),
+            (Some(k), Some(false)) => [k.as_str(), " (missing)"].concat(),
             (Some(k), _) => k.clone(),
             (None, _) => "(ssh defaults)".into(),
         };
+        // Joined by hand: a row per host, and `format!` is the slow way.
+        let port = r.port.to_string();
+        let line = r.source.line.to_string();
         table.push([
             r.alias.clone(),
-            format!("{}:{}", r.hostname, r.port),
+            [r.hostname.as_str(), ":", &port].concat(),
             r.user.clone(),
             key,
-            format!("{file}:{}", r.source.line),
+            [file, ":", &line].concat(),
         ]);
     }
     // Aliases, paths and values come from the config: escaped, so a

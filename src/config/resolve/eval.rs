@@ -49,8 +49,8 @@ impl<'c> Evaluator<'c> {
             host: host.to_string(),
             original_host: host.to_string(),
             // Room for a typical host's settings without regrowing.
-            settings: Vec::with_capacity(16),
-            index: HashMap::with_capacity_and_hasher(16, Default::default()),
+            settings: Vec::with_capacity(8),
+            index: HashMap::with_capacity_and_hasher(8, Default::default()),
             dropped: false,
             shared: None,
             errors: Vec::new(),
