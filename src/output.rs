@@ -57,15 +57,20 @@ pub fn table<const N: usize>(
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
     let mut text = String::new();
+    let mut line = String::new();
     for (i, row) in rows.iter().enumerate() {
-        let mut line = String::new();
+        line.clear();
         for (c, cell) in row.iter().enumerate() {
-            let cell = if c + 1 == N {
-                cell.clone()
-            } else {
-                format!("{cell:<w$}  ", w = widths[c])
-            };
-            line.push_str(&paint(i, c, cell));
+            // Padded to the column's width in characters, then two spaces
+            // (what `format!("{cell:<w$}  ")` gives, without its machinery:
+            // `list --all` prints a row per host).
+            let mut padded = String::with_capacity(cell.len() + widths[c] + 2);
+            padded.push_str(cell);
+            if c + 1 != N {
+                let pad = widths[c].saturating_sub(cell.chars().count()) + 2;
+                padded.extend(std::iter::repeat_n(' ', pad));
+            }
+            line.push_str(&paint(i, c, padded));
         }
         text.push_str(line.trim_end());
         text.push('\n');

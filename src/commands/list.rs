@@ -3,11 +3,12 @@
 
 use super::{Env, Failure, OrFail, Outcome};
 use crate::cli::ListArgs;
-use crate::config::files::load_tree;
+use crate::config::files::{ConfigFile, load_tree_owned};
 use std::collections::HashMap;
+use std::path::Path;
 
 use crate::config::resolve::Resolver;
-use crate::config::{Document, Source};
+use crate::config::{Context, Document, Source};
 use crate::{fsio, output, refusal, runpod};
 
 #[derive(Debug, serde::Serialize)]
@@ -31,65 +32,13 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
     let snap = fsio::read(&path).or_fail(Failure::Io)?;
     let doc = Document::parse(snap.content());
     let ctx = env.context();
-    // A file ssh refuses has no hosts for ssh: rows would mislead.
-    let mut refused = refusal::check(refusal::Client::local(), &path, &doc, &ctx);
-    if refused.is_empty() {
-        // What the own evaluator missed, ssh -G still says (when it may be asked).
-        refused = refusal::ssh_backstop(&path, &doc, &ctx);
+    if let Some(outcome) = refused(env, &path, &doc, &ctx)? {
+        return Ok(outcome);
     }
-    if !refused.is_empty() {
-        let client = refusal::Client::local();
-        let hint = refusal::hint(client, &refused, refusal::UNRELATED_HOST, &ctx)
-            .map(|h| env.carry_options(&h))
-            .unwrap_or_else(|| {
-                format!(
-                    "no `runpod-ssh fix` rule repairs it: edit those lines by hand (`{}` lists what it finds)",
-                    env.command("fix --dry-run")
-                )
-            });
-        if env.global.json {
-            let v = serde_json::json!({
-                "error": format!("{} refuses the config", client.name()),
-                "problems": refused.problems.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
-                "hint": hint,
-            });
-            output::out(&output::json(&v)?)?;
-        }
-        output::err(&format!(
-            "{} {} refuses {}, so it connects to none of its hosts:\n{}\n{hint}\n",
-            env.style.red("error:"),
-            client.name(),
-            path.display(),
-            output::escape(&refusal::render(&refused), true)
-        ));
-        return Ok(Outcome::Problems);
-    }
-    let files = load_tree(&path, &doc, &ctx.home);
-    let mut rows = Vec::new();
-    // One plan of the file for every alias: each is evaluated over its own
-    // blocks, not the whole file (linear, not quadratic, in the hosts).
-    let resolver = Resolver::new(&doc, &path, &ctx);
-    let mut key_exists: HashMap<String, bool> = HashMap::new();
-    for e in runpod::entries(&files, a.all) {
-        let r = resolver.resolve(&e.alias);
-        let identity = r.all("identityfile").first().map(|s| s.args[0].clone());
-        let exists = identity.as_deref().map(|i| {
-            *key_exists
-                .entry(i.to_string())
-                .or_insert_with(|| ctx.home_path(i).is_file())
-        });
-        rows.push(Row {
-            alias: e.alias,
-            hostname: r.hostname().0,
-            port: r.port().0,
-            user: r.user().0,
-            identity_exists: exists,
-            identity_file: identity,
-            runpod: e.runpod,
-            managed: e.managed,
-            source: e.source,
-        });
-    }
+    // The tree takes the document (no copy of every line); the root's is
+    // the first file.
+    let files = load_tree_owned(&path, doc, &ctx.home);
+    let rows = rows(&files, &path, &ctx, a.all);
     if env.global.json {
         output::out(&output::json(&rows)?)?;
         return Ok(Outcome::Ok);
@@ -107,6 +56,86 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
         }
         return Ok(Outcome::Ok);
     }
+    output::out(&table(&rows))?;
+    Ok(Outcome::Ok)
+}
+
+/// A file ssh refuses has no hosts for ssh: rows would mislead. Says so
+/// (`Some`) when it does.
+fn refused(
+    env: &Env,
+    path: &Path,
+    doc: &Document,
+    ctx: &Context,
+) -> anyhow::Result<Option<Outcome>> {
+    let mut refused = refusal::check(refusal::Client::local(), path, doc, ctx);
+    if refused.is_empty() {
+        // What the own evaluator missed, ssh -G still says (when it may be asked).
+        refused = refusal::ssh_backstop(path, doc, ctx);
+    }
+    if refused.is_empty() {
+        return Ok(None);
+    }
+    let client = refusal::Client::local();
+    let hint = refusal::hint(client, &refused, refusal::UNRELATED_HOST, ctx)
+        .map(|h| env.carry_options(&h))
+        .unwrap_or_else(|| {
+            format!(
+                "no `runpod-ssh fix` rule repairs it: edit those lines by hand (`{}` lists what it finds)",
+                env.command("fix --dry-run")
+            )
+        });
+    if env.global.json {
+        let v = serde_json::json!({
+            "error": format!("{} refuses the config", client.name()),
+            "problems": refused.problems.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+            "hint": hint,
+        });
+        output::out(&output::json(&v)?)?;
+    }
+    output::err(&format!(
+        "{} {} refuses {}, so it connects to none of its hosts:\n{}\n{hint}\n",
+        env.style.red("error:"),
+        client.name(),
+        path.display(),
+        output::escape(&refusal::render(&refused), true)
+    ));
+    Ok(Some(Outcome::Problems))
+}
+
+/// One row per alias, with what ssh will use for it.
+fn rows(files: &[ConfigFile], path: &Path, ctx: &Context, all: bool) -> Vec<Row> {
+    let doc = &files[0].doc;
+    let mut rows = Vec::with_capacity(files.iter().map(|f| f.doc.lines().len() / 4).sum());
+    // One plan of the file for every alias: each is evaluated over its own
+    // blocks, not the whole file (linear, not quadratic, in the hosts).
+    let resolver = Resolver::new(doc, path, ctx);
+    let mut key_exists: HashMap<String, bool> = HashMap::new();
+    for e in runpod::entries(files, all) {
+        let r = resolver.resolve(&e.alias);
+        let identity = r.get("identityfile").map(|s| s.args[0].clone());
+        let exists = identity.as_deref().map(|i| {
+            *key_exists
+                .entry(i.to_string())
+                .or_insert_with(|| ctx.home_path(i).is_file())
+        });
+        rows.push(Row {
+            alias: e.alias,
+            hostname: r.hostname().0,
+            port: r.port().0,
+            user: r.user().0,
+            identity_exists: exists,
+            identity_file: identity,
+            runpod: e.runpod,
+            managed: e.managed,
+            source: e.source,
+        });
+    }
+    rows
+}
+
+/// The rows as a table, every cell escaped.
+fn table(rows: &[Row]) -> String {
     let mut table = vec![[
         "ALIAS".to_string(),
         "ENDPOINT".to_string(),
@@ -117,22 +146,24 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
     // `~/…` of each source file once (finding the home reads the password
     // database: once per row made `list` spend most of its time there).
     let mut shown: HashMap<&std::path::Path, String> = HashMap::new();
-    for r in &rows {
-        let file = shown
+    for r in rows {
+        let file: &str = shown
             .entry(r.source.file.as_path())
-            .or_insert_with(|| super::edit::tilde(&r.source.file))
-            .clone();
+            .or_insert_with(|| super::edit::tilde(&r.source.file));
         let key = match (&r.identity_file, r.identity_exists) {
-            (Some(k), Some(false)) => format!("{k} (missing)"),
+            (Some(k), Some(false)) => [k.as_str(), " (missing)"].concat(),
             (Some(k), _) => k.clone(),
             (None, _) => "(ssh defaults)".into(),
         };
+        // Joined by hand: a row per host, and `format!` is the slow way.
+        let port = r.port.to_string();
+        let line = r.source.line.to_string();
         table.push([
             r.alias.clone(),
-            format!("{}:{}", r.hostname, r.port),
+            [r.hostname.as_str(), ":", &port].concat(),
             r.user.clone(),
             key,
-            format!("{file}:{}", r.source.line),
+            [file, ":", &line].concat(),
         ]);
     }
     // Aliases, paths and values come from the config: escaped, so a
@@ -142,7 +173,5 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
             *cell = output::escape(cell, false);
         }
     }
-    let text = output::table(&table, |_, _, cell| cell);
-    output::out(&text)?;
-    Ok(Outcome::Ok)
+    output::table(&table, |_, _, cell| cell)
 }

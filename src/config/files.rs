@@ -64,9 +64,16 @@ pub fn include_glob(pattern: &str) -> Result<Vec<PathBuf>, String> {
 /// `root` (already parsed) and every file reachable through `Include`,
 /// active or not, in reading order, each once.
 pub fn load_tree(root: &Path, doc: &Document, home: &Path) -> Vec<ConfigFile> {
+    load_tree_owned(root, doc.clone(), home)
+}
+
+/// [`load_tree`] taking the root's document rather than copying it (a copy
+/// of a large config's lines costs as much as parsing it again): the
+/// caller finds it again as the first file.
+pub fn load_tree_owned(root: &Path, doc: Document, home: &Path) -> Vec<ConfigFile> {
     let mut out = vec![ConfigFile {
         path: root.to_path_buf(),
-        doc: doc.clone(),
+        doc,
     }];
     // Paths already read: a scan of `out` per file made a folder of
     // thousands of included snippets quadratic.

@@ -296,7 +296,7 @@ fn map() -> &'static Map {
 /// FNV-1a: every config line looks its keyword up (twice), and SipHash's
 /// flooding resistance buys nothing for a fixed table of short keys.
 #[derive(Default)]
-struct Fnv(u64);
+pub(crate) struct Fnv(u64);
 
 impl std::hash::Hasher for Fnv {
     fn finish(&self) -> u64 {

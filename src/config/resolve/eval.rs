@@ -1,9 +1,12 @@
 //! The evaluator: one pass over the lines, first value wins.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::super::document::{Document, Encoding, line_spans};
+use super::super::keywords::Fnv;
 use super::super::lexer::{LineKind, lex_line};
 use super::plan::{Plan, names_exec};
 use super::values::{dollar_unset, expand_hostname, lower_unless_address, unknown_percent};
@@ -17,7 +20,14 @@ pub(super) struct Evaluator<'c> {
     pub(super) host: String,
     pub(super) original_host: String,
     pub(super) settings: Vec<Setting>,
-    pub(super) index: HashMap<&'static str, Vec<usize>>,
+    /// Keyword → its settings, in order. FNV: looked up on every line,
+    /// and the keys are the fixed keyword names.
+    pub(super) index: HashMap<&'static str, Vec<usize>, BuildHasherDefault<Fnv>>,
+    /// A `SendEnv -PATTERN` dropped settings from `index`: `finish` must
+    /// leave them out.
+    pub(super) dropped: bool,
+    /// The context [`Resolved`] keeps, when the caller shares one.
+    pub(super) shared: Option<Arc<Context>>,
     pub(super) errors: Vec<Diagnostic>,
     pub(super) warnings: Vec<Diagnostic>,
     pub(super) not_evaluated: Vec<Diagnostic>,
@@ -38,8 +48,11 @@ impl<'c> Evaluator<'c> {
             client: crate::refusal::Client::OpenSsh,
             host: host.to_string(),
             original_host: host.to_string(),
-            settings: Vec::new(),
-            index: HashMap::new(),
+            // Room for a typical host's settings without regrowing.
+            settings: Vec::with_capacity(8),
+            index: HashMap::with_capacity_and_hasher(8, Default::default()),
+            dropped: false,
+            shared: None,
             errors: Vec::new(),
             warnings: Vec::new(),
             not_evaluated: Vec::new(),
@@ -106,14 +119,21 @@ impl<'c> Evaluator<'c> {
         };
         let before = self.errors.len();
         let mut from = 0;
+        // `Match host` compares the hostname known at that point, which an
+        // earlier block may have set (once: the first value wins). Looked
+        // up again only when that has changed.
+        let mut by_hostname: &[usize] = empty;
+        let mut hostname_set = None;
         loop {
-            // `Match host` compares the hostname known at that point, which
-            // an earlier block may have set: looked up afresh each time.
-            let hostname = self.match_host_value().to_ascii_lowercase();
-            let by_hostname = plan
-                .match_host
-                .get(hostname.as_str())
-                .map_or(empty, Vec::as_slice);
+            let now_set = self.has("hostname");
+            if !plan.match_host.is_empty() && hostname_set != Some(now_set) {
+                hostname_set = Some(now_set);
+                let hostname = self.match_host_value().to_ascii_lowercase();
+                by_hostname = plan
+                    .match_host
+                    .get(hostname.as_str())
+                    .map_or(empty, Vec::as_slice);
+            }
             let Some(bi) = [
                 next_in(&plan.always, from),
                 next_in(by_host, from),
@@ -157,15 +177,23 @@ impl<'c> Evaluator<'c> {
             self.quiet = false;
             check_expansions(&mut self);
         }
-        // Entries dropped by `SendEnv -NAME` are no longer in the index.
-        let live: std::collections::HashSet<usize> =
-            self.index.values().flatten().copied().collect();
-        let settings = std::mem::take(&mut self.settings)
-            .into_iter()
-            .enumerate()
-            .filter(|(i, _)| live.contains(i))
-            .map(|(_, s)| s)
-            .collect();
+        let mut settings = std::mem::take(&mut self.settings);
+        if self.dropped {
+            // Entries dropped by `SendEnv -NAME` are no longer in the index.
+            let mut live = vec![false; settings.len()];
+            for &i in self.index.values().flatten() {
+                live[i] = true;
+            }
+            let mut i = 0;
+            settings.retain(|_| {
+                i += 1;
+                live[i - 1]
+            });
+        }
+        let ctx = match self.shared.take() {
+            Some(c) => c,
+            None => Arc::new(self.ctx.clone()),
+        };
         Resolved {
             host: host.to_string(),
             settings,
@@ -173,7 +201,7 @@ impl<'c> Evaluator<'c> {
             warnings: self.warnings,
             not_evaluated: self.not_evaluated,
             runs_commands: self.runs_commands,
-            ctx: self.ctx.clone(),
+            ctx,
         }
     }
 

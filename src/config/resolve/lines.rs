@@ -259,6 +259,7 @@ impl<'c> Evaluator<'c> {
                     })
                     .unwrap_or_default();
                 self.index.insert(name, keep);
+                self.dropped = true;
             } else {
                 self.push(name, vec![a.to_string()], at.source());
             }
@@ -385,10 +386,9 @@ impl<'c> Evaluator<'c> {
         // readconf.c expands an agent path while parsing, in any block.
         let agent_path = name == "identityagent"
             || (name == "forwardagent"
-                && !matches!(
-                    v.to_ascii_lowercase().as_str(),
-                    "yes" | "no" | "true" | "false"
-                ));
+                && !["yes", "no", "true", "false"]
+                    .iter()
+                    .any(|w| v.eq_ignore_ascii_case(w)));
         if agent_path && v.contains("${") && dollar_unset(v).is_some() {
             return self.at_error(at, format!("Invalid environment expansion {v}."));
         }

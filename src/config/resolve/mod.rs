@@ -148,8 +148,9 @@ pub struct Resolved {
     /// there is unknown to us, since we never run it.
     #[serde(skip)]
     pub runs_commands: Option<Source>,
+    /// Shared, not cloned, across the hosts a [`Resolver`] evaluates.
     #[serde(skip)]
-    ctx: Context,
+    ctx: std::sync::Arc<Context>,
 }
 
 /// Why a path from the config could not be expanded as ssh would.

@@ -21,6 +21,8 @@ pub struct Resolver<'a> {
     doc: &'a Document,
     path: &'a Path,
     ctx: &'a Context,
+    /// What every [`Resolved`] keeps: one copy, not one per host.
+    shared: std::sync::Arc<Context>,
     plan: Plan,
 }
 
@@ -52,6 +54,8 @@ impl Plan {
             plan.blocks
                 .push(h..headers.get(k + 1).copied().unwrap_or(lines.len()));
         }
+        // One scratch evaluator for every block's check, not one each.
+        let mut scratch = Evaluator::new("", ctx);
         for bi in 0..plan.blocks.len() {
             let range = plan.blocks[bi].clone();
             // An Include anywhere in a block reads other files: always visited.
@@ -63,7 +67,7 @@ impl Plan {
                 l.directive()
                     .filter(|d| d.error.is_none())
                     .and_then(|d| index_key(&d.keyword_lc, d.values(l.bytes())))
-                    .filter(|_| silent_when_inactive(doc, path, ctx, range.clone()))
+                    .filter(|_| silent_when_inactive(&mut scratch, doc, path, range.clone()))
                     .filter(|_| !l.keyword().is_some_and(|k| names_exec(k, l.bytes())))
             };
             match keyed {
@@ -99,12 +103,19 @@ pub(super) fn names_exec(keyword_lc: &str, bytes: &[u8]) -> bool {
 /// `IgnoreUnknown` may excuse: with none in effect here, such a block is
 /// kept (always visited).
 fn silent_when_inactive(
+    ev: &mut Evaluator,
     doc: &Document,
     path: &Path,
-    ctx: &Context,
     range: std::ops::Range<usize>,
 ) -> bool {
-    let mut ev = Evaluator::new("", ctx);
+    // A fresh evaluation for the empty host (what `Evaluator::new("")`
+    // starts from).
+    ev.settings.clear();
+    ev.index.clear();
+    ev.errors.clear();
+    ev.warnings.clear();
+    ev.not_evaluated.clear();
+    ev.want_final = false;
     let mut active = false;
     for i in range {
         let line = &doc.lines()[i];
@@ -187,6 +198,7 @@ impl<'a> Resolver<'a> {
             doc,
             path,
             ctx,
+            shared: std::sync::Arc::new(ctx.clone()),
             plan: Plan::new(doc, path, ctx),
         }
     }
@@ -202,6 +214,7 @@ impl<'a> Resolver<'a> {
         if ev.want_final || canon {
             return resolve(self.doc, self.path, host, self.ctx);
         }
+        ev.shared = Some(self.shared.clone());
         ev.finish(host)
     }
 }

@@ -7,15 +7,17 @@ use super::super::keywords::Kind;
 
 /// Validate a single-valued argument by kind. The error text is OpenSSH's.
 pub fn validate(kind: Kind, v: &str) -> Result<(), String> {
-    let lc = v.to_ascii_lowercase();
+    // Compared without a lowercased copy: every value of every line is
+    // checked, in every host's evaluation.
+    let is = |w: &str| v.eq_ignore_ascii_case(w);
+    let flag = || is("yes") || is("no") || is("true") || is("false");
     match kind {
-        Kind::Flag => match lc.as_str() {
-            "yes" | "no" | "true" | "false" => Ok(()),
-            _ => Err(format!("unsupported option \"{v}\".")),
-        },
+        Kind::Flag => flag()
+            .then_some(())
+            .ok_or_else(|| format!("unsupported option \"{v}\".")),
         Kind::Enum(table) => table
             .iter()
-            .any(|(k, _)| *k == lc)
+            .any(|(k, _)| is(k))
             .then_some(())
             .ok_or_else(|| format!("unsupported option \"{v}\".")),
         Kind::Int => v
@@ -26,7 +28,7 @@ pub fn validate(kind: Kind, v: &str) -> Result<(), String> {
             .map(|_| ())
             .ok_or_else(|| "invalid time value.".into()),
         Kind::ConnectTimeout => {
-            if lc == "none" || convtime(v).is_some() {
+            if is("none") || convtime(v).is_some() {
                 Ok(())
             } else {
                 Err("invalid time value.".into())
@@ -36,7 +38,7 @@ pub fn validate(kind: Kind, v: &str) -> Result<(), String> {
             .map(|_| ())
             .ok_or_else(|| format!("Bad port '{v}'.")),
         Kind::ControlPersist => {
-            if matches!(lc.as_str(), "yes" | "no" | "true" | "false") || convtime(v).is_some() {
+            if flag() || convtime(v).is_some() {
                 Ok(())
             } else {
                 Err("Bad ControlPersist argument.".into())

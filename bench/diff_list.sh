@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Differential test of `list` / `list --all` / `--json`: the binary of main
+# before wave 5 (BASE) against this branch's (NEW), each in a private mount
+# namespace whose password database names a fresh temp home, on fresh
+# copies of each config. Compares stdout, stderr, exit code and the config
+# file afterwards. Prints one line per difference and a count.
+#   bash bench/diff_list.sh BASE NEW [CONFIG...]
+set -uo pipefail
+base=$1 new=$2; shift 2
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+iso() { # HOME cmd...
+  local H=$1; shift
+  unshare -m -- sh -c 't="$1/.isolate.$$" && mkdir -p "$t" && mount -t tmpfs none "$t" && mkdir "$t/u" "$t/w" && mount -t overlay overlay -o "lowerdir=/etc,upperdir=$t/u,workdir=$t/w" /etc && awk -F: -v OFS=: -v u="$(id -u)" -v h="$1" "\$3==u{\$6=h}1" /etc/passwd > "$t/p" && cat "$t/p" > /etc/passwd && shift && exec "$@"' sh "$H" env HOME="$H" XDG_CONFIG_HOME="$H/.config" NO_COLOR=1 "$@"
+}
+# Crafted configs beside the ones given.
+c=$work/crafted; mkdir -p "$c/inc"
+printf 'Host runpod-1 gpu\n    HostName 203.0.113.7\n    Port 40123\n    User root\n    IdentityFile ~/.ssh/id_ed25519\nHost *\n    User fallback\n' > "$c/plain"
+printf 'Host a b !c\n  HostName %%h.example\nMatch host a.example user root\n  Port 2222\nMatch originalhost b\n  User bee\nHost c\n  Port 3\nHost *\n  IdentitiesOnly yes\n' > "$c/match"
+printf 'Include %s/inc/*.conf\nHost top\n  Port 1\n' "$c" > "$c/include"
+printf 'Host inc1\n  HostName 10.0.0.1\n' > "$c/inc/1.conf"; printf 'Host inc2 inc1\n  User two\n' > "$c/inc/2.conf"
+printf 'CanonicalizeHostname yes\nCanonicalDomains example.com\nHost canon\n  HostName canon\nHost canon.example.com\n  Port 99\n' > "$c/canon"
+printf 'Host glued#comment\n  Port 22#c\nHost ok\n  Port 5\n' > "$c/glued"
+printf 'Host crlf\r\n  Port 7\r\n' > "$c/crlf"
+printf '\xef\xbb\xbfHost bom\n  Port 8\n' > "$c/bom"
+printf 'Host u16\n  Port 9\n' | iconv -t UTF-16LE | { printf '\xff\xfe'; cat; } > "$c/utf16"
+printf 'Host runpod-2\n  HostName 203.0.113.8\n  Port 1\nHost runpod-2\n  HostName 203.0.113.9\n  Port 2\n' > "$c/dup"
+printf 'Host broken\n  Port abc\n  Bogus yes\n' > "$c/broken"
+printf 'Host x y\n  SendEnv LANG LC_*\n  SendEnv -LC_*\n  ProxyJump j\n  ProxyCommand nc %%h %%p\nHost *\n  SendEnv -LANG\n' > "$c/sendenv"
+printf 'Match exec true\n  Port 1\nHost e\n  Port 2\n' > "$c/exec"
+printf 'Host neg !neg2 neg2\n  Port 3\nHost *.wild\n  Port 4\nHost "quoted host" plain\n  User q\n' > "$c/neg"
+printf 'Host esc\x1b[31m\n  Port 5\n' > "$c/esc"
+: > "$c/empty"
+configs=("$@" "$c"/*)
+n=0 bad=0
+for cfg in "${configs[@]}"; do
+  [ -f "$cfg" ] || continue
+  for args in "list" "list --all" "--json list --all" "list --all -q"; do
+    for who in base new; do
+      h=$work/h.$who; rm -rf "$h"; mkdir -p -m 700 "$h/.ssh"
+      cp "$cfg" "$h/.ssh/config"
+      bin=$base; [ $who = new ] && bin=$new
+      # shellcheck disable=SC2086
+      ( cd "$h" && iso "$h" "$bin" --config "$h/.ssh/config" $args >"$work/$who.out" 2>"$work/$who.err"; echo $? >"$work/$who.rc" )
+      cp "$h/.ssh/config" "$work/$who.cfg"
+      sed -i "s#$h#HOME#g" "$work/$who.out" "$work/$who.err"
+    done
+    n=$((n+1))
+    for f in out err rc cfg; do
+      if ! cmp -s "$work/base.$f" "$work/new.$f"; then
+        echo "DIFF $f: $cfg :: $args"; bad=$((bad+1))
+      fi
+    done
+  done
+done
+echo "$n runs, $bad differences"
