@@ -131,7 +131,7 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     let new_bytes = cx.doc.to_bytes();
     let changed = new_bytes != s.snap.content();
     let diff = if changed {
-        s.diff(&cx.doc)
+        s.diff_to(&new_bytes)
     } else {
         String::new()
     };
@@ -140,9 +140,7 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     notes.append(&mut cx.notes);
     // `ssh -G` would run a `Match exec` command: say that the cross-check
     // is skipped, and why, whether or not this run writes.
-    let runs = crate::oracle::prove(&s.path, &s.doc, &s.ctx.home)
-        .and_then(|()| crate::oracle::prove(&s.path, &cx.doc, &s.ctx.home))
-        .err();
+    let runs = crate::oracle::prove_versions(&s.path, &[&s.doc, &cx.doc], &s.ctx.home).err();
     let cross_check_skipped =
         runs.map(|skip| skip.to_string() + "; runpod-ssh's own evaluator judged the result");
     notes.extend(cross_check_skipped.clone());
@@ -394,7 +392,7 @@ fn rewrite_key(path: &Path, old: &[u8], new: &[u8]) -> anyhow::Result<()> {
 /// One finding per line ssh refuses in the repaired config (or what it
 /// includes), in ssh's words, with the line as read.
 fn refusal_findings(cx: &mut Cx) {
-    let mut refused = refusal::check(refusal::Client::local(), &cx.path, &cx.doc, cx.ctx);
+    let mut refused = cx.refused(refusal::Client::local());
     if refused.is_empty() && cx.findings.is_empty() {
         // Nothing found and nothing changed (the file on disk is the one
         // judged): before "nothing to fix", ask ssh -G itself once.

@@ -164,6 +164,10 @@ pub struct Cx<'a> {
     pub windows: Option<WindowsFacts>,
     /// Advice that is no finding (printed with the result).
     pub notes: Vec<String>,
+    /// The last [`Cx::refused`] judgement and the document it judged: the
+    /// Apple rule and `fix`'s closing check judge the same file when no
+    /// rule in between edits it (a whole evaluation each on a large file).
+    pub(crate) refusal_memo: Option<(crate::refusal::Client, Document, crate::refusal::Refusal)>,
 }
 
 impl<'a> Cx<'a> {
@@ -184,7 +188,22 @@ impl<'a> Cx<'a> {
             ansi: crate::platform::ansi_code_page(),
             windows: None,
             notes: Vec::new(),
+            refusal_memo: None,
         }
+    }
+
+    /// What `client` refuses in `self.doc` ([`crate::refusal::check`]),
+    /// judged again only when the document changed since the last time.
+    pub fn refused(&mut self, client: crate::refusal::Client) -> crate::refusal::Refusal {
+        if let Some((c, doc, r)) = &self.refusal_memo
+            && *c == client
+            && *doc == self.doc
+        {
+            return r.clone();
+        }
+        let r = crate::refusal::check(client, &self.path, &self.doc, self.ctx);
+        self.refusal_memo = Some((client, self.doc.clone(), r.clone()));
+        r
     }
 
     fn line_no(&self, i: usize) -> Option<usize> {
