@@ -130,7 +130,8 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     refusal_findings(&mut cx);
     let new_bytes = cx.doc.to_bytes();
     let changed = new_bytes != s.snap.content();
-    let diff = if changed {
+    // Printed by a dry run and in JSON only: a real run in text skips it.
+    let diff = if changed && (a.dry_run || env.global.json) {
         s.diff_to(&new_bytes)
     } else {
         String::new()
