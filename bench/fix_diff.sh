@@ -30,8 +30,8 @@ run() { # bin cfgsrc tag args...
   cp "$src" "$H/.ssh/config"; chmod 600 "$H/.ssh/config"
   iso "$bin" --config "$H/.ssh/config" fix "$@" > "$work/$tag.out" 2> "$work/$tag.err"
   echo $? > "$work/$tag.rc"
-  (cd "$H" && find . -type f ! -name '.runpod-ssh.lock' -exec sha256sum {} + | sed -E 's#\./[^ ]*backup[^ ]*#BACKUP#; s#[0-9]{8}T?[0-9]{6}[^ /]*#TS#g' | sort) > "$work/$tag.files"
-  sed -E -i 's#[0-9]{8}T?[0-9]{6}[^ /)]*#TS#g; s#[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+Z?#TS#g' "$work/$tag.out" "$work/$tag.err"
+  (cd "$H" && find . -type f ! -name '.runpod-ssh.lock' -exec sha256sum {} + | sed -E 's#\./[^ ]*backup[^ ]*#BACKUP#; s#[0-9]{8}[-T]?[0-9]{6}[^ /]*#TS#g' | sort) > "$work/$tag.files"
+  sed -E -i 's#[0-9]{8}[-T]?[0-9]{6}[^ /)]*#TS#g; s#[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+Z?#TS#g' "$work/$tag.out" "$work/$tag.err"
 }
 for f in "${files[@]}" "$hand"/* "$@"; do
   src=$(realpath "$f")
