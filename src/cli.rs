@@ -18,6 +18,44 @@ Environment:
              default config, keys, known_hosts) is the account's home
              from the password database, as ssh uses it";
 
+/// Parse the command line as clap does, except that a usage error under
+/// `--json` is also JSON on stdout, shaped as every other failure
+/// (`{"error", "exit_code"}`); clap's own words still go to stderr and its
+/// exit code is kept.
+pub fn parse() -> Cli {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    match Cli::try_parse_from(&args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let json = args
+                .iter()
+                .skip(1)
+                .take_while(|a| *a != "--")
+                .any(|a| a == "--json");
+            if json && e.use_stderr() {
+                let text = e.render().to_string();
+                // The message, without clap's usage and --help lines.
+                let msg = text.split("\n\nUsage:").next().unwrap_or_default();
+                let msg = msg.strip_prefix("error: ").unwrap_or(msg);
+                // One line: paragraphs (clap's "tip: …") joined by "; ".
+                let msg: Vec<String> = msg
+                    .split("\n\n")
+                    .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+                    .filter(|p| !p.is_empty())
+                    .collect();
+                let v = serde_json::json!({
+                    "error": msg.join("; "),
+                    "exit_code": e.exit_code(),
+                });
+                if let Ok(j) = crate::output::json(&v) {
+                    let _ = crate::output::out(&j);
+                }
+            }
+            e.exit()
+        }
+    }
+}
+
 /// runpod-ssh: make your RunPod pod connect, from a terminal or VS Code.
 #[derive(Debug, Parser)]
 #[command(name = "runpod-ssh", version = crate::VERSION, about, after_help = AFTER_HELP)]

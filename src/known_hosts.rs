@@ -541,5 +541,48 @@ pub fn remove_host(content: &[u8], name: &str) -> (Vec<u8>, usize) {
     (out, removed)
 }
 
+/// Put the lines that pin keys for `old` under `new` instead (an entry
+/// renamed at the same endpoint keeps its pin): a hashed line is hashed
+/// afresh for `new`, a plain list has `old` replaced and keeps its other
+/// names. Other lines stay byte-identical. Returns how many lines changed.
+pub fn rename_host(content: &[u8], old: &str, new: &str) -> (Vec<u8>, usize) {
+    let mut out = Vec::with_capacity(content.len());
+    let mut renamed = 0;
+    for line in content.split_inclusive(|&b| b == b'\n') {
+        // A line that is not UTF-8 is kept as it is (it names no alias we write).
+        let text = std::str::from_utf8(line).unwrap_or_default();
+        let body = until_nul(text.trim_end_matches(['\n', '\r']));
+        let end = &line[body.len()..];
+        let fresh = line_names(body, old)
+            .then(|| parse_line(Path::new(""), 0, body))
+            .flatten()
+            .and_then(|e| {
+                let t = body.trim_start_matches([' ', '\t']);
+                let rest = &t[e.hosts.len()..];
+                if e.hosts.starts_with("|1|") {
+                    let hashed = entry_line(new, &e.key, true).ok()?;
+                    let field = hashed.split(' ').next()?.to_string();
+                    Some(format!("{field}{rest}"))
+                } else {
+                    let names: Vec<&str> = e
+                        .hosts
+                        .split(',')
+                        .map(|h| if h.eq_ignore_ascii_case(old) { new } else { h })
+                        .collect();
+                    Some(format!("{}{rest}", names.join(",")))
+                }
+            });
+        match fresh {
+            Some(f) => {
+                out.extend_from_slice(f.as_bytes());
+                out.extend_from_slice(end);
+                renamed += 1;
+            }
+            None => out.extend_from_slice(line),
+        }
+    }
+    (out, renamed)
+}
+
 #[cfg(test)]
 mod tests;

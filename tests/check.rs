@@ -689,3 +689,176 @@ fn busy_server_is_tried_again_and_passes_once_a_slot_frees() {
     assert_eq!(v[0]["ok"], true);
     assert!(v[0]["attempts"].as_u64().unwrap() >= 2, "{v:#}");
 }
+
+/// A fake busy sshd on 127.0.0.1: each connection gets `answer(n)` (the
+/// n-th, from 1): `Some((bytes, rst))` writes the bytes, then resets the
+/// socket when `rst`, else closes it; `None` holds it open, silent, until
+/// `hold` after the last connection. Returns how many connections came.
+fn busy_listener(
+    tries: usize,
+    answer: impl Fn(usize) -> Option<(&'static [u8], bool)> + Send + 'static,
+    hold: Duration,
+) -> (u16, std::thread::JoinHandle<usize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let t = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        let mut n = 0;
+        listener.set_nonblocking(true).unwrap();
+        let start = Instant::now();
+        while n < tries && start.elapsed() < Duration::from_secs(15) {
+            let Ok((mut s, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            n += 1;
+            s.set_nonblocking(false).unwrap();
+            match answer(n) {
+                Some((bytes, rst)) => {
+                    // sshd drops after the client's identification is in:
+                    // unread bytes make the close a reset.
+                    let mut buf = [0u8; 1];
+                    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                    let _ = s.peek(&mut buf);
+                    let _ = s.write_all(bytes);
+                    if rst {
+                        use std::os::fd::AsRawFd;
+                        let l = libc::linger {
+                            l_onoff: 1,
+                            l_linger: 0,
+                        };
+                        // SAFETY: setsockopt on a socket we own, with a linger struct.
+                        unsafe {
+                            libc::setsockopt(
+                                s.as_raw_fd(),
+                                libc::SOL_SOCKET,
+                                libc::SO_LINGER,
+                                (&l as *const libc::linger).cast(),
+                                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                            );
+                        }
+                    }
+                    drop(s);
+                }
+                None => held.push(s),
+            }
+        }
+        std::thread::sleep(hold);
+        n
+    });
+    (port, t)
+}
+
+fn busy_home(port: u16) -> TempHome {
+    home_with(&[format!(
+        "Host runpod-busy\n  HostName 127.0.0.1\n  Port {port}\n  User root\n"
+    )])
+}
+
+#[test]
+fn reset_before_the_banner_is_reported_as_busy_and_tried_three_times() {
+    let (port, server) = busy_listener(3, |_| Some((b"", true)), Duration::ZERO);
+    let home = busy_home(port);
+    let (code, v, _) = check(&home, &["runpod-busy", "--timeout", "5"]);
+    assert_eq!(code, Some(1));
+    let err = v[0]["error"].as_str().unwrap();
+    assert!(
+        err.starts_with("the server is refusing new connections for now")
+            && err.contains("reset before its SSH banner")
+            && err.contains("3 tries"),
+        "{v:#}"
+    );
+    assert_eq!(v[0]["attempts"], 3, "{v:#}");
+    assert_eq!(server.join().unwrap(), 3);
+}
+
+#[test]
+fn exceeded_max_startups_then_silence_is_busy_within_the_timeout() {
+    // The line, then the socket held open (a hostile or wedged server).
+    let (port, server) = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        (
+            port,
+            std::thread::spawn(move || {
+                let (mut s, _) = listener.accept().unwrap();
+                s.write_all(b"Exceeded MaxStartups\r\n").unwrap();
+                std::thread::sleep(Duration::from_secs(4));
+            }),
+        )
+    };
+    let home = busy_home(port);
+    let t = Instant::now();
+    let (code, v, _) = check(&home, &["runpod-busy", "--timeout", "2"]);
+    assert!(
+        t.elapsed() < Duration::from_millis(3500),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(code, Some(1));
+    let err = v[0]["error"].as_str().unwrap();
+    assert!(
+        err.starts_with("the server is refusing new connections for now")
+            && err.contains("Exceeded MaxStartups"),
+        "{v:#}"
+    );
+    server.join().unwrap();
+}
+
+/// Busy on the first try, then a try that hears nothing: the report says
+/// that the server answered as a busy sshd, not "not an SSH server".
+#[test]
+fn busy_then_silent_try_keeps_the_busy_answer_in_the_report() {
+    let (port, server) = busy_listener(
+        2,
+        |n| (n == 1).then_some((b"Exceeded MaxStartups\r\n" as &[u8], false)),
+        Duration::from_secs(3),
+    );
+    let home = busy_home(port);
+    let (code, v, _) = check(&home, &["runpod-busy", "--timeout", "2"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(v[0]["stage"], "banner", "{v:#}");
+    assert_eq!(v[0]["attempts"], 2, "{v:#}");
+    let err = v[0]["error"].as_str().unwrap();
+    assert!(err.contains("sent nothing"), "{v:#}");
+    assert!(err.contains("Exceeded MaxStartups"), "{v:#}");
+    let hint = v[0]["hint"].as_str().unwrap();
+    assert!(hint.contains("MaxStartups"), "{hint}");
+    assert!(!hint.contains("not an SSH server"), "{hint}");
+    assert_eq!(server.join().unwrap(), 2);
+}
+
+/// The busy retry is "two more tries within the timeout": a first try that
+/// spent most of the budget before sshd said it is busy leaves the next
+/// try only what is left, not a fresh per-stage timeout (was 3 s + the
+/// pause + 3 s). The report still says busy, and no stage claims it
+/// waited the whole timeout when it waited less.
+#[test]
+fn busy_retry_shares_the_first_tries_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = std::thread::spawn(move || {
+        // A slow busy answer, then a try that hears nothing.
+        let (mut s, _) = listener.accept().unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        let _ = s.write_all(b"Exceeded MaxStartups\r\n");
+        drop(s);
+        let held = listener.accept();
+        std::thread::sleep(Duration::from_secs(6));
+        drop(held);
+    });
+    let home = busy_home(port);
+    let t = Instant::now();
+    let (code, v, _) = check(&home, &["runpod-busy", "--timeout", "3"]);
+    let took = t.elapsed();
+    assert!(took < Duration::from_millis(3600), "{took:?} {v:#}");
+    assert_eq!(code, Some(1));
+    assert_eq!(v[0]["stage"], "banner", "{v:#}");
+    assert_eq!(v[0]["attempts"], 2, "{v:#}");
+    let err = v[0]["error"].as_str().unwrap();
+    assert!(err.contains("Exceeded MaxStartups"), "{v:#}");
+    assert!(!err.contains("within 3s"), "{v:#}");
+    let hint = v[0]["hint"].as_str().unwrap();
+    assert!(hint.contains("MaxStartups"), "{hint}");
+    server.join().unwrap();
+}

@@ -91,3 +91,37 @@ fn no_color_and_no_ansi_when_piped() {
     let o = home.run(&["show", "pod", "--config", cfg.to_str().unwrap()]);
     assert!(!stderr(&o).contains('\x1b'), "{:?}", stderr(&o));
 }
+
+/// Item 9: under `--json` a usage error clap finds (`add --json` with no
+/// COMMAND, an unknown option) is JSON on stdout too, shaped as every
+/// other failure (`error`, `exit_code`), with clap's words on stderr and
+/// its exit code (2) unchanged. Help stays help.
+#[test]
+fn usage_errors_under_json_are_json() {
+    let home = TempHome::new();
+    for args in [
+        &["add", "--json"][..],
+        &["--json", "add"][..],
+        &["check", "--json", "--nope"][..],
+        &["--json", "show", "a", "b"][..],
+    ] {
+        let o = home.run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", stdout(&o)));
+        assert_eq!(v["exit_code"], 2, "{v:#}");
+        let err = v["error"].as_str().unwrap();
+        assert!(!err.is_empty() && !err.contains("Usage:"), "{err}");
+        assert!(stderr(&o).contains("Usage:"), "{}", stderr(&o));
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&home.run(&["add", "--json"]).stdout).unwrap();
+    assert!(v["error"].as_str().unwrap().contains("<COMMAND>"), "{v:#}");
+    // Without --json: clap's text only.
+    let o = home.run(&["add"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty(), "{}", stdout(&o));
+    let o = home.run(&["add", "--json", "--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("Usage:"), "{}", stdout(&o));
+}

@@ -1494,3 +1494,30 @@ fn comment_rules_keep_bytes_that_are_not_utf8() {
         stdout(&o)
     );
 }
+
+/// Item 4: `fix` on the top config, for a refused line in a file it
+/// includes, names the `runpod-ssh fix --config INC` that repairs it (not
+/// "edit it by hand"), and that command, run as printed, does.
+#[test]
+fn refused_line_in_an_included_file_names_the_fix_for_that_file() {
+    let home = TempHome::new();
+    let inc = home.ssh_dir().join("inc.conf");
+    std::fs::write(&inc, "Host web\n  Port 2222# glued\n").unwrap();
+    let top = home.ssh_dir().join("config");
+    std::fs::write(&top, format!("Include {}\n", inc.display())).unwrap();
+    let o = home.run(&["fix", "--dry-run"]);
+    let out = stdout(&o);
+    let cmd = format!("`runpod-ssh fix --config {}`", inc.display());
+    assert!(out.contains(&cmd), "{out}\n{}", stderr(&o));
+    assert!(!out.contains("edit it by hand"), "{out}");
+    let words: Vec<String> = cmd
+        .trim_matches('`')
+        .split_whitespace()
+        .skip(1)
+        .map(str::to_string)
+        .collect();
+    let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+    let o = home.run(&refs);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(read(&inc), "Host web\n  # glued\n  Port 2222\n");
+}

@@ -186,6 +186,33 @@ fn add_with_a_public_key_uses_the_private_key_beside_it_or_refuses() {
     );
 }
 
+/// An entry written before that (or by hand) names the `.pub`: check's
+/// hint is the `fix` that repairs it, not "create a key" (item 4), and
+/// it works as printed.
+#[test]
+fn check_on_an_entry_naming_the_public_key_hints_fix_and_fix_makes_it_pass() {
+    let Some(sshd) = Sshd::start(&[]) else { return };
+    let (home, key) = home_with_key(Some(&sshd));
+    let kh = kh(&home);
+    let extra = [
+        "IdentitiesOnly yes".to_string(),
+        format!("UserKnownHostsFile {}", kh.display()),
+        "StrictHostKeyChecking accept-new".to_string(),
+    ];
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let block = sshd.host_block("gpu", &key.with_extension("pub"), &extra);
+    std::fs::write(home.ssh_dir().join("config"), block).unwrap();
+    let (code, v) = check_json(&home, &["gpu", "--quick"]);
+    assert_eq!(code, Some(1), "{v:#}");
+    assert_eq!(v[0]["stage"], "auth", "{v:#}");
+    let hint = v[0]["hint"].as_str().unwrap();
+    assert!(hint.contains("`runpod-ssh fix`"), "{hint}");
+    assert!(!hint.contains("ssh-keygen"), "{hint}");
+    ok(&run_words(&home, &quoted_command(hint)));
+    let (code, v) = check_json(&home, &["gpu", "--quick"]);
+    assert_eq!(code, Some(0), "{v:#}");
+}
+
 // Items 3 and 4 ---------------------------------------------------------------
 
 #[test]
@@ -256,6 +283,39 @@ fn given_config_is_carried_into_connect_and_undo_commands() {
     assert!(!home.ssh_dir().join("config").exists());
 }
 
+/// Hints from the probe name `ssh ALIAS` and `runpod-ssh add …` too: under
+/// `--config F` those must read F (`ssh -F F ALIAS`, `runpod-ssh --config F
+/// add`), or they act on another file's entry of the same name.
+#[test]
+fn given_config_is_carried_into_the_ssh_and_add_commands_of_check_hints() {
+    let Some(sshd) = Sshd::start(&[]) else { return };
+    let (home, key) = home_with_key(Some(&sshd));
+    let cfg = home.path().join("my_config");
+    // StrictHostKeyChecking ask (the default): check stops at the unknown key.
+    std::fs::write(&cfg, sshd.host_block("pod", &key, &[])).unwrap();
+    let c = cfg.to_str().unwrap();
+    let (code, v) = check_json(&home, &["--config", c, "pod", "--quick"]);
+    assert_eq!(code, Some(1), "{v:#}");
+    assert_eq!(v[0]["stage"], "hostkey", "{v:#}");
+    let hint = v[0]["hint"].as_str().unwrap();
+    assert!(hint.contains(&format!("`ssh -F {c} pod`")), "{hint}");
+    assert!(!hint.contains("`ssh pod`"), "{hint}");
+    let o = home.run(&["--config", c, "check", "pod", "--quick"]);
+    assert!(
+        stdout(&o).contains(&format!("`ssh -F {c} pod`")),
+        "{}",
+        stdout(&o)
+    );
+
+    // An alias with no entry: the `add` it proposes writes F.
+    let (_, v) = check_json(&home, &["--config", c, "nothere"]);
+    let hint = v[0]["hint"].as_str().unwrap();
+    assert!(
+        hint.contains(&format!("`runpod-ssh --config {c} add ")),
+        "{hint}"
+    );
+}
+
 // Item 6 -------------------------------------------------------------------
 
 #[test]
@@ -318,6 +378,60 @@ fn add_name_over_an_entry_under_another_alias_says_renamed() {
     );
 }
 
+/// A rename at the same endpoint keeps the pin: HostKeyAlias follows the
+/// alias, so a pin left under the old name would leave the entry unpinned
+/// and the next connection would accept any key (plain and hashed lines).
+#[test]
+fn add_name_over_an_entry_under_another_alias_keeps_its_pinned_host_key() {
+    let (home, _) = home_with_key(None);
+    ok(&home.run(&["add", "--no-vscode", PASTE]));
+    let old = "runpod-203-0-113-7-40123";
+    let (_, public) = keygen(home.path(), "pod_host_key", "");
+    let key = public
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    // The same pin, hashed as with HashKnownHosts yes.
+    let hashed = {
+        use std::process::Command;
+        let kh = home.path().join("h");
+        std::fs::write(&kh, format!("{old} {key}\n")).unwrap();
+        assert!(
+            Command::new("ssh-keygen")
+                .args(["-q", "-H", "-f"])
+                .arg(&kh)
+                .status()
+                .unwrap()
+                .success()
+        );
+        std::fs::read_to_string(&kh).unwrap()
+    };
+    for pins in [format!("{old} {key}\n"), hashed] {
+        std::fs::write(kh(&home), &pins).unwrap();
+        let o = home.run(&["add", "--no-vscode", "--name", "gpu", PASTE]);
+        ok(&o);
+        let after = std::fs::read_to_string(kh(&home)).unwrap();
+        // ssh-keygen -F finds the key under the new name, not the old.
+        let found = |name: &str| {
+            std::process::Command::new("ssh-keygen")
+                .args(["-F", name, "-f"])
+                .arg(kh(&home))
+                .output()
+                .unwrap()
+                .status
+                .success()
+        };
+        assert!(found("gpu"), "{after}");
+        assert!(!found(old), "{after}");
+        let body = key.split(' ').nth(1).unwrap();
+        assert!(after.contains(body), "{after}");
+        // Back to the old name for the next round.
+        ok(&home.run(&["add", "--no-vscode", "--name", old, PASTE]));
+        assert!(found(old));
+    }
+}
+
 // Item 8 -------------------------------------------------------------------
 
 #[test]
@@ -343,6 +457,24 @@ fn typos_get_suggestions_for_flags_and_aliases() {
         "{}",
         stderr(&o)
     );
+
+    // check too, though a system config's `Host *` (Debian's) applies to
+    // any name (so the probe tries DNS for it, as ssh would).
+    std::fs::write(
+        home.system_config(),
+        "Host *\n    SendEnv LANG LC_*\n    HashKnownHosts yes\n",
+    )
+    .unwrap();
+    let (code, v) = check_json(&home, &["runpdo-4090"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        v[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("did you mean runpod-4090?"),
+        "{v:#}"
+    );
+    std::fs::write(home.system_config(), "").unwrap();
 
     let o = home.run(&["fix", "--dry-run", "gpuu"]);
     assert_eq!(o.status.code(), Some(2));
@@ -540,6 +672,32 @@ fn check_warns_when_the_pod_has_no_workspace_and_shows_disks_apart() {
     }
 }
 
+/// A login whose output is not the facts command's (a ForceCommand, a pod
+/// without `df`): nothing is known of its disks, so no "no /workspace"
+/// alarm and no "no GPU visible".
+#[test]
+fn check_claims_no_facts_when_the_facts_command_printed_nothing() {
+    let Some(sshd) = Sshd::start(&["ForceCommand /bin/true"]) else {
+        return;
+    };
+    let (home, key) = home_with_key(Some(&sshd));
+    let paste = format!(
+        "ssh {}@127.0.0.1 -p {} -i {}",
+        sshd.user,
+        sshd.port,
+        key.display()
+    );
+    ok(&home.run(&["add", "--name", "gpu", "--no-vscode", &paste]));
+    let o = home.run(&["check", "gpu"]);
+    ok(&o);
+    let out = stdout(&o);
+    assert!(!out.contains("/workspace"), "{out}");
+    assert!(!out.contains("no GPU visible"), "{out}");
+    let (code, v) = check_json(&home, &["gpu"]);
+    assert_eq!(code, Some(0), "{v:#}");
+    assert_eq!(v[0]["facts"], serde_json::Value::Null, "{v:#}");
+}
+
 // Item 11 ------------------------------------------------------------------
 
 #[test]
@@ -550,6 +708,14 @@ fn add_accepts_a_bare_ssh_uri() {
     let cfg = std::fs::read_to_string(home.ssh_dir().join("config")).unwrap();
     assert!(
         cfg.contains("HostName 203.0.113.7") && cfg.contains("Port 40123"),
+        "{cfg}"
+    );
+    // With a leading `ssh` as well.
+    let o = home.run(&["add", "--no-vscode", "ssh ssh://root@203.0.113.8:40124"]);
+    ok(&o);
+    let cfg = std::fs::read_to_string(home.ssh_dir().join("config")).unwrap();
+    assert!(
+        cfg.contains("HostName 203.0.113.8") && cfg.contains("Port 40124"),
         "{cfg}"
     );
 }
@@ -567,4 +733,67 @@ fn readme_install_says_locked_path_install_cargo_bin_on_path_and_build_time() {
     );
     assert!(readme.contains("~/.cargo/bin"), "PATH note");
     assert!(readme.contains("first build"), "build time");
+}
+
+/// `fix --probe --config F`: the probe's hints name `runpod-ssh --config F
+/// …` (item 5), not a bare `runpod-ssh add` that writes `~/.ssh/config`.
+#[test]
+fn fix_probe_hints_carry_the_given_config() {
+    let (home, _) = home_with_key(None);
+    let cfg = home.path().join("my_config");
+    let c = cfg.to_str().unwrap();
+    // A closed port on loopback: the probe stops at tcp (endpoint stale).
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let paste = format!("ssh root@127.0.0.1 -p {port} -i ~/.ssh/id_ed25519");
+    ok(&home.run(&["--config", c, "add", "--no-vscode", "--name", "gpu", &paste]));
+    let o = home.run(&["--config", c, "fix", "--probe", "--dry-run", "--no-vscode"]);
+    let out = stdout(&o);
+    assert!(out.contains("endpoint stale"), "{out}\n{}", stderr(&o));
+    assert!(
+        out.contains(&format!("`runpod-ssh --config {c} add --name gpu ")),
+        "{out}"
+    );
+}
+
+/// Item 1: `add --name pod --reset-host-key` on a hand-written RunPod entry
+/// whose key ssh pinned in `~/.ssh/known_hosts` (not runpod-ssh's file)
+/// must not claim "No host key is pinned": it names the file and the
+/// `ssh-keygen -R` that resets it there, exits non-zero and leaves the
+/// user's known_hosts alone.
+#[test]
+fn reset_host_key_names_a_pin_in_the_users_own_known_hosts() {
+    let (home, _) = home_with_key(None);
+    std::fs::write(
+        home.ssh_dir().join("config"),
+        "Host pod\n    HostName 203.0.113.7\n    Port 40123\n    User root\n",
+    )
+    .unwrap();
+    let users = home.ssh_dir().join("known_hosts");
+    let pin = "[203.0.113.7]:40123 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPin\n";
+    std::fs::write(&users, pin).unwrap();
+    for extra in [&["--dry-run"][..], &[][..]] {
+        let mut args = vec!["add", "--no-vscode", "--name", "pod", "--reset-host-key"];
+        args.extend_from_slice(extra);
+        let o = home.run(&args);
+        let all = format!("{}{}", stdout(&o), stderr(&o));
+        assert!(!o.status.success(), "{all}");
+        assert!(!all.contains("No host key is pinned"), "{all}");
+        assert!(all.contains("~/.ssh/known_hosts"), "{all}");
+        assert!(
+            all.contains("`ssh-keygen -R '[203.0.113.7]:40123' -f "),
+            "{all}"
+        );
+        assert_eq!(std::fs::read_to_string(&users).unwrap(), pin);
+    }
+    // The printed command does reset it.
+    let o = home.run(&["add", "--no-vscode", "--name", "pod", "--reset-host-key"]);
+    let all = stderr(&o);
+    let start = all.find("`ssh-keygen ").unwrap() + 1;
+    let cmd = &all[start..start + all[start..].find('`').unwrap()];
+    let st = home.cmd("sh").args(["-c", cmd]).output().unwrap();
+    assert!(st.status.success(), "{cmd}: {}", stderr(&st));
+    assert_eq!(std::fs::read_to_string(&users).unwrap(), "");
 }

@@ -26,8 +26,9 @@ pub fn run(env: &Env, a: &CheckArgs) -> anyhow::Result<Outcome> {
     let targets = targets(env, &path, &doc, &ctx, &aliases);
     let hosts: Vec<_> = aliases.iter().cloned().zip(targets).collect();
     let started = Instant::now();
-    let reports = probe_with_spinner(env, hosts, &opts, a.jobs)?;
+    let mut reports = probe_with_spinner(env, hosts, &opts, a.jobs)?;
     let wall = started.elapsed();
+    suggest_aliases(&mut reports, &path, &doc, &ctx);
     let all_ok = reports.iter().all(|r| r.ok);
 
     if env.global.json {
@@ -126,6 +127,23 @@ fn pinned_by_us(doc: &Document, alias: &str, t: &probe::Target) -> bool {
         .map(|id| runpod::pod_pin_name(&id));
     t.host_key_alias.as_deref() == Some(alias)
         || (synced_pin.is_some() && t.host_key_alias.as_deref() == synced_pin.as_deref())
+}
+
+/// A name that did not resolve is most often a mistyped alias: a system
+/// config's `Host *` (Debian's) made it look configured, so the probe
+/// tried DNS as ssh would. Suggest a near alias (none for a defined one).
+fn suggest_aliases(reports: &mut [Report], path: &Path, doc: &Document, ctx: &Context) {
+    let mut files = None;
+    for r in reports
+        .iter_mut()
+        .filter(|r| r.stage == Some(probe::Stage::Resolve))
+    {
+        let files = files.get_or_insert_with(|| load_tree(path, doc, &ctx.home));
+        let near = super::did_you_mean(&r.alias, files);
+        if let Some(e) = r.error.as_mut() {
+            e.push_str(&near);
+        }
+    }
 }
 
 /// An alias that cannot be probed: suggest a near name, or name the `fix`

@@ -153,6 +153,25 @@ pub fn forget_pinned_key_in(path: &Path, alias: &str) -> anyhow::Result<usize> {
     Ok(n)
 }
 
+/// Pin under `new` the host keys pinned under `old` in
+/// `~/.ssh/known_hosts_runpod` (a rename keeps the endpoint, and
+/// HostKeyAlias follows the alias). Returns how many lines changed.
+pub fn rename_pinned_key(old: &str, new: &str) -> anyhow::Result<usize> {
+    let Some(path) = known_hosts_path().filter(|p| p.exists()) else {
+        return Ok(0);
+    };
+    let _lock = Lock::for_file(&path).or_fail(Failure::Io)?;
+    let snap = fsio::read(&path).or_fail(Failure::Io)?;
+    let Some(bytes) = &snap.bytes else {
+        return Ok(0);
+    };
+    let (fresh, n) = known_hosts::rename_host(bytes, old, new);
+    if n > 0 {
+        fsio::write(&snap, &fresh, WriteOptions::default()).or_fail(Failure::Io)?;
+    }
+    Ok(n)
+}
+
 /// What happened to one VS Code settings file.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct SettingsChange {

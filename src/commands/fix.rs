@@ -73,7 +73,7 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
         // Probing resolves hosts as ssh would: with the system config
         // unless a file was named (`-F`).
         let system = env.context().system_config;
-        probe_findings(&mut cx, a, system)?;
+        probe_findings(&mut cx, a, system, env)?;
     }
     // What ssh still refuses once the rules did what they can: its words,
     // the file and line, left to the user.
@@ -472,6 +472,9 @@ fn refusal_findings(cx: &mut Cx) {
         // judged): before "nothing to fix", ask ssh -G itself once.
         refused = refusal::ssh_backstop(&cx.path, &cx.doc, cx.ctx);
     }
+    // A file this one includes is repaired by `fix --config` on it: judged
+    // once per file.
+    let mut other: Vec<(PathBuf, refusal::Repair)> = Vec::new();
     for d in refused.problems {
         let line = match d.source.line {
             0 => None,
@@ -489,13 +492,34 @@ fn refusal_findings(cx: &mut Cx) {
             line,
             severity: Severity::Error,
             message: d.message.clone(),
-            repair: format!(
-                "no rule repairs this line: edit it by hand ({} refuses the whole file until then)",
-                refusal::Client::local().name()
-            ),
+            repair: included_repair(cx, &d.source.file, &mut other),
             auto: Auto::Manual,
             applied: false,
         });
+    }
+}
+
+/// The repair of a line ssh refuses: by hand, or, in a file the config
+/// includes, the `runpod-ssh fix --config FILE` that repairs it.
+fn included_repair(cx: &Cx, file: &Path, seen: &mut Vec<(PathBuf, refusal::Repair)>) -> String {
+    let client = refusal::Client::local();
+    let repair = if file == cx.path {
+        refusal::Repair::None
+    } else if let Some((_, r)) = seen.iter().find(|(f, _)| f == file) {
+        *r
+    } else {
+        let r = refusal::fix_repairs(client, file, refusal::UNRELATED_HOST, cx.ctx);
+        seen.push((file.to_path_buf(), r));
+        r
+    };
+    let cmd = refusal::fix_command(file, cx.ctx);
+    let whole = format!("{} refuses the whole file until then", client.name());
+    match repair {
+        refusal::Repair::All => format!("`{cmd}` repairs this ({whole})"),
+        refusal::Repair::Some => {
+            format!("`{cmd}` repairs some of it; the rest is for you ({whole})")
+        }
+        refusal::Repair::None => format!("no rule repairs this line: edit it by hand ({whole})"),
     }
 }
 
@@ -504,6 +528,7 @@ fn probe_findings(
     cx: &mut Cx,
     a: &FixArgs,
     system_config: Option<std::path::PathBuf>,
+    env: &Env,
 ) -> anyhow::Result<()> {
     let ctx = crate::config::Context {
         system_config,
@@ -543,7 +568,10 @@ fn probe_findings(
         let Some(stage) = r.stage else { continue };
         // The error and hint may quote the server: safe to print.
         r.error = r.error.map(|e| crate::output::escape(&e, false));
-        r.hint = r.hint.map(|h| crate::output::escape(&h, false));
+        // Its commands carry --config as given (`ssh -F F`, item 5).
+        r.hint = r
+            .hint
+            .map(|h| crate::output::escape(&env.carry_options(&h), false));
         let mut f = Finding {
             rule: "probe",
             file: cx.path.clone(),

@@ -154,14 +154,23 @@ impl Env {
         }
     }
 
-    /// Make every `runpod-ssh …` command quoted in a hint (from the library,
-    /// which does not know the command line) carry the given options.
+    /// Make every `runpod-ssh …` and `ssh …` command quoted in a hint (from
+    /// the library, which does not know the command line) carry the given
+    /// options: `ssh ALIAS` alone would read another file's entry.
     pub fn carry_options(&self, hint: &str) -> String {
-        // A hint that names a file already (`fix --config F`) is left as is.
-        if self.global.config.is_none() || hint.contains("--config") {
+        let Some(p) = &self.global.config else {
             return hint.to_string();
+        };
+        let mut hint = hint.to_string();
+        // A hint that names a file already (`fix --config F`) is left as is.
+        if !hint.contains("--config") {
+            hint = hint.replace("`runpod-ssh ", &format!("`{}", self.command("")));
         }
-        hint.replace("`runpod-ssh ", &format!("`{}", self.command("")))
+        if !hint.contains("`ssh -F") {
+            let f = shell_quote(&p.display().to_string());
+            hint = hint.replace("`ssh ", &format!("`ssh -F {f} "));
+        }
+        hint
     }
 }
 

@@ -312,3 +312,22 @@ fn removes_plain_and_hashed_only_for_that_name() {
         )
     );
 }
+
+#[test]
+fn rename_host_moves_the_pin_and_keeps_other_lines_and_names() {
+    let key = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAID5cohgFWPpFUIOQHxeFtVjzJ4MID1guXODdwNV3iAB7";
+    let text = format!(
+        "# c\r\nold,other {key} note\r\n@revoked old {key}\nolder {key}\n\u{ff}old {key}\n"
+    );
+    let (out, n) = rename_host(text.as_bytes(), "old", "new");
+    assert_eq!(n, 1);
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        text.replace("old,other", "new,other")
+    );
+    let (out, n) = rename_host(format!("old {key}\n").as_bytes(), "OLD", "new");
+    assert_eq!(
+        (String::from_utf8(out).unwrap(), n),
+        (format!("new {key}\n"), 1)
+    );
+}

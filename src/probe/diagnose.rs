@@ -20,7 +20,7 @@ pub(super) struct Received<'a> {
 pub const BUSY: &str =
     "the server is refusing new connections for now (too many unauthenticated connections)";
 
-const BUSY_HINT: &str = "public pod ports are scanned constantly and sshd's MaxStartups (default 10:30:100) then drops new connections; try again in a minute. If it persists, in the pod's web terminal put `MaxStartups 100:30:200` and `LoginGraceTime 20` near the top of /etc/ssh/sshd_config (sshd keeps the first value it reads) and reload sshd: `kill -HUP $(cat /run/sshd.pid)`";
+pub(super) const BUSY_HINT: &str = "public pod ports are scanned constantly and sshd's MaxStartups (default 10:30:100) then drops new connections; try again in a minute. If it persists, in the pod's web terminal put `MaxStartups 100:30:200` and `LoginGraceTime 20` near the top of /etc/ssh/sshd_config (sshd keeps the first value it reads) and reload sshd: `kill -HUP $(cat /run/sshd.pid)`";
 
 /// The server's identification line came after more (or longer) lines
 /// than the native client (russh) accepts before it, though within what
@@ -276,8 +276,18 @@ pub(super) fn auth_refused(rep: &mut Report, t: &Target) {
     if !problems.is_empty() {
         error.push_str(&format!("; not offered: {}", problems.join(", ")));
     }
+    // An IdentityFile naming a public key with its private key beside it:
+    // `fix` points it at that one (a new key would be a long detour).
+    let public = t
+        .identity_files
+        .iter()
+        .find(|(raw, path)| raw.ends_with(".pub") && path.with_extension("").is_file());
     let hint = if rep.offers.iter().any(|o| o.result == "encrypted") {
         "the key is encrypted: load it with `ssh-add KEY` (then check again), or run check in a terminal to type its passphrase".to_string()
+    } else if let (true, Some((raw, _))) = (offered.is_empty(), public) {
+        format!(
+            "IdentityFile {raw} is the public key: `runpod-ssh fix` points it at the private key beside it"
+        )
     } else if offered.is_empty() {
         "no usable key: create one with `ssh-keygen -t ed25519`, add the .pub in RunPod → Settings → SSH Public Keys, and restart the pod".to_string()
     } else {

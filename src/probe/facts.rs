@@ -36,7 +36,8 @@ pub fn parse_facts(out: &str) -> Facts {
         gpus,
         root_free: root.and_then(|r| r.1),
         workspace_free: ws.filter(|_| !on_root).and_then(|r| r.1),
-        workspace_missing: ws.is_none(),
+        // Only a `df` that printed the row of `/` says `/workspace` is missing.
+        workspace_missing: root.is_some() && ws.is_none(),
         workspace_on_container_disk: on_root,
     }
 }
@@ -71,6 +72,10 @@ mod tests {
         assert_eq!(f.root_free, Some(19922944 * 1024));
         assert_eq!(f.workspace_free, Some(104857600 * 1024));
         assert!(!f.workspace_missing && !f.workspace_on_container_disk);
+
+        // df printed nothing (missing, or failed): nothing is known.
+        let unknown = parse_facts("::df\n");
+        assert!(!unknown.workspace_missing && unknown.root_free.is_none());
 
         let missing = parse_facts(&format!("::df\n{root}"));
         assert!(missing.workspace_missing);

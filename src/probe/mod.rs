@@ -180,7 +180,7 @@ pub fn target(alias: &str, r: &Resolved) -> Result<Target, ResolveFailure> {
     if hsrc.is_none() && !from_config && !looks_like_address(alias) {
         return Err(ResolveFailure {
             error: format!("no host entry for {alias} in the config"),
-            hint: "add it: runpod-ssh add 'ssh root@IP -p PORT -i ~/.ssh/id_ed25519' (the line from RunPod's Connect tab)".into(),
+            hint: "add it: `runpod-ssh add 'ssh root@IP -p PORT -i ~/.ssh/id_ed25519'` (the line from RunPod's Connect tab)".into(),
         });
     }
     for k in ["proxycommand", "proxyjump"] {
@@ -454,25 +454,46 @@ fn ms(d: Duration) -> f64 {
 
 /// Probe one host. Never panics, never hangs past the per-stage deadlines.
 /// A busy server (sshd's MaxStartups) is tried again after a jittered
-/// pause, [`BUSY_TRIES`] times in all, while the timeout allows.
+/// pause, [`BUSY_TRIES`] times in all, within the first try's timeout: a
+/// later try's stages share what is left of it.
 pub async fn probe(t: &Target, opts: &Options) -> Report {
     let started = Instant::now();
     let mut attempt = 1;
+    let mut was_busy = None;
+    let mut retry: Option<Options> = None;
     loop {
         let mut rep = Report::new(&t.alias);
         rep.endpoint = Some(format!("{}:{}", t.hostname, t.port));
         rep.attempts = attempt;
-        run_stages(t, opts, &mut rep).await;
+        run_stages(t, retry.as_ref().unwrap_or(opts), &mut rep).await;
         rep.ok = rep.stage.is_none();
+        if rep.busy {
+            was_busy = rep.error.clone();
+        } else if rep.stage == Some(Stage::Banner)
+            && let (Some(e), Some(busy)) = (rep.error.as_mut(), &was_busy)
+        {
+            // The last try heard nothing it could read, but an earlier one
+            // was sshd saying it is busy: not "another service".
+            e.push_str(&format!(" (try {attempt}; an earlier try: {busy})"));
+            rep.hint = Some(diagnose::BUSY_HINT.into());
+        }
         if rep.busy && attempt < BUSY_TRIES {
             let pause = busy_pause(attempt);
             let left = opts
                 .timeout
                 .saturating_sub(started.elapsed())
                 .min(opts.budget());
-            if pause < left {
+            if pause + MIN_TRY < left {
                 tokio::time::sleep(pause).await;
                 attempt += 1;
+                // Whole tenths, rounded down: messages say "within 1.4s"
+                // and stay true.
+                let rest = opts.timeout.saturating_sub(started.elapsed());
+                let rest = Duration::from_millis(rest.as_millis() as u64 / 100 * 100);
+                retry = Some(Options {
+                    timeout: rest.max(MIN_TRY),
+                    ..opts.clone()
+                });
                 continue;
             }
         }
@@ -513,6 +534,9 @@ fn extra_for_prompt(opts: &Options) -> Duration {
 
 /// How many times a busy server (see [`BUSY`]) is tried in all.
 const BUSY_TRIES: u32 = 3;
+
+/// The least time worth a busy server's next try.
+const MIN_TRY: Duration = Duration::from_millis(100);
 
 /// The pause before try `n + 1` after a busy answer: `n` × 200–600 ms,
 /// jittered so many probes (or many users) do not come back in step.

@@ -435,8 +435,11 @@ impl Run<'_> {
         let (t, secs) = (self.t, self.secs);
         match exec {
             // Capped: the command ran and talked past 64 KiB; what came is kept.
-            Ok(Ok((0 | crate::client::CAPPED, out))) => {
-                if !self.opts.quick {
+            Ok(Ok((code @ (0 | crate::client::CAPPED), out))) => {
+                // Neither cut short nor with the `::df` marker: something
+                // else answered (a ForceCommand), so nothing is known of
+                // the pod's GPUs or disks.
+                if !self.opts.quick && (code != 0 || out.contains("::df")) {
                     self.rep.facts = Some(parse_facts(&out));
                 }
                 Some(())

@@ -178,6 +178,18 @@ fn reset_pin_only(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
     } else {
         edit::forget_pinned_key(&pin)?
     };
+    if n == 0
+        && let Some((file, name)) = pin_elsewhere(&s, alias)
+    {
+        // ssh recorded it in a file of its own: that is the user's record
+        // of trust (a line may name other hosts too), left to ssh's tool.
+        return Err(bad_input(format!(
+            "the host key of {alias} is pinned in {} (as {name}), not by runpod-ssh, which leaves that file to ssh: reset it with `ssh-keygen -R {} -f {}`",
+            edit::tilde(&file),
+            output::shell_quote(&name),
+            output::shell_quote(&file.to_string_lossy())
+        )));
+    }
     if env.global.json {
         let v = serde_json::json!({
             "alias": alias,
@@ -201,6 +213,27 @@ fn reset_pin_only(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
         })?;
     }
     Ok(Outcome::Ok)
+}
+
+/// A pin of `alias` that ssh recorded in one of its known_hosts files
+/// other than runpod-ssh's: the file, and the name the key is under.
+fn pin_elsewhere(s: &Session, alias: &str) -> Option<(PathBuf, String)> {
+    let r = crate::config::resolve(&s.doc, &s.path, alias, &s.ctx);
+    let t = crate::probe::target(alias, &r).ok()?;
+    let name = t.lookup(None).name;
+    let ours = edit::known_hosts_path();
+    let file = t
+        .user_known_hosts
+        .iter()
+        .chain(&t.global_known_hosts)
+        .filter(|f| ours.as_deref() != Some(f.as_path()))
+        .find(|f| {
+            crate::fsio::read(f)
+                .ok()
+                .and_then(|snap| snap.bytes)
+                .is_some_and(|b| crate::known_hosts::remove_host(&b, &name).1 > 0)
+        })?;
+    Some((file.clone(), name))
 }
 
 fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
@@ -511,6 +544,10 @@ impl Plan {
             } else {
                 edit::forget_pinned_key(pin)?
             };
+        } else if let Some(old) = self.renamed_from.as_deref().filter(|_| !a.dry_run) {
+            // Same endpoint, new name: the pin follows, or the entry would
+            // be unpinned (accept-new would take any key next time).
+            edit::rename_pinned_key(old, pin)?;
         }
         let vscode = if a.no_vscode {
             Vec::new()
