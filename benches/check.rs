@@ -9,6 +9,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[cfg(unix)]
+mod support;
 
 // It probes the test harness's sshd: a Unix program.
 #[cfg(unix)]
@@ -18,69 +20,27 @@ mod unix {
     use std::process::Stdio;
     use std::time::Instant;
 
-    use super::common::sshd::{Sshd, keygen};
     use super::common::{TempHome, bin};
-
-    fn median(mut v: Vec<f64>) -> f64 {
-        v.sort_by(|a, b| a.total_cmp(b));
-        v[v.len() / 2]
-    }
-
-    fn time_ms(mut f: impl FnMut() -> bool, runs: usize) -> f64 {
-        assert!(f(), "warm-up run failed");
-        median(
-            (0..runs)
-                .map(|_| {
-                    let t = Instant::now();
-                    assert!(f(), "run failed");
-                    t.elapsed().as_secs_f64() * 1000.0
-                })
-                .collect(),
-        )
-    }
+    use super::support::{Login, start_sshd, time_ms};
 
     pub fn main() {
-        let Some(sshd) = Sshd::start(&[]) else {
-            eprintln!("sshd not available; benchmark skipped");
+        let Some(sshd) = start_sshd(&[], &[]) else {
             return;
         };
         let ssh = super::common::require_tool("ssh").expect("ssh");
-        let home = TempHome::new();
-        let (key, public) = keygen(&home.ssh_dir(), "id_ed25519", "");
-        sshd.authorize(&public);
-        let kh = home.ssh_dir().join("known_hosts_runpod");
-        let opts = [
-            "IdentitiesOnly yes".to_string(),
-            format!("UserKnownHostsFile {}", kh.display()),
-            "StrictHostKeyChecking accept-new".to_string(),
-            "HostKeyAlias runpod-bench".to_string(),
-        ];
-        let refs: Vec<&str> = opts.iter().map(String::as_str).collect();
-        let mut blocks = vec![sshd.host_block("pod", &key, &refs)];
+        let login = Login::new(&[&sshd]);
+        let mut refs = login.opt_refs();
+        refs.push("HostKeyAlias runpod-bench");
+        let mut blocks = vec![sshd.host_block("pod", &login.key, &refs)];
         for i in 0..50 {
-            blocks.push(sshd.host_block(&format!("runpod-{i}"), &key, &refs));
+            blocks.push(sshd.host_block(&format!("runpod-{i}"), &login.key, &refs));
         }
-        let cfg = home.ssh_dir().join("config");
+        let cfg = login.home.ssh_dir().join("config");
         std::fs::write(&cfg, blocks.join("\n")).unwrap();
 
-        let ours = |args: &[&str]| {
-            home.cmd(bin())
-                .args(args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        let theirs = |alias: &str| {
-            home.cmd(&ssh)
-                .args(["-o", "BatchMode=yes", "-F"])
-                .arg(&cfg)
-                .args([alias, "true"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        };
+        let exe = bin();
+        let ours = |args: &[&str]| login.ok(&exe, args);
+        let theirs = |alias: &str| login.ssh_true(&ssh, &cfg, alias);
 
         let runs = 15;
         let probe = time_ms(|| ours(&["check", "pod", "--quick"]), runs);
@@ -90,25 +50,7 @@ mod unix {
         let all: Vec<String> = (0..50).map(|i| format!("runpod-{i}")).collect();
         let check50 = time_ms(|| ours(&["check", "--quick"]), 5);
         let seq50 = time_ms(|| all.iter().all(|a| theirs(a)), 3);
-        let xargs50 = time_ms(
-            || {
-                let mut c = home
-                    .cmd("sh")
-                    .arg("-c")
-                    .arg(format!(
-                        "printf '%s\\n' {} | xargs -P 50 -I{{}} {} -o BatchMode=yes -F {} {{}} true",
-                        all.join(" "),
-                        ssh.display(),
-                        cfg.display()
-                    ))
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .spawn()
-                    .unwrap();
-                c.wait().is_ok_and(|s| s.success())
-            },
-            3,
-        );
+        let xargs50 = time_ms(|| login.xargs_ssh(&ssh, &cfg, &all), 3);
 
         // A listener that accepts and never speaks.
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();

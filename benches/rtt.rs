@@ -31,6 +31,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[cfg(unix)]
+mod support;
 
 // The delay proxy fronts the test harness's sshd: a Unix program.
 #[cfg(unix)]
@@ -38,13 +40,13 @@ mod unix {
 
     use std::io::{Read, Write};
     use std::net::{Shutdown, TcpListener, TcpStream};
-    use std::process::Stdio;
     use std::sync::mpsc;
     use std::time::{Duration, Instant};
 
     use super::common;
-    use common::sshd::{Sshd, keygen};
-    use common::{TempHome, bin};
+    use super::support::{Login, start_sshd, time_ms};
+    use common::bin;
+    use common::sshd::Sshd;
 
     /// Forward `from` → `to`, each chunk `delay` after it was read. The
     /// reader never waits for the writer, so the delay is added once per
@@ -136,24 +138,6 @@ mod unix {
             .to_string()
     }
 
-    fn median(mut v: Vec<f64>) -> f64 {
-        v.sort_by(|a, b| a.total_cmp(b));
-        v[v.len() / 2]
-    }
-
-    fn time_ms(mut f: impl FnMut() -> bool, runs: usize) -> f64 {
-        assert!(f(), "warm-up run failed");
-        median(
-            (0..runs)
-                .map(|_| {
-                    let t = Instant::now();
-                    assert!(f(), "run failed");
-                    t.elapsed().as_secs_f64() * 1000.0
-                })
-                .collect(),
-        )
-    }
-
     /// One runpod-ssh build's figures (milliseconds, medians).
     struct Figures {
         full: (f64, f64),
@@ -169,7 +153,7 @@ mod unix {
     /// Where the bench's hosts are: one sshd (trimmed: `-r`, INFO) and a
     /// stock one (the harness's defaults), each behind its own delay proxy.
     struct Rig {
-        home: TempHome,
+        login: Login,
         cfg: std::path::PathBuf,
         sshd: Sshd,
         stock: Sshd,
@@ -181,26 +165,17 @@ mod unix {
     const RUNS: usize = 9;
 
     fn rig(rtt_ms: f64) -> Option<Rig> {
-        let sshd = Sshd::start_with_args(&["LogLevel INFO"], &["-r"])?;
-        let stock = Sshd::start(&[])?;
+        let sshd = start_sshd(&["LogLevel INFO"], &["-r"])?;
+        let stock = start_sshd(&[], &[])?;
         let one_way = Duration::from_secs_f64(rtt_ms / 2000.0);
         let (proxy, stock_proxy) = (
             delay_proxy(sshd.port, one_way),
             delay_proxy(stock.port, one_way),
         );
-        let home = TempHome::new();
-        let (key, public) = keygen(&home.ssh_dir(), "id_ed25519", "");
-        sshd.authorize(&public);
-        stock.authorize(&public);
-        let kh = home.ssh_dir().join("known_hosts_runpod");
-        let opts = [
-            "IdentitiesOnly yes".to_string(),
-            format!("UserKnownHostsFile {}", kh.display()),
-            "StrictHostKeyChecking accept-new".to_string(),
-        ];
-        let refs: Vec<&str> = opts.iter().map(String::as_str).collect();
+        let login = Login::new(&[&sshd, &stock]);
+        let refs = login.opt_refs();
         let block = |d: &Sshd, alias: &str, port: u16, pin: &str| {
-            let mut b = d.host_block(alias, &key, &refs);
+            let mut b = d.host_block(alias, &login.key, &refs);
             b = b.replace(&format!("Port {}\n", d.port), &format!("Port {port}\n"));
             format!("{b}    HostKeyAlias {pin}\n")
         };
@@ -225,10 +200,10 @@ mod unix {
                 .iter()
                 .map(|a| block(&stock, a, stock_proxy, "runpod-stock")),
         );
-        let cfg = home.ssh_dir().join("config");
+        let cfg = login.home.ssh_dir().join("config");
         std::fs::write(&cfg, blocks.join("\n")).unwrap();
         Some(Rig {
-            home,
+            login,
             cfg,
             sshd,
             stock,
@@ -240,13 +215,7 @@ mod unix {
 
     impl Rig {
         fn ours(&self, exe: &std::path::Path, args: &[&str]) -> bool {
-            self.home
-                .cmd(exe)
-                .args(args)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
+            self.login.ok(exe, args)
         }
 
         /// `check --jobs 50` of `hosts`, medians of 3.
@@ -294,31 +263,11 @@ mod unix {
         }
 
         fn ssh_true(&self, ssh: &std::path::Path, alias: &str) -> bool {
-            self.home
-                .cmd(ssh)
-                .args(["-o", "BatchMode=yes", "-F"])
-                .arg(&self.cfg)
-                .args([alias, "true"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
+            self.login.ssh_true(ssh, &self.cfg, alias)
         }
 
         fn xargs_ssh(&self, ssh: &std::path::Path) -> bool {
-            self.home
-                .cmd("sh")
-                .arg("-c")
-                .arg(format!(
-                    "printf '%s\\n' {} | xargs -P 50 -I{{}} {} -o BatchMode=yes -F {} {{}} true",
-                    self.far50.join(" "),
-                    ssh.display(),
-                    self.cfg.display()
-                ))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
+            self.login.xargs_ssh(ssh, &self.cfg, &self.far50)
         }
     }
 
@@ -328,7 +277,6 @@ mod unix {
             .and_then(|v| v.parse().ok())
             .unwrap_or(100.0);
         let Some(rig) = rig(rtt_ms) else {
-            eprintln!("sshd not available; benchmark skipped");
             return;
         };
         let ssh = common::require_tool("ssh").expect("ssh");

@@ -8,6 +8,8 @@
 //!   in the same folder with the old mode and owner, fsyncs it, renames it
 //!   over the target and fsyncs the folder. A crash leaves the old or the
 //!   new content, never a mix.
+//! - [`write_new`] creates a file that must not exist yet (never replaces
+//!   one, never through a link).
 //! - [`Lock`] keeps two runpod-ssh processes from interleaving.
 //!
 //! Bytes are written as given: line endings, BOM and encoding are the
@@ -19,11 +21,13 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 mod backup;
+mod create;
 mod lock;
 mod replace;
 
 use backup::backup;
 pub use backup::{Backup, backup_dir, backups, read_backup};
+pub use create::{NewFileError, owned_by_me, write_new};
 pub use lock::{LOCK_NAME, Lock};
 
 /// How many backups of each file are kept.

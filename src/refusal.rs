@@ -13,6 +13,9 @@ use crate::config::resolve::Diagnostic;
 use crate::config::resolve::resolve_as;
 use crate::config::{Context, Document, Resolved};
 
+mod local;
+pub use local::{APPLE_SSH, LocalSsh, detect_macos, local_ssh};
+
 /// Which ssh reads the config. Each flavour answers the same questions
 /// ([`Client::bad_value`], [`Client::name`], [`Client::knows_apple_keywords`],
 /// [`check`]); [`Client::local`] is the one this machine runs.
@@ -170,141 +173,6 @@ impl Client {
     }
 }
 
-/// The ssh a terminal on this machine runs: the first `ssh` on `PATH`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocalSsh {
-    pub client: Client,
-    /// The first `ssh` on `PATH`, if any.
-    pub path: Option<PathBuf>,
-    /// What `ssh -V` said (asked on macOS only, where it decides the flavour).
-    pub version: Option<String>,
-    /// macOS: Apple's `/usr/bin/ssh` is installed but another ssh comes
-    /// first on `PATH` (Homebrew's, MacPorts').
-    pub apple_shadowed: bool,
-    /// The flavour was forced by the test hook (debug builds only): the
-    /// `ssh` on `PATH` is not that flavour, so it cannot be the oracle.
-    pub forced: bool,
-}
-
-/// Where Apple's ssh lives on every Mac (a sealed system volume: nothing
-/// else can be there).
-pub const APPLE_SSH: &str = "/usr/bin/ssh";
-
-/// The ssh this machine runs, found once per process. Elsewhere than
-/// macOS it is upstream OpenSSH (Linux, WSL, Windows' build: no extra
-/// keywords) and no program is run. On macOS it is Apple's build when
-/// `/usr/bin/ssh` is first on `PATH` or the first one's `ssh -V` reports
-/// Apple's build (LibreSSL; Homebrew's and MacPorts' link OpenSSL).
-pub fn local_ssh() -> &'static LocalSsh {
-    static LOCAL: std::sync::OnceLock<LocalSsh> = std::sync::OnceLock::new();
-    LOCAL.get_or_init(|| {
-        let path = crate::oracle::find_ssh();
-        if let Some(client) = forced_client() {
-            return LocalSsh {
-                client,
-                path,
-                version: None,
-                apple_shadowed: false,
-                forced: true,
-            };
-        }
-        if cfg!(target_os = "macos") {
-            let version = path
-                .as_deref()
-                .filter(|p| *p != Path::new(APPLE_SSH))
-                .and_then(ssh_version);
-            let apple_installed = Path::new(APPLE_SSH).is_file();
-            detect_macos(path, version, apple_installed)
-        } else {
-            LocalSsh {
-                client: Client::OpenSsh,
-                path,
-                version: None,
-                apple_shadowed: false,
-                forced: false,
-            }
-        }
-    })
-}
-
-/// The macOS decision, apart from the machine so it can be tested anywhere.
-pub fn detect_macos(
-    path: Option<PathBuf>,
-    version: Option<String>,
-    apple_installed: bool,
-) -> LocalSsh {
-    let apple_first = path.as_deref() == Some(Path::new(APPLE_SSH))
-        || version.as_deref().is_some_and(|v| v.contains("LibreSSL"));
-    // No ssh on PATH at all: VS Code and a terminal find none either, but
-    // the file was written for the Mac's own ssh.
-    let apple = apple_first || (path.is_none() && apple_installed);
-    LocalSsh {
-        client: if apple {
-            Client::Apple
-        } else {
-            Client::OpenSsh
-        },
-        apple_shadowed: !apple && apple_installed,
-        path,
-        version,
-        forced: false,
-    }
-}
-
-/// The test hook: `RUNPOD_SSH_TEST_CLIENT=apple` forces Apple's flavour.
-/// Compiled into debug builds only (what `cargo test` runs), so no shipped
-/// binary changes its judgement because of the environment it inherits.
-#[cfg(debug_assertions)]
-fn forced_client() -> Option<Client> {
-    match std::env::var("RUNPOD_SSH_TEST_CLIENT").ok()?.as_str() {
-        "apple" => Some(Client::Apple),
-        "openssh" => Some(Client::OpenSsh),
-        _ => None,
-    }
-}
-
-#[cfg(not(debug_assertions))]
-fn forced_client() -> Option<Client> {
-    None
-}
-
-/// The first line of `ssh -V` (it prints to stderr), or `None` when it
-/// does not answer within two seconds. `-V` reads no config.
-#[cfg(target_os = "macos")]
-fn ssh_version(ssh: &Path) -> Option<String> {
-    use std::io::Read;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(ssh)
-        .arg("-V")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .ok()?;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if std::time::Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(5))
-            }
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-        }
-    }
-    let mut text = String::new();
-    child.stderr.take()?.read_to_string(&mut text).ok()?;
-    text.lines().next().map(|l| l.trim().to_string())
-}
-
-#[cfg(not(target_os = "macos"))]
-fn ssh_version(_ssh: &Path) -> Option<String> {
-    None
-}
-
 /// A host no config names: evaluating for it reads every line without
 /// activating any `Host` block, which is what the whole-file check needs.
 pub const UNRELATED_HOST: &str = "runpod-ssh-unrelated-host";
@@ -426,8 +294,19 @@ fn judge(client: Client, doc: &Document, path: &Path, host: &str, ctx: &Context)
         // line made this quadratic.
         let mut seen: std::collections::HashSet<crate::config::Source> =
             r.problems.iter().map(|q| q.source.clone()).collect();
-        for f in crate::config::files::load_tree(path, doc, &ctx.home) {
-            for p in old_client_lines(&f.path, &f.doc, ctx) {
+        // The file itself as given (the tree's first file is a copy of it,
+        // which on a large config cost as much as judging it); the files it
+        // includes, when it has an Include line, after it in reading order.
+        let includes = doc.lines().iter().any(|l| l.keyword() == Some("include"));
+        let tree = if includes {
+            crate::config::files::load_tree(path, doc, &ctx.home)
+        } else {
+            Vec::new()
+        };
+        let files = std::iter::once((path, doc))
+            .chain(tree.iter().skip(1).map(|f| (f.path.as_path(), &f.doc)));
+        for (file, d) in files {
+            for p in old_client_lines(file, d, ctx) {
                 if seen.insert(p.source.clone()) {
                     r.problems.push(p);
                 }
@@ -441,7 +320,7 @@ fn judge(client: Client, doc: &Document, path: &Path, host: &str, ctx: &Context)
 /// the lexer (≥ 8.7) does: its arguments are split by `strdelim`, so a
 /// comment's words, quotes and backslashes become part of the values.
 fn old_client_lines(file: &Path, doc: &Document, ctx: &Context) -> Vec<Diagnostic> {
-    use crate::config::keywords::{self, Kind};
+    use crate::config::keywords;
     use crate::config::lexer::{COMMAND_KEYWORDS, strdelim_args};
 
     let at = |line: usize, message: String| Diagnostic {
@@ -511,62 +390,72 @@ fn old_client_lines(file: &Path, doc: &Document, ctx: &Context) -> Vec<Diagnosti
         if old == new {
             continue;
         }
-        let quoted = |v: &[String]| {
-            v.iter()
-                .map(|x| format!("\"{x}\""))
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        let kind = keywords::lookup(kw).map(|k| k.kind);
-        // How many arguments 7.7 takes before its "garbage" check.
-        let max = match kind {
-            Some(Kind::Forward) => Some(2),
-            Some(
-                Kind::Host
-                | Kind::Match
-                | Kind::Include
-                | Kind::SendEnv
-                | Kind::LineList
-                | Kind::PathLineList
-                | Kind::OneLineList
-                | Kind::Other
-                | Kind::Ignored,
-            )
-            | None => None,
-            Some(_) => Some(1),
-        };
-        let message = if let Some(m) = max.filter(|&m| old.len() > m) {
-            format!("garbage at end of line; \"{}\".", old[m])
-        } else if kw == "match"
-            && let Some(h) = old.iter().find(|t| t.starts_with('#'))
-        {
-            format!("Unsupported Match attribute {h}")
-        } else if d.comment.is_some() && old.len() > new.len() {
-            let extra = &old[new.len()..];
-            let what = if kw == "host" {
-                "more host patterns"
-            } else {
-                "more values"
-            };
-            let wild = if kw == "host" && extra.iter().any(|t| t.contains(['*', '?'])) {
-                ", one a wildcard that matches other hosts"
-            } else {
-                ""
-            };
-            format!(
-                "OpenSSH 7.7 and 8.1 read the comment as {what} ({}){wild}",
-                quoted(extra)
-            )
-        } else {
-            format!(
-                "OpenSSH 7.7 and 8.1 read the value as {}, not {}",
-                quoted(&old),
-                quoted(&new.iter().map(|x| x.to_string()).collect::<Vec<_>>())
-            )
-        };
-        out.push(at(i + 1, message));
+        out.push(at(
+            i + 1,
+            misread_message(kw, d.comment.is_some(), &old, &new),
+        ));
     }
     out
+}
+
+/// ssh 7.7's words for a line it splits into `old` where the lexer reads
+/// `new` (`kw`: the keyword, lowercase; `has_comment`: a comment follows
+/// the value).
+fn misread_message(kw: &str, has_comment: bool, old: &[String], new: &[&str]) -> String {
+    use crate::config::keywords::{self, Kind};
+    let quoted = |v: &[String]| {
+        v.iter()
+            .map(|x| format!("\"{x}\""))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let kind = keywords::lookup(kw).map(|k| k.kind);
+    // How many arguments 7.7 takes before its "garbage" check.
+    let max = match kind {
+        Some(Kind::Forward) => Some(2),
+        Some(
+            Kind::Host
+            | Kind::Match
+            | Kind::Include
+            | Kind::SendEnv
+            | Kind::LineList
+            | Kind::PathLineList
+            | Kind::OneLineList
+            | Kind::Other
+            | Kind::Ignored,
+        )
+        | None => None,
+        Some(_) => Some(1),
+    };
+    if let Some(m) = max.filter(|&m| old.len() > m) {
+        format!("garbage at end of line; \"{}\".", old[m])
+    } else if kw == "match"
+        && let Some(h) = old.iter().find(|t| t.starts_with('#'))
+    {
+        format!("Unsupported Match attribute {h}")
+    } else if has_comment && old.len() > new.len() {
+        let extra = &old[new.len()..];
+        let what = if kw == "host" {
+            "more host patterns"
+        } else {
+            "more values"
+        };
+        let wild = if kw == "host" && extra.iter().any(|t| t.contains(['*', '?'])) {
+            ", one a wildcard that matches other hosts"
+        } else {
+            ""
+        };
+        format!(
+            "OpenSSH 7.7 and 8.1 read the comment as {what} ({}){wild}",
+            quoted(extra)
+        )
+    } else {
+        format!(
+            "OpenSSH 7.7 and 8.1 read the value as {}, not {}",
+            quoted(old),
+            quoted(&new.iter().map(|x| x.to_string()).collect::<Vec<_>>())
+        )
+    }
 }
 
 /// How much of a refusal `runpod-ssh fix` repairs in one file.
@@ -611,7 +500,11 @@ fn repairs_of(
         return Repair::None;
     }
     let mut cx = crate::doctor::Cx::new(doc, file, ctx);
-    crate::doctor::run_all(&mut cx);
+    // Only the text of the repaired file is judged: the rules that never
+    // change it without `--yes` are left out (they were most of the time).
+    for r in text_rules() {
+        r.run(&mut cx);
+    }
     let mut after = in_file(&cx.doc);
     if after.is_empty() {
         return Repair::All;
@@ -627,6 +520,36 @@ fn repairs_of(
             None => true,
         });
     if repaired { Repair::Some } else { Repair::None }
+}
+
+/// The rules of [`crate::doctor::RULES`] that never change the config's
+/// text without `--yes`: they report, or act on other files (keys, VS Code
+/// settings, the Windows side), and no other rule reads what they leave in
+/// the context. `doctor_text_rules_change_what_run_all_changes` holds the
+/// two runs to the same text on every fix fixture.
+const REPORT_ONLY_RULES: &[&str] = &[
+    "identity-missing",
+    "key-format",
+    "key-permissions",
+    "config-permissions",
+    // Edit only with `--yes` (`Auto::WithYes`).
+    "duplicate-alias",
+    "include-after-host",
+    "proxy-entry",
+    "vscode-config-file",
+    "vscode-platform",
+    "vscode-ssh-path",
+    "no-ssh-client",
+    "agent-disabled",
+    "non-ascii-profile",
+];
+
+/// The rules `fix` (no `--yes`) runs that may change the config's text,
+/// in `fix`'s order.
+fn text_rules() -> impl Iterator<Item = &'static &'static dyn crate::doctor::Rule> {
+    crate::doctor::RULES
+        .iter()
+        .filter(|r| !REPORT_ONLY_RULES.contains(&r.id()))
 }
 
 /// The command that repairs `file`: `runpod-ssh fix`, with `--config FILE`

@@ -263,6 +263,38 @@ fn add_windows_never_writes_the_key_through_a_link_on_the_windows_side() {
     );
 }
 
+/// F20's owner check on the WSL side: a file at the key's Windows name
+/// with exactly the key's bytes but another user's (who keeps the right
+/// to change it) is not used as the entry's key: the name counts as
+/// taken, the key goes to `-wsl`, the planted file stays as it was.
+#[test]
+fn add_windows_does_not_use_a_key_file_of_another_user_with_the_same_bytes() {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: giving a file to another user needs root");
+        return;
+    }
+    let w = Wsl::new(WSL2);
+    let dir = w.win().join(".ssh");
+    std::fs::create_dir_all(&dir).unwrap();
+    let planted = dir.join("id_ed25519");
+    std::fs::write(&planted, &w.key).unwrap();
+    std::os::unix::fs::chown(&planted, Some(65534), Some(65534)).unwrap();
+    let o = w.run(&["add", PASTE, "--windows"]);
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    assert_eq!(std::fs::metadata(&planted).unwrap().uid(), 65534);
+    assert_eq!(std::fs::read(&planted).unwrap(), w.key);
+    let copied = dir.join("id_ed25519-wsl");
+    assert_eq!(std::fs::read(&copied).unwrap(), w.key);
+    assert_eq!(std::fs::metadata(&copied).unwrap().uid(), 0);
+    let doc = Document::parse(&std::fs::read(w.win_config()).unwrap());
+    assert_eq!(
+        block_value(&doc, ALIAS, "identityfile").as_deref(),
+        Some("~/.ssh/id_ed25519-wsl")
+    );
+}
+
 /// The entry says `StrictHostKeyChecking accept-new`: without WSL's pin
 /// (made by `sync`/`up` or a first `ssh`), VS Code on Windows made an
 /// unverified first contact with a host WSL had already verified. The

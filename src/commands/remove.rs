@@ -10,6 +10,80 @@ use crate::{output, runpod};
 pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
     edit::check_alias(&a.alias)?;
     let s = Session::open(env)?;
+    let found = removable(&s, a)?;
+    let blocks = s.doc.blocks();
+    // The pins go under the entry's HostKeyAlias (sync: runpod-<podid>).
+    let pins_of: Vec<String> = found
+        .iter()
+        .filter(|&&bi| blocks[bi].patterns.len() == 1)
+        .filter_map(|&bi| s.doc.first_value(&blocks[bi], "hostkeyalias"))
+        .collect();
+    let mut doc = s.doc.clone();
+    // From the last block up, so earlier indices stay valid.
+    for &bi in found.iter().rev() {
+        if blocks[bi].patterns.len() > 1 {
+            doc.remove_host_pattern(bi, &a.alias).map_err(bad_input)?;
+        } else {
+            doc.remove_block(bi).map_err(bad_input)?;
+        }
+    }
+    // Shown by --dry-run and --json only: a diff of a large file is not free.
+    let diff = if a.dry_run || env.global.json {
+        s.diff(&doc)
+    } else {
+        String::new()
+    };
+    let mut backup = None;
+    let mut pins;
+    let mut warnings = Vec::new();
+    if !a.dry_run {
+        backup = s.write(&doc)?;
+        warnings.extend(crate::refusal::strictest_after_write(
+            &s.path, &doc, &s.ctx, true,
+        ));
+        // In the same backup set as the config: `restore` brings it back.
+        pins = edit::forget_pinned_key(&a.alias)?;
+        for pin in pins_of.iter().filter(|p| !p.eq_ignore_ascii_case(&a.alias)) {
+            pins += edit::forget_pinned_key(pin)?;
+        }
+    } else {
+        pins = edit::pinned_key_count(&a.alias);
+        for pin in pins_of.iter().filter(|p| !p.eq_ignore_ascii_case(&a.alias)) {
+            pins += edit::pinned_key_count(pin);
+        }
+    }
+    let vscode = if a.no_vscode {
+        Vec::new()
+    } else {
+        edit::set_vscode_platform(&a.alias, None, a.dry_run)
+    };
+    if env.global.json {
+        let v = serde_json::json!({
+            "alias": a.alias,
+            "dry_run": a.dry_run,
+            "blocks_removed": found.len(),
+            "config": s.path,
+            "backup": backup,
+            "diff": diff,
+            "pinned_keys_removed": pins,
+            "vscode": vscode,
+            "warnings": warnings,
+        });
+        output::out(&output::json(&v)?)?;
+        return Ok(Outcome::Ok);
+    }
+    let text = done_text(env, a, &s, &diff, backup.as_deref(), pins, &vscode);
+    output::out(&text)?;
+    for w in &warnings {
+        output::err(&format!("{} {w}\n", env.style.yellow("warning:")));
+    }
+    Ok(Outcome::Ok)
+}
+
+/// The blocks naming `a.alias` that may be removed; an error when there is
+/// none here (with where it is defined, or a suggestion), or one is the
+/// user's own or names other hosts too (without `--force`).
+fn removable(s: &Session, a: &RemoveArgs) -> anyhow::Result<Vec<usize>> {
     let found = s.doc.host_blocks_naming(&a.alias);
     if found.is_empty() {
         // Defined in an included file? Say where, rather than "not found".
@@ -56,61 +130,19 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
             )));
         }
     }
-    // The pins go under the entry's HostKeyAlias (sync: runpod-<podid>).
-    let pins_of: Vec<String> = found
-        .iter()
-        .filter(|&&bi| blocks[bi].patterns.len() == 1)
-        .filter_map(|&bi| s.doc.first_value(&blocks[bi], "hostkeyalias"))
-        .collect();
-    let mut doc = s.doc.clone();
-    // From the last block up, so earlier indices stay valid.
-    for &bi in found.iter().rev() {
-        if blocks[bi].patterns.len() > 1 {
-            doc.remove_host_pattern(bi, &a.alias).map_err(bad_input)?;
-        } else {
-            doc.remove_block(bi).map_err(bad_input)?;
-        }
-    }
-    let diff = s.diff(&doc);
-    let mut backup = None;
-    let mut pins;
-    let mut warnings = Vec::new();
-    if !a.dry_run {
-        backup = s.write(&doc)?;
-        warnings.extend(crate::refusal::strictest_after_write(
-            &s.path, &doc, &s.ctx, true,
-        ));
-        // In the same backup set as the config: `restore` brings it back.
-        pins = edit::forget_pinned_key(&a.alias)?;
-        for pin in pins_of.iter().filter(|p| !p.eq_ignore_ascii_case(&a.alias)) {
-            pins += edit::forget_pinned_key(pin)?;
-        }
-    } else {
-        pins = edit::pinned_key_count(&a.alias);
-        for pin in pins_of.iter().filter(|p| !p.eq_ignore_ascii_case(&a.alias)) {
-            pins += edit::pinned_key_count(pin);
-        }
-    }
-    let vscode = if a.no_vscode {
-        Vec::new()
-    } else {
-        edit::set_vscode_platform(&a.alias, None, a.dry_run)
-    };
-    if env.global.json {
-        let v = serde_json::json!({
-            "alias": a.alias,
-            "dry_run": a.dry_run,
-            "blocks_removed": found.len(),
-            "config": s.path,
-            "backup": backup,
-            "diff": diff,
-            "pinned_keys_removed": pins,
-            "vscode": vscode,
-            "warnings": warnings,
-        });
-        output::out(&output::json(&v)?)?;
-        return Ok(Outcome::Ok);
-    }
+    Ok(found)
+}
+
+/// What `remove` tells the user on stdout (nothing with `--quiet`).
+fn done_text(
+    env: &Env,
+    a: &RemoveArgs,
+    s: &Session,
+    diff: &str,
+    backup: Option<&std::path::Path>,
+    pins: usize,
+    vscode: &[edit::SettingsChange],
+) -> String {
     let mut text = String::new();
     if a.dry_run {
         text.push_str(&format!(
@@ -153,9 +185,5 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
             ));
         }
     }
-    output::out(&text)?;
-    for w in &warnings {
-        output::err(&format!("{} {w}\n", env.style.yellow("warning:")));
-    }
-    Ok(Outcome::Ok)
+    text
 }

@@ -15,13 +15,13 @@
 //! Windows repairs it too).
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::edit::{self, Session, SettingsChange};
 use super::{Env, Failure, OrFail};
 use crate::config::Document;
 use crate::doctor::{Auto, Finding, Severity};
-use crate::fsio::{self, WriteOptions};
+use crate::fsio;
 use crate::wsl::{self, KeyCopy, WindowsHome};
 
 /// What the Windows side got (or, in a dry run, would get).
@@ -99,88 +99,18 @@ pub fn mirror(
 ) -> anyhow::Result<WindowsWrite> {
     let win = WindowsHome::find().or_fail(Failure::Io)?;
     let config = windows_config(&win)?;
-    if !dry_run && let Some(dir) = config.parent() {
-        // Before the session: its lock sits in this folder.
-        fsio::create_private_dir(dir)
-            .map_err(|source| fsio::FsError::Write {
-                path: dir.to_path_buf(),
-                source,
-            })
-            .or_fail(Failure::Io)?;
-    }
-    let mut global = env.global.clone();
-    global.config = Some(config.clone());
-    let wenv = Env {
-        global,
-        style: env.style,
-    };
-    let mut s = Session::open(&wenv)?;
-    // `~` in the Windows config is %USERPROFILE% (one home for every keyword).
-    s.ctx.home = win.path.clone();
-    s.ctx.user_home = win.path.clone();
-    s.ctx.check_include_permissions = false;
-    s.ctx.system_config = None;
+    let s = windows_session(env, &win, &config, dry_run)?;
     let wsl_ctx = crate::config::Context::current();
-    // What is at a name on the Windows side. Anything there that is not a
-    // readable regular file (a dangling link, a folder, a device) counts
-    // as taken (`Some(empty)`): a key is never written through a link.
-    let existing = |p: &std::path::Path| {
-        std::fs::symlink_metadata(p).ok().map(|_| {
-            fsio::read_limited(p)
-                .ok()
-                .filter(|c| !c.device)
-                .map(|c| c.bytes)
-                .unwrap_or_default()
-        })
-    };
     let mut out = WindowsWrite {
         config_windows: win.windows_path(&config),
         config,
         ..Default::default()
     };
-    let mut new = s.doc.clone();
-    let mut copies: Vec<KeyCopy> = Vec::new();
-    let mut entries: Vec<Vec<(String, String)>> = Vec::new();
-    for alias in aliases {
-        let m = match wsl::plan_entry(doc, alias, &wsl_ctx, &win, &existing)
-            .and_then(|m| wsl::upsert(&new, &m).map(|r| (m, r)))
-        {
-            Ok((m, (next, bi))) => {
-                let r = s.resolve(&next, alias);
-                let identity = m
-                    .options
-                    .iter()
-                    .find(|(k, _)| k == "IdentityFile")
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default();
-                let over = super::add::overrides(&s, &next, bi, &r, &m.options, &identity);
-                if !r.ok() || !over.is_empty() {
-                    let why: Vec<String> =
-                        r.errors.iter().map(|d| d.to_string()).chain(over).collect();
-                    out.failed.push(format!(
-                        "{alias}: in {} it would not work:\n{}",
-                        out.config_windows,
-                        why.join("\n")
-                    ));
-                    continue;
-                }
-                new = next;
-                m
-            }
-            Err(e) => {
-                out.failed.push(e.to_string());
-                continue;
-            }
-        };
-        out.notes.extend(m.notes.iter().cloned());
-        entries.push(m.options.clone());
-        for c in m.copies {
-            if !c.present && !copies.iter().any(|x| x.to == c.to) {
-                copies.push(c);
-            }
-        }
-        out.written.push(alias.clone());
-    }
+    let Planned {
+        new,
+        copies,
+        entries,
+    } = plan_entries(&s, doc, aliases, &wsl_ctx, &win, &mut out);
     if let Some(first) = out.written.first() {
         // ssh must accept the whole Windows file (a refused one breaks
         // every host in it).
@@ -217,6 +147,128 @@ pub fn mirror(
         }
     }
     Ok(out)
+}
+
+/// An edit session on the Windows config, judged as Windows' ssh reads
+/// it. Its folder is made first (unless a dry run): the lock sits there.
+fn windows_session(
+    env: &Env,
+    win: &WindowsHome,
+    config: &Path,
+    dry_run: bool,
+) -> anyhow::Result<Session> {
+    if !dry_run && let Some(dir) = config.parent() {
+        // Before the session: its lock sits in this folder.
+        fsio::create_private_dir(dir)
+            .map_err(|source| fsio::FsError::Write {
+                path: dir.to_path_buf(),
+                source,
+            })
+            .or_fail(Failure::Io)?;
+    }
+    let mut global = env.global.clone();
+    global.config = Some(config.to_path_buf());
+    let wenv = Env {
+        global,
+        style: env.style,
+    };
+    let mut s = Session::open(&wenv)?;
+    // `~` in the Windows config is %USERPROFILE% (one home for every keyword).
+    s.ctx.home = win.path.clone();
+    s.ctx.user_home = win.path.clone();
+    s.ctx.check_include_permissions = false;
+    s.ctx.system_config = None;
+    Ok(s)
+}
+
+/// What is at a name on the Windows side. Anything there that is not a
+/// readable regular file (a dangling link, a folder, a device) counts as
+/// taken (`Some(empty)`): a key is never written through a link. So does
+/// a file of another user's, whatever its bytes (F20): who put it there
+/// keeps the right to change the key the entry would name.
+fn existing(p: &Path) -> Option<Vec<u8>> {
+    std::fs::symlink_metadata(p).ok()?;
+    let theirs = std::fs::metadata(p)
+        .is_ok_and(|md| md.is_file() && !fsio::owned_by_me(p, &md).unwrap_or(false));
+    if theirs {
+        return Some(Vec::new());
+    }
+    Some(
+        fsio::read_limited(p)
+            .ok()
+            .filter(|c| !c.device)
+            .map(|c| c.bytes)
+            .unwrap_or_default(),
+    )
+}
+
+/// The Windows config with the entries that can go, the keys to copy
+/// (each once) and each entry's options.
+struct Planned {
+    new: Document,
+    copies: Vec<KeyCopy>,
+    entries: Vec<Vec<(String, String)>>,
+}
+
+/// Plan each alias's entry into the Windows config in turn: an entry ssh
+/// would refuse there, or that an earlier line overrides, is in
+/// `out.failed` and left out; the others in `out.written`.
+fn plan_entries(
+    s: &Session,
+    doc: &Document,
+    aliases: &[String],
+    wsl_ctx: &crate::config::Context,
+    win: &WindowsHome,
+    out: &mut WindowsWrite,
+) -> Planned {
+    let mut new = s.doc.clone();
+    let mut copies: Vec<KeyCopy> = Vec::new();
+    let mut entries: Vec<Vec<(String, String)>> = Vec::new();
+    for alias in aliases {
+        let m = match wsl::plan_entry(doc, alias, wsl_ctx, win, &existing)
+            .and_then(|m| wsl::upsert(&new, &m).map(|r| (m, r)))
+        {
+            Ok((m, (next, bi))) => {
+                let r = s.resolve(&next, alias);
+                let identity = m
+                    .options
+                    .iter()
+                    .find(|(k, _)| k == "IdentityFile")
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default();
+                let over = super::add::overrides(s, &next, bi, &r, &m.options, &identity);
+                if !r.ok() || !over.is_empty() {
+                    let why: Vec<String> =
+                        r.errors.iter().map(|d| d.to_string()).chain(over).collect();
+                    out.failed.push(format!(
+                        "{alias}: in {} it would not work:\n{}",
+                        out.config_windows,
+                        why.join("\n")
+                    ));
+                    continue;
+                }
+                new = next;
+                m
+            }
+            Err(e) => {
+                out.failed.push(e.to_string());
+                continue;
+            }
+        };
+        out.notes.extend(m.notes.iter().cloned());
+        entries.push(m.options.clone());
+        for c in m.copies {
+            if !c.present && !copies.iter().any(|x| x.to == c.to) {
+                copies.push(c);
+            }
+        }
+        out.written.push(alias.clone());
+    }
+    Planned {
+        new,
+        copies,
+        entries,
+    }
 }
 
 /// The host keys WSL pinned for a copied entry, recorded in the
@@ -277,8 +329,9 @@ fn carry_pins(
 }
 
 /// Write one file on the Windows side, only where none is (or the same
-/// bytes are already): private from the first byte (the temp file is
-/// 0600, drvfs keeps that where it keeps modes), atomic, under the lock.
+/// bytes are already, in a file of the user's): private from the first
+/// byte (the temp file is 0600, drvfs keeps that where it keeps modes),
+/// atomic, under the lock, never through a link.
 fn copy_file(c: &KeyCopy) -> anyhow::Result<()> {
     if let Some(dir) = c.to.parent() {
         fsio::create_private_dir(dir)
@@ -288,33 +341,24 @@ fn copy_file(c: &KeyCopy) -> anyhow::Result<()> {
             })
             .or_fail(Failure::Io)?;
     }
-    let _lock = fsio::Lock::for_file(&c.to).or_fail(Failure::Io)?;
-    let snap = fsio::read(&c.to).or_fail(Failure::Io)?;
-    let link = std::fs::symlink_metadata(&c.to).is_ok_and(|m| m.file_type().is_symlink());
-    match &snap.bytes {
-        Some(b) if *b == c.bytes => Ok(()),
-        Some(_) | None if link => Err(super::fail(
+    let mode = if c.private { 0o600 } else { 0o644 };
+    match fsio::write_new(&c.to, &c.bytes, mode) {
+        Ok(_) => Ok(()),
+        Err(fsio::NewFileError::Link(p)) => Err(super::fail(
             Failure::Io,
             anyhow::anyhow!(
                 "{} became a link while runpod-ssh worked; nothing was written through it",
-                c.to.display()
+                p.display()
             ),
         )),
-        Some(_) => Err(super::fail(
+        Err(fsio::NewFileError::OtherContent(p)) => Err(super::fail(
             Failure::Io,
             anyhow::anyhow!(
                 "{} appeared with other content while runpod-ssh worked; it was left alone",
-                c.to.display()
+                p.display()
             ),
         )),
-        None => {
-            let opts = WriteOptions {
-                backup: false,
-                new_mode: if c.private { 0o600 } else { 0o644 },
-            };
-            fsio::write(&snap, &c.bytes, opts).or_fail(Failure::Io)?;
-            Ok(())
-        }
+        Err(e) => Err(super::fail(Failure::Io, e)),
     }
 }
 
@@ -512,5 +556,76 @@ pub fn fix_findings(
         if !text.is_empty() {
             notes.push(text.trim_end().to_string());
         }
+    }
+}
+
+/// Unix only: they give files to another user (WSL is Linux).
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn key_copy(to: PathBuf, bytes: &[u8]) -> KeyCopy {
+        KeyCopy {
+            from: PathBuf::from("/nonexistent/id_ed25519"),
+            to,
+            bytes: bytes.to_vec(),
+            private: true,
+            present: false,
+        }
+    }
+
+    /// F20's owner check for the WSL key copy: a file that appeared on
+    /// the Windows side with exactly the key's bytes but belongs to
+    /// another user (who keeps the right to change it) is refused and
+    /// left as it is; the user's own copy with those bytes is accepted.
+    #[test]
+    fn a_key_with_our_bytes_that_is_not_the_users_is_refused() {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("skipped: giving a file to another user needs root");
+            return;
+        }
+        let d = tempfile::tempdir().unwrap();
+        let to = d.path().join(".ssh").join("id_ed25519");
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        let key = b"-----BEGIN OPENSSH PRIVATE KEY-----\nours\n";
+        std::fs::write(&to, key).unwrap();
+        std::os::unix::fs::chown(&to, Some(65534), Some(65534)).unwrap();
+        let e = super::super::render(&copy_file(&key_copy(to.clone(), key)).unwrap_err());
+        assert!(e.contains("is not a file of yours"), "{e}");
+        assert!(e.contains(&to.display().to_string()), "{e}");
+        assert_eq!(std::fs::read(&to).unwrap(), key);
+        assert_eq!(std::fs::metadata(&to).unwrap().uid(), 65534);
+        std::os::unix::fs::chown(&to, Some(0), Some(0)).unwrap();
+        copy_file(&key_copy(to.clone(), key)).unwrap();
+    }
+
+    /// Other content is never overwritten, a link is never written
+    /// through, and a new copy is private from its first byte.
+    #[test]
+    fn a_key_copy_is_created_private_and_never_replaces_or_follows() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let key = b"the key\n";
+        let to = d.path().join("win").join(".ssh").join("id_ed25519");
+        copy_file(&key_copy(to.clone(), key)).unwrap();
+        assert_eq!(std::fs::read(&to).unwrap(), key);
+        let mode = std::fs::metadata(&to).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // Again: the same bytes, the user's file, accepted.
+        copy_file(&key_copy(to.clone(), key)).unwrap();
+        let other = to.with_file_name("other");
+        std::fs::write(&other, b"the Windows key\n").unwrap();
+        let e = super::super::render(&copy_file(&key_copy(other.clone(), key)).unwrap_err());
+        assert!(e.contains("other content"), "{e}");
+        assert_eq!(std::fs::read(&other).unwrap(), b"the Windows key\n");
+        // A dangling link: nothing is created at its target.
+        let link = to.with_file_name("link");
+        let target = d.path().join("elsewhere");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let e = super::super::render(&copy_file(&key_copy(link.clone(), key)).unwrap_err());
+        assert!(e.contains("link"), "{e}");
+        assert!(!target.exists());
     }
 }

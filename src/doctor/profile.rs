@@ -305,7 +305,7 @@ fn check_ours(folder: &Path) -> Result<(), MoveError> {
     if !md.is_dir() {
         return refuse("is not a folder");
     }
-    match owner_is_me(folder, &md) {
+    match fsio::owned_by_me(folder, &md) {
         Ok(true) => Ok(()),
         Ok(false) => refuse("belongs to another user"),
         Err(source) => Err(MoveError::Io {
@@ -315,72 +315,15 @@ fn check_ours(folder: &Path) -> Result<(), MoveError> {
     }
 }
 
-/// Whether the user owns `path` (as found by `symlink_metadata`). On
-/// Windows a file may also be owned by Administrators: what an elevated
-/// prompt creates, and an owner no other user can give a file.
-fn owner_is_me(path: &Path, md: &std::fs::Metadata) -> std::io::Result<bool> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        let _ = path;
-        // SAFETY: geteuid cannot fail.
-        Ok(md.uid() == unsafe { libc::geteuid() })
-    }
-    #[cfg(windows)]
-    {
-        let me = crate::winacl::current_user_sid()?;
-        let d = crate::winacl::read(path)?;
-        Ok(if md.is_dir() {
-            d.owner == me
-        } else {
-            crate::winacl::may_repair(&d, &me)
-        })
-    }
-    #[cfg(not(any(unix, windows)))]
-    {
-        let _ = (path, md);
-        Ok(true)
-    }
-}
-
-/// A file found with exactly our bytes is taken as ours only when it is a
-/// regular file the user owns: another user who planted it (an empty
-/// known_hosts, before the folder was owner-only) would keep the right to
-/// change it.
-fn check_file_ours(to: &Path) -> Result<(), MoveError> {
-    let io = |source| MoveError::Io {
-        path: to.to_path_buf(),
-        source,
-    };
-    let md = std::fs::symlink_metadata(to).map_err(io)?;
-    if md.file_type().is_file() && owner_is_me(to, &md).map_err(io)? {
-        return Ok(());
-    }
-    Err(MoveError::Refused(format!(
-        "{} already exists with the same content but is not a file of yours (another user may have put it there): it is not used",
-        to.display()
-    )))
-}
-
-/// Write `bytes` to `to` where there is nothing (or the same already);
-/// another content is never overwritten.
+/// Write `bytes` to `to` where there is nothing (or the same already, in
+/// a regular file of the user's: another user who planted it — an empty
+/// known_hosts, before the folder was owner-only — would keep the right
+/// to change it); another content is never overwritten.
 fn put(to: &Path, bytes: &[u8]) -> Result<(), MoveError> {
-    let _lock = fsio::Lock::for_file(to)?;
-    let snap = fsio::read(to)?;
-    match &snap.bytes {
-        Some(b) if b == bytes => check_file_ours(to),
-        Some(_) => Err(MoveError::Refused(format!(
-            "{} already exists with other content (never overwritten)",
-            to.display()
-        ))),
-        None => {
-            let opts = WriteOptions {
-                backup: false,
-                new_mode: 0o600,
-            };
-            fsio::write(&snap, bytes, opts)?;
-            Ok(())
-        }
+    match fsio::write_new(to, bytes, 0o600) {
+        Ok(_) => Ok(()),
+        Err(fsio::NewFileError::Fs(e)) => Err(MoveError::Fs(e)),
+        Err(refused) => Err(MoveError::Refused(refused.to_string())),
     }
 }
 

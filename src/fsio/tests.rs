@@ -288,3 +288,76 @@ fn a_shared_lock_nests_within_a_process() {
     drop(b);
     assert!(Lock::acquire(&lock, Duration::from_millis(10)).is_ok());
 }
+
+/// `write_new` creates (0600 from the first byte, then the mode asked),
+/// accepts its own bytes again, and refuses everything else at the name
+/// without changing it: other content (a longer file that starts with
+/// our bytes too), a link (dangling or to identical bytes), a FIFO
+/// (without blocking), and identical bytes of another user's.
+#[cfg(unix)]
+#[test]
+fn write_new_creates_once_and_refuses_links_special_other_and_foreign_files() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let key = d.join("key");
+    assert!(write_new(&key, b"secret\n", 0o600).unwrap());
+    assert_eq!(
+        (fs::read(&key).unwrap(), mode(&key)),
+        (b"secret\n".to_vec(), 0o600)
+    );
+    assert!(!write_new(&key, b"secret\n", 0o600).unwrap());
+    let public = d.join("key.pub");
+    write_new(&public, b"ssh-ed25519 AAAA\n", 0o644).unwrap();
+    assert_eq!(mode(&public), 0o644);
+    // No temp file is left beside them.
+    let names: Vec<_> = fs::read_dir(d)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.to_string_lossy().ends_with(".tmp")),
+        "{names:?}"
+    );
+
+    let longer = d.join("longer");
+    fs::write(&longer, b"secret\nmore\n").unwrap();
+    let e = write_new(&longer, b"secret\n", 0o600).unwrap_err();
+    assert!(matches!(e, NewFileError::OtherContent(_)), "{e}");
+    assert!(e.to_string().contains("never overwritten"), "{e}");
+    assert_eq!(fs::read(&longer).unwrap(), b"secret\nmore\n");
+
+    let dangling = d.join("dangling");
+    let elsewhere = d.join("elsewhere");
+    std::os::unix::fs::symlink(&elsewhere, &dangling).unwrap();
+    let e = write_new(&dangling, b"secret\n", 0o600).unwrap_err();
+    assert!(matches!(e, NewFileError::Link(_)), "{e}");
+    assert!(!elsewhere.exists());
+    let to_same = d.join("to-same");
+    std::os::unix::fs::symlink(&key, &to_same).unwrap();
+    assert!(matches!(
+        write_new(&to_same, b"secret\n", 0o600),
+        Err(NewFileError::Link(_))
+    ));
+
+    let fifo = d.join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    assert!(matches!(
+        write_new(&fifo, b"secret\n", 0o600),
+        Err(NewFileError::NotRegular { .. })
+    ));
+
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        std::os::unix::fs::chown(&key, Some(65534), Some(65534)).unwrap();
+        let e = write_new(&key, b"secret\n", 0o600).unwrap_err();
+        assert!(matches!(e, NewFileError::NotYours(_)), "{e}");
+        assert_eq!(fs::metadata(&key).unwrap().uid(), 65534);
+    } else {
+        eprintln!("skipped the foreign-owner case: giving a file away needs root");
+    }
+}

@@ -183,3 +183,43 @@ fn fix_command_names_the_file_unless_default() {
         "runpod-ssh fix --config '/tmp/my config'"
     );
 }
+
+/// `repairs_of` runs only the rules that may change the config's text: on
+/// every `fix` fixture (and one with every kind of line a rule acts on),
+/// they leave the same text as running every rule does.
+#[test]
+fn doctor_text_rules_change_what_run_all_changes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fix");
+    let mut seen = 0;
+    for e in std::fs::read_dir(&root).unwrap() {
+        let dir = e.unwrap().path();
+        let Ok(bytes) = std::fs::read(dir.join("broken.conf")) else {
+            continue;
+        };
+        let home = dir.join("home");
+        let cx_ctx = ctx(&home);
+        let path = home.join(".ssh/config");
+        let mut all = crate::doctor::Cx::new(Document::parse(&bytes), &path, &cx_ctx);
+        crate::doctor::run_all(&mut all);
+        let mut some = crate::doctor::Cx::new(Document::parse(&bytes), &path, &cx_ctx);
+        for r in text_rules() {
+            r.run(&mut some);
+        }
+        assert_eq!(
+            String::from_utf8_lossy(&all.doc.to_bytes()),
+            String::from_utf8_lossy(&some.doc.to_bytes()),
+            "{}",
+            dir.display()
+        );
+        seen += 1;
+    }
+    assert!(seen >= 20, "only {seen} fixtures");
+    // Every id named as report-only is a rule (a renamed rule would
+    // silently run again, which is safe, but the list should say so).
+    for id in REPORT_ONLY_RULES {
+        assert!(
+            crate::doctor::RULES.iter().any(|r| r.id() == *id),
+            "{id} is no rule"
+        );
+    }
+}

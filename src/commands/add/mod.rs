@@ -252,7 +252,12 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
     let p = plan(&s, found, ep)?;
     let mut warnings = key_notes;
     warnings.extend(p.warnings(env, a, &s, redirect.as_ref()));
-    let diff = s.diff(&p.doc);
+    // Shown by --dry-run and --json only: a diff of a large file is not free.
+    let diff = if a.dry_run || env.global.json {
+        s.diff(&p.doc)
+    } else {
+        String::new()
+    };
     let done = p.write(a, &s, &mut warnings)?;
     // WSL: VS Code runs on Windows and reads the Windows user's config.
     let windows = super::wsl::after_add(

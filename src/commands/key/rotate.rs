@@ -145,9 +145,6 @@ pub(super) fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
         new_key_for(a, &journal, &aliases, &ssh_dir, &config, &ctx)?;
 
     // Plans: the key each host logs in with now.
-    let mut results: Vec<HostResult> = Vec::new();
-    let mut plans: Vec<Plan> = Vec::new();
-    let mut opened: Vec<(PathBuf, Arc<PrivateKey>)> = Vec::new();
     let cx = PlanCx {
         doc: &doc,
         config: &config,
@@ -157,37 +154,16 @@ pub(super) fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
         new_key: new_key.as_ref(),
         remove_old: a.remove_old,
     };
-    for alias in &aliases {
-        match plan_host(alias, &cx, &mut opened) {
-            Ok(p) => plans.push(p),
-            Err(r) => results.push(*r),
-        }
-    }
+    let (plans, mut results) = plan_hosts(&aliases, &cx);
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .or_fail(Failure::Io)?;
+    let rt = runtime()?;
     let timeout = Duration::from_secs_f64(a.timeout);
 
     if a.dry_run {
-        let remove_old = a.remove_old;
-        let new_pub = new_key.as_ref().map(|k| k.public_key().clone());
-        let checked = run_hosts(&rt, a.jobs, plans, |p| {
-            dry_run_host(p, new_path.clone(), new_pub.clone(), remove_old, timeout)
-        });
+        let checked = dry_run_hosts(&rt, a, plans, &new_path, new_key.as_ref(), timeout);
         results.extend(checked);
         results.sort_by_key(|r| aliases.iter().position(|a| *a == r.alias));
-        let head = if new_key.is_none() {
-            format!(
-                "Dry run: would create {} (ed25519), then:\n",
-                tilde(&new_path)
-            )
-        } else {
-            format!("Dry run, rotating to {}:\n", tilde(&new_path))
-        };
-        return report(env, &results, &head, "", true);
+        return report(env, &results, &dry_run_head(&new_path, &new_key), "", true);
     }
 
     let Some(new_key) = new_key else {
@@ -197,17 +173,9 @@ pub(super) fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
     // server's authorized_keys (and the account's keys).
     let new_line = keys::authorized_line(new_key.public_key()).or_fail(Failure::Io)?;
     // The keys being replaced, for --account --remove-old.
-    let old_lines: Vec<String> = plans
-        .iter()
-        .filter_map(|p| p.old_key.public_key().to_openssh().ok())
-        .collect();
+    let old_lines = old_lines(&plans);
     // Asked before any host changes: a missing API key stops here.
-    let account = if a.account {
-        let client = api::Client::from_env().or_fail(Failure::Io)?;
-        Some(client)
-    } else {
-        None
-    };
+    let account = account_client(a)?;
     let shared = Arc::new(Shared {
         journal: Mutex::new(journal),
         journal_path,
@@ -225,14 +193,7 @@ pub(super) fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
     results.extend(done);
     results.sort_by_key(|r| aliases.iter().position(|a| *a == r.alias));
 
-    let head = if created {
-        format!(
-            "Created {} (ed25519, 0600) and its .pub; rotating to it:\n",
-            tilde(&new_path)
-        )
-    } else {
-        format!("Rotating to {}:\n", tilde(&new_path))
-    };
+    let head = rotating_head(&new_path, created);
     let fp = keys::fingerprint(shared.new_key.public_key());
     if let Some(client) = &account {
         return rotate_account(
@@ -249,6 +210,94 @@ pub(super) fn rotate(env: &Env, a: &KeyRotateArgs) -> anyhow::Result<Outcome> {
     let any_failed = results.iter().any(|r| !r.ok);
     let tail = rotate_tail(&new_line, &fp, a.remove_old, any_failed);
     report(env, &results, &head, &tail, false)
+}
+
+/// Every host's plan (the key it logs in with now, each key file opened
+/// once), and the results of the hosts that need or allow no rotation.
+fn plan_hosts(aliases: &[String], cx: &PlanCx) -> (Vec<Plan>, Vec<HostResult>) {
+    let mut results: Vec<HostResult> = Vec::new();
+    let mut plans: Vec<Plan> = Vec::new();
+    let mut opened: Vec<(PathBuf, Arc<PrivateKey>)> = Vec::new();
+    for alias in aliases {
+        match plan_host(alias, cx, &mut opened) {
+            Ok(p) => plans.push(p),
+            Err(r) => results.push(*r),
+        }
+    }
+    (plans, results)
+}
+
+/// The public keys the plans replace, as OpenSSH lines.
+fn old_lines(plans: &[Plan]) -> Vec<String> {
+    plans
+        .iter()
+        .filter_map(|p| p.old_key.public_key().to_openssh().ok())
+        .collect()
+}
+
+/// The RunPod API client `--account` needs (none without it).
+fn account_client(a: &KeyRotateArgs) -> anyhow::Result<Option<api::Client>> {
+    if a.account {
+        let client = api::Client::from_env().or_fail(Failure::Io)?;
+        Ok(Some(client))
+    } else {
+        Ok(None)
+    }
+}
+
+/// The runtime the hosts are rotated (or checked) on.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .or_fail(Failure::Io)
+}
+
+/// A dry run: what each planned host would do, checked without a change.
+fn dry_run_hosts(
+    rt: &tokio::runtime::Runtime,
+    a: &KeyRotateArgs,
+    plans: Vec<Plan>,
+    new_path: &Path,
+    new_key: Option<&PrivateKey>,
+    timeout: Duration,
+) -> Vec<HostResult> {
+    let remove_old = a.remove_old;
+    let new_pub = new_key.map(|k| k.public_key().clone());
+    run_hosts(rt, a.jobs, plans, |p| {
+        dry_run_host(
+            p,
+            new_path.to_path_buf(),
+            new_pub.clone(),
+            remove_old,
+            timeout,
+        )
+    })
+}
+
+/// The first line of a dry run's report.
+fn dry_run_head(new_path: &Path, new_key: &Option<PrivateKey>) -> String {
+    if new_key.is_none() {
+        format!(
+            "Dry run: would create {} (ed25519), then:\n",
+            tilde(new_path)
+        )
+    } else {
+        format!("Dry run, rotating to {}:\n", tilde(new_path))
+    }
+}
+
+/// The first line of a rotation's report.
+fn rotating_head(new_path: &Path, created: bool) -> String {
+    if created {
+        format!(
+            "Created {} (ed25519, 0600) and its .pub; rotating to it:\n",
+            tilde(new_path)
+        )
+    } else {
+        format!("Rotating to {}:\n", tilde(new_path))
+    }
 }
 
 /// The config and the hosts to rotate: those named (each once), else
