@@ -16,6 +16,7 @@
 //! `-F` keeps the system `ssh_config` out, `--` keeps the host from being
 //! read as an option, and a deadline keeps a stuck `ssh` from stalling us.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -89,9 +90,7 @@ impl Oracle {
     /// Like [`Oracle::for_config`], and also for a second version of the
     /// same file (an edit about to be written, or the one before it).
     pub fn for_versions(root: &Path, docs: &[&Document], home: &Path) -> Result<Oracle, Skip> {
-        for doc in docs {
-            prove(root, doc, home)?;
-        }
+        prove_versions(root, docs, home)?;
         Ok(Oracle { ssh: oracle_ssh()? })
     }
 
@@ -131,22 +130,55 @@ impl Oracle {
 /// drops quotes, backslashes and NULs, folds case, and any `exec` left
 /// anywhere counts. A false alarm only skips the cross-check.
 pub fn prove(root: &Path, doc: &Document, home: &Path) -> Result<(), Skip> {
-    let mut seen: Vec<PathBuf> = Vec::new();
-    let mut queue: Vec<(PathBuf, Vec<u8>, usize)> = vec![(root.to_path_buf(), doc.to_bytes(), 0)];
-    // The document as given and the same file as ssh reads its bytes.
-    if let Ok(c) = crate::fsio::read_limited(root)
-        && c.bytes != doc.to_bytes()
-    {
-        queue.push((root.to_path_buf(), c.bytes, 0));
+    prove_versions(root, &[doc], home)
+}
+
+/// [`prove`] for each of `docs` (versions of the file `root`), in order:
+/// the file on disk is read once, and a version whose bytes were already
+/// proven to hold neither `exec` nor an `Include` is not scanned again
+/// (`fix` proves the file as read and as repaired: mostly the same bytes).
+pub fn prove_versions(root: &Path, docs: &[&Document], home: &Path) -> Result<(), Skip> {
+    let on_disk = crate::fsio::read_limited(root).ok().map(|c| c.bytes);
+    // Root-level bytes with nothing in them that could make a Skip.
+    let mut clean: Vec<Vec<u8>> = Vec::new();
+    for doc in docs {
+        let bytes = doc.to_bytes();
+        let mut queue: Vec<(PathBuf, Cow<[u8]>, usize)> = Vec::new();
+        // The document as given and the same file as ssh reads its bytes.
+        let differs = on_disk.as_ref().filter(|d| **d != bytes);
+        queue.push((root.to_path_buf(), Cow::Owned(bytes), 0));
+        if let Some(d) = differs {
+            queue.push((root.to_path_buf(), Cow::Borrowed(d.as_slice()), 0));
+        }
+        prove_queue(queue, home, &mut clean)?;
     }
+    Ok(())
+}
+
+/// The walk of [`prove`] from the buffers in `queue` through what they
+/// include; `clean` collects (and skips) root-level bytes proven to have
+/// neither `exec` nor an `Include`: proving them again would find nothing.
+fn prove_queue(
+    mut queue: Vec<(PathBuf, Cow<[u8]>, usize)>,
+    home: &Path,
+    clean: &mut Vec<Vec<u8>>,
+) -> Result<(), Skip> {
+    let mut seen: Vec<PathBuf> = Vec::new();
     while let Some((path, bytes, depth)) = queue.pop() {
+        if depth == 0 && clean.iter().any(|c| **c == *bytes) {
+            continue;
+        }
         if let Some(line) = mentions_exec(&bytes) {
             return Err(Skip::RunsCommands { file: path, line });
         }
         if depth >= MAX_INCLUDE_DEPTH {
             continue;
         }
-        for (line, arg) in include_args(&bytes) {
+        let includes = include_args(&bytes);
+        if depth == 0 && includes.is_empty() {
+            clean.push(bytes.to_vec());
+        }
+        for (line, arg) in includes {
             let unprovable = |why: &str| Skip::Unprovable {
                 file: path.clone(),
                 line,
@@ -178,7 +210,7 @@ pub fn prove(root: &Path, doc: &Document, home: &Path) -> Result<(), Skip> {
                 }
                 seen.push(p.clone());
                 match crate::fsio::read_limited(&p) {
-                    Ok(c) => queue.push((p, c.bytes, depth + 1)),
+                    Ok(c) => queue.push((p, Cow::Owned(c.bytes), depth + 1)),
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                     Err(e) => {
                         return Err(unprovable(&format!(

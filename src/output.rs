@@ -99,15 +99,32 @@ pub fn err(text: &str) {
 /// cursor. With `lines`, newline and tab are kept where text is laid out
 /// in lines. Everything printed from a server goes through here.
 pub fn escape(text: &str, lines: bool) -> String {
-    // Printable ASCII (most text) has nothing to escape: copied as is.
-    if text
-        .bytes()
-        .all(|b| (0x20..0x7f).contains(&b) || (lines && (b == b'\n' || b == b'\t')))
-    {
+    // Only a C0 byte, DEL, 0xC2 (which starts the C1 controls U+0080–U+009F)
+    // or 0xE2 (the bidi overrides U+202A–U+202E, U+2066–U+2069) can begin a
+    // character that is escaped: the text between them is copied as it is
+    // (a char-by-char pass cost ~50 instructions a character on large output).
+    let bytes = text.as_bytes();
+    let suspect = |b: u8| b < 0x20 || b == 0x7f || b == 0xc2 || b == 0xe2;
+    let Some(first) = bytes
+        .iter()
+        .position(|&b| suspect(b) && !(lines && (b == b'\n' || b == b'\t')))
+    else {
         return text.to_string();
-    }
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    };
+    let mut out = String::with_capacity(text.len() + 16);
+    out.push_str(&text[..first]);
+    let mut at = first;
+    while at < bytes.len() {
+        let run = bytes[at..]
+            .iter()
+            .position(|&b| suspect(b))
+            .map_or(bytes.len(), |k| at + k);
+        // `run` and `at` are char boundaries: a suspect byte is never a
+        // continuation byte (those are 0x80–0xBF).
+        out.push_str(&text[at..run]);
+        let Some(c) = text[run..].chars().next() else {
+            break;
+        };
         let keep = lines && (c == '\n' || c == '\t');
         let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
         if (c.is_control() || bidi) && !keep {
@@ -115,6 +132,7 @@ pub fn escape(text: &str, lines: bool) -> String {
         } else {
             out.push(c);
         }
+        at = run + c.len_utf8();
     }
     out
 }
@@ -206,6 +224,38 @@ mod tests {
             );
         }
         assert_eq!(super::shell_quote(""), "''");
+    }
+
+    /// The char-by-char escape [`super::escape`] replaced: same output.
+    fn escape_by_char(text: &str, lines: bool) -> String {
+        let mut out = String::new();
+        for c in text.chars() {
+            let keep = lines && (c == '\n' || c == '\t');
+            let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+            if (c.is_control() || bidi) && !keep {
+                out.extend(c.escape_default());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn escape_by_runs_matches_escaping_char_by_char() {
+        // Every character near the escaped ranges and their UTF-8 lead bytes.
+        let mut chars: Vec<char> = (0u32..0x300).filter_map(char::from_u32).collect();
+        chars.extend((0x2000u32..0x2100).filter_map(char::from_u32));
+        chars.extend(['→', '…', '€', '\u{feff}', '😀', '\u{e2}', '\u{c2}']);
+        let all: String = chars.iter().collect();
+        for lines in [false, true] {
+            assert_eq!(super::escape(&all, lines), escape_by_char(&all, lines));
+            for (i, a) in chars.iter().enumerate() {
+                let b = chars[(i * 7 + 3) % chars.len()];
+                let s = format!("{a}x{b}{a}\n→{b}");
+                assert_eq!(super::escape(&s, lines), escape_by_char(&s, lines), "{s:?}");
+            }
+        }
     }
 
     #[test]

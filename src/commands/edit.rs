@@ -66,7 +66,13 @@ impl Session {
 
     /// The unified diff from the file on disk to `doc`.
     pub fn diff(&self, doc: &Document) -> String {
-        fsio::unified_diff(self.snap.content(), &doc.to_bytes(), &self.label())
+        self.diff_to(&doc.to_bytes())
+    }
+
+    /// The unified diff from the file on disk to `new` (bytes the caller
+    /// already has).
+    pub fn diff_to(&self, new: &[u8]) -> String {
+        fsio::unified_diff(self.snap.content(), new, &self.label())
     }
 
     fn label(&self) -> String {

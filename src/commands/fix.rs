@@ -23,65 +23,15 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     for alias in &a.aliases {
         edit::check_alias(alias)?;
     }
-    let mut vs: Vec<(PathBuf, String)> = vscode::settings_files()
-        .into_iter()
-        .filter_map(|p| {
-            // Non-blocking and capped: a FIFO settings.json must not hang fix.
-            let text = String::from_utf8(crate::fsio::read_limited(&p).ok()?.bytes).ok()?;
-            Some((p, text))
-        })
-        .collect();
-    // VS Code may read another file (remote.SSH.configFile): repair that one.
-    let mut redirected: Option<(PathBuf, PathBuf)> = None;
-    let switched;
-    let env = if env.global.config.is_none()
-        && let Some((settings, other)) = vs
-            .iter()
-            .find_map(|(p, t)| Some((p.clone(), vscode::config_file(t)?)))
-        && let other = crate::config::Context::current().home_path(&other.replace('\\', "/"))
-        && Some(&other) != env.config_path().ok().as_ref()
-        && other.is_file()
-    {
-        let mut global = env.global.clone();
-        global.config = Some(other.clone());
-        redirected = Some((settings, other));
-        switched = Env {
-            global,
-            style: env.style,
-        };
-        &switched
-    } else {
-        env
+    let mut vs = vscode_settings();
+    let redirect = redirect(env, &vs);
+    let (env, redirected) = match &redirect {
+        Some((switched, r)) => (switched, Some(r.clone())),
+        None => (env, None),
     };
     let s = Session::open(env)?;
-    // Typos in the aliases get a suggestion rather than "nothing to fix".
-    if !a.aliases.is_empty() {
-        let files = crate::config::files::load_tree(&s.path, &s.doc, &s.ctx.home);
-        let known = super::defined_aliases(&files);
-        if let Some(alias) = a.aliases.iter().find(|al| !known.contains(al)) {
-            return Err(super::bad_input(format!(
-                "no host entry named {alias} in {}{}",
-                s.path.display(),
-                super::did_you_mean(alias, &files)
-            )));
-        }
-    }
-    let mut vscode_note = None;
-    if a.no_vscode {
-        vs.clear();
-    } else if !a.vscode
-        && env.global.config.is_some()
-        && redirected.is_none()
-        && !vscode_reads(&vs, &s.path, &s.ctx)
-    {
-        // `--config` names a file VS Code does not read: its settings are
-        // not about this file, so they are left alone unless asked.
-        vs.clear();
-        vscode_note = Some(format!(
-            "VS Code settings left alone: VS Code does not read {} (pass --vscode to repair them anyway)",
-            s.path.display()
-        ));
-    }
+    check_aliases_exist(&s, a)?;
+    let vscode_note = scope_vscode(env, a, &s, &mut vs, redirected.is_some());
     // Windows: which ssh VS Code runs (F19), whether there is one (F39),
     // the agent service (F40).
     let windows = cfg!(windows).then(|| doctor::WindowsFacts::gather(&vs));
@@ -130,8 +80,9 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     refusal_findings(&mut cx);
     let new_bytes = cx.doc.to_bytes();
     let changed = new_bytes != s.snap.content();
-    let diff = if changed {
-        s.diff(&cx.doc)
+    // Printed by a dry run and in JSON only: a real run in text skips it.
+    let diff = if changed && (a.dry_run || env.global.json) {
+        s.diff_to(&new_bytes)
     } else {
         String::new()
     };
@@ -140,44 +91,15 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     notes.append(&mut cx.notes);
     // `ssh -G` would run a `Match exec` command: say that the cross-check
     // is skipped, and why, whether or not this run writes.
-    let runs = crate::oracle::prove(&s.path, &s.doc, &s.ctx.home)
-        .and_then(|()| crate::oracle::prove(&s.path, &cx.doc, &s.ctx.home))
-        .err();
+    let runs = crate::oracle::prove_versions(&s.path, &[&s.doc, &cx.doc], &s.ctx.home).err();
     let cross_check_skipped =
         runs.map(|skip| skip.to_string() + "; runpod-ssh's own evaluator judged the result");
     notes.extend(cross_check_skipped.clone());
-    let mut rolled_back = false;
-    let mut backup = None;
-    if !a.dry_run {
-        if changed {
-            backup = s.write(&cx.doc)?;
-            let v = doctor::verify(&s.path, s.snap.content(), &new_bytes, &cx.intended, &s.ctx);
-            if v.skipped == Some(crate::oracle::Skip::NoSsh) {
-                notes.push(format!(
-                    "{}; runpod-ssh's own evaluator judged the result",
-                    crate::oracle::Skip::NoSsh
-                ));
-            }
-            if let Some(why) = v.worse {
-                // Put the previous version back: the repair made things worse.
-                let now = fsio::read(&s.path).or_fail(Failure::Io)?;
-                fsio::write(
-                    &now,
-                    s.snap.content(),
-                    WriteOptions {
-                        backup: false,
-                        new_mode: 0o600,
-                    },
-                )
-                .or_fail(Failure::Io)?;
-                rolled_back = true;
-                notes.push(format!("the repaired file was worse ({why}); the original was put back, nothing changed"));
-            }
-        }
-        if !rolled_back {
-            apply_side_effects(&cx.side_effects, &new_bytes, &mut cx.findings, &mut notes);
-        }
-    }
+    let (backup, rolled_back) = if a.dry_run {
+        (None, false)
+    } else {
+        write_and_verify(&s, &mut cx, &new_bytes, changed, &mut notes)?
+    };
     if rolled_back {
         for f in &mut cx.findings {
             f.applied = false;
@@ -194,37 +116,187 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     if !rolled_back {
         super::wsl::fix_findings(env, a, &cx.doc, &mut cx.findings, &mut notes);
     }
-    let findings = &cx.findings;
+    let result = FixResult {
+        path: &s.path,
+        findings: &cx.findings,
+        diff: &diff,
+        changed,
+        rolled_back,
+        backup: backup.as_deref(),
+        cross_check_skipped: cross_check_skipped.as_deref(),
+        notes: &notes,
+    };
+    print_result(env, a, &result)
+}
+
+/// The VS Code settings files and their texts. Non-blocking and capped:
+/// a FIFO settings.json must not hang fix.
+fn vscode_settings() -> Vec<(PathBuf, String)> {
+    vscode::settings_files()
+        .into_iter()
+        .filter_map(|p| {
+            let text = String::from_utf8(crate::fsio::read_limited(&p).ok()?.bytes).ok()?;
+            Some((p, text))
+        })
+        .collect()
+}
+
+/// VS Code may read another file (remote.SSH.configFile): repair that one.
+/// The environment naming it, and (settings file, that file).
+fn redirect(env: &Env, vs: &[(PathBuf, String)]) -> Option<(Env, (PathBuf, PathBuf))> {
+    if env.global.config.is_none()
+        && let Some((settings, other)) = vs
+            .iter()
+            .find_map(|(p, t)| Some((p.clone(), vscode::config_file(t)?)))
+        && let other = crate::config::Context::current().home_path(&other.replace('\\', "/"))
+        && Some(&other) != env.config_path().ok().as_ref()
+        && other.is_file()
+    {
+        let mut global = env.global.clone();
+        global.config = Some(other.clone());
+        let switched = Env {
+            global,
+            style: env.style,
+        };
+        Some((switched, (settings, other)))
+    } else {
+        None
+    }
+}
+
+/// Typos in the aliases get a suggestion rather than "nothing to fix".
+fn check_aliases_exist(s: &Session, a: &FixArgs) -> anyhow::Result<()> {
+    if !a.aliases.is_empty() {
+        let files = crate::config::files::load_tree(&s.path, &s.doc, &s.ctx.home);
+        let known = super::defined_aliases(&files);
+        if let Some(alias) = a.aliases.iter().find(|al| !known.contains(al)) {
+            return Err(super::bad_input(format!(
+                "no host entry named {alias} in {}{}",
+                s.path.display(),
+                super::did_you_mean(alias, &files)
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Which VS Code settings this run may repair (`vs` is emptied when
+/// none), and the note that says why they are left alone.
+fn scope_vscode(
+    env: &Env,
+    a: &FixArgs,
+    s: &Session,
+    vs: &mut Vec<(PathBuf, String)>,
+    redirected: bool,
+) -> Option<String> {
+    if a.no_vscode {
+        vs.clear();
+    } else if !a.vscode
+        && env.global.config.is_some()
+        && !redirected
+        && !vscode_reads(vs, &s.path, &s.ctx)
+    {
+        // `--config` names a file VS Code does not read: its settings are
+        // not about this file, so they are left alone unless asked.
+        vs.clear();
+        return Some(format!(
+            "VS Code settings left alone: VS Code does not read {} (pass --vscode to repair them anyway)",
+            s.path.display()
+        ));
+    }
+    None
+}
+
+/// A real run: write the repaired config (when it changed), check it
+/// against the old one, put the old one back when it is worse, else do
+/// the side effects. (backup, rolled back).
+fn write_and_verify(
+    s: &Session,
+    cx: &mut Cx,
+    new_bytes: &[u8],
+    changed: bool,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<(Option<PathBuf>, bool)> {
+    let mut rolled_back = false;
+    let mut backup = None;
+    if changed {
+        backup = s.write(&cx.doc)?;
+        let v = doctor::verify(&s.path, s.snap.content(), new_bytes, &cx.intended, &s.ctx);
+        if v.skipped == Some(crate::oracle::Skip::NoSsh) {
+            notes.push(format!(
+                "{}; runpod-ssh's own evaluator judged the result",
+                crate::oracle::Skip::NoSsh
+            ));
+        }
+        if let Some(why) = v.worse {
+            // Put the previous version back: the repair made things worse.
+            let now = fsio::read(&s.path).or_fail(Failure::Io)?;
+            fsio::write(
+                &now,
+                s.snap.content(),
+                WriteOptions {
+                    backup: false,
+                    new_mode: 0o600,
+                },
+            )
+            .or_fail(Failure::Io)?;
+            rolled_back = true;
+            notes.push(format!(
+                "the repaired file was worse ({why}); the original was put back, nothing changed"
+            ));
+        }
+    }
+    if !rolled_back {
+        apply_side_effects(&cx.side_effects, new_bytes, &mut cx.findings, notes);
+    }
+    Ok((backup, rolled_back))
+}
+
+/// What a run found and did, for printing.
+struct FixResult<'a> {
+    path: &'a Path,
+    findings: &'a [Finding],
+    diff: &'a str,
+    changed: bool,
+    rolled_back: bool,
+    backup: Option<&'a Path>,
+    cross_check_skipped: Option<&'a str>,
+    notes: &'a [String],
+}
+
+/// Print the result (text or JSON) and say whether problems are left.
+fn print_result(env: &Env, a: &FixArgs, r: &FixResult) -> anyhow::Result<Outcome> {
+    let findings = r.findings;
     let left: Vec<&Finding> = findings.iter().filter(|f| !f.applied).collect();
     if env.global.json {
         let v = serde_json::json!({
-            "config": s.path,
+            "config": r.path,
             "dry_run": a.dry_run,
             "findings": findings,
-            "diff": diff,
-            "written": !a.dry_run && changed && !rolled_back,
-            "backup": backup,
-            "rolled_back": rolled_back,
-            "cross_check_skipped": cross_check_skipped,
-            "notes": notes,
+            "diff": r.diff,
+            "written": !a.dry_run && r.changed && !r.rolled_back,
+            "backup": r.backup,
+            "rolled_back": r.rolled_back,
+            "cross_check_skipped": r.cross_check_skipped,
+            "notes": r.notes,
         });
         output::out(&output::json(&v)?)?;
     } else {
         output::out(&render(
             env,
             findings,
-            &diff,
+            r.diff,
             a,
-            changed,
-            rolled_back,
-            backup.as_deref(),
-            &notes,
+            r.changed,
+            r.rolled_back,
+            r.backup,
+            r.notes,
         ))?;
     }
     let problems = if a.dry_run {
         !findings.is_empty()
     } else {
-        !left.is_empty() || rolled_back
+        !left.is_empty() || r.rolled_back
     };
     Ok(if problems {
         Outcome::Problems
@@ -394,7 +466,7 @@ fn rewrite_key(path: &Path, old: &[u8], new: &[u8]) -> anyhow::Result<()> {
 /// One finding per line ssh refuses in the repaired config (or what it
 /// includes), in ssh's words, with the line as read.
 fn refusal_findings(cx: &mut Cx) {
-    let mut refused = refusal::check(refusal::Client::local(), &cx.path, &cx.doc, cx.ctx);
+    let mut refused = cx.refused(refusal::Client::local());
     if refused.is_empty() && cx.findings.is_empty() {
         // Nothing found and nothing changed (the file on disk is the one
         // judged): before "nothing to fix", ask ssh -G itself once.

@@ -21,13 +21,13 @@ impl Rule for AppleKeywords {
     }
     fn run(&self, cx: &mut Cx) {
         use crate::config::keywords::APPLE_ONLY;
-        use crate::refusal::{self, apple_keyword_refused};
+        use crate::refusal::apple_keyword_refused;
         if cx.client.knows_apple_keywords() {
             return;
         }
         // What the client here stops at, anywhere in the tree: the first
         // use of each Apple keyword, by the spelling runpod-ssh writes.
-        let refused = refusal::check(cx.client, &cx.path, &cx.doc, cx.ctx);
+        let refused = cx.refused(cx.client);
         let mut used: Vec<(&'static str, crate::config::Source)> = Vec::new();
         for p in &refused.problems {
             let Some(kw) = apple_keyword_refused(p) else {

@@ -16,7 +16,12 @@ use crate::runpod;
 use super::{Auto, ChmodCheck, Cx, Finding, Meta, Rule, Severity, SideEffect};
 
 /// The identity file lines of RunPod entries in scope: (line, value).
-pub(super) fn runpod_identity_lines(cx: &Cx) -> Vec<(usize, String)> {
+/// Listed again only when the document changed since the last call: four
+/// rules in a row read them (each listing walks every block).
+pub(super) fn runpod_identity_lines(cx: &mut Cx) -> Vec<(usize, String)> {
+    if let Some(lines) = &cx.memo.of(&cx.doc).identity_lines {
+        return lines.clone();
+    }
     let mut out = Vec::new();
     for b in cx.doc.blocks() {
         if !runpod::is_runpod_block(&cx.doc, &b) || !cx.in_scope(&b.patterns) {
@@ -28,6 +33,7 @@ pub(super) fn runpod_identity_lines(cx: &Cx) -> Vec<(usize, String)> {
             }
         }
     }
+    cx.memo.of(&cx.doc).identity_lines = Some(out.clone());
     out
 }
 

@@ -164,6 +164,35 @@ pub struct Cx<'a> {
     pub windows: Option<WindowsFacts>,
     /// Advice that is no finding (printed with the result).
     pub notes: Vec<String>,
+    /// Results worked out from the document as it was at [`Memo::doc`]:
+    /// several rules (and `fix`'s closing check) need the same ones, and
+    /// on a large file each is a pass over every block.
+    pub(crate) memo: Memo,
+}
+
+/// What [`Cx`] remembers of one version of the document (one copy of it
+/// for all, compared with the current one before any is used).
+#[derive(Default)]
+pub(crate) struct Memo {
+    doc: Option<Document>,
+    /// The last [`Cx::refused`] judgement.
+    refusal: Option<(crate::refusal::Client, crate::refusal::Refusal)>,
+    /// [`keys::runpod_identity_lines`].
+    pub(crate) identity_lines: Option<Vec<(usize, String)>>,
+}
+
+impl Memo {
+    /// Whether the results held are of `doc`; when not, they are dropped
+    /// and `doc` becomes the version remembered.
+    pub(crate) fn of(&mut self, doc: &Document) -> &mut Memo {
+        if self.doc.as_ref() != Some(doc) {
+            *self = Memo {
+                doc: Some(doc.clone()),
+                ..Memo::default()
+            };
+        }
+        self
+    }
 }
 
 impl<'a> Cx<'a> {
@@ -184,7 +213,21 @@ impl<'a> Cx<'a> {
             ansi: crate::platform::ansi_code_page(),
             windows: None,
             notes: Vec::new(),
+            memo: Memo::default(),
         }
+    }
+
+    /// What `client` refuses in `self.doc` ([`crate::refusal::check`]),
+    /// judged again only when the document changed since the last time.
+    pub fn refused(&mut self, client: crate::refusal::Client) -> crate::refusal::Refusal {
+        if let Some((c, r)) = &self.memo.of(&self.doc).refusal
+            && *c == client
+        {
+            return r.clone();
+        }
+        let r = crate::refusal::check(client, &self.path, &self.doc, self.ctx);
+        self.memo.of(&self.doc).refusal = Some((client, r.clone()));
+        r
     }
 
     fn line_no(&self, i: usize) -> Option<usize> {
