@@ -12,7 +12,7 @@
 set -u
 base=$1 new=$2
 here=$(cd "$(dirname "$0")" && pwd)
-W=$(mktemp -d /tmp/wave5-hostile-XXXX); A=$W/addrm; F=$W/fix; mkdir -p "$A" "$F"
+W=$(mktemp -d /tmp/wave5-hostile-XXXX); A=$W/addrm; F=$W/fix; mkdir -p "$A" "$F"; trap 'rm -rf "$W"' EXIT
 mark=$W/PWNED
 RP='Host runpod-3\n    HostName 203.0.113.3\n    Port 40003\n    User root\n    IdentityFile ~/.ssh/id_ed25519\n'
 EX="Match exec \"touch $mark\"\n  Port 9\nHost incd\n  Port 1#glued\n  User \"a b\" # c\n"
@@ -50,5 +50,4 @@ nice -n 5 bash "$here/diff_list.sh" "$base" "$new" "$A"/*.conf | tail -20
 sed -e 's#^mapfile -t files.*#files=()#' -e 's#"\$hand"/\* ##' "$here/fix_diff.sh" > "$W/fix_only.sh"
 nice -n 5 bash "$W/fix_only.sh" "$base" "$new" "$F"/*/x.conf || bad=1
 if [ -e "$mark" ]; then echo "A Match exec command RAN"; bad=1; fi
-rm -rf "$W"
 exit $bad

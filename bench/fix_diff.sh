@@ -9,7 +9,7 @@
 set -uo pipefail
 base=$1 new=$2; shift 2
 root=$(cd "$(dirname "$0")/.." && pwd)
-work=$(mktemp -d /tmp/fixdiff-XXXX)
+work=$(mktemp -d /tmp/fixdiff-XXXX); trap 'rm -rf "$work"' EXIT
 H=$work/home
 iso() { unshare -m -- sh -c 't="$1/.isolate.$$" && mkdir -p "$t" && mount -t tmpfs none "$t" && mkdir "$t/u" "$t/w" && mount -t overlay overlay -o "lowerdir=/etc,upperdir=$t/u,workdir=$t/w" /etc && awk -F: -v OFS=: -v u="$(id -u)" -v h="$1" "\$3==u{\$6=h}1" /etc/passwd > "$t/p" && cat "$t/p" > /etc/passwd && shift && exec "$@"' sh "$work" env HOME="$H" XDG_CONFIG_HOME="$H/.config" NO_COLOR=1 "$@"; }
 hand=$work/hand; mkdir -p "$hand"
@@ -46,5 +46,4 @@ for f in "${files[@]}" "$hand"/* "$@"; do
   done
 done
 echo "compared $n runs (fix --dry-run and fix on ${#files[@]} fixtures + hand-made + extra), $bad differences"
-rm -rf "$work"
 [ "$bad" = 0 ]
