@@ -133,11 +133,12 @@ pub fn is_runpod_block(doc: &Document, block: &Block) -> bool {
     if has_marker(doc, block) {
         return true;
     }
-    if block
-        .patterns
-        .iter()
-        .any(|p| p.to_ascii_lowercase().contains("runpod"))
-    {
+    // `to_ascii_lowercase().contains("runpod")`, without a copy per pattern.
+    if block.patterns.iter().any(|p| {
+        p.as_bytes()
+            .windows(6)
+            .any(|w| w.eq_ignore_ascii_case(b"runpod"))
+    }) {
         return true;
     }
     let first = |kw: &str| doc.first_value(block, kw);
@@ -239,7 +240,9 @@ pub fn has_marker(doc: &Document, block: &Block) -> bool {
     let mut i = h;
     while i > 0 && doc.lines()[i - 1].is_comment() {
         i -= 1;
-        if doc.lines()[i].text().trim() == MARKER {
+        // `text().trim() == MARKER` without a copy: a line that is not
+        // UTF-8 reads with U+FFFD, never the (ASCII) marker.
+        if std::str::from_utf8(doc.lines()[i].bytes()).is_ok_and(|t| t.trim() == MARKER) {
             return true;
         }
     }

@@ -39,7 +39,20 @@ pub(super) struct Evaluator<'c> {
     /// Per-file error counts are folded into `errors`; this keeps messages
     /// from being reported twice across passes.
     pub(super) quiet: bool,
+    /// Only these settings are wanted, without sources (see
+    /// [`super::Resolver::resolve_values`]); `None` keeps everything.
+    pub(super) keep: Option<&'static [&'static str]>,
 }
+
+/// Settings whose values the evaluator itself reads back (matching, first
+/// value checks): kept whole when only some settings are wanted.
+const READ_BACK: &[&str] = &[
+    "hostname",
+    "user",
+    "ignoreunknown",
+    "canonicalizehostname",
+    "sendenv",
+];
 
 impl<'c> Evaluator<'c> {
     pub(super) fn new(host: &str, ctx: &'c Context) -> Self {
@@ -61,6 +74,7 @@ impl<'c> Evaluator<'c> {
             system: false,
             runs_commands: None,
             quiet: false,
+            keep: None,
         }
     }
 
@@ -173,7 +187,8 @@ impl<'c> Evaluator<'c> {
     pub(super) fn finish(mut self, host: &str) -> Resolved {
         // What ssh expands after reading (unknown `%` tokens, unset
         // `${VAR}`) stops it only when the config itself was accepted.
-        if self.errors.is_empty() {
+        // (Only diagnostics: not when just some values are wanted.)
+        if self.errors.is_empty() && self.keep.is_none() {
             self.quiet = false;
             check_expansions(&mut self);
         }
@@ -189,6 +204,9 @@ impl<'c> Evaluator<'c> {
                 i += 1;
                 live[i - 1]
             });
+        }
+        if let Some(keep) = self.keep {
+            settings.retain(|s| keep.contains(&s.keyword));
         }
         let ctx = match self.shared.take() {
             Some(c) => c,
@@ -226,6 +244,34 @@ impl<'c> Evaluator<'c> {
             args,
             source,
         });
+    }
+
+    /// Keep a setting from line `line` of `file`: whole, or, when only
+    /// some settings are wanted, without the allocations nobody reads
+    /// (the source's path; the values of what is neither wanted nor read
+    /// back, nor `read_back` for the caller's own checks).
+    pub(super) fn store(
+        &mut self,
+        keyword: &'static str,
+        args: &[&str],
+        file: &Path,
+        line: usize,
+        read_back: bool,
+    ) {
+        let owned = |a: &[&str]| a.iter().map(|s| s.to_string()).collect();
+        let Some(keep) = self.keep else {
+            let source = Source {
+                file: file.to_path_buf(),
+                line,
+            };
+            return self.push(keyword, owned(args), source);
+        };
+        let whole = read_back || keep.contains(&keyword) || READ_BACK.contains(&keyword);
+        let source = Source {
+            file: std::path::PathBuf::new(),
+            line,
+        };
+        self.push(keyword, if whole { owned(args) } else { Vec::new() }, source);
     }
 
     pub(super) fn error(&mut self, file: &Path, line: usize, message: String) {

@@ -205,7 +205,23 @@ impl<'a> Resolver<'a> {
 
     /// What [`resolve`] gives `host`.
     pub fn resolve(&self, host: &str) -> Resolved {
+        self.resolve_keeping(host, None)
+    }
+
+    /// The settings of [`Resolver::resolve`] named in `keep` (canonical
+    /// lowercase names), with their values only: every source is an
+    /// empty path, and the diagnostics found after reading (unknown `%`
+    /// tokens) are not looked for. For a caller that prints values of a
+    /// config already judged (`list`: a row per host), without copies it
+    /// never reads. A host that needs the final pass gets all of
+    /// [`resolve`].
+    pub fn resolve_values(&self, host: &str, keep: &'static [&'static str]) -> Resolved {
+        self.resolve_keeping(host, Some(keep))
+    }
+
+    fn resolve_keeping(&self, host: &str, keep: Option<&'static [&'static str]>) -> Resolved {
         let mut ev = Evaluator::new(host, self.ctx);
+        ev.keep = keep;
         ev.run_pass_planned(self.doc, self.path, &self.plan);
         let canon = matches!(
             ev.first("canonicalizehostname").map(|s| s.args[0].to_ascii_lowercase()),
