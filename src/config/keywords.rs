@@ -345,8 +345,8 @@ pub fn intern(lowercase: &str) -> Option<&'static str> {
 
 /// [`intern`] and [`lookup`] of a lowercase keyword in one look-up (the
 /// lexer keeps both for every line).
-pub fn intern_entry(lowercase: &str) -> Option<(&'static str, Keyword)> {
-    map().get_key_value(lowercase).map(|(k, v)| (*k, *v))
+pub fn intern_entry(lowercase: &str) -> Option<(&'static str, &'static Keyword)> {
+    map().get_key_value(lowercase).map(|(k, v)| (*k, v))
 }
 
 /// The canonical spelling used when runpod-ssh writes a keyword.

@@ -42,7 +42,7 @@ pub struct Directive {
     pub keyword_lc: Cow<'static, str>,
     /// [`keywords::lookup`](super::keywords::lookup) of `keyword_lc`,
     /// looked up once here rather than by every evaluation of the line.
-    pub known: Option<super::keywords::Keyword>,
+    pub known: Option<&'static super::keywords::Keyword>,
     /// Bytes between keyword and value: whitespace and at most one `=`.
     pub separator: Range<usize>,
     /// The value text as written: from the first argument to the end of the
@@ -263,7 +263,7 @@ pub fn lex_line(line: &[u8]) -> LineKind {
 
 /// The keyword lowercased; a known keyword borrows the table's spelling
 /// and comes with its table entry.
-fn lowercase_keyword(token: &[u8]) -> (Cow<'static, str>, Option<super::keywords::Keyword>) {
+fn lowercase_keyword(token: &[u8]) -> (Cow<'static, str>, Option<&'static super::keywords::Keyword>) {
     let mut buf = [0u8; 48];
     if token.len() <= buf.len() {
         let lc = &mut buf[..token.len()];

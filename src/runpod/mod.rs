@@ -174,19 +174,22 @@ pub struct HostEntry {
 /// order.
 pub fn entries(files: &[ConfigFile], all: bool) -> Vec<HostEntry> {
     let mut out: Vec<HostEntry> = Vec::new();
-    // Seen aliases: a linear scan of `out` made this quadratic.
-    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-    for f in files {
-        for b in f.doc.blocks() {
+    let blocks: Vec<Vec<Block>> = files.iter().map(|f| f.doc.blocks()).collect();
+    // Seen aliases (a linear scan of `out` made this quadratic), borrowed
+    // from the blocks; FNV: one look-up per alias of the user's own file.
+    let mut seen: std::collections::HashSet<&str, std::hash::BuildHasherDefault<keywords::Fnv>> =
+        Default::default();
+    for (f, blocks) in files.iter().zip(&blocks) {
+        for b in blocks {
             if b.kind != BlockKind::Host {
                 continue;
             }
-            let runpod = is_runpod_block(&f.doc, &b);
+            let runpod = is_runpod_block(&f.doc, b);
             if !all && !runpod {
                 continue;
             }
             for alias in b.patterns.iter().filter(|p| !pattern::is_wildcard(p)) {
-                if !seen.insert(alias.clone()) {
+                if !seen.insert(alias) {
                     continue;
                 }
                 out.push(HostEntry {
@@ -196,7 +199,7 @@ pub fn entries(files: &[ConfigFile], all: bool) -> Vec<HostEntry> {
                         line: b.header.unwrap_or(0) + 1,
                     },
                     runpod,
-                    managed: has_marker(&f.doc, &b),
+                    managed: has_marker(&f.doc, b),
                 });
             }
         }

@@ -22,7 +22,7 @@ pub(super) struct Evaluator<'c> {
     pub(super) settings: Vec<Setting>,
     /// Keyword → its settings, in order. FNV: looked up on every line,
     /// and the keys are the fixed keyword names.
-    pub(super) index: HashMap<&'static str, Vec<usize>, BuildHasherDefault<Fnv>>,
+    pub(super) index: HashMap<&'static str, Slots, BuildHasherDefault<Fnv>>,
     /// A `SendEnv -PATTERN` dropped settings from `index`: `finish` must
     /// leave them out.
     pub(super) dropped: bool,
@@ -42,6 +42,43 @@ pub(super) struct Evaluator<'c> {
     /// Only these settings are wanted, without sources (see
     /// [`super::Resolver::resolve_values`]); `None` keeps everything.
     pub(super) keep: Option<&'static [&'static str]>,
+}
+
+/// The settings of one keyword, by position: most keywords are set once,
+/// so one position is kept in place (no allocation per setting).
+#[derive(Debug, Clone, Default)]
+pub(super) enum Slots {
+    #[default]
+    Empty,
+    One(usize),
+    Many(Vec<usize>),
+}
+
+impl Slots {
+    fn push(&mut self, i: usize) {
+        match self {
+            Slots::Empty => *self = Slots::One(i),
+            Slots::One(a) => *self = Slots::Many(vec![*a, i]),
+            Slots::Many(v) => v.push(i),
+        }
+    }
+}
+
+impl From<Vec<usize>> for Slots {
+    fn from(v: Vec<usize>) -> Slots {
+        Slots::Many(v)
+    }
+}
+
+impl std::ops::Deref for Slots {
+    type Target = [usize];
+    fn deref(&self) -> &[usize] {
+        match self {
+            Slots::Empty => &[],
+            Slots::One(a) => std::slice::from_ref(a),
+            Slots::Many(v) => v,
+        }
+    }
 }
 
 /// Settings whose values the evaluator itself reads back (matching, first
@@ -123,11 +160,14 @@ impl<'c> Evaluator<'c> {
             .host
             .get(self.host.as_str())
             .map_or(empty, Vec::as_slice);
-        let original = self.original_host.to_ascii_lowercase();
-        let by_original = plan
-            .match_originalhost
-            .get(original.as_str())
-            .map_or(empty, Vec::as_slice);
+        let by_original = if plan.match_originalhost.is_empty() {
+            empty
+        } else {
+            let original = self.original_host.to_ascii_lowercase();
+            plan.match_originalhost
+                .get(original.as_str())
+                .map_or(empty, Vec::as_slice)
+        };
         let next_in = |list: &[usize], from: usize| -> Option<usize> {
             list.get(list.partition_point(|&b| b < from)).copied()
         };
@@ -196,7 +236,7 @@ impl<'c> Evaluator<'c> {
         if self.dropped {
             // Entries dropped by `SendEnv -NAME` are no longer in the index.
             let mut live = vec![false; settings.len()];
-            for &i in self.index.values().flatten() {
+            for &i in self.index.values().flat_map(|v| v.iter()) {
                 live[i] = true;
             }
             let mut i = 0;

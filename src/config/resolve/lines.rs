@@ -44,7 +44,10 @@ impl<'c> Evaluator<'c> {
         if let Some(LexError::NoArgument(k)) = &d.error {
             return self.error(file, line, format!("no argument after keyword \"{k}\""));
         }
-        let known = d.known.or_else(|| self.known_keyword(&d.keyword_lc, file, line));
+        let known = d
+            .known
+            .copied()
+            .or_else(|| self.known_keyword(&d.keyword_lc, file, line));
         let Some(kw) = known else {
             return;
         };
@@ -259,7 +262,7 @@ impl<'c> Evaluator<'c> {
                             .collect()
                     })
                     .unwrap_or_default();
-                self.index.insert(name, keep);
+                self.index.insert(name, keep.into());
                 self.dropped = true;
             } else {
                 self.push(name, vec![a.to_string()], at.source());

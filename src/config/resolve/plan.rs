@@ -2,6 +2,9 @@
 //! blocks that can apply to each.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use super::super::keywords::Fnv;
 use std::path::Path;
 
 use super::super::document::Document;
@@ -34,12 +37,16 @@ pub(super) struct Plan {
     /// Blocks visited for every host.
     pub(super) always: Vec<usize>,
     /// Literal `Host` pattern (case-sensitive, as OpenSSH) → blocks.
-    pub(super) host: HashMap<String, Vec<usize>>,
+    pub(super) host: Names,
     /// Lowercased literal of a `Match originalhost` → blocks.
-    pub(super) match_originalhost: HashMap<String, Vec<usize>>,
+    pub(super) match_originalhost: Names,
     /// Lowercased literal of a `Match host` → blocks.
-    pub(super) match_host: HashMap<String, Vec<usize>>,
+    pub(super) match_host: Names,
 }
+
+/// Name → blocks. FNV: looked up for every host evaluated, and the names
+/// come from the user's own config (no flooding to resist).
+pub(super) type Names = HashMap<String, Vec<usize>, BuildHasherDefault<Fnv>>;
 
 impl Plan {
     fn new(doc: &Document, path: &Path, ctx: &Context) -> Plan {
