@@ -311,7 +311,11 @@ impl<'c> Evaluator<'c> {
             file: std::path::PathBuf::new(),
             line,
         };
-        self.push(keyword, if whole { owned(args) } else { Vec::new() }, source);
+        self.push(
+            keyword,
+            if whole { owned(args) } else { Vec::new() },
+            source,
+        );
     }
 
     pub(super) fn error(&mut self, file: &Path, line: usize, message: String) {
