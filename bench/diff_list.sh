@@ -39,6 +39,11 @@ printf 'Host esc\x1b[31m\n  Port 5\n' > "$c/esc"
 printf 'Host wide\xe6\xbc\xa2 \xc3\xbcber RunPod-X\n  HostName \xc3\xbc.example\n  User a\xc2\xa0b\n  IdentityFile ~/k\xc2\x85e\xcc\x81\nHost bidi\xe2\x80\xae\n  User \xe3\x80\x80\n' > "$c/wide"
 printf 'Host h1 h2 h3 h4 h5\n  HOSTNAME %%h.x\n  hostname second\n  IdentityFile a\n  IdentityFile a\n  IdentityFile b c\n  identityfile "q r"\nMatch user root\n  Port 4\nHost h2\n  User root\nMatch user root host h2.x\n  Port 5\nHost *\n  Port 6\n  User other\n' > "$c/values"
 printf 'IgnoreUnknown Foo*\nHost ig\n  FooBar 1\n  Port 7\nHost fin\n  Port 8\nMatch final host fin\n  User finale\nHost cz\n  CanonicalizeHostname yes\n  HostName cz.example\n' > "$c/final"
+# Refusals only ssh -G reports (the backstop, started beside the rows) and
+# one the own evaluator reports first (the backstop is dropped unread).
+printf 'Host runpod-1\n  HostName 10.0.0.1\n  Port 2222\n  User root\n  KexAlgorithms nonsense-kex\n' > "$c/backstop-kex"
+printf 'Host runpod-1\n  HostName 10.0.0.1\n  Port 2222\n  Ciphers bogus\nHost b\n  MACs nope\n' > "$c/backstop-ciphers"
+printf 'Host runpod-1\n  HostName 10.0.0.1\n  Port 99999\n  KexAlgorithms nonsense-kex\n' > "$c/backstop-own-first"
 printf '# managed by runpod-ssh\nHost mine\n  HostName 203.0.113.9\n  Port 2\n\t# managed by runpod-ssh  \nHost mine2\n \xff\xfe junk\nHost notmine\n  HostName 203.0.113.10\n  User root\n  Port 40000\nHost p22\n  HostName 203.0.113.11\n  User root\n  Port 22\nHost proxy\n  HostName SSH.RUNPOD.IO\n' > "$c/marker"
 printf 'Host many\n  SendEnv A B C D E F G H I J\n  LocalForward 1 h:2\n  LocalForward 1 h:2 # c\n  User "u s" x\n  Port 9\n' > "$c/many"
 configs=("$@" "$c"/*)

@@ -32,13 +32,23 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
     let snap = fsio::read(&path).or_fail(Failure::Io)?;
     let doc = Document::parse(snap.content());
     let ctx = env.context();
-    if let Some(outcome) = refused(env, &path, &doc, &ctx)? {
-        return Ok(outcome);
+    // Most files are fine, so the `ssh -G` backstop (asked when the own
+    // evaluator finds nothing) starts now and runs beside the rows; when
+    // the own evaluator refuses the file, it is dropped (killed) unread.
+    let backstop = refusal::ssh_backstop_start(&path, &doc, &ctx);
+    let own = refusal::check(refusal::Client::local(), &path, &doc, &ctx);
+    if !own.is_empty() {
+        return refused(env, &path, own, &ctx);
     }
     // The tree takes the document (no copy of every line); the root's is
     // the first file.
     let files = load_tree_owned(&path, doc, &ctx.home);
     let rows = rows(&files, &path, &ctx, a.all);
+    // What the own evaluator missed, ssh -G still says (when it may be asked).
+    let from_ssh = backstop.verdict();
+    if !from_ssh.is_empty() {
+        return refused(env, &path, from_ssh, &ctx);
+    }
     if env.global.json {
         output::out(&output::json(&rows)?)?;
         return Ok(Outcome::Ok);
@@ -64,22 +74,14 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// A file ssh refuses has no hosts for ssh: rows would mislead. Says so
-/// (`Some`) when it does.
+/// A file ssh refuses has no hosts for ssh: rows would mislead. Says so,
+/// with what `refused` holds.
 fn refused(
     env: &Env,
     path: &Path,
-    doc: &Document,
+    refused: refusal::Refusal,
     ctx: &Context,
-) -> anyhow::Result<Option<Outcome>> {
-    let mut refused = refusal::check(refusal::Client::local(), path, doc, ctx);
-    if refused.is_empty() {
-        // What the own evaluator missed, ssh -G still says (when it may be asked).
-        refused = refusal::ssh_backstop(path, doc, ctx);
-    }
-    if refused.is_empty() {
-        return Ok(None);
-    }
+) -> anyhow::Result<Outcome> {
     let client = refusal::Client::local();
     let hint = refusal::hint(client, &refused, refusal::UNRELATED_HOST, ctx)
         .map(|h| env.carry_options(&h))
@@ -104,7 +106,7 @@ fn refused(
         path.display(),
         output::escape(&refusal::render(&refused), true)
     ));
-    Ok(Some(Outcome::Problems))
+    Ok(Outcome::Problems)
 }
 
 /// One row per alias, with what ssh will use for it.
