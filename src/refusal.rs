@@ -13,6 +13,7 @@ use crate::config::resolve::Diagnostic;
 use crate::config::resolve::resolve_as;
 use crate::config::{Context, Document, Resolved};
 
+mod line_repair;
 mod local;
 pub use local::{APPLE_SSH, LocalSsh, detect_macos, local_ssh};
 
@@ -288,7 +289,21 @@ fn parse_ssh_errors(path: &Path, text: &str) -> Vec<Diagnostic> {
 /// evaluating for `host`. Per line, the local evaluator's words come first;
 /// an older client's own problems are added for the lines it leaves.
 fn judge(client: Client, doc: &Document, path: &Path, host: &str, ctx: &Context) -> Refusal {
+    judge_split(client, doc, path, host, ctx).0
+}
+
+/// [`judge`], and how many of its problems (the first ones) are the
+/// evaluator's; the rest are what only an older client's line
+/// splitting finds.
+fn judge_split(
+    client: Client,
+    doc: &Document,
+    path: &Path,
+    host: &str,
+    ctx: &Context,
+) -> (Refusal, usize) {
     let mut r = Refusal::from_resolved(&resolve_as(client, doc, path, host, ctx));
+    let evaluated = r.problems.len();
     if client == Client::OpenSsh77 {
         // A set, not a scan of the list: a file with a problem on every
         // line made this quadratic.
@@ -313,16 +328,13 @@ fn judge(client: Client, doc: &Document, path: &Path, host: &str, ctx: &Context)
             }
         }
     }
-    r
+    (r, evaluated)
 }
 
 /// The lines of one file that OpenSSH 7.7 refuses or reads otherwise than
 /// the lexer (≥ 8.7) does: its arguments are split by `strdelim`, so a
 /// comment's words, quotes and backslashes become part of the values.
 fn old_client_lines(file: &Path, doc: &Document, ctx: &Context) -> Vec<Diagnostic> {
-    use crate::config::keywords;
-    use crate::config::lexer::{COMMAND_KEYWORDS, strdelim_args};
-
     let at = |line: usize, message: String| Diagnostic {
         source: crate::config::Source {
             file: file.to_path_buf(),
@@ -339,63 +351,81 @@ fn old_client_lines(file: &Path, doc: &Document, ctx: &Context) -> Vec<Diagnosti
         ));
     }
     for (i, line) in doc.lines().iter().enumerate() {
-        let Some(d) = line.directive() else { continue };
-        let b = line.bytes();
-        let kw = d.keyword_lc.as_ref();
-        // Non-ASCII spaces in the code part (in a comment they are
-        // harmless); a path value naming a file that exists as written
-        // is what the user meant (`fix`'s non-ascii-space keeps it too).
-        let code_end = d.comment.as_ref().map_or(b.len(), |c| c.gap.start);
-        let code = &b[..code_end.min(b.len())];
-        // Every odd space is non-ASCII: an ASCII line (most) has none.
-        let odd = if code.is_ascii() {
-            None
-        } else {
-            String::from_utf8_lossy(code)
-                .chars()
-                .find(|&c| crate::doctor::is_odd_space(c))
-        };
-        if let Some(c) = odd {
-            let kept_path = keywords::is_path_keyword(kw)
-                && d.args.len() == 1
-                && !String::from_utf8_lossy(&b[..d.value.start])
-                    .contains(crate::doctor::is_odd_space)
-                && ctx.home_path(d.args[0].value(b)).exists();
-            if !kept_path {
-                out.push(at(
-                    i + 1,
-                    format!(
-                        "a non-ASCII space (U+{:04X}): every ssh reads it as a letter, not a space",
-                        c as u32
-                    ),
-                ));
-                continue;
-            }
-        }
-        // Command keywords take the raw rest of the line on every version;
-        // a line the lexer refuses is the local check's business.
-        if COMMAND_KEYWORDS.contains(&kw) || d.error.is_some() {
-            continue;
-        }
-        // SetEnv came after 7.7 and splits with `strdelimw` (no `=`
-        // separator): only a comment after it is held against the file.
-        if kw == "setenv" && d.comment.is_none() {
-            continue;
-        }
-        let new: Vec<&str> = d.values(b).collect();
-        let Some(old) = strdelim_args(b, d) else {
-            out.push(at(i + 1, "Missing argument.".into()));
-            continue;
-        };
-        if old == new {
-            continue;
-        }
-        out.push(at(
-            i + 1,
-            misread_message(kw, d.comment.is_some(), &old, &new),
-        ));
+        out.extend(old_client_line(file, i, line, ctx));
     }
     out
+}
+
+/// [`old_client_lines`] of one line (`i`: its 0-based index): what
+/// OpenSSH 7.7 refuses or misreads in it, if anything.
+fn old_client_line(
+    file: &Path,
+    i: usize,
+    line: &crate::config::document::Line,
+    ctx: &Context,
+) -> Option<Diagnostic> {
+    use crate::config::keywords;
+    use crate::config::lexer::{COMMAND_KEYWORDS, strdelim_args};
+
+    let at = |line: usize, message: String| Diagnostic {
+        source: crate::config::Source {
+            file: file.to_path_buf(),
+            line,
+        },
+        message,
+    };
+    let d = line.directive()?;
+    let b = line.bytes();
+    let kw = d.keyword_lc.as_ref();
+    // Non-ASCII spaces in the code part (in a comment they are
+    // harmless); a path value naming a file that exists as written
+    // is what the user meant (`fix`'s non-ascii-space keeps it too).
+    let code_end = d.comment.as_ref().map_or(b.len(), |c| c.gap.start);
+    let code = &b[..code_end.min(b.len())];
+    // Every odd space is non-ASCII: an ASCII line (most) has none.
+    let odd = if code.is_ascii() {
+        None
+    } else {
+        String::from_utf8_lossy(code)
+            .chars()
+            .find(|&c| crate::doctor::is_odd_space(c))
+    };
+    if let Some(c) = odd {
+        let kept_path = keywords::is_path_keyword(kw)
+            && d.args.len() == 1
+            && !String::from_utf8_lossy(&b[..d.value.start]).contains(crate::doctor::is_odd_space)
+            && ctx.home_path(d.args[0].value(b)).exists();
+        if !kept_path {
+            return Some(at(
+                i + 1,
+                format!(
+                    "a non-ASCII space (U+{:04X}): every ssh reads it as a letter, not a space",
+                    c as u32
+                ),
+            ));
+        }
+    }
+    // Command keywords take the raw rest of the line on every version;
+    // a line the lexer refuses is the local check's business.
+    if COMMAND_KEYWORDS.contains(&kw) || d.error.is_some() {
+        return None;
+    }
+    // SetEnv came after 7.7 and splits with `strdelimw` (no `=`
+    // separator): only a comment after it is held against the file.
+    if kw == "setenv" && d.comment.is_none() {
+        return None;
+    }
+    let new: Vec<&str> = d.values(b).collect();
+    let Some(old) = strdelim_args(b, d) else {
+        return Some(at(i + 1, "Missing argument.".into()));
+    };
+    if old == new {
+        return None;
+    }
+    Some(at(
+        i + 1,
+        misread_message(kw, d.comment.is_some(), &old, &new),
+    ))
 }
 
 /// ssh 7.7's words for a line it splits into `old` where the lexer reads
@@ -596,24 +626,29 @@ pub fn strictest_after_write(
     with_local: bool,
 ) -> Option<String> {
     let client = Client::OpenSsh77;
-    let mut r = check(client, path, doc, ctx);
+    let (mut r, evaluated) = judge_split(client, doc, path, UNRELATED_HOST, ctx);
     // `fix_repairs` of the file just written would read, parse and judge
     // it again: when the disk holds exactly `doc`, this judgement is that
     // one (the whole file again, on a large config, was most of an edit's
     // time).
     let judged: Vec<Diagnostic> = r.problems.clone();
-    let written = |f: &Path| -> Option<(Document, Vec<String>)> {
+    let written = |f: &Path| -> Option<Repair> {
         if f != path || !doc.reparses_identically() {
             return None;
         }
         let on_disk = crate::fsio::read(path).ok()?;
         (on_disk.content() == doc.to_bytes().as_slice()).then(|| {
-            let before = judged
-                .iter()
-                .filter(|p| p.source.file == f)
-                .map(|p| p.message.clone())
-                .collect();
-            (doc.clone(), before)
+            // Decided from the refused lines alone when they are all
+            // comments after a value (running every rule over a copy of
+            // the file was most of an edit's time).
+            line_repair::comments_only(path, doc, &judged, evaluated, ctx).unwrap_or_else(|| {
+                let before = judged
+                    .iter()
+                    .filter(|p| p.source.file == f)
+                    .map(|p| p.message.clone())
+                    .collect();
+                repairs_of(client, f, UNRELATED_HOST, ctx, doc.clone(), Some(before))
+            })
         })
     };
     // This note is about how old clients split lines; on a Mac whose ssh
@@ -641,10 +676,7 @@ pub fn strictest_after_write(
             } else {
                 String::new()
             };
-            let repair = match written(f) {
-                Some((d, before)) => repairs_of(client, f, UNRELATED_HOST, ctx, d, Some(before)),
-                None => fix_repairs(client, f, UNRELATED_HOST, ctx),
-            };
+            let repair = written(f).unwrap_or_else(|| fix_repairs(client, f, UNRELATED_HOST, ctx));
             match repair {
                 Repair::All => format!("`{cmd}` repairs the lines{which}"),
                 Repair::Some => {
