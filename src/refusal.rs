@@ -415,6 +415,9 @@ fn old_client_line(
     if kw == "setenv" && d.comment.is_none() {
         return None;
     }
+    if splits_alike(b, d) {
+        return None;
+    }
     let new: Vec<&str> = d.values(b).collect();
     let Some(old) = strdelim_args(b, d) else {
         return Some(at(i + 1, "Missing argument.".into()));
@@ -426,6 +429,21 @@ fn old_client_line(
         i + 1,
         misread_message(kw, d.comment.is_some(), &old, &new),
     ))
+}
+
+/// Whether OpenSSH 7.7's `strdelim` surely splits the arguments of line
+/// `b` as the lexer does, without splitting them both: after the keyword,
+/// only printable ASCII, spaces and tabs, none of the bytes the two read
+/// differently (quotes, backslash, `#`, `=`). Most lines are such, and
+/// comparing the two splits allocated for each.
+fn splits_alike(b: &[u8], d: &crate::config::lexer::Directive) -> bool {
+    d.comment.is_none()
+        && b.get(d.separator.end..).is_some_and(|rest| {
+            rest.iter().all(|&c| {
+                (c == b' ' || c == b'\t' || c.is_ascii_graphic())
+                    && !matches!(c, b'"' | b'\'' | b'\\' | b'#' | b'=')
+            })
+        })
 }
 
 /// ssh 7.7's words for a line it splits into `old` where the lexer reads
