@@ -643,6 +643,18 @@ pub fn strictest_after_write(
     ctx: &Context,
     with_local: bool,
 ) -> Option<String> {
+    strictest_after_writing(path, doc, None, ctx, with_local)
+}
+
+/// [`strictest_after_write`] when the caller has what it wrote, `bytes`
+/// (`doc.to_bytes()`): not made again to compare with the disk.
+pub fn strictest_after_writing(
+    path: &Path,
+    doc: &Document,
+    bytes: Option<&[u8]>,
+    ctx: &Context,
+    with_local: bool,
+) -> Option<String> {
     let client = Client::OpenSsh77;
     let (mut r, evaluated) = judge_split(client, doc, path, UNRELATED_HOST, ctx);
     // `fix_repairs` of the file just written would read, parse and judge
@@ -655,7 +667,8 @@ pub fn strictest_after_write(
             return None;
         }
         let on_disk = crate::fsio::read(path).ok()?;
-        (on_disk.content() == doc.to_bytes().as_slice()).then(|| {
+        let ours = bytes.map_or_else(|| std::borrow::Cow::Owned(doc.to_bytes()), Into::into);
+        (on_disk.content() == &*ours).then(|| {
             // Decided from the refused lines alone when they are all
             // comments after a value (running every rule over a copy of
             // the file was most of an edit's time).

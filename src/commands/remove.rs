@@ -38,9 +38,14 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
     let mut pins;
     let mut warnings = Vec::new();
     if !a.dry_run {
-        backup = s.write(&doc)?;
-        warnings.extend(crate::refusal::strictest_after_write(
-            &s.path, &doc, &s.ctx, true,
+        let bytes = doc.to_bytes();
+        backup = s.write_bytes(&bytes)?;
+        warnings.extend(crate::refusal::strictest_after_writing(
+            &s.path,
+            &doc,
+            Some(&bytes),
+            &s.ctx,
+            true,
         ));
         // In the same backup set as the config: `restore` brings it back.
         pins = edit::forget_pinned_key(&a.alias)?;

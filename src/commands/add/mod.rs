@@ -545,9 +545,14 @@ impl Plan {
         let mut backup: Option<PathBuf> = None;
         let mut pins_removed = 0;
         if !a.dry_run && self.action != Action::Unchanged {
-            backup = s.write(&self.doc)?;
-            warnings.extend(crate::refusal::strictest_after_write(
-                &s.path, &self.doc, &s.ctx, true,
+            let bytes = self.doc.to_bytes();
+            backup = s.write_bytes(&bytes)?;
+            warnings.extend(crate::refusal::strictest_after_writing(
+                &s.path,
+                &self.doc,
+                Some(&bytes),
+                &s.ctx,
+                true,
             ));
         }
         // A changed endpoint is a new server; --reset-host-key says the same
