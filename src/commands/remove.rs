@@ -98,7 +98,7 @@ fn removable(
     let found: Vec<usize> = (0..blocks.len())
         .filter(|&i| {
             blocks[i].kind == crate::config::BlockKind::Host
-                && blocks[i].patterns.iter().any(|p| *p == a.alias)
+                && blocks[i].patterns.contains(&a.alias)
         })
         .collect();
     if found.is_empty() {
