@@ -30,6 +30,17 @@ printf 'Match exec true\n  Port 1\nHost e\n  Port 2\n' > "$c/exec"
 printf 'Host neg !neg2 neg2\n  Port 3\nHost *.wild\n  Port 4\nHost "quoted host" plain\n  User q\n' > "$c/neg"
 printf 'Host esc\x1b[31m\n  Port 5\n' > "$c/esc"
 : > "$c/empty"
+# Wave 6 (list6): cells escape leaves alone or not (NBSP, C1, bidi, wide
+# and combining characters), the values-only evaluation (duplicated and
+# %h HostNames, Match user after User, IgnoreUnknown, Match final and
+# CanonicalizeHostname falling back to the whole evaluation), keywords in
+# any case, lines with more than two arguments, markers and "runpod" in
+# any case, a non-UTF-8 comment above a header.
+printf 'Host wide\xe6\xbc\xa2 \xc3\xbcber RunPod-X\n  HostName \xc3\xbc.example\n  User a\xc2\xa0b\n  IdentityFile ~/k\xc2\x85e\xcc\x81\nHost bidi\xe2\x80\xae\n  User \xe3\x80\x80\n' > "$c/wide"
+printf 'Host h1 h2 h3 h4 h5\n  HOSTNAME %%h.x\n  hostname second\n  IdentityFile a\n  IdentityFile a\n  IdentityFile b c\n  identityfile "q r"\nMatch user root\n  Port 4\nHost h2\n  User root\nMatch user root host h2.x\n  Port 5\nHost *\n  Port 6\n  User other\n' > "$c/values"
+printf 'IgnoreUnknown Foo*\nHost ig\n  FooBar 1\n  Port 7\nHost fin\n  Port 8\nMatch final host fin\n  User finale\nHost cz\n  CanonicalizeHostname yes\n  HostName cz.example\n' > "$c/final"
+printf '# managed by runpod-ssh\nHost mine\n  HostName 203.0.113.9\n  Port 2\n\t# managed by runpod-ssh  \nHost mine2\n \xff\xfe junk\nHost notmine\n  HostName 203.0.113.10\n  User root\n  Port 40000\nHost p22\n  HostName 203.0.113.11\n  User root\n  Port 22\nHost proxy\n  HostName SSH.RUNPOD.IO\n' > "$c/marker"
+printf 'Host many\n  SendEnv A B C D E F G H I J\n  LocalForward 1 h:2\n  LocalForward 1 h:2 # c\n  User "u s" x\n  Port 9\n' > "$c/many"
 configs=("$@" "$c"/*)
 n=0 bad=0
 for cfg in "${configs[@]}"; do

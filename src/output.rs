@@ -53,9 +53,7 @@ pub fn table<const N: usize>(
     rows: &[[String; N]],
     paint: impl Fn(usize, usize, String) -> String,
 ) -> String {
-    let widths: Vec<usize> = (0..N)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
+    let widths = column_widths(rows);
     let mut text = String::new();
     let mut line = String::new();
     for (i, row) in rows.iter().enumerate() {
@@ -78,6 +76,42 @@ pub fn table<const N: usize>(
     text
 }
 
+/// [`table`] with nothing painted: the same text, without a copy of every
+/// cell (`list --all` prints a row per host).
+pub fn table_plain<const N: usize>(rows: &[[String; N]]) -> String {
+    let widths = column_widths(rows);
+    let mut text = String::with_capacity(rows.len() * (widths.iter().sum::<usize>() + 2 * N));
+    let mut line = String::new();
+    for row in rows {
+        line.clear();
+        for (c, cell) in row.iter().enumerate() {
+            line.push_str(cell);
+            if c + 1 != N {
+                let pad = widths[c].saturating_sub(char_count(cell)) + 2;
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        text.push_str(line.trim_end());
+        text.push('\n');
+    }
+    text
+}
+
+fn column_widths<const N: usize>(rows: &[[String; N]]) -> Vec<usize> {
+    (0..N)
+        .map(|c| rows.iter().map(|r| char_count(&r[c])).max().unwrap_or(0))
+        .collect()
+}
+
+/// `chars().count()`, without decoding an ASCII cell.
+fn char_count(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().count()
+    }
+}
+
 /// Write to stdout; a closed pipe ends output quietly.
 pub fn out(text: &str) -> io::Result<()> {
     let mut o = io::stdout().lock();
@@ -90,6 +124,14 @@ pub fn out(text: &str) -> io::Result<()> {
 /// Write to stderr, ignoring failures (nowhere left to report them).
 pub fn err(text: &str) {
     let _ = io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// Whether [`escape`]`(text, false)` may change `text`: it holds a byte
+/// that can begin an escaped character (the test `escape` starts with).
+/// When not, `escape` gives the text back as it is.
+pub fn needs_escape(text: &str) -> bool {
+    text.bytes()
+        .any(|b| b < 0x20 || b == 0x7f || b == 0xc2 || b == 0xe2)
 }
 
 /// Make text that came from a server safe to print: every control
@@ -181,6 +223,36 @@ pub fn shell_quote(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
+    fn cell() -> impl Strategy<Value = String> {
+        // ASCII, spaces, controls, C1, bidi, wide and combining characters.
+        prop::collection::vec(
+            prop::sample::select(vec![
+                "a", "Z", "0", " ", "  ", "\t", "\u{1b}", "\u{7f}", "\u{85}", "\u{a0}", "ü",
+                "\u{202e}", "\u{2028}", "\u{3000}", "漢", "e\u{301}", ":", "~/x",
+            ]),
+            0..6,
+        )
+        .prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn table_plain_is_table_with_nothing_painted(
+            rows in prop::collection::vec([cell(), cell(), cell()], 0..6)
+        ) {
+            prop_assert_eq!(super::table_plain(&rows), super::table(&rows, |_, _, c| c));
+        }
+
+        #[test]
+        fn escape_keeps_text_that_needs_no_escape(text in cell()) {
+            if !super::needs_escape(&text) {
+                prop_assert_eq!(super::escape(&text, false), text);
+            }
+        }
+    }
+
     #[test]
     fn json_output_escapes_c1_del_and_bidi_controls_and_stays_valid() {
         let data = serde_json::json!({"gpu": "A\u{9b}31m\u{7f}\u{85}x\u{202e}y\u{2066}z\u{1b}]0;t\u{7}", "plain": "ünï"});

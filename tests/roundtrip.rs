@@ -242,6 +242,20 @@ proptest! {
             prop_assert_eq!(&fast.warnings, &one.warnings, "host {}", host);
             prop_assert_eq!(&fast.not_evaluated, &one.not_evaluated, "host {}", host);
             prop_assert_eq!(&fast.runs_commands, &one.runs_commands, "host {}", host);
+            // What `list` asks for: the same values of the settings it keeps.
+            const KEEP: &[&str] = &["hostname", "port", "user", "identityfile"];
+            let values = many.resolve_values(host, KEEP);
+            let kept = |r: &runpod_ssh::config::Resolved| -> Vec<(&'static str, Vec<String>)> {
+                r.settings()
+                    .iter()
+                    .filter(|s| KEEP.contains(&s.keyword))
+                    .map(|s| (s.keyword, s.args.clone()))
+                    .collect()
+            };
+            prop_assert_eq!(kept(&values), kept(&one), "host {}", host);
+            prop_assert_eq!(values.hostname_value(), one.hostname().0, "host {}", host);
+            prop_assert_eq!(values.port_value(), one.port().0, "host {}", host);
+            prop_assert_eq!(values.user_value(), one.user().0, "host {}", host);
         }
     }
 }

@@ -57,6 +57,10 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Ok);
     }
     output::out(&table(&rows))?;
+    // Freed by the exit that follows: one by one, a row per host and the
+    // lexed lines of every file cost more than the rest of printing.
+    std::mem::forget(rows);
+    std::mem::forget(files);
     Ok(Outcome::Ok)
 }
 
@@ -112,18 +116,20 @@ fn rows(files: &[ConfigFile], path: &Path, ctx: &Context, all: bool) -> Vec<Row>
     let resolver = Resolver::new(doc, path, ctx);
     let mut key_exists: HashMap<String, bool> = HashMap::new();
     for e in runpod::entries(files, all) {
-        let r = resolver.resolve(&e.alias);
+        // Only what a row shows (the file was judged above).
+        let r = resolver.resolve_values(&e.alias, &["hostname", "port", "user", "identityfile"]);
         let identity = r.get("identityfile").map(|s| s.args[0].clone());
-        let exists = identity.as_deref().map(|i| {
-            *key_exists
+        let exists = identity.as_deref().map(|i| match key_exists.get(i) {
+            Some(&known) => known,
+            None => *key_exists
                 .entry(i.to_string())
-                .or_insert_with(|| ctx.home_path(i).is_file())
+                .or_insert_with(|| ctx.home_path(i).is_file()),
         });
         rows.push(Row {
             alias: e.alias,
-            hostname: r.hostname().0,
-            port: r.port().0,
-            user: r.user().0,
+            hostname: r.hostname_value(),
+            port: r.port_value(),
+            user: r.user_value().to_string(),
             identity_exists: exists,
             identity_file: identity,
             runpod: e.runpod,
@@ -136,13 +142,8 @@ fn rows(files: &[ConfigFile], path: &Path, ctx: &Context, all: bool) -> Vec<Row>
 
 /// The rows as a table, every cell escaped.
 fn table(rows: &[Row]) -> String {
-    let mut table = vec![[
-        "ALIAS".to_string(),
-        "ENDPOINT".to_string(),
-        "USER".to_string(),
-        "KEY".to_string(),
-        "DEFINED AT".to_string(),
-    ]];
+    let mut table = Vec::with_capacity(rows.len() + 1);
+    table.push(["ALIAS", "ENDPOINT", "USER", "KEY", "DEFINED AT"].map(String::from));
     // `~/…` of each source file once (finding the home reads the password
     // database: once per row made `list` spend most of its time there).
     let mut shown: HashMap<&std::path::Path, String> = HashMap::new();
@@ -158,20 +159,25 @@ fn table(rows: &[Row]) -> String {
         // Joined by hand: a row per host, and `format!` is the slow way.
         let port = r.port.to_string();
         let line = r.source.line.to_string();
+        // Aliases, paths and values come from the config: escaped, so a
+        // `Host` name carrying ESC sequences cannot drive the terminal.
         table.push([
-            r.alias.clone(),
-            [r.hostname.as_str(), ":", &port].concat(),
-            r.user.clone(),
-            key,
-            [file, ":", &line].concat(),
+            escaped(r.alias.clone()),
+            escaped([r.hostname.as_str(), ":", &port].concat()),
+            escaped(r.user.clone()),
+            escaped(key),
+            escaped([file, ":", &line].concat()),
         ]);
     }
-    // Aliases, paths and values come from the config: escaped, so a
-    // `Host` name carrying ESC sequences cannot drive the terminal.
-    for row in &mut table {
-        for cell in row.iter_mut() {
-            *cell = output::escape(cell, false);
-        }
+    output::table_plain(&table)
+}
+
+/// [`output::escape`] of a cell, without a second copy of the (usual)
+/// cell that holds no byte escape would change.
+fn escaped(cell: String) -> String {
+    if output::needs_escape(&cell) {
+        output::escape(&cell, false)
+    } else {
+        cell
     }
-    output::table(&table, |_, _, cell| cell)
 }

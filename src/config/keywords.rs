@@ -126,7 +126,7 @@ const COMPRESSION: &[(&str, &str)] = &[("yes", "yes"), ("no", "no")];
 const FINGERPRINT: &[(&str, &str)] = &[("md5", "MD5"), ("sha256", "SHA256")];
 
 /// A known keyword: its canonical (printed) name and kind.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Keyword {
     /// The name `ssh -G` prints (aliases map to their target).
     pub name: &'static str,
@@ -341,6 +341,12 @@ pub fn apple_only(keyword_lc: &str) -> Option<Keyword> {
 /// the lexer can keep it without allocating.
 pub fn intern(lowercase: &str) -> Option<&'static str> {
     map().get_key_value(lowercase).map(|(k, _)| *k)
+}
+
+/// [`intern`] and [`lookup`] of a lowercase keyword in one look-up (the
+/// lexer keeps both for every line).
+pub fn intern_entry(lowercase: &str) -> Option<(&'static str, &'static Keyword)> {
+    map().get_key_value(lowercase).map(|(k, v)| (*k, v))
 }
 
 /// The canonical spelling used when runpod-ssh writes a keyword.

@@ -19,6 +19,9 @@ pub const COMMAND_KEYWORDS: &[&str] = &[
 ];
 
 /// What a line is, as OpenSSH sees it.
+// Kept in place in the document's one vector of lines: a box per directive
+// line would cost an allocation per line of every file parsed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LineKind {
     /// Empty or whitespace only (after the trailing-whitespace strip).
@@ -40,6 +43,9 @@ pub struct Directive {
     /// The keyword lowercased, for comparisons (no allocation for the
     /// keywords OpenSSH knows).
     pub keyword_lc: Cow<'static, str>,
+    /// [`keywords::lookup`](super::keywords::lookup) of `keyword_lc`,
+    /// looked up once here rather than by every evaluation of the line.
+    pub known: Option<&'static super::keywords::Keyword>,
     /// Bytes between keyword and value: whitespace and at most one `=`.
     pub separator: Range<usize>,
     /// The value text as written: from the first argument to the end of the
@@ -47,15 +53,60 @@ pub struct Directive {
     /// the separator's end when there is no argument.
     pub value: Range<usize>,
     /// Arguments after quote removal, comment excluded.
-    pub args: Vec<Arg>,
+    pub args: Args,
     /// A trailing `# comment`, if any.
     pub comment: Option<TrailingComment>,
     /// A problem OpenSSH reports for this line whatever the keyword.
     pub error: Option<LexError>,
 }
 
-/// One argument: where it is and what it means.
+/// A line's arguments: up to two kept in place (most lines have one or
+/// two), more on the heap — parsing a file allocates per long line only.
 #[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Args {
+    Inline(u8, [Arg; 2]),
+    Heap(Vec<Arg>),
+}
+
+impl Default for Args {
+    fn default() -> Args {
+        Args::Inline(0, [Arg::EMPTY, Arg::EMPTY])
+    }
+}
+
+impl Args {
+    pub fn as_slice(&self) -> &[Arg] {
+        match self {
+            Args::Inline(n, a) => &a[..usize::from(*n)],
+            Args::Heap(v) => v,
+        }
+    }
+
+    fn push(&mut self, arg: Arg) {
+        match self {
+            Args::Inline(n, a) if usize::from(*n) < a.len() => {
+                a[usize::from(*n)] = arg;
+                *n += 1;
+            }
+            Args::Inline(_, a) => {
+                let mut v: Vec<Arg> = a.iter_mut().map(std::mem::take).collect();
+                v.push(arg);
+                *self = Args::Heap(v);
+            }
+            Args::Heap(v) => v.push(arg),
+        }
+    }
+}
+
+impl std::ops::Deref for Args {
+    type Target = [Arg];
+    fn deref(&self) -> &[Arg] {
+        self.as_slice()
+    }
+}
+
+/// One argument: where it is and what it means.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Arg {
     /// The raw text in the line (quotes and escapes included).
     pub span: Range<usize>,
@@ -66,6 +117,11 @@ pub struct Arg {
 }
 
 impl Arg {
+    const EMPTY: Arg = Arg {
+        span: 0..0,
+        decoded: None,
+    };
+
     fn new(span: Range<usize>, raw: &[u8], decoded: Option<Vec<u8>>) -> Arg {
         let decoded = match decoded {
             Some(v) => Some(bytes_to_string(v).into_boxed_str()),
@@ -150,7 +206,7 @@ pub fn lex_line(line: &[u8]) -> LineKind {
     if kw.token.is_empty() || kw.token[0] == b'#' || kw.token[0] == b'\n' {
         return LineKind::Comment;
     }
-    let keyword_lc = lowercase_keyword(&kw.token);
+    let (keyword_lc, known) = lowercase_keyword(&kw.token);
     let indent = 0..kw.raw.start;
     let keyword = kw.raw.clone();
 
@@ -164,9 +220,10 @@ pub fn lex_line(line: &[u8]) -> LineKind {
         indent,
         keyword,
         keyword_lc,
+        known,
         separator,
         value: rest..rest,
-        args: Vec::new(),
+        args: Args::default(),
         comment: None,
         error: None,
     };
@@ -188,11 +245,9 @@ pub fn lex_line(line: &[u8]) -> LineKind {
                     start += 1;
                 }
                 d.value = start..len;
-                d.args = if start < len {
-                    vec![Arg::new(start..len, &s[start..len], None)]
-                } else {
-                    Vec::new()
-                };
+                if start < len {
+                    d.args.push(Arg::new(start..len, &s[start..len], None));
+                }
             } else if d.keyword_lc == "match" {
                 // Match criteria are split by `strdelim` in 9.2, not argv_split.
                 let (margs, mcomment) = split_match(s, rest, len);
@@ -209,23 +264,28 @@ pub fn lex_line(line: &[u8]) -> LineKind {
     LineKind::Directive(d)
 }
 
-/// The keyword lowercased; a known keyword borrows the table's spelling.
-fn lowercase_keyword(token: &[u8]) -> Cow<'static, str> {
+/// The keyword lowercased; a known keyword borrows the table's spelling
+/// and comes with its table entry.
+fn lowercase_keyword(
+    token: &[u8],
+) -> (Cow<'static, str>, Option<&'static super::keywords::Keyword>) {
     let mut buf = [0u8; 48];
     if token.len() <= buf.len() {
         let lc = &mut buf[..token.len()];
         lc.copy_from_slice(token);
         lc.make_ascii_lowercase();
-        if let Some(k) = std::str::from_utf8(lc)
+        if let Some((k, entry)) = std::str::from_utf8(lc)
             .ok()
-            .and_then(super::keywords::intern)
+            .and_then(super::keywords::intern_entry)
         {
-            return Cow::Borrowed(k);
+            return (Cow::Borrowed(k), Some(entry));
         }
     }
     let mut owned = bytes_to_string(token.to_vec());
     owned.make_ascii_lowercase();
-    Cow::Owned(owned)
+    // Not in the table under 48 bytes (no keyword is longer, and a
+    // replaced byte is never in one): what `lookup` finds for it too.
+    (Cow::Owned(owned), None)
 }
 
 /// Bytes to text without a second allocation when they are UTF-8.
@@ -322,8 +382,8 @@ fn strdelim(s: &[u8], at: usize) -> Option<Delim<'_>> {
 /// `misc.c:argv_split(s, terminate_on_comment=1)` from offset `at`.
 /// Returns the arguments and the offset of a comment `#`, or `Err` for
 /// an unterminated quote ("invalid quotes").
-fn argv_split(s: &[u8], at: usize) -> Result<(Vec<Arg>, Option<usize>), ()> {
-    let mut args = Vec::new();
+fn argv_split(s: &[u8], at: usize) -> Result<(Args, Option<usize>), ()> {
+    let mut args = Args::default();
     let mut i = at;
     let n = s.len();
     while i < n {
@@ -384,8 +444,8 @@ fn argv_split(s: &[u8], at: usize) -> Result<(Vec<Arg>, Option<usize>), ()> {
 
 /// Split `Match` criteria the way 9.2's `match_cfg_line` does: repeated
 /// `strdelim`, a token starting with `#` ends the line.
-fn split_match(s: &[u8], at: usize, len: usize) -> (Vec<Arg>, Option<usize>) {
-    let mut args = Vec::new();
+fn split_match(s: &[u8], at: usize, len: usize) -> (Args, Option<usize>) {
+    let mut args = Args::default();
     let mut pos = at;
     while pos < len {
         let Some(d) = strdelim(&s[..len], pos) else {

@@ -133,11 +133,12 @@ pub fn is_runpod_block(doc: &Document, block: &Block) -> bool {
     if has_marker(doc, block) {
         return true;
     }
-    if block
-        .patterns
-        .iter()
-        .any(|p| p.to_ascii_lowercase().contains("runpod"))
-    {
+    // `to_ascii_lowercase().contains("runpod")`, without a copy per pattern.
+    if block.patterns.iter().any(|p| {
+        p.as_bytes()
+            .windows(6)
+            .any(|w| w.eq_ignore_ascii_case(b"runpod"))
+    }) {
         return true;
     }
     let first = |kw: &str| doc.first_value(block, kw);
@@ -173,19 +174,22 @@ pub struct HostEntry {
 /// order.
 pub fn entries(files: &[ConfigFile], all: bool) -> Vec<HostEntry> {
     let mut out: Vec<HostEntry> = Vec::new();
-    // Seen aliases: a linear scan of `out` made this quadratic.
-    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
-    for f in files {
-        for b in f.doc.blocks() {
+    let blocks: Vec<Vec<Block>> = files.iter().map(|f| f.doc.blocks()).collect();
+    // Seen aliases (a linear scan of `out` made this quadratic), borrowed
+    // from the blocks; FNV: one look-up per alias of the user's own file.
+    let mut seen: std::collections::HashSet<&str, std::hash::BuildHasherDefault<keywords::Fnv>> =
+        Default::default();
+    for (f, blocks) in files.iter().zip(&blocks) {
+        for b in blocks {
             if b.kind != BlockKind::Host {
                 continue;
             }
-            let runpod = is_runpod_block(&f.doc, &b);
+            let runpod = is_runpod_block(&f.doc, b);
             if !all && !runpod {
                 continue;
             }
             for alias in b.patterns.iter().filter(|p| !pattern::is_wildcard(p)) {
-                if !seen.insert(alias.clone()) {
+                if !seen.insert(alias) {
                     continue;
                 }
                 out.push(HostEntry {
@@ -195,7 +199,7 @@ pub fn entries(files: &[ConfigFile], all: bool) -> Vec<HostEntry> {
                         line: b.header.unwrap_or(0) + 1,
                     },
                     runpod,
-                    managed: has_marker(&f.doc, &b),
+                    managed: has_marker(&f.doc, b),
                 });
             }
         }
@@ -239,7 +243,9 @@ pub fn has_marker(doc: &Document, block: &Block) -> bool {
     let mut i = h;
     while i > 0 && doc.lines()[i - 1].is_comment() {
         i -= 1;
-        if doc.lines()[i].text().trim() == MARKER {
+        // `text().trim() == MARKER` without a copy: a line that is not
+        // UTF-8 reads with U+FFFD, never the (ASCII) marker.
+        if std::str::from_utf8(doc.lines()[i].bytes()).is_ok_and(|t| t.trim() == MARKER) {
             return true;
         }
     }

@@ -22,7 +22,7 @@ pub(super) struct Evaluator<'c> {
     pub(super) settings: Vec<Setting>,
     /// Keyword → its settings, in order. FNV: looked up on every line,
     /// and the keys are the fixed keyword names.
-    pub(super) index: HashMap<&'static str, Vec<usize>, BuildHasherDefault<Fnv>>,
+    pub(super) index: HashMap<&'static str, Slots, BuildHasherDefault<Fnv>>,
     /// A `SendEnv -PATTERN` dropped settings from `index`: `finish` must
     /// leave them out.
     pub(super) dropped: bool,
@@ -39,7 +39,57 @@ pub(super) struct Evaluator<'c> {
     /// Per-file error counts are folded into `errors`; this keeps messages
     /// from being reported twice across passes.
     pub(super) quiet: bool,
+    /// Only these settings are wanted, without sources (see
+    /// [`super::Resolver::resolve_values`]); `None` keeps everything.
+    pub(super) keep: Option<&'static [&'static str]>,
 }
+
+/// The settings of one keyword, by position: most keywords are set once,
+/// so one position is kept in place (no allocation per setting).
+#[derive(Debug, Clone, Default)]
+pub(super) enum Slots {
+    #[default]
+    Empty,
+    One(usize),
+    Many(Vec<usize>),
+}
+
+impl Slots {
+    fn push(&mut self, i: usize) {
+        match self {
+            Slots::Empty => *self = Slots::One(i),
+            Slots::One(a) => *self = Slots::Many(vec![*a, i]),
+            Slots::Many(v) => v.push(i),
+        }
+    }
+}
+
+impl From<Vec<usize>> for Slots {
+    fn from(v: Vec<usize>) -> Slots {
+        Slots::Many(v)
+    }
+}
+
+impl std::ops::Deref for Slots {
+    type Target = [usize];
+    fn deref(&self) -> &[usize] {
+        match self {
+            Slots::Empty => &[],
+            Slots::One(a) => std::slice::from_ref(a),
+            Slots::Many(v) => v,
+        }
+    }
+}
+
+/// Settings whose values the evaluator itself reads back (matching, first
+/// value checks): kept whole when only some settings are wanted.
+const READ_BACK: &[&str] = &[
+    "hostname",
+    "user",
+    "ignoreunknown",
+    "canonicalizehostname",
+    "sendenv",
+];
 
 impl<'c> Evaluator<'c> {
     pub(super) fn new(host: &str, ctx: &'c Context) -> Self {
@@ -61,6 +111,7 @@ impl<'c> Evaluator<'c> {
             system: false,
             runs_commands: None,
             quiet: false,
+            keep: None,
         }
     }
 
@@ -109,11 +160,14 @@ impl<'c> Evaluator<'c> {
             .host
             .get(self.host.as_str())
             .map_or(empty, Vec::as_slice);
-        let original = self.original_host.to_ascii_lowercase();
-        let by_original = plan
-            .match_originalhost
-            .get(original.as_str())
-            .map_or(empty, Vec::as_slice);
+        let by_original = if plan.match_originalhost.is_empty() {
+            empty
+        } else {
+            let original = self.original_host.to_ascii_lowercase();
+            plan.match_originalhost
+                .get(original.as_str())
+                .map_or(empty, Vec::as_slice)
+        };
         let next_in = |list: &[usize], from: usize| -> Option<usize> {
             list.get(list.partition_point(|&b| b < from)).copied()
         };
@@ -173,7 +227,8 @@ impl<'c> Evaluator<'c> {
     pub(super) fn finish(mut self, host: &str) -> Resolved {
         // What ssh expands after reading (unknown `%` tokens, unset
         // `${VAR}`) stops it only when the config itself was accepted.
-        if self.errors.is_empty() {
+        // (Only diagnostics: not when just some values are wanted.)
+        if self.errors.is_empty() && self.keep.is_none() {
             self.quiet = false;
             check_expansions(&mut self);
         }
@@ -181,7 +236,7 @@ impl<'c> Evaluator<'c> {
         if self.dropped {
             // Entries dropped by `SendEnv -NAME` are no longer in the index.
             let mut live = vec![false; settings.len()];
-            for &i in self.index.values().flatten() {
+            for &i in self.index.values().flat_map(|v| v.iter()) {
                 live[i] = true;
             }
             let mut i = 0;
@@ -189,6 +244,9 @@ impl<'c> Evaluator<'c> {
                 i += 1;
                 live[i - 1]
             });
+        }
+        if let Some(keep) = self.keep {
+            settings.retain(|s| keep.contains(&s.keyword));
         }
         let ctx = match self.shared.take() {
             Some(c) => c,
@@ -226,6 +284,38 @@ impl<'c> Evaluator<'c> {
             args,
             source,
         });
+    }
+
+    /// Keep a setting from line `line` of `file`: whole, or, when only
+    /// some settings are wanted, without the allocations nobody reads
+    /// (the source's path; the values of what is neither wanted nor read
+    /// back, nor `read_back` for the caller's own checks).
+    pub(super) fn store(
+        &mut self,
+        keyword: &'static str,
+        args: &[&str],
+        file: &Path,
+        line: usize,
+        read_back: bool,
+    ) {
+        let owned = |a: &[&str]| a.iter().map(|s| s.to_string()).collect();
+        let Some(keep) = self.keep else {
+            let source = Source {
+                file: file.to_path_buf(),
+                line,
+            };
+            return self.push(keyword, owned(args), source);
+        };
+        let whole = read_back || keep.contains(&keyword) || READ_BACK.contains(&keyword);
+        let source = Source {
+            file: std::path::PathBuf::new(),
+            line,
+        };
+        self.push(
+            keyword,
+            if whole { owned(args) } else { Vec::new() },
+            source,
+        );
     }
 
     pub(super) fn error(&mut self, file: &Path, line: usize, message: String) {

@@ -44,7 +44,11 @@ impl<'c> Evaluator<'c> {
         if let Some(LexError::NoArgument(k)) = &d.error {
             return self.error(file, line, format!("no argument after keyword \"{k}\""));
         }
-        let Some(kw) = self.known_keyword(&d.keyword_lc, file, line) else {
+        let known = d
+            .known
+            .copied()
+            .or_else(|| self.known_keyword(&d.keyword_lc, file, line));
+        let Some(kw) = known else {
             return;
         };
         if d.error == Some(LexError::InvalidQuotes) {
@@ -198,14 +202,14 @@ impl<'c> Evaluator<'c> {
                 .get(name)
                 .is_some_and(|ix| ix.iter().any(|&i| self.settings[i].args[0] == v));
             if !dup {
-                self.push(name, vec![v.to_string()], at.source());
+                // Read back by the duplicate check above.
+                self.store(name, &[v], at.file, at.line, true);
             }
         }
     }
 
     fn forward(&mut self, at: &At, kw: Keyword, args: &[&str], active: bool) {
         let name = kw.name;
-        let owned = || -> Vec<String> { args.iter().map(|s| s.to_string()).collect() };
         let need = if kw.kind == Kind::DynamicForward {
             1
         } else {
@@ -234,7 +238,7 @@ impl<'c> Evaluator<'c> {
             );
         }
         if active {
-            self.push(name, owned(), at.source());
+            self.store(name, args, at.file, at.line, false);
         }
     }
 
@@ -258,7 +262,7 @@ impl<'c> Evaluator<'c> {
                             .collect()
                     })
                     .unwrap_or_default();
-                self.index.insert(name, keep);
+                self.index.insert(name, keep.into());
                 self.dropped = true;
             } else {
                 self.push(name, vec![a.to_string()], at.source());
@@ -313,11 +317,7 @@ impl<'c> Evaluator<'c> {
             return self.at_error(at, m);
         }
         if active && !self.has(name) {
-            self.push(
-                name,
-                args.iter().map(|s| s.to_string()).collect(),
-                at.source(),
-            );
+            self.store(name, args, at.file, at.line, false);
         }
     }
 
@@ -344,7 +344,7 @@ impl<'c> Evaluator<'c> {
             return;
         }
         if active && !self.has("proxyjump") && !self.has("proxycommand") {
-            self.push(name, vec![v.to_string()], at.source());
+            self.store(name, &[v], at.file, at.line, false);
         }
     }
 
@@ -399,7 +399,7 @@ impl<'c> Evaluator<'c> {
             return;
         }
         if active && !self.has(name) {
-            self.push(name, vec![v.to_string()], at.source());
+            self.store(name, &[v], at.file, at.line, false);
         }
     }
 }

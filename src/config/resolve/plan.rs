@@ -2,6 +2,9 @@
 //! blocks that can apply to each.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
+
+use super::super::keywords::Fnv;
 use std::path::Path;
 
 use super::super::document::Document;
@@ -34,12 +37,16 @@ pub(super) struct Plan {
     /// Blocks visited for every host.
     pub(super) always: Vec<usize>,
     /// Literal `Host` pattern (case-sensitive, as OpenSSH) → blocks.
-    pub(super) host: HashMap<String, Vec<usize>>,
+    pub(super) host: Names,
     /// Lowercased literal of a `Match originalhost` → blocks.
-    pub(super) match_originalhost: HashMap<String, Vec<usize>>,
+    pub(super) match_originalhost: Names,
     /// Lowercased literal of a `Match host` → blocks.
-    pub(super) match_host: HashMap<String, Vec<usize>>,
+    pub(super) match_host: Names,
 }
+
+/// Name → blocks. FNV: looked up for every host evaluated, and the names
+/// come from the user's own config (no flooding to resist).
+pub(super) type Names = HashMap<String, Vec<usize>, BuildHasherDefault<Fnv>>;
 
 impl Plan {
     fn new(doc: &Document, path: &Path, ctx: &Context) -> Plan {
@@ -205,7 +212,23 @@ impl<'a> Resolver<'a> {
 
     /// What [`resolve`] gives `host`.
     pub fn resolve(&self, host: &str) -> Resolved {
+        self.resolve_keeping(host, None)
+    }
+
+    /// The settings of [`Resolver::resolve`] named in `keep` (canonical
+    /// lowercase names), with their values only: every source is an
+    /// empty path, and the diagnostics found after reading (unknown `%`
+    /// tokens) are not looked for. For a caller that prints values of a
+    /// config already judged (`list`: a row per host), without copies it
+    /// never reads. A host that needs the final pass gets all of
+    /// [`resolve`].
+    pub fn resolve_values(&self, host: &str, keep: &'static [&'static str]) -> Resolved {
+        self.resolve_keeping(host, Some(keep))
+    }
+
+    fn resolve_keeping(&self, host: &str, keep: Option<&'static [&'static str]>) -> Resolved {
         let mut ev = Evaluator::new(host, self.ctx);
+        ev.keep = keep;
         ev.run_pass_planned(self.doc, self.path, &self.plan);
         let canon = matches!(
             ev.first("canonicalizehostname").map(|s| s.args[0].to_ascii_lowercase()),

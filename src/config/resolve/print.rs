@@ -34,12 +34,18 @@ impl Resolved {
     /// The hostname ssh connects to (HostName with `%h`, lowercased unless
     /// an address), and where it came from.
     pub fn hostname(&self) -> (String, Option<Source>) {
+        (
+            self.hostname_value(),
+            self.get("hostname").map(|s| s.source.clone()),
+        )
+    }
+
+    /// [`Resolved::hostname`] without its source (`list`: a row per host,
+    /// no copy of a path it does not print).
+    pub fn hostname_value(&self) -> String {
         match self.get("hostname") {
-            Some(s) => (
-                lower_unless_address(&expand_hostname(&s.args[0], &self.host)),
-                Some(s.source.clone()),
-            ),
-            None => (lower_unless_address(&self.host), None),
+            Some(s) => lower_unless_address(&expand_hostname(&s.args[0], &self.host)),
+            None => lower_unless_address(&self.host),
         }
     }
 
@@ -53,10 +59,25 @@ impl Resolved {
         }
     }
 
+    /// [`Resolved::port`] without its source.
+    pub fn port_value(&self) -> u16 {
+        self.get("port")
+            .and_then(|s| parse_port(&s.args[0]))
+            .unwrap_or(22)
+    }
+
     pub fn user(&self) -> (String, Option<Source>) {
+        (
+            self.user_value().to_string(),
+            self.get("user").map(|s| s.source.clone()),
+        )
+    }
+
+    /// [`Resolved::user`] without its source.
+    pub fn user_value(&self) -> &str {
         match self.get("user") {
-            Some(s) => (s.args[0].clone(), Some(s.source.clone())),
-            None => (self.ctx.local_user.clone(), None),
+            Some(s) => &s.args[0],
+            None => &self.ctx.local_user,
         }
     }
 

@@ -334,6 +334,10 @@ pub(super) fn addkeys_print(args: &[String]) -> Option<String> {
 
 /// `%h` and `%%` in HostName.
 pub fn expand_hostname(value: &str, host: &str) -> String {
+    if !value.contains('%') {
+        // Nothing to expand (most HostNames): one copy, no scan per char.
+        return value.to_string();
+    }
     let mut out = String::new();
     let mut chars = value.chars();
     while let Some(c) = chars.next() {
