@@ -11,7 +11,10 @@
 set -u
 base=$1 new=$2; shift 2
 configs=("$@")
-W=/tmp/addrm-diff; H=$W/home
+# A folder of its own per run (ADDRM_DIFF_DIR to choose it): two runs
+# sharing one mixed each other's files and reported each other's output.
+if [ -n "${ADDRM_DIFF_DIR:-}" ]; then W=$ADDRM_DIFF_DIR; else W=$(mktemp -d /tmp/addrm-diff-XXXX); trap 'rm -rf "$W"' EXIT; fi
+H=$W/home
 iso() { unshare -m -- sh -c 't="$1/.isolate.$$" && mkdir -p "$t" && mount -t tmpfs none "$t" && mkdir "$t/u" "$t/w" && mount -t overlay overlay -o "lowerdir=/etc,upperdir=$t/u,workdir=$t/w" /etc && awk -F: -v OFS=: -v u="$(id -u)" -v h="$1" "\$3==u{\$6=h}1" /etc/passwd > "$t/p" && cat "$t/p" > /etc/passwd && shift && exec "$@"' sh "$H" env HOME="$H" XDG_CONFIG_HOME="$H/.config" NO_COLOR=1 "$@"; }
 fresh() { # config
   rm -rf "$H"; mkdir -p -m 700 "$H/.ssh"

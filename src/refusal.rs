@@ -13,6 +13,7 @@ use crate::config::resolve::Diagnostic;
 use crate::config::resolve::resolve_as;
 use crate::config::{Context, Document, Resolved};
 
+mod line_repair;
 mod local;
 pub use local::{APPLE_SSH, LocalSsh, detect_macos, local_ssh};
 
@@ -317,7 +318,21 @@ fn parse_ssh_errors(path: &Path, text: &str) -> Vec<Diagnostic> {
 /// evaluating for `host`. Per line, the local evaluator's words come first;
 /// an older client's own problems are added for the lines it leaves.
 fn judge(client: Client, doc: &Document, path: &Path, host: &str, ctx: &Context) -> Refusal {
+    judge_split(client, doc, path, host, ctx).0
+}
+
+/// [`judge`], and how many of its problems (the first ones) are the
+/// evaluator's; the rest are what only an older client's line
+/// splitting finds.
+fn judge_split(
+    client: Client,
+    doc: &Document,
+    path: &Path,
+    host: &str,
+    ctx: &Context,
+) -> (Refusal, usize) {
     let mut r = Refusal::from_resolved(&resolve_as(client, doc, path, host, ctx));
+    let evaluated = r.problems.len();
     if client == Client::OpenSsh77 {
         // A set, not a scan of the list: a file with a problem on every
         // line made this quadratic.
@@ -342,16 +357,13 @@ fn judge(client: Client, doc: &Document, path: &Path, host: &str, ctx: &Context)
             }
         }
     }
-    r
+    (r, evaluated)
 }
 
 /// The lines of one file that OpenSSH 7.7 refuses or reads otherwise than
 /// the lexer (≥ 8.7) does: its arguments are split by `strdelim`, so a
 /// comment's words, quotes and backslashes become part of the values.
 fn old_client_lines(file: &Path, doc: &Document, ctx: &Context) -> Vec<Diagnostic> {
-    use crate::config::keywords;
-    use crate::config::lexer::{COMMAND_KEYWORDS, strdelim_args};
-
     let at = |line: usize, message: String| Diagnostic {
         source: crate::config::Source {
             file: file.to_path_buf(),
@@ -368,63 +380,99 @@ fn old_client_lines(file: &Path, doc: &Document, ctx: &Context) -> Vec<Diagnosti
         ));
     }
     for (i, line) in doc.lines().iter().enumerate() {
-        let Some(d) = line.directive() else { continue };
-        let b = line.bytes();
-        let kw = d.keyword_lc.as_ref();
-        // Non-ASCII spaces in the code part (in a comment they are
-        // harmless); a path value naming a file that exists as written
-        // is what the user meant (`fix`'s non-ascii-space keeps it too).
-        let code_end = d.comment.as_ref().map_or(b.len(), |c| c.gap.start);
-        let code = &b[..code_end.min(b.len())];
-        // Every odd space is non-ASCII: an ASCII line (most) has none.
-        let odd = if code.is_ascii() {
-            None
-        } else {
-            String::from_utf8_lossy(code)
-                .chars()
-                .find(|&c| crate::doctor::is_odd_space(c))
-        };
-        if let Some(c) = odd {
-            let kept_path = keywords::is_path_keyword(kw)
-                && d.args.len() == 1
-                && !String::from_utf8_lossy(&b[..d.value.start])
-                    .contains(crate::doctor::is_odd_space)
-                && ctx.home_path(d.args[0].value(b)).exists();
-            if !kept_path {
-                out.push(at(
-                    i + 1,
-                    format!(
-                        "a non-ASCII space (U+{:04X}): every ssh reads it as a letter, not a space",
-                        c as u32
-                    ),
-                ));
-                continue;
-            }
-        }
-        // Command keywords take the raw rest of the line on every version;
-        // a line the lexer refuses is the local check's business.
-        if COMMAND_KEYWORDS.contains(&kw) || d.error.is_some() {
-            continue;
-        }
-        // SetEnv came after 7.7 and splits with `strdelimw` (no `=`
-        // separator): only a comment after it is held against the file.
-        if kw == "setenv" && d.comment.is_none() {
-            continue;
-        }
-        let new: Vec<&str> = d.values(b).collect();
-        let Some(old) = strdelim_args(b, d) else {
-            out.push(at(i + 1, "Missing argument.".into()));
-            continue;
-        };
-        if old == new {
-            continue;
-        }
-        out.push(at(
-            i + 1,
-            misread_message(kw, d.comment.is_some(), &old, &new),
-        ));
+        out.extend(old_client_line(file, i, line, ctx));
     }
     out
+}
+
+/// [`old_client_lines`] of one line (`i`: its 0-based index): what
+/// OpenSSH 7.7 refuses or misreads in it, if anything.
+fn old_client_line(
+    file: &Path,
+    i: usize,
+    line: &crate::config::document::Line,
+    ctx: &Context,
+) -> Option<Diagnostic> {
+    use crate::config::keywords;
+    use crate::config::lexer::{COMMAND_KEYWORDS, strdelim_args};
+
+    let at = |line: usize, message: String| Diagnostic {
+        source: crate::config::Source {
+            file: file.to_path_buf(),
+            line,
+        },
+        message,
+    };
+    let d = line.directive()?;
+    let b = line.bytes();
+    let kw = d.keyword_lc.as_ref();
+    // Non-ASCII spaces in the code part (in a comment they are
+    // harmless); a path value naming a file that exists as written
+    // is what the user meant (`fix`'s non-ascii-space keeps it too).
+    let code_end = d.comment.as_ref().map_or(b.len(), |c| c.gap.start);
+    let code = &b[..code_end.min(b.len())];
+    // Every odd space is non-ASCII: an ASCII line (most) has none.
+    let odd = if code.is_ascii() {
+        None
+    } else {
+        String::from_utf8_lossy(code)
+            .chars()
+            .find(|&c| crate::doctor::is_odd_space(c))
+    };
+    if let Some(c) = odd {
+        let kept_path = keywords::is_path_keyword(kw)
+            && d.args.len() == 1
+            && !String::from_utf8_lossy(&b[..d.value.start]).contains(crate::doctor::is_odd_space)
+            && ctx.home_path(d.args[0].value(b)).exists();
+        if !kept_path {
+            return Some(at(
+                i + 1,
+                format!(
+                    "a non-ASCII space (U+{:04X}): every ssh reads it as a letter, not a space",
+                    c as u32
+                ),
+            ));
+        }
+    }
+    // Command keywords take the raw rest of the line on every version;
+    // a line the lexer refuses is the local check's business.
+    if COMMAND_KEYWORDS.contains(&kw) || d.error.is_some() {
+        return None;
+    }
+    // SetEnv came after 7.7 and splits with `strdelimw` (no `=`
+    // separator): only a comment after it is held against the file.
+    if kw == "setenv" && d.comment.is_none() {
+        return None;
+    }
+    if splits_alike(b, d) {
+        return None;
+    }
+    let new: Vec<&str> = d.values(b).collect();
+    let Some(old) = strdelim_args(b, d) else {
+        return Some(at(i + 1, "Missing argument.".into()));
+    };
+    if old == new {
+        return None;
+    }
+    Some(at(
+        i + 1,
+        misread_message(kw, d.comment.is_some(), &old, &new),
+    ))
+}
+
+/// Whether OpenSSH 7.7's `strdelim` surely splits the arguments of line
+/// `b` as the lexer does, without splitting them both: after the keyword,
+/// only printable ASCII, spaces and tabs, none of the bytes the two read
+/// differently (quotes, backslash, `#`, `=`). Most lines are such, and
+/// comparing the two splits allocated for each.
+fn splits_alike(b: &[u8], d: &crate::config::lexer::Directive) -> bool {
+    d.comment.is_none()
+        && b.get(d.separator.end..).is_some_and(|rest| {
+            rest.iter().all(|&c| {
+                (c == b' ' || c == b'\t' || c.is_ascii_graphic())
+                    && !matches!(c, b'"' | b'\'' | b'\\' | b'#' | b'=')
+            })
+        })
 }
 
 /// ssh 7.7's words for a line it splits into `old` where the lexer reads
@@ -624,25 +672,43 @@ pub fn strictest_after_write(
     ctx: &Context,
     with_local: bool,
 ) -> Option<String> {
+    strictest_after_writing(path, doc, None, ctx, with_local)
+}
+
+/// [`strictest_after_write`] when the caller has what it wrote, `bytes`
+/// (`doc.to_bytes()`): not made again to compare with the disk.
+pub fn strictest_after_writing(
+    path: &Path,
+    doc: &Document,
+    bytes: Option<&[u8]>,
+    ctx: &Context,
+    with_local: bool,
+) -> Option<String> {
     let client = Client::OpenSsh77;
-    let mut r = check(client, path, doc, ctx);
+    let (mut r, evaluated) = judge_split(client, doc, path, UNRELATED_HOST, ctx);
     // `fix_repairs` of the file just written would read, parse and judge
     // it again: when the disk holds exactly `doc`, this judgement is that
     // one (the whole file again, on a large config, was most of an edit's
     // time).
     let judged: Vec<Diagnostic> = r.problems.clone();
-    let written = |f: &Path| -> Option<(Document, Vec<String>)> {
+    let written = |f: &Path| -> Option<Repair> {
         if f != path || !doc.reparses_identically() {
             return None;
         }
         let on_disk = crate::fsio::read(path).ok()?;
-        (on_disk.content() == doc.to_bytes().as_slice()).then(|| {
-            let before = judged
-                .iter()
-                .filter(|p| p.source.file == f)
-                .map(|p| p.message.clone())
-                .collect();
-            (doc.clone(), before)
+        let ours = bytes.map_or_else(|| std::borrow::Cow::Owned(doc.to_bytes()), Into::into);
+        (on_disk.content() == &*ours).then(|| {
+            // Decided from the refused lines alone when they are all
+            // comments after a value (running every rule over a copy of
+            // the file was most of an edit's time).
+            line_repair::comments_only(path, doc, &judged, evaluated, ctx).unwrap_or_else(|| {
+                let before = judged
+                    .iter()
+                    .filter(|p| p.source.file == f)
+                    .map(|p| p.message.clone())
+                    .collect();
+                repairs_of(client, f, UNRELATED_HOST, ctx, doc.clone(), Some(before))
+            })
         })
     };
     // This note is about how old clients split lines; on a Mac whose ssh
@@ -670,10 +736,7 @@ pub fn strictest_after_write(
             } else {
                 String::new()
             };
-            let repair = match written(f) {
-                Some((d, before)) => repairs_of(client, f, UNRELATED_HOST, ctx, d, Some(before)),
-                None => fix_repairs(client, f, UNRELATED_HOST, ctx),
-            };
+            let repair = written(f).unwrap_or_else(|| fix_repairs(client, f, UNRELATED_HOST, ctx));
             match repair {
                 Repair::All => format!("`{cmd}` repairs the lines{which}"),
                 Repair::Some => {

@@ -102,6 +102,20 @@ impl Session {
         doc: &Document,
         opts: WriteOptions,
     ) -> anyhow::Result<Option<PathBuf>> {
+        self.write_bytes_with(&doc.to_bytes(), opts)
+    }
+
+    /// [`Session::write`] of bytes the caller has (`doc.to_bytes()`, which
+    /// it needs again after the write: one pass over a large file fewer).
+    pub fn write_bytes(&self, bytes: &[u8]) -> anyhow::Result<Option<PathBuf>> {
+        self.write_bytes_with(bytes, WriteOptions::default())
+    }
+
+    fn write_bytes_with(
+        &self,
+        bytes: &[u8],
+        opts: WriteOptions,
+    ) -> anyhow::Result<Option<PathBuf>> {
         if self.snap.target != self.snap.path {
             // Through a symlink: never create the folders it points into.
         } else if let Some(dir) = self
@@ -117,7 +131,7 @@ impl Session {
                 })
                 .or_fail(Failure::Io)?;
         }
-        let r = fsio::write(&self.snap, &doc.to_bytes(), opts).or_fail(Failure::Io)?;
+        let r = fsio::write(&self.snap, bytes, opts).or_fail(Failure::Io)?;
         Ok(r.backup)
     }
 }

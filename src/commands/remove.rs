@@ -10,8 +10,9 @@ use crate::{output, runpod};
 pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
     edit::check_alias(&a.alias)?;
     let s = Session::open(env)?;
-    let found = removable(&s, a)?;
+    // The blocks once: each `blocks()` is a pass over the whole file.
     let blocks = s.doc.blocks();
+    let found = removable(&s, &blocks, a)?;
     // The pins go under the entry's HostKeyAlias (sync: runpod-<podid>).
     let pins_of: Vec<String> = found
         .iter()
@@ -37,9 +38,14 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
     let mut pins;
     let mut warnings = Vec::new();
     if !a.dry_run {
-        backup = s.write(&doc)?;
-        warnings.extend(crate::refusal::strictest_after_write(
-            &s.path, &doc, &s.ctx, true,
+        let bytes = doc.to_bytes();
+        backup = s.write_bytes(&bytes)?;
+        warnings.extend(crate::refusal::strictest_after_writing(
+            &s.path,
+            &doc,
+            Some(&bytes),
+            &s.ctx,
+            true,
         ));
         // In the same backup set as the config: `restore` brings it back.
         pins = edit::forget_pinned_key(&a.alias)?;
@@ -83,8 +89,18 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
 /// The blocks naming `a.alias` that may be removed; an error when there is
 /// none here (with where it is defined, or a suggestion), or one is the
 /// user's own or names other hosts too (without `--force`).
-fn removable(s: &Session, a: &RemoveArgs) -> anyhow::Result<Vec<usize>> {
-    let found = s.doc.host_blocks_naming(&a.alias);
+fn removable(
+    s: &Session,
+    blocks: &[crate::config::Block],
+    a: &RemoveArgs,
+) -> anyhow::Result<Vec<usize>> {
+    // `Document::host_blocks_naming` over the blocks already at hand.
+    let found: Vec<usize> = (0..blocks.len())
+        .filter(|&i| {
+            blocks[i].kind == crate::config::BlockKind::Host
+                && blocks[i].patterns.contains(&a.alias)
+        })
+        .collect();
     if found.is_empty() {
         // Defined in an included file? Say where, rather than "not found".
         let files = load_tree(&s.path, &s.doc, &s.ctx.home);
@@ -106,7 +122,6 @@ fn removable(s: &Session, a: &RemoveArgs) -> anyhow::Result<Vec<usize>> {
             super::did_you_mean(&a.alias, &files)
         )));
     }
-    let blocks = s.doc.blocks();
     for &bi in &found {
         // Hand-written blocks (`github.com`, `prod`) are the user's own:
         // only a RunPod entry goes without --force.

@@ -223,3 +223,48 @@ fn doctor_text_rules_change_what_run_all_changes() {
         );
     }
 }
+
+/// The shortcut of `old_client_line`: whenever `splits_alike` says 7.7
+/// splits a line as the lexer does, splitting both agrees, on lines drawn
+/// from every byte the two read differently.
+#[test]
+fn splits_alike_only_when_7_7_and_the_lexer_split_the_same() {
+    use crate::config::lexer::{lex_line, strdelim_args};
+    let parts: &[&str] = &[
+        "a", "b1", " ", "\t", "=", "\"", "'", "\\", "#", "x#y", " # c", "é", "\u{a0}", "\r",
+        ":8888", "%h", ",", "  ",
+    ];
+    let keywords = [
+        "User",
+        "LocalForward",
+        "SendEnv",
+        "Host",
+        "Port",
+        "SetEnv",
+        "Bogus",
+    ];
+    let (mut state, mut alike) = (7u64, 0);
+    let mut next = |n: usize| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 33) as usize) % n
+    };
+    for _ in 0..20000 {
+        let mut line = String::from(keywords[next(keywords.len())]);
+        line.push_str(if next(4) == 0 { "=" } else { " " });
+        for _ in 0..1 + next(6) {
+            line.push_str(parts[next(parts.len())]);
+        }
+        let b = line.as_bytes();
+        let crate::config::lexer::LineKind::Directive(d) = lex_line(b) else {
+            continue;
+        };
+        if d.error.is_none() && splits_alike(b, &d) {
+            alike += 1;
+            let new: Vec<String> = d.values(b).map(str::to_string).collect();
+            assert_eq!(strdelim_args(b, &d), Some(new), "{line:?}");
+        }
+    }
+    assert!(alike > 2000, "{alike}");
+}

@@ -33,11 +33,11 @@ pub(crate) fn cross_check(
     let ask = |bytes: &[u8]| -> anyhow::Result<Result<(), String>> {
         Ok(oracle.ssh_g_bytes(bytes, &s.path, alias).map(|_| ()))
     };
-    let Err(msg) = ask(&doc.to_utf8())? else {
+    let Err(msg) = ask(&utf8_bytes(doc))? else {
         return Ok(());
     };
     let msg = msg.trim_end();
-    let already = ask(&s.doc.to_utf8())?.is_err();
+    let already = ask(&utf8_bytes(&s.doc))?.is_err();
     Err(bad_input(if already {
         format!(
             "ssh already refuses this config, so a new entry would not work either; nothing was written. ssh says:\n{msg}"
@@ -47,6 +47,17 @@ pub(crate) fn cross_check(
             "ssh would refuse the edited config (which breaks every host in it); nothing was written. ssh says:\n{msg}"
         )
     }))
+}
+
+/// What ssh should read of `doc`: [`Document::to_utf8`], without its copy
+/// of the whole document when the text is UTF-8 already (then the two are
+/// the same bytes).
+fn utf8_bytes(doc: &Document) -> Vec<u8> {
+    if doc.encoding() == crate::config::Encoding::Utf8 {
+        doc.to_bytes()
+    } else {
+        doc.to_utf8()
+    }
 }
 
 /// Apply the entry to a copy of `doc`: update block `existing` in place, or
@@ -111,11 +122,13 @@ pub(crate) fn apply(
     let header = doc
         .insert_host_block(at, &[alias], &opts, &comment)
         .map_err(bad_input)?;
-    let bi = doc
-        .blocks()
-        .iter()
-        .position(|b| b.header == Some(header))
-        .ok_or_else(|| anyhow::anyhow!("internal error: inserted block not found"))?;
+    // Its index in `doc.blocks()` (one block per header line, after the
+    // global one), without building them all again.
+    let lines = doc.lines();
+    if !lines.get(header).is_some_and(|l| l.is_header()) {
+        return Err(anyhow::anyhow!("internal error: inserted block not found"));
+    }
+    let bi = 1 + lines[..header].iter().filter(|l| l.is_header()).count();
     Ok((doc, bi))
 }
 

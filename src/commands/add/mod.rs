@@ -352,11 +352,12 @@ struct Found {
 /// `--name` that names a hand-written block or an entry shared with other
 /// hosts.
 fn find_entry(s: &Session, a: &AddArgs, ep: &Endpoint) -> anyhow::Result<Found> {
+    // The blocks once: each `blocks()` is a pass over the whole file.
     let blocks = s.doc.blocks();
     let by_alias = a
         .name
         .as_deref()
-        .map(|n| s.doc.host_blocks_naming(n))
+        .map(|n| naming(&blocks, n))
         .unwrap_or_default();
     // A hand-written block that is not a RunPod entry is never changed: a
     // `prod` block at the same IP and port gets a new entry beside it.
@@ -374,7 +375,7 @@ fn find_entry(s: &Session, a: &AddArgs, ep: &Endpoint) -> anyhow::Result<Found> 
         )));
     }
     // Without --name, an entry under the default alias is the same entry.
-    let by_default = s.doc.host_blocks_naming(&runpod::default_alias(ep));
+    let by_default = naming(&blocks, &runpod::default_alias(ep));
     let existing = by_alias
         .first()
         .or(by_endpoint.first())
@@ -409,6 +410,16 @@ fn find_entry(s: &Session, a: &AddArgs, ep: &Endpoint) -> anyhow::Result<Found> 
     })
 }
 
+/// The `Host` blocks among `blocks` (a document's) that name `alias`:
+/// `Document::host_blocks_naming` over blocks already at hand.
+pub(super) fn naming(blocks: &[crate::config::Block], alias: &str) -> Vec<usize> {
+    (0..blocks.len())
+        .filter(|&i| {
+            blocks[i].kind == BlockKind::Host && blocks[i].patterns.iter().any(|p| p == alias)
+        })
+        .collect()
+}
+
 /// The edited config and everything decided on the way, before anything
 /// is written.
 struct Plan {
@@ -441,11 +452,16 @@ fn plan(s: &Session, found: Found, mut ep: Endpoint) -> anyhow::Result<Plan> {
     } = found;
     // The entry's own comments go on their own lines first (a glued one is
     // repaired rather than refused): what add leaves, Windows' ssh reads.
-    let mut base = s.doc.clone();
-    let moved = existing.map_or(0, |i| {
-        let range = base.blocks()[i].lines.clone();
-        crate::doctor::portable_comments(&mut base, range, &s.path, &s.ctx)
-    });
+    // A new entry leaves the file's lines as they are: no copy of it.
+    let (base, moved) = match existing {
+        Some(i) => {
+            let mut base = s.doc.clone();
+            let range = base.blocks()[i].lines.clone();
+            let moved = crate::doctor::portable_comments(&mut base, range, &s.path, &s.ctx);
+            (std::borrow::Cow::Owned(base), moved)
+        }
+        None => (std::borrow::Cow::Borrowed(&s.doc), 0),
+    };
     edit::refuse_broken(&s.resolve(&base, &alias))?;
 
     // A paste without `-i` says nothing about the key: an entry that
@@ -529,9 +545,14 @@ impl Plan {
         let mut backup: Option<PathBuf> = None;
         let mut pins_removed = 0;
         if !a.dry_run && self.action != Action::Unchanged {
-            backup = s.write(&self.doc)?;
-            warnings.extend(crate::refusal::strictest_after_write(
-                &s.path, &self.doc, &s.ctx, true,
+            let bytes = self.doc.to_bytes();
+            backup = s.write_bytes(&bytes)?;
+            warnings.extend(crate::refusal::strictest_after_writing(
+                &s.path,
+                &self.doc,
+                Some(&bytes),
+                &s.ctx,
+                true,
             ));
         }
         // A changed endpoint is a new server; --reset-host-key says the same

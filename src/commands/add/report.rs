@@ -80,9 +80,8 @@ impl Plan {
         for f in &ep.ignored {
             warnings.push(format!("ignored {f}: not a setting of a host entry"));
         }
-        let duplicates: Vec<usize> = s
-            .doc
-            .host_blocks_naming(alias)
+        // `blocks` are the file's as read (`s.doc`).
+        let duplicates: Vec<usize> = super::naming(blocks, alias)
             .into_iter()
             .filter(|&i| Some(i) != self.existing)
             .collect();
