@@ -23,11 +23,11 @@ pub(super) fn runpod_identity_lines(cx: &mut Cx) -> Vec<(usize, String)> {
         return lines.clone();
     }
     let mut out = Vec::new();
-    for b in cx.doc.blocks() {
-        if !runpod::is_runpod_block(&cx.doc, &b) || !cx.in_scope(&b.patterns) {
+    for b in cx.blocks().iter() {
+        if !runpod::is_runpod_block(&cx.doc, b) || !cx.in_scope(&b.patterns) {
             continue;
         }
-        for li in cx.doc.option_lines(&b, "identityfile") {
+        for li in cx.doc.option_lines(b, "identityfile") {
             if let Some(v) = cx.doc.lines()[li].values().first() {
                 out.push((li, v.to_string()));
             }
@@ -92,22 +92,22 @@ impl Rule for IdentityMissing {
         }
     }
     fn run(&self, cx: &mut Cx) {
+        // Each value is looked up once: entries often share a key file.
+        let mut known: std::collections::HashMap<String, Option<String>> =
+            std::collections::HashMap::new();
         for (li, v) in runpod_identity_lines(cx) {
             if v.ends_with(".pub") || v.contains('%') || v.eq_ignore_ascii_case("none") {
                 continue;
             }
-            let p = cx.ctx.home_path(&v);
-            let message = match std::fs::metadata(&p) {
-                Ok(md) => match crate::fsio::special_kind(&md) {
-                    None => continue,
-                    // It exists: say what it is rather than "missing".
-                    Some(kind) => format!(
-                        "IdentityFile {v}: {} is {kind}, not a private key: ssh cannot load it and the login fails",
-                        p.display()
-                    ),
-                },
-                Err(_) => format!("{}: {v}", self.title()),
+            let message = match known.get(&v) {
+                Some(m) => m.clone(),
+                None => {
+                    let m = self.problem(cx, &v);
+                    known.insert(v.clone(), m.clone());
+                    m
+                }
             };
+            let Some(message) = message else { continue };
             let n = cx.line_no(li);
             cx.report(
                 self,
@@ -121,8 +121,26 @@ impl Rule for IdentityMissing {
     }
 }
 
+impl IdentityMissing {
+    /// What is wrong with IdentityFile `v` (`None`: a file ssh can open).
+    fn problem(&self, cx: &Cx, v: &str) -> Option<String> {
+        let p = cx.ctx.home_path(v);
+        match std::fs::metadata(&p) {
+            Ok(md) => crate::fsio::special_kind(&md).map(|kind| {
+                // It exists: say what it is rather than "missing".
+                format!(
+                    "IdentityFile {v}: {} is {kind}, not a private key: ssh cannot load it and the login fails",
+                    p.display()
+                )
+            }),
+            Err(_) => Some(format!("{}: {v}", self.title())),
+        }
+    }
+}
+
 /// What the permission rules need to know of a path, read without
 /// following a final symlink (or, with `follow`, of what it points to).
+#[derive(Clone, Copy)]
 struct Stat {
     link: bool,
     regular: bool,
@@ -324,11 +342,12 @@ impl Rule for KeyFormat {
         }
     }
     fn run(&self, cx: &mut Cx) {
-        let mut seen = Vec::new();
+        // Each path is looked at once (reported at its first line).
+        let mut seen = std::collections::HashSet::new();
         for (li, v) in runpod_identity_lines(cx) {
             let p = cx.ctx.home_path(&v);
             // A link may point at any file: never rewritten through it.
-            if seen.contains(&p) || !regular_not_link(&p) {
+            if !seen.insert(p.clone()) || !regular_not_link(&p) {
                 continue;
             }
             let Some(old) = read_head(&p, 1 << 20) else {
@@ -337,7 +356,6 @@ impl Rule for KeyFormat {
             let Some((new, undone)) = normalise_key(&old) else {
                 continue;
             };
-            seen.push(p.clone());
             let n = cx.line_no(li);
             cx.side_effects.push(SideEffect::RewriteKey {
                 path: p.clone(),
@@ -461,10 +479,16 @@ impl Rule for KeyPermissions {
             }
             return;
         }
+        // Each path is read once: entries often share a key file.
+        let mut stats: std::collections::HashMap<std::path::PathBuf, Option<Stat>> =
+            std::collections::HashMap::new();
+        let mut heads: std::collections::HashMap<std::path::PathBuf, Option<Vec<u8>>> =
+            std::collections::HashMap::new();
         for (li, v) in runpod_identity_lines(cx) {
             let p = cx.ctx.home_path(&v);
             // A missing file is identity-missing's business.
-            let Some(st) = stat(&p, false) else { continue };
+            let st = *stats.entry(p.clone()).or_insert_with(|| stat(&p, false));
+            let Some(st) = st else { continue };
             let n = cx.line_no(li);
             let manual = |cx: &mut Cx, message: String, repair: String| {
                 cx.findings.push(Finding {
@@ -503,10 +527,11 @@ impl Rule for KeyPermissions {
                 // identity-missing says what it is (a folder, a device).
                 continue;
             }
-            let head = read_head(&p, 1 << 20);
-            // A Notepad-mangled key is judged as key-format leaves it.
-            let head = head.map(|h| normalise_key(&h).map_or(h, |(n, _)| n));
-            let Some(head) = head else {
+            let head = heads.entry(p.clone()).or_insert_with(|| {
+                // A Notepad-mangled key is judged as key-format leaves it.
+                read_head(&p, 1 << 20).map(|h| normalise_key(&h).map_or(h, |(n, _)| n))
+            });
+            let Some(head) = head.as_deref() else {
                 manual(
                     cx,
                     format!("{v}: not a private key ({} cannot be read)", p.display()),
@@ -514,10 +539,10 @@ impl Rule for KeyPermissions {
                 );
                 continue;
             };
-            if is_public_key(&head) {
+            if is_public_key(head) {
                 continue;
             }
-            if !is_private_key(&head) {
+            if !is_private_key(head) {
                 manual(
                     cx,
                     format!(

@@ -34,11 +34,12 @@
 //! in `comments`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::config::Context;
-use crate::config::document::Document;
+use crate::config::document::{Block, Document, Encoding, LineEnding};
 
 mod apple;
 mod blocks;
@@ -170,24 +171,71 @@ pub struct Cx<'a> {
     pub(crate) memo: Memo,
 }
 
-/// What [`Cx`] remembers of one version of the document (one copy of it
-/// for all, compared with the current one before any is used).
+/// What [`Cx`] remembers of one version of the document, and that
+/// version (compared with the current one before any result is used).
 #[derive(Default)]
 pub(crate) struct Memo {
-    doc: Option<Document>,
+    version: Option<Version>,
     /// The last [`Cx::refused`] judgement.
     refusal: Option<(crate::refusal::Client, crate::refusal::Refusal)>,
     /// [`keys::runpod_identity_lines`].
     pub(crate) identity_lines: Option<Vec<(usize, String)>>,
+    /// [`Cx::blocks`].
+    blocks: Option<Arc<Vec<Block>>>,
+}
+
+/// What makes two documents equal (`Document`'s `==`: the encoding and
+/// each line's bytes and ending), copied flat: a clone of the document
+/// allocated per line, and a large file is copied after every rule that
+/// changed it.
+struct Version {
+    encoding: Encoding,
+    bytes: Vec<u8>,
+    lines: Vec<(usize, LineEnding)>,
+}
+
+impl Version {
+    fn of(doc: &Document) -> Version {
+        let lines = doc.lines();
+        let mut bytes = Vec::with_capacity(lines.iter().map(|l| l.bytes().len()).sum());
+        let mut ends = Vec::with_capacity(lines.len());
+        for l in lines {
+            bytes.extend_from_slice(l.bytes());
+            ends.push((l.bytes().len(), l.ending));
+        }
+        Version {
+            encoding: doc.encoding(),
+            bytes,
+            lines: ends,
+        }
+    }
+
+    /// `doc == ` the document this was taken of.
+    fn is(&self, doc: &Document) -> bool {
+        if self.encoding != doc.encoding() || self.lines.len() != doc.lines().len() {
+            return false;
+        }
+        let mut at = 0;
+        for (l, &(len, ending)) in doc.lines().iter().zip(&self.lines) {
+            let Some(b) = self.bytes.get(at..at + len) else {
+                return false;
+            };
+            if l.ending != ending || l.bytes() != b {
+                return false;
+            }
+            at += len;
+        }
+        true
+    }
 }
 
 impl Memo {
     /// Whether the results held are of `doc`; when not, they are dropped
     /// and `doc` becomes the version remembered.
     pub(crate) fn of(&mut self, doc: &Document) -> &mut Memo {
-        if self.doc.as_ref() != Some(doc) {
+        if !self.version.as_ref().is_some_and(|v| v.is(doc)) {
             *self = Memo {
-                doc: Some(doc.clone()),
+                version: Some(Version::of(doc)),
                 ..Memo::default()
             };
         }
@@ -228,6 +276,17 @@ impl<'a> Cx<'a> {
         let r = crate::refusal::check(client, &self.path, &self.doc, self.ctx);
         self.memo.of(&self.doc).refusal = Some((client, r.clone()));
         r
+    }
+
+    /// `self.doc.blocks()`, listed again only when the document changed:
+    /// most rules walk the blocks, and listing them allocates per block.
+    pub(crate) fn blocks(&mut self) -> Arc<Vec<Block>> {
+        let doc = &self.doc;
+        self.memo
+            .of(doc)
+            .blocks
+            .get_or_insert_with(|| Arc::new(doc.blocks()))
+            .clone()
     }
 
     fn line_no(&self, i: usize) -> Option<usize> {
