@@ -39,7 +39,9 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::config::Context;
-use crate::config::document::{Block, Document, Encoding, LineEnding};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::config::document::{Block, Document};
 
 mod apple;
 mod blocks;
@@ -142,7 +144,7 @@ pub enum ChmodCheck {
 
 /// The state rules work on.
 pub struct Cx<'a> {
-    pub doc: Document,
+    pub doc: Versioned,
     pub path: PathBuf,
     pub ctx: &'a Context,
     /// The ssh that reads the file here ([`crate::refusal::Client::local`]).
@@ -171,11 +173,11 @@ pub struct Cx<'a> {
     pub(crate) memo: Memo,
 }
 
-/// What [`Cx`] remembers of one version of the document, and that
-/// version (compared with the current one before any result is used).
+/// What [`Cx`] remembers of one version of the document.
 #[derive(Default)]
 pub(crate) struct Memo {
-    version: Option<Version>,
+    /// The [`Versioned::version`] these results are of.
+    version: Option<u64>,
     /// The last [`Cx::refused`] judgement.
     refusal: Option<(crate::refusal::Client, crate::refusal::Refusal)>,
     /// [`keys::runpod_identity_lines`].
@@ -184,62 +186,57 @@ pub(crate) struct Memo {
     blocks: Option<Arc<Vec<Block>>>,
 }
 
-/// What makes two documents equal (`Document`'s `==`: the encoding and
-/// each line's bytes and ending), copied flat: a clone of the document
-/// allocated per line, and a large file is copied after every rule that
-/// changed it.
-struct Version {
-    encoding: Encoding,
-    bytes: Vec<u8>,
-    lines: Vec<(usize, LineEnding)>,
-}
-
-impl Version {
-    fn of(doc: &Document) -> Version {
-        let lines = doc.lines();
-        let mut bytes = Vec::with_capacity(lines.iter().map(|l| l.bytes().len()).sum());
-        let mut ends = Vec::with_capacity(lines.len());
-        for l in lines {
-            bytes.extend_from_slice(l.bytes());
-            ends.push((l.bytes().len(), l.ending));
-        }
-        Version {
-            encoding: doc.encoding(),
-            bytes,
-            lines: ends,
-        }
-    }
-
-    /// `doc == ` the document this was taken of.
-    fn is(&self, doc: &Document) -> bool {
-        if self.encoding != doc.encoding() || self.lines.len() != doc.lines().len() {
-            return false;
-        }
-        let mut at = 0;
-        for (l, &(len, ending)) in doc.lines().iter().zip(&self.lines) {
-            let Some(b) = self.bytes.get(at..at + len) else {
-                return false;
-            };
-            if l.ending != ending || l.bytes() != b {
-                return false;
-            }
-            at += len;
-        }
-        true
-    }
-}
-
 impl Memo {
     /// Whether the results held are of `doc`; when not, they are dropped
     /// and `doc` becomes the version remembered.
-    pub(crate) fn of(&mut self, doc: &Document) -> &mut Memo {
-        if !self.version.as_ref().is_some_and(|v| v.is(doc)) {
+    pub(crate) fn of(&mut self, doc: &Versioned) -> &mut Memo {
+        if self.version != Some(doc.version) {
             *self = Memo {
-                version: Some(Version::of(doc)),
+                version: Some(doc.version),
                 ..Memo::default()
             };
         }
         self
+    }
+}
+
+/// The document the rules work on. Every `&mut` access to it takes a new
+/// version number (process-wide, never reused), so results worked out
+/// from one version are known to be stale without comparing documents:
+/// on a large file each comparison was a pass over every line.
+#[derive(Debug, Clone)]
+pub struct Versioned {
+    doc: Document,
+    version: u64,
+}
+
+static NEXT_VERSION: AtomicU64 = AtomicU64::new(1);
+
+impl Versioned {
+    pub fn new(doc: Document) -> Versioned {
+        Versioned {
+            doc,
+            version: NEXT_VERSION.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    pub fn into_inner(self) -> Document {
+        self.doc
+    }
+}
+
+impl std::ops::Deref for Versioned {
+    type Target = Document;
+    fn deref(&self) -> &Document {
+        &self.doc
+    }
+}
+
+impl std::ops::DerefMut for Versioned {
+    fn deref_mut(&mut self) -> &mut Document {
+        // Taken before the change: whatever is read next is of the new one.
+        self.version = NEXT_VERSION.fetch_add(1, Ordering::Relaxed);
+        &mut self.doc
     }
 }
 
@@ -248,7 +245,7 @@ impl<'a> Cx<'a> {
     /// `--yes`, every alias, and nothing found yet.
     pub fn new(doc: Document, path: &Path, ctx: &'a Context) -> Cx<'a> {
         Cx {
-            doc,
+            doc: Versioned::new(doc),
             path: path.to_path_buf(),
             ctx,
             client: crate::refusal::Client::local(),

@@ -233,7 +233,7 @@ impl Rule for ConfigTxt {
                 return;
             }
             let missing = !cx.path.exists();
-            cx.doc = theirs;
+            *cx.doc = theirs;
             cx.intended.push(("*".into(), "*".into()));
             cx.report(
                 self,
