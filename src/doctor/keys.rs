@@ -8,7 +8,8 @@
 //! descriptor read as OpenSSH for Windows judges it), applied at write
 //! time (never through a link, only on files the user owns).
 
-use std::path::Path;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 
 use crate::config::document::portable_path;
 use crate::runpod;
@@ -18,7 +19,7 @@ use super::{Auto, ChmodCheck, Cx, Finding, Meta, Rule, Severity, SideEffect};
 /// The identity file lines of RunPod entries in scope: (line, value).
 /// Listed again only when the document changed since the last call: four
 /// rules in a row read them (each listing walks every block).
-pub(super) fn runpod_identity_lines(cx: &mut Cx) -> Vec<(usize, String)> {
+pub(super) fn runpod_identity_lines(cx: &mut Cx) -> std::sync::Arc<Vec<(usize, String)>> {
     if let Some(lines) = &cx.memo.of(&cx.doc).identity_lines {
         return lines.clone();
     }
@@ -33,6 +34,7 @@ pub(super) fn runpod_identity_lines(cx: &mut Cx) -> Vec<(usize, String)> {
             }
         }
     }
+    let out = std::sync::Arc::new(out);
     cx.memo.of(&cx.doc).identity_lines = Some(out.clone());
     out
 }
@@ -93,13 +95,12 @@ impl Rule for IdentityMissing {
     }
     fn run(&self, cx: &mut Cx) {
         // Each value is looked up once: entries often share a key file.
-        let mut known: std::collections::HashMap<String, Option<String>> =
-            std::collections::HashMap::new();
-        for (li, v) in runpod_identity_lines(cx) {
+        let mut known: HashMap<String, Option<String>> = HashMap::new();
+        for &(li, ref v) in runpod_identity_lines(cx).iter() {
             if v.ends_with(".pub") || v.contains('%') || v.eq_ignore_ascii_case("none") {
                 continue;
             }
-            let message = match known.get(&v) {
+            let message = match known.get(v) {
                 Some(m) => m.clone(),
                 None => {
                     let m = self.problem(cx, &v);
@@ -342,9 +343,13 @@ impl Rule for KeyFormat {
         }
     }
     fn run(&self, cx: &mut Cx) {
-        // Each path is looked at once (reported at its first line).
-        let mut seen = std::collections::HashSet::new();
-        for (li, v) in runpod_identity_lines(cx) {
+        // Each path is looked at once (reported at its first line); a value
+        // seen before names a path seen before.
+        let (mut values, mut seen) = (HashSet::new(), HashSet::new());
+        for &(li, ref v) in runpod_identity_lines(cx).iter() {
+            if !values.insert(v.clone()) {
+                continue;
+            }
             let p = cx.ctx.home_path(&v);
             // A link may point at any file: never rewritten through it.
             if !seen.insert(p.clone()) || !regular_not_link(&p) {
@@ -467,7 +472,7 @@ impl Rule for KeyPermissions {
     fn run(&self, cx: &mut Cx) {
         if cfg!(windows) {
             // The key's DACL, judged as OpenSSH for Windows judges it.
-            for (li, v) in runpod_identity_lines(cx) {
+            for &(li, ref v) in runpod_identity_lines(cx).iter() {
                 let p = cx.ctx.home_path(&v);
                 let key = read_head(&p, 1 << 20)
                     .map(|h| normalise_key(&h).map_or(h, |(n, _)| n))
@@ -479,15 +484,20 @@ impl Rule for KeyPermissions {
             }
             return;
         }
-        // Each path is read once: entries often share a key file.
-        let mut stats: std::collections::HashMap<std::path::PathBuf, Option<Stat>> =
-            std::collections::HashMap::new();
-        let mut heads: std::collections::HashMap<std::path::PathBuf, Option<Vec<u8>>> =
-            std::collections::HashMap::new();
-        for (li, v) in runpod_identity_lines(cx) {
-            let p = cx.ctx.home_path(&v);
+        // Each value is looked up and each file read once: entries often
+        // share a key file.
+        let mut stats: HashMap<String, (PathBuf, Option<Stat>)> = HashMap::new();
+        let mut heads: HashMap<PathBuf, Option<Vec<u8>>> = HashMap::new();
+        for &(li, ref v) in runpod_identity_lines(cx).iter() {
+            let (p, st) = stats
+                .entry(v.clone())
+                .or_insert_with(|| {
+                    let p = cx.ctx.home_path(&v);
+                    let st = stat(&p, false);
+                    (p, st)
+                })
+                .clone();
             // A missing file is identity-missing's business.
-            let st = *stats.entry(p.clone()).or_insert_with(|| stat(&p, false));
             let Some(st) = st else { continue };
             let n = cx.line_no(li);
             let manual = |cx: &mut Cx, message: String, repair: String| {

@@ -181,7 +181,7 @@ pub(crate) struct Memo {
     /// The last [`Cx::refused`] judgement.
     refusal: Option<(crate::refusal::Client, crate::refusal::Refusal)>,
     /// [`keys::runpod_identity_lines`].
-    pub(crate) identity_lines: Option<Vec<(usize, String)>>,
+    pub(crate) identity_lines: Option<Arc<Vec<(usize, String)>>>,
     /// [`Cx::blocks`].
     blocks: Option<Arc<Vec<Block>>>,
 }

@@ -471,7 +471,7 @@ impl Rule for AgentDisabled {
             return;
         }
         let mut seen = Vec::new();
-        for (li, v) in runpod_identity_lines(cx) {
+        for &(li, ref v) in runpod_identity_lines(cx).iter() {
             let p = cx.ctx.home_path(&v);
             if seen.contains(&p) || !key_is_encrypted(&p) {
                 continue;
