@@ -101,6 +101,12 @@ impl Oracle {
         run_ssh_g(&self.ssh, file, host)
     }
 
+    /// [`Oracle::ssh_g`] started now and read later ([`Running::finish`]),
+    /// so the caller's own work runs beside it.
+    pub fn spawn_ssh_g(&self, file: &Path, host: &str) -> Result<Running, String> {
+        Running::spawn(&self.ssh, file, host, None)
+    }
+
     /// `ssh -G` on a version of the config that is not on disk: piped in as
     /// `-F /dev/stdin` on Unix (no temp file), a private temp file
     /// elsewhere. ssh's words name `shown` instead.
@@ -378,92 +384,149 @@ fn run_ssh_g_with(
     host: &str,
     input: Option<&[u8]>,
 ) -> Result<Printed, String> {
-    let mut child = Command::new(ssh)
-        // ssh runs `Match exec` through $SHELL and refuses when it is not
-        // executable: a command the scan missed is never run.
-        .env("SHELL", NO_SHELL)
-        .arg("-G")
-        .arg("-F")
-        .arg(file)
-        .arg("--")
-        .arg(host)
-        .stdin(if input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
+    Running::spawn(ssh, file, host, input)?.finish()
+}
+
+/// An `ssh -G` started and not yet read: [`Running::finish`] waits for it
+/// (within [`DEADLINE`]); dropped unread, it is killed and reaped.
+pub struct Running {
+    child: Option<std::process::Child>,
+    out: Option<std::thread::JoinHandle<Vec<u8>>>,
+    err: Option<std::thread::JoinHandle<Vec<u8>>>,
+    start: Instant,
+}
+
+impl Running {
+    fn spawn(ssh: &Path, file: &Path, host: &str, input: Option<&[u8]>) -> Result<Running, String> {
+        let mut child = Command::new(ssh)
+            // ssh runs `Match exec` through $SHELL and refuses when it is not
+            // executable: a command the scan missed is never run.
+            .env("SHELL", NO_SHELL)
+            .arg("-G")
+            .arg("-F")
+            .arg(file)
+            .arg("--")
+            .arg(host)
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run {}: {e}", ssh.display()))?;
+        if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
+            let bytes = bytes.to_vec();
+            // A thread, so a config larger than the pipe cannot block us.
+            std::thread::spawn(move || {
+                let _ = std::io::Write::write_all(&mut stdin, &bytes);
+            });
+        }
+        // Read both pipes on threads so a chatty ssh cannot block on a full
+        // pipe while we wait for it.
+        let out = child.stdout.take().map(|o| drain(o, 16 << 20));
+        let err = child.stderr.take().map(|e| drain(e, 1 << 20));
+        Ok(Running {
+            child: Some(child),
+            out,
+            err,
+            start: Instant::now(),
         })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", ssh.display()))?;
-    if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
-        let bytes = bytes.to_vec();
-        // A thread, so a config larger than the pipe cannot block us.
-        std::thread::spawn(move || {
-            let _ = std::io::Write::write_all(&mut stdin, &bytes);
-        });
     }
-    // Read both pipes on threads so a chatty ssh cannot block on a full
-    // pipe while we wait for it.
-    let mut out = child.stdout.take();
-    let mut err = child.stderr.take();
-    let out_t = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        if let Some(o) = out.as_mut() {
-            let _ = o.take(16 << 20).read_to_end(&mut b);
-        }
-        b
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut b = Vec::new();
-        if let Some(e) = err.as_mut() {
-            let _ = e.take(1 << 20).read_to_end(&mut b);
-        }
-        b
-    });
-    let start = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break s,
-            Ok(None) if start.elapsed() < DEADLINE => {
-                std::thread::sleep(Duration::from_millis(5));
+
+    /// The printed settings, or ssh's own error text when it refuses.
+    pub fn finish(mut self) -> Result<Printed, String> {
+        let Some(mut child) = self.child.take() else {
+            return Err("`ssh -G` was not started".to_string());
+        };
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(s)) => break s,
+                Ok(None) if self.start.elapsed() < DEADLINE => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Ok(None) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!(
+                        "`ssh -G` did not finish within {}s",
+                        DEADLINE.as_secs()
+                    ));
+                }
+                Err(e) => return Err(e.to_string()),
             }
-            Ok(None) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "`ssh -G` did not finish within {}s",
-                    DEADLINE.as_secs()
-                ));
+        };
+        let joined = |t: Option<std::thread::JoinHandle<Vec<u8>>>| {
+            t.and_then(|t| t.join().ok()).unwrap_or_default()
+        };
+        let stdout = joined(self.out.take());
+        let stderr = joined(self.err.take());
+        let stderr = String::from_utf8_lossy(&stderr).into_owned();
+        if stderr.contains(NO_SHELL) {
+            // The scan let a `Match exec` through; ssh refused to run it.
+            return Err(
+                "ssh -G wanted to run a command (`Match exec`) that runpod-ssh did not foresee; nothing was run and the cross-check is void"
+                    .to_string(),
+            );
+        }
+        if !status.success() {
+            return Err(stderr);
+        }
+        let mut m = Printed::new();
+        for l in String::from_utf8_lossy(&stdout).lines() {
+            if let Some((k, v)) = l.split_once(' ') {
+                m.entry(k.to_string()).or_default().push(v.to_string());
             }
-            Err(e) => return Err(e.to_string()),
         }
-    };
-    let stdout = out_t.join().unwrap_or_default();
-    let stderr = err_t.join().unwrap_or_default();
-    let stderr = String::from_utf8_lossy(&stderr).into_owned();
-    if stderr.contains(NO_SHELL) {
-        // The scan let a `Match exec` through; ssh refused to run it.
-        return Err(
-            "ssh -G wanted to run a command (`Match exec`) that runpod-ssh did not foresee; nothing was run and the cross-check is void"
-                .to_string(),
-        );
+        Ok(m)
     }
-    if !status.success() {
-        return Err(stderr);
-    }
-    let mut m = Printed::new();
-    for l in String::from_utf8_lossy(&stdout).lines() {
-        if let Some((k, v)) = l.split_once(' ') {
-            m.entry(k.to_string()).or_default().push(v.to_string());
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Not wanted any more (the answer came from elsewhere): no ssh left
+        // running, no zombie.
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
-    Ok(m)
+}
+
+/// Reads `r` to its end (at most `cap` bytes) on a thread of its own.
+fn drain(r: impl Read + Send + 'static, cap: u64) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = r.take(cap).read_to_end(&mut b);
+        b
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_unread_ssh_g_is_killed_and_reaped_when_dropped() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // A stand-in `ssh` that would run for a minute.
+        let slow = dir.path().join("ssh");
+        std::fs::write(&slow, "#!/bin/sh\nexec sleep 60\n").unwrap();
+        std::fs::set_permissions(&slow, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let running = Running::spawn(&slow, Path::new("/dev/null"), "h", None).unwrap();
+        let pid = running.child.as_ref().unwrap().id();
+        assert!(Path::new(&format!("/proc/{pid}")).exists());
+        let t = Instant::now();
+        drop(running);
+        assert!(t.elapsed() < Duration::from_secs(5));
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "ssh left behind"
+        );
+    }
 
     #[test]
     fn spellings_ssh_joins_into_exec_are_found() {

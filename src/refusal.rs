@@ -232,14 +232,43 @@ pub fn check(client: Client, path: &Path, doc: &Document, ctx: &Context) -> Refu
 /// comes back in its own words, with the file and line it names. `doc`
 /// must be what `path` holds on disk.
 pub fn ssh_backstop(path: &Path, doc: &Document, ctx: &Context) -> Refusal {
-    let Ok(oracle) = crate::oracle::Oracle::for_config(path, doc, &ctx.home) else {
-        return Refusal::default();
-    };
-    match oracle.ssh_g(path, UNRELATED_HOST) {
-        Ok(_) => Refusal::default(),
-        Err(text) => Refusal {
-            problems: parse_ssh_errors(path, &text),
-        },
+    ssh_backstop_start(path, doc, ctx).verdict()
+}
+
+/// [`ssh_backstop`] started now and read by [`Backstop::verdict`], so a
+/// caller that will most likely want it (`list`: most files are fine) runs
+/// its own work beside ssh instead of after it. Dropped unread, the `ssh`
+/// is killed.
+pub fn ssh_backstop_start(path: &Path, doc: &Document, ctx: &Context) -> Backstop {
+    let running = crate::oracle::Oracle::for_config(path, doc, &ctx.home)
+        .ok()
+        .map(|o| o.spawn_ssh_g(path, UNRELATED_HOST));
+    Backstop {
+        path: path.to_path_buf(),
+        running,
+    }
+}
+
+/// A started [`ssh_backstop`].
+pub struct Backstop {
+    path: PathBuf,
+    /// `None` when the oracle may not be asked; a failed start is an
+    /// answer too (ssh's error, as [`ssh_backstop`] always gave it).
+    running: Option<Result<crate::oracle::Running, String>>,
+}
+
+impl Backstop {
+    /// What ssh refused (nothing when it read the file, or was not asked).
+    pub fn verdict(self) -> Refusal {
+        let Some(running) = self.running else {
+            return Refusal::default();
+        };
+        match running.and_then(crate::oracle::Running::finish) {
+            Ok(_) => Refusal::default(),
+            Err(text) => Refusal {
+                problems: parse_ssh_errors(&self.path, &text),
+            },
+        }
     }
 }
 
