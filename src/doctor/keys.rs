@@ -103,7 +103,7 @@ impl Rule for IdentityMissing {
             let message = match known.get(v) {
                 Some(m) => m.clone(),
                 None => {
-                    let m = self.problem(cx, &v);
+                    let m = self.problem(cx, v);
                     known.insert(v.clone(), m.clone());
                     m
                 }
@@ -350,7 +350,7 @@ impl Rule for KeyFormat {
             if !values.insert(v.clone()) {
                 continue;
             }
-            let p = cx.ctx.home_path(&v);
+            let p = cx.ctx.home_path(v);
             // A link may point at any file: never rewritten through it.
             if !seen.insert(p.clone()) || !regular_not_link(&p) {
                 continue;
@@ -473,7 +473,7 @@ impl Rule for KeyPermissions {
         if cfg!(windows) {
             // The key's DACL, judged as OpenSSH for Windows judges it.
             for &(li, ref v) in runpod_identity_lines(cx).iter() {
-                let p = cx.ctx.home_path(&v);
+                let p = cx.ctx.home_path(v);
                 let key = read_head(&p, 1 << 20)
                     .map(|h| normalise_key(&h).map_or(h, |(n, _)| n))
                     .is_some_and(|h| is_private_key(&h));
@@ -492,7 +492,7 @@ impl Rule for KeyPermissions {
             let (p, st) = stats
                 .entry(v.clone())
                 .or_insert_with(|| {
-                    let p = cx.ctx.home_path(&v);
+                    let p = cx.ctx.home_path(v);
                     let st = stat(&p, false);
                     (p, st)
                 })
@@ -581,7 +581,7 @@ impl Rule for KeyPermissions {
                 format!(
                     "chmod 600 {} (Windows: {})",
                     p.display(),
-                    icacls_commands(&v)
+                    icacls_commands(v)
                 ),
                 true,
             );

@@ -472,7 +472,7 @@ impl Rule for AgentDisabled {
         }
         let mut seen = Vec::new();
         for &(li, ref v) in runpod_identity_lines(cx).iter() {
-            let p = cx.ctx.home_path(&v);
+            let p = cx.ctx.home_path(v);
             if seen.contains(&p) || !key_is_encrypted(&p) {
                 continue;
             }
