@@ -479,4 +479,64 @@ mod tests {
         assert_eq!(ids.len(), c.len());
         assert!(c.len() >= 15);
     }
+
+    /// What the memo hands out after every rule (each may edit the
+    /// document) is what working it out afresh gives, on every fixture.
+    #[test]
+    fn memo_results_match_a_fresh_look_after_every_rule() {
+        // A home of its own: the key rules look at the files entries name.
+        let home = tempfile::tempdir().unwrap();
+        let ctx = crate::config::Context {
+            home: home.path().to_path_buf(),
+            user_home: home.path().to_path_buf(),
+            ..crate::config::Context::current()
+        };
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut dirs = vec![root];
+        let mut checked = 0;
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                    continue;
+                }
+                let bytes = std::fs::read(&p).unwrap();
+                for yes in [false, true] {
+                    let mut cx = Cx::new(Document::parse(&bytes), &p, &ctx);
+                    cx.yes = yes;
+                    cx.vscode.clear();
+                    for r in RULES {
+                        // A stale memo must be seen as stale: read it first.
+                        let _ = cx.blocks();
+                        let _ = keys::runpod_identity_lines(&mut cx);
+                        r.run(&mut cx);
+                        assert_eq!(*cx.blocks(), cx.doc.blocks(), "{} {}", p.display(), r.id());
+                        let memo = keys::runpod_identity_lines(&mut cx);
+                        cx.memo = Memo::default();
+                        let fresh = keys::runpod_identity_lines(&mut cx);
+                        assert_eq!(memo, fresh, "{} {}", p.display(), r.id());
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 100, "{checked}");
+    }
+
+    #[test]
+    fn every_mutable_access_takes_a_new_version() {
+        let mut d = Versioned::new(Document::parse(b"Host a\n    Port 1\n"));
+        let v0 = d.version;
+        let same = d.clone();
+        assert_eq!(same.version, v0);
+        d.insert_lines(0, vec!["Host b".into()]);
+        assert_ne!(d.version, v0);
+        let v1 = d.version;
+        let _ = d.lines();
+        assert_eq!(d.version, v1);
+        // A replaced document is a new version even with the same bytes.
+        *d = Document::parse(b"Host a\n    Port 1\n");
+        assert!(d.version != v1 && d.version != v0);
+    }
 }
