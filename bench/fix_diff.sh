@@ -35,7 +35,7 @@ run() { # bin cfgsrc tag args...
 }
 for f in "${files[@]}" "$hand"/* "$@"; do
   src=$(realpath "$f")
-  for mode in "--dry-run" ""; do
+  for mode in "--dry-run" "" "--yes" "--dry-run --yes"; do
     run "$base" "$src" a $mode; run "$new" "$src" b $mode
     n=$((n+1))
     for x in out err rc files; do
@@ -45,5 +45,5 @@ for f in "${files[@]}" "$hand"/* "$@"; do
     done
   done
 done
-echo "compared $n runs (fix --dry-run and fix on ${#files[@]} fixtures + hand-made + extra), $bad differences"
+echo "compared $n runs (fix --dry-run, fix, fix --yes and fix --dry-run --yes on ${#files[@]} fixtures + hand-made + extra), $bad differences"
 [ "$bad" = 0 ]

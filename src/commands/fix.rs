@@ -536,7 +536,7 @@ fn probe_findings(
     };
     let file = crate::config::files::ConfigFile {
         path: cx.path.clone(),
-        doc: cx.doc.clone(),
+        doc: (*cx.doc).clone(),
     };
     let aliases: Vec<String> = runpod::entries(&[file], false)
         .into_iter()

@@ -24,7 +24,7 @@ impl Rule for DuplicateAlias {
         }
     }
     fn run(&self, cx: &mut Cx) {
-        let blocks = cx.doc.blocks();
+        let blocks = cx.blocks();
         // Alias → first block naming it (a map: a list made this quadratic).
         let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
         // (block, line of the first block naming the alias, alias)
@@ -228,7 +228,7 @@ impl CatchAllOverride {
     /// block sets first, until one can be moved above that block. `true`
     /// when an entry moved (the file must be planned again).
     fn one_pass(&self, cx: &mut Cx, done: &mut HashSet<String>) -> bool {
-        let blocks = cx.doc.blocks();
+        let blocks = cx.blocks();
         // One plan of the file for every entry, and the first block
         // naming each alias: per-entry scans of the whole file made
         // this quadratic. The snapshot lets findings be reported while
@@ -411,7 +411,7 @@ impl Rule for IncludeAfterHost {
         }
     }
     fn run(&self, cx: &mut Cx) {
-        let blocks = cx.doc.blocks();
+        let blocks = cx.blocks();
         let mut moves = Vec::new();
         for b in blocks.iter().skip(1) {
             let Some(h) = b.header else { continue };
@@ -441,9 +441,12 @@ impl Rule for IncludeAfterHost {
                 }
             }
         }
+        if moves.is_empty() {
+            // Finding where the global section ends costs a pass over the file.
+            return;
+        }
         let global_end = cx.doc.position_before_block(0).min(
-            cx.doc
-                .blocks()
+            blocks
                 .get(1)
                 .and_then(|b| b.header)
                 .unwrap_or(cx.doc.lines().len()),
@@ -466,11 +469,11 @@ impl Rule for ProxyEntry {
         }
     }
     fn run(&self, cx: &mut Cx) {
-        for b in cx.doc.blocks() {
+        for b in cx.blocks().iter() {
             if b.kind != BlockKind::Host || !cx.in_scope(&b.patterns) {
                 continue;
             }
-            for li in cx.doc.option_lines(&b, "hostname") {
+            for li in cx.doc.option_lines(b, "hostname") {
                 let proxy = cx.doc.lines()[li]
                     .values()
                     .first()

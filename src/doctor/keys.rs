@@ -8,7 +8,8 @@
 //! descriptor read as OpenSSH for Windows judges it), applied at write
 //! time (never through a link, only on files the user owns).
 
-use std::path::Path;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 
 use crate::config::document::portable_path;
 use crate::runpod;
@@ -18,21 +19,22 @@ use super::{Auto, ChmodCheck, Cx, Finding, Meta, Rule, Severity, SideEffect};
 /// The identity file lines of RunPod entries in scope: (line, value).
 /// Listed again only when the document changed since the last call: four
 /// rules in a row read them (each listing walks every block).
-pub(super) fn runpod_identity_lines(cx: &mut Cx) -> Vec<(usize, String)> {
+pub(super) fn runpod_identity_lines(cx: &mut Cx) -> std::sync::Arc<Vec<(usize, String)>> {
     if let Some(lines) = &cx.memo.of(&cx.doc).identity_lines {
         return lines.clone();
     }
     let mut out = Vec::new();
-    for b in cx.doc.blocks() {
-        if !runpod::is_runpod_block(&cx.doc, &b) || !cx.in_scope(&b.patterns) {
+    for b in cx.blocks().iter() {
+        if !runpod::is_runpod_block(&cx.doc, b) || !cx.in_scope(&b.patterns) {
             continue;
         }
-        for li in cx.doc.option_lines(&b, "identityfile") {
+        for li in cx.doc.option_lines(b, "identityfile") {
             if let Some(v) = cx.doc.lines()[li].values().first() {
                 out.push((li, v.to_string()));
             }
         }
     }
+    let out = std::sync::Arc::new(out);
     cx.memo.of(&cx.doc).identity_lines = Some(out.clone());
     out
 }
@@ -92,22 +94,21 @@ impl Rule for IdentityMissing {
         }
     }
     fn run(&self, cx: &mut Cx) {
-        for (li, v) in runpod_identity_lines(cx) {
+        // Each value is looked up once: entries often share a key file.
+        let mut known: HashMap<String, Option<String>> = HashMap::new();
+        for &(li, ref v) in runpod_identity_lines(cx).iter() {
             if v.ends_with(".pub") || v.contains('%') || v.eq_ignore_ascii_case("none") {
                 continue;
             }
-            let p = cx.ctx.home_path(&v);
-            let message = match std::fs::metadata(&p) {
-                Ok(md) => match crate::fsio::special_kind(&md) {
-                    None => continue,
-                    // It exists: say what it is rather than "missing".
-                    Some(kind) => format!(
-                        "IdentityFile {v}: {} is {kind}, not a private key: ssh cannot load it and the login fails",
-                        p.display()
-                    ),
-                },
-                Err(_) => format!("{}: {v}", self.title()),
+            let message = match known.get(v) {
+                Some(m) => m.clone(),
+                None => {
+                    let m = self.problem(cx, v);
+                    known.insert(v.clone(), m.clone());
+                    m
+                }
             };
+            let Some(message) = message else { continue };
             let n = cx.line_no(li);
             cx.report(
                 self,
@@ -121,8 +122,26 @@ impl Rule for IdentityMissing {
     }
 }
 
+impl IdentityMissing {
+    /// What is wrong with IdentityFile `v` (`None`: a file ssh can open).
+    fn problem(&self, cx: &Cx, v: &str) -> Option<String> {
+        let p = cx.ctx.home_path(v);
+        match std::fs::metadata(&p) {
+            Ok(md) => crate::fsio::special_kind(&md).map(|kind| {
+                // It exists: say what it is rather than "missing".
+                format!(
+                    "IdentityFile {v}: {} is {kind}, not a private key: ssh cannot load it and the login fails",
+                    p.display()
+                )
+            }),
+            Err(_) => Some(format!("{}: {v}", self.title())),
+        }
+    }
+}
+
 /// What the permission rules need to know of a path, read without
 /// following a final symlink (or, with `follow`, of what it points to).
+#[derive(Clone, Copy)]
 struct Stat {
     link: bool,
     regular: bool,
@@ -324,11 +343,16 @@ impl Rule for KeyFormat {
         }
     }
     fn run(&self, cx: &mut Cx) {
-        let mut seen = Vec::new();
-        for (li, v) in runpod_identity_lines(cx) {
-            let p = cx.ctx.home_path(&v);
+        // Each path is looked at once (reported at its first line); a value
+        // seen before names a path seen before.
+        let (mut values, mut seen) = (HashSet::new(), HashSet::new());
+        for &(li, ref v) in runpod_identity_lines(cx).iter() {
+            if !values.insert(v.clone()) {
+                continue;
+            }
+            let p = cx.ctx.home_path(v);
             // A link may point at any file: never rewritten through it.
-            if seen.contains(&p) || !regular_not_link(&p) {
+            if !seen.insert(p.clone()) || !regular_not_link(&p) {
                 continue;
             }
             let Some(old) = read_head(&p, 1 << 20) else {
@@ -337,7 +361,6 @@ impl Rule for KeyFormat {
             let Some((new, undone)) = normalise_key(&old) else {
                 continue;
             };
-            seen.push(p.clone());
             let n = cx.line_no(li);
             cx.side_effects.push(SideEffect::RewriteKey {
                 path: p.clone(),
@@ -449,8 +472,8 @@ impl Rule for KeyPermissions {
     fn run(&self, cx: &mut Cx) {
         if cfg!(windows) {
             // The key's DACL, judged as OpenSSH for Windows judges it.
-            for (li, v) in runpod_identity_lines(cx) {
-                let p = cx.ctx.home_path(&v);
+            for &(li, ref v) in runpod_identity_lines(cx).iter() {
+                let p = cx.ctx.home_path(v);
                 let key = read_head(&p, 1 << 20)
                     .map(|h| normalise_key(&h).map_or(h, |(n, _)| n))
                     .is_some_and(|h| is_private_key(&h));
@@ -461,10 +484,21 @@ impl Rule for KeyPermissions {
             }
             return;
         }
-        for (li, v) in runpod_identity_lines(cx) {
-            let p = cx.ctx.home_path(&v);
+        // Each value is looked up and each file read once: entries often
+        // share a key file.
+        let mut stats: HashMap<String, (PathBuf, Option<Stat>)> = HashMap::new();
+        let mut heads: HashMap<PathBuf, Option<Vec<u8>>> = HashMap::new();
+        for &(li, ref v) in runpod_identity_lines(cx).iter() {
+            let (p, st) = stats
+                .entry(v.clone())
+                .or_insert_with(|| {
+                    let p = cx.ctx.home_path(v);
+                    let st = stat(&p, false);
+                    (p, st)
+                })
+                .clone();
             // A missing file is identity-missing's business.
-            let Some(st) = stat(&p, false) else { continue };
+            let Some(st) = st else { continue };
             let n = cx.line_no(li);
             let manual = |cx: &mut Cx, message: String, repair: String| {
                 cx.findings.push(Finding {
@@ -503,10 +537,11 @@ impl Rule for KeyPermissions {
                 // identity-missing says what it is (a folder, a device).
                 continue;
             }
-            let head = read_head(&p, 1 << 20);
-            // A Notepad-mangled key is judged as key-format leaves it.
-            let head = head.map(|h| normalise_key(&h).map_or(h, |(n, _)| n));
-            let Some(head) = head else {
+            let head = heads.entry(p.clone()).or_insert_with(|| {
+                // A Notepad-mangled key is judged as key-format leaves it.
+                read_head(&p, 1 << 20).map(|h| normalise_key(&h).map_or(h, |(n, _)| n))
+            });
+            let Some(head) = head.as_deref() else {
                 manual(
                     cx,
                     format!("{v}: not a private key ({} cannot be read)", p.display()),
@@ -514,10 +549,10 @@ impl Rule for KeyPermissions {
                 );
                 continue;
             };
-            if is_public_key(&head) {
+            if is_public_key(head) {
                 continue;
             }
-            if !is_private_key(&head) {
+            if !is_private_key(head) {
                 manual(
                     cx,
                     format!(
@@ -546,7 +581,7 @@ impl Rule for KeyPermissions {
                 format!(
                     "chmod 600 {} (Windows: {})",
                     p.display(),
-                    icacls_commands(&v)
+                    icacls_commands(v)
                 ),
                 true,
             );

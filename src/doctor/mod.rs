@@ -34,11 +34,14 @@
 //! in `comments`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::config::Context;
-use crate::config::document::Document;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::config::document::{Block, Document};
 
 mod apple;
 mod blocks;
@@ -141,7 +144,7 @@ pub enum ChmodCheck {
 
 /// The state rules work on.
 pub struct Cx<'a> {
-    pub doc: Document,
+    pub doc: Versioned,
     pub path: PathBuf,
     pub ctx: &'a Context,
     /// The ssh that reads the file here ([`crate::refusal::Client::local`]).
@@ -170,28 +173,70 @@ pub struct Cx<'a> {
     pub(crate) memo: Memo,
 }
 
-/// What [`Cx`] remembers of one version of the document (one copy of it
-/// for all, compared with the current one before any is used).
+/// What [`Cx`] remembers of one version of the document.
 #[derive(Default)]
 pub(crate) struct Memo {
-    doc: Option<Document>,
+    /// The [`Versioned::version`] these results are of.
+    version: Option<u64>,
     /// The last [`Cx::refused`] judgement.
     refusal: Option<(crate::refusal::Client, crate::refusal::Refusal)>,
     /// [`keys::runpod_identity_lines`].
-    pub(crate) identity_lines: Option<Vec<(usize, String)>>,
+    pub(crate) identity_lines: Option<Arc<Vec<(usize, String)>>>,
+    /// [`Cx::blocks`].
+    blocks: Option<Arc<Vec<Block>>>,
 }
 
 impl Memo {
     /// Whether the results held are of `doc`; when not, they are dropped
     /// and `doc` becomes the version remembered.
-    pub(crate) fn of(&mut self, doc: &Document) -> &mut Memo {
-        if self.doc.as_ref() != Some(doc) {
+    pub(crate) fn of(&mut self, doc: &Versioned) -> &mut Memo {
+        if self.version != Some(doc.version) {
             *self = Memo {
-                doc: Some(doc.clone()),
+                version: Some(doc.version),
                 ..Memo::default()
             };
         }
         self
+    }
+}
+
+/// The document the rules work on. Every `&mut` access to it takes a new
+/// version number (process-wide, never reused), so results worked out
+/// from one version are known to be stale without comparing documents:
+/// on a large file each comparison was a pass over every line.
+#[derive(Debug, Clone)]
+pub struct Versioned {
+    doc: Document,
+    version: u64,
+}
+
+static NEXT_VERSION: AtomicU64 = AtomicU64::new(1);
+
+impl Versioned {
+    pub fn new(doc: Document) -> Versioned {
+        Versioned {
+            doc,
+            version: NEXT_VERSION.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    pub fn into_inner(self) -> Document {
+        self.doc
+    }
+}
+
+impl std::ops::Deref for Versioned {
+    type Target = Document;
+    fn deref(&self) -> &Document {
+        &self.doc
+    }
+}
+
+impl std::ops::DerefMut for Versioned {
+    fn deref_mut(&mut self) -> &mut Document {
+        // Taken before the change: whatever is read next is of the new one.
+        self.version = NEXT_VERSION.fetch_add(1, Ordering::Relaxed);
+        &mut self.doc
     }
 }
 
@@ -200,7 +245,7 @@ impl<'a> Cx<'a> {
     /// `--yes`, every alias, and nothing found yet.
     pub fn new(doc: Document, path: &Path, ctx: &'a Context) -> Cx<'a> {
         Cx {
-            doc,
+            doc: Versioned::new(doc),
             path: path.to_path_buf(),
             ctx,
             client: crate::refusal::Client::local(),
@@ -228,6 +273,17 @@ impl<'a> Cx<'a> {
         let r = crate::refusal::check(client, &self.path, &self.doc, self.ctx);
         self.memo.of(&self.doc).refusal = Some((client, r.clone()));
         r
+    }
+
+    /// `self.doc.blocks()`, listed again only when the document changed:
+    /// most rules walk the blocks, and listing them allocates per block.
+    pub(crate) fn blocks(&mut self) -> Arc<Vec<Block>> {
+        let doc = &self.doc;
+        self.memo
+            .of(doc)
+            .blocks
+            .get_or_insert_with(|| Arc::new(doc.blocks()))
+            .clone()
     }
 
     fn line_no(&self, i: usize) -> Option<usize> {
@@ -422,5 +478,65 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), c.len());
         assert!(c.len() >= 15);
+    }
+
+    /// What the memo hands out after every rule (each may edit the
+    /// document) is what working it out afresh gives, on every fixture.
+    #[test]
+    fn memo_results_match_a_fresh_look_after_every_rule() {
+        // A home of its own: the key rules look at the files entries name.
+        let home = tempfile::tempdir().unwrap();
+        let ctx = crate::config::Context {
+            home: home.path().to_path_buf(),
+            user_home: home.path().to_path_buf(),
+            ..crate::config::Context::current()
+        };
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut dirs = vec![root];
+        let mut checked = 0;
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                    continue;
+                }
+                let bytes = std::fs::read(&p).unwrap();
+                for yes in [false, true] {
+                    let mut cx = Cx::new(Document::parse(&bytes), &p, &ctx);
+                    cx.yes = yes;
+                    cx.vscode.clear();
+                    for r in RULES {
+                        // A stale memo must be seen as stale: read it first.
+                        let _ = cx.blocks();
+                        let _ = keys::runpod_identity_lines(&mut cx);
+                        r.run(&mut cx);
+                        assert_eq!(*cx.blocks(), cx.doc.blocks(), "{} {}", p.display(), r.id());
+                        let memo = keys::runpod_identity_lines(&mut cx);
+                        cx.memo = Memo::default();
+                        let fresh = keys::runpod_identity_lines(&mut cx);
+                        assert_eq!(memo, fresh, "{} {}", p.display(), r.id());
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 100, "{checked}");
+    }
+
+    #[test]
+    fn every_mutable_access_takes_a_new_version() {
+        let mut d = Versioned::new(Document::parse(b"Host a\n    Port 1\n"));
+        let v0 = d.version;
+        let same = d.clone();
+        assert_eq!(same.version, v0);
+        d.insert_lines(0, vec!["Host b".into()]);
+        assert_ne!(d.version, v0);
+        let v1 = d.version;
+        let _ = d.lines();
+        assert_eq!(d.version, v1);
+        // A replaced document is a new version even with the same bytes.
+        *d = Document::parse(b"Host a\n    Port 1\n");
+        assert!(d.version != v1 && d.version != v0);
     }
 }

@@ -65,8 +65,8 @@ impl Rule for VscodePlatform {
         if cx.vscode.is_empty() {
             return;
         }
-        for b in cx.doc.blocks() {
-            if !runpod::is_runpod_block(&cx.doc, &b) || !cx.in_scope(&b.patterns) {
+        for b in cx.blocks().iter() {
+            if !runpod::is_runpod_block(&cx.doc, b) || !cx.in_scope(&b.patterns) {
                 continue;
             }
             for alias in b.patterns.iter().filter(|p| !pattern::is_wildcard(p)) {

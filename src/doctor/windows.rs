@@ -233,7 +233,7 @@ impl Rule for ConfigTxt {
                 return;
             }
             let missing = !cx.path.exists();
-            cx.doc = theirs;
+            *cx.doc = theirs;
             cx.intended.push(("*".into(), "*".into()));
             cx.report(
                 self,
@@ -471,8 +471,8 @@ impl Rule for AgentDisabled {
             return;
         }
         let mut seen = Vec::new();
-        for (li, v) in runpod_identity_lines(cx) {
-            let p = cx.ctx.home_path(&v);
+        for &(li, ref v) in runpod_identity_lines(cx).iter() {
+            let p = cx.ctx.home_path(v);
             if seen.contains(&p) || !key_is_encrypted(&p) {
                 continue;
             }
