@@ -355,11 +355,39 @@ impl Document {
             .collect()
     }
 
+    /// `blocks()[index]`, without listing every block's patterns (each
+    /// edit asks for one block; on a large file the list was most of it).
     fn block(&self, index: usize) -> Result<Block, EditError> {
-        self.blocks()
-            .into_iter()
-            .nth(index)
-            .ok_or(EditError::NoSuchBlock(index))
+        let mut headers = self
+            .lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.is_header())
+            .map(|(i, _)| i);
+        let header = match index {
+            0 => None,
+            n => Some(headers.nth(n - 1).ok_or(EditError::NoSuchBlock(index))?),
+        };
+        let end = headers.next().unwrap_or(self.lines.len());
+        let (kind, patterns) = match header {
+            None => (BlockKind::Global, Vec::new()),
+            Some(h) => {
+                let l = &self.lines[h];
+                let d = l.directive().expect("header is a directive");
+                let kind = if d.keyword_lc == "host" {
+                    BlockKind::Host
+                } else {
+                    BlockKind::Match
+                };
+                (kind, d.values(l.bytes()).map(str::to_string).collect())
+            }
+        };
+        Ok(Block {
+            kind,
+            header,
+            lines: header.unwrap_or(0)..end,
+            patterns,
+        })
     }
 
     /// The lines of `block` that set `keyword` (any alias of it).

@@ -140,3 +140,29 @@ fn refuses_unportable_values() {
     assert!(d.insert_host_block(0, &["a b"], &[], &[]).is_err());
     assert_eq!(d.to_bytes(), b"Host a\n");
 }
+
+#[test]
+fn one_block_is_that_block_of_the_list() {
+    let mut texts: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"# only globals\nUser u\n".to_vec(),
+        b"Host a b\n Port 1\nMatch host x user y\n\n# c\nHost=\"q r\"\nhOsT last\n".to_vec(),
+        b"Port 2\r\nHost  crlf\r\n  User x\r\nMatch all\r\n".to_vec(),
+    ];
+    for dir in ["fixtures/fix", "fixtures/ssh-g"] {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            if e.path().is_file() {
+                texts.push(std::fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    assert!(texts.len() > 40);
+    for t in &texts {
+        let d = Document::parse(t);
+        let all = d.blocks();
+        for (i, b) in all.iter().enumerate() {
+            assert_eq!(d.block(i).as_ref(), Ok(b), "{}", String::from_utf8_lossy(t));
+        }
+        assert_eq!(d.block(all.len()), Err(EditError::NoSuchBlock(all.len())));
+    }
+}
