@@ -41,7 +41,8 @@ fn algorithm_lists_refuse_unknown_names_in_ssh_words() {
     assert_eq!(c.bad_value("user", "bogus"), None);
 }
 
-fn ctx(home: &Path) -> Context {
+/// A context for tests (also the per-line verdict's, in `line_repair`).
+pub(super) fn ctx(home: &Path) -> Context {
     Context {
         local_user: "u".into(),
         home: home.to_path_buf(),

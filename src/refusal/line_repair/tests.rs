@@ -6,16 +6,7 @@
 use super::*;
 use crate::refusal::{Client, UNRELATED_HOST, judge_split, repairs_of};
 
-fn ctx(home: &Path) -> Context {
-    Context {
-        local_user: "u".into(),
-        home: home.to_path_buf(),
-        user_home: home.to_path_buf(),
-        uid: 1,
-        check_include_permissions: false,
-        system_config: None,
-    }
-}
+use crate::refusal::tests::ctx;
 
 /// Lines the generator draws from: `{n}` becomes the block's number.
 const LINES: &[&str] = &[
