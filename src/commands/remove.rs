@@ -94,13 +94,7 @@ fn removable(
     blocks: &[crate::config::Block],
     a: &RemoveArgs,
 ) -> anyhow::Result<Vec<usize>> {
-    // `Document::host_blocks_naming` over the blocks already at hand.
-    let found: Vec<usize> = (0..blocks.len())
-        .filter(|&i| {
-            blocks[i].kind == crate::config::BlockKind::Host
-                && blocks[i].patterns.contains(&a.alias)
-        })
-        .collect();
+    let found = crate::config::document::host_blocks_naming_in(blocks, &a.alias);
     if found.is_empty() {
         // Defined in an included file? Say where, rather than "not found".
         let files = load_tree(&s.path, &s.doc, &s.ctx.home);

@@ -175,6 +175,17 @@ pub enum BlockKind {
     Match,
 }
 
+/// [`Document::host_blocks_naming`] over blocks the caller already listed
+/// (each `blocks()` is a pass over the whole file).
+pub fn host_blocks_naming_in(blocks: &[Block], alias: &str) -> Vec<usize> {
+    blocks
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| b.kind == BlockKind::Host && b.patterns.iter().any(|p| p == alias))
+        .map(|(i, _)| i)
+        .collect()
+}
+
 /// A view over a run of lines: a header and what follows up to the next one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Block {
@@ -347,12 +358,7 @@ impl Document {
     /// Indices (into [`Document::blocks`]) of the `Host` blocks that list
     /// `alias` literally as one of their patterns.
     pub fn host_blocks_naming(&self, alias: &str) -> Vec<usize> {
-        self.blocks()
-            .iter()
-            .enumerate()
-            .filter(|(_, b)| b.kind == BlockKind::Host && b.patterns.iter().any(|p| p == alias))
-            .map(|(i, _)| i)
-            .collect()
+        host_blocks_naming_in(&self.blocks(), alias)
     }
 
     /// `blocks()[index]`, without listing every block's patterns (each
