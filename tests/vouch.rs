@@ -33,7 +33,47 @@ const ANY: &[&str] = &[
     "65536",
     "bogus",
     "h\u{e9}",
+    "YES",
+    "True",
+    "2147483648",
+    "4294967295",
+    "+5",
+    "a\\:b:80",
 ];
+
+/// Whole files a hostile reviewer built against the rule (limits that span
+/// lines, lengths, escapes): each is either left to ssh or judged as ssh
+/// judges it.
+fn hostile_files() -> Vec<String> {
+    let ids = |n: usize| -> String {
+        (0..n)
+            .map(|i| format!("IdentityFile ~/.ssh/k{i}\n"))
+            .collect()
+    };
+    vec![
+        ids(101),
+        format!("{}IdentityFile ~/.ssh/k0\n", ids(100)),
+        format!("{}Match final\n", ids(100)),
+        format!("Match final\n{}", ids(60)),
+        ids(40),
+        format!("Host *\n{}", ids(101)),
+        (0..150).map(|i| format!("Host h{i}\n{}", ids(1))).collect(),
+        format!("UserKnownHostsFile{}\n", " f".repeat(33)),
+        format!("UserKnownHostsFile{}\n", " f".repeat(16)),
+        format!("LocalForward 8080 {}:80\n", "h".repeat(260)),
+        format!("DynamicForward {}:1080\n", "h".repeat(300)),
+        format!("LocalForward 8080 [{}]:80\n", "h".repeat(1030)),
+        format!("LocalForward /tmp/{} h:80\n", "s".repeat(110)),
+        format!("ControlPath ~/{}\n", "a".repeat(4100)),
+        "LocalForward 8080 h\\:80\n".into(),
+        "LocalForward /tmp/a:b h:80\n".into(),
+        "ControlPath ~\"nosuchuser\"/s\n".into(),
+        "ControlPath ~\rnosuch/x\n".into(),
+        "PubkeyAuthentication unbound\n".into(),
+        "AddKeysToAgent yes 5m\n".into(),
+        "ConnectTimeout none\nConnectTimeout 5\n".into(),
+    ]
+}
 
 /// Values for the keyword's kind, besides [`ANY`].
 fn menu(kind: Kind) -> Vec<String> {
@@ -171,6 +211,13 @@ fn vouched_files_are_refused_by_us_exactly_when_ssh_refuses_them() {
                     not_vouched += 1;
                 }
             }
+        }
+    }
+    for (i, text) in hostile_files().into_iter().enumerate() {
+        if refusal::lines_vouched(&Document::parse(text.as_bytes())) {
+            cases.push((format!("hostile file {i}"), text.into_bytes()));
+        } else {
+            not_vouched += 1;
         }
     }
     assert!(

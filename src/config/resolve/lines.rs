@@ -399,7 +399,7 @@ impl<'c> Evaluator<'c> {
             return;
         }
         // A time of `none` stores "unset" (`parse_time`): a later line wins.
-        let unset = matches!(kw.kind, Kind::Time) && v == "none";
+        let unset = matches!(kw.kind, Kind::Time | Kind::ConnectTimeout) && v == "none";
         if active && !unset && !self.has(name) {
             self.store(name, &[v], at.file, at.line, false);
         }

@@ -20,10 +20,7 @@ pub fn validate(kind: Kind, v: &str) -> Result<(), String> {
             .any(|(k, _)| is(k))
             .then_some(())
             .ok_or_else(|| format!("unsupported option \"{v}\".")),
-        Kind::Int => v
-            .parse::<u32>()
-            .map(|_| ())
-            .map_err(|_| "integer value invalid.".into()),
+        Kind::Int => int_error(v).map_or(Ok(()), Err),
         // `readconf.c` `parse_time`: exactly `none` is accepted and leaves
         // the option unset (a later line still sets it).
         Kind::Time => (v == "none" || convtime(v).is_some())
@@ -41,7 +38,8 @@ pub fn validate(kind: Kind, v: &str) -> Result<(), String> {
             .map(|_| ())
             .ok_or_else(|| format!("Bad port '{v}'.")),
         Kind::ControlPersist => {
-            if flag() || convtime(v).is_some() {
+            // `readconf.c` compares these words with strcmp: `YES` is refused.
+            if matches!(v, "yes" | "no" | "true" | "false") || convtime(v).is_some() {
                 Ok(())
             } else {
                 Err("Bad ControlPersist argument.".into())
@@ -52,6 +50,29 @@ pub fn validate(kind: Kind, v: &str) -> Result<(), String> {
             .ok_or_else(|| format!("unsupported log level '{v}'")),
         _ => Ok(()),
     }
+}
+
+/// ssh's words for an integer `readconf.c` refuses (`atoi_err`: 0 to
+/// `INT_MAX`), `None` for one it takes. A sign or blank ssh would skip
+/// is refused here (a stricter answer, never a looser one).
+fn int_error(v: &str) -> Option<String> {
+    let (negative, digits) = match v.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, v),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Some("integer value invalid.".into());
+    }
+    let zero = digits.bytes().all(|b| b == b'0');
+    if negative && !zero {
+        return Some("integer value too small.".into());
+    }
+    let significant = digits.trim_start_matches('0');
+    let large = significant.len() > 10
+        || significant
+            .parse::<u64>()
+            .is_ok_and(|n| n > i32::MAX as u64);
+    large.then(|| "integer value too large.".into())
 }
 
 /// ssh's refusal of a value it parses for a keyword the evaluator keeps
@@ -396,6 +417,11 @@ pub(super) fn forward_ok<S: AsRef<str>>(name: &str, args: &[S]) -> bool {
     let listen = args[0].as_ref();
     // readconf.c:parse_forward: listen port 0 only for remote forwards
     // (the server picks one), connect port 0 never.
+    // A socket path is one field only when bracketed: ssh splits a bare
+    // one at its colons too.
+    if listen.contains('/') && listen.contains(':') && !listen.starts_with('[') {
+        return false;
+    }
     let port_zero = if listen.contains('/') {
         listen.rsplit(':').next() == Some("0")
     } else {
@@ -436,9 +462,23 @@ pub(super) fn fwd_target(s: &str) -> Option<String> {
     }
 }
 
-/// An empty bind address is every address.
-fn any_host(h: &str) -> &str {
-    if h.is_empty() { "*" } else { h }
+/// An empty bind address is every address; `\:` is a colon of the host's
+/// own (`hpdelim2` keeps it, ssh prints it unescaped).
+fn any_host(h: &str) -> std::borrow::Cow<'_, str> {
+    if h.is_empty() {
+        "*".into()
+    } else if h.contains("\\:") {
+        h.replace("\\:", ":").into()
+    } else {
+        h.into()
+    }
+}
+
+/// Where the first field of a forward spec ends: the first `:` not
+/// escaped by a backslash.
+fn first_field_end(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    (0..b.len()).find(|&i| b[i] == b':' && (i == 0 || b[i - 1] != b'\\'))
 }
 
 /// `[host]:port`, `host:port` or `port`; the port may be 0 only for listens.
@@ -448,9 +488,10 @@ pub(super) fn split_hostport(s: &str) -> Option<(Option<&str>, u16)> {
         let h = &rest[..end];
         let p = rest[end + 1..].strip_prefix(':')?;
         (Some(h), p)
-    } else if let Some(i) = s.find(':') {
-        // ssh splits an unbracketed spec at every `:` (`hpdelim`): a host
-        // with a colon of its own makes too many fields.
+    } else if let Some(i) = first_field_end(s) {
+        // ssh splits an unbracketed spec at every `:` not escaped as `\:`
+        // (`hpdelim2`): a host with a bare colon of its own makes too many
+        // fields.
         (Some(&s[..i]), &s[i + 1..])
     } else {
         (None, s)
