@@ -684,6 +684,37 @@ pub fn strictest_after_writing(
     ctx: &Context,
     with_local: bool,
 ) -> Option<String> {
+    strictest_after(path, doc, Written::Check(bytes), ctx, with_local)
+}
+
+/// [`strictest_after_writing`] when the caller has just written
+/// `doc.to_bytes()` to `path` itself, under the lock it still holds: the
+/// file holds them, and is not read back to see.
+pub fn strictest_after_own_write(
+    path: &Path,
+    doc: &Document,
+    ctx: &Context,
+    with_local: bool,
+) -> Option<String> {
+    strictest_after(path, doc, Written::Holds, ctx, with_local)
+}
+
+/// What the caller of [`strictest_after`] knows of the file on disk.
+enum Written<'a> {
+    /// It holds `doc`'s bytes (the caller wrote them under its lock).
+    Holds,
+    /// Unknown: compare it with these bytes (`doc.to_bytes()`, made
+    /// when `None`).
+    Check(Option<&'a [u8]>),
+}
+
+fn strictest_after(
+    path: &Path,
+    doc: &Document,
+    disk: Written,
+    ctx: &Context,
+    with_local: bool,
+) -> Option<String> {
     let client = Client::OpenSsh77;
     let (mut r, evaluated) = judge_split(client, doc, path, UNRELATED_HOST, ctx);
     // `fix_repairs` of the file just written would read, parse and judge
@@ -695,9 +726,16 @@ pub fn strictest_after_writing(
         if f != path || !doc.reparses_identically() {
             return None;
         }
-        let on_disk = crate::fsio::read(path).ok()?;
-        let ours = bytes.map_or_else(|| std::borrow::Cow::Owned(doc.to_bytes()), Into::into);
-        (on_disk.content() == &*ours).then(|| {
+        let holds = match &disk {
+            Written::Holds => true,
+            Written::Check(bytes) => {
+                let on_disk = crate::fsio::read(path).ok()?;
+                let ours =
+                    bytes.map_or_else(|| std::borrow::Cow::Owned(doc.to_bytes()), Into::into);
+                on_disk.content() == &*ours
+            }
+        };
+        holds.then(|| {
             // Decided from the refused lines alone when they are all
             // comments after a value (running every rule over a copy of
             // the file was most of an edit's time).
