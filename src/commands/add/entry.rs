@@ -231,7 +231,7 @@ pub(crate) fn endpoint_of(doc: &Document, block: &crate::config::Block) -> (Stri
         }
         let Some(got) = lines[i]
             .keyword()
-            .and_then(|k| keywords::lookup(k))
+            .and_then(keywords::lookup)
             .map(|kw| kw.name)
         else {
             continue;
