@@ -94,6 +94,18 @@ impl Oracle {
         Ok(Oracle { ssh: oracle_ssh()? })
     }
 
+    /// [`Oracle::for_versions`] of versions given as bytes
+    /// ([`prove_buffers`]).
+    pub fn for_buffers(
+        root: &Path,
+        on_disk: Option<&[u8]>,
+        versions: &[&[u8]],
+        home: &Path,
+    ) -> Result<Oracle, Skip> {
+        prove_buffers(root, on_disk, versions, home)?;
+        Ok(Oracle { ssh: oracle_ssh()? })
+    }
+
     /// `ssh -G -F file host`: the printed settings, or ssh's own error
     /// text when it refuses the config. `file` must be the root this
     /// oracle was made for (or a copy of one of its proven versions).
@@ -145,16 +157,29 @@ pub fn prove(root: &Path, doc: &Document, home: &Path) -> Result<(), Skip> {
 /// (`fix` proves the file as read and as repaired: mostly the same bytes).
 pub fn prove_versions(root: &Path, docs: &[&Document], home: &Path) -> Result<(), Skip> {
     let on_disk = crate::fsio::read_limited(root).ok().map(|c| c.bytes);
+    let versions: Vec<Vec<u8>> = docs.iter().map(|d| d.to_bytes()).collect();
+    let versions: Vec<&[u8]> = versions.iter().map(Vec::as_slice).collect();
+    prove_buffers(root, on_disk.as_deref(), &versions, home)
+}
+
+/// [`prove_versions`] of versions the caller has as bytes, `on_disk`
+/// being what `root` holds (the caller's read of it, `None` when there
+/// is none): no version made again, no second read of the file.
+pub fn prove_buffers(
+    root: &Path,
+    on_disk: Option<&[u8]>,
+    versions: &[&[u8]],
+    home: &Path,
+) -> Result<(), Skip> {
     // Root-level bytes with nothing in them that could make a Skip.
     let mut clean: Vec<Vec<u8>> = Vec::new();
-    for doc in docs {
-        let bytes = doc.to_bytes();
+    for &bytes in versions {
         let mut queue: Vec<(PathBuf, Cow<[u8]>, usize)> = Vec::new();
         // The document as given and the same file as ssh reads its bytes.
-        let differs = on_disk.as_ref().filter(|d| **d != bytes);
-        queue.push((root.to_path_buf(), Cow::Owned(bytes), 0));
+        let differs = on_disk.filter(|d| *d != bytes);
+        queue.push((root.to_path_buf(), Cow::Borrowed(bytes), 0));
         if let Some(d) = differs {
-            queue.push((root.to_path_buf(), Cow::Borrowed(d.as_slice()), 0));
+            queue.push((root.to_path_buf(), Cow::Borrowed(d), 0));
         }
         prove_queue(queue, home, &mut clean)?;
     }

@@ -21,7 +21,43 @@ pub(crate) fn cross_check(
     alias: &str,
     notes: &mut Vec<String>,
 ) -> anyhow::Result<()> {
-    let oracle = match Oracle::for_versions(&s.path, &[&s.doc, doc], &s.ctx.home) {
+    let oracle = Oracle::for_versions(&s.path, &[&s.doc, doc], &s.ctx.home);
+    ask_ssh(
+        oracle,
+        s,
+        alias,
+        notes,
+        || utf8_bytes(doc),
+        || utf8_bytes(&s.doc),
+    )
+}
+
+/// [`cross_check`] of two UTF-8 versions of the config given as their
+/// bytes (`old`: the session's document, `new`: the edit), which `add`
+/// has made once for the proof, the question to ssh and the write. The
+/// session's snapshot is the file as ssh would read it from disk.
+pub(super) fn cross_check_bytes(
+    s: &Session,
+    old: &[u8],
+    new: &[u8],
+    alias: &str,
+    notes: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let oracle = Oracle::for_buffers(&s.path, Some(s.snap.content()), &[old, new], &s.ctx.home);
+    ask_ssh(oracle, s, alias, notes, || new.to_vec(), || old.to_vec())
+}
+
+/// The question of [`cross_check`] to an oracle (or the note why there is
+/// none): `new` is what ssh reads of the edit, `old` of the file as read.
+fn ask_ssh(
+    oracle: Result<Oracle, Skip>,
+    s: &Session,
+    alias: &str,
+    notes: &mut Vec<String>,
+    new: impl FnOnce() -> Vec<u8>,
+    old: impl FnOnce() -> Vec<u8>,
+) -> anyhow::Result<()> {
+    let oracle = match oracle {
         Ok(o) => o,
         Err(skip @ (Skip::RunsCommands { .. } | Skip::Unprovable { .. })) => {
             notes.push(skip.to_string());
@@ -33,11 +69,11 @@ pub(crate) fn cross_check(
     let ask = |bytes: &[u8]| -> anyhow::Result<Result<(), String>> {
         Ok(oracle.ssh_g_bytes(bytes, &s.path, alias).map(|_| ()))
     };
-    let Err(msg) = ask(&utf8_bytes(doc))? else {
+    let Err(msg) = ask(&new())? else {
         return Ok(());
     };
     let msg = msg.trim_end();
-    let already = ask(&utf8_bytes(&s.doc))?.is_err();
+    let already = ask(&old())?.is_err();
     Err(bad_input(if already {
         format!(
             "ssh already refuses this config, so a new entry would not work either; nothing was written. ssh says:\n{msg}"
@@ -71,7 +107,29 @@ pub(crate) fn apply(
     ep: &Endpoint,
     extra_comment: &[&str],
 ) -> anyhow::Result<(Document, usize)> {
-    let mut doc = doc.clone();
+    apply_owned(
+        doc.clone(),
+        None,
+        existing,
+        alias,
+        options,
+        ep,
+        extra_comment,
+    )
+}
+
+/// [`apply`] to `doc` itself (a caller done with the version before the
+/// edit saves a copy of the whole document); `blocks`: `doc.blocks()`
+/// when the caller has them.
+pub(super) fn apply_owned(
+    mut doc: Document,
+    blocks: Option<&[crate::config::Block]>,
+    existing: Option<usize>,
+    alias: &str,
+    options: &[(String, String)],
+    ep: &Endpoint,
+    extra_comment: &[&str],
+) -> anyhow::Result<(Document, usize)> {
     if let Some(bi) = existing {
         if doc.blocks()[bi].patterns.first().map(String::as_str) != Some(alias) {
             doc.rename_host(bi, alias).map_err(bad_input)?;
@@ -98,7 +156,14 @@ pub(crate) fn apply(
         }
         return Ok((doc, bi));
     }
-    let blocks = doc.blocks();
+    let listed;
+    let blocks = match blocks {
+        Some(b) => b,
+        None => {
+            listed = doc.blocks();
+            &listed
+        }
+    };
     let first_applying = (1..blocks.len()).find(|&i| match blocks[i].kind {
         BlockKind::Host => {
             pattern::host_line_matches(alias, blocks[i].patterns.iter().map(String::as_str))
@@ -106,8 +171,17 @@ pub(crate) fn apply(
         // A Match may apply to anything: stay above it.
         _ => true,
     });
-    let at = match first_applying {
-        Some(i) => doc.position_before_block(i),
+    // `Document::position_before_block(i)` without listing the blocks
+    // again: above the comments attached to the block's header.
+    let at = match first_applying.and_then(|i| blocks[i].header) {
+        Some(header) => {
+            let lines = doc.lines();
+            let mut at = header;
+            while at > 0 && lines[at - 1].is_comment() {
+                at -= 1;
+            }
+            at
+        }
         None => doc.lines().len(),
     };
     let opts: Vec<(&str, &str)> = options
@@ -143,14 +217,39 @@ pub(super) fn line_as_written(doc: &Document, block: &crate::config::Block) -> u
         .map_or(read, |i| i + 1)
 }
 
-/// The block's own HostName and Port (22 when unset).
+/// The block's own HostName and Port (22 when unset): the first line of
+/// each (as `Document::first_value`), found in one pass over the block.
 pub(crate) fn endpoint_of(doc: &Document, block: &crate::config::Block) -> (String, u16) {
-    let host = doc
-        .first_value(block, "hostname")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let port = doc
-        .first_value(block, "port")
+    let name = |k: &str| keywords::lookup(k).map(|kw| kw.name);
+    let (want_host, want_port) = (name("hostname"), name("port"));
+    // The first line naming the keyword decides, even with no value.
+    let (mut host, mut port): (Option<Option<String>>, Option<Option<String>>) = (None, None);
+    let lines = doc.lines();
+    for i in block.lines.clone().filter(|&i| Some(i) != block.header) {
+        if host.is_some() && port.is_some() {
+            break;
+        }
+        let Some(got) = lines[i]
+            .keyword()
+            .and_then(keywords::lookup)
+            .map(|kw| kw.name)
+        else {
+            continue;
+        };
+        let l = &lines[i];
+        let first = || {
+            l.directive()
+                .and_then(|d| d.values(l.bytes()).next().map(str::to_string))
+        };
+        if host.is_none() && want_host == Some(got) {
+            host = Some(first());
+        } else if port.is_none() && want_port == Some(got) {
+            port = Some(first());
+        }
+    }
+    let host = host.flatten().unwrap_or_default().to_ascii_lowercase();
+    let port = port
+        .flatten()
         .and_then(|p| crate::config::resolve::parse_port(&p))
         .unwrap_or(22);
     (host, port)
@@ -171,7 +270,17 @@ pub(crate) fn overrides(
     options: &[(String, String)],
     identity: &str,
 ) -> Vec<String> {
-    let range = doc.blocks()[bi].lines.clone();
+    overrides_in(s, doc.blocks()[bi].lines.clone(), r, options, identity)
+}
+
+/// [`overrides`] of the entry whose lines are `range`.
+pub(super) fn overrides_in(
+    s: &Session,
+    range: std::ops::Range<usize>,
+    r: &crate::config::Resolved,
+    options: &[(String, String)],
+    identity: &str,
+) -> Vec<String> {
     let ours = |src: &crate::config::Source| src.file == s.path && range.contains(&(src.line - 1));
     let mut overridden = Vec::new();
     for (k, v) in options {

@@ -18,9 +18,12 @@ use crate::runpod::{self, Endpoint};
 
 mod entry;
 mod report;
+#[cfg(test)]
+mod tests;
 
 use entry::points_at;
 pub(crate) use entry::{apply, cross_check, endpoint_of, overrides};
+use entry::{apply_owned, cross_check_bytes, overrides_in};
 
 /// What `add` did to the entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -247,14 +250,16 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
         return reset_pin_only(env, a);
     }
     let (ep, key_notes) = pasted_endpoint(a)?;
-    let s = Session::open(env)?;
+    let mut s = Session::open(env)?;
     let found = find_entry(&s, a, &ep)?;
-    let p = plan(&s, found, ep)?;
+    let p = plan(&mut s, found, ep)?;
+    // From here on the session's document may be gone (moved into the
+    // edit): what is needed of the file as read is in `p` and `s.snap`.
     let mut warnings = key_notes;
     warnings.extend(p.warnings(env, a, &s, redirect.as_ref()));
     // Shown by --dry-run and --json only: a diff of a large file is not free.
     let diff = if a.dry_run || env.global.json {
-        s.diff(&p.doc)
+        s.diff_to(&p.bytes)
     } else {
         String::new()
     };
@@ -346,6 +351,9 @@ struct Found {
     alias: String,
     /// Hand-written blocks at the same endpoint (left alone).
     same_endpoint_foreign: Vec<usize>,
+    /// For a new entry without `--name`: the aliases of the RunPod
+    /// entries already there (one may be the same pod, restarted).
+    others: Vec<String>,
 }
 
 /// Find the entry to update (or none: a new one) and its alias; refuse a
@@ -392,6 +400,15 @@ fn find_entry(s: &Session, a: &AddArgs, ep: &Endpoint) -> anyhow::Result<Found> 
         _ => runpod::default_alias(ep),
     };
     edit::check_alias(&alias)?;
+    let others = if existing.is_none() && a.name.is_none() {
+        blocks
+            .iter()
+            .filter(|b| runpod::has_marker(&s.doc, b))
+            .filter_map(|b| b.patterns.first().cloned())
+            .collect()
+    } else {
+        Vec::new()
+    };
     if let Some(i) = existing
         && blocks[i].patterns.len() > 1
     {
@@ -407,6 +424,7 @@ fn find_entry(s: &Session, a: &AddArgs, ep: &Endpoint) -> anyhow::Result<Found> 
         existing,
         alias,
         same_endpoint_foreign,
+        others,
     })
 }
 
@@ -428,7 +446,10 @@ struct Plan {
     blocks: Vec<crate::config::Block>,
     existing: Option<usize>,
     same_endpoint_foreign: Vec<usize>,
+    others: Vec<String>,
     doc: Document,
+    /// `doc.to_bytes()`, made once for the proof, the diff and the write.
+    bytes: Vec<u8>,
     identity: String,
     identity_found: bool,
     options: Vec<(String, String)>,
@@ -441,28 +462,31 @@ struct Plan {
     endpoint_changed: bool,
 }
 
-/// Write the entry into a copy of the config and prove it: ssh must
-/// accept the result, and nothing earlier may override the entry.
-fn plan(s: &Session, found: Found, mut ep: Endpoint) -> anyhow::Result<Plan> {
+/// Write the entry into the config and prove it: ssh must accept the
+/// result, and nothing earlier may override the entry. A new entry in a
+/// UTF-8 file is written into the session's own document (no copy of a
+/// large file): `s.doc` is left empty then.
+fn plan(s: &mut Session, found: Found, mut ep: Endpoint) -> anyhow::Result<Plan> {
     let Found {
         blocks,
         existing,
         alias,
         same_endpoint_foreign,
+        others,
     } = found;
     // The entry's own comments go on their own lines first (a glued one is
     // repaired rather than refused): what add leaves, Windows' ssh reads.
-    // A new entry leaves the file's lines as they are: no copy of it.
-    let (base, moved) = match existing {
+    let mut moved = 0;
+    let base = match existing {
         Some(i) => {
             let mut base = s.doc.clone();
-            let range = base.blocks()[i].lines.clone();
-            let moved = crate::doctor::portable_comments(&mut base, range, &s.path, &s.ctx);
-            (std::borrow::Cow::Owned(base), moved)
+            let range = blocks[i].lines.clone();
+            moved = crate::doctor::portable_comments(&mut base, range, &s.path, &s.ctx);
+            Some(base)
         }
-        None => (std::borrow::Cow::Borrowed(&s.doc), 0),
+        None => None,
     };
-    edit::refuse_broken(&s.resolve(&base, &alias))?;
+    edit::refuse_broken(&s.resolve(base.as_ref().unwrap_or(&s.doc), &alias))?;
 
     // A paste without `-i` says nothing about the key: an entry that
     // exists keeps the IdentityFile it has (its first one stays first,
@@ -476,20 +500,24 @@ fn plan(s: &Session, found: Found, mut ep: Endpoint) -> anyhow::Result<Plan> {
     let home = crate::platform::home_dir();
     let (identity, identity_found) = runpod::choose_identity(&ep, home.as_deref());
     let options = runpod::entry_options(&ep, &alias, &identity);
-    let (mut doc, bi) = apply(&base, existing, &alias, &options, &ep, &[])?;
-
-    // The new entry must be what ssh uses: nothing earlier may override it.
-    let r = s.resolve(&doc, &alias);
-    if !r.ok() {
-        let list: Vec<String> = r.errors.iter().map(|d| format!("  {d}")).collect();
-        return Err(bad_input(format!(
-            "the edited config would not be accepted by ssh; nothing was written:\n{}",
-            list.join("\n")
-        )));
-    }
+    let old_endpoint = existing.map(|i| endpoint_of(&s.doc, &blocks[i]));
+    // What ssh reads of the file as read, when `s.doc` is about to become
+    // the edit (UTF-8: the bytes ssh reads are the document's own).
+    let utf8 = s.doc.encoding() == crate::config::Encoding::Utf8;
+    let old_bytes = (base.is_none() && utf8).then(|| s.doc.to_bytes());
+    let (doc, bi) = match (base, &old_bytes) {
+        (Some(base), _) => apply_owned(base, None, existing, &alias, &options, &ep, &[])?,
+        (None, Some(_)) => {
+            let doc = std::mem::replace(&mut s.doc, Document::parse(b""));
+            apply_owned(doc, Some(&blocks), None, &alias, &options, &ep, &[])?
+        }
+        (None, None) => apply(&s.doc, None, &alias, &options, &ep, &[])?,
+    };
+    let bytes = doc.to_bytes();
     let mut notes = Vec::new();
-    cross_check(s, &doc, &alias, &mut notes)?;
-    let overridden = overrides(s, &doc, bi, &r, &options, &identity);
+    let r = prove(s, &doc, &alias, old_bytes.as_deref(), &bytes, &mut notes)?;
+    let range = entry_lines(&doc, bi, existing);
+    let overridden = overrides_in(s, range, &r, &options, &identity);
     if !overridden.is_empty() {
         return Err(bad_input(format!(
             "earlier lines of your config override the entry for {alias}, so it would not work; nothing was written:\n{}\nmove those lines below the entry, or into a `Host` block that does not match {alias}",
@@ -500,25 +528,26 @@ fn plan(s: &Session, found: Found, mut ep: Endpoint) -> anyhow::Result<Plan> {
     let renamed_from = existing
         .and_then(|i| blocks[i].patterns.first().cloned())
         .filter(|old| *old != alias);
-    let old = existing.map(|i| endpoint_of(&s.doc, &blocks[i]));
-    let endpoint_changed = old.as_ref() != Some(&(ep.host.clone(), ep.port));
+    let endpoint_changed = old_endpoint.as_ref() != Some(&(ep.host.clone(), ep.port));
     let action = if existing.is_none() {
         Action::Created
-    } else if doc.to_bytes() == s.snap.content() {
+    } else if bytes == s.snap.content() {
         Action::Unchanged
     } else {
         Action::Updated
     };
-    // Keep the file's own encoding; a UTF-16 or BOM file was refused above
-    // by `refuse_broken` on Linux, so this only matters on Windows.
-    doc.set_encoding(s.doc.encoding());
+    // `doc` keeps the file's own encoding: it is the session's document,
+    // or a copy of it. A UTF-16 or BOM file was refused above by
+    // `refuse_broken` on Linux, so that only matters on Windows.
     Ok(Plan {
         ep,
         alias,
         blocks,
         existing,
         same_endpoint_foreign,
+        others,
         doc,
+        bytes,
         identity,
         identity_found,
         options,
@@ -528,6 +557,58 @@ fn plan(s: &Session, found: Found, mut ep: Endpoint) -> anyhow::Result<Plan> {
         renamed_from,
         endpoint_changed,
     })
+}
+
+/// The edited config is one ssh accepts: the own evaluator's verdict for
+/// `alias` (returned, for [`overrides_in`]), then `ssh -G`'s. `old`: what
+/// ssh reads of the file as read, when the caller has it (then `s.doc`
+/// may be gone); `bytes`: `doc.to_bytes()`.
+fn prove(
+    s: &Session,
+    doc: &Document,
+    alias: &str,
+    old: Option<&[u8]>,
+    bytes: &[u8],
+    notes: &mut Vec<String>,
+) -> anyhow::Result<crate::config::Resolved> {
+    // The new entry must be what ssh uses: nothing earlier may override it.
+    let r = s.resolve(doc, alias);
+    if !r.ok() {
+        let list: Vec<String> = r.errors.iter().map(|d| format!("  {d}")).collect();
+        return Err(bad_input(format!(
+            "the edited config would not be accepted by ssh; nothing was written:\n{}",
+            list.join("\n")
+        )));
+    }
+    match old {
+        Some(old) if doc.encoding() == crate::config::Encoding::Utf8 => {
+            cross_check_bytes(s, old, bytes, alias, notes)?
+        }
+        _ => cross_check(s, doc, alias, notes)?,
+    }
+    Ok(r)
+}
+
+/// The lines of block `bi` of `doc`: for a new entry, from its header to
+/// the next header (`Document::blocks()[bi].lines`, without listing
+/// every block of a large file).
+fn entry_lines(doc: &Document, bi: usize, existing: Option<usize>) -> std::ops::Range<usize> {
+    if existing.is_some() {
+        return doc.blocks()[bi].lines.clone();
+    }
+    let lines = doc.lines();
+    let mut headers = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.is_header())
+        .map(|(i, _)| i);
+    let Some(header) = headers.nth(bi - 1) else {
+        return doc.blocks()[bi].lines.clone();
+    };
+    let end = (header + 1..lines.len())
+        .find(|&i| lines[i].is_header())
+        .unwrap_or(lines.len());
+    header..end
 }
 
 /// What writing did: the backup, the pins forgotten, VS Code's settings.
@@ -545,14 +626,11 @@ impl Plan {
         let mut backup: Option<PathBuf> = None;
         let mut pins_removed = 0;
         if !a.dry_run && self.action != Action::Unchanged {
-            let bytes = self.doc.to_bytes();
-            backup = s.write_bytes(&bytes)?;
-            warnings.extend(crate::refusal::strictest_after_writing(
-                &s.path,
-                &self.doc,
-                Some(&bytes),
-                &s.ctx,
-                true,
+            backup = s.write_bytes(&self.bytes)?;
+            // Written just now under the session's lock: the file holds
+            // `self.doc`, no need to read it back.
+            warnings.extend(crate::refusal::strictest_after_own_write(
+                &s.path, &self.doc, &s.ctx, true,
             ));
         }
         // A changed endpoint is a new server; --reset-host-key says the same

@@ -37,11 +37,8 @@ impl Plan {
             ));
         }
         if self.action == Action::Created && a.name.is_none() {
-            let others: Vec<String> = blocks
-                .iter()
-                .filter(|b| runpod::has_marker(&s.doc, b))
-                .filter_map(|b| b.patterns.first().cloned())
-                .collect();
+            // Listed by `find_entry` from the file as read.
+            let others = &self.others;
             if !others.is_empty() {
                 warnings.push(format!(
                     "if this is a restarted pod you already have ({}), run the command again with --name THAT-ALIAS to update it in place, then `{}`",
