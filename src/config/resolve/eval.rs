@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use super::super::document::{Document, Encoding, line_spans};
 use super::super::keywords::Fnv;
-use super::super::lexer::{LineKind, lex_line};
+use super::super::keywords::Kind;
+use super::super::lexer::{Directive, LineKind, lex_line};
 use super::plan::{Plan, names_exec};
 use super::values::{dollar_unset, expand_hostname, lower_unless_address, unknown_percent};
 use super::{Context, Diagnostic, Input, Resolved, Setting, Source};
@@ -55,7 +56,7 @@ pub(super) enum Slots {
 }
 
 impl Slots {
-    fn push(&mut self, i: usize) {
+    pub(super) fn push(&mut self, i: usize) {
         match self {
             Slots::Empty => *self = Slots::One(i),
             Slots::One(a) => *self = Slots::Many(vec![*a, i]),
@@ -159,14 +160,14 @@ impl<'c> Evaluator<'c> {
         let by_host = plan
             .host
             .get(self.host.as_str())
-            .map_or(empty, Vec::as_slice);
+            .map_or(empty, |s| &s[..]);
         let by_original = if plan.match_originalhost.is_empty() {
             empty
         } else {
             let original = self.original_host.to_ascii_lowercase();
             plan.match_originalhost
                 .get(original.as_str())
-                .map_or(empty, Vec::as_slice)
+                .map_or(empty, |s| &s[..])
         };
         let next_in = |list: &[usize], from: usize| -> Option<usize> {
             list.get(list.partition_point(|&b| b < from)).copied()
@@ -186,7 +187,7 @@ impl<'c> Evaluator<'c> {
                 by_hostname = plan
                     .match_host
                     .get(hostname.as_str())
-                    .map_or(empty, Vec::as_slice);
+                    .map_or(empty, |s| &s[..]);
             }
             let Some(bi) = [
                 next_in(&plan.always, from),
@@ -411,6 +412,9 @@ impl<'c> Evaluator<'c> {
                 line: i + 1,
             });
         }
+        if self.keep.is_some_and(|keep| !sets_what_is_kept(d, keep)) {
+            return;
+        }
         self.process_line(d, bytes, path, i + 1, active, never_match, depth);
     }
 
@@ -427,6 +431,21 @@ impl<'c> Evaluator<'c> {
             });
         }
     }
+}
+
+/// Whether evaluating `d` can change a value [`Evaluator::keep`] keeps:
+/// a header or an `Include` (which blocks apply), a kept keyword or one
+/// the evaluator reads back. Any other known keyword only sets itself
+/// (dropped by `finish`) or reports a problem, which a values-only caller
+/// does not read; an unknown one is evaluated (rare: an `IgnoreUnknown`
+/// or Apple keyword may matter).
+fn sets_what_is_kept(d: &Directive, keep: &[&str]) -> bool {
+    let Some(kw) = d.known else {
+        return true;
+    };
+    matches!(kw.kind, Kind::Host | Kind::Match | Kind::Include)
+        || keep.contains(&kw.name)
+        || READ_BACK.contains(&kw.name)
 }
 
 /// What ssh expands after reading the config, for the host asked about:
