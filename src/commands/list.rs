@@ -112,13 +112,14 @@ fn refused(
 /// One row per alias, with what ssh will use for it.
 fn rows(files: &[ConfigFile], path: &Path, ctx: &Context, all: bool) -> Vec<Row> {
     let doc = &files[0].doc;
-    let mut rows = Vec::with_capacity(files.iter().map(|f| f.doc.lines().len() / 4).sum());
     // One plan of the file for every alias: each is evaluated over its own
     // blocks, not the whole file (linear, not quadratic, in the hosts).
     // Only what a row shows (the file was judged above).
     let resolver = Resolver::for_values(doc, path, ctx, &["hostname", "port", "user", "identityfile"]);
     let mut key_exists: HashMap<String, bool> = HashMap::new();
-    for e in runpod::entries(files, all) {
+    let entries = runpod::entries(files, all);
+    let mut rows = Vec::with_capacity(entries.len());
+    for e in entries {
         let r = resolver.resolve_values(&e.alias);
         let identity = r.get("identityfile").map(|s| s.args[0].clone());
         let exists = identity.as_deref().map(|i| match key_exists.get(i) {
@@ -154,16 +155,25 @@ fn table(rows: &[Row]) -> String {
     // `~/…` of each source file once (finding the home reads the password
     // database: once per row made `list` spend most of its time there).
     let mut shown: HashMap<&Path, String> = HashMap::new();
+    let mut last: Option<&Path> = None;
     for r in rows {
-        shown
-            .entry(r.source.file.as_path())
-            .or_insert_with(|| super::edit::tilde(&r.source.file));
+        // Rows come file by file: a path hashed per file, not per row.
+        if last != Some(r.source.file.as_path()) {
+            last = Some(r.source.file.as_path());
+            shown
+                .entry(r.source.file.as_path())
+                .or_insert_with(|| super::edit::tilde(&r.source.file));
+        }
     }
+    let mut file = Shown {
+        shown: &shown,
+        last: None,
+    };
     let mut widths = HEADER.map(char_count);
     let mut bytes = 0;
     for r in rows {
         let (mut port, mut line) = ([0; 20], [0; 20]);
-        let cells = cells(r, &shown, &mut port, &mut line);
+        let cells = cells(r, file.get(&r.source.file), &mut port, &mut line);
         for (w, c) in widths.iter_mut().zip(&cells) {
             let n = cell_width(c);
             *w = (*w).max(n);
@@ -174,22 +184,39 @@ fn table(rows: &[Row]) -> String {
     push_row(&mut text, &HEADER.map(|h| [h, "", ""]), &widths);
     for r in rows {
         let (mut port, mut line) = ([0; 20], [0; 20]);
-        push_row(&mut text, &cells(r, &shown, &mut port, &mut line), &widths);
+        let cells = cells(r, file.get(&r.source.file), &mut port, &mut line);
+        push_row(&mut text, &cells, &widths);
     }
     text
+}
+
+/// The `~/…` form of each source file, the last one found kept at hand.
+struct Shown<'a> {
+    shown: &'a HashMap<&'a Path, String>,
+    last: Option<(&'a Path, &'a str)>,
+}
+
+impl<'a> Shown<'a> {
+    fn get(&mut self, file: &'a Path) -> &'a str {
+        match self.last {
+            Some((p, s)) if p == file => s,
+            _ => {
+                let s = self.shown.get(file).map_or("", String::as_str);
+                self.last = Some((file, s));
+                s
+            }
+        }
+    }
 }
 
 /// The pieces of a row's cells, before escaping (`port` and `line` hold
 /// the numbers' digits).
 fn cells<'a>(
     r: &'a Row,
-    shown: &'a HashMap<&Path, String>,
+    file: &'a str,
     port: &'a mut [u8; 20],
     line: &'a mut [u8; 20],
 ) -> [[&'a str; 3]; 5] {
-    let file = shown
-        .get(r.source.file.as_path())
-        .map_or("", String::as_str);
     let key = match (&r.identity_file, r.identity_exists) {
         (Some(k), Some(false)) => [k.as_str(), " (missing)", ""],
         (Some(k), _) => [k.as_str(), "", ""],

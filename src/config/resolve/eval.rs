@@ -95,13 +95,46 @@ const READ_BACK: &[&str] = &[
 impl<'c> Evaluator<'c> {
     pub(super) fn new(host: &str, ctx: &'c Context) -> Self {
         Evaluator {
-            ctx,
-            client: crate::refusal::Client::OpenSsh,
             host: host.to_string(),
             original_host: host.to_string(),
             // Room for a typical host's settings without regrowing.
             settings: Vec::with_capacity(8),
             index: HashMap::with_capacity_and_hasher(8, Default::default()),
+            ..Evaluator::bare(ctx)
+        }
+    }
+
+    /// This evaluator as [`Evaluator::new`] makes it for `host`, keeping
+    /// the allocations [`Evaluator::finish`] leaves (one evaluator for
+    /// every host of a `list`, not one each).
+    pub(super) fn reset(&mut self, host: &str) {
+        let reuse = |s: &mut String| {
+            let mut s = std::mem::take(s);
+            s.clear();
+            s.push_str(host);
+            s
+        };
+        let (host, original_host) = (reuse(&mut self.host), reuse(&mut self.original_host));
+        let mut index = std::mem::take(&mut self.index);
+        index.clear();
+        *self = Evaluator {
+            host,
+            original_host,
+            settings: Vec::with_capacity(8),
+            index,
+            ..Evaluator::bare(self.ctx)
+        };
+    }
+
+    /// A fresh evaluator for no host, without allocating.
+    fn bare(ctx: &'c Context) -> Self {
+        Evaluator {
+            ctx,
+            client: crate::refusal::Client::OpenSsh,
+            host: String::new(),
+            original_host: String::new(),
+            settings: Vec::new(),
+            index: HashMap::default(),
             dropped: false,
             shared: None,
             errors: Vec::new(),
@@ -225,13 +258,13 @@ impl<'c> Evaluator<'c> {
         }
     }
 
-    pub(super) fn finish(mut self, host: &str) -> Resolved {
+    pub(super) fn finish(&mut self, host: &str) -> Resolved {
         // What ssh expands after reading (unknown `%` tokens, unset
         // `${VAR}`) stops it only when the config itself was accepted.
         // (Only diagnostics: not when just some values are wanted.)
         if self.errors.is_empty() && self.keep.is_none() {
             self.quiet = false;
-            check_expansions(&mut self);
+            check_expansions(self);
         }
         let mut settings = std::mem::take(&mut self.settings);
         if self.dropped {
@@ -256,10 +289,10 @@ impl<'c> Evaluator<'c> {
         Resolved {
             host: host.to_string(),
             settings,
-            errors: self.errors,
-            warnings: self.warnings,
-            not_evaluated: self.not_evaluated,
-            runs_commands: self.runs_commands,
+            errors: std::mem::take(&mut self.errors),
+            warnings: std::mem::take(&mut self.warnings),
+            not_evaluated: std::mem::take(&mut self.not_evaluated),
+            runs_commands: self.runs_commands.take(),
             ctx,
         }
     }

@@ -31,6 +31,8 @@ pub struct Resolver<'a> {
     plan: Plan<'a>,
     /// Set by [`Resolver::for_values`]: only these settings' values.
     keep: Option<&'static [&'static str]>,
+    /// The evaluator of the last host, reset for the next.
+    scratch: std::cell::Cell<Option<Evaluator<'a>>>,
 }
 
 /// Which blocks (line ranges of the top-level file) can apply to which name.
@@ -72,6 +74,9 @@ impl<'a> Plan<'a> {
         // Like `Document::blocks`: the global section, then each header up
         // to the next one.
         let headers: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].is_header()).collect();
+        // Most blocks are `Host NAME…`: room for a name each, not regrown.
+        plan.host.reserve(headers.len());
+        plan.blocks.reserve(headers.len() + 1);
         plan.blocks
             .push(0..headers.first().copied().unwrap_or(lines.len()));
         for (k, &h) in headers.iter().enumerate() {
@@ -237,6 +242,7 @@ impl<'a> Resolver<'a> {
             shared: std::sync::Arc::new(ctx.clone()),
             plan: Plan::new(doc, path, ctx, false),
             keep: None,
+            scratch: Default::default(),
         }
     }
 
@@ -258,6 +264,7 @@ impl<'a> Resolver<'a> {
             shared: std::sync::Arc::new(ctx.clone()),
             plan: Plan::new(doc, path, ctx, true),
             keep: Some(keep),
+            scratch: Default::default(),
         }
     }
 
@@ -280,7 +287,13 @@ impl<'a> Resolver<'a> {
     }
 
     fn resolve_keeping(&self, host: &str, keep: Option<&'static [&'static str]>) -> Resolved {
-        let mut ev = Evaluator::new(host, self.ctx);
+        let mut ev = match self.scratch.take() {
+            Some(mut ev) => {
+                ev.reset(host);
+                ev
+            }
+            None => Evaluator::new(host, self.ctx),
+        };
         ev.keep = keep;
         ev.run_pass_planned(self.doc, self.path, &self.plan);
         let canon = matches!(
@@ -291,6 +304,8 @@ impl<'a> Resolver<'a> {
             return resolve(self.doc, self.path, host, self.ctx);
         }
         ev.shared = Some(self.shared.clone());
-        ev.finish(host)
+        let resolved = ev.finish(host);
+        self.scratch.set(Some(ev));
+        resolved
     }
 }
