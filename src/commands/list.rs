@@ -117,7 +117,12 @@ fn rows(files: &[ConfigFile], path: &Path, ctx: &Context, all: bool) -> Vec<Row>
     // One plan of the file for every alias: each is evaluated over its own
     // blocks, not the whole file (linear, not quadratic, in the hosts).
     // Only what a row shows (the file was judged above).
-    let resolver = Resolver::for_values(doc, path, ctx, &["hostname", "port", "user", "identityfile"]);
+    let resolver = Resolver::for_values(
+        doc,
+        path,
+        ctx,
+        &["hostname", "port", "user", "identityfile"],
+    );
     let mut key_exists: HashMap<String, bool> = HashMap::new();
     let entries = runpod::entries(files, all);
     let mut rows = Vec::with_capacity(entries.len());
@@ -172,17 +177,16 @@ fn table(rows: &[Row]) -> String {
         last: None,
     };
     let mut widths = HEADER.map(char_count);
-    let mut bytes = 0;
     for r in rows {
         let (mut port, mut line) = ([0; 20], [0; 20]);
         let cells = cells(r, file.get(&r.source.file), &mut port, &mut line);
         for (w, c) in widths.iter_mut().zip(&cells) {
-            let n = cell_width(c);
-            *w = (*w).max(n);
-            bytes += n;
+            *w = (*w).max(cell_width(c));
         }
     }
-    let mut text = String::with_capacity(bytes + (rows.len() + 1) * (widths.iter().sum::<usize>() + 12));
+    // Every line is at most the widths, 4 gaps of 2 and a newline (in
+    // characters: more only when a cell is not ASCII).
+    let mut text = String::with_capacity((rows.len() + 1) * (widths.iter().sum::<usize>() + 9));
     push_row(&mut text, &HEADER.map(|h| [h, "", ""]), &widths);
     for r in rows {
         let (mut port, mut line) = ([0; 20], [0; 20]);
@@ -325,8 +329,22 @@ mod tests {
     /// C0/C1 controls, bidi overrides, trailing and ideographic spaces.
     fn text() -> impl Strategy<Value = String> {
         let piece = prop::sample::select(vec![
-            "", "a", "runpod-1", "漢", "ü", "e\u{301}", "\u{a0}", "\u{85}", "\u{1b}[31m",
-            "\u{202e}", "\u{3000}", " ", "\t", "~/.ssh/id key", "\u{7f}", "10.0.0.1",
+            "",
+            "a",
+            "runpod-1",
+            "漢",
+            "ü",
+            "e\u{301}",
+            "\u{a0}",
+            "\u{85}",
+            "\u{1b}[31m",
+            "\u{202e}",
+            "\u{3000}",
+            " ",
+            "\t",
+            "~/.ssh/id key",
+            "\u{7f}",
+            "10.0.0.1",
         ]);
         prop::collection::vec(piece, 0..4).prop_map(|v| v.concat())
     }
@@ -341,20 +359,22 @@ mod tests {
                 0usize..100_000,
             ),
         )
-            .prop_map(|((alias, hostname, port, user), (key, exists, file, line))| Row {
-                alias,
-                hostname,
-                port,
-                user,
-                identity_file: key,
-                identity_exists: exists,
-                runpod: false,
-                managed: false,
-                source: Source {
-                    file: file.into(),
-                    line,
+            .prop_map(
+                |((alias, hostname, port, user), (key, exists, file, line))| Row {
+                    alias,
+                    hostname,
+                    port,
+                    user,
+                    identity_file: key,
+                    identity_exists: exists,
+                    runpod: false,
+                    managed: false,
+                    source: Source {
+                        file: file.into(),
+                        line,
+                    },
                 },
-            })
+            )
     }
 
     proptest! {

@@ -198,7 +198,10 @@ pub fn entries(files: &[ConfigFile], all: bool) -> Vec<HostEntry> {
             // order as the block's own copies, which move into the entries.
             let header = b.header.map(|h| &f.doc.lines()[h]);
             let names = header.and_then(|l| l.directive().map(|d| d.values(l.bytes())));
-            for (alias, name) in std::mem::take(&mut b.patterns).into_iter().zip(names.into_iter().flatten()) {
+            for (alias, name) in std::mem::take(&mut b.patterns)
+                .into_iter()
+                .zip(names.into_iter().flatten())
+            {
                 if pattern::is_wildcard(&alias) || !seen.insert(name) {
                     continue;
                 }

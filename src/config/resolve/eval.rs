@@ -190,10 +190,7 @@ impl<'c> Evaluator<'c> {
         active: &mut bool,
     ) {
         let empty: &[usize] = &[];
-        let by_host = plan
-            .host
-            .get(self.host.as_str())
-            .map_or(empty, |s| &s[..]);
+        let by_host = plan.host.get(self.host.as_str()).map_or(empty, |s| &s[..]);
         let by_original = if plan.match_originalhost.is_empty() {
             empty
         } else {
