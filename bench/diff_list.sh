@@ -46,6 +46,15 @@ printf 'Host runpod-1\n  HostName 10.0.0.1\n  Port 2222\n  Ciphers bogus\nHost b
 printf 'Host runpod-1\n  HostName 10.0.0.1\n  Port 99999\n  KexAlgorithms nonsense-kex\n' > "$c/backstop-own-first"
 printf '# managed by runpod-ssh\nHost mine\n  HostName 203.0.113.9\n  Port 2\n\t# managed by runpod-ssh  \nHost mine2\n \xff\xfe junk\nHost notmine\n  HostName 203.0.113.10\n  User root\n  Port 40000\nHost p22\n  HostName 203.0.113.11\n  User root\n  Port 22\nHost proxy\n  HostName SSH.RUNPOD.IO\n' > "$c/marker"
 printf 'Host many\n  SendEnv A B C D E F G H I J\n  LocalForward 1 h:2\n  LocalForward 1 h:2 # c\n  User "u s" x\n  Port 9\n' > "$c/many"
+# Wave 7 (list7): the values-only resolver indexes a block on its header
+# alone (blocks whose other lines warn, are excused by IgnoreUnknown or set
+# what no row shows), skips lines that set nothing a row shows, falls back
+# to the whole evaluation (CanonicalizeHostname in a block, Match final);
+# a table from rows of several files (Include) and long port/line numbers.
+printf 'IgnoreUnknown Foo*\nHost ig1 runpod-ig\n  FooBar 1\n  CompressionLevel 6\n  Port 7\nHost ig2 ig1\n  User u\n  UseKeychain yes\nMatch host ig1\n  Port 9\n  HostName %%h.x\nHost other\n  LocalForward 1 h:2\n  SendEnv A B\n  SendEnv -A\n  ProxyJump j\n  ProxyCommand nc %%h %%p\n  IdentityFile ~/a\nHost ig1\n  IdentityFile ~/b\n' > "$c/values-skip"
+printf 'Host c1 c2\n  HostName c1\n  CanonicalizeHostname yes\n  CanonicalDomains example.com\nHost runpod-9 c2\n  Port 65535\nMatch final host c1.example.com\n  User fin\n' > "$c/values-fallback"
+mkdir -p "$c/inc2"; printf 'Host a1\n  Port 1\nHost runpod-inc\n  Port 2\n' > "$c/inc2/a.conf"; printf 'Host b1 a1\n  User b\n' > "$c/inc2/b.conf"
+printf 'Host top1\n  Port 1\nInclude %s/inc2/*.conf\nHost top2 b1\n  Port 3\n' "$c" > "$c/include-rows"
 configs=("$@" "$c"/*)
 n=0 bad=0
 for cfg in "${configs[@]}"; do

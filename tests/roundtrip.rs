@@ -208,6 +208,9 @@ fn lookup_config() -> impl Strategy<Value = String> {
             "HostName",
             "User",
             "Port 2222 #",
+            "LocalForward 1 h:2 #",
+            "LocalForward",
+            "ServerAliveInterval",
             "IdentityFile",
             "SendEnv",
             "CanonicalizeHostname yes #",
@@ -234,6 +237,9 @@ proptest! {
         let ctx = Context { home: empty.clone(), user_home: empty, ..Context::current() };
         let path = std::path::Path::new("/tmp/x");
         let many = runpod_ssh::config::resolve::Resolver::new(&doc, path, &ctx);
+        // What `list` asks for: the same values of the settings it keeps.
+        const KEEP: &[&str] = &["hostname", "port", "user", "identityfile"];
+        let for_values = runpod_ssh::config::resolve::Resolver::for_values(&doc, path, &ctx, KEEP);
         for host in ["web", "db", "Web", "web.x", "1.2.3.4", "other", "root"] {
             let one = runpod_ssh::config::resolve(&doc, path, host, &ctx);
             let fast = many.resolve(host);
@@ -242,9 +248,7 @@ proptest! {
             prop_assert_eq!(&fast.warnings, &one.warnings, "host {}", host);
             prop_assert_eq!(&fast.not_evaluated, &one.not_evaluated, "host {}", host);
             prop_assert_eq!(&fast.runs_commands, &one.runs_commands, "host {}", host);
-            // What `list` asks for: the same values of the settings it keeps.
-            const KEEP: &[&str] = &["hostname", "port", "user", "identityfile"];
-            let values = many.resolve_values(host, KEEP);
+            let values = for_values.resolve_values(host);
             let kept = |r: &runpod_ssh::config::Resolved| -> Vec<(&'static str, Vec<String>)> {
                 r.settings()
                     .iter()

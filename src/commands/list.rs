@@ -114,14 +114,20 @@ fn refused(
 /// One row per alias, with what ssh will use for it.
 fn rows(files: &[ConfigFile], path: &Path, ctx: &Context, all: bool) -> Vec<Row> {
     let doc = &files[0].doc;
-    let mut rows = Vec::with_capacity(files.iter().map(|f| f.doc.lines().len() / 4).sum());
     // One plan of the file for every alias: each is evaluated over its own
     // blocks, not the whole file (linear, not quadratic, in the hosts).
-    let resolver = Resolver::new(doc, path, ctx);
+    // Only what a row shows (the file was judged above).
+    let resolver = Resolver::for_values(
+        doc,
+        path,
+        ctx,
+        &["hostname", "port", "user", "identityfile"],
+    );
     let mut key_exists: HashMap<String, bool> = HashMap::new();
-    for e in runpod::entries(files, all) {
-        // Only what a row shows (the file was judged above).
-        let r = resolver.resolve_values(&e.alias, &["hostname", "port", "user", "identityfile"]);
+    let entries = runpod::entries(files, all);
+    let mut rows = Vec::with_capacity(entries.len());
+    for e in entries {
+        let r = resolver.resolve_values(&e.alias);
         let identity = r.get("identityfile").map(|s| s.args[0].clone());
         let exists = identity.as_deref().map(|i| match key_exists.get(i) {
             Some(&known) => known,
@@ -141,47 +147,249 @@ fn rows(files: &[ConfigFile], path: &Path, ctx: &Context, all: bool) -> Vec<Row>
             source: e.source,
         });
     }
+    // Freed by the exit: a name per host.
+    std::mem::forget(resolver);
     rows
 }
 
-/// The rows as a table, every cell escaped.
+/// The rows as a table, every cell escaped: the layout of
+/// [`output::table_plain`], written straight from the rows (a table of
+/// cells first cost five copies per host). Each cell is up to three
+/// pieces of text; the last column ends in a digit, so no line needs the
+/// trailing spaces `table_plain` trims.
 fn table(rows: &[Row]) -> String {
-    let mut table = Vec::with_capacity(rows.len() + 1);
-    table.push(["ALIAS", "ENDPOINT", "USER", "KEY", "DEFINED AT"].map(String::from));
+    const HEADER: [&str; 5] = ["ALIAS", "ENDPOINT", "USER", "KEY", "DEFINED AT"];
     // `~/…` of each source file once (finding the home reads the password
     // database: once per row made `list` spend most of its time there).
-    let mut shown: HashMap<&std::path::Path, String> = HashMap::new();
+    let mut shown: HashMap<&Path, String> = HashMap::new();
+    let mut last: Option<&Path> = None;
     for r in rows {
-        let file: &str = shown
-            .entry(r.source.file.as_path())
-            .or_insert_with(|| super::edit::tilde(&r.source.file));
-        let key = match (&r.identity_file, r.identity_exists) {
-            (Some(k), Some(false)) => [k.as_str(), " (missing)"].concat(),
-            (Some(k), _) => k.clone(),
-            (None, _) => "(ssh defaults)".into(),
-        };
-        // Joined by hand: a row per host, and `format!` is the slow way.
-        let port = r.port.to_string();
-        let line = r.source.line.to_string();
-        // Aliases, paths and values come from the config: escaped, so a
-        // `Host` name carrying ESC sequences cannot drive the terminal.
-        table.push([
-            escaped(r.alias.clone()),
-            escaped([r.hostname.as_str(), ":", &port].concat()),
-            escaped(r.user.clone()),
-            escaped(key),
-            escaped([file, ":", &line].concat()),
-        ]);
+        // Rows come file by file: a path hashed per file, not per row.
+        if last != Some(r.source.file.as_path()) {
+            last = Some(r.source.file.as_path());
+            shown
+                .entry(r.source.file.as_path())
+                .or_insert_with(|| super::edit::tilde(&r.source.file));
+        }
     }
-    output::table_plain(&table)
+    let mut file = Shown {
+        shown: &shown,
+        last: None,
+    };
+    let mut widths = HEADER.map(char_count);
+    for r in rows {
+        let (mut port, mut line) = ([0; 20], [0; 20]);
+        let cells = cells(r, file.get(&r.source.file), &mut port, &mut line);
+        for (w, c) in widths.iter_mut().zip(&cells) {
+            *w = (*w).max(cell_width(c));
+        }
+    }
+    // Every line is at most the widths, 4 gaps of 2 and a newline (in
+    // characters: more only when a cell is not ASCII).
+    let mut text = String::with_capacity((rows.len() + 1) * (widths.iter().sum::<usize>() + 9));
+    push_row(&mut text, &HEADER.map(|h| [h, "", ""]), &widths);
+    for r in rows {
+        let (mut port, mut line) = ([0; 20], [0; 20]);
+        let cells = cells(r, file.get(&r.source.file), &mut port, &mut line);
+        push_row(&mut text, &cells, &widths);
+    }
+    text
 }
 
-/// [`output::escape`] of a cell, without a second copy of the (usual)
-/// cell that holds no byte escape would change.
-fn escaped(cell: String) -> String {
-    if output::needs_escape(&cell) {
-        output::escape(&cell, false)
+/// The `~/…` form of each source file, the last one found kept at hand.
+struct Shown<'a> {
+    shown: &'a HashMap<&'a Path, String>,
+    last: Option<(&'a Path, &'a str)>,
+}
+
+impl<'a> Shown<'a> {
+    fn get(&mut self, file: &'a Path) -> &'a str {
+        match self.last {
+            Some((p, s)) if p == file => s,
+            _ => {
+                let s = self.shown.get(file).map_or("", String::as_str);
+                self.last = Some((file, s));
+                s
+            }
+        }
+    }
+}
+
+/// The pieces of a row's cells, before escaping (`port` and `line` hold
+/// the numbers' digits).
+fn cells<'a>(
+    r: &'a Row,
+    file: &'a str,
+    port: &'a mut [u8; 20],
+    line: &'a mut [u8; 20],
+) -> [[&'a str; 3]; 5] {
+    let key = match (&r.identity_file, r.identity_exists) {
+        (Some(k), Some(false)) => [k.as_str(), " (missing)", ""],
+        (Some(k), _) => [k.as_str(), "", ""],
+        (None, _) => ["(ssh defaults)", "", ""],
+    };
+    [
+        [r.alias.as_str(), "", ""],
+        [r.hostname.as_str(), ":", digits(usize::from(r.port), port)],
+        [r.user.as_str(), "", ""],
+        key,
+        [file, ":", digits(r.source.line, line)],
+    ]
+}
+
+/// One table line: every cell but the last padded to its column's width
+/// (in characters) plus two spaces.
+fn push_row(text: &mut String, cells: &[[&str; 3]; 5], widths: &[usize; 5]) {
+    for (c, cell) in cells.iter().enumerate() {
+        // Aliases, paths and values come from the config: escaped, so a
+        // `Host` name carrying ESC sequences cannot drive the terminal.
+        let n = if cell.iter().any(|p| output::needs_escape(p)) {
+            let e = output::escape(&cell.concat(), false);
+            text.push_str(&e);
+            char_count(&e)
+        } else {
+            cell.iter().for_each(|p| text.push_str(p));
+            cell.iter().map(|p| char_count(p)).sum()
+        };
+        if c + 1 != cells.len() {
+            let pad = widths[c].saturating_sub(n) + 2;
+            text.extend(std::iter::repeat_n(' ', pad));
+        }
+    }
+    text.push('\n');
+}
+
+/// The width in characters of a cell once escaped.
+fn cell_width(cell: &[&str; 3]) -> usize {
+    if cell.iter().any(|p| output::needs_escape(p)) {
+        char_count(&output::escape(&cell.concat(), false))
     } else {
-        cell
+        cell.iter().map(|p| char_count(p)).sum()
+    }
+}
+
+/// `chars().count()`, without decoding an ASCII cell.
+fn char_count(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.chars().count()
+    }
+}
+
+/// `n` in decimal, in `buf` (no allocation per row).
+fn digits(mut n: usize, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The table as it was made before [`table`] wrote it straight from
+    /// the rows: a table of escaped cells laid out by `table_plain`.
+    fn table_by_cells(rows: &[Row]) -> String {
+        let escaped = |cell: String| {
+            if output::needs_escape(&cell) {
+                output::escape(&cell, false)
+            } else {
+                cell
+            }
+        };
+        let mut table = vec![["ALIAS", "ENDPOINT", "USER", "KEY", "DEFINED AT"].map(String::from)];
+        for r in rows {
+            let key = match (&r.identity_file, r.identity_exists) {
+                (Some(k), Some(false)) => [k.as_str(), " (missing)"].concat(),
+                (Some(k), _) => k.clone(),
+                (None, _) => "(ssh defaults)".into(),
+            };
+            let file = super::super::edit::tilde(&r.source.file);
+            table.push([
+                escaped(r.alias.clone()),
+                escaped(format!("{}:{}", r.hostname, r.port)),
+                escaped(r.user.clone()),
+                escaped(key),
+                escaped(format!("{file}:{}", r.source.line)),
+            ]);
+        }
+        output::table_plain(&table)
+    }
+
+    /// Text a config can hold: ASCII, wide and combining characters, NBSP,
+    /// C0/C1 controls, bidi overrides, trailing and ideographic spaces.
+    fn text() -> impl Strategy<Value = String> {
+        let piece = prop::sample::select(vec![
+            "",
+            "a",
+            "runpod-1",
+            "漢",
+            "ü",
+            "e\u{301}",
+            "\u{a0}",
+            "\u{85}",
+            "\u{1b}[31m",
+            "\u{202e}",
+            "\u{3000}",
+            " ",
+            "\t",
+            "~/.ssh/id key",
+            "\u{7f}",
+            "10.0.0.1",
+        ]);
+        prop::collection::vec(piece, 0..4).prop_map(|v| v.concat())
+    }
+
+    fn row() -> impl Strategy<Value = Row> {
+        (
+            (text(), text(), any::<u16>(), text()),
+            (
+                prop::option::of(text()),
+                prop::option::of(any::<bool>()),
+                prop::sample::select(vec!["/tmp/x/config", "/tmp/y/a\u{1b}b", "/tmp/漢"]),
+                0usize..100_000,
+            ),
+        )
+            .prop_map(
+                |((alias, hostname, port, user), (key, exists, file, line))| Row {
+                    alias,
+                    hostname,
+                    port,
+                    user,
+                    identity_file: key,
+                    identity_exists: exists,
+                    runpod: false,
+                    managed: false,
+                    source: Source {
+                        file: file.into(),
+                        line,
+                    },
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn table_from_rows_is_table_plain_of_escaped_cells(
+            rows in prop::collection::vec(row(), 0..6)
+        ) {
+            prop_assert_eq!(table(&rows), table_by_cells(&rows));
+        }
+    }
+
+    #[test]
+    fn digits_are_the_decimal_number() {
+        for n in [0, 7, 10, 22, 65535, 100_000, usize::MAX] {
+            assert_eq!(digits(n, &mut [0; 20]), n.to_string());
+        }
     }
 }

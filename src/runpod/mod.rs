@@ -176,30 +176,43 @@ pub fn entries(files: &[ConfigFile], all: bool) -> Vec<HostEntry> {
     let mut out: Vec<HostEntry> = Vec::new();
     let blocks: Vec<Vec<Block>> = files.iter().map(|f| f.doc.blocks()).collect();
     // Seen aliases (a linear scan of `out` made this quadratic), borrowed
-    // from the blocks; FNV: one look-up per alias of the user's own file.
+    // from the documents; FNV: one look-up per alias of the user's own
+    // file. Room for every name, not regrown.
     let mut seen: std::collections::HashSet<&str, std::hash::BuildHasherDefault<keywords::Fnv>> =
         Default::default();
-    for (f, blocks) in files.iter().zip(&blocks) {
-        for b in blocks {
+    let names: usize = blocks.iter().flatten().map(|b| b.patterns.len()).sum();
+    seen.reserve(names);
+    out.reserve(names);
+    for (f, blocks) in files.iter().zip(blocks) {
+        for mut b in blocks {
             if b.kind != BlockKind::Host {
                 continue;
             }
-            let runpod = is_runpod_block(&f.doc, b);
+            let runpod = is_runpod_block(&f.doc, &b);
             if !all && !runpod {
                 continue;
             }
-            for alias in b.patterns.iter().filter(|p| !pattern::is_wildcard(p)) {
-                if !seen.insert(alias) {
+            let managed = has_marker(&f.doc, &b);
+            let line = b.header.unwrap_or(0) + 1;
+            // The header's values, borrowed from the document in the same
+            // order as the block's own copies, which move into the entries.
+            let header = b.header.map(|h| &f.doc.lines()[h]);
+            let names = header.and_then(|l| l.directive().map(|d| d.values(l.bytes())));
+            for (alias, name) in std::mem::take(&mut b.patterns)
+                .into_iter()
+                .zip(names.into_iter().flatten())
+            {
+                if pattern::is_wildcard(&alias) || !seen.insert(name) {
                     continue;
                 }
                 out.push(HostEntry {
-                    alias: alias.clone(),
+                    alias,
                     source: Source {
                         file: f.path.clone(),
-                        line: b.header.unwrap_or(0) + 1,
+                        line,
                     },
                     runpod,
-                    managed: has_marker(&f.doc, b),
+                    managed,
                 });
             }
         }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use super::super::document::{Document, Encoding, line_spans};
 use super::super::keywords::Fnv;
-use super::super::lexer::{LineKind, lex_line};
+use super::super::keywords::Kind;
+use super::super::lexer::{Directive, LineKind, lex_line};
 use super::plan::{Plan, names_exec};
 use super::values::{dollar_unset, expand_hostname, lower_unless_address, unknown_percent};
 use super::{Context, Diagnostic, Input, Resolved, Setting, Source};
@@ -55,7 +56,7 @@ pub(super) enum Slots {
 }
 
 impl Slots {
-    fn push(&mut self, i: usize) {
+    pub(super) fn push(&mut self, i: usize) {
         match self {
             Slots::Empty => *self = Slots::One(i),
             Slots::One(a) => *self = Slots::Many(vec![*a, i]),
@@ -94,13 +95,46 @@ const READ_BACK: &[&str] = &[
 impl<'c> Evaluator<'c> {
     pub(super) fn new(host: &str, ctx: &'c Context) -> Self {
         Evaluator {
-            ctx,
-            client: crate::refusal::Client::OpenSsh,
             host: host.to_string(),
             original_host: host.to_string(),
             // Room for a typical host's settings without regrowing.
             settings: Vec::with_capacity(8),
             index: HashMap::with_capacity_and_hasher(8, Default::default()),
+            ..Evaluator::bare(ctx)
+        }
+    }
+
+    /// This evaluator as [`Evaluator::new`] makes it for `host`, keeping
+    /// the allocations [`Evaluator::finish`] leaves (one evaluator for
+    /// every host of a `list`, not one each).
+    pub(super) fn reset(&mut self, host: &str) {
+        let reuse = |s: &mut String| {
+            let mut s = std::mem::take(s);
+            s.clear();
+            s.push_str(host);
+            s
+        };
+        let (host, original_host) = (reuse(&mut self.host), reuse(&mut self.original_host));
+        let mut index = std::mem::take(&mut self.index);
+        index.clear();
+        *self = Evaluator {
+            host,
+            original_host,
+            settings: Vec::with_capacity(8),
+            index,
+            ..Evaluator::bare(self.ctx)
+        };
+    }
+
+    /// A fresh evaluator for no host, without allocating.
+    fn bare(ctx: &'c Context) -> Self {
+        Evaluator {
+            ctx,
+            client: crate::refusal::Client::OpenSsh,
+            host: String::new(),
+            original_host: String::new(),
+            settings: Vec::new(),
+            index: HashMap::default(),
             dropped: false,
             shared: None,
             errors: Vec::new(),
@@ -156,17 +190,14 @@ impl<'c> Evaluator<'c> {
         active: &mut bool,
     ) {
         let empty: &[usize] = &[];
-        let by_host = plan
-            .host
-            .get(self.host.as_str())
-            .map_or(empty, Vec::as_slice);
+        let by_host = plan.host.get(self.host.as_str()).map_or(empty, |s| &s[..]);
         let by_original = if plan.match_originalhost.is_empty() {
             empty
         } else {
             let original = self.original_host.to_ascii_lowercase();
             plan.match_originalhost
                 .get(original.as_str())
-                .map_or(empty, Vec::as_slice)
+                .map_or(empty, |s| &s[..])
         };
         let next_in = |list: &[usize], from: usize| -> Option<usize> {
             list.get(list.partition_point(|&b| b < from)).copied()
@@ -186,7 +217,7 @@ impl<'c> Evaluator<'c> {
                 by_hostname = plan
                     .match_host
                     .get(hostname.as_str())
-                    .map_or(empty, Vec::as_slice);
+                    .map_or(empty, |s| &s[..]);
             }
             let Some(bi) = [
                 next_in(&plan.always, from),
@@ -224,13 +255,13 @@ impl<'c> Evaluator<'c> {
         }
     }
 
-    pub(super) fn finish(mut self, host: &str) -> Resolved {
+    pub(super) fn finish(&mut self, host: &str) -> Resolved {
         // What ssh expands after reading (unknown `%` tokens, unset
         // `${VAR}`) stops it only when the config itself was accepted.
         // (Only diagnostics: not when just some values are wanted.)
         if self.errors.is_empty() && self.keep.is_none() {
             self.quiet = false;
-            check_expansions(&mut self);
+            check_expansions(self);
         }
         let mut settings = std::mem::take(&mut self.settings);
         if self.dropped {
@@ -255,10 +286,10 @@ impl<'c> Evaluator<'c> {
         Resolved {
             host: host.to_string(),
             settings,
-            errors: self.errors,
-            warnings: self.warnings,
-            not_evaluated: self.not_evaluated,
-            runs_commands: self.runs_commands,
+            errors: std::mem::take(&mut self.errors),
+            warnings: std::mem::take(&mut self.warnings),
+            not_evaluated: std::mem::take(&mut self.not_evaluated),
+            runs_commands: self.runs_commands.take(),
             ctx,
         }
     }
@@ -411,6 +442,9 @@ impl<'c> Evaluator<'c> {
                 line: i + 1,
             });
         }
+        if self.keep.is_some_and(|keep| !sets_what_is_kept(d, keep)) {
+            return;
+        }
         self.process_line(d, bytes, path, i + 1, active, never_match, depth);
     }
 
@@ -427,6 +461,21 @@ impl<'c> Evaluator<'c> {
             });
         }
     }
+}
+
+/// Whether evaluating `d` can change a value [`Evaluator::keep`] keeps:
+/// a header or an `Include` (which blocks apply), a kept keyword or one
+/// the evaluator reads back. Any other known keyword only sets itself
+/// (dropped by `finish`) or reports a problem, which a values-only caller
+/// does not read; an unknown one is evaluated (rare: an `IgnoreUnknown`
+/// or Apple keyword may matter).
+fn sets_what_is_kept(d: &Directive, keep: &[&str]) -> bool {
+    let Some(kw) = d.known else {
+        return true;
+    };
+    matches!(kw.kind, Kind::Host | Kind::Match | Kind::Include)
+        || keep.contains(&kw.name)
+        || READ_BACK.contains(&kw.name)
 }
 
 /// What ssh expands after reading the config, for the host asked about:
