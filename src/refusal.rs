@@ -15,7 +15,9 @@ use crate::config::{Context, Document, Resolved};
 
 mod line_repair;
 mod local;
+mod vouch;
 pub use local::{APPLE_SSH, LocalSsh, detect_macos, local_ssh};
+pub use vouch::{VOUCHED, lines_vouched, version_covered};
 
 /// Which ssh reads the config. Each flavour answers the same questions
 /// ([`Client::bad_value`], [`Client::name`], [`Client::knows_apple_keywords`],
@@ -248,6 +250,28 @@ pub fn ssh_backstop_start(path: &Path, doc: &Document, ctx: &Context) -> Backsto
         path: path.to_path_buf(),
         running,
     }
+}
+
+/// [`ssh_backstop_start`], unless the own check is proven to judge every
+/// line of the file as this machine's ssh does ([`vouch`]: `list`, which
+/// reads big files often). A file with `Include` is never vouched for.
+pub fn ssh_backstop_start_unless_vouched(path: &Path, doc: &Document, ctx: &Context) -> Backstop {
+    let covered = || {
+        let local = local_ssh();
+        !local.forced
+            && local
+                .path
+                .as_deref()
+                .and_then(local::ssh_version)
+                .is_some_and(|v| vouch::version_covered(&v))
+    };
+    if vouch::lines_vouched(doc) && covered() {
+        return Backstop {
+            path: path.to_path_buf(),
+            running: None,
+        };
+    }
+    ssh_backstop_start(path, doc, ctx)
 }
 
 /// A started [`ssh_backstop`].

@@ -105,8 +105,7 @@ fn forced_client() -> Option<Client> {
 
 /// The first line of `ssh -V` (it prints to stderr), or `None` when it
 /// does not answer within two seconds. `-V` reads no config.
-#[cfg(target_os = "macos")]
-fn ssh_version(ssh: &Path) -> Option<String> {
+pub(super) fn ssh_version(ssh: &Path) -> Option<String> {
     use std::io::Read;
     use std::process::{Command, Stdio};
     let mut child = Command::new(ssh)
@@ -133,9 +132,4 @@ fn ssh_version(ssh: &Path) -> Option<String> {
     let mut text = String::new();
     child.stderr.take()?.read_to_string(&mut text).ok()?;
     text.lines().next().map(|l| l.trim().to_string())
-}
-
-#[cfg(not(target_os = "macos"))]
-fn ssh_version(_ssh: &Path) -> Option<String> {
-    None
 }

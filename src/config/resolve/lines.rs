@@ -398,7 +398,9 @@ impl<'c> Evaluator<'c> {
         if name == "ignoreunknown" && !active {
             return;
         }
-        if active && !self.has(name) {
+        // A time of `none` stores "unset" (`parse_time`): a later line wins.
+        let unset = matches!(kw.kind, Kind::Time) && v == "none";
+        if active && !unset && !self.has(name) {
             self.store(name, &[v], at.file, at.line, false);
         }
     }

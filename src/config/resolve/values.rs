@@ -24,11 +24,14 @@ pub fn validate(kind: Kind, v: &str) -> Result<(), String> {
             .parse::<u32>()
             .map(|_| ())
             .map_err(|_| "integer value invalid.".into()),
-        Kind::Time => convtime(v)
-            .map(|_| ())
+        // `readconf.c` `parse_time`: exactly `none` is accepted and leaves
+        // the option unset (a later line still sets it).
+        Kind::Time => (v == "none" || convtime(v).is_some())
+            .then_some(())
             .ok_or_else(|| "invalid time value.".into()),
         Kind::ConnectTimeout => {
-            if is("none") || convtime(v).is_some() {
+            // `readconf.c`: exactly `none` (strcmp), not `NONE`.
+            if v == "none" || convtime(v).is_some() {
                 Ok(())
             } else {
                 Err("invalid time value.".into())
@@ -445,7 +448,9 @@ pub(super) fn split_hostport(s: &str) -> Option<(Option<&str>, u16)> {
         let h = &rest[..end];
         let p = rest[end + 1..].strip_prefix(':')?;
         (Some(h), p)
-    } else if let Some(i) = s.rfind(':') {
+    } else if let Some(i) = s.find(':') {
+        // ssh splits an unbracketed spec at every `:` (`hpdelim`): a host
+        // with a colon of its own makes too many fields.
         (Some(&s[..i]), &s[i + 1..])
     } else {
         (None, s)
