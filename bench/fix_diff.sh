@@ -22,6 +22,9 @@ printf '\xef\xbb\xbfHost a\n    Port 22 # bom\n' > "$hand/bom.conf"
 printf 'Host a\n    Port 22 # u16\n' | iconv -t UTF-16 > "$hand/utf16.conf"
 printf 'Host a\n    Port\n    Bogus yes\n    HostName "unterminated\n    IdentityFile ~/.ssh/k.pub\n' > "$hand/broken.conf"
 mapfile -t files < <(find "$root/fixtures" -type f | sort)
+# FIX_DIFF_EXTRA_ONLY=1: only the configs given (bench/fix_diff_large.sh).
+if [ -n "${FIX_DIFF_EXTRA_ONLY:-}" ]; then files=(); rm -f "$hand"/*; fi
+shopt -s nullglob
 n=0 bad=0
 run() { # bin cfgsrc tag args...
   local bin=$1 src=$2 tag=$3; shift 3

@@ -24,6 +24,8 @@ mod backup;
 mod create;
 mod lock;
 mod replace;
+mod udiff;
+pub use udiff::unified_diff_anchored;
 
 use backup::backup;
 pub use backup::{Backup, backup_dir, backups, read_backup};

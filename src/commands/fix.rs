@@ -82,7 +82,7 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     let changed = new_bytes != s.snap.content();
     // Printed by a dry run and in JSON only: a real run in text skips it.
     let diff = if changed && (a.dry_run || env.global.json) {
-        s.diff_to(&new_bytes)
+        diff_of(&s, &cx.doc, &new_bytes)
     } else {
         String::new()
     };
@@ -126,7 +126,25 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
         cross_check_skipped: cross_check_skipped.as_deref(),
         notes: &notes,
     };
-    print_result(env, a, &result)
+    let outcome = print_result(env, a, &result);
+    // The process ends after this command: freeing the working document
+    // and the findings one allocation at a time (tens of thousands on a
+    // large config) is work nobody sees. The session (its lock) drops.
+    std::mem::forget(cx);
+    outcome
+}
+
+/// The unified diff from the file read to `doc` (whose bytes are `new`):
+/// from the lines the rules kept when that provably gives `similar`'s
+/// text ([`fsio::unified_diff_anchored`]), else `similar`'s diff.
+fn diff_of(s: &Session, doc: &Document, new: &[u8]) -> String {
+    let origins: Vec<Option<usize>> = doc
+        .lines()
+        .iter()
+        .map(|l| l.original_line().map(|n| n - 1))
+        .collect();
+    fsio::unified_diff_anchored(s.snap.content(), new, &origins, &edit::tilde(&s.path))
+        .unwrap_or_else(|| s.diff_to(new))
 }
 
 /// The VS Code settings files and their texts. Non-blocking and capped:

@@ -231,12 +231,15 @@ impl Rule for QuotedComment {
             // lossy text, so the line stays as it is rather than lose bytes.
             std::str::from_utf8(&b[d.args[0].span.clone()]).ok()?;
             let value = d.args[0].value(b);
+            // No ` #` in it: nothing to split (and no file to look up: a
+            // stat per quoted IdentityFile was most of this rule's time).
+            let at = find_space_hash(value)?;
             // A path that names a file as written is that file
             // (`"~/.ssh/my key #2"`), not a path and a comment.
             if keywords::is_path_keyword(kw) && ctx.home_path(value).exists() {
                 return None;
             }
-            let (v, c) = value.split_at(find_space_hash(value)?);
+            let (v, c) = value.split_at(at);
             let v = v.trim_end();
             let v = if keywords::is_path_keyword(kw) {
                 portable_path(v)

@@ -75,12 +75,14 @@ impl Rule for BackslashPath {
             if !keywords::is_path_keyword(kw) || kw == "include" || d.args.len() != 1 {
                 return None;
             }
-            let raw = String::from_utf8_lossy(&b[d.args[0].span.clone()]).into_owned();
-            let value = d.args[0].value(b);
+            let raw = &b[d.args[0].span.clone()];
             // `C:\\Users` (8.1 keeps both), `\\server` (9.x drops one).
-            if !raw.contains("\\\\") || d.error.is_some() {
+            // Tested on the bytes: most path lines have no backslash.
+            if !raw.windows(2).any(|w| w == b"\\\\") || d.error.is_some() {
                 return None;
             }
+            let raw = String::from_utf8_lossy(raw).into_owned();
+            let value = d.args[0].value(b);
             let fixed = portable_path(value).replace("//", "/");
             let fixed = if value.starts_with("\\\\") || raw.starts_with("\\\\\\\\") {
                 format!("/{fixed}")
