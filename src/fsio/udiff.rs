@@ -209,6 +209,21 @@ fn anchored_ops(a: &[&str], b: &[&str], origins: &[Option<usize>]) -> Option<Vec
     {
         return None;
     }
+    // similar's clean-up (`Compact`) also sees the common ends it trimmed:
+    // it slides a changed run over an equal line next to the middle (the
+    // repaired `# c` line just after the last repair). Leave those to it.
+    let edges = [
+        prefix.checked_sub(1).map(|i| a[i]),
+        (suffix > 0).then(|| a[om.end]),
+    ];
+    let inserted = |t: &str| nm.clone().any(|j| new_n[j - nm.start] == 0 && b[j] == t);
+    if edges
+        .into_iter()
+        .flatten()
+        .any(|t| deleted.contains(t) || inserted(t))
+    {
+        return None;
+    }
     // The reduction keeps every kept line, on both sides.
     if !keeps_all(&old_n) || !keeps_all(&new_n) {
         return None;

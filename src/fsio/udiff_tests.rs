@@ -214,3 +214,59 @@ fn anchored_diff_declines_what_similar_reads_otherwise() {
         assert!(text_lines(bad).is_none());
     }
 }
+
+/// A hostile review's file: the last repair's new `# c` line equals the
+/// line just after the changed middle, which similar's clean-up slides
+/// over; the shortcut must not answer then (and still answer without it).
+#[test]
+fn anchored_diff_declines_a_repair_next_to_an_equal_common_line() {
+    let build = |dup: bool| {
+        let (mut old, mut new, mut origins) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..200 {
+            let mut block = vec![
+                format!("Host h{i}"),
+                format!("    HostName 10.0.0.{i}"),
+                format!("    User u{i}"),
+                format!("    Port {}", 20000 + i),
+            ];
+            let repaired = i == 0 || i == 199;
+            if repaired {
+                block[3] = format!("    Port {}   # c{i}", 20000 + i);
+            }
+            for (n, l) in block.iter().enumerate() {
+                if repaired && n == 3 {
+                    new.push(format!("    # c{i}"));
+                    origins.push(None);
+                    new.push(format!("    Port {}", 20000 + i));
+                    origins.push(None);
+                } else {
+                    new.push(l.clone());
+                    origins.push(Some(old.len()));
+                }
+                old.push(l.clone());
+            }
+            if i == 199 && dup {
+                new.push("    # c199".into());
+                origins.push(Some(old.len()));
+                old.push("    # c199".into());
+            }
+        }
+        for l in ["Host tail", "    User t"] {
+            new.push(l.into());
+            origins.push(Some(old.len()));
+            old.push(l.into());
+        }
+        (join(&old, false, true), join(&new, false, true), origins)
+    };
+    let (ob, nb, origins) = build(true);
+    assert!(unified_diff_anchored(&ob, &nb, &origins, "c").is_none());
+    let slow = super::super::unified_diff(&ob, &nb, "c");
+    assert!(
+        slow.contains("-    Port 20199   # c199\n     # c199\n+    Port 20199\n+    # c199\n"),
+        "{slow}"
+    );
+    let (ob, nb, origins) = build(false);
+    let fast =
+        unified_diff_anchored(&ob, &nb, &origins, "c").expect("taken without the equal line");
+    assert_eq!(fast, super::super::unified_diff(&ob, &nb, "c"));
+}
