@@ -223,7 +223,7 @@ fn anchored_diff_declines_a_repair_next_to_an_equal_common_line() {
     let build = |dup: bool| {
         let (mut old, mut new, mut origins) = (Vec::new(), Vec::new(), Vec::new());
         for i in 0..200 {
-            let mut block = vec![
+            let mut block = [
                 format!("Host h{i}"),
                 format!("    HostName 10.0.0.{i}"),
                 format!("    User u{i}"),
