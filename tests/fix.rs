@@ -417,19 +417,11 @@ fn rule_catalogue_lists_every_rule() {
 #[test]
 fn the_regression_check_catches_what_no_rule_meant() {
     let Some(_) = require_tool("ssh") else { return };
-    use runpod_ssh::config::Context;
     use runpod_ssh::doctor::regression;
     let home = TempHome::new();
     let cfg = home.ssh_dir().join("config");
     // Explicit: an in-process test must not depend on this process's $HOME.
-    let ctx = Context {
-        local_user: "tester".into(),
-        home: home.path().to_path_buf(),
-        user_home: home.path().to_path_buf(),
-        uid: 4242,
-        check_include_permissions: false,
-        system_config: None,
-    };
+    let ctx = common::test_ctx(home.path());
     let old = b"Host a\n  Port 2201\nHost b\n  User bob\n";
     let changed = b"Host a\n  Port 2202\nHost b\n  User bob\n";
     std::fs::write(&cfg, changed).unwrap();
@@ -598,7 +590,6 @@ fn fix_runs_no_command_a_config_names() {
 #[test]
 fn verify_never_asks_ssh_about_a_tree_with_match_exec() {
     // Library level, with an explicit Context (no reliance on $HOME).
-    use runpod_ssh::config::Context;
     use runpod_ssh::oracle::Skip;
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("MARKER");
@@ -614,14 +605,7 @@ fn verify_never_asks_ssh_about_a_tree_with_match_exec() {
     let old = format!("Include {inc_arg}\nHost a\n  Port 2201\n");
     let new = format!("Include {inc_arg}\nHost a\n  Port 2202\n");
     std::fs::write(&cfg, &new).unwrap();
-    let ctx = Context {
-        local_user: "tester".into(),
-        home: dir.path().to_path_buf(),
-        user_home: dir.path().to_path_buf(),
-        uid: 4242,
-        check_include_permissions: false,
-        system_config: None,
-    };
+    let ctx = common::test_ctx(dir.path());
     let v = runpod_ssh::doctor::verify(
         &cfg,
         old.as_bytes(),

@@ -449,15 +449,8 @@ fn check_has_force_with_the_one_meaning() {
 }
 
 fn target_of(config: &str, alias: &str) -> Result<runpod_ssh::probe::Target, String> {
-    use runpod_ssh::config::{Context, Document, resolve};
-    let ctx = Context {
-        local_user: "tester".into(),
-        home: PathBuf::from("/h"),
-        user_home: PathBuf::from("/h"),
-        uid: 4242,
-        check_include_permissions: false,
-        system_config: None,
-    };
+    use runpod_ssh::config::{Document, resolve};
+    let ctx = common::test_ctx(Path::new("/h"));
     let r = resolve(
         &Document::parse(config.as_bytes()),
         Path::new("/h/.ssh/config"),

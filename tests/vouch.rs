@@ -8,8 +8,8 @@
 mod common;
 
 use common::{TempHome, require_tool};
+use runpod_ssh::config::Document;
 use runpod_ssh::config::keywords::{self, Kind};
-use runpod_ssh::config::{Context, Document};
 use runpod_ssh::refusal;
 
 /// Values every keyword is tried with (valid, edge and broken ones).
@@ -246,14 +246,7 @@ fn vouched_files_are_refused_by_us_exactly_when_ssh_refuses_them() {
         let (i, v) = l.split_once(' ').expect("i verdict");
         verdict[i.parse::<usize>().expect("index")] = Some(v == "refused");
     }
-    let ctx = Context {
-        local_user: "tester".into(),
-        home: home.path().to_path_buf(),
-        user_home: home.path().to_path_buf(),
-        uid: 4242,
-        check_include_permissions: false,
-        system_config: None,
-    };
+    let ctx = common::test_ctx(home.path());
     let (mut wrong, mut refused) = (Vec::new(), 0);
     for (i, (name, bytes)) in cases.iter().enumerate() {
         let path = dir.join(format!("{i}.conf"));

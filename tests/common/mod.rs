@@ -40,6 +40,19 @@ pub fn require_tool(name: &str) -> Option<PathBuf> {
     }
 }
 
+/// A config context for in-process calls that depends on nothing of this
+/// process: `home` as the home, a fixed user and uid, no system config.
+pub fn test_ctx(home: &Path) -> runpod_ssh::config::Context {
+    runpod_ssh::config::Context {
+        local_user: "tester".into(),
+        home: home.to_path_buf(),
+        user_home: home.to_path_buf(),
+        uid: 4242,
+        check_include_permissions: false,
+        system_config: None,
+    }
+}
+
 /// The built `runpod-ssh` binary.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_runpod-ssh"))
