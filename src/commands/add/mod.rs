@@ -602,7 +602,8 @@ fn entry_lines(doc: &Document, bi: usize, existing: Option<usize>) -> std::ops::
         .enumerate()
         .filter(|(_, l)| l.is_header())
         .map(|(i, _)| i);
-    let Some(header) = headers.nth(bi - 1) else {
+    // Block 0 is the lines before the first header.
+    let Some(header) = bi.checked_sub(1).and_then(|n| headers.nth(n)) else {
         return doc.blocks()[bi].lines.clone();
     };
     let end = (header + 1..lines.len())
