@@ -414,6 +414,59 @@ fn vscode_settings_keep_every_other_byte() {
     assert!(removed.contains("// I like it big") && removed.contains("comment */"));
 }
 
+/// Without `--config`, ssh reads the system config after the user's: a
+/// system-wide `Host *` fills what the user's file leaves unset, in every
+/// row (it used to reach only hosts that needed the full evaluation).
+#[test]
+fn list_rows_take_the_system_config_as_ssh_does() {
+    let home = TempHome::new();
+    std::fs::write(
+        home.system_config(),
+        "Host *\n  User sysuser\n  Port 2299\n",
+    )
+    .unwrap();
+    std::fs::write(
+        home.ssh_dir().join("config"),
+        "Host a\n  HostName 10.1.1.1\nHost c\n  HostName 10.1.1.2\n  User own\nHost d\n  CanonicalizeHostname yes\n",
+    )
+    .unwrap();
+    let o = home.run(&["list", "--all", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rows: Vec<(String, String, u64)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["alias"].as_str().unwrap().to_string(),
+                r["user"].as_str().unwrap().to_string(),
+                r["port"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want = [
+        ("a", "sysuser", 2299),
+        ("c", "own", 2299),
+        ("d", "sysuser", 2299),
+    ];
+    let want: Vec<(String, String, u64)> = want
+        .iter()
+        .map(|(a, u, p)| (a.to_string(), u.to_string(), *p))
+        .collect();
+    assert_eq!(rows, want);
+    // And that is what ssh says.
+    let Some(ssh) = require_tool("ssh") else {
+        return;
+    };
+    for (alias, user, port) in &want {
+        let o = home.cmd(&ssh).args(["-G", alias]).output().unwrap();
+        let out = stdout(&o);
+        assert!(out.contains(&format!("\nuser {user}\n")), "{alias}: {out}");
+        assert!(out.contains(&format!("\nport {port}\n")), "{alias}: {out}");
+    }
+}
+
 #[test]
 fn list_shows_runpod_entries_with_sources() {
     let home = TempHome::new();

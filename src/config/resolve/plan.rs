@@ -9,8 +9,9 @@ use super::super::keywords::Fnv;
 use std::path::Path;
 
 use super::super::document::Document;
+use super::super::document::{Encoding, decode};
 use super::eval::Slots;
-use super::{Context, Evaluator, Resolved, resolve};
+use super::{Context, Evaluator, Input, Resolved, resolve};
 
 /// Evaluates one document for many hosts (`list`), in time linear in the
 /// size of the config for each host's own blocks rather than the whole
@@ -33,6 +34,20 @@ pub struct Resolver<'a> {
     keep: Option<&'static [&'static str]>,
     /// The evaluator of the last host, reset for the next.
     scratch: std::cell::Cell<Option<Evaluator<'a>>>,
+    /// The system config (`ctx.system_config`, read once): ssh without
+    /// `-F` reads it after the user's file, as [`resolve`] does.
+    system: Option<(std::path::PathBuf, Encoding, Vec<u8>)>,
+}
+
+/// `ctx.system_config`'s text, when there is one to read. A file that
+/// cannot be read is left to [`resolve`]'s diagnostics (the file's
+/// judgement), as a missing one is empty.
+fn system_text(ctx: &Context) -> Option<(std::path::PathBuf, Encoding, Vec<u8>)> {
+    let p = ctx.system_config.as_ref()?;
+    let bytes = crate::fsio::read_limited(p).ok()?.bytes;
+    let (encoding, text) = decode(&bytes);
+    let text = text.into_owned();
+    Some((p.clone(), encoding, text))
 }
 
 /// Which blocks (line ranges of the top-level file) can apply to which name.
@@ -243,6 +258,7 @@ impl<'a> Resolver<'a> {
             plan: Plan::new(doc, path, ctx, false),
             keep: None,
             scratch: Default::default(),
+            system: system_text(ctx),
         }
     }
 
@@ -265,6 +281,7 @@ impl<'a> Resolver<'a> {
             plan: Plan::new(doc, path, ctx, true),
             keep: Some(keep),
             scratch: Default::default(),
+            system: system_text(ctx),
         }
     }
 
@@ -296,6 +313,11 @@ impl<'a> Resolver<'a> {
         };
         ev.keep = keep;
         ev.run_pass_planned(self.doc, self.path, &self.plan);
+        if let Some((p, encoding, text)) = &self.system {
+            ev.system = true;
+            ev.run_pass(Input::Text(*encoding, text), p, false);
+            ev.system = false;
+        }
         let canon = matches!(
             ev.first("canonicalizehostname").map(|s| s.args[0].to_ascii_lowercase()),
             Some(ref v) if v == "yes" || v == "true" || v == "always"
