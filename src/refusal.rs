@@ -260,11 +260,12 @@ pub fn ssh_backstop_start(path: &Path, doc: &Document, ctx: &Context) -> Backsto
 pub fn ssh_backstop_start_unless_vouched(path: &Path, doc: &Document, ctx: &Context) -> Backstop {
     let covered = || {
         let local = local_ssh();
+        // macOS has asked `ssh -V` of that ssh already (for its flavour).
         !local.forced
             && local
-                .path
-                .as_deref()
-                .and_then(local::ssh_version)
+                .version
+                .clone()
+                .or_else(|| local.path.as_deref().and_then(local::ssh_version))
                 .is_some_and(|v| vouch::version_covered(&v))
     };
     if vouch::lines_vouched(doc) && covered() {
