@@ -29,18 +29,23 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
         Some((switched, r)) => (switched, Some(r.clone())),
         None => (env, None),
     };
-    let s = Session::open(env)?;
+    let mut s = Session::open(env)?;
     check_aliases_exist(&s, a)?;
     let vscode_note = scope_vscode(env, a, &s, &mut vs, redirected.is_some());
     // Windows: which ssh VS Code runs (F19), whether there is one (F39),
     // the agent service (F40).
     let windows = cfg!(windows).then(|| doctor::WindowsFacts::gather(&vs));
+    // The file as read, as bytes, for the closing `Match exec` proof: the
+    // session's document then moves into the rules' context rather than
+    // being copied (on a large file a copy is tens of MB).
+    let old_bytes = doc_bytes(&s.doc, s.snap.content());
+    let doc = std::mem::replace(&mut s.doc, Document::parse(b""));
     let mut cx = Cx {
         yes: a.yes,
         only: a.aliases.clone(),
         vscode: vs,
         windows,
-        ..Cx::new(s.doc.clone(), &s.path, &s.ctx)
+        ..Cx::new(doc, &s.path, &s.ctx)
     };
     if let Some((settings, other)) = &redirected {
         // First, before the rules run: side effects refer to findings by index.
@@ -91,7 +96,16 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     notes.append(&mut cx.notes);
     // `ssh -G` would run a `Match exec` command: say that the cross-check
     // is skipped, and why, whether or not this run writes.
-    let runs = crate::oracle::prove_versions(&s.path, &[&s.doc, &cx.doc], &s.ctx.home).err();
+    // `oracle::prove_versions` of the file as read and as repaired, from
+    // the bytes this run already has.
+    let on_disk = fsio::read_limited(&s.path).ok().map(|c| c.bytes);
+    let runs = crate::oracle::prove_buffers(
+        &s.path,
+        on_disk.as_deref(),
+        &[&old_bytes, &new_bytes],
+        &s.ctx.home,
+    )
+    .err();
     let cross_check_skipped =
         runs.map(|skip| skip.to_string() + "; runpod-ssh's own evaluator judged the result");
     notes.extend(cross_check_skipped.clone());
@@ -132,6 +146,16 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     // large config) is work nobody sees. The session (its lock) drops.
     std::mem::forget(cx);
     outcome
+}
+
+/// `doc.to_bytes()` (`doc` parsed from `read`): `read` when the document is UTF-8 (with or
+/// without a byte-order mark, both parsed losslessly), else made again.
+fn doc_bytes<'a>(doc: &Document, read: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+    use crate::config::document::Encoding;
+    match doc.encoding() {
+        Encoding::Utf8 | Encoding::Utf8Bom => std::borrow::Cow::Borrowed(read),
+        Encoding::Utf16Le | Encoding::Utf16Be => std::borrow::Cow::Owned(doc.to_bytes()),
+    }
 }
 
 /// The unified diff from the file read to `doc` (whose bytes are `new`):

@@ -473,23 +473,24 @@ impl Rule for ProxyEntry {
             if b.kind != BlockKind::Host || !cx.in_scope(&b.patterns) {
                 continue;
             }
-            for li in cx.doc.option_lines(b, "hostname") {
-                let proxy = cx.doc.lines()[li]
-                    .values()
-                    .first()
-                    .is_some_and(|h| h.eq_ignore_ascii_case(runpod::PROXY_HOST));
-                if proxy {
-                    let n = cx.line_no(li);
-                    let alias = b.patterns.first().cloned().unwrap_or_default();
-                    cx.report(
-                        self,
-                        n,
-                        Severity::Warning,
-                        format!("{alias}: {}", self.title()),
-                        self.repair_text().replace("ALIAS", &alias),
-                        false,
-                    );
-                }
+            let doc = &cx.doc;
+            let proxies: Vec<usize> = super::option_lines(doc, b, "hostname")
+                .filter(|&li| {
+                    super::first_value(&doc.lines()[li])
+                        .is_some_and(|h| h.eq_ignore_ascii_case(runpod::PROXY_HOST))
+                })
+                .collect();
+            for li in proxies {
+                let n = cx.line_no(li);
+                let alias = b.patterns.first().cloned().unwrap_or_default();
+                cx.report(
+                    self,
+                    n,
+                    Severity::Warning,
+                    format!("{alias}: {}", self.title()),
+                    self.repair_text().replace("ALIAS", &alias),
+                    false,
+                );
             }
         }
     }

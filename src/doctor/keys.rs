@@ -28,8 +28,8 @@ pub(super) fn runpod_identity_lines(cx: &mut Cx) -> std::sync::Arc<Vec<(usize, S
         if !runpod::is_runpod_block(&cx.doc, b) || !cx.in_scope(&b.patterns) {
             continue;
         }
-        for li in cx.doc.option_lines(b, "identityfile") {
-            if let Some(v) = cx.doc.lines()[li].values().first() {
+        for li in super::option_lines(&cx.doc, b, "identityfile") {
+            if let Some(v) = super::first_value(&cx.doc.lines()[li]) {
                 out.push((li, v.to_string()));
             }
         }

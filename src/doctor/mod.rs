@@ -374,6 +374,34 @@ impl<'a> Cx<'a> {
     }
 }
 
+/// [`Document::option_lines`] as an iterator, from the keyword entry the
+/// lexer already looked up for each line (`Directive::known`) rather than
+/// a table look-up per line: rules ask this of every block.
+pub(crate) fn option_lines<'d>(
+    doc: &'d Document,
+    block: &Block,
+    keyword: &str,
+) -> impl Iterator<Item = usize> + 'd {
+    let want = crate::config::keywords::lookup(keyword).map(|k| k.name);
+    let header = block.header;
+    let lines = if want.is_some() {
+        block.lines.clone()
+    } else {
+        0..0
+    };
+    lines.filter(move |&i| {
+        Some(i) != header
+            && doc.lines()[i]
+                .directive()
+                .is_some_and(|d| d.known.map(|k| k.name) == want)
+    })
+}
+
+/// `line.values().first()` without collecting every value.
+pub(crate) fn first_value(line: &crate::config::document::Line) -> Option<&str> {
+    line.directive()?.values(line.bytes()).next()
+}
+
 /// What a rule is, for reports and the catalogue.
 #[derive(Debug)]
 pub struct Meta {
@@ -522,6 +550,59 @@ mod tests {
             }
         }
         assert!(checked > 100, "{checked}");
+    }
+
+    /// The rules' `option_lines` lists what the document's does, for every
+    /// keyword the table knows (and unknown ones) in every block of every
+    /// fixture.
+    #[test]
+    fn option_lines_from_known_matches_the_documents() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
+        let mut dirs = vec![root];
+        let mut checked = 0;
+        let mut extra = b"Host a\n  HOSTNAME x\n  Hostname y\n  host z\n  IdentityFile k\n  identityfile=l\n  Bogus 1\n  bogus 2\n".to_vec();
+        extra.extend_from_slice(
+            "Host b\n  IdentitÿFile k\n  DSAAuthentication yes\n  PubkeyAuthentication no\n"
+                .as_bytes(),
+        );
+        let mut docs = vec![Document::parse(&extra)];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else {
+                    docs.push(Document::parse(&std::fs::read(&p).unwrap()));
+                }
+            }
+        }
+        for doc in &docs {
+            let mut kws: Vec<String> = doc
+                .lines()
+                .iter()
+                .filter_map(|l| l.keyword().map(str::to_string))
+                .collect();
+            kws.extend(
+                [
+                    "hostname",
+                    "identityfile",
+                    "HostName",
+                    "bogus",
+                    "dsaauthentication",
+                ]
+                .map(String::from),
+            );
+            kws.sort();
+            kws.dedup();
+            for b in doc.blocks() {
+                for k in &kws {
+                    let ours: Vec<usize> = option_lines(doc, &b, k).collect();
+                    assert_eq!(ours, doc.option_lines(&b, k), "{k}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 1000, "{checked}");
     }
 
     #[test]
