@@ -141,21 +141,26 @@ pub fn needs_escape(text: &str) -> bool {
 /// cursor. With `lines`, newline and tab are kept where text is laid out
 /// in lines. Everything printed from a server goes through here.
 pub fn escape(text: &str, lines: bool) -> String {
+    let mut out = String::new();
+    escape_into(&mut out, text, lines);
+    out
+}
+
+/// [`escape`] appended to `out`: large output (a diff, a finding per line
+/// of a config) is escaped straight into the text being built, not into a
+/// string of its own that is then copied.
+pub fn escape_into(out: &mut String, text: &str, lines: bool) {
     // Only a C0 byte, DEL, 0xC2 (which starts the C1 controls U+0080–U+009F)
     // or 0xE2 (the bidi overrides U+202A–U+202E, U+2066–U+2069) can begin a
     // character that is escaped: the text between them is copied as it is
     // (a char-by-char pass cost ~50 instructions a character on large output).
+    // With `lines`, newline and tab are kept as they are: no need to stop there.
     let bytes = text.as_bytes();
-    let suspect = |b: u8| b < 0x20 || b == 0x7f || b == 0xc2 || b == 0xe2;
-    let Some(first) = bytes
-        .iter()
-        .position(|&b| suspect(b) && !(lines && (b == b'\n' || b == b'\t')))
-    else {
-        return text.to_string();
+    let suspect = |b: u8| {
+        (b < 0x20 || b == 0x7f || b == 0xc2 || b == 0xe2) && !(lines && (b == b'\n' || b == b'\t'))
     };
-    let mut out = String::with_capacity(text.len() + 16);
-    out.push_str(&text[..first]);
-    let mut at = first;
+    out.reserve(text.len());
+    let mut at = 0;
     while at < bytes.len() {
         let run = bytes[at..]
             .iter()
@@ -167,16 +172,14 @@ pub fn escape(text: &str, lines: bool) -> String {
         let Some(c) = text[run..].chars().next() else {
             break;
         };
-        let keep = lines && (c == '\n' || c == '\t');
         let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-        if (c.is_control() || bidi) && !keep {
+        if c.is_control() || bidi {
             out.extend(c.escape_default());
         } else {
             out.push(c);
         }
         at = run + c.len_utf8();
     }
-    out
 }
 
 /// Pretty JSON for stdout, safe for a terminal: besides what JSON itself
@@ -243,6 +246,36 @@ mod tests {
             rows in prop::collection::vec([cell(), cell(), cell()], 0..6)
         ) {
             prop_assert_eq!(super::table_plain(&rows), super::table(&rows, |_, _, c| c));
+        }
+
+        /// The run-skipping escape is the plain char-by-char one, appended
+        /// after whatever `out` held.
+        #[test]
+        fn escape_into_is_the_char_by_char_escape(
+            parts in prop::collection::vec(
+                prop::sample::select(vec![
+                    "a", " ", "\t", "\n", "\r", "\u{1b}", "\u{7f}", "\u{85}", "\u{9b}",
+                    "\u{a0}", "\u{c2}", "ü", "\u{202a}", "\u{202e}", "\u{202f}", "\u{2066}",
+                    "\u{2069}", "\u{2028}", "\u{2013}", "漢", "\u{0}", "#",
+                ]),
+                0..40,
+            ),
+            lines in any::<bool>(),
+        ) {
+            let text = parts.concat();
+            let mut want = String::from("head");
+            for c in text.chars() {
+                let bidi = matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+                if (c.is_control() || bidi) && !(lines && (c == '\n' || c == '\t')) {
+                    want.extend(c.escape_default());
+                } else {
+                    want.push(c);
+                }
+            }
+            let mut got = String::from("head");
+            super::escape_into(&mut got, &text, lines);
+            prop_assert_eq!(&got, &want);
+            prop_assert_eq!(super::escape(&text, lines), &want["head".len()..]);
         }
 
         #[test]

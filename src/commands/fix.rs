@@ -2,7 +2,9 @@
 //! safe repairs with a backup, check the result against ssh itself, and
 //! roll back if it got worse.
 
-use crate::output::escape;
+use crate::output::{escape, escape_into};
+use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -694,58 +696,22 @@ fn render(
     }
     // `~/…` of each file once: finding the home reads the password
     // database, and a large config has a finding per line.
-    let mut shown: std::collections::HashMap<PathBuf, String> = std::collections::HashMap::new();
-    let mut tilde = |p: &Path| -> String {
-        shown
-            .entry(p.to_path_buf())
-            .or_insert_with(|| edit::tilde(p))
-            .clone()
-    };
+    let mut shown: HashMap<PathBuf, String> = HashMap::new();
     for rule in order {
         let group: Vec<&Finding> = findings.iter().filter(|f| f.rule == rule).collect();
         let same_message = group.iter().all(|f| f.message == group[0].message);
-        let chunks: Vec<Vec<&Finding>> = if same_message && !env.global.verbose {
-            vec![group.clone()]
+        let size = if same_message && !env.global.verbose {
+            group.len()
         } else {
-            group.iter().map(|f| vec![*f]).collect()
+            1
         };
-        for chunk in chunks {
-            let f = chunk[0];
-            let locs: Vec<String> = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, f)| match (f.line, i) {
-                    (Some(l), 0) => format!("{}:{l}", tilde(&f.file)),
-                    (Some(l), _) => format!(":{l}"),
-                    (None, _) => tilde(&f.file),
-                })
-                .collect();
-            let mark = if f.applied && !a.dry_run {
-                st.green("fixed")
-            } else if f.applied {
-                st.yellow("would fix")
-            } else if f.auto == Auto::WithYes {
-                st.yellow("needs --yes")
-            } else {
-                st.red("for you")
-            };
-            let name = match f.severity {
-                Severity::Error => st.red(f.rule),
-                Severity::Warning => st.yellow(f.rule),
-            };
-            // Findings quote the config, which may hold terminal sequences.
-            t.push_str(&format!(
-                "{name} {} [{mark}]\n  {}\n",
-                escape(&locs.join(", "), false),
-                escape(&f.message, true)
-            ));
-            if env.global.verbose || !f.applied {
-                t.push_str(&format!("  → {}\n", escape(&f.repair, true)));
-            }
+        for chunk in group.chunks(size.max(1)) {
+            render_chunk(&mut t, env, a, chunk, &mut shown);
         }
     }
     if a.dry_run && !diff.is_empty() {
-        t.push_str(&format!("\n{}", escape(diff, true)));
+        t.push('\n');
+        escape_into(&mut t, diff, true);
     }
     if !a.dry_run && changed && !rolled_back {
         t.push_str(&format!(
@@ -765,6 +731,58 @@ fn render(
         ));
     }
     t
+}
+
+/// One entry of [`render`]: findings of one rule with one message, their
+/// lines listed. Written straight into `t` (a large config has a finding
+/// per line: no strings of their own).
+fn render_chunk(
+    t: &mut String,
+    env: &Env,
+    a: &FixArgs,
+    chunk: &[&Finding],
+    shown: &mut HashMap<PathBuf, String>,
+) {
+    let st = &env.style;
+    let f = chunk[0];
+    let mark = if f.applied && !a.dry_run {
+        st.green("fixed")
+    } else if f.applied {
+        st.yellow("would fix")
+    } else if f.auto == Auto::WithYes {
+        st.yellow("needs --yes")
+    } else {
+        st.red("for you")
+    };
+    let name = match f.severity {
+        Severity::Error => st.red(f.rule),
+        Severity::Warning => st.yellow(f.rule),
+    };
+    // Findings quote the config, which may hold terminal sequences.
+    t.push_str(&name);
+    t.push(' ');
+    for (i, f) in chunk.iter().enumerate() {
+        if i > 0 {
+            t.push_str(", ");
+        }
+        if i == 0 || f.line.is_none() {
+            if !shown.contains_key(&f.file) {
+                shown.insert(f.file.clone(), edit::tilde(&f.file));
+            }
+            escape_into(t, &shown[&f.file], false);
+        }
+        if let Some(l) = f.line {
+            let _ = write!(t, ":{l}");
+        }
+    }
+    let _ = write!(t, " [{mark}]\n  ");
+    escape_into(t, &f.message, true);
+    t.push('\n');
+    if env.global.verbose || !f.applied {
+        t.push_str("  → ");
+        escape_into(t, &f.repair, true);
+        t.push('\n');
+    }
 }
 
 /// For tests and callers that only want the findings of a file.
