@@ -66,7 +66,7 @@ fn split_lines(
         let line = &cx.doc.lines()[i];
         let found = line
             .directive()
-            .and_then(|d| split(d, line.bytes()).map(|vc| (vc, d.keyword_lc.to_string())));
+            .and_then(|d| split(d, line.bytes()).map(|vc| (vc, d.keyword_lc.clone())));
         let Some(((value, comment), kw)) = found else {
             continue;
         };

@@ -19,7 +19,7 @@ fn rewrite_values(
         let line = &cx.doc.lines()[i];
         let found = line
             .directive()
-            .and_then(|d| rewrite(d, line.bytes()).map(|v| (v, d.keyword_lc.to_string())));
+            .and_then(|d| rewrite(d, line.bytes()).map(|v| (v, d.keyword_lc.clone())));
         let Some((rendered, kw)) = found else {
             continue;
         };

@@ -226,17 +226,33 @@ impl Document {
         {
             last.ending = ending;
         }
-        let old = std::mem::take(&mut self.lines);
-        self.lines.reserve(n + inserts.len());
-        let mut it = inserts.into_iter().peekable();
-        for (i, line) in old.into_iter().enumerate() {
-            while let Some((_, text)) = it.next_if(|(at, _)| *at <= i) {
-                self.lines.push(Line::new(text, ending));
+        // In place, from the back: the vector grows by the inserted lines
+        // (a large one is remapped, not copied), each old line moves once
+        // to its final slot. Filling a new vector instead faulted in and
+        // wrote a fresh copy of every line (tens of MB on a large file).
+        // An index below an earlier one's goes right after that one (the
+        // running maximum), as the one-pass merge placed it.
+        let k = inserts.len();
+        let mut floor = 0;
+        let new: Vec<(usize, Line)> = inserts
+            .into_iter()
+            .map(|(at, text)| {
+                floor = floor.max(at.min(n));
+                (floor, Line::new(text, ending))
+            })
+            .collect();
+        self.lines.resize(n + k, Line::new(Vec::new(), ending));
+        // Old lines [0, end) are still where they were; slots [w, n + k)
+        // hold their final lines.
+        let (mut end, mut w) = (n, n + k);
+        for (at, line) in new.into_iter().rev() {
+            while end > at {
+                end -= 1;
+                w -= 1;
+                self.lines.swap(end, w);
             }
-            self.lines.push(line);
-        }
-        for (_, text) in it {
-            self.lines.push(Line::new(text, ending));
+            w -= 1;
+            self.lines[w] = line;
         }
     }
 
@@ -433,4 +449,65 @@ fn render(keyword: &str, value: &str) -> Result<String, EditError> {
         keyword: keyword.to_string(),
         value: value.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The one-pass merge `insert_lines_before` was (a new vector).
+    fn merged(doc: &Document, inserts: &[(usize, Vec<u8>)]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut it = inserts.iter().peekable();
+        for (i, l) in doc.lines().iter().enumerate() {
+            while let Some((_, t)) = it.next_if(|(at, _)| *at <= i) {
+                out.push(t.clone());
+            }
+            out.push(l.bytes().to_vec());
+        }
+        out.extend(it.map(|(_, t)| t.clone()));
+        out
+    }
+
+    proptest! {
+        /// Any indices (ascending, repeated, unsorted, past the end): the
+        /// lines come out as the one-pass merge put them, origins kept.
+        #[test]
+        fn insert_lines_before_in_place_is_the_merge(
+            n in 0usize..12,
+            ats in prop::collection::vec(0usize..16, 0..10),
+            crlf in any::<bool>(),
+            final_newline in any::<bool>(),
+        ) {
+            let eol = if crlf { "\r\n" } else { "\n" };
+            let mut text: String = (0..n).map(|i| format!("Host h{i}{eol}")).collect();
+            if !final_newline && text.ends_with(eol) {
+                text.truncate(text.len() - eol.len());
+            }
+            let mut doc = Document::parse(text.as_bytes());
+            let inserts: Vec<(usize, Vec<u8>)> = ats
+                .iter()
+                .enumerate()
+                .map(|(m, &at)| (at, format!("# c{m}").into_bytes()))
+                .collect();
+            let want = merged(&doc, &inserts);
+            let ending = doc.dominant_ending();
+            let origins: Vec<Option<usize>> = doc.lines().iter().map(|l| l.origin).collect();
+            doc.insert_lines_before(inserts);
+            let got: Vec<Vec<u8>> = doc.lines().iter().map(|l| l.bytes().to_vec()).collect();
+            prop_assert_eq!(&got, &want);
+            let kept: Vec<Option<usize>> =
+                doc.lines().iter().map(|l| l.origin).filter(Option::is_some).collect();
+            prop_assert_eq!(kept, origins);
+            // Every line but the last ends; added lines take the file's ending.
+            let last = doc.lines().len().saturating_sub(1);
+            for (i, l) in doc.lines().iter().enumerate() {
+                prop_assert!(i == last || l.ending != LineEnding::None);
+                if l.origin.is_none() {
+                    prop_assert_eq!(l.ending, ending);
+                }
+            }
+        }
+    }
 }
