@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use crate::config::document::{Block, Document, valid_alias};
 use crate::config::keywords::{self, Kind};
 use crate::config::{BlockKind, Resolved, pattern, resolve};
+use crate::fsio::Fx;
 use crate::runpod;
 
 use super::{Auto, Cx, Finding, Meta, Rule, Severity};
@@ -26,7 +27,8 @@ impl Rule for DuplicateAlias {
     fn run(&self, cx: &mut Cx) {
         let blocks = cx.blocks();
         // Alias → first block naming it (a map: a list made this quadratic).
-        let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+        let mut seen: HashMap<&str, usize, Fx> =
+            HashMap::with_capacity_and_hasher(blocks.len(), Fx::default());
         // (block, line of the first block naming the alias, alias)
         let mut later: Vec<(usize, usize, String)> = Vec::new();
         for (bi, b) in blocks.iter().enumerate() {
@@ -307,8 +309,9 @@ impl CatchAllOverride {
 }
 
 /// The first `Host` block naming each pattern.
-fn first_naming(blocks: &[Block]) -> HashMap<&str, usize> {
-    let mut first: HashMap<&str, usize> = HashMap::new();
+fn first_naming(blocks: &[Block]) -> HashMap<&str, usize, Fx> {
+    let mut first: HashMap<&str, usize, Fx> =
+        HashMap::with_capacity_and_hasher(blocks.len(), Fx::default());
     for (bi, b) in blocks
         .iter()
         .enumerate()

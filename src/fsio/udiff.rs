@@ -78,10 +78,10 @@ fn text_lines(bytes: &[u8]) -> Option<Vec<&str>> {
 /// A fast hash for line texts (FxHash's mixing): the config is the user's
 /// own, nobody to defend the table against, and SipHash was most of the
 /// shortcut's time.
-type Fx = BuildHasherDefault<FxHasher>;
+pub(crate) type Fx = BuildHasherDefault<FxHasher>;
 
 #[derive(Default)]
-struct FxHasher(u64);
+pub(crate) struct FxHasher(u64);
 
 impl FxHasher {
     fn add(&mut self, w: u64) {
