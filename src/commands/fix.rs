@@ -96,20 +96,7 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
 
     let mut notes: Vec<String> = vscode_note.into_iter().collect();
     notes.append(&mut cx.notes);
-    // `ssh -G` would run a `Match exec` command: say that the cross-check
-    // is skipped, and why, whether or not this run writes.
-    // `oracle::prove_versions` of the file as read and as repaired, from
-    // the bytes this run already has.
-    let on_disk = fsio::read_limited(&s.path).ok().map(|c| c.bytes);
-    let runs = crate::oracle::prove_buffers(
-        &s.path,
-        on_disk.as_deref(),
-        &[&old_bytes, &new_bytes],
-        &s.ctx.home,
-    )
-    .err();
-    let cross_check_skipped =
-        runs.map(|skip| skip.to_string() + "; runpod-ssh's own evaluator judged the result");
+    let cross_check_skipped = cross_check_skipped(&s, &old_bytes, &new_bytes);
     notes.extend(cross_check_skipped.clone());
     let (backup, rolled_back) = if a.dry_run {
         (None, false)
@@ -148,6 +135,17 @@ pub fn run(env: &Env, a: &FixArgs) -> anyhow::Result<Outcome> {
     // large config) is work nobody sees. The session (its lock) drops.
     std::mem::forget(cx);
     outcome
+}
+
+/// `ssh -G` would run a `Match exec` command: why the cross-check is
+/// skipped, said whether or not this run writes. `oracle::prove_versions`
+/// of the file as read (`old`) and as repaired (`new`), from the bytes
+/// this run already has.
+fn cross_check_skipped(s: &Session, old: &[u8], new: &[u8]) -> Option<String> {
+    let on_disk = fsio::read_limited(&s.path).ok().map(|c| c.bytes);
+    let runs = crate::oracle::prove_buffers(&s.path, on_disk.as_deref(), &[old, new], &s.ctx.home);
+    runs.err()
+        .map(|skip| skip.to_string() + "; runpod-ssh's own evaluator judged the result")
 }
 
 /// `doc.to_bytes()` (`doc` parsed from `read`): `read` when the document is UTF-8 (with or
