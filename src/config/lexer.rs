@@ -54,8 +54,9 @@ pub struct Directive {
     pub value: Range<usize>,
     /// Arguments after quote removal, comment excluded.
     pub args: Args,
-    /// A trailing `# comment`, if any.
-    pub comment: Option<TrailingComment>,
+    /// A trailing `# comment`, if any (boxed: most lines have none, and
+    /// every line of every parsed file carries this field).
+    pub comment: Option<Box<TrailingComment>>,
     /// A problem OpenSSH reports for this line whatever the keyword.
     pub error: Option<LexError>,
 }
@@ -112,9 +113,14 @@ pub struct Arg {
     pub span: Range<usize>,
     /// The value when it differs from the raw text (quotes or escapes
     /// removed, or bytes that are not UTF-8); `None` keeps parsing free of
-    /// allocations for plain values.
-    decoded: Option<Box<str>>,
+    /// allocations for plain values. Behind a thin pointer: an `Arg` is
+    /// stored twice in every directive line.
+    decoded: Option<Box<Decoded>>,
 }
+
+/// A decoded argument value (see [`Arg`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Decoded(Box<str>);
 
 impl Arg {
     const EMPTY: Arg = Arg {
@@ -129,14 +135,15 @@ impl Arg {
                 Ok(_) => None,
                 Err(_) => Some(String::from_utf8_lossy(raw).into()),
             },
-        };
+        }
+        .map(|d| Box::new(Decoded(d)));
         Arg { span, decoded }
     }
 
     /// The argument's value; `line` is the line it was lexed from.
     pub fn value<'a>(&'a self, line: &'a [u8]) -> &'a str {
         match &self.decoded {
-            Some(s) => s,
+            Some(s) => &s.0,
             None => std::str::from_utf8(&line[self.span.clone()]).unwrap_or_default(),
         }
     }
@@ -306,12 +313,12 @@ fn comment_at_pos(
     rest: usize,
     hash: usize,
     full_len: usize,
-) -> TrailingComment {
+) -> Box<TrailingComment> {
     let gap_start = args.last().map_or(rest, |a| a.span.end);
-    TrailingComment {
+    Box::new(TrailingComment {
         gap: gap_start..hash,
         text: hash..full_len,
-    }
+    })
 }
 
 /// Result of one `strdelim` call.

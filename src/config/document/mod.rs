@@ -54,10 +54,15 @@ impl LineEnding {
 ///
 /// Unedited lines share the file's buffer (one allocation for the whole
 /// file, not one per line); an edited line gets its own.
+///
+/// Every line of every file parsed is one of these, so it is kept small:
+/// the span into the buffer is two `u32` (a line that owns its buffer
+/// spans all of it, whatever its length, see [`WHOLE`]).
 #[derive(Debug, Clone)]
 pub struct Line {
     buf: Arc<[u8]>,
-    range: Range<usize>,
+    start: u32,
+    end: u32,
     pub ending: LineEnding,
     kind: LineKind,
     /// The 0-based line this came from in the parsed file (`None` for a
@@ -73,21 +78,37 @@ impl PartialEq for Line {
 
 impl Eq for Line {}
 
+/// `Line::end` of a line whose bytes are its whole buffer.
+const WHOLE: u32 = u32::MAX;
+
 impl Line {
     fn new(bytes: Vec<u8>, ending: LineEnding) -> Self {
-        let len = bytes.len();
-        Line::shared(Arc::from(bytes), 0..len, ending)
-    }
-
-    fn shared(buf: Arc<[u8]>, range: Range<usize>, ending: LineEnding) -> Self {
-        let kind = lexer::lex_line(&buf[range.clone()]);
+        let kind = lexer::lex_line(&bytes);
         Line {
-            buf,
-            range,
+            buf: Arc::from(bytes),
+            start: 0,
+            end: WHOLE,
             ending,
             kind,
             origin: None,
         }
+    }
+
+    /// A line at `range` of a shared buffer; `None` when the range does
+    /// not fit the `u32` span (a buffer over 4 GiB: the caller gives such
+    /// a line its own buffer).
+    fn shared(buf: &Arc<[u8]>, range: Range<usize>, ending: LineEnding) -> Option<Self> {
+        let start = u32::try_from(range.start).ok()?;
+        let end = u32::try_from(range.end).ok().filter(|&e| e != WHOLE)?;
+        let kind = lexer::lex_line(&buf[range]);
+        Some(Line {
+            buf: buf.clone(),
+            start,
+            end,
+            ending,
+            kind,
+            origin: None,
+        })
     }
 
     /// The 1-based line number this line had in the file as read.
@@ -97,7 +118,11 @@ impl Line {
 
     /// The line's bytes without its terminator.
     pub fn bytes(&self) -> &[u8] {
-        &self.buf[self.range.clone()]
+        if self.end == WHOLE {
+            &self.buf
+        } else {
+            &self.buf[self.start as usize..self.end as usize]
+        }
     }
 
     /// The line as (lossy) text, for messages.
@@ -228,7 +253,8 @@ impl Document {
         let buf: Arc<[u8]> = Arc::from(&*text);
         let mut lines = Vec::with_capacity(buf.iter().filter(|&&b| b == b'\n').count() + 1);
         for (range, ending) in line_spans(&buf) {
-            let mut l = Line::shared(buf.clone(), range, ending);
+            let mut l = Line::shared(&buf, range.clone(), ending)
+                .unwrap_or_else(|| Line::new(buf[range].to_vec(), ending));
             l.origin = Some(lines.len());
             lines.push(l);
         }
@@ -237,7 +263,7 @@ impl Document {
 
     /// The document's bytes, in its original encoding.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.lines.iter().map(|l| l.range.len() + 2).sum());
+        let mut out = Vec::with_capacity(self.lines.iter().map(|l| l.bytes().len() + 2).sum());
         for l in &self.lines {
             out.extend_from_slice(l.bytes());
             out.extend_from_slice(l.ending.as_bytes());

@@ -166,3 +166,11 @@ fn one_block_is_that_block_of_the_list() {
         assert_eq!(d.block(all.len()), Err(EditError::NoSuchBlock(all.len())));
     }
 }
+
+/// Every line of every parsed file is a `Line`: its size is paid in page
+/// faults and copies on each command (61k lines in the 10k bench file).
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn a_line_stays_small() {
+    assert!(std::mem::size_of::<Line>() <= 232, "{}", std::mem::size_of::<Line>());
+}
