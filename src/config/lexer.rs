@@ -192,6 +192,102 @@ pub fn effective_len(line: &[u8]) -> usize {
 
 /// Split one line (without its line terminator).
 pub fn lex_line(line: &[u8]) -> LineKind {
+    match lex_plain(line) {
+        Some(kind) => kind,
+        None => lex_full(line),
+    }
+}
+
+/// Bytes [`lex_plain`] takes: space, tab and printable ASCII other than
+/// quotes and backslash. Everything else (NUL, CR, form feed, other
+/// controls, non-ASCII, quoting) goes to [`lex_full`].
+const PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0x20;
+    while b < 0x7f {
+        t[b] = !matches!(b as u8, b'"' | b'\'' | b'\\');
+        b += 1;
+    }
+    t[b'\t' as usize] = true;
+    t
+};
+
+/// The common line, lexed in one pass: only [`PLAIN`] bytes, not a
+/// command keyword, `Match` or a keyword without argument. What
+/// [`lex_full`] gives for it, without its NUL scan, quote handling and
+/// UTF-8 checks (all-ASCII). `None`: not such a line, ask [`lex_full`].
+/// `tests::fast_path_agrees_with_full_lexer` holds the two equal.
+fn lex_plain(line: &[u8]) -> Option<LineKind> {
+    if !line.iter().all(|&b| PLAIN[usize::from(b)]) {
+        return None;
+    }
+    let mut len = line.len();
+    while len > 1 && matches!(line[len - 1], b' ' | b'\t') {
+        len -= 1;
+    }
+    let s = &line[..len];
+    if s.iter().all(|&b| b == b' ' || b == b'\t') {
+        return Some(LineKind::Blank);
+    }
+    let first = strdelim(s, 0)?;
+    let kw = if first.token.is_empty() {
+        strdelim(s, first.next)?
+    } else {
+        first
+    };
+    if kw.token.first().is_none_or(|&b| b == b'#') {
+        return Some(LineKind::Comment);
+    }
+    let (keyword_lc, known) = lowercase_keyword(&kw.token);
+    if keyword_lc == "match" || COMMAND_KEYWORDS.contains(&keyword_lc.as_ref()) {
+        return None;
+    }
+    let mut rest = kw.next.min(len);
+    while rest < len && matches!(s[rest], b' ' | b'\t') {
+        rest += 1;
+    }
+    if rest >= len {
+        return None;
+    }
+    // `argv_split` of plain bytes: tokens between blanks, `#` opening a
+    // token starts the comment.
+    let mut args = Args::default();
+    let mut comment = None;
+    let mut i = rest;
+    while i < len {
+        match s[i] {
+            b' ' | b'\t' => i += 1,
+            b'#' => {
+                comment = Some(comment_at_pos(s, &args, rest, i, line.len()));
+                break;
+            }
+            _ => {
+                let start = i;
+                while i < len && !matches!(s[i], b' ' | b'\t') {
+                    i += 1;
+                }
+                args.push(Arg {
+                    span: start..i,
+                    decoded: None,
+                });
+            }
+        }
+    }
+    Some(LineKind::Directive(Directive {
+        indent: 0..kw.raw.start,
+        keyword: kw.raw.clone(),
+        keyword_lc,
+        known,
+        separator: kw.raw.end..rest,
+        value: value_range(&args, rest),
+        args,
+        comment,
+        error: None,
+    }))
+}
+
+/// [`lex_line`] for any line: OpenSSH's splitting step by step.
+fn lex_full(line: &[u8]) -> LineKind {
     let len = effective_len(line);
     let s = &line[..len];
     if s.iter().all(|&b| is_ws(b) || b == 0x0c) {
@@ -516,6 +612,9 @@ pub fn render_value(value: &str) -> Option<String> {
         Some(value.to_string())
     }
 }
+
+#[cfg(test)]
+mod fast_path_tests;
 
 #[cfg(test)]
 mod tests {

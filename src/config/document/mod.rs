@@ -347,36 +347,27 @@ impl Document {
 
     /// The blocks, in file order; the first is always the global section.
     pub fn blocks(&self) -> Vec<Block> {
+        let n = self.lines.len();
         let mut blocks = vec![Block {
             kind: BlockKind::Global,
             header: None,
-            lines: 0..0,
+            lines: 0..n,
             patterns: Vec::new(),
         }];
+        // One pass: a header ends the block before it.
         for (i, l) in self.lines.iter().enumerate() {
-            if l.is_header() {
-                let d = l.directive().expect("header is a directive");
-                blocks.push(Block {
-                    kind: if d.keyword_lc == "host" {
-                        BlockKind::Host
-                    } else {
-                        BlockKind::Match
-                    },
-                    header: Some(i),
-                    lines: i..i,
-                    patterns: d.values(l.bytes()).map(str::to_string).collect(),
-                });
-            }
-        }
-        let n = blocks.len();
-        for b in 0..n {
-            let start = blocks[b].header.unwrap_or(0);
-            let end = if b + 1 < n {
-                blocks[b + 1].header.unwrap_or(self.lines.len())
-            } else {
-                self.lines.len()
+            let Some(kind) = header_kind(l) else {
+                continue;
             };
-            blocks[b].lines = start..end;
+            if let Some(prev) = blocks.last_mut() {
+                prev.lines.end = i;
+            }
+            blocks.push(Block {
+                kind,
+                header: Some(i),
+                lines: i..n,
+                patterns: patterns_of(l),
+            });
         }
         blocks
     }
@@ -405,13 +396,9 @@ impl Document {
             None => (BlockKind::Global, Vec::new()),
             Some(h) => {
                 let l = &self.lines[h];
-                let d = l.directive().expect("header is a directive");
-                let kind = if d.keyword_lc == "host" {
-                    BlockKind::Host
-                } else {
-                    BlockKind::Match
-                };
-                (kind, d.values(l.bytes()).map(str::to_string).collect())
+                let kind = header_kind(l).unwrap_or(BlockKind::Match);
+                let patterns = patterns_of(l);
+                (kind, patterns)
             }
         };
         Ok(Block {
@@ -441,6 +428,23 @@ impl Document {
     pub fn first_value(&self, block: &Block, keyword: &str) -> Option<String> {
         let li = *self.option_lines(block, keyword).first()?;
         self.lines[li].values().first().map(|s| s.to_string())
+    }
+}
+
+/// A header's arguments as owned strings (exactly sized, no `Vec<&str>`
+/// in between).
+fn patterns_of(l: &Line) -> Vec<String> {
+    l.directive()
+        .map(|d| d.values(l.bytes()).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// The kind of block line `l` starts, if it is a header.
+fn header_kind(l: &Line) -> Option<BlockKind> {
+    match l.keyword()? {
+        "host" => Some(BlockKind::Host),
+        "match" => Some(BlockKind::Match),
+        _ => None,
     }
 }
 

@@ -172,5 +172,9 @@ fn one_block_is_that_block_of_the_list() {
 #[cfg(target_pointer_width = "64")]
 #[test]
 fn a_line_stays_small() {
-    assert!(std::mem::size_of::<Line>() <= 232, "{}", std::mem::size_of::<Line>());
+    assert!(
+        std::mem::size_of::<Line>() <= 232,
+        "{}",
+        std::mem::size_of::<Line>()
+    );
 }
