@@ -411,15 +411,20 @@ impl Document {
 
     /// The lines of `block` that set `keyword` (any alias of it).
     pub fn option_lines(&self, block: &Block, keyword: &str) -> Vec<usize> {
-        let want = keywords::lookup(keyword).map(|k| k.name);
+        let Some(want) = keywords::lookup(keyword).map(|k| k.name) else {
+            return Vec::new();
+        };
+        // `Directive::known` is the lexer's `lookup` of the line's keyword:
+        // no second look-up (a hash of the keyword) per line.
         block
             .lines
             .clone()
             .filter(|&i| Some(i) != block.header)
             .filter(|&i| {
                 self.lines[i]
-                    .keyword()
-                    .is_some_and(|k| keywords::lookup(k).map(|x| x.name) == want && want.is_some())
+                    .directive()
+                    .and_then(|d| d.known)
+                    .is_some_and(|k| k.name == want)
             })
             .collect()
     }
@@ -427,7 +432,8 @@ impl Document {
     /// The first value `block` gives `keyword` on its own lines, if any.
     pub fn first_value(&self, block: &Block, keyword: &str) -> Option<String> {
         let li = *self.option_lines(block, keyword).first()?;
-        self.lines[li].values().first().map(|s| s.to_string())
+        let l = &self.lines[li];
+        l.directive()?.values(l.bytes()).next().map(str::to_string)
     }
 }
 
