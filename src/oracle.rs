@@ -171,8 +171,9 @@ pub fn prove_buffers(
     versions: &[&[u8]],
     home: &Path,
 ) -> Result<(), Skip> {
-    // Root-level bytes with nothing in them that could make a Skip.
-    let mut clean: Vec<Vec<u8>> = Vec::new();
+    // Root-level bytes with nothing in them that could make a Skip
+    // (borrowed: a copy of a large file each was not free).
+    let mut clean: Vec<&[u8]> = Vec::new();
     for &bytes in versions {
         let mut queue: Vec<(PathBuf, Cow<[u8]>, usize)> = Vec::new();
         // The document as given and the same file as ssh reads its bytes.
@@ -189,10 +190,10 @@ pub fn prove_buffers(
 /// The walk of [`prove`] from the buffers in `queue` through what they
 /// include; `clean` collects (and skips) root-level bytes proven to have
 /// neither `exec` nor an `Include`: proving them again would find nothing.
-fn prove_queue(
-    mut queue: Vec<(PathBuf, Cow<[u8]>, usize)>,
+fn prove_queue<'a>(
+    mut queue: Vec<(PathBuf, Cow<'a, [u8]>, usize)>,
     home: &Path,
-    clean: &mut Vec<Vec<u8>>,
+    clean: &mut Vec<&'a [u8]>,
 ) -> Result<(), Skip> {
     let mut seen: Vec<PathBuf> = Vec::new();
     while let Some((path, bytes, depth)) = queue.pop() {
@@ -206,8 +207,10 @@ fn prove_queue(
             continue;
         }
         let includes = include_args(&bytes);
-        if depth == 0 && includes.is_empty() {
-            clean.push(bytes.to_vec());
+        // Root-level buffers are the caller's (borrowed); an owned one,
+        // were there any, is only not remembered.
+        if let (0, true, Cow::Borrowed(b)) = (depth, includes.is_empty(), &bytes) {
+            clean.push(b);
         }
         for (line, arg) in includes {
             let unprovable = |why: &str| Skip::Unprovable {
