@@ -269,8 +269,7 @@ fn mentions_exec(bytes: &[u8]) -> Option<usize> {
     // hold one are looked at, found by a scan of the whole buffer rather
     // than line by line (most lines of a large config have none).
     let (mut start, mut number) = (0, 1);
-    while let Some(k) = bytes[start..].iter().position(|&b| b | 0x20 == b'x') {
-        let at = start + k;
+    while let Some(at) = find_folded(bytes, start, b'x') {
         let line_start = bytes[start..at]
             .iter()
             .rposition(|&b| b == b'\n')
@@ -302,6 +301,36 @@ fn mentions_exec(bytes: &[u8]) -> Option<usize> {
     None
 }
 
+/// The first index at or after `from` where `hay[i] | 0x20 == folded`
+/// (`folded` a lowercase ASCII letter: the letter in either case), eight
+/// bytes at a time: these scans of a large config were a twentieth of
+/// `add`.
+fn find_folded(hay: &[u8], from: usize, folded: u8) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let hay_from = hay.get(from..)?;
+    let pattern = u64::from_ne_bytes([folded; 8]);
+    let fold = u64::from_ne_bytes([0x20; 8]);
+    let mut chunks = hay_from.chunks_exact(8);
+    let mut at = from;
+    for c in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(c);
+        // A zero byte of `t` is a match; this test for one is exact.
+        let t = (u64::from_ne_bytes(word) | fold) ^ pattern;
+        if t.wrapping_sub(ONES) & !t & HIGHS != 0
+            && let Some(k) = c.iter().position(|&b| b | 0x20 == folded)
+        {
+            return Some(at + k);
+        }
+        at += 8;
+    }
+    let rest = chunks.remainder();
+    rest.iter()
+        .position(|&b| b | 0x20 == folded)
+        .map(|k| at + k)
+}
+
 /// Whether `hay` holds `needle` (lowercase ASCII) in any case: candidates
 /// are found by their first letter, so a large buffer is one quick scan.
 fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
@@ -309,8 +338,7 @@ fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
         return true;
     };
     let mut from = 0;
-    while let Some(k) = hay[from..].iter().position(|&b| b | 0x20 == first) {
-        let at = from + k;
+    while let Some(at) = find_folded(hay, from, first) {
         if hay.len() - at < needle.len() {
             return false;
         }
@@ -533,6 +561,42 @@ fn drain(r: impl Read + Send + 'static, cap: u64) -> std::thread::JoinHandle<Vec
 
 #[cfg(test)]
 mod tests {
+    /// The word-at-a-time scan finds what a byte-by-byte scan finds, on
+    /// buffers of every byte value, length and start.
+    #[test]
+    fn find_folded_agrees_with_a_byte_scan() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for round in 0..20_000 {
+            let len = (next() % 40) as usize;
+            // Mostly letters near the target, sometimes any byte.
+            let hay: Vec<u8> = (0..len)
+                .map(|_| match next() % 4 {
+                    0 => (next() % 256) as u8,
+                    1 => b"xXiIhH\0\x7f\xf8\xd8X"[(next() % 11) as usize],
+                    _ => b'a' + (next() % 26) as u8,
+                })
+                .collect();
+            let folded = [b'x', b'i'][round % 2];
+            for from in 0..=len {
+                let want = hay[from..]
+                    .iter()
+                    .position(|&b| b | 0x20 == folded)
+                    .map(|k| from + k);
+                assert_eq!(
+                    super::find_folded(&hay, from, folded),
+                    want,
+                    "{hay:?} {from}"
+                );
+            }
+        }
+    }
+
     use super::*;
 
     #[cfg(target_os = "linux")]
