@@ -23,6 +23,7 @@ mod values;
 use eval::Evaluator;
 pub use matching::include_path;
 pub use plan::Resolver;
+pub use print::RowValues;
 pub use values::{
     convtime, expand_hostname, lower_unless_address, other_value_error, parse_port, validate,
 };
