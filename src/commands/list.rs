@@ -193,23 +193,66 @@ fn table(rows: &[Row<'_>]) -> String {
         last: None,
     };
     let mut widths = HEADER.map(char_count);
+    // Each row's cell widths when none of its cells escapes (most rows):
+    // the second pass neither scans nor counts those again.
+    let mut plain: Vec<Option<[u32; 5]>> = Vec::with_capacity(rows.len());
     for r in rows {
         let (mut port, mut line) = ([0; 20], [0; 20]);
         let cells = cells(r, file.get(r.source.file), &mut port, &mut line);
-        for (w, c) in widths.iter_mut().zip(&cells) {
-            *w = (*w).max(cell_width(c));
+        let known = plain_widths(&cells);
+        for (c, w) in widths.iter_mut().enumerate() {
+            let n = known.map_or_else(|| cell_width(&cells[c]), |k| k[c] as usize);
+            *w = (*w).max(n);
         }
+        plain.push(known);
     }
     // Every line is at most the widths, 4 gaps of 2 and a newline (in
     // characters: more only when a cell is not ASCII).
     let mut text = String::with_capacity((rows.len() + 1) * (widths.iter().sum::<usize>() + 9));
     push_row(&mut text, &HEADER.map(|h| [h, "", ""]), &widths);
-    for r in rows {
+    for (r, known) in rows.iter().zip(plain) {
         let (mut port, mut line) = ([0; 20], [0; 20]);
         let cells = cells(r, file.get(r.source.file), &mut port, &mut line);
-        push_row(&mut text, &cells, &widths);
+        match known {
+            Some(k) => push_plain_row(&mut text, &cells, &k, &widths),
+            None => push_row(&mut text, &cells, &widths),
+        }
     }
     text
+}
+
+/// The width of each cell of a row, when no cell needs escaping (the
+/// widths fit in u32: a config is read whole into memory, capped).
+fn plain_widths(cells: &[[&str; 3]; 5]) -> Option<[u32; 5]> {
+    let mut w = [0u32; 5];
+    for (w, cell) in w.iter_mut().zip(cells) {
+        if cell.iter().any(|p| output::needs_escape(p)) {
+            return None;
+        }
+        *w = u32::try_from(cell.iter().map(|p| char_count(p)).sum::<usize>()).ok()?;
+    }
+    Some(w)
+}
+
+/// [`push_row`] of a row whose cells need no escaping, their widths known.
+fn push_plain_row(text: &mut String, cells: &[[&str; 3]; 5], own: &[u32; 5], widths: &[usize; 5]) {
+    for (c, cell) in cells.iter().enumerate() {
+        cell.iter().for_each(|p| text.push_str(p));
+        if c + 1 != cells.len() {
+            push_spaces(text, widths[c].saturating_sub(own[c] as usize) + 2);
+        }
+    }
+    text.push('\n');
+}
+
+/// `pad` spaces, a slice at a time rather than a char at a time.
+fn push_spaces(text: &mut String, mut pad: usize) {
+    const SPACES: &str = "                                ";
+    while pad > 0 {
+        let k = pad.min(SPACES.len());
+        text.push_str(&SPACES[..k]);
+        pad -= k;
+    }
 }
 
 /// The `~/…` form of each source file, the last one found kept at hand.
@@ -268,8 +311,7 @@ fn push_row(text: &mut String, cells: &[[&str; 3]; 5], widths: &[usize; 5]) {
             cell.iter().map(|p| char_count(p)).sum()
         };
         if c + 1 != cells.len() {
-            let pad = widths[c].saturating_sub(n) + 2;
-            text.extend(std::iter::repeat_n(' ', pad));
+            push_spaces(text, widths[c].saturating_sub(n) + 2);
         }
     }
     text.push('\n');

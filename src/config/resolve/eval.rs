@@ -213,10 +213,10 @@ impl<'c> Evaluator<'c> {
             let now_set = self.has("hostname");
             if !plan.match_host.is_empty() && hostname_set != Some(now_set) {
                 hostname_set = Some(now_set);
-                let hostname = self.match_host_value().to_ascii_lowercase();
+                let hostname = self.match_host_lowercase();
                 by_hostname = plan
                     .match_host
-                    .get(hostname.as_str())
+                    .get(hostname.as_ref())
                     .map_or(empty, |s| &s[..]);
             }
             let Some(bi) = [
@@ -252,6 +252,22 @@ impl<'c> Evaluator<'c> {
             expand_hostname(&h.args[0], &self.host)
         } else {
             self.host.clone()
+        }
+    }
+
+    /// [`Evaluator::match_host_value`] lowercased, borrowed when nothing
+    /// is to expand or lower (looked up for every host of a `list`).
+    fn match_host_lowercase(&self) -> std::borrow::Cow<'_, str> {
+        let raw: &str = match self.first("hostname") {
+            Some(h) if !self.final_pass => &h.args[0],
+            _ => &self.host,
+        };
+        if raw.contains('%') {
+            std::borrow::Cow::Owned(expand_hostname(raw, &self.host).to_ascii_lowercase())
+        } else if raw.bytes().any(|b| b.is_ascii_uppercase()) {
+            std::borrow::Cow::Owned(raw.to_ascii_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(raw)
         }
     }
 
