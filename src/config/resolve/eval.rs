@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::super::document::{Document, Encoding, line_spans};
-use super::super::keywords::Fnv;
+use super::WordHasher;
 use super::super::keywords::Kind;
 use super::super::lexer::{Directive, LineKind, lex_line};
 use super::plan::{Plan, names_exec};
@@ -23,7 +23,7 @@ pub(super) struct Evaluator<'c> {
     pub(super) settings: Vec<Setting>,
     /// Keyword → its settings, in order. FNV: looked up on every line,
     /// and the keys are the fixed keyword names.
-    pub(super) index: HashMap<&'static str, Slots, BuildHasherDefault<Fnv>>,
+    pub(super) index: HashMap<&'static str, Slots, BuildHasherDefault<WordHasher>>,
     /// A `SendEnv -PATTERN` dropped settings from `index`: `finish` must
     /// leave them out.
     pub(super) dropped: bool,

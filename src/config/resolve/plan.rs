@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
-use super::super::keywords::Fnv;
+use super::WordHasher;
 use std::path::Path;
 
 use super::super::document::Document;
@@ -72,7 +72,7 @@ pub(super) struct Plan<'a> {
 /// come from the user's own config (no flooding to resist). Names borrow
 /// the document's text when they can, and most name one block: no
 /// allocation per name (a `list` of 10,000 hosts spent 5% freeing them).
-pub(super) type Names<'a> = HashMap<Cow<'a, str>, Slots, BuildHasherDefault<Fnv>>;
+pub(super) type Names<'a> = HashMap<Cow<'a, str>, Slots, BuildHasherDefault<WordHasher>>;
 
 impl<'a> Plan<'a> {
     /// `values_only`: a block is indexed when its header alone evaluates
@@ -106,8 +106,9 @@ impl<'a> Plan<'a> {
                 _ => {}
             }
         }
-        // Most blocks are `Host NAME…`: room for a name each, not regrown.
-        plan.host.reserve(headers.len());
+        // Most blocks are `Host NAME…`, often two names: room for two
+        // each, not regrown.
+        plan.host.reserve(headers.len() * 2);
         plan.blocks.reserve(headers.len() + 1);
         plan.blocks
             .push(0..headers.first().copied().unwrap_or(lines.len()));
