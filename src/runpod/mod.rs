@@ -308,3 +308,6 @@ fn has_marker_above(doc: &Document, h: usize) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod entries_tests;

@@ -6,9 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::super::document::{Document, Encoding, line_spans};
-use super::WordHasher;
 use super::super::keywords::Kind;
 use super::super::lexer::{Directive, LineKind, lex_line};
+use super::WordHasher;
 use super::plan::{Plan, names_exec};
 use super::values::{dollar_unset, expand_hostname, lower_unless_address, unknown_percent};
 use super::{Context, Diagnostic, Input, Resolved, Setting, Source};

@@ -339,3 +339,6 @@ pub struct Printed {
     /// `None` for defaults.
     pub source: Option<Source>,
 }
+
+#[cfg(test)]
+mod row_tests;
