@@ -118,9 +118,9 @@ impl<'a> Plan<'a> {
         }
         // One scratch evaluator for every block's check, not one each.
         let mut scratch = Evaluator::new("", ctx);
-        for bi in 0..plan.blocks.len() {
+        for (bi, &has_include) in includes.iter().enumerate() {
             let range = plan.blocks[bi].clone();
-            let keyed = if bi == 0 || includes[bi] {
+            let keyed = if bi == 0 || has_include {
                 None
             } else {
                 let l = &lines[range.start];
