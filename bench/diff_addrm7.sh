@@ -5,7 +5,7 @@
 # Configs that take those paths (a new entry in a UTF-8 file: before a
 # Host * or a Match, under attached comments, at the end, without a final
 # newline) and that fall back (BOM, UTF-16, an existing entry, Match exec,
-# a global override, odd HostName/Port lines), then bench/diff_addrm.sh
+# a global override, odd HostName/Port lines, header spellings), then bench/diff_addrm.sh
 # (BASE against NEW) on them, plus any CONFIG given.
 #
 #   bash bench/diff_addrm7.sh BASE NEW [CONFIG...]
@@ -44,4 +44,9 @@ body | sed 's/$/\r/' > "$d/crlf.conf"
 body | sed 's/^    Port 20001$/    Port 20001 # comment/' > "$d/refused-77.conf"
 : > "$d/empty.conf"
 printf 'Host runpod-203-0-113-5-40022\n    HostName 10.9.9.9\n' > "$d/default-alias-taken.conf"
+# Wave 8: `remove` finds the blocks naming the alias in one pass of its own
+# (edit::host_blocks_naming): the alias in other spellings of the header,
+# named by two blocks and by a Match, in the last block without a newline.
+body | sed 's/^Host runpod-3 pod-3.alias$/HOST="runpod-3" pod-3.alias/; s/^Host gpu$/host=gpu/' > "$d/host-spellings.conf"
+{ body; printf 'Match host runpod-3\n    Compression yes\nHost runpod-3\n    Port 1\nHost gpu'; } > "$d/named-twice.conf"
 bash "$here/diff_addrm.sh" "$1" "$2" "$d"/*.conf "${@:3}"

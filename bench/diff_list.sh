@@ -55,6 +55,13 @@ printf 'IgnoreUnknown Foo*\nHost ig1 runpod-ig\n  FooBar 1\n  CompressionLevel 6
 printf 'Host c1 c2\n  HostName c1\n  CanonicalizeHostname yes\n  CanonicalDomains example.com\nHost runpod-9 c2\n  Port 65535\nMatch final host c1.example.com\n  User fin\n' > "$c/values-fallback"
 mkdir -p "$c/inc2"; printf 'Host a1\n  Port 1\nHost runpod-inc\n  Port 2\n' > "$c/inc2/a.conf"; printf 'Host b1 a1\n  User b\n' > "$c/inc2/b.conf"
 printf 'Host top1\n  Port 1\nInclude %s/inc2/*.conf\nHost top2 b1\n  Port 3\n' "$c" > "$c/include-rows"
+# Wave 8 (list8): entries read from header lines (no blocks): RunPod by
+# HostName/User/Port in any keyword case, the first HostName line wins even
+# when a later one would qualify, negated and wildcard-negated patterns
+# beside literal ones (a header of literal names is indexed unevaluated),
+# an empty pattern (never indexed), a block holding an Include, a %h
+# HostName in upper case and an IPv6 one (left as written).
+printf 'Host a1 !b* c1\n  HOSTNAME 203.0.113.5\n  USER root\n  PORT 2222\nHost d1\n  HostName ssh.runpod.io\n  HostName 203.0.113.6\nHost e1 ""\n  User root\n  HostName 203.0.113.7\n  Port 2200\nHost f1\n  Include %s/inc2/*.conf\n  Port 5\nHost g1 !a1 a1\n  HostName UP.%%h.Example\nHost h1\n  HostName FE80::1\n  User Root\n  Port 2\nMatch host up.g1.example\n  User m\n' "$c" > "$c/wave8"
 configs=("$@" "$c"/*)
 n=0 bad=0
 for cfg in "${configs[@]}"; do

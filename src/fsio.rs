@@ -147,7 +147,10 @@ pub fn read_limited(path: &Path) -> io::Result<Content> {
         Some("a character device") => true,
         Some(k) => return Err(refused(ReadRefusal::NotRegular(k))),
     };
-    let mut bytes = Vec::new();
+    // `take` hides the file's size from `read_to_end`: reserve it here (plus
+    // one byte to see end of file) so a large config is read without
+    // regrowing and copying the buffer. A device says 0 and grows as needed.
+    let mut bytes = Vec::with_capacity(usize::try_from(md.len().min(MAX_READ) + 1).unwrap_or(0));
     match (&f).take(MAX_READ + 1).read_to_end(&mut bytes) {
         Ok(_) => {}
         // A device with nothing to give right now (a terminal) is empty.

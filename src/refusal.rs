@@ -361,10 +361,6 @@ fn judge_split(
     let mut r = Refusal::from_resolved(&resolve_as(client, doc, path, host, ctx));
     let evaluated = r.problems.len();
     if client == Client::OpenSsh77 {
-        // A set, not a scan of the list: a file with a problem on every
-        // line made this quadratic.
-        let mut seen: std::collections::HashSet<crate::config::Source> =
-            r.problems.iter().map(|q| q.source.clone()).collect();
         // The file itself as given (the tree's first file is a copy of it,
         // which on a large config cost as much as judging it); the files it
         // includes, when it has an Include line, after it in reading order.
@@ -376,13 +372,37 @@ fn judge_split(
         };
         let files = std::iter::once((path, doc))
             .chain(tree.iter().skip(1).map(|f| (f.path.as_path(), &f.doc)));
+        // Per file, the lines that already have a problem: a set, not a
+        // scan of the list (a file with a problem on every line made this
+        // quadratic), and no copy of a path per line.
+        let mut seen: Vec<(&Path, std::collections::HashSet<usize>)> = Vec::new();
+        fn slot<'p>(
+            seen: &mut Vec<(&'p Path, std::collections::HashSet<usize>)>,
+            file: &'p Path,
+        ) -> usize {
+            seen.iter()
+                .position(|(f, _)| *f == file)
+                .unwrap_or_else(|| {
+                    seen.push((file, Default::default()));
+                    seen.len() - 1
+                })
+        }
+        for q in &r.problems {
+            let i = slot(&mut seen, &q.source.file);
+            seen[i].1.insert(q.source.line);
+        }
+        let mut old_client = Vec::new();
         for (file, d) in files {
+            let i = slot(&mut seen, file);
+            // Each problem is at `file` (`old_client_lines` says so).
             for p in old_client_lines(file, d, ctx) {
-                if seen.insert(p.source.clone()) {
-                    r.problems.push(p);
+                if seen[i].1.insert(p.source.line) {
+                    old_client.push(p);
                 }
             }
         }
+        drop(seen);
+        r.problems.extend(old_client);
     }
     (r, evaluated)
 }
@@ -696,12 +716,16 @@ pub fn apple_keyword_refused(d: &Diagnostic) -> Option<&str> {
 
 /// `file:line: words` lines, indented, for a message.
 pub fn render(refusal: &Refusal) -> String {
-    refusal
-        .problems
-        .iter()
-        .map(|d| format!("  {d}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    // One string, not one per line joined (a problem on each of 10,000
+    // lines is a common large config).
+    let mut out = String::new();
+    for (i, d) in refusal.problems.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let _ = std::fmt::Write::write_fmt(&mut out, format_args!("  {d}"));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -4,16 +4,22 @@
 use super::{Env, Failure, OrFail, Outcome};
 use crate::cli::ListArgs;
 use crate::config::files::{ConfigFile, load_tree_owned};
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::path::Path;
 
+use crate::config::keywords::Fnv;
+
 use crate::config::resolve::Resolver;
-use crate::config::{Context, Document, Source};
+use crate::config::{Context, Document};
 use crate::{fsio, output, refusal, runpod};
 
+/// A row borrows its alias and file from the config files (no copy per
+/// host); serialized as it was with owned ones.
 #[derive(Debug, serde::Serialize)]
-struct Row {
-    alias: String,
+struct Row<'a> {
+    alias: Cow<'a, str>,
     hostname: String,
     port: u16,
     user: String,
@@ -21,7 +27,14 @@ struct Row {
     identity_exists: Option<bool>,
     runpod: bool,
     managed: bool,
-    source: Source,
+    source: RowSource<'a>,
+}
+
+/// A [`Source`] borrowed from the files: the same JSON.
+#[derive(Debug, serde::Serialize)]
+struct RowSource<'a> {
+    file: &'a Path,
+    line: usize,
 }
 
 pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
@@ -112,7 +125,7 @@ fn refused(
 }
 
 /// One row per alias, with what ssh will use for it.
-fn rows(files: &[ConfigFile], path: &Path, ctx: &Context, all: bool) -> Vec<Row> {
+fn rows<'a>(files: &'a [ConfigFile], path: &Path, ctx: &Context, all: bool) -> Vec<Row<'a>> {
     let doc = &files[0].doc;
     // One plan of the file for every alias: each is evaluated over its own
     // blocks, not the whole file (linear, not quadratic, in the hosts).
@@ -123,28 +136,31 @@ fn rows(files: &[ConfigFile], path: &Path, ctx: &Context, all: bool) -> Vec<Row>
         ctx,
         &["hostname", "port", "user", "identityfile"],
     );
-    let mut key_exists: HashMap<String, bool> = HashMap::new();
-    let entries = runpod::entries(files, all);
+    // Few distinct keys: FNV, looked up per row.
+    let mut key_exists: HashMap<String, bool, BuildHasherDefault<Fnv>> = HashMap::default();
+    let entries = runpod::entry_refs(files, all);
     let mut rows = Vec::with_capacity(entries.len());
     for e in entries {
-        let r = resolver.resolve_values(&e.alias);
-        let identity = r.get("identityfile").map(|s| s.args[0].clone());
-        let exists = identity.as_deref().map(|i| match key_exists.get(i) {
+        let r = resolver.resolve_values(e.alias).into_row();
+        let exists = r.identity_file.as_deref().map(|i| match key_exists.get(i) {
             Some(&known) => known,
             None => *key_exists
                 .entry(i.to_string())
                 .or_insert_with(|| ctx.home_path(i).is_file()),
         });
         rows.push(Row {
-            alias: e.alias,
-            hostname: r.hostname_value(),
-            port: r.port_value(),
-            user: r.user_value().to_string(),
+            alias: Cow::Borrowed(e.alias),
+            hostname: r.hostname,
+            port: r.port,
+            user: r.user,
             identity_exists: exists,
-            identity_file: identity,
+            identity_file: r.identity_file,
             runpod: e.runpod,
             managed: e.managed,
-            source: e.source,
+            source: RowSource {
+                file: &files[e.file].path,
+                line: e.line,
+            },
         });
     }
     // Freed by the exit: a name per host.
@@ -157,7 +173,7 @@ fn rows(files: &[ConfigFile], path: &Path, ctx: &Context, all: bool) -> Vec<Row>
 /// cells first cost five copies per host). Each cell is up to three
 /// pieces of text; the last column ends in a digit, so no line needs the
 /// trailing spaces `table_plain` trims.
-fn table(rows: &[Row]) -> String {
+fn table(rows: &[Row<'_>]) -> String {
     const HEADER: [&str; 5] = ["ALIAS", "ENDPOINT", "USER", "KEY", "DEFINED AT"];
     // `~/…` of each source file once (finding the home reads the password
     // database: once per row made `list` spend most of its time there).
@@ -165,11 +181,11 @@ fn table(rows: &[Row]) -> String {
     let mut last: Option<&Path> = None;
     for r in rows {
         // Rows come file by file: a path hashed per file, not per row.
-        if last != Some(r.source.file.as_path()) {
-            last = Some(r.source.file.as_path());
+        if last != Some(r.source.file) {
+            last = Some(r.source.file);
             shown
-                .entry(r.source.file.as_path())
-                .or_insert_with(|| super::edit::tilde(&r.source.file));
+                .entry(r.source.file)
+                .or_insert_with(|| super::edit::tilde(r.source.file));
         }
     }
     let mut file = Shown {
@@ -177,23 +193,66 @@ fn table(rows: &[Row]) -> String {
         last: None,
     };
     let mut widths = HEADER.map(char_count);
+    // Each row's cell widths when none of its cells escapes (most rows):
+    // the second pass neither scans nor counts those again.
+    let mut plain: Vec<Option<[u32; 5]>> = Vec::with_capacity(rows.len());
     for r in rows {
         let (mut port, mut line) = ([0; 20], [0; 20]);
-        let cells = cells(r, file.get(&r.source.file), &mut port, &mut line);
-        for (w, c) in widths.iter_mut().zip(&cells) {
-            *w = (*w).max(cell_width(c));
+        let cells = cells(r, file.get(r.source.file), &mut port, &mut line);
+        let known = plain_widths(&cells);
+        for (c, w) in widths.iter_mut().enumerate() {
+            let n = known.map_or_else(|| cell_width(&cells[c]), |k| k[c] as usize);
+            *w = (*w).max(n);
         }
+        plain.push(known);
     }
     // Every line is at most the widths, 4 gaps of 2 and a newline (in
     // characters: more only when a cell is not ASCII).
     let mut text = String::with_capacity((rows.len() + 1) * (widths.iter().sum::<usize>() + 9));
     push_row(&mut text, &HEADER.map(|h| [h, "", ""]), &widths);
-    for r in rows {
+    for (r, known) in rows.iter().zip(plain) {
         let (mut port, mut line) = ([0; 20], [0; 20]);
-        let cells = cells(r, file.get(&r.source.file), &mut port, &mut line);
-        push_row(&mut text, &cells, &widths);
+        let cells = cells(r, file.get(r.source.file), &mut port, &mut line);
+        match known {
+            Some(k) => push_plain_row(&mut text, &cells, &k, &widths),
+            None => push_row(&mut text, &cells, &widths),
+        }
     }
     text
+}
+
+/// The width of each cell of a row, when no cell needs escaping (the
+/// widths fit in u32: a config is read whole into memory, capped).
+fn plain_widths(cells: &[[&str; 3]; 5]) -> Option<[u32; 5]> {
+    let mut w = [0u32; 5];
+    for (w, cell) in w.iter_mut().zip(cells) {
+        if cell.iter().any(|p| output::needs_escape(p)) {
+            return None;
+        }
+        *w = u32::try_from(cell.iter().map(|p| char_count(p)).sum::<usize>()).ok()?;
+    }
+    Some(w)
+}
+
+/// [`push_row`] of a row whose cells need no escaping, their widths known.
+fn push_plain_row(text: &mut String, cells: &[[&str; 3]; 5], own: &[u32; 5], widths: &[usize; 5]) {
+    for (c, cell) in cells.iter().enumerate() {
+        cell.iter().for_each(|p| text.push_str(p));
+        if c + 1 != cells.len() {
+            push_spaces(text, widths[c].saturating_sub(own[c] as usize) + 2);
+        }
+    }
+    text.push('\n');
+}
+
+/// `pad` spaces, a slice at a time rather than a char at a time.
+fn push_spaces(text: &mut String, mut pad: usize) {
+    const SPACES: &str = "                                ";
+    while pad > 0 {
+        let k = pad.min(SPACES.len());
+        text.push_str(&SPACES[..k]);
+        pad -= k;
+    }
 }
 
 /// The `~/…` form of each source file, the last one found kept at hand.
@@ -218,7 +277,7 @@ impl<'a> Shown<'a> {
 /// The pieces of a row's cells, before escaping (`port` and `line` hold
 /// the numbers' digits).
 fn cells<'a>(
-    r: &'a Row,
+    r: &'a Row<'_>,
     file: &'a str,
     port: &'a mut [u8; 20],
     line: &'a mut [u8; 20],
@@ -229,7 +288,7 @@ fn cells<'a>(
         (None, _) => ["(ssh defaults)", "", ""],
     };
     [
-        [r.alias.as_str(), "", ""],
+        [r.alias.as_ref(), "", ""],
         [r.hostname.as_str(), ":", digits(usize::from(r.port), port)],
         [r.user.as_str(), "", ""],
         key,
@@ -252,8 +311,7 @@ fn push_row(text: &mut String, cells: &[[&str; 3]; 5], widths: &[usize; 5]) {
             cell.iter().map(|p| char_count(p)).sum()
         };
         if c + 1 != cells.len() {
-            let pad = widths[c].saturating_sub(n) + 2;
-            text.extend(std::iter::repeat_n(' ', pad));
+            push_spaces(text, widths[c].saturating_sub(n) + 2);
         }
     }
     text.push('\n');
@@ -298,7 +356,7 @@ mod tests {
 
     /// The table as it was made before [`table`] wrote it straight from
     /// the rows: a table of escaped cells laid out by `table_plain`.
-    fn table_by_cells(rows: &[Row]) -> String {
+    fn table_by_cells(rows: &[Row<'_>]) -> String {
         let escaped = |cell: String| {
             if output::needs_escape(&cell) {
                 output::escape(&cell, false)
@@ -313,9 +371,9 @@ mod tests {
                 (Some(k), _) => k.clone(),
                 (None, _) => "(ssh defaults)".into(),
             };
-            let file = super::super::edit::tilde(&r.source.file);
+            let file = super::super::edit::tilde(r.source.file);
             table.push([
-                escaped(r.alias.clone()),
+                escaped(r.alias.to_string()),
                 escaped(format!("{}:{}", r.hostname, r.port)),
                 escaped(r.user.clone()),
                 escaped(key),
@@ -349,7 +407,7 @@ mod tests {
         prop::collection::vec(piece, 0..4).prop_map(|v| v.concat())
     }
 
-    fn row() -> impl Strategy<Value = Row> {
+    fn row() -> impl Strategy<Value = Row<'static>> {
         (
             (text(), text(), any::<u16>(), text()),
             (
@@ -361,7 +419,7 @@ mod tests {
         )
             .prop_map(
                 |((alias, hostname, port, user), (key, exists, file, line))| Row {
-                    alias,
+                    alias: Cow::Owned(alias),
                     hostname,
                     port,
                     user,
@@ -369,8 +427,8 @@ mod tests {
                     identity_exists: exists,
                     runpod: false,
                     managed: false,
-                    source: Source {
-                        file: file.into(),
+                    source: RowSource {
+                        file: Path::new(file),
                         line,
                     },
                 },

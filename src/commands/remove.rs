@@ -5,32 +5,36 @@ use super::edit::{self, Session};
 use super::{Env, Outcome, bad_input};
 use crate::cli::RemoveArgs;
 use crate::config::files::load_tree;
+use crate::config::{Block, Document};
 use crate::{output, runpod};
 
 pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
     edit::check_alias(&a.alias)?;
-    let s = Session::open(env)?;
-    // The blocks once: each `blocks()` is a pass over the whole file.
-    let blocks = s.doc.blocks();
-    let found = removable(&s, &blocks, a)?;
+    let mut s = Session::open(env)?;
+    // Only the blocks naming the alias, with their indices in `blocks()`.
+    let found = removable(&s, edit::host_blocks_naming(&s.doc, &a.alias), a)?;
     // The pins go under the entry's HostKeyAlias (sync: runpod-<podid>).
     let pins_of: Vec<String> = found
         .iter()
-        .filter(|&&bi| blocks[bi].patterns.len() == 1)
-        .filter_map(|&bi| s.doc.first_value(&blocks[bi], "hostkeyalias"))
+        .filter(|(_, b)| b.patterns.len() == 1)
+        .filter_map(|(_, b)| s.doc.first_value(b, "hostkeyalias"))
         .collect();
-    let mut doc = s.doc.clone();
+    // The session's own document is edited (no copy of a large file): what
+    // is needed of the file as read from here on is in `s.snap`.
+    let mut doc = std::mem::replace(&mut s.doc, Document::parse(b""));
     // From the last block up, so earlier indices stay valid.
-    for &bi in found.iter().rev() {
-        if blocks[bi].patterns.len() > 1 {
-            doc.remove_host_pattern(bi, &a.alias).map_err(bad_input)?;
+    for (bi, b) in found.iter().rev() {
+        if b.patterns.len() > 1 {
+            doc.remove_host_pattern(*bi, &a.alias).map_err(bad_input)?;
         } else {
-            doc.remove_block(bi).map_err(bad_input)?;
+            doc.remove_block(*bi).map_err(bad_input)?;
         }
     }
+    // Made once, for the diff or the write.
+    let bytes = doc.to_bytes();
     // Shown by --dry-run and --json only: a diff of a large file is not free.
     let diff = if a.dry_run || env.global.json {
-        s.diff(&doc)
+        s.diff_to(&bytes)
     } else {
         String::new()
     };
@@ -38,14 +42,11 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
     let mut pins;
     let mut warnings = Vec::new();
     if !a.dry_run {
-        let bytes = doc.to_bytes();
         backup = s.write_bytes(&bytes)?;
-        warnings.extend(crate::refusal::strictest_after_writing(
-            &s.path,
-            &doc,
-            Some(&bytes),
-            &s.ctx,
-            true,
+        // Written just now under the session's lock: the file holds
+        // `doc`, no need to read it back.
+        warnings.extend(crate::refusal::strictest_after_own_write(
+            &s.path, &doc, &s.ctx, true,
         ));
         // In the same backup set as the config: `restore` brings it back.
         pins = edit::forget_pinned_key(&a.alias)?;
@@ -58,6 +59,9 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
             pins += edit::pinned_key_count(pin);
         }
     }
+    // The process ends soon after: freeing a large file's lines one by one
+    // cost more than a tenth of the command.
+    std::mem::forget(doc);
     let vscode = if a.no_vscode {
         Vec::new()
     } else {
@@ -91,10 +95,9 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
 /// user's own or names other hosts too (without `--force`).
 fn removable(
     s: &Session,
-    blocks: &[crate::config::Block],
+    found: Vec<(usize, Block)>,
     a: &RemoveArgs,
-) -> anyhow::Result<Vec<usize>> {
-    let found = crate::config::document::host_blocks_naming_in(blocks, &a.alias);
+) -> anyhow::Result<Vec<(usize, Block)>> {
     if found.is_empty() {
         // Defined in an included file? Say where, rather than "not found".
         let files = load_tree(&s.path, &s.doc, &s.ctx.home);
@@ -116,25 +119,25 @@ fn removable(
             super::did_you_mean(&a.alias, &files)
         )));
     }
-    for &bi in &found {
+    for (_, b) in &found {
         // Hand-written blocks (`github.com`, `prod`) are the user's own:
         // only a RunPod entry goes without --force.
-        if !a.force && !runpod::is_runpod_block(&s.doc, &blocks[bi]) {
+        if !a.force && !runpod::is_runpod_block(&s.doc, b) {
             return Err(bad_input(format!(
                 "{} at {}:{} is not a RunPod entry (no runpod-ssh marker, no \"runpod\" in its name, not ssh.runpod.io, not root at an IPv4 address on a port other than 22); nothing was removed. Use --force to remove it anyway",
                 a.alias,
                 s.path.display(),
-                blocks[bi].header.unwrap_or(0) + 1
+                b.header.unwrap_or(0) + 1
             )));
         }
     }
-    for &bi in &found {
-        if blocks[bi].patterns.len() > 1 && !a.force {
+    for (_, b) in &found {
+        if b.patterns.len() > 1 && !a.force {
             return Err(bad_input(format!(
                 "the block at {}:{} also names other hosts ({}); nothing was removed. Use --force to drop just {} from that line",
                 s.path.display(),
-                blocks[bi].header.unwrap_or(0) + 1,
-                blocks[bi].patterns.join(" "),
+                b.header.unwrap_or(0) + 1,
+                b.patterns.join(" "),
                 a.alias
             )));
         }

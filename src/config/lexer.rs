@@ -54,8 +54,9 @@ pub struct Directive {
     pub value: Range<usize>,
     /// Arguments after quote removal, comment excluded.
     pub args: Args,
-    /// A trailing `# comment`, if any.
-    pub comment: Option<TrailingComment>,
+    /// A trailing `# comment`, if any (boxed: most lines have none, and
+    /// every line of every parsed file carries this field).
+    pub comment: Option<Box<TrailingComment>>,
     /// A problem OpenSSH reports for this line whatever the keyword.
     pub error: Option<LexError>,
 }
@@ -112,9 +113,14 @@ pub struct Arg {
     pub span: Range<usize>,
     /// The value when it differs from the raw text (quotes or escapes
     /// removed, or bytes that are not UTF-8); `None` keeps parsing free of
-    /// allocations for plain values.
-    decoded: Option<Box<str>>,
+    /// allocations for plain values. Behind a thin pointer: an `Arg` is
+    /// stored twice in every directive line.
+    decoded: Option<Box<Decoded>>,
 }
+
+/// A decoded argument value (see [`Arg`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct Decoded(Box<str>);
 
 impl Arg {
     const EMPTY: Arg = Arg {
@@ -129,14 +135,15 @@ impl Arg {
                 Ok(_) => None,
                 Err(_) => Some(String::from_utf8_lossy(raw).into()),
             },
-        };
+        }
+        .map(|d| Box::new(Decoded(d)));
         Arg { span, decoded }
     }
 
     /// The argument's value; `line` is the line it was lexed from.
     pub fn value<'a>(&'a self, line: &'a [u8]) -> &'a str {
         match &self.decoded {
-            Some(s) => s,
+            Some(s) => &s.0,
             None => std::str::from_utf8(&line[self.span.clone()]).unwrap_or_default(),
         }
     }
@@ -185,6 +192,102 @@ pub fn effective_len(line: &[u8]) -> usize {
 
 /// Split one line (without its line terminator).
 pub fn lex_line(line: &[u8]) -> LineKind {
+    match lex_plain(line) {
+        Some(kind) => kind,
+        None => lex_full(line),
+    }
+}
+
+/// Bytes [`lex_plain`] takes: space, tab and printable ASCII other than
+/// quotes and backslash. Everything else (NUL, CR, form feed, other
+/// controls, non-ASCII, quoting) goes to [`lex_full`].
+const PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0x20;
+    while b < 0x7f {
+        t[b] = !matches!(b as u8, b'"' | b'\'' | b'\\');
+        b += 1;
+    }
+    t[b'\t' as usize] = true;
+    t
+};
+
+/// The common line, lexed in one pass: only [`PLAIN`] bytes, not a
+/// command keyword, `Match` or a keyword without argument. What
+/// [`lex_full`] gives for it, without its NUL scan, quote handling and
+/// UTF-8 checks (all-ASCII). `None`: not such a line, ask [`lex_full`].
+/// `tests::fast_path_agrees_with_full_lexer` holds the two equal.
+fn lex_plain(line: &[u8]) -> Option<LineKind> {
+    if !line.iter().all(|&b| PLAIN[usize::from(b)]) {
+        return None;
+    }
+    let mut len = line.len();
+    while len > 1 && matches!(line[len - 1], b' ' | b'\t') {
+        len -= 1;
+    }
+    let s = &line[..len];
+    if s.iter().all(|&b| b == b' ' || b == b'\t') {
+        return Some(LineKind::Blank);
+    }
+    let first = strdelim(s, 0)?;
+    let kw = if first.token.is_empty() {
+        strdelim(s, first.next)?
+    } else {
+        first
+    };
+    if kw.token.first().is_none_or(|&b| b == b'#') {
+        return Some(LineKind::Comment);
+    }
+    let (keyword_lc, known) = lowercase_keyword(&kw.token);
+    if keyword_lc == "match" || COMMAND_KEYWORDS.contains(&keyword_lc.as_ref()) {
+        return None;
+    }
+    let mut rest = kw.next.min(len);
+    while rest < len && matches!(s[rest], b' ' | b'\t') {
+        rest += 1;
+    }
+    if rest >= len {
+        return None;
+    }
+    // `argv_split` of plain bytes: tokens between blanks, `#` opening a
+    // token starts the comment.
+    let mut args = Args::default();
+    let mut comment = None;
+    let mut i = rest;
+    while i < len {
+        match s[i] {
+            b' ' | b'\t' => i += 1,
+            b'#' => {
+                comment = Some(comment_at_pos(s, &args, rest, i, line.len()));
+                break;
+            }
+            _ => {
+                let start = i;
+                while i < len && !matches!(s[i], b' ' | b'\t') {
+                    i += 1;
+                }
+                args.push(Arg {
+                    span: start..i,
+                    decoded: None,
+                });
+            }
+        }
+    }
+    Some(LineKind::Directive(Directive {
+        indent: 0..kw.raw.start,
+        keyword: kw.raw.clone(),
+        keyword_lc,
+        known,
+        separator: kw.raw.end..rest,
+        value: value_range(&args, rest),
+        args,
+        comment,
+        error: None,
+    }))
+}
+
+/// [`lex_line`] for any line: OpenSSH's splitting step by step.
+fn lex_full(line: &[u8]) -> LineKind {
     let len = effective_len(line);
     let s = &line[..len];
     if s.iter().all(|&b| is_ws(b) || b == 0x0c) {
@@ -306,12 +409,12 @@ fn comment_at_pos(
     rest: usize,
     hash: usize,
     full_len: usize,
-) -> TrailingComment {
+) -> Box<TrailingComment> {
     let gap_start = args.last().map_or(rest, |a| a.span.end);
-    TrailingComment {
+    Box::new(TrailingComment {
         gap: gap_start..hash,
         text: hash..full_len,
-    }
+    })
 }
 
 /// Result of one `strdelim` call.
@@ -509,6 +612,9 @@ pub fn render_value(value: &str) -> Option<String> {
         Some(value.to_string())
     }
 }
+
+#[cfg(test)]
+mod fast_path_tests;
 
 #[cfg(test)]
 mod tests {

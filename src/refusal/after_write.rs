@@ -66,49 +66,35 @@ fn strictest_after(
 ) -> Option<String> {
     let client = Client::OpenSsh77;
     let (mut r, evaluated) = judge_split(client, doc, path, UNRELATED_HOST, ctx);
+    // Which problems are held against the file: on a Mac whose ssh is
+    // Apple's, Apple's own keywords are that ssh's business (this note is
+    // about how old clients split lines); without `with_local`, what the
+    // local ssh refuses is reported elsewhere.
+    let apple = Client::local().knows_apple_keywords();
+    let local = (!with_local).then(|| check(Client::OpenSsh, path, doc, ctx));
+    let known: std::collections::HashSet<&crate::config::Source> = local
+        .iter()
+        .flat_map(|l| l.problems.iter().map(|q| &q.source))
+        .collect();
+    let keep: Vec<bool> = r
+        .problems
+        .iter()
+        .map(|p| !(known.contains(&p.source) || apple && apple_keyword_refused(p).is_some()))
+        .collect();
     // `fix_repairs` of the file just written would read, parse and judge
-    // it again: when the disk holds exactly `doc`, this judgement is that
-    // one (the whole file again, on a large config, was most of an edit's
-    // time).
-    let judged: Vec<Diagnostic> = r.problems.clone();
-    let written = |f: &Path| -> Option<Repair> {
-        if f != path || !doc.reparses_identically() {
-            return None;
-        }
-        let holds = match &disk {
-            Written::Holds => true,
-            Written::Check(bytes) => {
-                let on_disk = crate::fsio::read(path).ok()?;
-                let ours =
-                    bytes.map_or_else(|| std::borrow::Cow::Owned(doc.to_bytes()), Into::into);
-                on_disk.content() == &*ours
-            }
-        };
-        holds.then(|| {
-            // Decided from the refused lines alone when they are all
-            // comments after a value (running every rule over a copy of
-            // the file was most of an edit's time).
-            line_repair::comments_only(path, doc, &judged, evaluated, ctx).unwrap_or_else(|| {
-                let before = judged
-                    .iter()
-                    .filter(|p| p.source.file == f)
-                    .map(|p| p.message.clone())
-                    .collect();
-                repairs_of(client, f, UNRELATED_HOST, ctx, doc.clone(), Some(before))
-            })
-        })
-    };
-    // This note is about how old clients split lines; on a Mac whose ssh
-    // is Apple's, Apple's own keywords are that ssh's business.
-    if Client::local().knows_apple_keywords() {
-        r.problems.retain(|p| apple_keyword_refused(p).is_none());
-    }
-    if !with_local {
-        let local = check(Client::OpenSsh, path, doc, ctx);
-        let known: std::collections::HashSet<&crate::config::Source> =
-            local.problems.iter().map(|q| &q.source).collect();
-        r.problems.retain(|p| !known.contains(&p.source));
-    }
+    // it again: when the disk holds exactly `doc`, this judgement (all of
+    // it, before the filter above) is that one (the whole file again, on
+    // a large config, was most of an edit's time).
+    let root_kept = r
+        .problems
+        .iter()
+        .zip(&keep)
+        .any(|(p, &k)| k && p.source.file == path);
+    let root_repair = root_kept
+        .then(|| written(path, doc, &disk, &r.problems, evaluated, ctx))
+        .flatten();
+    let mut k = keep.iter();
+    r.problems.retain(|_| k.next().copied().unwrap_or(true));
     if r.is_empty() {
         return None;
     }
@@ -123,7 +109,9 @@ fn strictest_after(
             } else {
                 String::new()
             };
-            let repair = written(f).unwrap_or_else(|| fix_repairs(client, f, UNRELATED_HOST, ctx));
+            let repair = root_repair
+                .filter(|_| f == path)
+                .unwrap_or_else(|| fix_repairs(client, f, UNRELATED_HOST, ctx));
             match repair {
                 Repair::All => format!("`{cmd}` repairs the lines{which}"),
                 Repair::Some => {
@@ -141,4 +129,48 @@ fn strictest_after(
         client.name(),
         render(&r)
     ))
+}
+
+/// What `fix` repairs in `path` when the disk holds `doc` (just written,
+/// `judged` its judgement), decided without reading and judging the file
+/// again; `None` when the disk may hold something else.
+fn written(
+    path: &Path,
+    doc: &Document,
+    disk: &Written,
+    judged: &[Diagnostic],
+    evaluated: usize,
+    ctx: &Context,
+) -> Option<Repair> {
+    if !doc.reparses_identically() {
+        return None;
+    }
+    let holds = match disk {
+        Written::Holds => true,
+        Written::Check(bytes) => {
+            let on_disk = crate::fsio::read(path).ok()?;
+            let ours = bytes.map_or_else(|| std::borrow::Cow::Owned(doc.to_bytes()), Into::into);
+            on_disk.content() == &*ours
+        }
+    };
+    holds.then(|| {
+        // Decided from the refused lines alone when they are all comments
+        // after a value (running every rule over a copy of the file was
+        // most of an edit's time).
+        line_repair::comments_only(path, doc, judged, evaluated, ctx).unwrap_or_else(|| {
+            let before = judged
+                .iter()
+                .filter(|p| p.source.file == path)
+                .map(|p| p.message.clone())
+                .collect();
+            repairs_of(
+                Client::OpenSsh77,
+                path,
+                UNRELATED_HOST,
+                ctx,
+                doc.clone(),
+                Some(before),
+            )
+        })
+    })
 }

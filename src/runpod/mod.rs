@@ -127,34 +127,52 @@ pub fn entry_options_pinned(e: &Endpoint, pin: &str, identity: &str) -> Vec<(Str
 /// containing "runpod", or HostName `ssh.runpod.io`, or a bare IPv4
 /// HostName with `User root` and a Port other than 22.
 pub fn is_runpod_block(doc: &Document, block: &Block) -> bool {
-    if block.kind != BlockKind::Host {
-        return false;
+    match block.header {
+        Some(h) if block.kind == BlockKind::Host => is_runpod_host(doc, h, block.lines.end),
+        _ => false,
     }
-    if has_marker(doc, block) {
+}
+
+/// [`is_runpod_block`] of the `Host` block whose header is line `header`
+/// and whose lines end before `end`, read from the lines themselves (no
+/// block, no copy of its patterns).
+fn is_runpod_host(doc: &Document, header: usize, end: usize) -> bool {
+    if has_marker_above(doc, header) {
         return true;
     }
+    let l = &doc.lines()[header];
+    let patterns = l.directive().into_iter().flat_map(|d| d.values(l.bytes()));
     // `to_ascii_lowercase().contains("runpod")`, without a copy per pattern.
-    if block.patterns.iter().any(|p| {
+    if patterns.into_iter().any(|p| {
         p.as_bytes()
             .windows(6)
             .any(|w| w.eq_ignore_ascii_case(b"runpod"))
     }) {
         return true;
     }
-    let first = |kw: &str| doc.first_value(block, kw);
+    let first = |kw: &str| first_value(doc, header + 1..end, kw);
     let hostname = first("hostname");
-    if hostname
-        .as_deref()
-        .is_some_and(|h| h.eq_ignore_ascii_case(PROXY_HOST))
-    {
+    if hostname.is_some_and(|h| h.eq_ignore_ascii_case(PROXY_HOST)) {
         return true;
     }
-    let ipv4 = hostname
-        .as_deref()
-        .is_some_and(|h| h.parse::<Ipv4Addr>().is_ok());
-    let root = first("user").as_deref() == Some("root");
-    let port = first("port").and_then(|p| resolve::parse_port(&p));
+    let ipv4 = hostname.is_some_and(|h| h.parse::<Ipv4Addr>().is_ok());
+    let root = first("user") == Some("root");
+    let port = first("port").and_then(resolve::parse_port);
     ipv4 && root && port.is_some_and(|p| p != 22)
+}
+
+/// [`Document::first_value`] over `lines` (a block without its header),
+/// borrowed: the first value of the first line that sets `keyword` (a
+/// canonical name), none when that line has none.
+fn first_value<'d>(
+    doc: &'d Document,
+    lines: std::ops::Range<usize>,
+    keyword: &str,
+) -> Option<&'d str> {
+    let l = doc.lines()[lines]
+        .iter()
+        .find(|l| l.keyword().and_then(keywords::lookup).map(|k| k.name) == Some(keyword))?;
+    l.directive()?.values(l.bytes()).next()
 }
 
 /// A host alias found in the config files.
@@ -173,44 +191,66 @@ pub struct HostEntry {
 /// of RunPod entries (of every `Host` block with `all`), each once, in file
 /// order.
 pub fn entries(files: &[ConfigFile], all: bool) -> Vec<HostEntry> {
-    let mut out: Vec<HostEntry> = Vec::new();
-    let blocks: Vec<Vec<Block>> = files.iter().map(|f| f.doc.blocks()).collect();
+    entry_refs(files, all)
+        .into_iter()
+        .map(|e| HostEntry {
+            alias: e.alias.to_string(),
+            source: Source {
+                file: files[e.file].path.clone(),
+                line: e.line,
+            },
+            runpod: e.runpod,
+            managed: e.managed,
+        })
+        .collect()
+}
+
+/// A [`HostEntry`] borrowed from the files: `file` indexes them.
+#[derive(Debug, Clone, Copy)]
+pub struct EntryRef<'a> {
+    pub alias: &'a str,
+    pub file: usize,
+    /// The 1-based line of its `Host` line.
+    pub line: usize,
+    pub runpod: bool,
+    pub managed: bool,
+}
+
+/// [`entries`] without a copy of each alias and path (`list` of 10,000
+/// hosts): read from the header lines, not from [`Document::blocks`].
+pub fn entry_refs(files: &[ConfigFile], all: bool) -> Vec<EntryRef<'_>> {
+    let mut out: Vec<EntryRef> = Vec::new();
     // Seen aliases (a linear scan of `out` made this quadratic), borrowed
     // from the documents; FNV: one look-up per alias of the user's own
-    // file. Room for every name, not regrown.
+    // file.
     let mut seen: std::collections::HashSet<&str, std::hash::BuildHasherDefault<keywords::Fnv>> =
         Default::default();
-    let names: usize = blocks.iter().flatten().map(|b| b.patterns.len()).sum();
-    seen.reserve(names);
-    out.reserve(names);
-    for (f, blocks) in files.iter().zip(blocks) {
-        for mut b in blocks {
-            if b.kind != BlockKind::Host {
+    for (fi, f) in files.iter().enumerate() {
+        let lines = f.doc.lines();
+        // Block bounds as `Document::blocks` has them: a header up to the
+        // next one.
+        let headers: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].is_header()).collect();
+        seen.reserve(headers.len() * 2);
+        out.reserve(headers.len() * 2);
+        for (k, &h) in headers.iter().enumerate() {
+            let l = &lines[h];
+            let Some(d) = l.directive().filter(|d| d.keyword_lc == "host") else {
                 continue;
-            }
-            let runpod = is_runpod_block(&f.doc, &b);
+            };
+            let end = headers.get(k + 1).copied().unwrap_or(lines.len());
+            let runpod = is_runpod_host(&f.doc, h, end);
             if !all && !runpod {
                 continue;
             }
-            let managed = has_marker(&f.doc, &b);
-            let line = b.header.unwrap_or(0) + 1;
-            // The header's values, borrowed from the document in the same
-            // order as the block's own copies, which move into the entries.
-            let header = b.header.map(|h| &f.doc.lines()[h]);
-            let names = header.and_then(|l| l.directive().map(|d| d.values(l.bytes())));
-            for (alias, name) in std::mem::take(&mut b.patterns)
-                .into_iter()
-                .zip(names.into_iter().flatten())
-            {
-                if pattern::is_wildcard(&alias) || !seen.insert(name) {
+            let managed = has_marker_above(&f.doc, h);
+            for alias in d.values(l.bytes()) {
+                if pattern::is_wildcard(alias) || !seen.insert(alias) {
                     continue;
                 }
-                out.push(HostEntry {
+                out.push(EntryRef {
                     alias,
-                    source: Source {
-                        file: f.path.clone(),
-                        line,
-                    },
+                    file: fi,
+                    line: h + 1,
                     runpod,
                     managed,
                 });
@@ -252,7 +292,11 @@ pub fn synced_pod_id(doc: &Document, block: &Block) -> Option<String> {
 /// Whether runpod-ssh wrote this block (its marker comment sits right above
 /// the header).
 pub fn has_marker(doc: &Document, block: &Block) -> bool {
-    let Some(h) = block.header else { return false };
+    block.header.is_some_and(|h| has_marker_above(doc, h))
+}
+
+/// [`has_marker`] of the block whose header is line `h`.
+fn has_marker_above(doc: &Document, h: usize) -> bool {
     let mut i = h;
     while i > 0 && doc.lines()[i - 1].is_comment() {
         i -= 1;
@@ -264,3 +308,6 @@ pub fn has_marker(doc: &Document, block: &Block) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod entries_tests;

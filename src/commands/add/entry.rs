@@ -3,6 +3,8 @@
 //! edit — nothing earlier overrides it ([`overrides`]) and `ssh -G`
 //! accepts the file ([`cross_check`]).
 
+use std::borrow::Cow;
+
 use super::super::bad_input;
 use super::super::edit::Session;
 use crate::config::keywords::{self, Kind};
@@ -27,8 +29,8 @@ pub(crate) fn cross_check(
         s,
         alias,
         notes,
-        || utf8_bytes(doc),
-        || utf8_bytes(&s.doc),
+        || utf8_bytes(doc).into(),
+        || utf8_bytes(&s.doc).into(),
     )
 }
 
@@ -44,18 +46,18 @@ pub(super) fn cross_check_bytes(
     notes: &mut Vec<String>,
 ) -> anyhow::Result<()> {
     let oracle = Oracle::for_buffers(&s.path, Some(s.snap.content()), &[old, new], &s.ctx.home);
-    ask_ssh(oracle, s, alias, notes, || new.to_vec(), || old.to_vec())
+    ask_ssh(oracle, s, alias, notes, || new.into(), || old.into())
 }
 
 /// The question of [`cross_check`] to an oracle (or the note why there is
 /// none): `new` is what ssh reads of the edit, `old` of the file as read.
-fn ask_ssh(
+fn ask_ssh<'b>(
     oracle: Result<Oracle, Skip>,
     s: &Session,
     alias: &str,
     notes: &mut Vec<String>,
-    new: impl FnOnce() -> Vec<u8>,
-    old: impl FnOnce() -> Vec<u8>,
+    new: impl FnOnce() -> Cow<'b, [u8]>,
+    old: impl FnOnce() -> Cow<'b, [u8]>,
 ) -> anyhow::Result<()> {
     let oracle = match oracle {
         Ok(o) => o,
@@ -220,44 +222,48 @@ pub(super) fn line_as_written(doc: &Document, block: &crate::config::Block) -> u
 /// The block's own HostName and Port (22 when unset): the first line of
 /// each (as `Document::first_value`), found in one pass over the block.
 pub(crate) fn endpoint_of(doc: &Document, block: &crate::config::Block) -> (String, u16) {
+    let (host, port) = endpoint_words(doc, block);
+    (host.unwrap_or_default().to_ascii_lowercase(), port)
+}
+
+/// [`endpoint_of`] borrowed from the document (the host as written): a
+/// `String` per block was most of finding an entry by its endpoint.
+fn endpoint_words<'d>(doc: &'d Document, block: &crate::config::Block) -> (Option<&'d str>, u16) {
     let name = |k: &str| keywords::lookup(k).map(|kw| kw.name);
     let (want_host, want_port) = (name("hostname"), name("port"));
     // The first line naming the keyword decides, even with no value.
-    let (mut host, mut port): (Option<Option<String>>, Option<Option<String>>) = (None, None);
+    let (mut host, mut port): (Option<Option<&str>>, Option<Option<&str>>) = (None, None);
     let lines = doc.lines();
     for i in block.lines.clone().filter(|&i| Some(i) != block.header) {
         if host.is_some() && port.is_some() {
             break;
         }
-        let Some(got) = lines[i]
-            .keyword()
-            .and_then(keywords::lookup)
-            .map(|kw| kw.name)
-        else {
+        let l = &lines[i];
+        let Some(got) = l.keyword().and_then(keywords::lookup).map(|kw| kw.name) else {
             continue;
         };
-        let l = &lines[i];
-        let first = || {
-            l.directive()
-                .and_then(|d| d.values(l.bytes()).next().map(str::to_string))
-        };
+        let first = || l.directive().and_then(|d| d.values(l.bytes()).next());
         if host.is_none() && want_host == Some(got) {
             host = Some(first());
         } else if port.is_none() && want_port == Some(got) {
             port = Some(first());
         }
     }
-    let host = host.flatten().unwrap_or_default().to_ascii_lowercase();
     let port = port
         .flatten()
-        .and_then(|p| crate::config::resolve::parse_port(&p))
+        .and_then(crate::config::resolve::parse_port)
         .unwrap_or(22);
-    (host, port)
+    (host.flatten(), port)
 }
 
 pub(super) fn points_at(doc: &Document, block: &crate::config::Block, ep: &Endpoint) -> bool {
-    let (h, p) = endpoint_of(doc, block);
-    h == ep.host && p == ep.port
+    let (h, p) = endpoint_words(doc, block);
+    // `endpoint_of`'s lowercased host equal to `ep.host`, without the copy.
+    p == ep.port
+        && h.unwrap_or_default()
+            .bytes()
+            .map(|b| b.to_ascii_lowercase())
+            .eq(ep.host.bytes())
 }
 
 /// The entry's values that earlier lines of the config override (first

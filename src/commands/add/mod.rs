@@ -296,6 +296,7 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             "warnings": warnings,
         });
         output::out(&output::json(&v)?)?;
+        leak(p);
         return Ok(outcome);
     }
     let text = if a.dry_run {
@@ -321,7 +322,15 @@ fn run_parsed(env: &Env, a: &AddArgs) -> anyhow::Result<Outcome> {
             st.yellow("warning:")
         ));
     }
+    leak(p);
     Ok(outcome)
+}
+
+/// The process ends soon after `add`: freeing a large file's lines one by
+/// one cost more than a twentieth of the command, so the plan (holding the
+/// edited document) is left to the exit.
+fn leak(p: Plan) {
+    std::mem::forget(p);
 }
 
 /// The pasted command as an endpoint, with `--identity` applied and a
@@ -503,19 +512,22 @@ fn plan(s: &mut Session, found: Found, mut ep: Endpoint) -> anyhow::Result<Plan>
     let old_endpoint = existing.map(|i| endpoint_of(&s.doc, &blocks[i]));
     // What ssh reads of the file as read, when `s.doc` is about to become
     // the edit (UTF-8: the bytes ssh reads are the document's own).
+    // A parsed UTF-8 document's bytes are the snapshot's own (the
+    // document is lossless): no copy of them is made.
     let utf8 = s.doc.encoding() == crate::config::Encoding::Utf8;
-    let old_bytes = (base.is_none() && utf8).then(|| s.doc.to_bytes());
-    let (doc, bi) = match (base, &old_bytes) {
-        (Some(base), _) => apply_owned(base, None, existing, &alias, &options, &ep, &[])?,
-        (None, Some(_)) => {
+    let in_place = base.is_none() && utf8;
+    let (doc, bi) = match base {
+        Some(base) => apply_owned(base, None, existing, &alias, &options, &ep, &[])?,
+        None if in_place => {
             let doc = std::mem::replace(&mut s.doc, Document::parse(b""));
             apply_owned(doc, Some(&blocks), None, &alias, &options, &ep, &[])?
         }
-        (None, None) => apply(&s.doc, None, &alias, &options, &ep, &[])?,
+        None => apply(&s.doc, None, &alias, &options, &ep, &[])?,
     };
     let bytes = doc.to_bytes();
     let mut notes = Vec::new();
-    let r = prove(s, &doc, &alias, old_bytes.as_deref(), &bytes, &mut notes)?;
+    let old = in_place.then(|| s.snap.content());
+    let r = prove(s, &doc, &alias, old, &bytes, &mut notes)?;
     let range = entry_lines(&doc, bi, existing);
     let overridden = overrides_in(s, range, &r, &options, &identity);
     if !overridden.is_empty() {

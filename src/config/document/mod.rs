@@ -54,10 +54,15 @@ impl LineEnding {
 ///
 /// Unedited lines share the file's buffer (one allocation for the whole
 /// file, not one per line); an edited line gets its own.
+///
+/// Every line of every file parsed is one of these, so it is kept small:
+/// the span into the buffer is two `u32` (a line that owns its buffer
+/// spans all of it, whatever its length, see [`WHOLE`]).
 #[derive(Debug, Clone)]
 pub struct Line {
     buf: Arc<[u8]>,
-    range: Range<usize>,
+    start: u32,
+    end: u32,
     pub ending: LineEnding,
     kind: LineKind,
     /// The 0-based line this came from in the parsed file (`None` for a
@@ -73,21 +78,37 @@ impl PartialEq for Line {
 
 impl Eq for Line {}
 
+/// `Line::end` of a line whose bytes are its whole buffer.
+const WHOLE: u32 = u32::MAX;
+
 impl Line {
     fn new(bytes: Vec<u8>, ending: LineEnding) -> Self {
-        let len = bytes.len();
-        Line::shared(Arc::from(bytes), 0..len, ending)
-    }
-
-    fn shared(buf: Arc<[u8]>, range: Range<usize>, ending: LineEnding) -> Self {
-        let kind = lexer::lex_line(&buf[range.clone()]);
+        let kind = lexer::lex_line(&bytes);
         Line {
-            buf,
-            range,
+            buf: Arc::from(bytes),
+            start: 0,
+            end: WHOLE,
             ending,
             kind,
             origin: None,
         }
+    }
+
+    /// A line at `range` of a shared buffer; `None` when the range does
+    /// not fit the `u32` span (a buffer over 4 GiB: the caller gives such
+    /// a line its own buffer).
+    fn shared(buf: &Arc<[u8]>, range: Range<usize>, ending: LineEnding) -> Option<Self> {
+        let start = u32::try_from(range.start).ok()?;
+        let end = u32::try_from(range.end).ok().filter(|&e| e != WHOLE)?;
+        let kind = lexer::lex_line(&buf[range]);
+        Some(Line {
+            buf: buf.clone(),
+            start,
+            end,
+            ending,
+            kind,
+            origin: None,
+        })
     }
 
     /// The 1-based line number this line had in the file as read.
@@ -97,7 +118,11 @@ impl Line {
 
     /// The line's bytes without its terminator.
     pub fn bytes(&self) -> &[u8] {
-        &self.buf[self.range.clone()]
+        if self.end == WHOLE {
+            &self.buf
+        } else {
+            &self.buf[self.start as usize..self.end as usize]
+        }
     }
 
     /// The line as (lossy) text, for messages.
@@ -228,7 +253,8 @@ impl Document {
         let buf: Arc<[u8]> = Arc::from(&*text);
         let mut lines = Vec::with_capacity(buf.iter().filter(|&&b| b == b'\n').count() + 1);
         for (range, ending) in line_spans(&buf) {
-            let mut l = Line::shared(buf.clone(), range, ending);
+            let mut l = Line::shared(&buf, range.clone(), ending)
+                .unwrap_or_else(|| Line::new(buf[range].to_vec(), ending));
             l.origin = Some(lines.len());
             lines.push(l);
         }
@@ -237,7 +263,7 @@ impl Document {
 
     /// The document's bytes, in its original encoding.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.lines.iter().map(|l| l.range.len() + 2).sum());
+        let mut out = Vec::with_capacity(self.lines.iter().map(|l| l.bytes().len() + 2).sum());
         for l in &self.lines {
             out.extend_from_slice(l.bytes());
             out.extend_from_slice(l.ending.as_bytes());
@@ -321,36 +347,27 @@ impl Document {
 
     /// The blocks, in file order; the first is always the global section.
     pub fn blocks(&self) -> Vec<Block> {
+        let n = self.lines.len();
         let mut blocks = vec![Block {
             kind: BlockKind::Global,
             header: None,
-            lines: 0..0,
+            lines: 0..n,
             patterns: Vec::new(),
         }];
+        // One pass: a header ends the block before it.
         for (i, l) in self.lines.iter().enumerate() {
-            if l.is_header() {
-                let d = l.directive().expect("header is a directive");
-                blocks.push(Block {
-                    kind: if d.keyword_lc == "host" {
-                        BlockKind::Host
-                    } else {
-                        BlockKind::Match
-                    },
-                    header: Some(i),
-                    lines: i..i,
-                    patterns: d.values(l.bytes()).map(str::to_string).collect(),
-                });
-            }
-        }
-        let n = blocks.len();
-        for b in 0..n {
-            let start = blocks[b].header.unwrap_or(0);
-            let end = if b + 1 < n {
-                blocks[b + 1].header.unwrap_or(self.lines.len())
-            } else {
-                self.lines.len()
+            let Some(kind) = header_kind(l) else {
+                continue;
             };
-            blocks[b].lines = start..end;
+            if let Some(prev) = blocks.last_mut() {
+                prev.lines.end = i;
+            }
+            blocks.push(Block {
+                kind,
+                header: Some(i),
+                lines: i..n,
+                patterns: patterns_of(l),
+            });
         }
         blocks
     }
@@ -379,13 +396,9 @@ impl Document {
             None => (BlockKind::Global, Vec::new()),
             Some(h) => {
                 let l = &self.lines[h];
-                let d = l.directive().expect("header is a directive");
-                let kind = if d.keyword_lc == "host" {
-                    BlockKind::Host
-                } else {
-                    BlockKind::Match
-                };
-                (kind, d.values(l.bytes()).map(str::to_string).collect())
+                let kind = header_kind(l).unwrap_or(BlockKind::Match);
+                let patterns = patterns_of(l);
+                (kind, patterns)
             }
         };
         Ok(Block {
@@ -398,15 +411,20 @@ impl Document {
 
     /// The lines of `block` that set `keyword` (any alias of it).
     pub fn option_lines(&self, block: &Block, keyword: &str) -> Vec<usize> {
-        let want = keywords::lookup(keyword).map(|k| k.name);
+        let Some(want) = keywords::lookup(keyword).map(|k| k.name) else {
+            return Vec::new();
+        };
+        // `Directive::known` is the lexer's `lookup` of the line's keyword:
+        // no second look-up (a hash of the keyword) per line.
         block
             .lines
             .clone()
             .filter(|&i| Some(i) != block.header)
             .filter(|&i| {
                 self.lines[i]
-                    .keyword()
-                    .is_some_and(|k| keywords::lookup(k).map(|x| x.name) == want && want.is_some())
+                    .directive()
+                    .and_then(|d| d.known)
+                    .is_some_and(|k| k.name == want)
             })
             .collect()
     }
@@ -414,7 +432,25 @@ impl Document {
     /// The first value `block` gives `keyword` on its own lines, if any.
     pub fn first_value(&self, block: &Block, keyword: &str) -> Option<String> {
         let li = *self.option_lines(block, keyword).first()?;
-        self.lines[li].values().first().map(|s| s.to_string())
+        let l = &self.lines[li];
+        l.directive()?.values(l.bytes()).next().map(str::to_string)
+    }
+}
+
+/// A header's arguments as owned strings (exactly sized, no `Vec<&str>`
+/// in between).
+fn patterns_of(l: &Line) -> Vec<String> {
+    l.directive()
+        .map(|d| d.values(l.bytes()).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// The kind of block line `l` starts, if it is a header.
+fn header_kind(l: &Line) -> Option<BlockKind> {
+    match l.keyword()? {
+        "host" => Some(BlockKind::Host),
+        "match" => Some(BlockKind::Match),
+        _ => None,
     }
 }
 

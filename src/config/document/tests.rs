@@ -166,3 +166,64 @@ fn one_block_is_that_block_of_the_list() {
         assert_eq!(d.block(all.len()), Err(EditError::NoSuchBlock(all.len())));
     }
 }
+
+/// Every line of every parsed file is a `Line`: its size is paid in page
+/// faults and copies on each command (61k lines in the 10k bench file).
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn a_line_stays_small() {
+    assert!(
+        std::mem::size_of::<Line>() <= 232,
+        "{}",
+        std::mem::size_of::<Line>()
+    );
+}
+
+/// `option_lines` reads the lexer's `known` instead of looking each
+/// line's keyword up again: both must pick the same lines, aliases, case,
+/// unknown, over-long and non-UTF-8 keywords included.
+#[test]
+fn option_lines_agree_with_a_keyword_lookup_per_line() {
+    let text = b"Host a\n  IdentityFile x\n  identityfile y\n  IDENTITYFILE=z\n  \
+PubkeyAcceptedKeyTypes k\n  PubkeyAcceptedAlgorithms j\n  Bogus q\n  \
+aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa v\n  Us\xffer w\n  User \"u\"\n  \
+# User c\n  User\n  ProxyCommand p\n  identityFile2 i2\nMatch all\n  Port 2\n";
+    let doc = Document::parse(text);
+    for b in doc.blocks() {
+        for kw in [
+            "identityfile",
+            "IdentityFile",
+            "pubkeyacceptedkeytypes",
+            "PubkeyAcceptedAlgorithms",
+            "identityfile2",
+            "bogus",
+            "user",
+            "proxycommand",
+            "port",
+            "match",
+            "host",
+            "nope",
+        ] {
+            let want = keywords::lookup(kw).map(|k| k.name);
+            let reference: Vec<usize> = b
+                .lines
+                .clone()
+                .filter(|&i| Some(i) != b.header)
+                .filter(|&i| {
+                    doc.lines()[i].keyword().is_some_and(|k| {
+                        keywords::lookup(k).map(|x| x.name) == want && want.is_some()
+                    })
+                })
+                .collect();
+            assert_eq!(doc.option_lines(&b, kw), reference, "{kw} in {b:?}");
+        }
+    }
+    assert_eq!(
+        doc.option_lines(&doc.blocks()[1], "identityfile"),
+        [1, 2, 3, 13]
+    );
+    assert_eq!(
+        doc.first_value(&doc.blocks()[1], "user").as_deref(),
+        Some("u")
+    );
+}

@@ -6,9 +6,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::super::document::{Document, Encoding, line_spans};
-use super::super::keywords::Fnv;
 use super::super::keywords::Kind;
 use super::super::lexer::{Directive, LineKind, lex_line};
+use super::WordHasher;
 use super::plan::{Plan, names_exec};
 use super::values::{dollar_unset, expand_hostname, lower_unless_address, unknown_percent};
 use super::{Context, Diagnostic, Input, Resolved, Setting, Source};
@@ -23,7 +23,7 @@ pub(super) struct Evaluator<'c> {
     pub(super) settings: Vec<Setting>,
     /// Keyword → its settings, in order. FNV: looked up on every line,
     /// and the keys are the fixed keyword names.
-    pub(super) index: HashMap<&'static str, Slots, BuildHasherDefault<Fnv>>,
+    pub(super) index: HashMap<&'static str, Slots, BuildHasherDefault<WordHasher>>,
     /// A `SendEnv -PATTERN` dropped settings from `index`: `finish` must
     /// leave them out.
     pub(super) dropped: bool,
@@ -213,10 +213,10 @@ impl<'c> Evaluator<'c> {
             let now_set = self.has("hostname");
             if !plan.match_host.is_empty() && hostname_set != Some(now_set) {
                 hostname_set = Some(now_set);
-                let hostname = self.match_host_value().to_ascii_lowercase();
+                let hostname = self.match_host_lowercase();
                 by_hostname = plan
                     .match_host
-                    .get(hostname.as_str())
+                    .get(hostname.as_ref())
                     .map_or(empty, |s| &s[..]);
             }
             let Some(bi) = [
@@ -252,6 +252,22 @@ impl<'c> Evaluator<'c> {
             expand_hostname(&h.args[0], &self.host)
         } else {
             self.host.clone()
+        }
+    }
+
+    /// [`Evaluator::match_host_value`] lowercased, borrowed when nothing
+    /// is to expand or lower (looked up for every host of a `list`).
+    fn match_host_lowercase(&self) -> std::borrow::Cow<'_, str> {
+        let raw: &str = match self.first("hostname") {
+            Some(h) if !self.final_pass => &h.args[0],
+            _ => &self.host,
+        };
+        if raw.contains('%') {
+            std::borrow::Cow::Owned(expand_hostname(raw, &self.host).to_ascii_lowercase())
+        } else if raw.bytes().any(|b| b.is_ascii_uppercase()) {
+            std::borrow::Cow::Owned(raw.to_ascii_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(raw)
         }
     }
 

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
-use super::super::keywords::Fnv;
+use super::WordHasher;
 use std::path::Path;
 
 use super::super::document::Document;
@@ -72,7 +72,7 @@ pub(super) struct Plan<'a> {
 /// come from the user's own config (no flooding to resist). Names borrow
 /// the document's text when they can, and most name one block: no
 /// allocation per name (a `list` of 10,000 hosts spent 5% freeing them).
-pub(super) type Names<'a> = HashMap<Cow<'a, str>, Slots, BuildHasherDefault<Fnv>>;
+pub(super) type Names<'a> = HashMap<Cow<'a, str>, Slots, BuildHasherDefault<WordHasher>>;
 
 impl<'a> Plan<'a> {
     /// `values_only`: a block is indexed when its header alone evaluates
@@ -87,10 +87,28 @@ impl<'a> Plan<'a> {
         };
         let lines = doc.lines();
         // Like `Document::blocks`: the global section, then each header up
-        // to the next one.
-        let headers: Vec<usize> = (0..lines.len()).filter(|&i| lines[i].is_header()).collect();
-        // Most blocks are `Host NAME…`: room for a name each, not regrown.
-        plan.host.reserve(headers.len());
+        // to the next one. One pass over the lines finds the headers and
+        // which blocks hold an `Include` (which reads other files: such a
+        // block is always visited).
+        let mut headers: Vec<usize> = Vec::new();
+        let mut includes: Vec<bool> = vec![false];
+        for (i, l) in lines.iter().enumerate() {
+            match l.keyword() {
+                Some("host" | "match") => {
+                    headers.push(i);
+                    includes.push(false);
+                }
+                Some("include") => {
+                    if let Some(last) = includes.last_mut() {
+                        *last = true;
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Most blocks are `Host NAME…`, often two names: room for two
+        // each, not regrown.
+        plan.host.reserve(headers.len() * 2);
         plan.blocks.reserve(headers.len() + 1);
         plan.blocks
             .push(0..headers.first().copied().unwrap_or(lines.len()));
@@ -100,10 +118,8 @@ impl<'a> Plan<'a> {
         }
         // One scratch evaluator for every block's check, not one each.
         let mut scratch = Evaluator::new("", ctx);
-        for bi in 0..plan.blocks.len() {
+        for (bi, &has_include) in includes.iter().enumerate() {
             let range = plan.blocks[bi].clone();
-            // An Include anywhere in a block reads other files: always visited.
-            let has_include = range.clone().any(|i| lines[i].keyword() == Some("include"));
             let keyed = if bi == 0 || has_include {
                 None
             } else {
@@ -116,7 +132,14 @@ impl<'a> Plan<'a> {
                 l.directive()
                     .filter(|d| d.error.is_none())
                     .and_then(|d| index_key(&d.keyword_lc, d.values(l.bytes())))
-                    .filter(|_| silent_when_inactive(&mut scratch, doc, path, checked))
+                    .filter(|(key, _)| {
+                        // A valid `Host` line of literal names sets nothing
+                        // and reports nothing for the empty host (no empty
+                        // pattern; a literal never matches ""): its header
+                        // alone needs no evaluation.
+                        (values_only && matches!(key, Key::Host))
+                            || silent_when_inactive(&mut scratch, doc, path, checked)
+                    })
                     .filter(|_| !l.keyword().is_some_and(|k| names_exec(k, l.bytes())))
             };
             match keyed {
@@ -188,22 +211,24 @@ fn index_key<'a>(
     args: impl Iterator<Item = &'a str>,
 ) -> Option<(Key, Vec<Cow<'a, str>>)> {
     let literal = |p: &str| !p.is_empty() && !p.contains(['*', '?']);
-    let args: Vec<&str> = args.collect();
     if keyword == "host" {
-        // Negated entries only ever disable the block.
-        let positive: Vec<&str> = args
-            .iter()
-            .copied()
-            .filter(|a| !a.starts_with('!'))
-            .collect();
-        if args.iter().any(|a| a.is_empty())
-            || positive.is_empty()
-            || !positive.iter().all(|p| literal(p))
-        {
-            return None;
+        // Negated entries only ever disable the block. No empty entry, and
+        // every positive one literal.
+        let mut positive = Vec::new();
+        for a in args {
+            if a.is_empty() {
+                return None;
+            }
+            if !a.starts_with('!') {
+                if !literal(a) {
+                    return None;
+                }
+                positive.push(Cow::Borrowed(a));
+            }
         }
-        return Some((Key::Host, positive.into_iter().map(Cow::Borrowed).collect()));
+        return (!positive.is_empty()).then_some((Key::Host, positive));
     }
+    let args: Vec<&str> = args.collect();
     if keyword != "match" || args.is_empty() || !args.len().is_multiple_of(2) {
         return None;
     }

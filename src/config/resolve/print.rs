@@ -8,6 +8,15 @@ use super::values::{
 };
 use super::{DEFAULT_IDENTITY_FILES, ExpandError, Printed, Resolved, Setting, Source};
 
+/// [`Resolved::into_row`]: the values a `list` row shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowValues {
+    pub hostname: String,
+    pub port: u16,
+    pub user: String,
+    pub identity_file: Option<String>,
+}
+
 impl Resolved {
     /// Whether OpenSSH would accept this config.
     pub fn ok(&self) -> bool {
@@ -46,6 +55,51 @@ impl Resolved {
         match self.get("hostname") {
             Some(s) => lower_unless_address(&expand_hostname(&s.args[0], &self.host)),
             None => lower_unless_address(&self.host),
+        }
+    }
+
+    /// What a `list` row shows, moved out in one pass over the settings
+    /// (no look-up per keyword, no copy): [`Resolved::hostname_value`],
+    /// [`Resolved::port_value`], [`Resolved::user_value`] and the first
+    /// IdentityFile.
+    pub fn into_row(self) -> RowValues {
+        let (mut hostname, mut port, mut user, mut identity) = (None, None, None, None);
+        for s in self.settings {
+            let slot = match s.keyword {
+                "hostname" => &mut hostname,
+                "port" => &mut port,
+                "user" => &mut user,
+                "identityfile" => &mut identity,
+                _ => continue,
+            };
+            // The first setting of each wins, as in `get`.
+            if slot.is_none() {
+                *slot = Some(s.args.into_iter().next());
+            }
+        }
+        let (hostname, port, user, identity) = (
+            hostname.flatten(),
+            port.flatten(),
+            user.flatten(),
+            identity.flatten(),
+        );
+        let hostname = match hostname {
+            Some(h) if h.contains('%') => expand_hostname(&h, &self.host),
+            Some(h) => h,
+            None => self.host,
+        };
+        RowValues {
+            // `lower_unless_address`, in place.
+            hostname: if hostname.parse::<std::net::IpAddr>().is_ok() {
+                hostname
+            } else {
+                let mut h = hostname;
+                h.make_ascii_lowercase();
+                h
+            },
+            port: port.as_deref().and_then(parse_port).unwrap_or(22),
+            user: user.unwrap_or_else(|| self.ctx.local_user.clone()),
+            identity_file: identity,
         }
     }
 

@@ -1,0 +1,49 @@
+//! [`Resolved::into_row`] (`list`'s one pass) against the accessors it
+//! replaces, on generated configs.
+
+use super::{Context, Resolver, RowValues, resolve};
+use crate::config::Document;
+use proptest::prelude::*;
+
+fn config() -> impl Strategy<Value = String> {
+    let line = prop::sample::select(vec![
+        "Host web db\n",
+        "Host *\n",
+        "Match host web.x\n",
+        "HostName %h.x\n",
+        "HostName WEB.Example\n",
+        "HostName 1.2.3.4\n",
+        "HostName FE80::1\n",
+        "hostname second\n",
+        "User root\n",
+        "User Other\n",
+        "Port 2222\n",
+        "Port 22\n",
+        "IdentityFile ~/a\n",
+        "IdentityFile ~/b\n",
+        "LocalForward 1 h:2\n",
+    ]);
+    prop::collection::vec(line, 0..14).prop_map(|l| l.concat())
+}
+
+proptest! {
+    #[test]
+    fn into_row_is_the_accessors(text in config()) {
+        let doc = Document::parse(text.as_bytes());
+        let empty = std::env::temp_dir().join("runpod-ssh-row-empty-home");
+        let ctx = Context { home: empty.clone(), user_home: empty, ..Context::current() };
+        let path = std::path::Path::new("/tmp/x");
+        let keep: &[&str] = &["hostname", "port", "user", "identityfile"];
+        let resolver = Resolver::for_values(&doc, path, &ctx, keep);
+        for host in ["web", "db", "WEB", "1.2.3.4", "other"] {
+            let one = resolve(&doc, path, host, &ctx);
+            let want = RowValues {
+                hostname: one.hostname_value(),
+                port: one.port_value(),
+                user: one.user_value().to_string(),
+                identity_file: one.get("identityfile").map(|s| s.args[0].clone()),
+            };
+            prop_assert_eq!(resolver.resolve_values(host).into_row(), want, "host {}", host);
+        }
+    }
+}
