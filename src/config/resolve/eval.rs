@@ -258,11 +258,13 @@ impl<'c> Evaluator<'c> {
     /// [`Evaluator::match_host_value`] lowercased, borrowed when nothing
     /// is to expand or lower (looked up for every host of a `list`).
     fn match_host_lowercase(&self) -> std::borrow::Cow<'_, str> {
-        let raw: &str = match self.first("hostname") {
-            Some(h) if !self.final_pass => &h.args[0],
-            _ => &self.host,
+        // Only a HostName value is expanded; the host itself is taken as
+        // given, `%` and all (as `match_host_value`).
+        let (raw, from_hostname): (&str, bool) = match self.first("hostname") {
+            Some(h) if !self.final_pass => (&h.args[0], true),
+            _ => (&self.host, false),
         };
-        if raw.contains('%') {
+        if from_hostname && raw.contains('%') {
             std::borrow::Cow::Owned(expand_hostname(raw, &self.host).to_ascii_lowercase())
         } else if raw.bytes().any(|b| b.is_ascii_uppercase()) {
             std::borrow::Cow::Owned(raw.to_ascii_lowercase())

@@ -22,6 +22,10 @@ fn config() -> impl Strategy<Value = String> {
         "IdentityFile ~/a\n",
         "IdentityFile ~/b\n",
         "LocalForward 1 h:2\n",
+        "Host a%hb\n",
+        "Match host a%hb\n",
+        "Match host aa%hbb\n",
+        "HostName x%hy\n",
     ]);
     prop::collection::vec(line, 0..14).prop_map(|l| l.concat())
 }
@@ -35,7 +39,7 @@ proptest! {
         let path = std::path::Path::new("/tmp/x");
         let keep: &[&str] = &["hostname", "port", "user", "identityfile"];
         let resolver = Resolver::for_values(&doc, path, &ctx, keep);
-        for host in ["web", "db", "WEB", "1.2.3.4", "other"] {
+        for host in ["web", "db", "WEB", "1.2.3.4", "other", "a%hb"] {
             let one = resolve(&doc, path, host, &ctx);
             let want = RowValues {
                 hostname: one.hostname_value(),
@@ -46,4 +50,28 @@ proptest! {
             prop_assert_eq!(resolver.resolve_values(host).into_row(), want, "host {}", host);
         }
     }
+}
+
+/// A host with `%` in its own name is looked up as given, not expanded
+/// (only a HostName value is): `ssh -G 'a%hb'` on this config says port 2.
+#[test]
+fn a_percent_in_the_host_itself_is_not_expanded_for_match_host() {
+    let text = "Host a%hb\n  User u\nMatch host a%hb\n  Port 2\n";
+    let doc = Document::parse(text.as_bytes());
+    let empty = std::env::temp_dir().join("runpod-ssh-row-empty-home");
+    let ctx = Context {
+        home: empty.clone(),
+        user_home: empty,
+        ..Context::current()
+    };
+    let path = std::path::Path::new("/tmp/x");
+    let resolver = Resolver::for_values(
+        &doc,
+        path,
+        &ctx,
+        &["hostname", "port", "user", "identityfile"],
+    );
+    let row = resolver.resolve_values("a%hb").into_row();
+    assert_eq!(row.port, 2, "{row:?}");
+    assert_eq!(resolve(&doc, path, "a%hb", &ctx).port_value(), 2);
 }
