@@ -244,32 +244,32 @@ impl<'c> Evaluator<'c> {
         self.count_bad(path, before);
     }
 
-    /// What `Match host` is compared with (`readconf.c:match_cfg_line`).
-    pub(super) fn match_host_value(&self) -> String {
-        if self.final_pass {
-            self.host.clone()
-        } else if let Some(h) = self.first("hostname") {
-            expand_hostname(&h.args[0], &self.host)
-        } else {
-            self.host.clone()
+    /// What `Match host` is compared with (`readconf.c:match_cfg_line`):
+    /// the HostName value with `%h` expanded (not in the final pass), else
+    /// the host as given, `%` and all. Borrowed when nothing is expanded.
+    fn match_host(&self) -> std::borrow::Cow<'_, str> {
+        use std::borrow::Cow;
+        match self.first("hostname") {
+            Some(h) if !self.final_pass && h.args[0].contains('%') => {
+                Cow::Owned(expand_hostname(&h.args[0], &self.host))
+            }
+            Some(h) if !self.final_pass => Cow::Borrowed(&h.args[0]),
+            _ => Cow::Borrowed(&self.host),
         }
     }
 
-    /// [`Evaluator::match_host_value`] lowercased, borrowed when nothing
-    /// is to expand or lower (looked up for every host of a `list`).
+    pub(super) fn match_host_value(&self) -> String {
+        self.match_host().into_owned()
+    }
+
+    /// [`Evaluator::match_host`] lowercased, still borrowed when there is
+    /// nothing to lower (looked up for every host of a `list`).
     fn match_host_lowercase(&self) -> std::borrow::Cow<'_, str> {
-        // Only a HostName value is expanded; the host itself is taken as
-        // given, `%` and all (as `match_host_value`).
-        let (raw, from_hostname): (&str, bool) = match self.first("hostname") {
-            Some(h) if !self.final_pass => (&h.args[0], true),
-            _ => (&self.host, false),
-        };
-        if from_hostname && raw.contains('%') {
-            std::borrow::Cow::Owned(expand_hostname(raw, &self.host).to_ascii_lowercase())
-        } else if raw.bytes().any(|b| b.is_ascii_uppercase()) {
-            std::borrow::Cow::Owned(raw.to_ascii_lowercase())
-        } else {
-            std::borrow::Cow::Borrowed(raw)
+        match self.match_host() {
+            std::borrow::Cow::Borrowed(raw) if !raw.bytes().any(|b| b.is_ascii_uppercase()) => {
+                std::borrow::Cow::Borrowed(raw)
+            }
+            h => std::borrow::Cow::Owned(h.to_ascii_lowercase()),
         }
     }
 
