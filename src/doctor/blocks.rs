@@ -477,7 +477,8 @@ impl Rule for ProxyEntry {
                 continue;
             }
             let doc = &cx.doc;
-            let proxies: Vec<usize> = super::option_lines(doc, b, "hostname")
+            let proxies: Vec<usize> = doc
+                .option_line_iter(b, "hostname")
                 .filter(|&li| {
                     super::first_value(&doc.lines()[li])
                         .is_some_and(|h| h.eq_ignore_ascii_case(runpod::PROXY_HOST))

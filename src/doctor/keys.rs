@@ -28,7 +28,7 @@ pub(super) fn runpod_identity_lines(cx: &mut Cx) -> std::sync::Arc<Vec<(usize, S
         if !runpod::is_runpod_block(&cx.doc, b) || !cx.in_scope(&b.patterns) {
             continue;
         }
-        for li in super::option_lines(&cx.doc, b, "identityfile") {
+        for li in cx.doc.option_line_iter(b, "identityfile") {
             if let Some(v) = super::first_value(&cx.doc.lines()[li]) {
                 out.push((li, v.to_string()));
             }

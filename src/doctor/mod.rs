@@ -374,29 +374,6 @@ impl<'a> Cx<'a> {
     }
 }
 
-/// [`Document::option_lines`] as an iterator, from the keyword entry the
-/// lexer already looked up for each line (`Directive::known`) rather than
-/// a table look-up per line: rules ask this of every block.
-pub(crate) fn option_lines<'d>(
-    doc: &'d Document,
-    block: &Block,
-    keyword: &str,
-) -> impl Iterator<Item = usize> + 'd {
-    let want = crate::config::keywords::lookup(keyword).map(|k| k.name);
-    let header = block.header;
-    let lines = if want.is_some() {
-        block.lines.clone()
-    } else {
-        0..0
-    };
-    lines.filter(move |&i| {
-        Some(i) != header
-            && doc.lines()[i]
-                .directive()
-                .is_some_and(|d| d.known.map(|k| k.name) == want)
-    })
-}
-
 /// `line.values().first()` without collecting every value.
 pub(crate) fn first_value(line: &crate::config::document::Line) -> Option<&str> {
     line.directive()?.values(line.bytes()).next()
@@ -552,9 +529,9 @@ mod tests {
         assert!(checked > 100, "{checked}");
     }
 
-    /// The rules' `option_lines` lists what the document's does, for every
-    /// keyword the table knows (and unknown ones) in every block of every
-    /// fixture.
+    /// The document's `option_line_iter` (which the rules use) lists what a
+    /// keyword look-up per line does, for every keyword the table knows (and
+    /// unknown ones) in every block of every fixture.
     #[test]
     fn option_lines_from_known_matches_the_documents() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures");
@@ -596,8 +573,22 @@ mod tests {
             kws.dedup();
             for b in doc.blocks() {
                 for k in &kws {
-                    let ours: Vec<usize> = option_lines(doc, &b, k).collect();
-                    assert_eq!(ours, doc.option_lines(&b, k), "{k}");
+                    let ours: Vec<usize> = doc.option_line_iter(&b, k).collect();
+                    let want = crate::config::keywords::lookup(k).map(|x| x.name);
+                    let per_line: Vec<usize> = b
+                        .lines
+                        .clone()
+                        .filter(|&i| Some(i) != b.header && want.is_some())
+                        .filter(|&i| {
+                            doc.lines()[i]
+                                .keyword()
+                                .and_then(crate::config::keywords::lookup)
+                                .map(|x| x.name)
+                                == want
+                        })
+                        .collect();
+                    assert_eq!(ours, per_line, "{k}");
+                    assert_eq!(doc.option_lines(&b, k), per_line, "{k}");
                     checked += 1;
                 }
             }

@@ -411,22 +411,32 @@ impl Document {
 
     /// The lines of `block` that set `keyword` (any alias of it).
     pub fn option_lines(&self, block: &Block, keyword: &str) -> Vec<usize> {
-        let Some(want) = keywords::lookup(keyword).map(|k| k.name) else {
-            return Vec::new();
+        self.option_line_iter(block, keyword).collect()
+    }
+
+    /// [`Document::option_lines`] as an iterator (rules ask it of every
+    /// block of a large file: no Vec each time).
+    pub fn option_line_iter(
+        &self,
+        block: &Block,
+        keyword: &str,
+    ) -> impl Iterator<Item = usize> + '_ {
+        let want = keywords::lookup(keyword).map(|k| k.name);
+        let header = block.header;
+        let lines = if want.is_some() {
+            block.lines.clone()
+        } else {
+            0..0
         };
         // `Directive::known` is the lexer's `lookup` of the line's keyword:
         // no second look-up (a hash of the keyword) per line.
-        block
-            .lines
-            .clone()
-            .filter(|&i| Some(i) != block.header)
-            .filter(|&i| {
-                self.lines[i]
+        lines.filter(move |&i| {
+            Some(i) != header
+                && self.lines[i]
                     .directive()
                     .and_then(|d| d.known)
-                    .is_some_and(|k| k.name == want)
-            })
-            .collect()
+                    .is_some_and(|k| Some(k.name) == want)
+        })
     }
 
     /// The first value `block` gives `keyword` on its own lines, if any.
