@@ -25,9 +25,6 @@ mod create;
 mod lock;
 mod replace;
 mod udiff;
-/// FxHash's mixing for maps keyed by the user's own config text (no one
-/// to defend the table against; SipHash was a large share of rule time).
-pub(crate) use udiff::Fx;
 pub use udiff::unified_diff_anchored;
 
 use backup::backup;

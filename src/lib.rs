@@ -32,6 +32,7 @@ pub mod completion;
 pub mod config;
 pub mod doctor;
 pub mod fsio;
+mod hash;
 pub mod keys;
 pub mod known_hosts;
 pub mod oracle;

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use crate::config::document::{Block, Document, valid_alias};
 use crate::config::keywords::{self, Kind};
 use crate::config::{BlockKind, Resolved, pattern, resolve};
-use crate::fsio::Fx;
+use crate::hash::Fx;
 use crate::runpod;
 
 use super::{Auto, Cx, Finding, Meta, Rule, Severity};

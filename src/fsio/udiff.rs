@@ -20,9 +20,9 @@
 //!
 //! The tests run both on many generated edits and compare the text.
 
+use crate::hash::Fx;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 
 /// [`super::unified_diff`] of `old` to `new` when the shortcut applies
@@ -73,41 +73,6 @@ fn text_lines(bytes: &[u8]) -> Option<Vec<&str>> {
         lines.push(&text[start..]);
     }
     Some(lines)
-}
-
-/// A fast hash for line texts (FxHash's mixing): the config is the user's
-/// own, nobody to defend the table against, and SipHash was most of the
-/// shortcut's time.
-pub(crate) type Fx = BuildHasherDefault<FxHasher>;
-
-#[derive(Default)]
-pub(crate) struct FxHasher(u64);
-
-impl FxHasher {
-    fn add(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        let mut w = [0u8; 8];
-        w[..rest.len()].copy_from_slice(rest);
-        self.add(u64::from_le_bytes(w) ^ rest.len() as u64);
-    }
-    fn write_u8(&mut self, b: u8) {
-        self.add(u64::from(b));
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
 }
 
 /// One step of the edit script, as `similar`'s `DiffOp`.

@@ -1,14 +1,12 @@
 //! The evaluator: one pass over the lines, first value wins.
 
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 use std::path::Path;
 use std::sync::Arc;
 
 use super::super::document::{Document, Encoding, line_spans};
 use super::super::keywords::Kind;
 use super::super::lexer::{Directive, LineKind, lex_line};
-use super::WordHasher;
 use super::plan::{Plan, names_exec};
 use super::values::{dollar_unset, expand_hostname, lower_unless_address, unknown_percent};
 use super::{Context, Diagnostic, Input, Resolved, Setting, Source};
@@ -23,7 +21,7 @@ pub(super) struct Evaluator<'c> {
     pub(super) settings: Vec<Setting>,
     /// Keyword → its settings, in order. FNV: looked up on every line,
     /// and the keys are the fixed keyword names.
-    pub(super) index: HashMap<&'static str, Slots, BuildHasherDefault<WordHasher>>,
+    pub(super) index: HashMap<&'static str, Slots, crate::hash::Fx>,
     /// A `SendEnv -PATTERN` dropped settings from `index`: `finish` must
     /// leave them out.
     pub(super) dropped: bool,

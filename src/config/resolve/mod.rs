@@ -63,40 +63,6 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// A hasher for the resolver's maps of names (keywords, `Host` names):
-/// eight bytes a step rather than FNV's one (a `list` of 10,000 hosts
-/// hashes each name several times). The names come from the user's own
-/// config: no flooding to resist.
-#[derive(Default, Clone, Copy)]
-struct WordHasher(u64);
-
-impl std::hash::Hasher for WordHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x517c_c1b7_2722_0a95;
-        let mut h = self.0;
-        let mut step = |w: u64| h = (h.rotate_left(5) ^ w).wrapping_mul(K);
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            step(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            // The length keeps "a" and "a\0" apart.
-            step(u64::from_le_bytes(w) ^ ((rest.len() as u64) << 59));
-        }
-        self.0 = h;
-    }
-
-    fn finish(&self) -> u64 {
-        // The table picks buckets with the low bits: fold the high ones in.
-        self.0 ^ (self.0 >> 29)
-    }
-}
-
 /// Who is asking, and where their files are.
 #[derive(Debug, Clone)]
 pub struct Context {

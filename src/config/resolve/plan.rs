@@ -3,9 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
 
-use super::WordHasher;
 use std::path::Path;
 
 use super::super::document::Document;
@@ -72,7 +70,7 @@ pub(super) struct Plan<'a> {
 /// come from the user's own config (no flooding to resist). Names borrow
 /// the document's text when they can, and most name one block: no
 /// allocation per name (a `list` of 10,000 hosts spent 5% freeing them).
-pub(super) type Names<'a> = HashMap<Cow<'a, str>, Slots, BuildHasherDefault<WordHasher>>;
+pub(super) type Names<'a> = HashMap<Cow<'a, str>, Slots, crate::hash::Fx>;
 
 impl<'a> Plan<'a> {
     /// `values_only`: a block is indexed when its header alone evaluates
