@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Env, Failure, OrFail, bad_input, fail};
-use crate::config::{Block, BlockKind, Context, Document, Resolved, resolve};
+use crate::config::{Context, Document, Resolved, resolve};
 use crate::fsio::{self, Lock, Snapshot, WriteOptions};
 use crate::{known_hosts, runpod, vscode};
 
@@ -134,44 +134,6 @@ impl Session {
         let r = fsio::write(&self.snap, bytes, opts).or_fail(Failure::Io)?;
         Ok(r.backup)
     }
-}
-
-/// The `Host` blocks of `doc` that list `alias` literally, with their
-/// indices in [`Document::blocks`]: those blocks, found in one pass that
-/// makes no `String` for the blocks that do not name it (listing every
-/// block's patterns was a large part of `remove` on a large file).
-pub fn host_blocks_naming(doc: &Document, alias: &str) -> Vec<(usize, Block)> {
-    let lines = doc.lines();
-    let mut found: Vec<(usize, Block)> = Vec::new();
-    // A found block ends at the next header (or the end of the file).
-    let mut open = false;
-    let mut ordinal = 0;
-    for (i, l) in lines.iter().enumerate() {
-        if !l.is_header() {
-            continue;
-        }
-        ordinal += 1;
-        if let Some((_, b)) = found.last_mut().filter(|_| open) {
-            b.lines.end = i;
-        }
-        open = false;
-        let Some(d) = l.directive().filter(|_| l.keyword() == Some("host")) else {
-            continue;
-        };
-        if d.values(l.bytes()).any(|p| p == alias) {
-            found.push((
-                ordinal,
-                Block {
-                    kind: BlockKind::Host,
-                    header: Some(i),
-                    lines: i..lines.len(),
-                    patterns: d.values(l.bytes()).map(str::to_string).collect(),
-                },
-            ));
-            open = true;
-        }
-    }
-    found
 }
 
 /// The file runpod-ssh pins pod host keys in.
@@ -384,59 +346,4 @@ pub fn pinned_key_count(alias: &str) -> usize {
         .and_then(|p| fsio::read(&p).ok())
         .and_then(|s| s.bytes)
         .map_or(0, |b| known_hosts::remove_host(&b, alias).1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    /// Lines that make and name blocks in many spellings: case, `=`,
-    /// quotes, several patterns, comments, Match, the alias as part of
-    /// another word.
-    const LINES: &[&str] = &[
-        "Host a",
-        "Host b a",
-        "host=a",
-        "HOST \"a\" c",
-        "Host a# x",
-        "Host ab",
-        "Host a*",
-        "  Host a",
-        "Match host a",
-        "Match all",
-        "# Host a",
-        "",
-        "  HostName 10.0.0.1",
-        "  User root",
-        "Host",
-        "Host 'a'",
-        "Host a\tb",
-        "Host \\a",
-    ];
-
-    proptest! {
-        /// `host_blocks_naming` gives exactly the blocks of
-        /// `blocks()` that `host_blocks_naming_in` names.
-        #[test]
-        fn host_blocks_naming_agrees_with_blocks(
-            picks in proptest::collection::vec(0..LINES.len(), 0..40),
-            crlf in any::<bool>(),
-            final_newline in any::<bool>(),
-        ) {
-            let nl = if crlf { "\r\n" } else { "\n" };
-            let mut text = picks.iter().map(|&i| LINES[i]).collect::<Vec<_>>().join(nl);
-            if final_newline {
-                text.push_str(nl);
-            }
-            let doc = Document::parse(text.as_bytes());
-            let blocks = doc.blocks();
-            let want: Vec<(usize, Block)> =
-                crate::config::document::host_blocks_naming_in(&blocks, "a")
-                    .into_iter()
-                    .map(|i| (i, blocks[i].clone()))
-                    .collect();
-            prop_assert_eq!(host_blocks_naming(&doc, "a"), want);
-        }
-    }
 }

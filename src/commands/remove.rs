@@ -12,7 +12,7 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
     edit::check_alias(&a.alias)?;
     let mut s = Session::open(env)?;
     // Only the blocks naming the alias, with their indices in `blocks()`.
-    let found = removable(&s, edit::host_blocks_naming(&s.doc, &a.alias), a)?;
+    let found = removable(&s, s.doc.host_blocks_naming_with(&a.alias), a)?;
     // The pins go under the entry's HostKeyAlias (sync: runpod-<podid>).
     let pins_of: Vec<String> = found
         .iter()

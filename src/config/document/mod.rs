@@ -375,7 +375,48 @@ impl Document {
     /// Indices (into [`Document::blocks`]) of the `Host` blocks that list
     /// `alias` literally as one of their patterns.
     pub fn host_blocks_naming(&self, alias: &str) -> Vec<usize> {
-        host_blocks_naming_in(&self.blocks(), alias)
+        self.host_blocks_naming_with(alias)
+            .into_iter()
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// The `Host` blocks that list `alias` literally, with their indices in
+    /// [`Document::blocks`], found in one pass that makes no `String` for
+    /// the blocks that do not name it (listing every block's patterns was a
+    /// large part of `remove` on a large file).
+    pub fn host_blocks_naming_with(&self, alias: &str) -> Vec<(usize, Block)> {
+        let lines = &self.lines;
+        let mut found: Vec<(usize, Block)> = Vec::new();
+        // A found block ends at the next header (or the end of the file).
+        let mut open = false;
+        let mut ordinal = 0;
+        for (i, l) in lines.iter().enumerate() {
+            if !l.is_header() {
+                continue;
+            }
+            ordinal += 1;
+            if let Some((_, b)) = found.last_mut().filter(|_| open) {
+                b.lines.end = i;
+            }
+            open = false;
+            let Some(d) = l.directive().filter(|_| l.keyword() == Some("host")) else {
+                continue;
+            };
+            if d.values(l.bytes()).any(|p| p == alias) {
+                found.push((
+                    ordinal,
+                    Block {
+                        kind: BlockKind::Host,
+                        header: Some(i),
+                        lines: i..lines.len(),
+                        patterns: d.values(l.bytes()).map(str::to_string).collect(),
+                    },
+                ));
+                open = true;
+            }
+        }
+        found
     }
 
     /// `blocks()[index]`, without listing every block's patterns (each

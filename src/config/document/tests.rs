@@ -227,3 +227,57 @@ aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa v\n  Us\xffer w\n  User 
         Some("u")
     );
 }
+
+mod naming {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Lines that make and name blocks in many spellings: case, `=`,
+    /// quotes, several patterns, comments, Match, the alias as part of
+    /// another word.
+    const LINES: &[&str] = &[
+        "Host a",
+        "Host b a",
+        "host=a",
+        "HOST \"a\" c",
+        "Host a# x",
+        "Host ab",
+        "Host a*",
+        "  Host a",
+        "Match host a",
+        "Match all",
+        "# Host a",
+        "",
+        "  HostName 10.0.0.1",
+        "  User root",
+        "Host",
+        "Host 'a'",
+        "Host a\tb",
+        "Host \\a",
+    ];
+
+    proptest! {
+        /// `Document::host_blocks_naming_with` gives exactly the blocks of
+        /// `blocks()` that `host_blocks_naming_in` names.
+        #[test]
+        fn host_blocks_naming_agrees_with_blocks(
+            picks in proptest::collection::vec(0..LINES.len(), 0..40),
+            crlf in any::<bool>(),
+            final_newline in any::<bool>(),
+        ) {
+            let nl = if crlf { "\r\n" } else { "\n" };
+            let mut text = picks.iter().map(|&i| LINES[i]).collect::<Vec<_>>().join(nl);
+            if final_newline {
+                text.push_str(nl);
+            }
+            let doc = Document::parse(text.as_bytes());
+            let blocks = doc.blocks();
+            let want: Vec<(usize, Block)> =
+                host_blocks_naming_in(&blocks, "a")
+                    .into_iter()
+                    .map(|i| (i, blocks[i].clone()))
+                    .collect();
+            prop_assert_eq!(doc.host_blocks_naming_with("a"), want);
+        }
+    }
+}
