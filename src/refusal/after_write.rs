@@ -3,9 +3,10 @@
 
 use std::path::Path;
 
+use super::old_client::{Judged, OldAt};
 use super::{
-    Client, Diagnostic, Repair, UNRELATED_HOST, apple_keyword_refused, check, fix_command,
-    fix_repairs, judge_split, line_repair, render, repairs_of,
+    Client, Repair, UNRELATED_HOST, apple_keyword_refused, check, fix_command, fix_repairs,
+    line_repair, repairs_of,
 };
 use crate::config::{Context, Document};
 
@@ -65,44 +66,52 @@ fn strictest_after(
     with_local: bool,
 ) -> Option<String> {
     let client = Client::OpenSsh77;
-    let (mut r, evaluated) = judge_split(client, doc, path, UNRELATED_HOST, ctx);
+    let j = Judged::new(client, doc, path, UNRELATED_HOST, ctx);
     // Which problems are held against the file: on a Mac whose ssh is
     // Apple's, Apple's own keywords are that ssh's business (this note is
     // about how old clients split lines); without `with_local`, what the
-    // local ssh refuses is reported elsewhere.
+    // local ssh refuses is reported elsewhere. An older client's own words
+    // are never a bad option's.
     let apple = Client::local().knows_apple_keywords();
     let local = (!with_local).then(|| check(Client::OpenSsh, path, doc, ctx));
-    let known: std::collections::HashSet<&crate::config::Source> = local
+    let known: std::collections::HashSet<(&Path, usize)> = local
         .iter()
-        .flat_map(|l| l.problems.iter().map(|q| &q.source))
+        .flat_map(|l| l.problems.iter())
+        .map(|q| (q.source.file.as_path(), q.source.line))
         .collect();
-    let keep: Vec<bool> = r
-        .problems
-        .iter()
-        .map(|p| !(known.contains(&p.source) || apple && apple_keyword_refused(p).is_some()))
+    let kept: Vec<Place> = (j.eval.problems.iter().enumerate())
+        .filter(|(_, p)| {
+            !(known.contains(&(p.source.file.as_path(), p.source.line))
+                || apple && apple_keyword_refused(p).is_some())
+        })
+        .map(|(i, _)| Place::Eval(i))
+        .chain(
+            (j.old.iter())
+                .filter(|o| !known.contains(&(j.old_path(**o), o.line)))
+                .map(|&o| Place::Old(o)),
+        )
         .collect();
+    if kept.is_empty() {
+        return None;
+    }
     // `fix_repairs` of the file just written would read, parse and judge
     // it again: when the disk holds exactly `doc`, this judgement (all of
     // it, before the filter above) is that one (the whole file again, on
     // a large config, was most of an edit's time).
-    let root_kept = r
-        .problems
-        .iter()
-        .zip(&keep)
-        .any(|(p, &k)| k && p.source.file == path);
-    let root_repair = root_kept
-        .then(|| written(path, doc, &disk, &r.problems, evaluated, ctx))
-        .flatten();
-    let mut k = keep.iter();
-    r.problems.retain(|_| k.next().copied().unwrap_or(true));
-    if r.is_empty() {
-        return None;
+    let root_kept = kept.iter().any(|&p| place_path(&j, p) == path);
+    let root_repair = root_kept.then(|| written(path, doc, &disk, &j)).flatten();
+    // Per file, in order: which `runpod-ssh fix` repairs it, or that no
+    // rule does.
+    let mut files: Vec<&Path> = Vec::new();
+    for &p in &kept {
+        let f = place_path(&j, p);
+        if !files.contains(&f) {
+            files.push(f);
+        }
     }
-    // Per file: which `runpod-ssh fix` repairs it, or that no rule does.
-    let files = r.files();
     let hint = files
         .iter()
-        .map(|f| {
+        .map(|&f| {
             let cmd = fix_command(f, ctx);
             let which = if files.len() > 1 {
                 format!(" in {}", f.display())
@@ -127,21 +136,72 @@ fn strictest_after(
     Some(format!(
         "{} would still refuse or misread these lines (VS Code on Windows uses it):\n{}\n{hint}",
         client.name(),
-        render(&r)
+        listing(&j, &kept, &files, ctx)
     ))
 }
 
+/// A problem of a [`Judged`]: the evaluator's (its index), or one only
+/// the older client finds.
+#[derive(Clone, Copy)]
+enum Place {
+    Eval(usize),
+    Old(OldAt),
+}
+
+fn place_path<'j>(j: &'j Judged, p: Place) -> &'j Path {
+    match p {
+        Place::Eval(i) => &j.eval.problems[i].source.file,
+        Place::Old(o) => j.old_path(o),
+    }
+}
+
+/// At most this many lines of one file are listed after a write; `fix
+/// --dry-run` lists them all (a large config may have a comment after a
+/// value on each of 10,000 lines).
+pub const LISTED_PER_FILE: usize = 10;
+
+/// `  file:line: words` for the first [`LISTED_PER_FILE`] problems of each
+/// file (in `files`, in order), then per file how many more there are and
+/// the command that lists them all. Words are made for the listed only.
+fn listing(j: &Judged, kept: &[Place], files: &[&Path], ctx: &Context) -> String {
+    let mut shown = vec![0usize; files.len()];
+    let mut out = String::new();
+    for &p in kept {
+        let f = place_path(j, p);
+        let k = files.iter().position(|&x| x == f).unwrap_or(0);
+        shown[k] += 1;
+        if shown[k] > LISTED_PER_FILE {
+            continue;
+        }
+        let d = match p {
+            Place::Eval(i) => Some(std::borrow::Cow::Borrowed(&j.eval.problems[i])),
+            Place::Old(o) => j.old_diagnostic(o).map(std::borrow::Cow::Owned),
+        };
+        if let Some(d) = d {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            let _ = std::fmt::Write::write_fmt(&mut out, format_args!("  {d}"));
+        }
+    }
+    for (f, n) in files.iter().zip(shown) {
+        if let Some(more) = n.checked_sub(LISTED_PER_FILE).filter(|&m| m > 0) {
+            let _ = std::fmt::Write::write_fmt(
+                &mut out,
+                format_args!(
+                    "\n  … and {more} more lines (`{} --dry-run` lists them all)",
+                    fix_command(f, ctx)
+                ),
+            );
+        }
+    }
+    out
+}
+
 /// What `fix` repairs in `path` when the disk holds `doc` (just written,
-/// `judged` its judgement), decided without reading and judging the file
+/// `j` its judgement), decided without reading and judging the file
 /// again; `None` when the disk may hold something else.
-fn written(
-    path: &Path,
-    doc: &Document,
-    disk: &Written,
-    judged: &[Diagnostic],
-    evaluated: usize,
-    ctx: &Context,
-) -> Option<Repair> {
+fn written(path: &Path, doc: &Document, disk: &Written, j: &Judged) -> Option<Repair> {
     if !doc.reparses_identically() {
         return None;
     }
@@ -157,17 +217,21 @@ fn written(
         // Decided from the refused lines alone when they are all comments
         // after a value (running every rule over a copy of the file was
         // most of an edit's time).
-        line_repair::comments_only(path, doc, judged, evaluated, ctx).unwrap_or_else(|| {
-            let before = judged
-                .iter()
+        let eval_here = j.eval.problems.iter().any(|p| p.source.file == path);
+        let lines = (j.old.iter())
+            .filter(|&&o| j.old_path(o) == path)
+            .map(|o| o.line);
+        line_repair::comments_only_at(path, doc, eval_here, lines, j.ctx()).unwrap_or_else(|| {
+            let before = (j.eval.problems.iter().cloned())
+                .chain(j.old.iter().filter_map(|&o| j.old_diagnostic(o)))
                 .filter(|p| p.source.file == path)
-                .map(|p| p.message.clone())
+                .map(|p| p.message)
                 .collect();
             repairs_of(
                 Client::OpenSsh77,
                 path,
                 UNRELATED_HOST,
-                ctx,
+                j.ctx(),
                 doc.clone(),
                 Some(before),
             )

@@ -12,6 +12,7 @@ use super::{Repair, old_client_line};
 use crate::config::document::Line;
 use crate::config::keywords::{self, Kind};
 use crate::config::lexer::COMMAND_KEYWORDS;
+#[cfg(test)]
 use crate::config::resolve::Diagnostic;
 use crate::config::{Context, Document, Encoding};
 
@@ -20,6 +21,7 @@ use crate::config::{Context, Document, Encoding};
 /// the evaluator's) in `path` is a line whose comment, moved away, leaves a
 /// line every client reads the same; `None` when that is not decidable
 /// from the lines alone.
+#[cfg(test)]
 pub(super) fn comments_only(
     path: &Path,
     doc: &Document,
@@ -27,19 +29,37 @@ pub(super) fn comments_only(
     evaluated: usize,
     ctx: &Context,
 ) -> Option<Repair> {
+    let (eval, split) = judged.split_at(evaluated.min(judged.len()));
+    let lines = split
+        .iter()
+        .filter(|p| p.source.file == path)
+        .map(|p| p.source.line);
+    let eval_here = eval.iter().any(|p| p.source.file == path);
+    comments_only_at(path, doc, eval_here, lines, ctx)
+}
+
+/// [`comments_only`] from the places of the problems: `eval_here`, the
+/// evaluator refused a line of `path`; `lines`, the 1-based lines of
+/// `path` only the older client refuses.
+pub(super) fn comments_only_at(
+    path: &Path,
+    doc: &Document,
+    eval_here: bool,
+    lines: impl Iterator<Item = usize>,
+    ctx: &Context,
+) -> Option<Repair> {
     // A byte-order mark or UTF-16 is another rule's repair.
     if doc.encoding() != Encoding::Utf8 {
         return None;
     }
-    let (eval, split) = judged.split_at(evaluated.min(judged.len()));
     // What the evaluator refuses stays refused unless another rule
     // repairs it: the full run knows.
-    if eval.iter().any(|p| p.source.file == path) {
+    if eval_here {
         return None;
     }
     let mut any = false;
-    for p in split.iter().filter(|p| p.source.file == path) {
-        let i = p.source.line.checked_sub(1)?;
+    for line in lines {
+        let i = line.checked_sub(1)?;
         if !moved_comment_is_clean(path, doc, i, ctx) {
             return None;
         }
@@ -68,24 +88,50 @@ fn moved_comment_is_clean(path: &Path, doc: &Document, i: usize, ctx: &Context) 
     let (Some(d), b) = (line.directive(), line.bytes()) else {
         return false;
     };
+    // A plain value (no `=` either) reads the same without its comment,
+    // on every client: decided without parsing the line again
+    // (`a_plain_value_reads_the_same_without_its_comment` holds the two
+    // to one answer).
+    only_the_comment_rule(b, d) && (plain_value(b, d) || reparsed_is_clean(path, i, b, d, ctx))
+}
+
+/// The first half of [`moved_comment_is_clean`]: whether line `b` is one
+/// only the trailing-comment rule changes.
+fn only_the_comment_rule(b: &[u8], d: &crate::config::lexer::Directive) -> bool {
     let Some(c) = d.comment.as_ref() else {
         return false;
     };
     let kw = d.keyword_lc.as_ref();
     let plain = keywords::lookup(kw)
         .is_some_and(|k| !matches!(k.kind, Kind::Host | Kind::Match | Kind::Include));
-    if !plain
-        || d.error.is_some()
-        || d.args.is_empty()
-        || COMMAND_KEYWORDS.contains(&kw)
-        || keywords::is_path_keyword(kw)
-        || !b.is_ascii()
-        || b[..c.gap.start.min(b.len())]
+    plain
+        && d.error.is_none()
+        && !d.args.is_empty()
+        && !COMMAND_KEYWORDS.contains(&kw)
+        && !keywords::is_path_keyword(kw)
+        && b.is_ascii()
+        && !b[..c.gap.start.min(b.len())]
             .iter()
             .any(|x| matches!(x, b'"' | b'\'' | b'\\' | b'#'))
-    {
-        return false;
-    }
+}
+
+/// Whether the values of line `b` (from the separator to the end of the
+/// value) hold only bytes 7.7 and the lexer read alike.
+fn plain_value(b: &[u8], d: &crate::config::lexer::Directive) -> bool {
+    b.get(d.separator.end..d.value.end)
+        .is_some_and(|v| v.iter().all(|&c| super::old_client::plain_byte(c)))
+}
+
+/// What trailing-comment leaves of line `i` (`b`, directive `d`), parsed:
+/// the same keyword and words, no comment or error, and nothing 7.7 reads
+/// otherwise.
+fn reparsed_is_clean(
+    path: &Path,
+    i: usize,
+    b: &[u8],
+    d: &crate::config::lexer::Directive,
+    ctx: &Context,
+) -> bool {
     // What trailing-comment leaves on the line (`split_comment`).
     let mut moved = b[..d.value.start].to_vec();
     moved.extend_from_slice(&b[d.value.clone()]);

@@ -269,3 +269,115 @@ fn splits_alike_only_when_7_7_and_the_lexer_split_the_same() {
     }
     assert!(alike > 2000, "{alike}");
 }
+
+/// The shortcut of `old_client_refuses`: whenever `comment_misread` says
+/// 7.7 misreads a line for its comment, `old_client_line` (splitting the
+/// line both ways) finds a problem too; and on every line the verdict
+/// without words is the one with them. Lines drawn from every byte the
+/// two read differently, with and without a comment.
+#[test]
+fn comment_misread_only_when_old_client_line_finds_a_problem() {
+    use crate::config::document::Document;
+    let parts: &[&str] = &[
+        "a", "b1", " ", "\t", "=", "\"", "'", "\\", "#", "x#y", " # c", " #", " #=\"", "é",
+        "\u{a0}", "\r", ":8888", "%h", ",", "  ", "\u{b}", "\u{c}",
+    ];
+    let keywords = [
+        "User",
+        "LocalForward",
+        "SendEnv",
+        "Host",
+        "Match",
+        "Port",
+        "SetEnv",
+        "ProxyCommand",
+        "IdentityFile",
+        "Bogus",
+        "",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let cx = ctx(dir.path());
+    let path = dir.path().join("config");
+    let (mut state, mut fast) = (11u64, 0);
+    let mut next = |n: usize| {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((state >> 33) as usize) % n
+    };
+    for _ in 0..30000 {
+        let mut line = String::from(if next(5) == 0 { "  " } else { "" });
+        line.push_str(keywords[next(keywords.len())]);
+        line.push_str(if next(4) == 0 { "=" } else { " " });
+        for _ in 0..next(6) {
+            line.push_str(parts[next(parts.len())]);
+        }
+        if next(2) == 0 {
+            line.push_str(["  # jupyter", " #", "\t# a \"b", " # x=y 'z"][next(4)]);
+        }
+        let doc = Document::parse(line.as_bytes());
+        for (i, l) in doc.lines().iter().enumerate() {
+            let full = old_client_line(&path, i, l, &cx).is_some();
+            if let Some(d) = l.directive()
+                && old_client::comment_misread(l.bytes(), d)
+            {
+                fast += 1;
+                assert!(full, "{line:?}");
+            }
+            assert_eq!(
+                old_client::old_client_refuses(&path, i, l, &cx),
+                full,
+                "{line:?}"
+            );
+        }
+    }
+    assert!(fast > 3000, "{fast}");
+}
+
+/// A file with a comment after a value on many lines: the warning after a
+/// write lists ten of them, then how many more and the command that lists
+/// them all (with the same `--config`); ten or fewer are all listed.
+#[test]
+fn the_warning_after_a_write_lists_ten_lines_of_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let cx = ctx(dir.path());
+    let path = dir.path().join("my config");
+    for (blocks, shown, more) in [
+        (14usize, 10usize, Some(4usize)),
+        (10, 10, None),
+        (3, 3, None),
+    ] {
+        let mut text = String::new();
+        for n in 0..blocks {
+            text.push_str(&format!("Host h{n}\n    Port 2{n} # port\n"));
+        }
+        std::fs::write(&path, &text).unwrap();
+        let doc = Document::parse(text.as_bytes());
+        let w = strictest_after_write(&path, &doc, &cx, true).unwrap();
+        let listed: Vec<&str> = w
+            .lines()
+            .filter(|l| l.contains(": garbage at end"))
+            .collect();
+        assert_eq!(listed.len(), shown, "{w}");
+        assert!(
+            listed[0].ends_with("my config:2: garbage at end of line; \"#\"."),
+            "{w}"
+        );
+        let tail = w.lines().find(|l| l.contains("more lines"));
+        match more {
+            Some(m) => assert_eq!(
+                tail,
+                Some(
+                    format!(
+                        "  … and {m} more lines (`runpod-ssh fix --config '{}' --dry-run` lists them all)",
+                        path.display()
+                    )
+                    .as_str()
+                ),
+                "{w}"
+            ),
+            None => assert_eq!(tail, None, "{w}"),
+        }
+        assert!(w.ends_with("repairs the lines"), "{w}");
+    }
+}
