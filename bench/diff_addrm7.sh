@@ -49,4 +49,18 @@ printf 'Host runpod-203-0-113-5-40022\n    HostName 10.9.9.9\n' > "$d/default-al
 # named by two blocks and by a Match, in the last block without a newline.
 body | sed 's/^Host runpod-3 pod-3.alias$/HOST="runpod-3" pod-3.alias/; s/^Host gpu$/host=gpu/' > "$d/host-spellings.conf"
 { body; printf 'Match host runpod-3\n    Compression yes\nHost runpod-3\n    Port 1\nHost gpu'; } > "$d/named-twice.conf"
+# Wave 9: OpenSSH 7.7's own problems found per line (a comment after a
+# plain value decided from the bytes, words made only for the listed lines)
+# and the after-write warning capped at 10 lines per file. Configs that
+# take the shortcuts (many comments after plain values, one file and one
+# included), and that fall back (quotes, `=`, backslashes, odd spaces, a
+# BOM, 7.7 words on a Host line). Diff BASE with its listing capped
+# (/tmp/w9add-tools/basecap) to see only the rest.
+comments() { for n in $(seq 1 "$1"); do printf 'Host c%s\n    Port 2%s # port\n    LocalForward 3%s localhost:8888   # jupyter\n' "$n" "$n" "$n"; done; }
+{ body; comments 30; } > "$d/comments-many.conf"
+{ body; comments 5; } > "$d/comments-ten.conf"
+{ printf 'Include inc.conf\n'; body; comments 12; } > "$d/comments-include.conf"
+mkdir -p "$d/comments-include.ssh"; comments 14 > "$d/comments-include.ssh/inc.conf"
+{ body; comments 12; printf 'Host q\n    User "root" # quoted\n    SendEnv A=B # eq\n    User=root # eq sep\n    IdentityFile C:\\\\id # bs\n    User ro\302\240ot # nbsp\n    HostName h#x # glued\nHost a b # two\n'; } > "$d/comments-fallback.conf"
+{ printf '\357\273\277'; body; comments 11; } > "$d/comments-bom.conf"
 bash "$here/diff_addrm.sh" "$1" "$2" "$d"/*.conf "${@:3}"

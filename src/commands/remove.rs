@@ -46,7 +46,7 @@ pub fn run(env: &Env, a: &RemoveArgs) -> anyhow::Result<Outcome> {
         // Written just now under the session's lock: the file holds
         // `doc`, no need to read it back.
         warnings.extend(crate::refusal::strictest_after_own_write(
-            &s.path, &doc, &s.ctx, true,
+            &s.path, &doc, &bytes, &s.ctx, true,
         ));
         // In the same backup set as the config: `restore` brings it back.
         pins = edit::forget_pinned_key(&a.alias)?;

@@ -37,22 +37,24 @@ pub fn strictest_after_writing(
     strictest_after(path, doc, Written::Check(bytes), ctx, with_local)
 }
 
-/// [`strictest_after_writing`] when the caller has just written
-/// `doc.to_bytes()` to `path` itself, under the lock it still holds: the
-/// file holds them, and is not read back to see.
+/// [`strictest_after_writing`] when the caller has just written `bytes`
+/// (`doc.to_bytes()`) to `path` itself, under the lock it still holds:
+/// the file holds them, and is not read back to see.
 pub fn strictest_after_own_write(
     path: &Path,
     doc: &Document,
+    bytes: &[u8],
     ctx: &Context,
     with_local: bool,
 ) -> Option<String> {
-    strictest_after(path, doc, Written::Holds, ctx, with_local)
+    strictest_after(path, doc, Written::Holds(bytes), ctx, with_local)
 }
 
 /// What the caller of [`strictest_after`] knows of the file on disk.
 enum Written<'a> {
-    /// It holds `doc`'s bytes (the caller wrote them under its lock).
-    Holds,
+    /// It holds `doc`'s bytes, these (the caller wrote them under its
+    /// lock).
+    Holds(&'a [u8]),
     /// Unknown: compare it with these bytes (`doc.to_bytes()`, made
     /// when `None`).
     Check(Option<&'a [u8]>),
@@ -205,12 +207,12 @@ fn written(path: &Path, doc: &Document, disk: &Written, j: &Judged) -> Option<Re
     if !doc.reparses_identically() {
         return None;
     }
-    let holds = match disk {
-        Written::Holds => true,
+    let (holds, ours) = match disk {
+        Written::Holds(bytes) => (true, Some(*bytes)),
         Written::Check(bytes) => {
             let on_disk = crate::fsio::read(path).ok()?;
             let ours = bytes.map_or_else(|| std::borrow::Cow::Owned(doc.to_bytes()), Into::into);
-            on_disk.content() == &*ours
+            (on_disk.content() == &*ours, *bytes)
         }
     };
     holds.then(|| {
@@ -221,20 +223,22 @@ fn written(path: &Path, doc: &Document, disk: &Written, j: &Judged) -> Option<Re
         let lines = (j.old.iter())
             .filter(|&&o| j.old_path(o) == path)
             .map(|o| o.line);
-        line_repair::comments_only_at(path, doc, eval_here, lines, j.ctx()).unwrap_or_else(|| {
-            let before = (j.eval.problems.iter().cloned())
-                .chain(j.old.iter().filter_map(|&o| j.old_diagnostic(o)))
-                .filter(|p| p.source.file == path)
-                .map(|p| p.message)
-                .collect();
-            repairs_of(
-                Client::OpenSsh77,
-                path,
-                UNRELATED_HOST,
-                j.ctx(),
-                doc.clone(),
-                Some(before),
-            )
-        })
+        line_repair::comments_only_at(path, doc, ours, eval_here, lines, j.ctx()).unwrap_or_else(
+            || {
+                let before = (j.eval.problems.iter().cloned())
+                    .chain(j.old.iter().filter_map(|&o| j.old_diagnostic(o)))
+                    .filter(|p| p.source.file == path)
+                    .map(|p| p.message)
+                    .collect();
+                repairs_of(
+                    Client::OpenSsh77,
+                    path,
+                    UNRELATED_HOST,
+                    j.ctx(),
+                    doc.clone(),
+                    Some(before),
+                )
+            },
+        )
     })
 }

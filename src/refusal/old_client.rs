@@ -163,18 +163,24 @@ impl<'a> Judged<'a> {
 
 /// Whether [`old_client_line`] finds a problem on the line, without its
 /// words: most refused lines of a large config carry a comment after a
-/// plain value ([`comment_misread`]), decided from the bytes.
+/// plain value ([`comment_misread`]), and most others are plain ASCII
+/// that 7.7 splits alike; both decided from the bytes.
 pub(super) fn old_client_refuses(
     file: &Path,
     i: usize,
     line: &crate::config::document::Line,
     ctx: &Context,
 ) -> bool {
-    if line
-        .directive()
-        .is_some_and(|d| comment_misread(line.bytes(), d))
-    {
+    let Some(d) = line.directive() else {
+        return false;
+    };
+    let b = line.bytes();
+    if comment_misread(b, d) {
         return true;
+    }
+    // No comment, ASCII (no odd space), split alike: nothing to find.
+    if d.comment.is_none() && b.is_ascii() && splits_alike(b, d) {
+        return false;
     }
     old_client_line(file, i, line, ctx).is_some()
 }

@@ -239,7 +239,8 @@ fn endpoint_words<'d>(doc: &'d Document, block: &crate::config::Block) -> (Optio
             break;
         }
         let l = &lines[i];
-        let Some(got) = l.keyword().and_then(keywords::lookup).map(|kw| kw.name) else {
+        // `known`: the lexer's look-up of the keyword (no hashing again).
+        let Some(got) = l.directive().and_then(|d| d.known).map(|kw| kw.name) else {
             continue;
         };
         let first = || l.directive().and_then(|d| d.values(l.bytes()).next());

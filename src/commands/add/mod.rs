@@ -643,7 +643,11 @@ impl Plan {
             // Written just now under the session's lock: the file holds
             // `self.doc`, no need to read it back.
             warnings.extend(crate::refusal::strictest_after_own_write(
-                &s.path, &self.doc, &s.ctx, true,
+                &s.path,
+                &self.doc,
+                &self.bytes,
+                &s.ctx,
+                true,
             ));
         }
         // A changed endpoint is a new server; --reset-host-key says the same
