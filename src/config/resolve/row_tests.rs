@@ -26,6 +26,18 @@ fn config() -> impl Strategy<Value = String> {
         "Match host a%hb\n",
         "Match host aa%hbb\n",
         "HostName x%hy\n",
+        // Lines the values-only plan passes over, or must not.
+        "# c\n",
+        "\n",
+        "SendEnv A\n",
+        "SendEnv -A\n",
+        "IgnoreUnknown Foo*\n",
+        "FooBar 1\n",
+        "Match originalhost web\n",
+        "Match final host web\n",
+        "CanonicalizeHostname yes\n",
+        "Match exec true\n",
+        "Compression yes\n",
     ]);
     prop::collection::vec(line, 0..14).prop_map(|l| l.concat())
 }
@@ -47,7 +59,10 @@ proptest! {
                 user: one.user_value().to_string(),
                 identity_file: one.get("identityfile").map(|s| s.args[0].clone()),
             };
-            prop_assert_eq!(resolver.resolve_values(host).into_row(), want, "host {}", host);
+            prop_assert_eq!(&resolver.resolve_values(host).into_row(), &want, "host {}", host);
+            // The row moved out of the evaluation, and the evaluator's
+            // allocations reused for the next host.
+            prop_assert_eq!(resolver.resolve_row(host), want, "row of host {}", host);
         }
     }
 }
