@@ -359,19 +359,35 @@ impl<'c> Evaluator<'c> {
 
     /// What [`Evaluator::finish`] and [`Resolved::into_row`] make of
     /// this evaluation, without the [`Resolved`]: each row value is
-    /// moved out of the first setting of its keyword (as `into_row`
-    /// takes it: `finish` keeps only the settings in `keep`).
-    pub(super) fn take_row(&mut self, host: &str) -> super::RowValues {
-        let mut take = |kw: &str| -> Option<String> {
-            if self.keep.is_some_and(|keep| !keep.contains(&kw)) {
-                return None;
+    /// moved out of the first setting of its keyword, in one pass over the
+    /// settings (as `into_row` takes it). `kept`: whether `finish` would
+    /// keep HostName, Port, User and IdentityFile (said once by the
+    /// caller, not for every host).
+    pub(super) fn take_row(&mut self, host: &str, kept: [bool; 4]) -> super::RowValues {
+        let mut row: [Option<Option<String>>; 4] = Default::default();
+        for s in &mut self.settings {
+            let at = match s.keyword {
+                "hostname" => 0,
+                "port" => 1,
+                "user" => 2,
+                "identityfile" => 3,
+                _ => continue,
+            };
+            // (Only `SendEnv -` drops settings: none of these.)
+            if row[at].is_none() {
+                row[at] = Some(s.args.first_mut().map(std::mem::take));
             }
-            let &i = self.index.get(kw)?.first()?;
-            self.settings[i].args.first_mut().map(std::mem::take)
-        };
-        let (hostname, port, user) = (take("hostname"), take("port"), take("user"));
-        let identity = take("identityfile");
-        super::RowValues::from_first(host, hostname, port, user, identity, &self.ctx.local_user)
+        }
+        let [hostname, port, user, identity] = row;
+        let value = |v: Option<Option<String>>, k: usize| v.flatten().filter(|_| kept[k]);
+        super::RowValues::from_first(
+            host,
+            value(hostname, 0),
+            value(port, 1),
+            value(user, 2),
+            value(identity, 3),
+            &self.ctx.local_user,
+        )
     }
 
     pub(super) fn first(&self, kw: &str) -> Option<&Setting> {

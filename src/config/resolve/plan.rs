@@ -30,6 +30,9 @@ pub struct Resolver<'a> {
     plan: Plan<'a>,
     /// Set by [`Resolver::for_values`]: only these settings' values.
     keep: Option<&'static [&'static str]>,
+    /// Whether `keep` holds HostName, Port, User and IdentityFile (what
+    /// [`Resolver::resolve_row`] reads).
+    row_kept: [bool; 4],
     /// The evaluator of the last host, reset for the next.
     scratch: std::cell::Cell<Option<Evaluator<'a>>>,
     /// The system config (`ctx.system_config`, read once): ssh without
@@ -327,6 +330,7 @@ impl<'a> Resolver<'a> {
             shared: std::sync::Arc::new(ctx.clone()),
             plan: Plan::new(doc, path, ctx, None),
             keep: None,
+            row_kept: [true; 4],
             scratch: Default::default(),
             system: system_text(ctx),
         }
@@ -350,6 +354,7 @@ impl<'a> Resolver<'a> {
             shared: std::sync::Arc::new(ctx.clone()),
             plan: Plan::new(doc, path, ctx, Some(keep)),
             keep: Some(keep),
+            row_kept: ["hostname", "port", "user", "identityfile"].map(|k| keep.contains(&k)),
             scratch: Default::default(),
             system: system_text(ctx),
         }
@@ -379,7 +384,7 @@ impl<'a> Resolver<'a> {
     pub fn resolve_row(&self, host: &str) -> super::RowValues {
         match self.evaluate(host, self.keep) {
             Ok(mut ev) => {
-                let row = ev.take_row(host);
+                let row = ev.take_row(host, self.row_kept);
                 self.scratch.set(Some(ev));
                 row
             }

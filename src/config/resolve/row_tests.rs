@@ -51,6 +51,7 @@ proptest! {
         let path = std::path::Path::new("/tmp/x");
         let keep: &[&str] = &["hostname", "port", "user", "identityfile"];
         let resolver = Resolver::for_values(&doc, path, &ctx, keep);
+        let narrow = Resolver::for_values(&doc, path, &ctx, &["port", "identityfile"]);
         for host in ["web", "db", "WEB", "1.2.3.4", "other", "a%hb"] {
             let one = resolve(&doc, path, host, &ctx);
             let want = RowValues {
@@ -63,6 +64,12 @@ proptest! {
             // The row moved out of the evaluation, and the evaluator's
             // allocations reused for the next host.
             prop_assert_eq!(resolver.resolve_row(host), want, "row of host {}", host);
+            // What a narrower keep leaves out is left out of both.
+            prop_assert_eq!(
+                narrow.resolve_row(host),
+                narrow.resolve_values(host).into_row(),
+                "narrow row of host {}", host
+            );
         }
     }
 }
