@@ -400,7 +400,7 @@ impl<'a> Resolver<'a> {
                 self.scratch.set(Some(ev));
                 resolved
             }
-            Err(whole) => whole,
+            Err(whole) => *whole,
         }
     }
 
@@ -410,7 +410,7 @@ impl<'a> Resolver<'a> {
         &self,
         host: &str,
         keep: Option<&'static [&'static str]>,
-    ) -> Result<Evaluator<'a>, Resolved> {
+    ) -> Result<Evaluator<'a>, Box<Resolved>> {
         let mut ev = match self.scratch.take() {
             Some(mut ev) => {
                 ev.reset(host);
@@ -430,7 +430,7 @@ impl<'a> Resolver<'a> {
             Some(ref v) if v == "yes" || v == "true" || v == "always"
         );
         if ev.want_final || canon {
-            return Err(resolve(self.doc, self.path, host, self.ctx));
+            return Err(Box::new(resolve(self.doc, self.path, host, self.ctx)));
         }
         Ok(ev)
     }
