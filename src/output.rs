@@ -154,7 +154,11 @@ const SUSPECT: [u8; 256] = {
     while b < 256 {
         let s = b < 0x20 || b == 0x7f || b == 0xc2 || b == 0xe2;
         if s {
-            t[b] = if b == b'\n' as usize || b == b'\t' as usize { 1 } else { 3 };
+            t[b] = if b == b'\n' as usize || b == b'\t' as usize {
+                1
+            } else {
+                3
+            };
         }
         b += 1;
     }

@@ -191,10 +191,22 @@ mod tests {
         // Verbose: one entry per finding, a rule's findings together.
         assert_eq!(
             shape(&entries(&f, true)),
-            vec![vec![1], vec![3], vec![4], vec![6], vec![7], vec![2], vec![5]]
+            vec![
+                vec![1],
+                vec![3],
+                vec![4],
+                vec![6],
+                vec![7],
+                vec![2],
+                vec![5]
+            ]
         );
         // The same message in two rules: two entries.
-        let g = [finding("a", 1, "m"), finding("b", 2, "m"), finding("a", 3, "m")];
+        let g = [
+            finding("a", 1, "m"),
+            finding("b", 2, "m"),
+            finding("a", 3, "m"),
+        ];
         assert_eq!(shape(&entries(&g, false)), vec![vec![1, 3], vec![2]]);
     }
 
@@ -222,9 +234,13 @@ mod tests {
             out
         };
         for seed in 0..200u64 {
-            let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let mut x = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let mut next = |m: u64| {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 (x >> 33) % m
             };
             let n = 1 + next(30) as usize;
@@ -232,7 +248,11 @@ mod tests {
             let f: Vec<Finding> = (0..n)
                 .map(|i| {
                     let rule = ["a", "b", "c"][next(3) as usize];
-                    let message = if alike { format!("m-{rule}") } else { format!("m{i}") };
+                    let message = if alike {
+                        format!("m-{rule}")
+                    } else {
+                        format!("m{i}")
+                    };
                     finding(rule, i + 1, &message)
                 })
                 .collect();
