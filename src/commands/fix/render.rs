@@ -24,7 +24,9 @@ pub(super) fn render(
     notes: &[String],
 ) -> String {
     let st = &env.style;
-    let mut t = String::new();
+    // Sized once: the dry run's diff of a large file is megabytes, and
+    // growing by doubling copied it again and faulted in fresh pages.
+    let mut t = String::with_capacity(diff.len() + 4096);
     if findings.is_empty() {
         if !env.global.quiet {
             t.push_str(&format!("{} nothing to fix\n", st.green("✓")));
