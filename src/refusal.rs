@@ -456,7 +456,7 @@ fn old_client_line(
     // Non-ASCII spaces in the code part (in a comment they are
     // harmless); a path value naming a file that exists as written
     // is what the user meant (`fix`'s non-ascii-space keeps it too).
-    let code_end = d.comment.as_ref().map_or(b.len(), |c| c.gap.start);
+    let code_end = d.comment.as_ref().map_or(b.len(), |c| c.gap.start());
     let code = &b[..code_end.min(b.len())];
     // Every odd space is non-ASCII: an ASCII line (most) has none.
     let odd = if code.is_ascii() {
@@ -469,7 +469,8 @@ fn old_client_line(
     if let Some(c) = odd {
         let kept_path = keywords::is_path_keyword(kw)
             && d.args.len() == 1
-            && !String::from_utf8_lossy(&b[..d.value.start]).contains(crate::doctor::is_odd_space)
+            && !String::from_utf8_lossy(&b[..d.value.start()])
+                .contains(crate::doctor::is_odd_space)
             && ctx.home_path(d.args[0].value(b)).exists();
         if !kept_path {
             return Some(at(
@@ -514,7 +515,7 @@ fn old_client_line(
 /// comparing the two splits allocated for each.
 fn splits_alike(b: &[u8], d: &crate::config::lexer::Directive) -> bool {
     d.comment.is_none()
-        && b.get(d.separator.end..).is_some_and(|rest| {
+        && b.get(d.separator.end()..).is_some_and(|rest| {
             rest.iter().all(|&c| {
                 (c == b' ' || c == b'\t' || c.is_ascii_graphic())
                     && !matches!(c, b'"' | b'\'' | b'\\' | b'#' | b'=')

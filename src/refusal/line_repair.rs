@@ -80,15 +80,15 @@ fn moved_comment_is_clean(path: &Path, doc: &Document, i: usize, ctx: &Context) 
         || COMMAND_KEYWORDS.contains(&kw)
         || keywords::is_path_keyword(kw)
         || !b.is_ascii()
-        || b[..c.gap.start.min(b.len())]
+        || b[..c.gap.start().min(b.len())]
             .iter()
             .any(|x| matches!(x, b'"' | b'\'' | b'\\' | b'#'))
     {
         return false;
     }
     // What trailing-comment leaves on the line (`split_comment`).
-    let mut moved = b[..d.value.start].to_vec();
-    moved.extend_from_slice(&b[d.value.clone()]);
+    let mut moved = b[..d.value.start()].to_vec();
+    moved.extend_from_slice(&b[d.value]);
     let fixed = Document::parse(&moved);
     let [l]: &[Line] = fixed.lines() else {
         return false;

@@ -85,7 +85,7 @@ pub fn lines_vouched(doc: &Document) -> bool {
                 }
                 "match" => {
                     plain_block = false;
-                    vouched && plain_match(&bytes[d.value.clone()], d.values(bytes))
+                    vouched && plain_match(&bytes[d.value], d.values(bytes))
                 }
                 kw => {
                     if kw == "identityfile" && !plain_block {
