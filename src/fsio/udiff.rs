@@ -20,39 +20,10 @@
 //!
 //! The tests run both on many generated edits and compare the text.
 
-use crate::hash::FxHasher;
+use crate::hash::Fx;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
-
-/// [`FxHasher`] with its result mixed through every bit. Config lines
-/// often differ only in the last bytes of their last word (`Port 20001`,
-/// `Port 20002`), which Fx's multiply carries only into the high bits: the
-/// table's low-bit buckets then collide in long runs (a tenth of `fix` on
-/// the bench file went to probing them).
-#[derive(Default)]
-struct Mixed(FxHasher);
-
-impl Hasher for Mixed {
-    fn write(&mut self, bytes: &[u8]) {
-        self.0.write(bytes);
-    }
-    fn write_u8(&mut self, b: u8) {
-        self.0.write_u8(b);
-    }
-    fn finish(&self) -> u64 {
-        // MurmurHash3's fmix64.
-        let mut h = self.0.finish();
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-        h ^ (h >> 33)
-    }
-}
-
-type Fx = BuildHasherDefault<Mixed>;
 
 /// [`super::unified_diff`] of `old` to `new` when the shortcut applies
 /// (`None`: ask `similar`). `origins[j]` is the 0-based line of `old` that
