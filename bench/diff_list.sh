@@ -62,6 +62,13 @@ printf 'Host top1\n  Port 1\nInclude %s/inc2/*.conf\nHost top2 b1\n  Port 3\n' "
 # an empty pattern (never indexed), a block holding an Include, a %h
 # HostName in upper case and an IPv6 one (left as written).
 printf 'Host a1 !b* c1\n  HOSTNAME 203.0.113.5\n  USER root\n  PORT 2222\nHost d1\n  HostName ssh.runpod.io\n  HostName 203.0.113.6\nHost e1 ""\n  User root\n  HostName 203.0.113.7\n  Port 2200\nHost f1\n  Include %s/inc2/*.conf\n  Port 5\nHost g1 !a1 a1\n  HostName UP.%%h.Example\nHost h1\n  HostName FE80::1\n  User Root\n  Port 2\nMatch host up.g1.example\n  User m\n' "$c" > "$c/wave8"
+# Wave 9 (w9list): the values-only plan lists each block's lines once
+# (blank and comment lines, lines that set nothing a row shows, a Match
+# exec line inside a block, SendEnv drops), rows moved out of the
+# evaluation (HostName in upper case, an upper-case IPv6 address, none),
+# and printable-ASCII cells measured without the escape scan.
+printf 'Host v1 v2\n\n  # c\n  Compression yes\n  HostName V1.Example\n\n  SendEnv A B\n  SendEnv -A\n  Port 3\nMatch exec true host v1\n  User ex\nHost v2\n  HostName FE80::1\n  User two\n  IdentityFile ~/k\x7f\nHost v3\n  ServerAliveInterval 5\n  User \x1b[1m\nHost *\n  IdentityFile ~/.ssh/id_a\n' > "$c/w9-visit"
+printf 'Host w1 w2 w3\n  HostName %%h.EXAMPLE\n  Port 7\nHost w2\n  HostName lower.example\nMatch host lower.example\n  User low\nHost w3\n  Port 8\n' > "$c/w9-rows"
 configs=("$@" "$c"/*)
 n=0 bad=0
 for cfg in "${configs[@]}"; do

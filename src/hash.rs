@@ -38,7 +38,16 @@ impl Hasher for FxHasher {
     }
 
     fn finish(&self) -> u64 {
-        // The table picks buckets with the low bits: fold the high ones in.
-        self.0 ^ (self.0 >> 29)
+        // Mixed through every bit (MurmurHash3's fmix64): the table picks
+        // buckets with the low bits, and config lines often differ only in
+        // the last bytes of a word (`Port 20001`, `Port 20002`), which the
+        // multiply carries only into the high bits — a fold of those alone
+        // left long runs of one bucket (a tenth of `fix` on a large file).
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
     }
 }

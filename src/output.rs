@@ -146,6 +146,25 @@ pub fn escape(text: &str, lines: bool) -> String {
     out
 }
 
+/// Which bytes [`escape_into`] stops at: bit 0 without `lines`, bit 1
+/// with it (newline and tab kept).
+const SUSPECT: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let s = b < 0x20 || b == 0x7f || b == 0xc2 || b == 0xe2;
+        if s {
+            t[b] = if b == b'\n' as usize || b == b'\t' as usize {
+                1
+            } else {
+                3
+            };
+        }
+        b += 1;
+    }
+    t
+};
+
 /// [`escape`] appended to `out`: large output (a diff, a finding per line
 /// of a config) is escaped straight into the text being built, not into a
 /// string of its own that is then copied.
@@ -156,15 +175,15 @@ pub fn escape_into(out: &mut String, text: &str, lines: bool) {
     // (a char-by-char pass cost ~50 instructions a character on large output).
     // With `lines`, newline and tab are kept as they are: no need to stop there.
     let bytes = text.as_bytes();
-    let suspect = |b: u8| {
-        (b < 0x20 || b == 0x7f || b == 0xc2 || b == 0xe2) && !(lines && (b == b'\n' || b == b'\t'))
-    };
+    // One table look-up a byte (a diff is megabytes): bit 0 suspect
+    // without `lines`, bit 1 with it.
+    let mask = if lines { 2 } else { 1 };
     out.reserve(text.len());
     let mut at = 0;
     while at < bytes.len() {
         let run = bytes[at..]
             .iter()
-            .position(|&b| suspect(b))
+            .position(|&b| SUSPECT[b as usize] & mask != 0)
             .map_or(bytes.len(), |k| at + k);
         // `run` and `at` are char boundaries: a suspect byte is never a
         // continuation byte (those are 0x80–0xBF).

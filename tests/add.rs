@@ -578,7 +578,7 @@ fn add_writes_only_portable_lines() {
         let text = l.text();
         if let Some(d) = l.directive() {
             assert!(d.comment.is_none(), "{text:?}");
-            let value = String::from_utf8_lossy(&l.bytes()[d.value.clone()]).into_owned();
+            let value = String::from_utf8_lossy(&l.bytes()[d.value]).into_owned();
             assert!(!value.contains(['#', '\'', '\\']), "{text:?}");
         }
     }

@@ -142,7 +142,7 @@ fn assert_portable(name: &str, old: &[u8], new: &[u8]) {
                 d.comment.is_none(),
                 "{name}: written line has a trailing comment: {text:?}"
             );
-            let value = String::from_utf8_lossy(&l.bytes()[d.value.clone()]).into_owned();
+            let value = String::from_utf8_lossy(&l.bytes()[d.value]).into_owned();
             assert!(
                 !value.contains('#'),
                 "{name}: written value has '#': {text:?}"

@@ -70,7 +70,7 @@ fn assert_portable_entry(bytes: &[u8], alias: &str, step: &str) {
                 d.comment.is_none(),
                 "{step}: a comment after a value: {text:?}"
             );
-            let value = String::from_utf8_lossy(&line.bytes()[d.value.clone()]).into_owned();
+            let value = String::from_utf8_lossy(&line.bytes()[d.value]).into_owned();
             assert!(
                 !value.contains(['#', '\'', '\\']),
                 "{step}: '#', a single quote or a backslash in {text:?}"

@@ -9,6 +9,78 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
+/// A byte range of one line, as two `u32` (half a `Range<usize>`: every
+/// line of every parsed file carries six of these). A line longer than
+/// 4 GiB cannot be read ([`crate::fsio::MAX_READ`] is far below), and
+/// [`lex_line`] gives such a line no directive rather than a wrong span.
+#[derive(Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    /// `range` as a span; callers have checked it fits (see [`lex_line`]).
+    fn new(range: Range<usize>) -> Span {
+        Span {
+            start: range.start as u32,
+            end: range.end as u32,
+        }
+    }
+
+    pub fn start(self) -> usize {
+        self.start as usize
+    }
+
+    pub fn end(self) -> usize {
+        self.end as usize
+    }
+
+    pub fn range(self) -> Range<usize> {
+        self.start()..self.end()
+    }
+
+    pub fn len(self) -> usize {
+        self.end().saturating_sub(self.start())
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.end <= self.start
+    }
+}
+
+impl std::fmt::Debug for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}..{}", self.start, self.end)
+    }
+}
+
+impl From<Range<usize>> for Span {
+    fn from(r: Range<usize>) -> Span {
+        Span::new(r)
+    }
+}
+
+impl PartialEq<Range<usize>> for Span {
+    fn eq(&self, other: &Range<usize>) -> bool {
+        self.range() == *other
+    }
+}
+
+impl std::ops::Index<Span> for [u8] {
+    type Output = [u8];
+    fn index(&self, s: Span) -> &[u8] {
+        &self[s.range()]
+    }
+}
+
+impl std::ops::Index<Span> for str {
+    type Output = str;
+    fn index(&self, s: Span) -> &str {
+        &self[s.range()]
+    }
+}
+
 /// Keywords whose value is the raw rest of the line (`parse_command` in
 /// `readconf.c`): quotes and `#` stay part of the command.
 pub const COMMAND_KEYWORDS: &[&str] = &[
@@ -37,9 +109,9 @@ pub enum LineKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Directive {
     /// Leading whitespace (plus a stray `=` OpenSSH also skips there).
-    pub indent: Range<usize>,
+    pub indent: Span,
     /// The keyword as written (original case).
-    pub keyword: Range<usize>,
+    pub keyword: Span,
     /// The keyword lowercased, for comparisons (no allocation for the
     /// keywords OpenSSH knows).
     pub keyword_lc: Cow<'static, str>,
@@ -47,18 +119,19 @@ pub struct Directive {
     /// looked up once here rather than by every evaluation of the line.
     pub known: Option<&'static super::keywords::Keyword>,
     /// Bytes between keyword and value: whitespace and at most one `=`.
-    pub separator: Range<usize>,
+    pub separator: Span,
     /// The value text as written: from the first argument to the end of the
     /// last one (command keywords: the raw rest of the line). Empty range at
     /// the separator's end when there is no argument.
-    pub value: Range<usize>,
+    pub value: Span,
     /// Arguments after quote removal, comment excluded.
     pub args: Args,
     /// A trailing `# comment`, if any (boxed: most lines have none, and
     /// every line of every parsed file carries this field).
     pub comment: Option<Box<TrailingComment>>,
-    /// A problem OpenSSH reports for this line whatever the keyword.
-    pub error: Option<LexError>,
+    /// A problem OpenSSH reports for this line whatever the keyword
+    /// (boxed: rare, and every directive line carries the field).
+    pub error: Option<Box<LexError>>,
 }
 
 /// A line's arguments: up to two kept in place (most lines have one or
@@ -110,7 +183,7 @@ impl std::ops::Deref for Args {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Arg {
     /// The raw text in the line (quotes and escapes included).
-    pub span: Range<usize>,
+    pub span: Span,
     /// The value when it differs from the raw text (quotes or escapes
     /// removed, or bytes that are not UTF-8); `None` keeps parsing free of
     /// allocations for plain values. Behind a thin pointer: an `Arg` is
@@ -124,11 +197,12 @@ struct Decoded(Box<str>);
 
 impl Arg {
     const EMPTY: Arg = Arg {
-        span: 0..0,
+        span: Span { start: 0, end: 0 },
         decoded: None,
     };
 
     fn new(span: Range<usize>, raw: &[u8], decoded: Option<Vec<u8>>) -> Arg {
+        let span = Span::new(span);
         let decoded = match decoded {
             Some(v) => Some(bytes_to_string(v).into_boxed_str()),
             None => match std::str::from_utf8(raw) {
@@ -144,7 +218,7 @@ impl Arg {
     pub fn value<'a>(&'a self, line: &'a [u8]) -> &'a str {
         match &self.decoded {
             Some(s) => &s.0,
-            None => std::str::from_utf8(&line[self.span.clone()]).unwrap_or_default(),
+            None => std::str::from_utf8(&line[self.span]).unwrap_or_default(),
         }
     }
 }
@@ -160,9 +234,9 @@ impl Directive {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrailingComment {
     /// Whitespace between the value and `#`.
-    pub gap: Range<usize>,
+    pub gap: Span,
     /// From `#` to the end of the line content (trailing whitespace included).
-    pub text: Range<usize>,
+    pub text: Span,
 }
 
 /// Errors OpenSSH raises while splitting a line, before looking at the keyword.
@@ -192,6 +266,11 @@ pub fn effective_len(line: &[u8]) -> usize {
 
 /// Split one line (without its line terminator).
 pub fn lex_line(line: &[u8]) -> LineKind {
+    // Spans are `u32`: a line past 4 GiB (never read from a file, see
+    // `fsio::MAX_READ`) is not a directive runpod-ssh could represent.
+    if u32::try_from(line.len()).is_err() {
+        return LineKind::Comment;
+    }
     match lex_plain(line) {
         Some(kind) => kind,
         None => lex_full(line),
@@ -267,18 +346,18 @@ fn lex_plain(line: &[u8]) -> Option<LineKind> {
                     i += 1;
                 }
                 args.push(Arg {
-                    span: start..i,
+                    span: Span::new(start..i),
                     decoded: None,
                 });
             }
         }
     }
     Some(LineKind::Directive(Directive {
-        indent: 0..kw.raw.start,
-        keyword: kw.raw.clone(),
+        indent: Span::new(0..kw.raw.start),
+        keyword: Span::new(kw.raw.clone()),
         keyword_lc,
         known,
-        separator: kw.raw.end..rest,
+        separator: Span::new(kw.raw.end..rest),
         value: value_range(&args, rest),
         args,
         comment,
@@ -310,35 +389,35 @@ fn lex_full(line: &[u8]) -> LineKind {
         return LineKind::Comment;
     }
     let (keyword_lc, known) = lowercase_keyword(&kw.token);
-    let indent = 0..kw.raw.start;
-    let keyword = kw.raw.clone();
+    let indent = Span::new(0..kw.raw.start);
+    let keyword = Span::new(kw.raw.clone());
 
     // `str += strspn(str, WHITESPACE)`.
     let mut rest = kw.next.min(len);
     while rest < len && is_ws(s[rest]) {
         rest += 1;
     }
-    let separator = kw.raw.end..rest;
+    let separator = Span::new(kw.raw.end..rest);
     let mut d = Directive {
         indent,
         keyword,
         keyword_lc,
         known,
         separator,
-        value: rest..rest,
+        value: Span::new(rest..rest),
         args: Args::default(),
         comment: None,
         error: None,
     };
     if rest >= len {
-        d.error = Some(LexError::NoArgument(d.keyword_lc.to_string()));
+        d.error = Some(Box::new(LexError::NoArgument(d.keyword_lc.to_string())));
         return LineKind::Directive(d);
     }
 
     match argv_split(s, rest) {
         Err(()) => {
-            d.error = Some(LexError::InvalidQuotes);
-            d.value = rest..len;
+            d.error = Some(Box::new(LexError::InvalidQuotes));
+            d.value = Span::new(rest..len);
         }
         Ok((args, comment_at)) => {
             if COMMAND_KEYWORDS.contains(&d.keyword_lc.as_ref()) {
@@ -347,7 +426,7 @@ fn lex_full(line: &[u8]) -> LineKind {
                 while start < len && (is_ws(s[start]) || s[start] == b'=') {
                     start += 1;
                 }
-                d.value = start..len;
+                d.value = Span::new(start..len);
                 if start < len {
                     d.args.push(Arg::new(start..len, &s[start..len], None));
                 }
@@ -396,10 +475,13 @@ fn bytes_to_string(b: Vec<u8>) -> String {
     String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-fn value_range(args: &[Arg], rest: usize) -> Range<usize> {
+fn value_range(args: &[Arg], rest: usize) -> Span {
     match (args.first(), args.last()) {
-        (Some(a), Some(b)) => a.span.start..b.span.end,
-        _ => rest..rest,
+        (Some(a), Some(b)) => Span {
+            start: a.span.start,
+            end: b.span.end,
+        },
+        _ => Span::new(rest..rest),
     }
 }
 
@@ -410,10 +492,10 @@ fn comment_at_pos(
     hash: usize,
     full_len: usize,
 ) -> Box<TrailingComment> {
-    let gap_start = args.last().map_or(rest, |a| a.span.end);
+    let gap_start = args.last().map_or(rest, |a| a.span.end());
     Box::new(TrailingComment {
-        gap: gap_start..hash,
-        text: hash..full_len,
+        gap: Span::new(gap_start..hash),
+        text: Span::new(hash..full_len),
     })
 }
 
@@ -581,7 +663,7 @@ fn split_match(s: &[u8], at: usize, len: usize) -> (Args, Option<usize>) {
 pub fn strdelim_args(line: &[u8], d: &Directive) -> Option<Vec<String>> {
     let len = effective_len(line);
     let s = &line[..len];
-    let mut pos = d.separator.end;
+    let mut pos = d.separator.end();
     let mut out = Vec::new();
     while pos < len {
         let t = strdelim(s, pos)?;
@@ -668,10 +750,13 @@ mod tests {
             [r"C:\Users\me\.ssh\id"]
         );
         assert_eq!(vals(r"IdentityFile \\server\share"), [r"\server\share"]);
-        assert_eq!(d(r#"User "bob"#).error, Some(LexError::InvalidQuotes));
         assert_eq!(
-            d(r#"IdentityFile "C:\Users\me\""#).error,
-            Some(LexError::InvalidQuotes)
+            d(r#"User "bob"#).error.as_deref(),
+            Some(&LexError::InvalidQuotes)
+        );
+        assert_eq!(
+            d(r#"IdentityFile "C:\Users\me\""#).error.as_deref(),
+            Some(&LexError::InvalidQuotes)
         );
     }
 
@@ -692,8 +777,8 @@ mod tests {
         let line = r#" ProxyCommand ssh -W %h:%p "jump#1" # real comment"#;
         assert_eq!(vals(line), [r#"ssh -W %h:%p "jump#1" # real comment"#]);
         assert_eq!(
-            d(" ProxyCommand echo don't").error,
-            Some(LexError::InvalidQuotes)
+            d(" ProxyCommand echo don't").error.as_deref(),
+            Some(&LexError::InvalidQuotes)
         );
         assert_eq!(vals("ProxyCommand=ssh -W %h:%p j"), ["ssh -W %h:%p j"]);
     }
@@ -711,10 +796,13 @@ mod tests {
 
     #[test]
     fn no_argument_and_trailing_whitespace() {
-        assert_eq!(d("User").error, Some(LexError::NoArgument("user".into())));
         assert_eq!(
-            d("User   \t").error,
-            Some(LexError::NoArgument("user".into()))
+            d("User").error.as_deref(),
+            Some(&LexError::NoArgument("user".into()))
+        );
+        assert_eq!(
+            d("User   \t").error.as_deref(),
+            Some(&LexError::NoArgument("user".into()))
         );
         assert_eq!(vals("HostName h33\x0c"), ["h33"]);
         assert_eq!(vals("HostName h\r"), ["h"]);

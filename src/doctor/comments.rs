@@ -25,13 +25,13 @@ fn split_comment(cx: &mut Cx, i: usize, value: &[u8], comment: &[u8]) -> Option<
     let line = &cx.doc.lines()[i];
     let d = line.directive()?;
     let b = line.bytes();
-    let indent = &b[d.indent.clone()];
+    let indent = &b[d.indent];
     let indent = if indent.iter().all(|&c| c == b' ' || c == b'\t') {
         indent.to_vec()
     } else {
         Vec::new()
     };
-    let mut new = b[..d.value.start].to_vec();
+    let mut new = b[..d.value.start()].to_vec();
     new.extend_from_slice(value);
     // Bytes, not text: a config in a Windows code page keeps its letters.
     let comment = comment.trim_ascii_end();
@@ -122,7 +122,7 @@ impl Rule for TrailingComment {
             if COMMAND_KEYWORDS.contains(&d.keyword_lc.as_ref()) || d.args.is_empty() {
                 return None;
             }
-            Some((b[d.value.clone()].to_vec(), b[c.text.clone()].to_vec()))
+            Some((b[d.value].to_vec(), b[c.text].to_vec()))
         });
         // Every ssh VS Code can run reads the comment (8.7+): say so, and
         // why it is still moved.
@@ -152,13 +152,13 @@ impl Rule for GluedComment {
             }
             // The first argument with a '#' after its first character.
             let (ai, at) = d.args.iter().enumerate().find_map(|(ai, a)| {
-                let raw = &b[a.span.clone()];
+                let raw = &b[a.span];
                 raw.iter()
                     .skip(1)
                     .position(|&c| c == b'#')
-                    .map(|p| (ai, a.span.start + 1 + p))
+                    .map(|p| (ai, a.span.start() + 1 + p))
             })?;
-            let raw_arg = &b[d.args[ai].span.clone()];
+            let raw_arg = &b[d.args[ai].span];
             if raw_arg.contains(&b'"') || raw_arg.contains(&b'\'') {
                 return None;
             }
@@ -166,7 +166,7 @@ impl Rule for GluedComment {
             // clearly value+comment (a Host pattern with '#' matches nothing
             // anyone types), and the repaired line is acceptable.
             let host_line = kw == "host";
-            let value = b[d.value.start..at].trim_ascii_end();
+            let value = b[d.value.start()..at].trim_ascii_end();
             let text = String::from_utf8_lossy(value);
             let broken = line_is_broken(kw, &d.values(b).collect::<Vec<_>>());
             let fixed_ok =
@@ -223,13 +223,13 @@ impl Rule for QuotedComment {
             let kw = d.keyword_lc.as_ref();
             if d.args.len() != 1
                 || COMMAND_KEYWORDS.contains(&kw)
-                || !b[d.args[0].span.clone()].starts_with(b"\"")
+                || !b[d.args[0].span].starts_with(b"\"")
             {
                 return None;
             }
             // Not UTF-8 (a Windows code page): the value is known only as
             // lossy text, so the line stays as it is rather than lose bytes.
-            std::str::from_utf8(&b[d.args[0].span.clone()]).ok()?;
+            std::str::from_utf8(&b[d.args[0].span]).ok()?;
             let value = d.args[0].value(b);
             // No ` #` in it: nothing to split (and no file to look up: a
             // stat per quoted IdentityFile was most of this rule's time).

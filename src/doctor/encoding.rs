@@ -225,7 +225,7 @@ impl Rule for NonAsciiSpace {
             // Within a trailing comment they are harmless: only fix the code part.
             let code_end = line
                 .directive()
-                .and_then(|d| d.comment.as_ref().map(|c| c.gap.start))
+                .and_then(|d| d.comment.as_ref().map(|c| c.gap.start()))
                 .unwrap_or(text.len());
             let (code, rest) = text.split_at(code_end.min(text.len()));
             if !code.chars().any(is_odd_space) {
@@ -282,16 +282,16 @@ fn keep_existing_path(ctx: &Context, code: &str, fixed: &str) -> Option<String> 
         return None;
     }
     // Odd spaces became one ASCII space each: count characters, not bytes.
-    let start = fixed.get(..d.value.start)?.chars().count();
-    let len = fixed.get(d.value.clone())?.chars().count();
+    let start = fixed.get(..d.value.start())?.chars().count();
+    let len = fixed.get(d.value.range())?.chars().count();
     let original: String = code.chars().skip(start).take(len).collect();
     if !original.chars().any(is_odd_space) {
         return None;
     }
     let candidate = format!(
         "{}{original}{}",
-        fixed.get(..d.value.start)?,
-        fixed.get(d.value.end..)?
+        fixed.get(..d.value.start())?,
+        fixed.get(d.value.end()..)?
     );
     let LineKind::Directive(d2) = lex_line(candidate.as_bytes()) else {
         return None;

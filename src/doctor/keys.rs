@@ -12,6 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::config::document::portable_path;
+use crate::hash::Fx;
 use crate::runpod;
 
 use super::{Auto, ChmodCheck, Cx, Finding, Meta, Rule, Severity, SideEffect};
@@ -95,16 +96,18 @@ impl Rule for IdentityMissing {
     }
     fn run(&self, cx: &mut Cx) {
         // Each value is looked up once: entries often share a key file.
-        let mut known: HashMap<String, Option<String>> = HashMap::new();
-        for &(li, ref v) in runpod_identity_lines(cx).iter() {
+        // Keys borrowed from the listing, hashed fast: one look-up per line.
+        let lines = runpod_identity_lines(cx);
+        let mut known: HashMap<&str, Option<String>, Fx> = HashMap::default();
+        for &(li, ref v) in lines.iter() {
             if v.ends_with(".pub") || v.contains('%') || v.eq_ignore_ascii_case("none") {
                 continue;
             }
-            let message = match known.get(v) {
+            let message = match known.get(v.as_str()) {
                 Some(m) => m.clone(),
                 None => {
                     let m = self.problem(cx, v);
-                    known.insert(v.clone(), m.clone());
+                    known.insert(v, m.clone());
                     m
                 }
             };
@@ -345,9 +348,11 @@ impl Rule for KeyFormat {
     fn run(&self, cx: &mut Cx) {
         // Each path is looked at once (reported at its first line); a value
         // seen before names a path seen before.
-        let (mut values, mut seen) = (HashSet::new(), HashSet::new());
-        for &(li, ref v) in runpod_identity_lines(cx).iter() {
-            if !values.insert(v.clone()) {
+        let lines = runpod_identity_lines(cx);
+        let mut values: HashSet<&str, Fx> = HashSet::default();
+        let mut seen = HashSet::new();
+        for &(li, ref v) in lines.iter() {
+            if !values.insert(v.as_str()) {
                 continue;
             }
             let p = cx.ctx.home_path(v);
@@ -486,11 +491,12 @@ impl Rule for KeyPermissions {
         }
         // Each value is looked up and each file read once: entries often
         // share a key file.
-        let mut stats: HashMap<String, (PathBuf, Option<Stat>)> = HashMap::new();
+        let lines = runpod_identity_lines(cx);
+        let mut stats: HashMap<&str, (PathBuf, Option<Stat>), Fx> = HashMap::default();
         let mut heads: HashMap<PathBuf, Option<Vec<u8>>> = HashMap::new();
-        for &(li, ref v) in runpod_identity_lines(cx).iter() {
+        for &(li, ref v) in lines.iter() {
             let (p, st) = stats
-                .entry(v.clone())
+                .entry(v.as_str())
                 .or_insert_with(|| {
                     let p = cx.ctx.home_path(v);
                     let st = stat(&p, false);

@@ -50,7 +50,7 @@ impl Rule for UnquotedSpacePath {
             if !path_kw || d.args.len() < 2 {
                 return None;
             }
-            let joined = String::from_utf8_lossy(&b[d.value.clone()]).into_owned();
+            let joined = String::from_utf8_lossy(&b[d.value]).into_owned();
             if joined.contains(['"', '\'', '#']) {
                 return None;
             }
@@ -75,7 +75,7 @@ impl Rule for BackslashPath {
             if !keywords::is_path_keyword(kw) || kw == "include" || d.args.len() != 1 {
                 return None;
             }
-            let raw = &b[d.args[0].span.clone()];
+            let raw = &b[d.args[0].span];
             // `C:\\Users` (8.1 keeps both), `\\server` (9.x drops one).
             // Tested on the bytes: most path lines have no backslash.
             if !raw.windows(2).any(|w| w == b"\\\\") || d.error.is_some() {

@@ -117,7 +117,7 @@ fn only_the_comment_rule(b: &[u8], d: &crate::config::lexer::Directive) -> bool 
         && d.error.is_none()
         && !d.args.is_empty()
         && b.is_ascii()
-        && !b[..c.gap.start.min(b.len())]
+        && !b[..c.gap.start().min(b.len())]
             .iter()
             .any(|x| matches!(x, b'"' | b'\'' | b'\\' | b'#'))
         && !COMMAND_KEYWORDS.contains(&kw)
@@ -127,7 +127,7 @@ fn only_the_comment_rule(b: &[u8], d: &crate::config::lexer::Directive) -> bool 
 /// Whether the values of line `b` (from the separator to the end of the
 /// value) hold only bytes 7.7 and the lexer read alike.
 fn plain_value(b: &[u8], d: &crate::config::lexer::Directive) -> bool {
-    b.get(d.separator.end..d.value.end)
+    b.get(d.separator.end()..d.value.end())
         .is_some_and(|v| v.iter().all(|&c| super::old_client::plain_byte(c)))
 }
 
@@ -142,8 +142,8 @@ fn reparsed_is_clean(
     ctx: &Context,
 ) -> bool {
     // What trailing-comment leaves on the line (`split_comment`).
-    let mut moved = b[..d.value.start].to_vec();
-    moved.extend_from_slice(&b[d.value.clone()]);
+    let mut moved = b[..d.value.start()].to_vec();
+    moved.extend_from_slice(&b[d.value]);
     let fixed = Document::parse(&moved);
     let [l]: &[Line] = fixed.lines() else {
         return false;

@@ -194,11 +194,11 @@ pub(super) fn comment_misread(b: &[u8], d: &crate::config::lexer::Directive) -> 
     let Some(c) = d.comment.as_ref() else {
         return false;
     };
-    let code_end = c.gap.start.min(b.len());
+    let code_end = c.gap.start().min(b.len());
     d.error.is_none()
         && !crate::config::lexer::COMMAND_KEYWORDS.contains(&d.keyword_lc.as_ref())
         && b[..code_end].is_ascii()
-        && b.get(d.separator.end..code_end)
+        && b.get(d.separator.end()..code_end)
             .is_some_and(|rest| rest.iter().all(|&c| plain_byte(c)))
 }
 
@@ -233,7 +233,7 @@ pub(super) fn old_client_line(
     // Non-ASCII spaces in the code part (in a comment they are
     // harmless); a path value naming a file that exists as written
     // is what the user meant (`fix`'s non-ascii-space keeps it too).
-    let code_end = d.comment.as_ref().map_or(b.len(), |c| c.gap.start);
+    let code_end = d.comment.as_ref().map_or(b.len(), |c| c.gap.start());
     let code = &b[..code_end.min(b.len())];
     // Every odd space is non-ASCII: an ASCII line (most) has none.
     let odd = if code.is_ascii() {
@@ -246,7 +246,8 @@ pub(super) fn old_client_line(
     if let Some(c) = odd {
         let kept_path = keywords::is_path_keyword(kw)
             && d.args.len() == 1
-            && !String::from_utf8_lossy(&b[..d.value.start]).contains(crate::doctor::is_odd_space)
+            && !String::from_utf8_lossy(&b[..d.value.start()])
+                .contains(crate::doctor::is_odd_space)
             && ctx.home_path(d.args[0].value(b)).exists();
         if !kept_path {
             return Some(at(
@@ -291,7 +292,7 @@ pub(super) fn old_client_line(
 /// comparing the two splits allocated for each.
 pub(super) fn splits_alike(b: &[u8], d: &crate::config::lexer::Directive) -> bool {
     d.comment.is_none()
-        && b.get(d.separator.end..)
+        && b.get(d.separator.end()..)
             .is_some_and(|rest| rest.iter().all(|&c| plain_byte(c)))
 }
 

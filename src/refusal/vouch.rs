@@ -4,6 +4,7 @@
 //! `Include`, `Match`, an encoding other than UTF-8, another ssh) still
 //! asks `ssh -G`.
 
+use crate::config::keywords::Keyword;
 use crate::config::lexer::LineKind;
 use crate::config::{Document, Encoding};
 
@@ -67,12 +68,13 @@ pub fn lines_vouched(doc: &Document) -> bool {
     // name plain hosts only): its limit is 100, twice counted with
     // `Match final`.
     let (mut shared_identities, mut plain_block) = (0usize, false);
+    let mut known = KnownVouched::default();
     doc.lines().iter().all(|l| match l.kind() {
         LineKind::Blank | LineKind::Comment => true,
         LineKind::Directive(d) => {
             let bytes = l.bytes();
             let vouched = d.error.is_none()
-                && d.known.is_some_and(|k| VOUCHED.contains(&k.name))
+                && d.known.is_some_and(|k| known.vouched(k))
                 && expands_nothing(bytes);
             match d.keyword_lc.as_ref() {
                 "host" => {
@@ -83,7 +85,7 @@ pub fn lines_vouched(doc: &Document) -> bool {
                 }
                 "match" => {
                     plain_block = false;
-                    vouched && plain_match(&bytes[d.value.clone()], d.values(bytes))
+                    vouched && plain_match(&bytes[d.value], d.values(bytes))
                 }
                 kw => {
                     if kw == "identityfile" && !plain_block {
@@ -99,7 +101,40 @@ pub fn lines_vouched(doc: &Document) -> bool {
     })
 }
 
+/// `VOUCHED.contains(&k.name)`, remembered for the last few table
+/// entries seen: a file repeats a handful of keywords, and the list is
+/// 39 names compared one by one.
+#[derive(Default)]
+struct KnownVouched {
+    seen: [Option<(&'static Keyword, bool)>; 8],
+    next: usize,
+}
+
+impl KnownVouched {
+    fn vouched(&mut self, k: &'static Keyword) -> bool {
+        // Table entries are statics: the same keyword, the same address.
+        for (kw, v) in self.seen.iter().flatten() {
+            if std::ptr::eq(*kw, k) {
+                return *v;
+            }
+        }
+        let v = VOUCHED.contains(&k.name);
+        self.seen[self.next] = Some((k, v));
+        self.next = (self.next + 1) % self.seen.len();
+        v
+    }
+}
+
 fn expands_nothing(line: &[u8]) -> bool {
+    // Most lines hold none of the bytes looked at below (and are ASCII):
+    // one branch-free scan per 16 bytes says so.
+    let plain = |b: u8| !matches!(b, b'%' | b'$' | b'\\' | b'+' | b'~') && b.is_ascii();
+    if line
+        .chunks(16)
+        .all(|c| c.iter().fold(true, |all, &b| all & plain(b)))
+    {
+        return true;
+    }
     // One pass over the bytes (every line of the file is read here): UTF-8
     // is checked only when a byte is not ASCII.
     let mut ascii = true;
@@ -167,9 +202,46 @@ mod tests {
         #[test]
         fn expands_nothing_in_one_pass_is_the_three_passes(
             line in proptest::collection::vec(proptest::sample::select(
-                b"a~/%$\\+ \t\"#=\xc3\xa9\xff\x80\xe2".to_vec()), 0..12)
+                b"a~/%$\\+ \t\"#=\xc3\xa9\xff\x80\xe2".to_vec()), 0..40)
         ) {
             proptest::prop_assert_eq!(expands_nothing(&line), expands_nothing_by_passes(&line));
+        }
+    }
+
+    #[test]
+    fn remembered_keywords_are_judged_as_the_list_does() {
+        // More keywords than the memory holds, in turns, so entries are
+        // replaced and looked up again.
+        let names = [
+            "host",
+            "port",
+            "user",
+            "hostname",
+            "proxycommand",
+            "identityfile",
+            "include",
+            "sendenv",
+            "setenv",
+            "ciphers",
+            "localforward",
+            "usekeychain",
+            "match",
+            "loglevel",
+            "pkcs11provider",
+            "identitiesonly",
+            "controlpath",
+            "tag",
+        ];
+        let mut known = KnownVouched::default();
+        for round in 0..5 {
+            for i in 0..names.len() {
+                // 7 is prime to 18: every name once a round, in a new order.
+                let n = names[(i * 7 + round) % names.len()];
+                let Some(k) = crate::config::keywords::intern_entry(n).map(|(_, k)| k) else {
+                    continue;
+                };
+                assert_eq!(known.vouched(k), VOUCHED.contains(&k.name), "{n}");
+            }
         }
     }
 

@@ -68,16 +68,16 @@ impl Document {
         let line = &self.lines[li];
         let Some(d) = line.directive() else { return };
         let lb = line.bytes();
-        let mut bytes = lb[..d.value.start].to_vec();
-        if d.value.start == d.separator.end && d.separator.is_empty() {
+        let mut bytes = lb[..d.value.start()].to_vec();
+        if d.value.start() == d.separator.end() && d.separator.is_empty() {
             bytes.push(b' ');
         }
         bytes.extend_from_slice(rendered.as_bytes());
         // A value that was missing sat right against a comment: keep them apart.
-        if lb.get(d.value.end).is_some_and(|b| !b" \t\r".contains(b)) {
+        if lb.get(d.value.end()).is_some_and(|b| !b" \t\r".contains(b)) {
             bytes.push(b' ');
         }
-        bytes.extend_from_slice(&lb[d.value.end..]);
+        bytes.extend_from_slice(&lb[d.value.end()..]);
         self.lines[li].set_bytes(bytes);
     }
 
@@ -114,7 +114,7 @@ impl Document {
         }
         let of = |i: usize| -> Option<String> {
             let d = self.lines[i].directive()?;
-            let ind = &self.lines[i].bytes()[d.indent.clone()];
+            let ind = &self.lines[i].bytes()[d.indent];
             (!ind.is_empty() && ind.iter().all(|b| *b == b' ' || *b == b'\t'))
                 .then(|| String::from_utf8_lossy(ind).into_owned())
         };
@@ -148,14 +148,16 @@ impl Document {
     /// keeps the origin its line had here, so reports still name the
     /// user's line numbers.
     pub fn splice_part(&mut self, range: Range<usize>, part: &Document) {
-        let origins: Vec<Option<usize>> =
-            self.lines[range.clone()].iter().map(|l| l.origin).collect();
+        let origins: Vec<Option<usize>> = self.lines[range.clone()]
+            .iter()
+            .map(|l| l.origin())
+            .collect();
         let new: Vec<Line> = part
             .lines
             .iter()
             .cloned()
             .map(|mut l| {
-                l.origin = l.origin.and_then(|k| origins.get(k).copied().flatten());
+                l.set_origin(l.origin().and_then(|k| origins.get(k).copied().flatten()));
                 l
             })
             .collect();
@@ -363,14 +365,14 @@ impl Document {
             .args
             .iter()
             .filter(|a| a.value(lb) != pattern)
-            .map(|a| &lb[a.span.clone()])
+            .map(|a| &lb[a.span])
             .collect();
         if kept.len() == d.args.len() || kept.is_empty() {
             return Ok(false);
         }
-        let mut bytes = lb[..d.value.start].to_vec();
+        let mut bytes = lb[..d.value.start()].to_vec();
         bytes.extend_from_slice(&kept.join(&b' '));
-        bytes.extend_from_slice(&lb[d.value.end..]);
+        bytes.extend_from_slice(&lb[d.value.end()..]);
         self.lines[h].set_bytes(bytes);
         Ok(true)
     }
@@ -493,18 +495,18 @@ mod tests {
                 .collect();
             let want = merged(&doc, &inserts);
             let ending = doc.dominant_ending();
-            let origins: Vec<Option<usize>> = doc.lines().iter().map(|l| l.origin).collect();
+            let origins: Vec<Option<usize>> = doc.lines().iter().map(|l| l.origin()).collect();
             doc.insert_lines_before(inserts);
             let got: Vec<Vec<u8>> = doc.lines().iter().map(|l| l.bytes().to_vec()).collect();
             prop_assert_eq!(&got, &want);
             let kept: Vec<Option<usize>> =
-                doc.lines().iter().map(|l| l.origin).filter(Option::is_some).collect();
+                doc.lines().iter().map(|l| l.origin()).filter(Option::is_some).collect();
             prop_assert_eq!(kept, origins);
             // Every line but the last ends; added lines take the file's ending.
             let last = doc.lines().len().saturating_sub(1);
             for (i, l) in doc.lines().iter().enumerate() {
                 prop_assert!(i == last || l.ending != LineEnding::None);
-                if l.origin.is_none() {
+                if l.origin().is_none() {
                     prop_assert_eq!(l.ending, ending);
                 }
             }

@@ -65,9 +65,11 @@ pub struct Line {
     end: u32,
     pub ending: LineEnding,
     kind: LineKind,
-    /// The 0-based line this came from in the parsed file (`None` for a
-    /// line an edit added), so reports can name the user's line numbers.
-    origin: Option<usize>,
+    /// The 0-based line this came from in the parsed file ([`NO_ORIGIN`]
+    /// for a line an edit added), so reports can name the user's line
+    /// numbers. A `u32` beside `ending` rather than an `Option<usize>`
+    /// (16 bytes): a file of 4 billion lines is past `fsio::MAX_READ`.
+    origin: u32,
 }
 
 impl PartialEq for Line {
@@ -81,6 +83,9 @@ impl Eq for Line {}
 /// `Line::end` of a line whose bytes are its whole buffer.
 const WHOLE: u32 = u32::MAX;
 
+/// `Line::origin` of a line no parsed line gave (an edit added it).
+const NO_ORIGIN: u32 = u32::MAX;
+
 impl Line {
     fn new(bytes: Vec<u8>, ending: LineEnding) -> Self {
         let kind = lexer::lex_line(&bytes);
@@ -90,7 +95,7 @@ impl Line {
             end: WHOLE,
             ending,
             kind,
-            origin: None,
+            origin: NO_ORIGIN,
         }
     }
 
@@ -107,13 +112,25 @@ impl Line {
             end,
             ending,
             kind,
-            origin: None,
+            origin: NO_ORIGIN,
         })
     }
 
     /// The 1-based line number this line had in the file as read.
     pub fn original_line(&self) -> Option<usize> {
-        self.origin.map(|o| o + 1)
+        self.origin().map(|o| o + 1)
+    }
+
+    /// The 0-based line this came from in the parsed file, if any.
+    fn origin(&self) -> Option<usize> {
+        (self.origin != NO_ORIGIN).then_some(self.origin as usize)
+    }
+
+    /// Set [`Line::origin`]; a line past `u32` range keeps none.
+    fn set_origin(&mut self, origin: Option<usize>) {
+        self.origin = origin
+            .and_then(|o| u32::try_from(o).ok())
+            .unwrap_or(NO_ORIGIN);
     }
 
     /// The line's bytes without its terminator.
@@ -255,7 +272,7 @@ impl Document {
         for (range, ending) in line_spans(&buf) {
             let mut l = Line::shared(&buf, range.clone(), ending)
                 .unwrap_or_else(|| Line::new(buf[range].to_vec(), ending));
-            l.origin = Some(lines.len());
+            l.set_origin(Some(lines.len()));
             lines.push(l);
         }
         Document { encoding, lines }

@@ -41,6 +41,10 @@ pub(super) struct Evaluator<'c> {
     /// Only these settings are wanted, without sources (see
     /// [`super::Resolver::resolve_values`]); `None` keeps everything.
     pub(super) keep: Option<&'static [&'static str]>,
+    /// Argument lists of settings dropped since (their strings keep their
+    /// room): reused by [`Evaluator::store`] for the next host of a
+    /// `list`, rather than allocated again for every value.
+    spare: Vec<Vec<String>>,
 }
 
 /// The settings of one keyword, by position: most keywords are set once,
@@ -115,13 +119,45 @@ impl<'c> Evaluator<'c> {
         let (host, original_host) = (reuse(&mut self.host), reuse(&mut self.original_host));
         let mut index = std::mem::take(&mut self.index);
         index.clear();
+        let mut settings = std::mem::take(&mut self.settings);
+        let mut spare = std::mem::take(&mut self.spare);
+        for s in settings.drain(..) {
+            // A few lists are enough for one host's values.
+            if spare.len() < 16 {
+                spare.push(s.args);
+            }
+        }
+        if settings.capacity() == 0 {
+            settings.reserve(8);
+        }
         *self = Evaluator {
             host,
             original_host,
-            settings: Vec::with_capacity(8),
+            settings,
             index,
+            spare,
             ..Evaluator::bare(self.ctx)
         };
+    }
+
+    /// `args` as an owned list, in a spare one when there is one.
+    fn owned(&mut self, args: &[&str]) -> Vec<String> {
+        let Some(mut v) = self.spare.pop() else {
+            return args.iter().map(|s| s.to_string()).collect();
+        };
+        v.truncate(args.len());
+        for (i, a) in args.iter().enumerate() {
+            match v.get_mut(i) {
+                Some(s) if s.capacity() >= a.len() => {
+                    s.clear();
+                    s.push_str(a);
+                }
+                // (Not grown: a new one is allocated at its size at once.)
+                Some(s) => *s = a.to_string(),
+                None => v.push(a.to_string()),
+            }
+        }
+        v
     }
 
     /// A fresh evaluator for no host, without allocating.
@@ -144,6 +180,7 @@ impl<'c> Evaluator<'c> {
             runs_commands: None,
             quiet: false,
             keep: None,
+            spare: Vec::new(),
         }
     }
 
@@ -233,9 +270,19 @@ impl<'c> Evaluator<'c> {
                 // not even valid, such as `Match all host x`, keeps it).
                 *active = false;
             }
-            for i in plan.blocks[bi].clone() {
-                let line = &doc.lines()[i];
-                self.visit(i, line.bytes(), line.kind(), path, active, false, 0);
+            match plan.visit_lines(bi) {
+                Some(lines) => {
+                    for &i in lines {
+                        let (i, line) = (i as usize, &doc.lines()[i as usize]);
+                        self.visit(i, line.bytes(), line.kind(), path, active, false, 0);
+                    }
+                }
+                None => {
+                    for i in plan.blocks[bi].clone() {
+                        let line = &doc.lines()[i];
+                        self.visit(i, line.bytes(), line.kind(), path, active, false, 0);
+                    }
+                }
             }
             from = bi + 1;
         }
@@ -310,6 +357,39 @@ impl<'c> Evaluator<'c> {
         }
     }
 
+    /// What [`Evaluator::finish`] and [`Resolved::into_row`] make of
+    /// this evaluation, without the [`Resolved`]: each row value is
+    /// moved out of the first setting of its keyword, in one pass over the
+    /// settings (as `into_row` takes it). `kept`: whether `finish` would
+    /// keep HostName, Port, User and IdentityFile (said once by the
+    /// caller, not for every host).
+    pub(super) fn take_row(&mut self, host: &str, kept: [bool; 4]) -> super::RowValues {
+        let mut row: [Option<Option<String>>; 4] = Default::default();
+        for s in &mut self.settings {
+            let at = match s.keyword {
+                "hostname" => 0,
+                "port" => 1,
+                "user" => 2,
+                "identityfile" => 3,
+                _ => continue,
+            };
+            // (Only `SendEnv -` drops settings: none of these.)
+            if row[at].is_none() {
+                row[at] = Some(s.args.first_mut().map(std::mem::take));
+            }
+        }
+        let [hostname, port, user, identity] = row;
+        let value = |v: Option<Option<String>>, k: usize| v.flatten().filter(|_| kept[k]);
+        super::RowValues::from_first(
+            host,
+            value(hostname, 0),
+            value(port, 1),
+            value(user, 2),
+            value(identity, 3),
+            &self.ctx.local_user,
+        )
+    }
+
     pub(super) fn first(&self, kw: &str) -> Option<&Setting> {
         self.index
             .get(kw)
@@ -345,24 +425,21 @@ impl<'c> Evaluator<'c> {
         line: usize,
         read_back: bool,
     ) {
-        let owned = |a: &[&str]| a.iter().map(|s| s.to_string()).collect();
         let Some(keep) = self.keep else {
             let source = Source {
                 file: file.to_path_buf(),
                 line,
             };
-            return self.push(keyword, owned(args), source);
+            let args = self.owned(args);
+            return self.push(keyword, args, source);
         };
         let whole = read_back || keep.contains(&keyword) || READ_BACK.contains(&keyword);
         let source = Source {
             file: std::path::PathBuf::new(),
             line,
         };
-        self.push(
-            keyword,
-            if whole { owned(args) } else { Vec::new() },
-            source,
-        );
+        let args = if whole { self.owned(args) } else { Vec::new() };
+        self.push(keyword, args, source);
     }
 
     pub(super) fn error(&mut self, file: &Path, line: usize, message: String) {
@@ -485,7 +562,7 @@ impl<'c> Evaluator<'c> {
 /// (dropped by `finish`) or reports a problem, which a values-only caller
 /// does not read; an unknown one is evaluated (rare: an `IgnoreUnknown`
 /// or Apple keyword may matter).
-fn sets_what_is_kept(d: &Directive, keep: &[&str]) -> bool {
+pub(super) fn sets_what_is_kept(d: &Directive, keep: &[&str]) -> bool {
     let Some(kw) = d.known else {
         return true;
     };

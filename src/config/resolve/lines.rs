@@ -41,7 +41,7 @@ impl<'c> Evaluator<'c> {
         never_match: bool,
         depth: usize,
     ) {
-        if let Some(LexError::NoArgument(k)) = &d.error {
+        if let Some(LexError::NoArgument(k)) = d.error.as_deref() {
             return self.error(file, line, format!("no argument after keyword \"{k}\""));
         }
         let known = d
@@ -51,7 +51,7 @@ impl<'c> Evaluator<'c> {
         let Some(kw) = known else {
             return;
         };
-        if d.error == Some(LexError::InvalidQuotes) {
+        if d.error.as_deref() == Some(&LexError::InvalidQuotes) {
             return self.error(file, line, "invalid quotes".into());
         }
         // Most lines have one or two arguments: keep them off the heap.

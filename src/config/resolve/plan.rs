@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::super::document::Document;
 use super::super::document::{Encoding, decode};
-use super::eval::Slots;
+use super::eval::{Slots, sets_what_is_kept};
 use super::{Context, Evaluator, Input, Resolved, resolve};
 
 /// Evaluates one document for many hosts (`list`), in time linear in the
@@ -30,6 +30,9 @@ pub struct Resolver<'a> {
     plan: Plan<'a>,
     /// Set by [`Resolver::for_values`]: only these settings' values.
     keep: Option<&'static [&'static str]>,
+    /// Whether `keep` holds HostName, Port, User and IdentityFile (what
+    /// [`Resolver::resolve_row`] reads).
+    row_kept: [bool; 4],
     /// The evaluator of the last host, reset for the next.
     scratch: std::cell::Cell<Option<Evaluator<'a>>>,
     /// The system config (`ctx.system_config`, read once): ssh without
@@ -64,6 +67,12 @@ pub(super) struct Plan<'a> {
     /// Blocks were indexed on their header alone: a skipped block may
     /// hold lines that report something (see [`Resolver::for_values`]).
     pub(super) values_only: bool,
+    /// With `values_only`: the lines of each block a values-only
+    /// evaluation does not pass over (`Evaluator::visit` returns at once
+    /// for the others), block `b`'s from `visit_at[b]` to `visit_at[b +
+    /// 1]`; said once here, not again for every host. Empty otherwise.
+    visit: Vec<u32>,
+    visit_at: Vec<u32>,
 }
 
 /// Name → blocks. FNV: looked up for every host evaluated, and the names
@@ -78,7 +87,13 @@ impl<'a> Plan<'a> {
     /// the values are the same; only diagnostics of its other lines would
     /// be missed), rather than when every line does — one header per
     /// block evaluated, not the whole file.
-    fn new(doc: &'a Document, path: &Path, ctx: &Context, values_only: bool) -> Plan<'a> {
+    fn new(
+        doc: &'a Document,
+        path: &Path,
+        ctx: &Context,
+        keep: Option<&'static [&'static str]>,
+    ) -> Plan<'a> {
+        let values_only = keep.is_some();
         let mut plan = Plan {
             values_only,
             ..Plan::default()
@@ -113,6 +128,9 @@ impl<'a> Plan<'a> {
         for (k, &h) in headers.iter().enumerate() {
             plan.blocks
                 .push(h..headers.get(k + 1).copied().unwrap_or(lines.len()));
+        }
+        if let Some(keep) = keep {
+            plan.visited_lines(doc, keep);
         }
         // One scratch evaluator for every block's check, not one each.
         let mut scratch = Evaluator::new("", ctx);
@@ -158,6 +176,38 @@ impl<'a> Plan<'a> {
             }
         }
         plan
+    }
+}
+
+impl Plan<'_> {
+    /// Fills `visit` and `visit_at`: a block's directive lines that may
+    /// hold `exec` (`visit` notes where) or set what is kept.
+    fn visited_lines(&mut self, doc: &Document, keep: &[&str]) {
+        let lines = doc.lines();
+        if u32::try_from(lines.len()).is_err() {
+            return;
+        }
+        self.visit_at.reserve(self.blocks.len() + 1);
+        for b in &self.blocks {
+            self.visit_at.push(self.visit.len() as u32);
+            for i in b.clone() {
+                let l = &lines[i];
+                let wanted = l.directive().is_some_and(|d| {
+                    names_exec(&d.keyword_lc, l.bytes()) || sets_what_is_kept(d, keep)
+                });
+                if wanted {
+                    self.visit.push(i as u32);
+                }
+            }
+        }
+        self.visit_at.push(self.visit.len() as u32);
+    }
+
+    /// The lines of block `b` a values-only evaluation visits, when they
+    /// were listed.
+    pub(super) fn visit_lines(&self, b: usize) -> Option<&[u32]> {
+        let (from, to) = (*self.visit_at.get(b)?, *self.visit_at.get(b + 1)?);
+        self.visit.get(from as usize..to as usize)
     }
 }
 
@@ -278,8 +328,9 @@ impl<'a> Resolver<'a> {
             path,
             ctx,
             shared: std::sync::Arc::new(ctx.clone()),
-            plan: Plan::new(doc, path, ctx, false),
+            plan: Plan::new(doc, path, ctx, None),
             keep: None,
+            row_kept: [true; 4],
             scratch: Default::default(),
             system: system_text(ctx),
         }
@@ -301,8 +352,9 @@ impl<'a> Resolver<'a> {
             path,
             ctx,
             shared: std::sync::Arc::new(ctx.clone()),
-            plan: Plan::new(doc, path, ctx, true),
+            plan: Plan::new(doc, path, ctx, Some(keep)),
             keep: Some(keep),
+            row_kept: ["hostname", "port", "user", "identityfile"].map(|k| keep.contains(&k)),
             scratch: Default::default(),
             system: system_text(ctx),
         }
@@ -326,7 +378,39 @@ impl<'a> Resolver<'a> {
         self.resolve_keeping(host, self.keep)
     }
 
+    /// `resolve_values(host).into_row()`, without the [`Resolved`] in
+    /// between: the row's values are moved out of the evaluation, whose
+    /// other allocations serve the next host.
+    pub fn resolve_row(&self, host: &str) -> super::RowValues {
+        match self.evaluate(host, self.keep) {
+            Ok(mut ev) => {
+                let row = ev.take_row(host, self.row_kept);
+                self.scratch.set(Some(ev));
+                row
+            }
+            Err(whole) => whole.into_row(),
+        }
+    }
+
     fn resolve_keeping(&self, host: &str, keep: Option<&'static [&'static str]>) -> Resolved {
+        match self.evaluate(host, keep) {
+            Ok(mut ev) => {
+                ev.shared = Some(self.shared.clone());
+                let resolved = ev.finish(host);
+                self.scratch.set(Some(ev));
+                resolved
+            }
+            Err(whole) => *whole,
+        }
+    }
+
+    /// The planned evaluation of `host`, or all of [`resolve`] when it
+    /// needs the final pass.
+    fn evaluate(
+        &self,
+        host: &str,
+        keep: Option<&'static [&'static str]>,
+    ) -> Result<Evaluator<'a>, Box<Resolved>> {
         let mut ev = match self.scratch.take() {
             Some(mut ev) => {
                 ev.reset(host);
@@ -346,11 +430,8 @@ impl<'a> Resolver<'a> {
             Some(ref v) if v == "yes" || v == "true" || v == "always"
         );
         if ev.want_final || canon {
-            return resolve(self.doc, self.path, host, self.ctx);
+            return Err(Box::new(resolve(self.doc, self.path, host, self.ctx)));
         }
-        ev.shared = Some(self.shared.clone());
-        let resolved = ev.finish(host);
-        self.scratch.set(Some(ev));
-        resolved
+        Ok(ev)
     }
 }

@@ -17,6 +17,42 @@ pub struct RowValues {
     pub identity_file: Option<String>,
 }
 
+impl RowValues {
+    /// The row of `host` from the first value of each setting it shows
+    /// (as the accessors read them): HostName with `%h` expanded and
+    /// lowercased unless an address, the port as ssh parses it.
+    pub(super) fn from_first(
+        host: &str,
+        hostname: Option<String>,
+        port: Option<String>,
+        user: Option<String>,
+        identity_file: Option<String>,
+        local_user: &str,
+    ) -> RowValues {
+        let hostname = match hostname {
+            Some(h) if h.contains('%') => expand_hostname(&h, host),
+            Some(h) => h,
+            None => host.to_string(),
+        };
+        RowValues {
+            // `lower_unless_address`, in place (nothing to lower: the
+            // same either way, no address to parse).
+            hostname: if !hostname.bytes().any(|b| b.is_ascii_uppercase())
+                || hostname.parse::<std::net::IpAddr>().is_ok()
+            {
+                hostname
+            } else {
+                let mut h = hostname;
+                h.make_ascii_lowercase();
+                h
+            },
+            port: port.as_deref().and_then(parse_port).unwrap_or(22),
+            user: user.unwrap_or_else(|| local_user.to_string()),
+            identity_file,
+        }
+    }
+}
+
 impl Resolved {
     /// Whether OpenSSH would accept this config.
     pub fn ok(&self) -> bool {
@@ -77,30 +113,14 @@ impl Resolved {
                 *slot = Some(s.args.into_iter().next());
             }
         }
-        let (hostname, port, user, identity) = (
+        RowValues::from_first(
+            &self.host,
             hostname.flatten(),
             port.flatten(),
             user.flatten(),
             identity.flatten(),
-        );
-        let hostname = match hostname {
-            Some(h) if h.contains('%') => expand_hostname(&h, &self.host),
-            Some(h) => h,
-            None => self.host,
-        };
-        RowValues {
-            // `lower_unless_address`, in place.
-            hostname: if hostname.parse::<std::net::IpAddr>().is_ok() {
-                hostname
-            } else {
-                let mut h = hostname;
-                h.make_ascii_lowercase();
-                h
-            },
-            port: port.as_deref().and_then(parse_port).unwrap_or(22),
-            user: user.unwrap_or_else(|| self.ctx.local_user.clone()),
-            identity_file: identity,
-        }
+            &self.ctx.local_user,
+        )
     }
 
     pub fn port(&self) -> (u16, Option<Source>) {

@@ -26,6 +26,18 @@ fn config() -> impl Strategy<Value = String> {
         "Match host a%hb\n",
         "Match host aa%hbb\n",
         "HostName x%hy\n",
+        // Lines the values-only plan passes over, or must not.
+        "# c\n",
+        "\n",
+        "SendEnv A\n",
+        "SendEnv -A\n",
+        "IgnoreUnknown Foo*\n",
+        "FooBar 1\n",
+        "Match originalhost web\n",
+        "Match final host web\n",
+        "CanonicalizeHostname yes\n",
+        "Match exec true\n",
+        "Compression yes\n",
     ]);
     prop::collection::vec(line, 0..14).prop_map(|l| l.concat())
 }
@@ -39,6 +51,7 @@ proptest! {
         let path = std::path::Path::new("/tmp/x");
         let keep: &[&str] = &["hostname", "port", "user", "identityfile"];
         let resolver = Resolver::for_values(&doc, path, &ctx, keep);
+        let narrow = Resolver::for_values(&doc, path, &ctx, &["port", "identityfile"]);
         for host in ["web", "db", "WEB", "1.2.3.4", "other", "a%hb"] {
             let one = resolve(&doc, path, host, &ctx);
             let want = RowValues {
@@ -47,7 +60,16 @@ proptest! {
                 user: one.user_value().to_string(),
                 identity_file: one.get("identityfile").map(|s| s.args[0].clone()),
             };
-            prop_assert_eq!(resolver.resolve_values(host).into_row(), want, "host {}", host);
+            prop_assert_eq!(&resolver.resolve_values(host).into_row(), &want, "host {}", host);
+            // The row moved out of the evaluation, and the evaluator's
+            // allocations reused for the next host.
+            prop_assert_eq!(resolver.resolve_row(host), want, "row of host {}", host);
+            // What a narrower keep leaves out is left out of both.
+            prop_assert_eq!(
+                narrow.resolve_row(host),
+                narrow.resolve_values(host).into_row(),
+                "narrow row of host {}", host
+            );
         }
     }
 }
