@@ -5,7 +5,8 @@ config files, interleaved in one run (so machine load hits both alike).
     whole_process.py BINARY ROUNDS CONFIG [CONFIG...]
 
 BENCH_ONLY (comma-separated command names, e.g. "add,list --all") times only
-those beside `ssh -G`; BENCH_SKIP_100K=1 (read by bench/config.sh) leaves out
+those beside `ssh -G`; BENCH_BASE=OTHER_BINARY times OTHER_BINARY's commands
+right after BINARY's in every round ("base …" rows, an A/B in one run); BENCH_SKIP_100K=1 (read by bench/config.sh) leaves out
 the 100,000-block file.
 
 Run by bench/config.sh inside a private mount namespace whose password
@@ -13,7 +14,10 @@ database names a temp dir as home (runpod-ssh and ssh take `~` from it),
 so nothing touches the real ~/.ssh. Each command runs on a fresh copy of
 the file (add and remove really write). Reports the median CPU time
 (user+sys, from wait4: robust on a shared machine) and the median wall
-time, and each command's ratio to `ssh -G` on the same file.
+time, and each command's ratio to `ssh -G` on the same file: the ratio of
+the medians, and the median of each round's own ratio (`ssh -G` runs just
+before the command in every round, so a machine whose speed drifts over
+seconds weighs on both alike — the steadier figure of the two here).
 """
 import json, os, shutil, statistics, subprocess, sys, time
 
@@ -37,7 +41,19 @@ def commands(cfg, last):
     # BENCH_ONLY="add,remove" times only those beside ssh -G (a quicker loop
     # while working on one command).
     only = [o.strip() for o in os.environ.get("BENCH_ONLY", "").split(",") if o.strip()]
-    return [c for c in every if not only or c[0] == "ssh -G" or c[0] in only]
+    chosen = [c for c in every if not only or c[0] == "ssh -G" or c[0] in only]
+    # BENCH_BASE=OTHER_BINARY: each command of OTHER_BINARY runs right
+    # after the same command of BINARY in every round ("base …" rows): an
+    # A/B comparison in one interleaved run.
+    other = os.environ.get("BENCH_BASE")
+    if not other:
+        return chosen
+    paired = []
+    for name, argv in chosen:
+        paired.append((name, argv))
+        if name != "ssh -G":
+            paired.append(("base " + name, [other if a == binary else a for a in argv]))
+    return paired
 
 
 def run_once(argv):
@@ -71,7 +87,10 @@ for orig in configs:
         for name, argv in cmds:
             shutil.rmtree(work, ignore_errors=True)
             os.makedirs(work)
-            shutil.copyfile(src, cfg)
+            # copy2 keeps the source's old mtime: a config modified in the last
+            # two seconds is read twice, 100 ms apart (fsio::read settles it),
+            # which is not the common case timed here.
+            shutil.copy2(src, cfg)
             c, w, code, err = run_once(argv)
             if code not in (0, 1):
                 sys.exit(f"{name} exited {code}: {err.decode(errors='replace')[:500]}")
@@ -80,11 +99,13 @@ for orig in configs:
     base_c = statistics.median(cpu["ssh -G"])
     base_w = statistics.median(wall["ssh -G"])
     print(f"\n{os.path.basename(src)}: {lines} lines, {hosts} Host blocks; median of {rounds} interleaved rounds")
-    print(f"{'command':<16}{'cpu ms':>10}{'x ssh -G':>10}{'wall ms':>10}{'x ssh -G':>10}")
+    print(f"{'command':<22}{'cpu ms':>10}{'x ssh -G':>10}{'wall ms':>10}{'x ssh -G':>10}{'rounds x':>10}")
     out = {"config": os.path.basename(src), "lines": lines, "host_blocks": hosts, "rounds": rounds}
     for name, _ in cmds:
         c, w = statistics.median(cpu[name]), statistics.median(wall[name])
-        print(f"{name:<16}{c*1000:10.1f}{c/base_c:10.2f}{w*1000:10.1f}{w/base_w:10.2f}")
+        per_round = statistics.median(a / b for a, b in zip(cpu[name], cpu["ssh -G"]))
+        print(f"{name:<22}{c*1000:10.1f}{c/base_c:10.2f}{w*1000:10.1f}{w/base_w:10.2f}{per_round:10.2f}")
         out[name] = {"cpu_ms": round(c * 1000, 1), "wall_ms": round(w * 1000, 1),
-                     "cpu_ratio": round(c / base_c, 2), "wall_ratio": round(w / base_w, 2)}
+                     "cpu_ratio": round(c / base_c, 2), "wall_ratio": round(w / base_w, 2),
+                     "cpu_ratio_per_round": round(per_round, 2)}
     print(json.dumps(out))
