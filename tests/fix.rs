@@ -1505,3 +1505,31 @@ fn refused_line_in_an_included_file_names_the_fix_for_that_file() {
     assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
     assert_eq!(read(&inc), "Host web\n  # glued\n  Port 2222\n");
 }
+
+/// Review 9c: the report groups a rule's findings by message, and one
+/// message (ssh's "Bad configuration option: bogus") can come from two
+/// files (an Include). A line of the second file must not be listed as
+/// `:N` after the first file's name: that names a line of the wrong file.
+#[test]
+fn a_grouped_entry_names_the_file_of_each_line_when_the_files_differ() {
+    let home = TempHome::new();
+    let ssh = home.ssh_dir();
+    std::fs::write(
+        ssh.join("config"),
+        "Include inc.conf\nHost a\n  Bogus 1\n  Other 1\n",
+    )
+    .unwrap();
+    std::fs::write(ssh.join("inc.conf"), "Host b\n  Bogus 2\n").unwrap();
+    for verbose in [false, true] {
+        let mut args = vec!["fix", "--dry-run"];
+        if verbose {
+            args.insert(0, "-v");
+        }
+        let out = stdout(&home.run(&args));
+        assert!(
+            out.contains("ssh-refuses ~/.ssh/inc.conf:2") && out.contains("~/.ssh/config:3"),
+            "-v {verbose}: each line under its own file: {out}"
+        );
+        assert!(!out.contains("inc.conf:2, :3"), "config:3 listed as inc.conf:3: {out}");
+    }
+}

@@ -131,7 +131,9 @@ fn render_chunk(
         if i > 0 {
             t.push_str(", ");
         }
-        if i == 0 || f.line.is_none() {
+        // A message can come from two files (ssh's words, an Include):
+        // `:N` alone would name a line of the previous file.
+        if i == 0 || f.line.is_none() || f.file != chunk[i - 1].file {
             if !shown.contains_key(&f.file) {
                 shown.insert(f.file.clone(), edit::tilde(&f.file));
             }
