@@ -1530,6 +1530,37 @@ fn a_grouped_entry_names_the_file_of_each_line_when_the_files_differ() {
             out.contains("ssh-refuses ~/.ssh/inc.conf:2") && out.contains("~/.ssh/config:3"),
             "-v {verbose}: each line under its own file: {out}"
         );
-        assert!(!out.contains("inc.conf:2, :3"), "config:3 listed as inc.conf:3: {out}");
+        assert!(
+            !out.contains("inc.conf:2, :3"),
+            "config:3 listed as inc.conf:3: {out}"
+        );
+    }
+}
+
+/// Review 9c: findings of one rule with the same words are grouped, but an
+/// entry has one mark and one repair: a block that names other hosts too
+/// (left for the user) must not be listed under "would fix"/"fixed" beside
+/// a removable duplicate with the same message.
+#[test]
+fn a_grouped_entry_never_marks_a_line_left_for_the_user_as_fixed() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    for (args, mark) in [
+        (&["fix", "--dry-run"][..], "[needs --yes]"),
+        (&["fix", "--dry-run", "--yes"][..], "[would fix]"),
+        (&["fix", "--yes"][..], "[fixed]"),
+    ] {
+        std::fs::write(
+            &cfg,
+            "Host runpod-a\n  HostName 1.2.3.4\nHost runpod-a\n  HostName 1.2.3.5\nHost runpod-a other\n  User x\nHost gpu\n  Port 2\nHost gpu\n  Port 3\n",
+        )
+        .unwrap();
+        let out = stdout(&home.run(args));
+        assert!(
+            out.contains(&format!("duplicate-alias ~/.ssh/config:3 {mark}"))
+                && out.contains("duplicate-alias ~/.ssh/config:5 [for you]")
+                && out.contains("edit it by hand"),
+            "{args:?}: line 5 is the user's, with its own repair: {out}"
+        );
     }
 }

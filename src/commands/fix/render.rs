@@ -73,7 +73,11 @@ pub(super) fn render(
 fn entries(findings: &[Finding], verbose: bool) -> Vec<Vec<&Finding>> {
     let mut rules: Vec<&str> = Vec::new();
     // (rule, message) → its entry; a large config has a finding per line.
-    let mut at: HashMap<(&str, &str), usize, Fx> = HashMap::default();
+    // An entry prints one mark and one repair: findings whose mark,
+    // repair or severity differ are never grouped (the same words can
+    // name a removable block and one left for the user).
+    type Key<'a> = (&'a str, &'a str, &'a str, bool, u8, u8);
+    let mut at: HashMap<Key, usize, Fx> = HashMap::default();
     let mut groups: Vec<Vec<Vec<&Finding>>> = Vec::new();
     for f in findings {
         let r = match rules.iter().position(|&r| r == f.rule) {
@@ -90,7 +94,15 @@ fn entries(findings: &[Finding], verbose: bool) -> Vec<Vec<&Finding>> {
             continue;
         }
         let next = rule.len();
-        let e = *at.entry((f.rule, f.message.as_str())).or_insert(next);
+        let key = (
+            f.rule,
+            f.message.as_str(),
+            f.repair.as_str(),
+            f.applied,
+            f.auto as u8,
+            f.severity as u8,
+        );
+        let e = *at.entry(key).or_insert(next);
         if e == next {
             rule.push(Vec::new());
         }
