@@ -21,9 +21,13 @@ printf 'Host a\r\n    Port 22 # crlf\r\n    HostName x\r\n' > "$hand/crlf.conf"
 printf '\xef\xbb\xbfHost a\n    Port 22 # bom\n' > "$hand/bom.conf"
 printf 'Host a\n    Port 22 # u16\n' | iconv -t UTF-16 > "$hand/utf16.conf"
 printf 'Host a\n    Port\n    Bogus yes\n    HostName "unterminated\n    IdentityFile ~/.ssh/k.pub\n' > "$hand/broken.conf"
+# Review 9c: grouped entries (one message from two files; the same words
+# on a removable duplicate and on one left for the user).
+printf 'Include inc/grp.conf\nHost a\n  Bogus 1\n  Other 1\n' > "$hand/grp-files.conf"; mkdir -p "$hand/inc"; printf 'Host b\n  Bogus 2\n' > "$hand/inc/grp.conf"
+printf 'Host runpod-a\n  HostName 1.2.3.4\nHost runpod-a\n  HostName 1.2.3.5\nHost runpod-a other\n  User x\nHost gpu\n  Port 2\nHost gpu\n  Port 3\n' > "$hand/dup-mixed.conf"
 mapfile -t files < <(find "$root/fixtures" -type f | sort)
 # FIX_DIFF_EXTRA_ONLY=1: only the configs given (bench/fix_diff_large.sh).
-if [ -n "${FIX_DIFF_EXTRA_ONLY:-}" ]; then files=(); rm -f "$hand"/*; fi
+if [ -n "${FIX_DIFF_EXTRA_ONLY:-}" ]; then files=(); rm -rf "$hand"/*; fi
 shopt -s nullglob
 n=0 bad=0
 run() { # bin cfgsrc tag args...
@@ -37,6 +41,7 @@ run() { # bin cfgsrc tag args...
   sed -E -i 's#[0-9]{8}[-T]?[0-9]{6}[^ /)]*#TS#g; s#[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:.]+Z?#TS#g' "$work/$tag.out" "$work/$tag.err"
 }
 for f in "${files[@]}" "$hand"/* "$@"; do
+  [ -f "$f" ] || continue
   src=$(realpath "$f")
   for mode in "--dry-run" "" "--yes" "--dry-run --yes"; do
     run "$base" "$src" a $mode; run "$new" "$src" b $mode
