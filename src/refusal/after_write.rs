@@ -191,7 +191,8 @@ fn listing(j: &Judged, kept: &[Place], files: &[&Path], ctx: &Context) -> String
             let _ = std::fmt::Write::write_fmt(
                 &mut out,
                 format_args!(
-                    "\n  … and {more} more lines (`{} --dry-run` lists them all)",
+                    "\n  … and {more} more {} (`{} --dry-run` lists them all)",
+                    if more == 1 { "line" } else { "lines" },
                     fix_command(f, ctx)
                 ),
             );

@@ -344,6 +344,7 @@ fn the_warning_after_a_write_lists_ten_lines_of_a_file() {
     let path = dir.path().join("my config");
     for (blocks, shown, more) in [
         (14usize, 10usize, Some(4usize)),
+        (11, 10, Some(1)),
         (10, 10, None),
         (3, 3, None),
     ] {
@@ -363,13 +364,14 @@ fn the_warning_after_a_write_lists_ten_lines_of_a_file() {
             listed[0].ends_with("my config:2: garbage at end of line; \"#\"."),
             "{w}"
         );
-        let tail = w.lines().find(|l| l.contains("more lines"));
+        let tail = w.lines().find(|l| l.contains(" more line"));
         match more {
             Some(m) => assert_eq!(
                 tail,
                 Some(
                     format!(
-                        "  … and {m} more lines (`runpod-ssh fix --config '{}' --dry-run` lists them all)",
+                        "  … and {m} more {} (`runpod-ssh fix --config '{}' --dry-run` lists them all)",
+                        if m == 1 { "line" } else { "lines" },
                         path.display()
                     )
                     .as_str()
