@@ -9,77 +9,8 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-/// A byte range of one line, as two `u32` (half a `Range<usize>`: every
-/// line of every parsed file carries six of these). A line longer than
-/// 4 GiB cannot be read ([`crate::fsio::MAX_READ`] is far below), and
-/// [`lex_line`] gives such a line no directive rather than a wrong span.
-#[derive(Clone, Copy, PartialEq, Eq, Default, Hash)]
-pub struct Span {
-    start: u32,
-    end: u32,
-}
-
-impl Span {
-    /// `range` as a span; callers have checked it fits (see [`lex_line`]).
-    fn new(range: Range<usize>) -> Span {
-        Span {
-            start: range.start as u32,
-            end: range.end as u32,
-        }
-    }
-
-    pub fn start(self) -> usize {
-        self.start as usize
-    }
-
-    pub fn end(self) -> usize {
-        self.end as usize
-    }
-
-    pub fn range(self) -> Range<usize> {
-        self.start()..self.end()
-    }
-
-    pub fn len(self) -> usize {
-        self.end().saturating_sub(self.start())
-    }
-
-    pub fn is_empty(self) -> bool {
-        self.end <= self.start
-    }
-}
-
-impl std::fmt::Debug for Span {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}..{}", self.start, self.end)
-    }
-}
-
-impl From<Range<usize>> for Span {
-    fn from(r: Range<usize>) -> Span {
-        Span::new(r)
-    }
-}
-
-impl PartialEq<Range<usize>> for Span {
-    fn eq(&self, other: &Range<usize>) -> bool {
-        self.range() == *other
-    }
-}
-
-impl std::ops::Index<Span> for [u8] {
-    type Output = [u8];
-    fn index(&self, s: Span) -> &[u8] {
-        &self[s.range()]
-    }
-}
-
-impl std::ops::Index<Span> for str {
-    type Output = str;
-    fn index(&self, s: Span) -> &str {
-        &self[s.range()]
-    }
-}
+mod span;
+pub use span::Span;
 
 /// Keywords whose value is the raw rest of the line (`parse_command` in
 /// `readconf.c`): quotes and `#` stay part of the command.
@@ -197,7 +128,7 @@ struct Decoded(Box<str>);
 
 impl Arg {
     const EMPTY: Arg = Arg {
-        span: Span { start: 0, end: 0 },
+        span: Span::EMPTY,
         decoded: None,
     };
 
@@ -477,10 +408,7 @@ fn bytes_to_string(b: Vec<u8>) -> String {
 
 fn value_range(args: &[Arg], rest: usize) -> Span {
     match (args.first(), args.last()) {
-        (Some(a), Some(b)) => Span {
-            start: a.span.start,
-            end: b.span.end,
-        },
+        (Some(a), Some(b)) => Span::new(a.span.start()..b.span.end()),
         _ => Span::new(rest..rest),
     }
 }
