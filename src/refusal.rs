@@ -16,7 +16,7 @@ mod after_write;
 mod line_repair;
 mod local;
 mod old_client;
-pub use after_write::{strictest_after_own_write, strictest_after_write, strictest_after_writing};
+pub use after_write::{strictest_after_own_write, strictest_after_write};
 #[cfg(test)]
 use old_client::splits_alike;
 use old_client::{judge_split, old_client_line};

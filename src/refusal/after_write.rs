@@ -22,22 +22,10 @@ pub fn strictest_after_write(
     ctx: &Context,
     with_local: bool,
 ) -> Option<String> {
-    strictest_after_writing(path, doc, None, ctx, with_local)
+    strictest_after(path, doc, Written::Check, ctx, with_local)
 }
 
-/// [`strictest_after_write`] when the caller has what it wrote, `bytes`
-/// (`doc.to_bytes()`): not made again to compare with the disk.
-pub fn strictest_after_writing(
-    path: &Path,
-    doc: &Document,
-    bytes: Option<&[u8]>,
-    ctx: &Context,
-    with_local: bool,
-) -> Option<String> {
-    strictest_after(path, doc, Written::Check(bytes), ctx, with_local)
-}
-
-/// [`strictest_after_writing`] when the caller has just written `bytes`
+/// [`strictest_after_write`] when the caller has just written `bytes`
 /// (`doc.to_bytes()`) to `path` itself, under the lock it still holds:
 /// the file holds them, and is not read back to see.
 pub fn strictest_after_own_write(
@@ -55,9 +43,8 @@ enum Written<'a> {
     /// It holds `doc`'s bytes, these (the caller wrote them under its
     /// lock).
     Holds(&'a [u8]),
-    /// Unknown: compare it with these bytes (`doc.to_bytes()`, made
-    /// when `None`).
-    Check(Option<&'a [u8]>),
+    /// Unknown: compare it with `doc.to_bytes()`.
+    Check,
 }
 
 fn strictest_after(
@@ -208,12 +195,13 @@ fn written(path: &Path, doc: &Document, disk: &Written, j: &Judged) -> Option<Re
     if !doc.reparses_identically() {
         return None;
     }
-    let (holds, ours) = match disk {
-        Written::Holds(bytes) => (true, Some(*bytes)),
-        Written::Check(bytes) => {
+    let made;
+    let (holds, ours): (bool, &[u8]) = match disk {
+        Written::Holds(bytes) => (true, bytes),
+        Written::Check => {
             let on_disk = crate::fsio::read(path).ok()?;
-            let ours = bytes.map_or_else(|| std::borrow::Cow::Owned(doc.to_bytes()), Into::into);
-            (on_disk.content() == &*ours, *bytes)
+            made = doc.to_bytes();
+            (on_disk.content() == made.as_slice(), &made)
         }
     };
     holds.then(|| {
@@ -224,8 +212,8 @@ fn written(path: &Path, doc: &Document, disk: &Written, j: &Judged) -> Option<Re
         let lines = (j.old.iter())
             .filter(|&&o| j.old_path(o) == path)
             .map(|o| o.line);
-        line_repair::comments_only_at(path, doc, ours, eval_here, lines, j.ctx()).unwrap_or_else(
-            || {
+        line_repair::comments_only_at(path, doc, Some(ours), eval_here, lines, j.ctx())
+            .unwrap_or_else(|| {
                 let before = (j.eval.problems.iter().cloned())
                     .chain(j.old.iter().filter_map(|&o| j.old_diagnostic(o)))
                     .filter(|p| p.source.file == path)
@@ -239,7 +227,6 @@ fn written(path: &Path, doc: &Document, disk: &Written, j: &Judged) -> Option<Re
                     doc.clone(),
                     Some(before),
                 )
-            },
-        )
+            })
     })
 }
