@@ -76,6 +76,10 @@ for orig in configs:
     src = os.path.join(home, os.path.basename(orig))
     text = open(orig, "rb").read().replace(b"ServerAliveInterval 30\n", b"", 1)
     open(src, "wb").write(text + b"    ServerAliveInterval 30\n")
+    # An hour old, as a user's long-saved config is: copy2 below keeps it,
+    # and a file modified in the last two seconds is read twice (see there).
+    old = time.time() - 3600
+    os.utime(src, (old, old))
     lines = sum(1 for _ in open(src, "rb"))
     hosts = sum(1 for l in open(src, "rb") if l.startswith(b"Host "))
     last = [l.split()[1].decode() for l in open(src, "rb") if l.startswith(b"Host runpod-")][-1]

@@ -18,6 +18,7 @@
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 mod backup;
@@ -194,6 +195,34 @@ fn read_target(target: &Path, shown: &Path) -> Result<Option<Content>, FsError> 
     }
 }
 
+/// Whether the regular file `target` (whose metadata is `meta`) holds
+/// exactly `expected`: [`read_limited`]'s answer compared with it, read
+/// 64 KB at a time instead of into a buffer of the file's size.
+fn holds(target: &Path, meta: &fs::Metadata, expected: &[u8]) -> io::Result<bool> {
+    use std::io::Read;
+    if meta.len() != expected.len() as u64 {
+        return Ok(false);
+    }
+    let mut f = open_nonblocking(target)?;
+    let mut chunk = vec![0u8; 64 << 10];
+    let mut at = 0;
+    loop {
+        let n = match f.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            return Ok(at == expected.len());
+        }
+        // More than expected (it grew since the metadata), or other bytes.
+        if expected.get(at..at + n) != Some(&chunk[..n]) {
+            return Ok(false);
+        }
+        at += n;
+    }
+}
+
 /// What one command run shares across every file it writes: the backup
 /// stamp (one backup set per command) and `--force`.
 #[derive(Debug, Clone)]
@@ -285,8 +314,10 @@ pub struct Snapshot {
     pub path: PathBuf,
     /// The file actually read and written (symlinks followed).
     pub target: PathBuf,
-    /// The content, or `None` when the file does not exist yet.
-    pub bytes: Option<Vec<u8>>,
+    /// The content, or `None` when the file does not exist yet. Shared:
+    /// a parsed config's lines are ranges of these bytes
+    /// ([`crate::config::Document::parse_shared`]).
+    pub bytes: Option<Arc<Vec<u8>>>,
     /// The file is a character device (`/dev/null`): readable as a
     /// config, never written.
     pub device: bool,
@@ -295,7 +326,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// The content, empty for a file that does not exist yet.
     pub fn content(&self) -> &[u8] {
-        self.bytes.as_deref().unwrap_or_default()
+        self.bytes.as_deref().map_or(&[], Vec::as_slice)
     }
 }
 
@@ -344,7 +375,7 @@ pub fn read(path: &Path) -> Result<Snapshot, FsError> {
     Ok(Snapshot {
         path: path.to_path_buf(),
         target,
-        bytes: got.map(|c| c.bytes),
+        bytes: got.map(|c| Arc::new(c.bytes)),
         device,
     })
 }
@@ -463,8 +494,21 @@ pub fn write(snap: &Snapshot, new: &[u8], opts: WriteOptions) -> Result<WriteRep
         });
     }
     // Refuse to overwrite what someone else wrote in the meantime.
-    let current = read_target(target, &snap.path)?;
-    if current.map(|c| c.bytes) != snap.bytes {
+    let unchanged = match (&meta, &snap.bytes) {
+        // A regular file compared a piece at a time: no second copy of a
+        // large config in memory.
+        (Some(m), Some(old)) if m.is_file() => {
+            holds(target, m, old).map_err(|source| FsError::Read {
+                path: snap.path.clone(),
+                source,
+            })?
+        }
+        _ => {
+            read_target(target, &snap.path)?.map(|c| c.bytes).as_deref()
+                == snap.bytes.as_deref().map(Vec::as_slice)
+        }
+    };
+    if !unchanged {
         return Err(FsError::Changed(snap.path.clone()));
     }
     if let Some(m) = &meta {

@@ -116,7 +116,7 @@ impl Oracle {
     /// [`Oracle::ssh_g`] started now and read later ([`Running::finish`]),
     /// so the caller's own work runs beside it.
     pub fn spawn_ssh_g(&self, file: &Path, host: &str) -> Result<Running, String> {
-        Running::spawn(&self.ssh, file, host, None)
+        Running::spawn(&self.ssh, file, host, false)
     }
 
     /// `ssh -G` on a version of the config that is not on disk: piped in as
@@ -440,7 +440,20 @@ fn run_ssh_g_with(
     host: &str,
     input: Option<&[u8]>,
 ) -> Result<Printed, String> {
-    Running::spawn(ssh, file, host, input)?.finish()
+    let mut running = Running::spawn(ssh, file, host, input.is_some())?;
+    let stdin = running.child.as_mut().and_then(|c| c.stdin.take());
+    match (input, stdin) {
+        // Written on a thread, so a config larger than the pipe cannot
+        // block us; borrowed for as long as ssh runs, not copied (a
+        // large config's copy was a visible part of `add`).
+        (Some(bytes), Some(mut stdin)) => std::thread::scope(|scope| {
+            scope.spawn(move || {
+                let _ = std::io::Write::write_all(&mut stdin, bytes);
+            });
+            running.finish()
+        }),
+        _ => running.finish(),
+    }
 }
 
 /// An `ssh -G` started and not yet read: [`Running::finish`] waits for it
@@ -453,7 +466,9 @@ pub struct Running {
 }
 
 impl Running {
-    fn spawn(ssh: &Path, file: &Path, host: &str, input: Option<&[u8]>) -> Result<Running, String> {
+    /// `input`: ssh's stdin is a pipe the caller writes to (taken from
+    /// the child), else nothing.
+    fn spawn(ssh: &Path, file: &Path, host: &str, input: bool) -> Result<Running, String> {
         let mut child = Command::new(ssh)
             // ssh runs `Match exec` through $SHELL and refuses when it is not
             // executable: a command the scan missed is never run.
@@ -463,22 +478,11 @@ impl Running {
             .arg(file)
             .arg("--")
             .arg(host)
-            .stdin(if input.is_some() {
-                Stdio::piped()
-            } else {
-                Stdio::null()
-            })
+            .stdin(if input { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", ssh.display()))?;
-        if let (Some(bytes), Some(mut stdin)) = (input, child.stdin.take()) {
-            let bytes = bytes.to_vec();
-            // A thread, so a config larger than the pipe cannot block us.
-            std::thread::spawn(move || {
-                let _ = std::io::Write::write_all(&mut stdin, &bytes);
-            });
-        }
         // Read both pipes on threads so a chatty ssh cannot block on a full
         // pipe while we wait for it.
         let out = child.stdout.take().map(|o| drain(o, 16 << 20));
@@ -608,7 +612,7 @@ mod tests {
         let slow = dir.path().join("ssh");
         std::fs::write(&slow, "#!/bin/sh\nexec sleep 60\n").unwrap();
         std::fs::set_permissions(&slow, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let running = Running::spawn(&slow, Path::new("/dev/null"), "h", None).unwrap();
+        let running = Running::spawn(&slow, Path::new("/dev/null"), "h", false).unwrap();
         let pid = running.child.as_ref().unwrap().id();
         assert!(Path::new(&format!("/proc/{pid}")).exists());
         let t = Instant::now();

@@ -997,3 +997,75 @@ fn update_keeps_bytes_that_are_not_utf8() {
         String::from_utf8_lossy(&after)
     );
 }
+
+/// A file with many RunPod entries: the "restarted pod?" warning names the
+/// first five and counts the rest, with the command that lists them all
+/// (it named every alias: a thousand entries made one line of a thousand).
+#[test]
+fn restarted_pod_warning_names_five_entries_and_counts_the_rest() {
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    let mut text = String::new();
+    for i in 1..=7 {
+        text += &format!(
+            "# managed by runpod-ssh\nHost pod-{i}\n    HostName 203.0.113.{i}\n    Port 4000{i}\n    User root\n\n"
+        );
+    }
+    std::fs::write(&cfg, &text).unwrap();
+    let o = home.run(&["add", PASTE, "--no-vscode"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    let line = err
+        .lines()
+        .find(|l| l.contains("if this is a restarted pod you already have"))
+        .unwrap_or_else(|| panic!("no restarted-pod warning: {err}"));
+    assert!(
+        line.contains("(pod-1, pod-2, pod-3, pod-4, pod-5 and 2 more: `runpod-ssh list`)"),
+        "{line}"
+    );
+    assert!(!line.contains("pod-6") && !line.contains("pod-7"), "{line}");
+
+    // Five or fewer: all of them, no count.
+    let text: String = text.split_inclusive("\n\n").take(2).collect();
+    std::fs::write(&cfg, &text).unwrap();
+    let o = home.run(&["add", PASTE, "--no-vscode"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("(pod-1, pod-2), run the command again"),
+        "{err}"
+    );
+}
+
+/// The file as read is judged only when the edited one has problems: a
+/// catch-all line that breaks every other host (a `HostName` with a token
+/// ssh cannot expand) no longer stops an entry whose own `HostName` comes
+/// first and that ssh accepts; a line ssh refuses whatever the host is
+/// still refused in the old words, naming the file as read.
+#[test]
+fn add_judges_the_file_as_read_only_when_the_edit_has_problems() {
+    let Some(ssh) = require_tool("ssh") else {
+        return;
+    };
+    let home = TempHome::new();
+    let cfg = home.ssh_dir().join("config");
+    std::fs::write(&cfg, "Host *\n    HostName gpu%z\n").unwrap();
+    // ssh itself: every host but one with its own HostName fails.
+    assert!(ssh_g(&home, &ssh, &cfg, "other").is_err());
+    let o = home.run(&["add", PASTE, "--no-vscode"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let g = ssh_g(&home, &ssh, &cfg, ALIAS).expect("ssh -G accepts the new entry");
+    assert!(
+        g.contains(&("hostname".into(), "203.0.113.7".into())),
+        "{g:?}"
+    );
+
+    let original = b"Host other\n    Port 99999\n".to_vec();
+    std::fs::write(&cfg, &original).unwrap();
+    let o = home.run(&["add", PASTE, "--no-vscode"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(err.contains("ssh already refuses this config"), "{err}");
+    assert!(err.contains(&format!("{}:2:", cfg.display())), "{err}");
+    assert_eq!(std::fs::read(&cfg).unwrap(), original);
+}

@@ -49,7 +49,10 @@ impl Session {
             locks.push(Lock::beside(&target).or_fail(Failure::Io)?);
         }
         let snap = fsio::read(&path).or_fail(Failure::Io)?;
-        let doc = Document::parse(snap.content());
+        let doc = snap
+            .bytes
+            .as_ref()
+            .map_or_else(|| Document::parse(b""), Document::parse_shared);
         Ok(Session {
             path,
             snap,
@@ -84,7 +87,8 @@ impl Session {
     /// what is on disk now, so a concurrent edit is kept, never clobbered.
     pub fn reread(&mut self) -> anyhow::Result<()> {
         self.snap = fsio::read(&self.path).or_fail(Failure::Io)?;
-        self.doc = Document::parse(self.snap.content());
+        self.doc =
+            (self.snap.bytes.as_ref()).map_or_else(|| Document::parse(b""), Document::parse_shared);
         Ok(())
     }
 
@@ -345,5 +349,5 @@ pub fn pinned_key_count(alias: &str) -> usize {
     known_hosts_path()
         .and_then(|p| fsio::read(&p).ok())
         .and_then(|s| s.bytes)
-        .map_or(0, |b| known_hosts::remove_host(&b, alias).1)
+        .map_or(0, |b| known_hosts::remove_host(b.as_slice(), alias).1)
 }

@@ -9,5 +9,5 @@ pub mod lexer;
 pub mod pattern;
 pub mod resolve;
 
-pub use document::{Block, BlockKind, Document, EditError, Encoding, LineEnding};
+pub use document::{Block, BlockAt, BlockKind, Document, EditError, Encoding, LineEnding};
 pub use resolve::{Context, Resolved, Source, resolve, resolve_file};

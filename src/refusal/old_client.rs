@@ -93,12 +93,12 @@ impl<'a> Judged<'a> {
         }
         // Per file, the lines that already have a problem: a set, not a
         // scan of the list (a file with a problem on every line made this
-        // quadratic), and no copy of a path per line.
-        let mut seen: Vec<(&Path, std::collections::HashSet<usize>)> = Vec::new();
-        fn slot<'p>(
-            seen: &mut Vec<(&'p Path, std::collections::HashSet<usize>)>,
-            file: &'p Path,
-        ) -> usize {
+        // quadratic), and no copy of a path per line. Line numbers hash
+        // with Fx: SipHash of ten thousand of them was a visible part of
+        // `add`.
+        type Lines = std::collections::HashSet<usize, crate::hash::Fx>;
+        let mut seen: Vec<(&Path, Lines)> = Vec::new();
+        fn slot<'p>(seen: &mut Vec<(&'p Path, Lines)>, file: &'p Path) -> usize {
             seen.iter()
                 .position(|(f, _)| *f == file)
                 .unwrap_or_else(|| {

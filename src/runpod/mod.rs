@@ -133,6 +133,14 @@ pub fn is_runpod_block(doc: &Document, block: &Block) -> bool {
     }
 }
 
+/// [`is_runpod_block`] of the block at `at`.
+pub fn is_runpod_at(doc: &Document, at: &crate::config::BlockAt) -> bool {
+    match at.header {
+        Some(h) if at.kind == BlockKind::Host => is_runpod_host(doc, h, at.lines.end),
+        _ => false,
+    }
+}
+
 /// [`is_runpod_block`] of the `Host` block whose header is line `header`
 /// and whose lines end before `end`, read from the lines themselves (no
 /// block, no copy of its patterns).
@@ -293,6 +301,11 @@ pub fn synced_pod_id(doc: &Document, block: &Block) -> Option<String> {
 /// the header).
 pub fn has_marker(doc: &Document, block: &Block) -> bool {
     block.header.is_some_and(|h| has_marker_above(doc, h))
+}
+
+/// [`has_marker`] of the block at `at`.
+pub fn has_marker_at(doc: &Document, at: &crate::config::BlockAt) -> bool {
+    at.header.is_some_and(|h| has_marker_above(doc, h))
 }
 
 /// [`has_marker`] of the block whose header is line `h`.

@@ -121,11 +121,11 @@ pub(crate) fn apply(
 }
 
 /// [`apply`] to `doc` itself (a caller done with the version before the
-/// edit saves a copy of the whole document); `blocks`: `doc.blocks()`
+/// edit saves a copy of the whole document); `blocks`: `doc.blocks_at()`
 /// when the caller has them.
 pub(super) fn apply_owned(
     mut doc: Document,
-    blocks: Option<&[crate::config::Block]>,
+    blocks: Option<&[crate::config::BlockAt]>,
     existing: Option<usize>,
     alias: &str,
     options: &[(String, String)],
@@ -162,14 +162,12 @@ pub(super) fn apply_owned(
     let blocks = match blocks {
         Some(b) => b,
         None => {
-            listed = doc.blocks();
+            listed = doc.blocks_at();
             &listed
         }
     };
     let first_applying = (1..blocks.len()).find(|&i| match blocks[i].kind {
-        BlockKind::Host => {
-            pattern::host_line_matches(alias, blocks[i].patterns.iter().map(String::as_str))
-        }
+        BlockKind::Host => pattern::host_line_matches(alias, doc.patterns_at(&blocks[i])),
         // A Match may apply to anything: stay above it.
         _ => true,
     });
@@ -222,19 +220,24 @@ pub(super) fn line_as_written(doc: &Document, block: &crate::config::Block) -> u
 /// The block's own HostName and Port (22 when unset): the first line of
 /// each (as `Document::first_value`), found in one pass over the block.
 pub(crate) fn endpoint_of(doc: &Document, block: &crate::config::Block) -> (String, u16) {
-    let (host, port) = endpoint_words(doc, block);
+    let (host, port) = endpoint_words(doc, block.header, block.lines.clone());
     (host.unwrap_or_default().to_ascii_lowercase(), port)
 }
 
 /// [`endpoint_of`] borrowed from the document (the host as written): a
 /// `String` per block was most of finding an entry by its endpoint.
-fn endpoint_words<'d>(doc: &'d Document, block: &crate::config::Block) -> (Option<&'d str>, u16) {
+/// `header`, `range`: the block's.
+fn endpoint_words(
+    doc: &Document,
+    header: Option<usize>,
+    range: std::ops::Range<usize>,
+) -> (Option<&str>, u16) {
     let name = |k: &str| keywords::lookup(k).map(|kw| kw.name);
     let (want_host, want_port) = (name("hostname"), name("port"));
     // The first line naming the keyword decides, even with no value.
     let (mut host, mut port): (Option<Option<&str>>, Option<Option<&str>>) = (None, None);
     let lines = doc.lines();
-    for i in block.lines.clone().filter(|&i| Some(i) != block.header) {
+    for i in range.filter(|&i| Some(i) != header) {
         if host.is_some() && port.is_some() {
             break;
         }
@@ -257,8 +260,8 @@ fn endpoint_words<'d>(doc: &'d Document, block: &crate::config::Block) -> (Optio
     (host.flatten(), port)
 }
 
-pub(super) fn points_at(doc: &Document, block: &crate::config::Block, ep: &Endpoint) -> bool {
-    let (h, p) = endpoint_words(doc, block);
+pub(super) fn points_at(doc: &Document, block: &crate::config::BlockAt, ep: &Endpoint) -> bool {
+    let (h, p) = endpoint_words(doc, block.header, block.lines.clone());
     // `endpoint_of`'s lowercased host equal to `ep.host`, without the copy.
     p == ep.port
         && h.unwrap_or_default()

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use super::edit::{self, Session};
 use super::{Env, Outcome, bad_input};
 use crate::cli::AddArgs;
-use crate::config::{BlockKind, Document};
+use crate::config::{Block, BlockAt, BlockKind, Document};
 use crate::output;
 use crate::runpod::{self, Endpoint};
 
@@ -234,7 +234,7 @@ fn pin_elsewhere(s: &Session, alias: &str) -> Option<(PathBuf, String)> {
             crate::fsio::read(f)
                 .ok()
                 .and_then(|snap| snap.bytes)
-                .is_some_and(|b| crate::known_hosts::remove_host(&b, &name).1 > 0)
+                .is_some_and(|b| crate::known_hosts::remove_host(b.as_slice(), &name).1 > 0)
         })?;
     Some((file.clone(), name))
 }
@@ -354,35 +354,56 @@ fn pasted_endpoint(a: &AddArgs) -> anyhow::Result<(Endpoint, Vec<String>)> {
 /// Which entry the paste is: found by `--name`, by endpoint, or by the
 /// default alias.
 struct Found {
-    blocks: Vec<crate::config::Block>,
+    /// Where the file's blocks are (their patterns are read from the lines
+    /// for the few blocks that need them).
+    blocks: Vec<BlockAt>,
     /// The RunPod entry to update, if any.
     existing: Option<usize>,
+    /// `existing`'s block.
+    existing_block: Option<Block>,
     alias: String,
     /// Hand-written blocks at the same endpoint (left alone).
-    same_endpoint_foreign: Vec<usize>,
-    /// For a new entry without `--name`: the aliases of the RunPod
-    /// entries already there (one may be the same pod, restarted).
-    others: Vec<String>,
+    same_endpoint_foreign: Vec<Block>,
+    /// Other `Host` blocks of the file as read that name the alias (ssh
+    /// ignores their values).
+    duplicates: Vec<Block>,
+    /// For a new entry without `--name`: the RunPod entries already
+    /// there (one may be the same pod, restarted).
+    others: Others,
+}
+
+/// The RunPod entries already in the file, as the "restarted pod?"
+/// warning names them: the first few aliases, and how many more there are
+/// (a file of a thousand entries made that one line a thousand aliases long).
+#[derive(Default)]
+struct Others {
+    shown: Vec<String>,
+    more: usize,
+}
+
+impl Others {
+    const SHOWN: usize = 5;
 }
 
 /// Find the entry to update (or none: a new one) and its alias; refuse a
 /// `--name` that names a hand-written block or an entry shared with other
 /// hosts.
 fn find_entry(s: &Session, a: &AddArgs, ep: &Endpoint) -> anyhow::Result<Found> {
-    // The blocks once: each `blocks()` is a pass over the whole file.
-    let blocks = s.doc.blocks();
+    // The blocks once: each listing is a pass over the whole file.
+    let doc = &s.doc;
+    let blocks = doc.blocks_at();
     let by_alias = a
         .name
         .as_deref()
-        .map(|n| naming(&blocks, n))
+        .map(|n| naming(doc, &blocks, n))
         .unwrap_or_default();
     // A hand-written block that is not a RunPod entry is never changed: a
     // `prod` block at the same IP and port gets a new entry beside it.
     let (by_endpoint, same_endpoint_foreign): (Vec<usize>, Vec<usize>) = (1..blocks.len())
-        .filter(|&i| blocks[i].kind == BlockKind::Host && points_at(&s.doc, &blocks[i], ep))
-        .partition(|&i| runpod::is_runpod_block(&s.doc, &blocks[i]));
+        .filter(|&i| blocks[i].kind == BlockKind::Host && points_at(doc, &blocks[i], ep))
+        .partition(|&i| runpod::is_runpod_at(doc, &blocks[i]));
     if let Some(&i) = by_alias.first()
-        && !runpod::is_runpod_block(&s.doc, &blocks[i])
+        && !runpod::is_runpod_at(doc, &blocks[i])
     {
         return Err(bad_input(format!(
             "{} at {}:{} is a hand-written block that is not a RunPod entry; runpod-ssh does not change it. Choose another --name",
@@ -392,7 +413,7 @@ fn find_entry(s: &Session, a: &AddArgs, ep: &Endpoint) -> anyhow::Result<Found> 
         )));
     }
     // Without --name, an entry under the default alias is the same entry.
-    let by_default = naming(&blocks, &runpod::default_alias(ep));
+    let by_default = naming(doc, &blocks, &runpod::default_alias(ep));
     let existing = by_alias
         .first()
         .or(by_endpoint.first())
@@ -402,47 +423,64 @@ fn find_entry(s: &Session, a: &AddArgs, ep: &Endpoint) -> anyhow::Result<Found> 
             None
         })
         .copied()
-        .filter(|&i| runpod::is_runpod_block(&s.doc, &blocks[i]));
-    let alias = match (&a.name, existing) {
+        .filter(|&i| runpod::is_runpod_at(doc, &blocks[i]));
+    let existing_block = existing.map(|i| doc.block_at(&blocks[i]));
+    let alias = match (&a.name, &existing_block) {
         (Some(n), _) => n.clone(),
-        (None, Some(i)) if blocks[i].patterns.len() == 1 => blocks[i].patterns[0].clone(),
+        (None, Some(b)) if b.patterns.len() == 1 => b.patterns[0].clone(),
         _ => runpod::default_alias(ep),
     };
     edit::check_alias(&alias)?;
-    let others = if existing.is_none() && a.name.is_none() {
-        blocks
+    let mut others = Others::default();
+    if existing.is_none() && a.name.is_none() {
+        let aliases = blocks
             .iter()
-            .filter(|b| runpod::has_marker(&s.doc, b))
-            .filter_map(|b| b.patterns.first().cloned())
-            .collect()
-    } else {
-        Vec::new()
-    };
-    if let Some(i) = existing
-        && blocks[i].patterns.len() > 1
+            .filter(|b| runpod::has_marker_at(doc, b))
+            .filter_map(|b| doc.patterns_at(b).next());
+        for alias in aliases {
+            if others.shown.len() < Others::SHOWN {
+                others.shown.push(alias.to_string());
+            } else {
+                others.more += 1;
+            }
+        }
+    }
+    if let Some(b) = &existing_block
+        && b.patterns.len() > 1
     {
-        let line = blocks[i].header.unwrap_or(0) + 1;
+        let line = b.header.unwrap_or(0) + 1;
         return Err(bad_input(format!(
             "the entry at {}:{line} also names other hosts ({}); runpod-ssh will not change their settings. Use --name with an alias of its own",
             s.path.display(),
-            blocks[i].patterns.join(" ")
+            b.patterns.join(" ")
         )));
     }
+    let duplicates = naming(doc, &blocks, &alias)
+        .into_iter()
+        .filter(|&i| Some(i) != existing)
+        .map(|i| doc.block_at(&blocks[i]))
+        .collect();
+    let same_endpoint_foreign = same_endpoint_foreign
+        .into_iter()
+        .map(|i| doc.block_at(&blocks[i]))
+        .collect();
     Ok(Found {
         blocks,
         existing,
+        existing_block,
         alias,
         same_endpoint_foreign,
+        duplicates,
         others,
     })
 }
 
-/// The `Host` blocks among `blocks` (a document's) that name `alias`:
+/// The `Host` blocks among `blocks` (`doc`'s) that name `alias`:
 /// `Document::host_blocks_naming` over blocks already at hand.
-pub(super) fn naming(blocks: &[crate::config::Block], alias: &str) -> Vec<usize> {
+fn naming(doc: &Document, blocks: &[BlockAt], alias: &str) -> Vec<usize> {
     (0..blocks.len())
         .filter(|&i| {
-            blocks[i].kind == BlockKind::Host && blocks[i].patterns.iter().any(|p| p == alias)
+            blocks[i].kind == BlockKind::Host && doc.patterns_at(&blocks[i]).any(|p| p == alias)
         })
         .collect()
 }
@@ -452,10 +490,10 @@ pub(super) fn naming(blocks: &[crate::config::Block], alias: &str) -> Vec<usize>
 struct Plan {
     ep: Endpoint,
     alias: String,
-    blocks: Vec<crate::config::Block>,
-    existing: Option<usize>,
-    same_endpoint_foreign: Vec<usize>,
-    others: Vec<String>,
+    /// Blocks of the file as read, for the warnings (see [`Found`]).
+    same_endpoint_foreign: Vec<Block>,
+    duplicates: Vec<Block>,
+    others: Others,
     doc: Document,
     /// `doc.to_bytes()`, made once for the proof, the diff and the write.
     bytes: Vec<u8>,
@@ -479,8 +517,10 @@ fn plan(s: &mut Session, found: Found, mut ep: Endpoint) -> anyhow::Result<Plan>
     let Found {
         blocks,
         existing,
+        existing_block,
         alias,
         same_endpoint_foreign,
+        duplicates,
         others,
     } = found;
     // The entry's own comments go on their own lines first (a glued one is
@@ -495,39 +535,55 @@ fn plan(s: &mut Session, found: Found, mut ep: Endpoint) -> anyhow::Result<Plan>
         }
         None => None,
     };
-    edit::refuse_broken(&s.resolve(base.as_ref().unwrap_or(&s.doc), &alias))?;
+    let utf8 = s.doc.encoding() == crate::config::Encoding::Utf8;
+    let in_place = base.is_none() && utf8;
+    // A new entry in a UTF-8 file: the file as read is judged only when
+    // the edit fails or the edited file has problems (below), which saves
+    // a whole evaluation of a large file. Its errors are then the ones
+    // reported, as before.
+    if !in_place {
+        edit::refuse_broken(&s.resolve(base.as_ref().unwrap_or(&s.doc), &alias))?;
+    }
 
     // A paste without `-i` says nothing about the key: an entry that
     // exists keeps the IdentityFile it has (its first one stays first,
     // the others are left as they are), not a default that may be missing.
     if ep.identity.is_none()
-        && let Some(i) = existing
-        && let Some(kept) = s.doc.first_value(&blocks[i], "IdentityFile")
+        && let Some(b) = &existing_block
+        && let Some(kept) = s.doc.first_value(b, "IdentityFile")
     {
         ep.identity = Some(kept);
     }
     let home = crate::platform::home_dir();
     let (identity, identity_found) = runpod::choose_identity(&ep, home.as_deref());
     let options = runpod::entry_options(&ep, &alias, &identity);
-    let old_endpoint = existing.map(|i| endpoint_of(&s.doc, &blocks[i]));
+    let old_endpoint = existing_block.as_ref().map(|b| endpoint_of(&s.doc, b));
     // What ssh reads of the file as read, when `s.doc` is about to become
     // the edit (UTF-8: the bytes ssh reads are the document's own).
     // A parsed UTF-8 document's bytes are the snapshot's own (the
     // document is lossless): no copy of them is made.
-    let utf8 = s.doc.encoding() == crate::config::Encoding::Utf8;
-    let in_place = base.is_none() && utf8;
     let (doc, bi) = match base {
         Some(base) => apply_owned(base, None, existing, &alias, &options, &ep, &[])?,
         None if in_place => {
             let doc = std::mem::replace(&mut s.doc, Document::parse(b""));
-            apply_owned(doc, Some(&blocks), None, &alias, &options, &ep, &[])?
+            match apply_owned(doc, Some(&blocks), None, &alias, &options, &ep, &[]) {
+                Ok(applied) => applied,
+                Err(e) => {
+                    refuse_broken_as_read(s, &alias)?;
+                    return Err(e);
+                }
+            }
         }
         None => apply(&s.doc, None, &alias, &options, &ep, &[])?,
     };
     let bytes = doc.to_bytes();
     let mut notes = Vec::new();
     let old = in_place.then(|| s.snap.content());
-    let r = prove(s, &doc, &alias, old, &bytes, &mut notes)?;
+    let r = s.resolve(&doc, &alias);
+    if in_place && !r.ok() {
+        refuse_broken_as_read(s, &alias)?;
+    }
+    let r = prove(s, &doc, r, &alias, old, &bytes, &mut notes)?;
     let range = entry_lines(&doc, bi, existing);
     let overridden = overrides_in(s, range, &r, &options, &identity);
     if !overridden.is_empty() {
@@ -537,8 +593,9 @@ fn plan(s: &mut Session, found: Found, mut ep: Endpoint) -> anyhow::Result<Plan>
         )));
     }
 
-    let renamed_from = existing
-        .and_then(|i| blocks[i].patterns.first().cloned())
+    let renamed_from = existing_block
+        .as_ref()
+        .and_then(|b| b.patterns.first().cloned())
         .filter(|old| *old != alias);
     let endpoint_changed = old_endpoint.as_ref() != Some(&(ep.host.clone(), ep.port));
     let action = if existing.is_none() {
@@ -554,9 +611,8 @@ fn plan(s: &mut Session, found: Found, mut ep: Endpoint) -> anyhow::Result<Plan>
     Ok(Plan {
         ep,
         alias,
-        blocks,
-        existing,
         same_endpoint_foreign,
+        duplicates,
         others,
         doc,
         bytes,
@@ -571,20 +627,27 @@ fn plan(s: &mut Session, found: Found, mut ep: Endpoint) -> anyhow::Result<Plan>
     })
 }
 
+/// [`edit::refuse_broken`] of the file as read, for a new entry whose
+/// edit took the session's document (a UTF-8 file, so the snapshot's
+/// bytes parse back to it).
+fn refuse_broken_as_read(s: &Session, alias: &str) -> anyhow::Result<()> {
+    edit::refuse_broken(&s.resolve(&Document::parse(s.snap.content()), alias))
+}
+
 /// The edited config is one ssh accepts: the own evaluator's verdict for
-/// `alias` (returned, for [`overrides_in`]), then `ssh -G`'s. `old`: what
-/// ssh reads of the file as read, when the caller has it (then `s.doc`
-/// may be gone); `bytes`: `doc.to_bytes()`.
+/// `alias` (`r`, returned for [`overrides_in`]), then `ssh -G`'s. `old`:
+/// what ssh reads of the file as read, when the caller has it (then
+/// `s.doc` may be gone); `bytes`: `doc.to_bytes()`.
 fn prove(
     s: &Session,
     doc: &Document,
+    r: crate::config::Resolved,
     alias: &str,
     old: Option<&[u8]>,
     bytes: &[u8],
     notes: &mut Vec<String>,
 ) -> anyhow::Result<crate::config::Resolved> {
     // The new entry must be what ssh uses: nothing earlier may override it.
-    let r = s.resolve(doc, alias);
     if !r.ok() {
         let list: Vec<String> = r.errors.iter().map(|d| format!("  {d}")).collect();
         return Err(bad_input(format!(

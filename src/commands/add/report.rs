@@ -22,7 +22,7 @@ impl Plan {
         s: &Session,
         redirect: Option<&(PathBuf, PathBuf)>,
     ) -> Vec<String> {
-        let (ep, alias, blocks) = (&self.ep, &self.alias, &self.blocks);
+        let (ep, alias) = (&self.ep, &self.alias);
         let mut warnings = Vec::new();
         if let Access::Proxy { .. } = ep.access {
             warnings.push(format!(
@@ -39,10 +39,13 @@ impl Plan {
         if self.action == Action::Created && a.name.is_none() {
             // Listed by `find_entry` from the file as read.
             let others = &self.others;
-            if !others.is_empty() {
+            if !others.shown.is_empty() {
+                let mut names = others.shown.join(", ");
+                if others.more > 0 {
+                    names += &format!(" and {} more: `{}`", others.more, env.command("list"));
+                }
                 warnings.push(format!(
-                    "if this is a restarted pod you already have ({}), run the command again with --name THAT-ALIAS to update it in place, then `{}`",
-                    others.join(", "),
+                    "if this is a restarted pod you already have ({names}), run the command again with --name THAT-ALIAS to update it in place, then `{}`",
                     env.command(&format!("remove {}", output::shell_quote(alias)))
                 ));
             }
@@ -55,8 +58,7 @@ impl Plan {
                 "agent forwarding (-A / ForwardAgent yes) is on: on a shared GPU host, anyone with root on the pod can use your ssh keys while you are connected. Remove the ForwardAgent line unless you need it".to_string(),
             );
         }
-        for &i in &self.same_endpoint_foreign {
-            let b = &blocks[i];
+        for b in &self.same_endpoint_foreign {
             warnings.push(format!(
                 "{} ({}:{}) points at the same endpoint {}:{}; it is not a RunPod entry, so it was left unchanged and {alias} was written beside it",
                 b.patterns.join(" "),
@@ -77,16 +79,12 @@ impl Plan {
         for f in &ep.ignored {
             warnings.push(format!("ignored {f}: not a setting of a host entry"));
         }
-        // `blocks` are the file's as read (`s.doc`).
-        let duplicates: Vec<usize> = super::naming(blocks, alias)
-            .into_iter()
-            .filter(|&i| Some(i) != self.existing)
-            .collect();
-        for i in duplicates {
+        // Blocks of the file as read (`s.doc`), listed by `find_entry`.
+        for b in &self.duplicates {
             warnings.push(format!(
                 "{}:{} also defines {alias}; ssh ignores its values (the first block wins)",
                 s.path.display(),
-                line_as_written(&self.doc, &blocks[i])
+                line_as_written(&self.doc, b)
             ));
         }
         warnings

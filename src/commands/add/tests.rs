@@ -77,7 +77,7 @@ fn new_entry_from_blocks_at_hand_is_apply() {
     let mut runs = 0;
     for (path, bytes) in configs() {
         let doc = Document::parse(&bytes);
-        let blocks = doc.blocks();
+        let blocks = doc.blocks_at();
         for alias in ["runpod-203-0-113-5-40022", "a", "foo", "203.0.113.9", "c"] {
             let ep = crate::runpod::parse_paste(&["ssh root@203.0.113.5 -p 40022".to_string()])
                 .expect("a paste");

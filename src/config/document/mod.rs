@@ -60,7 +60,10 @@ impl LineEnding {
 /// spans all of it, whatever its length, see [`WHOLE`]).
 #[derive(Debug, Clone)]
 pub struct Line {
-    buf: Arc<[u8]>,
+    /// The bytes this line is a range of: the whole file as read, shared
+    /// by its lines (a thin pointer: one per line of every parsed file), or
+    /// the line's own bytes after an edit.
+    buf: Arc<Vec<u8>>,
     start: u32,
     end: u32,
     pub ending: LineEnding,
@@ -80,6 +83,10 @@ impl PartialEq for Line {
 
 impl Eq for Line {}
 
+/// Lines [`Document::parse`] leaves room for, so that an edit adding an
+/// entry does not reallocate the line table of a large file.
+const EDIT_ROOM: usize = 64;
+
 /// `Line::end` of a line whose bytes are its whole buffer.
 const WHOLE: u32 = u32::MAX;
 
@@ -90,7 +97,7 @@ impl Line {
     fn new(bytes: Vec<u8>, ending: LineEnding) -> Self {
         let kind = lexer::lex_line(&bytes);
         Line {
-            buf: Arc::from(bytes),
+            buf: Arc::new(bytes),
             start: 0,
             end: WHOLE,
             ending,
@@ -102,7 +109,7 @@ impl Line {
     /// A line at `range` of a shared buffer; `None` when the range does
     /// not fit the `u32` span (a buffer over 4 GiB: the caller gives such
     /// a line its own buffer).
-    fn shared(buf: &Arc<[u8]>, range: Range<usize>, ending: LineEnding) -> Option<Self> {
+    fn shared(buf: &Arc<Vec<u8>>, range: Range<usize>, ending: LineEnding) -> Option<Self> {
         let start = u32::try_from(range.start).ok()?;
         let end = u32::try_from(range.end).ok().filter(|&e| e != WHOLE)?;
         let kind = lexer::lex_line(&buf[range]);
@@ -240,6 +247,20 @@ pub struct Block {
     pub patterns: Vec<String>,
 }
 
+/// Where a block is: a [`Block`] without its patterns, which cost a
+/// `String` each (and a list of them per block) when every block of a
+/// large file is listed only to find a few. [`Document::patterns_at`]
+/// reads them from the header line; [`Document::block_at`] makes the
+/// [`Block`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockAt {
+    pub kind: BlockKind,
+    /// Index of the `Host`/`Match` line (`None` for the global section).
+    pub header: Option<usize>,
+    /// Line indices covered, header included.
+    pub lines: Range<usize>,
+}
+
 /// Why an edit was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EditError {
@@ -267,8 +288,28 @@ impl Document {
     /// it is and reported by evaluation.
     pub fn parse(input: &[u8]) -> Document {
         let (encoding, text) = decode(input);
-        let buf: Arc<[u8]> = Arc::from(&*text);
-        let mut lines = Vec::with_capacity(buf.iter().filter(|&&b| b == b'\n').count() + 1);
+        Document::of_buffer(encoding, Arc::new(text.into_owned()))
+    }
+
+    /// [`Document::parse`] of bytes already shared (a file as read, see
+    /// [`crate::fsio::Snapshot`]): a UTF-8 file's lines are ranges of
+    /// those very bytes, not of a copy of them.
+    pub fn parse_shared(input: &Arc<Vec<u8>>) -> Document {
+        match decode(input) {
+            (Encoding::Utf8, Cow::Borrowed(text)) if text.len() == input.len() => {
+                Document::of_buffer(Encoding::Utf8, Arc::clone(input))
+            }
+            _ => Document::parse(input),
+        }
+    }
+
+    /// The document whose lines are the ranges of `buf` (decoded text).
+    fn of_buffer(encoding: Encoding, buf: Arc<Vec<u8>>) -> Document {
+        // Room for the lines an edit adds (an entry is a dozen): inserting
+        // them then moves lines within the table rather than into a new one.
+        let mut lines =
+            Vec::with_capacity(buf.iter().filter(|&&b| b == b'\n').count() + 1 + EDIT_ROOM);
+        crate::platform::prefer_huge_pages(&mut lines);
         for (range, ending) in line_spans(&buf) {
             let mut l = Line::shared(&buf, range.clone(), ending)
                 .unwrap_or_else(|| Line::new(buf[range].to_vec(), ending));
@@ -387,6 +428,51 @@ impl Document {
             });
         }
         blocks
+    }
+
+    /// [`Document::blocks`] without the patterns: the same blocks, in the
+    /// same order.
+    pub fn blocks_at(&self) -> Vec<BlockAt> {
+        let n = self.lines.len();
+        let mut blocks = vec![BlockAt {
+            kind: BlockKind::Global,
+            header: None,
+            lines: 0..n,
+        }];
+        for (i, l) in self.lines.iter().enumerate() {
+            let Some(kind) = header_kind(l) else {
+                continue;
+            };
+            if let Some(prev) = blocks.last_mut() {
+                prev.lines.end = i;
+            }
+            blocks.push(BlockAt {
+                kind,
+                header: Some(i),
+                lines: i..n,
+            });
+        }
+        blocks
+    }
+
+    /// The patterns (or criteria) of block `at` of this document: its
+    /// header's arguments, as [`Block::patterns`] holds them.
+    pub fn patterns_at(&self, at: &BlockAt) -> impl Iterator<Item = &str> {
+        at.header
+            .and_then(|h| self.lines.get(h))
+            .and_then(|l| l.directive().map(|d| d.values(l.bytes())))
+            .into_iter()
+            .flatten()
+    }
+
+    /// The [`Block`] at `at` (a block of this document).
+    pub fn block_at(&self, at: &BlockAt) -> Block {
+        Block {
+            kind: at.kind,
+            header: at.header,
+            lines: at.lines.clone(),
+            patterns: self.patterns_at(at).map(str::to_string).collect(),
+        }
     }
 
     /// Indices (into [`Document::blocks`]) of the `Host` blocks that list

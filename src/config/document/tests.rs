@@ -173,7 +173,7 @@ fn one_block_is_that_block_of_the_list() {
 #[test]
 fn a_line_stays_small() {
     assert!(
-        std::mem::size_of::<Line>() <= 152,
+        std::mem::size_of::<Line>() <= 144,
         "{}",
         std::mem::size_of::<Line>()
     );
