@@ -195,15 +195,22 @@ fn read_target(target: &Path, shown: &Path) -> Result<Option<Content>, FsError> 
     }
 }
 
-/// Whether the regular file `target` (whose metadata is `meta`) holds
-/// exactly `expected`: [`read_limited`]'s answer compared with it, read
-/// 64 KB at a time instead of into a buffer of the file's size.
-fn holds(target: &Path, meta: &fs::Metadata, expected: &[u8]) -> io::Result<bool> {
+/// Whether `target` is still a regular file holding exactly `expected`:
+/// [`read_limited`]'s answer compared with it, read 64 KB at a time
+/// instead of into a buffer of the file's size. What was opened is judged
+/// (a FIFO or device swapped in since is not the file read).
+fn holds(target: &Path, expected: &[u8]) -> io::Result<bool> {
     use std::io::Read;
-    if meta.len() != expected.len() as u64 {
+    let mut f = match open_nonblocking(target) {
+        Ok(f) => f,
+        // Gone since: changed, as `read_target` would say.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let md = f.metadata()?;
+    if !md.is_file() || md.len() != expected.len() as u64 {
         return Ok(false);
     }
-    let mut f = open_nonblocking(target)?;
     let mut chunk = vec![0u8; 64 << 10];
     let mut at = 0;
     loop {
@@ -498,7 +505,7 @@ pub fn write(snap: &Snapshot, new: &[u8], opts: WriteOptions) -> Result<WriteRep
         // A regular file compared a piece at a time: no second copy of a
         // large config in memory.
         (Some(m), Some(old)) if m.is_file() => {
-            holds(target, m, old).map_err(|source| FsError::Read {
+            holds(target, old).map_err(|source| FsError::Read {
                 path: snap.path.clone(),
                 source,
             })?

@@ -351,6 +351,73 @@ pub fn intern_entry(lowercase: &str) -> Option<(&'static str, &'static Keyword)>
     map().get_key_value(lowercase).map(|(k, v)| (*k, v))
 }
 
+/// [`intern_entry`] of `token` lowercased (ASCII), without making the
+/// lowercase copy and checking it is UTF-8 first: the lexer looks up the
+/// keyword of every line of every file it reads. The same entries (the
+/// same addresses) as `intern_entry`; a token that is not ASCII, or not a
+/// keyword, finds nothing there either.
+pub fn intern_folded(token: &[u8]) -> Option<(&'static str, &'static Keyword)> {
+    let f = folded();
+    if token.len() > f.longest {
+        return None;
+    }
+    let mask = f.slots.len() - 1;
+    let mut i = fold_hash(token) & mask;
+    // The table is at most a quarter full: a run ends at an empty slot.
+    loop {
+        let (k, v) = f.slots[i]?;
+        if k.as_bytes().eq_ignore_ascii_case(token) {
+            return Some((k, v));
+        }
+        i = (i + 1) & mask;
+    }
+}
+
+/// The map's entries by [`fold_hash`], open addressing.
+struct Folded {
+    slots: Box<[Option<(&'static str, &'static Keyword)>]>,
+    longest: usize,
+}
+
+fn folded() -> &'static Folded {
+    static FOLDED: std::sync::OnceLock<Folded> = std::sync::OnceLock::new();
+    FOLDED.get_or_init(|| {
+        let map = map();
+        let size = (map.len() * 4).next_power_of_two();
+        let mut slots = vec![None; size].into_boxed_slice();
+        for (k, v) in map.iter() {
+            let mut i = fold_hash(k.as_bytes()) & (size - 1);
+            while slots[i].is_some() {
+                i = (i + 1) & (size - 1);
+            }
+            slots[i] = Some((*k, v));
+        }
+        let longest = map.keys().map(|k| k.len()).max().unwrap_or(0);
+        Folded { slots, longest }
+    })
+}
+
+/// A hash of `b` that ignores ASCII case: the case bit (0x20) is set in
+/// every byte first, so `HostName` and `hostname` meet (other bytes that
+/// differ only there collide too; the comparison after decides).
+fn fold_hash(b: &[u8]) -> usize {
+    const CASE: u64 = 0x2020_2020_2020_2020;
+    let mix = |h: u64, w: u64| (h.rotate_left(5) ^ (w | CASE)).wrapping_mul(0x517c_c1b7_2722_0a95);
+    let mut h = b.len() as u64;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = mix(h, u64::from_le_bytes(w));
+    }
+    let rest = chunks.remainder();
+    let mut w = [0u8; 8];
+    w[..rest.len()].copy_from_slice(rest);
+    h = mix(h, u64::from_le_bytes(w));
+    // The low bits pick the slot: fold the high ones in.
+    (h ^ (h >> 29) ^ (h >> 47)) as usize
+}
+
 /// The canonical spelling used when runpod-ssh writes a keyword.
 pub fn canonical_case(name: &str) -> &'static str {
     const CASED: &[&str] = &[
@@ -438,5 +505,63 @@ mod tests {
         assert!(lookup("usekeychain").is_none());
         assert_eq!(apple_only("usekeychain").map(|k| k.kind), Some(Kind::Flag));
         assert!(apple_only("hostname").is_none());
+    }
+
+    /// `intern_folded` finds what `intern_entry` finds of the lowercase
+    /// token, the very same entry, for every keyword in any case, and
+    /// nothing for the near misses a case-bit hash lets collide.
+    #[test]
+    fn folded_lookup_is_intern_entry_of_the_lowercase() {
+        let same = |t: &[u8]| {
+            let lc = t.to_ascii_lowercase();
+            let want = std::str::from_utf8(&lc).ok().and_then(intern_entry);
+            let got = intern_folded(t);
+            match (want, got) {
+                (Some((a, x)), Some((b, y))) => {
+                    assert!(a == b && std::ptr::eq(x, y), "{t:?}")
+                }
+                (None, None) => {}
+                (w, g) => panic!("{:?}: {w:?} vs {g:?}", String::from_utf8_lossy(t)),
+            }
+        };
+        for (k, _) in map().iter() {
+            let upper = k.to_ascii_uppercase();
+            let mixed: String = k
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i % 2 == 0 {
+                        c.to_ascii_uppercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            for t in [k.to_string(), upper, mixed] {
+                same(t.as_bytes());
+                assert!(intern_folded(t.as_bytes()).is_some(), "{t}");
+                // One byte more, one less, the case bit of a non-letter.
+                same(format!("{t}x").as_bytes());
+                same(&t.as_bytes()[..t.len() - 1]);
+                same(t.replace('a', "A").replace('s', "\x13").as_bytes());
+                let mut b = t.clone().into_bytes();
+                b[0] ^= 0x20;
+                same(&b);
+                b[0] = b[0].wrapping_sub(0x20) & 0x7f;
+                same(&b);
+            }
+        }
+        for t in [
+            &b""[..],
+            b"@ost",
+            b"HOST\xc3\xa9",
+            b"hostname\0",
+            b"\xff\xfe",
+            &[b'h'; 200],
+            "HöstName".as_bytes(),
+            b"[OST",
+        ] {
+            same(t);
+        }
     }
 }

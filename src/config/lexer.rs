@@ -382,22 +382,13 @@ fn lex_full(line: &[u8]) -> LineKind {
 fn lowercase_keyword(
     token: &[u8],
 ) -> (Cow<'static, str>, Option<&'static super::keywords::Keyword>) {
-    let mut buf = [0u8; 48];
-    if token.len() <= buf.len() {
-        let lc = &mut buf[..token.len()];
-        lc.copy_from_slice(token);
-        lc.make_ascii_lowercase();
-        if let Some((k, entry)) = std::str::from_utf8(lc)
-            .ok()
-            .and_then(super::keywords::intern_entry)
-        {
-            return (Cow::Borrowed(k), Some(entry));
-        }
+    if let Some((k, entry)) = super::keywords::intern_folded(token) {
+        return (Cow::Borrowed(k), Some(entry));
     }
     let mut owned = bytes_to_string(token.to_vec());
     owned.make_ascii_lowercase();
-    // Not in the table under 48 bytes (no keyword is longer, and a
-    // replaced byte is never in one): what `lookup` finds for it too.
+    // Not in the table (a replaced byte is never in one): what `lookup`
+    // finds for it too.
     (Cow::Owned(owned), None)
 }
 

@@ -49,6 +49,50 @@ fn refuses_when_changed_since_read() {
     assert!(write(&snap, b"y", WriteOptions::default()).is_err());
 }
 
+/// The changed-since check compares the file a piece at a time: a change
+/// of one byte anywhere in a file of several pieces (same size), a file
+/// grown or cut, or removed, is still a change; an unchanged one is not.
+#[test]
+fn a_large_file_changed_anywhere_since_read_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("config");
+    let size = (64 << 10) * 3 + 17;
+    let text: Vec<u8> = (0..size).map(|i| b'a' + (i % 23) as u8).collect();
+    for at in [0, (64 << 10) - 1, 64 << 10, size / 2, size - 1] {
+        fs::write(&p, &text).unwrap();
+        let snap = read(&p).unwrap();
+        let mut other = text.clone();
+        other[at] ^= 0x20;
+        fs::write(&p, &other).unwrap();
+        assert!(
+            matches!(
+                write(&snap, b"new", WriteOptions::default()),
+                Err(FsError::Changed(_))
+            ),
+            "byte {at}"
+        );
+        assert_eq!(fs::read(&p).unwrap(), other, "byte {at}");
+    }
+    for changed in [&text[..size - 1], &[&text[..], b"x"].concat()[..]] {
+        fs::write(&p, &text).unwrap();
+        let snap = read(&p).unwrap();
+        fs::write(&p, changed).unwrap();
+        assert!(matches!(
+            write(&snap, b"new", WriteOptions::default()),
+            Err(FsError::Changed(_))
+        ));
+    }
+    fs::write(&p, &text).unwrap();
+    let snap = read(&p).unwrap();
+    fs::remove_file(&p).unwrap();
+    assert!(write(&snap, b"new", WriteOptions::default()).is_err());
+    assert!(!p.exists());
+    fs::write(&p, &text).unwrap();
+    let snap = read(&p).unwrap();
+    write(&snap, b"new", WriteOptions::default()).unwrap();
+    assert_eq!(fs::read(&p).unwrap(), b"new");
+}
+
 #[cfg(unix)]
 #[test]
 fn keeps_mode_writes_through_symlink_and_creates_0600() {
