@@ -21,6 +21,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::config::Document;
@@ -122,12 +123,22 @@ impl Oracle {
     /// `ssh -G` on a version of the config that is not on disk: piped in as
     /// `-F /dev/stdin` on Unix (no temp file), a private temp file
     /// elsewhere. ssh's words name `shown` instead.
-    pub fn ssh_g_bytes(&self, bytes: &[u8], shown: &Path, host: &str) -> Result<Printed, String> {
+    pub fn ssh_g_bytes(
+        &self,
+        bytes: &Arc<Vec<u8>>,
+        shown: &Path,
+        host: &str,
+    ) -> Result<Printed, String> {
         let shown = shown.display().to_string();
         #[cfg(unix)]
         {
-            run_ssh_g_with(&self.ssh, Path::new("/dev/stdin"), host, Some(bytes))
-                .map_err(|e| e.replace("/dev/stdin", &shown))
+            run_ssh_g_with(
+                &self.ssh,
+                Path::new("/dev/stdin"),
+                host,
+                Some(Arc::clone(bytes)),
+            )
+            .map_err(|e| e.replace("/dev/stdin", &shown))
         }
         #[cfg(not(unix))]
         {
@@ -135,7 +146,7 @@ impl Oracle {
                 .prefix("runpod-ssh-check-")
                 .tempfile()
                 .map_err(|e| e.to_string())?;
-            std::io::Write::write_all(&mut tmp, bytes).map_err(|e| e.to_string())?;
+            std::io::Write::write_all(&mut tmp, bytes.as_slice()).map_err(|e| e.to_string())?;
             run_ssh_g(&self.ssh, tmp.path(), host)
                 .map_err(|e| e.replace(&tmp.path().display().to_string(), &shown))
         }
@@ -438,22 +449,20 @@ fn run_ssh_g_with(
     ssh: &Path,
     file: &Path,
     host: &str,
-    input: Option<&[u8]>,
+    input: Option<Arc<Vec<u8>>>,
 ) -> Result<Printed, String> {
     let mut running = Running::spawn(ssh, file, host, input.is_some())?;
     let stdin = running.child.as_mut().and_then(|c| c.stdin.take());
-    match (input, stdin) {
+    if let (Some(bytes), Some(mut stdin)) = (input, stdin) {
         // Written on a thread, so a config larger than the pipe cannot
-        // block us; borrowed for as long as ssh runs, not copied (a
-        // large config's copy was a visible part of `add`).
-        (Some(bytes), Some(mut stdin)) => std::thread::scope(|scope| {
-            scope.spawn(move || {
-                let _ = std::io::Write::write_all(&mut stdin, bytes);
-            });
-            running.finish()
-        }),
-        _ => running.finish(),
+        // block us, and never joined: `finish` returns at the deadline
+        // even when something holds the pipe unread (a wrapper's child).
+        // The thread owns a share of the bytes, not a copy of them.
+        std::thread::spawn(move || {
+            let _ = std::io::Write::write_all(&mut stdin, &bytes);
+        });
     }
+    running.finish()
 }
 
 /// An `ssh -G` started and not yet read: [`Running::finish`] waits for it
@@ -621,6 +630,31 @@ mod tests {
         assert!(
             !Path::new(&format!("/proc/{pid}")).exists(),
             "ssh left behind"
+        );
+    }
+
+    /// The 10 s deadline bounds `ssh -G` on piped input even when the
+    /// `ssh` found on PATH is a wrapper whose child keeps the pipe open
+    /// without reading it: the writer is never joined. (From the hostile
+    /// review: a scoped writer made `add` wait for that child.)
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn piped_ssh_g_returns_at_the_deadline_when_a_grandchild_holds_stdin() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // Not `exec`: sh forks sleep, which inherits the stdin pipe.
+        let slow = dir.path().join("ssh");
+        std::fs::write(&slow, "#!/bin/sh\nsleep 30\ntrue\n").unwrap();
+        std::fs::set_permissions(&slow, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Larger than any pipe buffer.
+        let big = Arc::new(vec![b'#'; 1 << 20]);
+        let t = Instant::now();
+        let r = run_ssh_g_with(&slow, Path::new("/dev/stdin"), "h", Some(big));
+        assert!(r.is_err());
+        assert!(
+            t.elapsed() < DEADLINE + Duration::from_secs(5),
+            "took {:?}",
+            t.elapsed()
         );
     }
 

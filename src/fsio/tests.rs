@@ -405,3 +405,23 @@ fn write_new_creates_once_and_refuses_links_special_other_and_foreign_files() {
         eprintln!("skipped the foreign-owner case: giving a file away needs root");
     }
 }
+
+/// A FIFO swapped in for an empty config after its metadata was taken
+/// reads as empty (opened without blocking, no writer): the check judges
+/// the file it opened, so that is a change, never a file to rename over.
+/// (From the hostile review: the first cut trusted the earlier `lstat`.)
+#[cfg(unix)]
+#[test]
+fn holds_refuses_a_fifo_swapped_in_after_the_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("config");
+    std::fs::write(&p, b"").unwrap();
+    assert!(holds(&p, b"").unwrap());
+    std::fs::remove_file(&p).unwrap();
+    let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    assert!(
+        !holds(&p, b"").unwrap_or(false),
+        "a FIFO passed for the empty regular file that was read"
+    );
+}

@@ -3,7 +3,7 @@
 //! edit — nothing earlier overrides it ([`overrides`]) and `ssh -G`
 //! accepts the file ([`cross_check`]).
 
-use std::borrow::Cow;
+use std::sync::Arc;
 
 use super::super::bad_input;
 use super::super::edit::Session;
@@ -29,8 +29,8 @@ pub(crate) fn cross_check(
         s,
         alias,
         notes,
-        || utf8_bytes(doc).into(),
-        || utf8_bytes(&s.doc).into(),
+        || Arc::new(utf8_bytes(doc)),
+        || Arc::new(utf8_bytes(&s.doc)),
     )
 }
 
@@ -40,24 +40,36 @@ pub(crate) fn cross_check(
 /// session's snapshot is the file as ssh would read it from disk.
 pub(super) fn cross_check_bytes(
     s: &Session,
-    old: &[u8],
-    new: &[u8],
+    old: &Arc<Vec<u8>>,
+    new: &Arc<Vec<u8>>,
     alias: &str,
     notes: &mut Vec<String>,
 ) -> anyhow::Result<()> {
-    let oracle = Oracle::for_buffers(&s.path, Some(s.snap.content()), &[old, new], &s.ctx.home);
-    ask_ssh(oracle, s, alias, notes, || new.into(), || old.into())
+    let oracle = Oracle::for_buffers(
+        &s.path,
+        Some(s.snap.content()),
+        &[old.as_slice(), new.as_slice()],
+        &s.ctx.home,
+    );
+    ask_ssh(
+        oracle,
+        s,
+        alias,
+        notes,
+        || Arc::clone(new),
+        || Arc::clone(old),
+    )
 }
 
 /// The question of [`cross_check`] to an oracle (or the note why there is
 /// none): `new` is what ssh reads of the edit, `old` of the file as read.
-fn ask_ssh<'b>(
+fn ask_ssh(
     oracle: Result<Oracle, Skip>,
     s: &Session,
     alias: &str,
     notes: &mut Vec<String>,
-    new: impl FnOnce() -> Cow<'b, [u8]>,
-    old: impl FnOnce() -> Cow<'b, [u8]>,
+    new: impl FnOnce() -> Arc<Vec<u8>>,
+    old: impl FnOnce() -> Arc<Vec<u8>>,
 ) -> anyhow::Result<()> {
     let oracle = match oracle {
         Ok(o) => o,
@@ -68,7 +80,7 @@ fn ask_ssh<'b>(
         Err(Skip::NoSsh) => return Ok(()),
     };
     // Piped to ssh, never written to disk: `--dry-run` writes nothing.
-    let ask = |bytes: &[u8]| -> anyhow::Result<Result<(), String>> {
+    let ask = |bytes: &Arc<Vec<u8>>| -> anyhow::Result<Result<(), String>> {
         Ok(oracle.ssh_g_bytes(bytes, &s.path, alias).map(|_| ()))
     };
     let Err(msg) = ask(&new())? else {

@@ -8,6 +8,7 @@
 //! entry itself (shared with `sync` and `live`) in `entry`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::edit::{self, Session};
 use super::{Env, Outcome, bad_input};
@@ -495,8 +496,9 @@ struct Plan {
     duplicates: Vec<Block>,
     others: Others,
     doc: Document,
-    /// `doc.to_bytes()`, made once for the proof, the diff and the write.
-    bytes: Vec<u8>,
+    /// `doc.to_bytes()`, made once for the proof, the diff and the write
+    /// (shared with the thread that pipes it to `ssh -G`).
+    bytes: Arc<Vec<u8>>,
     identity: String,
     identity_found: bool,
     options: Vec<(String, String)>,
@@ -576,9 +578,9 @@ fn plan(s: &mut Session, found: Found, mut ep: Endpoint) -> anyhow::Result<Plan>
         }
         None => apply(&s.doc, None, &alias, &options, &ep, &[])?,
     };
-    let bytes = doc.to_bytes();
+    let bytes = Arc::new(doc.to_bytes());
     let mut notes = Vec::new();
-    let old = in_place.then(|| s.snap.content());
+    let old = in_place.then(|| s.snap.bytes.clone().unwrap_or_default());
     let r = s.resolve(&doc, &alias);
     if in_place && !r.ok() {
         refuse_broken_as_read(s, &alias)?;
@@ -600,7 +602,7 @@ fn plan(s: &mut Session, found: Found, mut ep: Endpoint) -> anyhow::Result<Plan>
     let endpoint_changed = old_endpoint.as_ref() != Some(&(ep.host.clone(), ep.port));
     let action = if existing.is_none() {
         Action::Created
-    } else if bytes == s.snap.content() {
+    } else if bytes.as_slice() == s.snap.content() {
         Action::Unchanged
     } else {
         Action::Updated
@@ -643,8 +645,8 @@ fn prove(
     doc: &Document,
     r: crate::config::Resolved,
     alias: &str,
-    old: Option<&[u8]>,
-    bytes: &[u8],
+    old: Option<Arc<Vec<u8>>>,
+    bytes: &Arc<Vec<u8>>,
     notes: &mut Vec<String>,
 ) -> anyhow::Result<crate::config::Resolved> {
     // The new entry must be what ssh uses: nothing earlier may override it.
@@ -657,7 +659,7 @@ fn prove(
     }
     match old {
         Some(old) if doc.encoding() == crate::config::Encoding::Utf8 => {
-            cross_check_bytes(s, old, bytes, alias, notes)?
+            cross_check_bytes(s, &old, bytes, alias, notes)?
         }
         _ => cross_check(s, doc, alias, notes)?,
     }
