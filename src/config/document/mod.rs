@@ -405,54 +405,38 @@ impl Document {
 
     /// The blocks, in file order; the first is always the global section.
     pub fn blocks(&self) -> Vec<Block> {
-        let n = self.lines.len();
-        let mut blocks = vec![Block {
-            kind: BlockKind::Global,
-            header: None,
-            lines: 0..n,
-            patterns: Vec::new(),
-        }];
-        // One pass: a header ends the block before it.
-        for (i, l) in self.lines.iter().enumerate() {
-            let Some(kind) = header_kind(l) else {
-                continue;
-            };
-            if let Some(prev) = blocks.last_mut() {
-                prev.lines.end = i;
-            }
-            blocks.push(Block {
-                kind,
-                header: Some(i),
-                lines: i..n,
-                patterns: patterns_of(l),
-            });
-        }
-        blocks
+        self.block_spans().map(|b| self.block_at(&b)).collect()
     }
 
     /// [`Document::blocks`] without the patterns: the same blocks, in the
     /// same order.
     pub fn blocks_at(&self) -> Vec<BlockAt> {
+        self.block_spans().collect()
+    }
+
+    /// The blocks in order, each given as the next header (or the end of
+    /// the file) closes it: one pass over the lines.
+    fn block_spans(&self) -> impl Iterator<Item = BlockAt> + '_ {
         let n = self.lines.len();
-        let mut blocks = vec![BlockAt {
+        let mut headers = (self.lines.iter().enumerate())
+            .filter_map(|(i, l)| header_kind(l).map(|kind| (i, kind)));
+        let mut open = Some(BlockAt {
             kind: BlockKind::Global,
             header: None,
             lines: 0..n,
-        }];
-        for (i, l) in self.lines.iter().enumerate() {
-            let Some(kind) = header_kind(l) else {
-                continue;
-            };
-            if let Some(prev) = blocks.last_mut() {
-                prev.lines.end = i;
+        });
+        std::iter::from_fn(move || {
+            let mut b = open.take()?;
+            if let Some((i, kind)) = headers.next() {
+                b.lines.end = i;
+                open = Some(BlockAt {
+                    kind,
+                    header: Some(i),
+                    lines: i..n,
+                });
             }
-            blocks.push(BlockAt {
-                kind,
-                header: Some(i),
-                lines: i..n,
-            });
-        }
-        blocks
+            Some(b)
+        })
     }
 
     /// The patterns (or criteria) of block `at` of this document: its
