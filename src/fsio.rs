@@ -23,6 +23,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 mod backup;
 mod create;
+mod holds;
 mod lock;
 mod replace;
 mod udiff;
@@ -31,6 +32,7 @@ pub use udiff::unified_diff_anchored;
 use backup::backup;
 pub use backup::{Backup, backup_dir, backups, read_backup};
 pub use create::{NewFileError, owned_by_me, write_new};
+use holds::holds;
 pub use lock::{LOCK_NAME, Lock};
 
 /// How many backups of each file are kept.
@@ -192,41 +194,6 @@ fn read_target(target: &Path, shown: &Path) -> Result<Option<Content>, FsError> 
             path: shown.to_path_buf(),
             source,
         }),
-    }
-}
-
-/// Whether `target` is still a regular file holding exactly `expected`:
-/// [`read_limited`]'s answer compared with it, read 64 KB at a time
-/// instead of into a buffer of the file's size. What was opened is judged
-/// (a FIFO or device swapped in since is not the file read).
-fn holds(target: &Path, expected: &[u8]) -> io::Result<bool> {
-    use std::io::Read;
-    let mut f = match open_nonblocking(target) {
-        Ok(f) => f,
-        // Gone since: changed, as `read_target` would say.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    let md = f.metadata()?;
-    if !md.is_file() || md.len() != expected.len() as u64 {
-        return Ok(false);
-    }
-    let mut chunk = vec![0u8; 64 << 10];
-    let mut at = 0;
-    loop {
-        let n = match f.read(&mut chunk) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if n == 0 {
-            return Ok(at == expected.len());
-        }
-        // More than expected (it grew since the metadata), or other bytes.
-        if expected.get(at..at + n) != Some(&chunk[..n]) {
-            return Ok(false);
-        }
-        at += n;
     }
 }
 
