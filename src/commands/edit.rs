@@ -49,10 +49,7 @@ impl Session {
             locks.push(Lock::beside(&target).or_fail(Failure::Io)?);
         }
         let snap = fsio::read(&path).or_fail(Failure::Io)?;
-        let doc = snap
-            .bytes
-            .as_ref()
-            .map_or_else(|| Document::parse(b""), Document::parse_shared);
+        let doc = Document::parse_shared(snap.bytes.as_ref());
         Ok(Session {
             path,
             snap,
@@ -87,8 +84,7 @@ impl Session {
     /// what is on disk now, so a concurrent edit is kept, never clobbered.
     pub fn reread(&mut self) -> anyhow::Result<()> {
         self.snap = fsio::read(&self.path).or_fail(Failure::Io)?;
-        self.doc =
-            (self.snap.bytes.as_ref()).map_or_else(|| Document::parse(b""), Document::parse_shared);
+        self.doc = Document::parse_shared(self.snap.bytes.as_ref());
         Ok(())
     }
 

@@ -43,10 +43,7 @@ pub fn run(env: &Env, a: &ListArgs) -> anyhow::Result<Outcome> {
     }
     let path = env.config_path()?;
     let snap = fsio::read(&path).or_fail(Failure::Io)?;
-    let doc = snap
-        .bytes
-        .as_ref()
-        .map_or_else(|| Document::parse(b""), Document::parse_shared);
+    let doc = Document::parse_shared(snap.bytes.as_ref());
     let ctx = env.context();
     // Most files are fine, so the `ssh -G` backstop (asked when the own
     // evaluator finds nothing) starts now and runs beside the rows; when

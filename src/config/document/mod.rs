@@ -291,10 +291,14 @@ impl Document {
         Document::of_buffer(encoding, Arc::new(text.into_owned()))
     }
 
-    /// [`Document::parse`] of bytes already shared (a file as read, see
-    /// [`crate::fsio::Snapshot`]): a UTF-8 file's lines are ranges of
-    /// those very bytes, not of a copy of them.
-    pub fn parse_shared(input: &Arc<Vec<u8>>) -> Document {
+    /// [`Document::parse`] of bytes already shared (a file as read,
+    /// [`crate::fsio::Snapshot::bytes`]; `None`, a file that does not exist
+    /// yet, is empty): a UTF-8 file's lines are ranges of those very bytes,
+    /// not of a copy of them.
+    pub fn parse_shared(input: Option<&Arc<Vec<u8>>>) -> Document {
+        let Some(input) = input else {
+            return Document::parse(b"");
+        };
         match decode(input) {
             (Encoding::Utf8, Cow::Borrowed(text)) if text.len() == input.len() => {
                 Document::of_buffer(Encoding::Utf8, Arc::clone(input))
