@@ -339,23 +339,12 @@ pub fn apple_only(keyword_lc: &str) -> Option<Keyword> {
         .map(|(_, k)| *k)
 }
 
-/// The table's own spelling of a lowercase keyword (aliases included), so
-/// the lexer can keep it without allocating.
-pub fn intern(lowercase: &str) -> Option<&'static str> {
-    map().get_key_value(lowercase).map(|(k, _)| *k)
-}
-
-/// [`intern`] and [`lookup`] of a lowercase keyword in one look-up (the
-/// lexer keeps both for every line).
-pub fn intern_entry(lowercase: &str) -> Option<(&'static str, &'static Keyword)> {
-    map().get_key_value(lowercase).map(|(k, v)| (*k, v))
-}
-
-/// [`intern_entry`] of `token` lowercased (ASCII), without making the
-/// lowercase copy and checking it is UTF-8 first: the lexer looks up the
-/// keyword of every line of every file it reads. The same entries (the
-/// same addresses) as `intern_entry`; a token that is not ASCII, or not a
-/// keyword, finds nothing there either.
+/// The table's own spelling of `token` lowercased (ASCII, aliases
+/// included) and its entry, so the lexer keeps both without allocating:
+/// the map's entry for the lowercase copy (the same address), without
+/// making that copy and checking it is UTF-8 first — the lexer looks up
+/// the keyword of every line of every file it reads. A token that is not
+/// ASCII, or not a keyword, finds nothing.
 pub fn intern_folded(token: &[u8]) -> Option<(&'static str, &'static Keyword)> {
     let f = folded();
     if token.len() > f.longest {
@@ -505,16 +494,25 @@ mod tests {
         assert!(lookup("usekeychain").is_none());
         assert_eq!(apple_only("usekeychain").map(|k| k.kind), Some(Kind::Flag));
         assert!(apple_only("hostname").is_none());
+        // `add`'s endpoint scan compares the lexer's entry names with
+        // these two: no alias may map to them.
+        for (alias, k) in TABLE {
+            if matches!(k.name, "hostname" | "port") {
+                assert_eq!(*alias, k.name);
+            }
+        }
     }
 
-    /// `intern_folded` finds what `intern_entry` finds of the lowercase
-    /// token, the very same entry, for every keyword in any case, and
-    /// nothing for the near misses a case-bit hash lets collide.
+    /// `intern_folded` finds the map's entry for the lowercase token, the
+    /// very same entry, for every keyword in any case, and nothing for the
+    /// near misses a case-bit hash lets collide.
     #[test]
-    fn folded_lookup_is_intern_entry_of_the_lowercase() {
+    fn folded_lookup_is_the_maps_entry_of_the_lowercase() {
         let same = |t: &[u8]| {
             let lc = t.to_ascii_lowercase();
-            let want = std::str::from_utf8(&lc).ok().and_then(intern_entry);
+            let want = (std::str::from_utf8(&lc).ok())
+                .and_then(|lc| map().get_key_value(lc))
+                .map(|(k, v)| (*k, v));
             let got = intern_folded(t);
             match (want, got) {
                 (Some((a, x)), Some((b, y))) => {

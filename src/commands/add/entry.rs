@@ -244,8 +244,6 @@ fn endpoint_words(
     header: Option<usize>,
     range: std::ops::Range<usize>,
 ) -> (Option<&str>, u16) {
-    let name = |k: &str| keywords::lookup(k).map(|kw| kw.name);
-    let (want_host, want_port) = (name("hostname"), name("port"));
     // The first line naming the keyword decides, even with no value.
     let (mut host, mut port): (Option<Option<&str>>, Option<Option<&str>>) = (None, None);
     let lines = doc.lines();
@@ -254,14 +252,15 @@ fn endpoint_words(
             break;
         }
         let l = &lines[i];
-        // `known`: the lexer's look-up of the keyword (no hashing again).
+        // `known`: the lexer's look-up of the keyword (no hashing again);
+        // its name is the table's, which no alias shares for these two.
         let Some(got) = l.directive().and_then(|d| d.known).map(|kw| kw.name) else {
             continue;
         };
         let first = || l.directive().and_then(|d| d.values(l.bytes()).next());
-        if host.is_none() && want_host == Some(got) {
+        if host.is_none() && got == "hostname" {
             host = Some(first());
-        } else if port.is_none() && want_port == Some(got) {
+        } else if port.is_none() && got == "port" {
             port = Some(first());
         }
     }
